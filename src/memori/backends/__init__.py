@@ -1,0 +1,1 @@
+"""Built-in storage backends. Each registers through the ``memori`` entry points."""

@@ -1,0 +1,1 @@
+"""Shared SQLAlchemy table definitions and helpers for the SQL backends."""

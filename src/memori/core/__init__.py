@@ -1,0 +1,74 @@
+"""The tiny core of memori: models, protocols, hooks, the plugin registry and errors.
+
+Imports pluggy and the standard library only, never a database driver.
+"""
+
+from memori.core.capabilities import Capability
+from memori.core.errors import (
+    BackendNotFoundError,
+    ClientAlreadyRegisteredError,
+    ConfigurationError,
+    DimensionMismatchError,
+    InvalidIdError,
+    MemoriError,
+    MissingExtraError,
+    SchemaOutdatedError,
+    SchemaTooNewError,
+    StoreError,
+    StoreUnavailableError,
+)
+from memori.core.hookspecs import hookimpl
+from memori.core.ids import check_id, check_optional_id
+from memori.core.models import (
+    MEMORY_PATCH_FIELDS,
+    ExtractState,
+    Hit,
+    Memory,
+    MemoryKind,
+    Scope,
+    Turn,
+)
+from memori.core.protocols import (
+    AsyncMemoryStore,
+    Embedder,
+    Extractor,
+    MemoryStore,
+    Record,
+    Retriever,
+)
+from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
+
+__all__ = [
+    "MEMORY_PATCH_FIELDS",
+    "AsyncMemoryStore",
+    "BackendNotFoundError",
+    "BackendSpec",
+    "Capability",
+    "ClientAlreadyRegisteredError",
+    "ComponentSpec",
+    "ConfigurationError",
+    "DimensionMismatchError",
+    "Embedder",
+    "ExtractState",
+    "Extractor",
+    "Hit",
+    "InvalidIdError",
+    "Memory",
+    "MemoryKind",
+    "MemoriError",
+    "MemoryStore",
+    "MissingExtraError",
+    "Plugins",
+    "Record",
+    "Retriever",
+    "SchemaOutdatedError",
+    "SchemaTooNewError",
+    "Scope",
+    "StoreError",
+    "StoreUnavailableError",
+    "Turn",
+    "check_id",
+    "check_optional_id",
+    "get_plugins",
+    "hookimpl",
+]

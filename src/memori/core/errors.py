@@ -1,0 +1,61 @@
+"""The error hierarchy of memori: one module, small, translated at backend boundaries."""
+
+from __future__ import annotations
+
+
+class MemoriError(Exception):
+    """Base class of every error memori raises on purpose."""
+
+
+class InvalidIdError(MemoriError, ValueError):
+    """An entity, process or session id is not a valid id (raised before any query)."""
+
+
+class ConfigurationError(MemoriError, ValueError):
+    """The caller asked for something that cannot be set up as given."""
+
+
+class MissingExtraError(MemoriError, ImportError):
+    """A backend or component needs an optional dependency that is not installed."""
+
+    def __init__(self, extra: str, what: str | None = None) -> None:
+        self.extra = extra
+        target = what or f"the {extra} backend"
+        super().__init__(f"{target} needs an optional dependency: pip install 'memori[{extra}]'")
+
+
+class BackendNotFoundError(ConfigurationError):
+    """No installed backend claims the URL or connection object."""
+
+
+class StoreError(MemoriError):
+    """The storage backend failed; the driver's exception is chained as ``__cause__``."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached right now (connection refused, closed, timed out)."""
+
+
+class SchemaOutdatedError(StoreError):
+    """The database schema is older than this version of memori and must be migrated."""
+
+    def __init__(self, current: str | None, head: str, command: str) -> None:
+        self.current = current
+        self.head = head
+        self.command = command
+        super().__init__(
+            f"database schema is at revision {current or 'none'}, memori needs {head}; "
+            f"run: {command}"
+        )
+
+
+class SchemaTooNewError(StoreError):
+    """The database was migrated by a newer memori than this one."""
+
+
+class DimensionMismatchError(ConfigurationError):
+    """A vector's dimension differs from the store's configured dimension."""
+
+
+class ClientAlreadyRegisteredError(MemoriError, RuntimeError):
+    """An LLM client is already registered with another Memori instance."""

@@ -1,0 +1,157 @@
+"""The contracts every layer codes against (typing.Protocol, no implementation)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from memori.core.capabilities import Capability
+from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
+
+Record = dict[str, Any]
+"""One exported item: ``{"type": "turn" | "memory", ...fields}`` (JSON-serialisable)."""
+
+
+@runtime_checkable
+class MemoryStore(Protocol):
+    """Storage primitives a backend implements. Every read and write is scoped.
+
+    Rules every implementation honours (the conformance suite checks them):
+
+    - Every method that takes a ``Scope`` touches nothing outside
+      ``scope.entity_id``; ids are compared whole and case-sensitively.
+    - Memories: visible under ``Scope(E, P)`` when they belong to E and either
+      have ``process_id`` P, have no process_id, or are ``shared``. A scope with
+      no process_id sees only memories with no process_id or shared ones.
+      Superseded memories are left out unless ``include_superseded``.
+    - Turns: read with exact ``entity_id`` and ``process_id`` (None matches only
+      None), and ``session_id`` when the scope names one; oldest first.
+    - Search results are ordered by ``score`` descending; scores lie in [0, 1].
+    - Methods whose name starts with ``admin_`` or ``outbox_`` cross entities
+      on purpose and are never called on a user's behalf.
+    """
+
+    name: str
+    vector_dim: int | None
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    def setup(self) -> None:
+        """Create or check the schema; idempotent and safe on a shared, non-empty database."""
+
+    def close(self) -> None: ...
+
+    # turns
+    def append_turns(self, turns: Sequence[Turn]) -> None: ...
+    def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
+        """Turns of the scope, oldest first; with ``limit``, the most recent ``limit``."""
+    def count_turns(self, scope: Scope) -> int: ...
+    def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
+        """Delete the given turns (or all turns of the scope) inside the scope."""
+    def search_turns(
+        self, scope: Scope, *, text: str | None = None,
+        vector: Sequence[float] | None = None, limit: int = 10,
+    ) -> list[Hit]: ...
+
+    # memories
+    def put_memories(self, memories: Sequence[Memory]) -> None:
+        """Insert or replace memories, keyed by ``(entity_id, id)``."""
+    def get_memory(self, scope: Scope, memory_id: str) -> Memory | None: ...
+    def list_memories(
+        self, scope: Scope, *, include_superseded: bool = False,
+        limit: int | None = None, offset: int = 0,
+    ) -> list[Memory]:
+        """Visible memories, oldest first."""
+    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int: ...
+    def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
+        """Change fields (see ``MEMORY_PATCH_FIELDS``) of a visible memory; False if none."""
+    def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int: ...
+    def search_memories(
+        self, scope: Scope, *, text: str | None = None,
+        vector: Sequence[float] | None = None, limit: int = 10,
+        include_superseded: bool = False,
+    ) -> list[Hit]: ...
+
+    # whole entity
+    def forget(self, entity_id: str) -> int:
+        """Delete everything stored for the entity; returns the number of items removed."""
+    def export(self, entity_id: str) -> Iterator[Record]: ...
+    def import_records(self, records: Iterable[Record]) -> int: ...
+    def raw_count(self, entity_id: str) -> int:
+        """Rows/documents/points of the entity in every table or collection, bypassing
+        the normal read paths (the conformance suite's check that forget leaves nothing)."""
+
+    # augmentation outbox (crosses entities: the background worker's view)
+    def outbox_pending(self, limit: int = 100) -> list[Turn]:
+        """Turns waiting for extraction, oldest first, across entities."""
+    def outbox_mark(
+        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
+        *, attempts: int | None = None, error: str | None = None,
+    ) -> None: ...
+
+    # admin (cross entities, by name)
+    def admin_stats(self) -> dict[str, Any]: ...
+    def admin_export_all(self) -> Iterator[Record]: ...
+
+
+class AsyncMemoryStore(Protocol):
+    """The async twins of :class:`MemoryStore`, named with an ``a`` prefix."""
+
+    async def asetup(self) -> None: ...
+    async def aclose(self) -> None: ...
+    async def aappend_turns(self, turns: Sequence[Turn]) -> None: ...
+    async def alist_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]: ...
+    async def acount_turns(self, scope: Scope) -> int: ...
+    async def adelete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int: ...
+    async def asearch_turns(
+        self, scope: Scope, *, text: str | None = None,
+        vector: Sequence[float] | None = None, limit: int = 10,
+    ) -> list[Hit]: ...
+    async def aput_memories(self, memories: Sequence[Memory]) -> None: ...
+    async def aget_memory(self, scope: Scope, memory_id: str) -> Memory | None: ...
+    async def alist_memories(
+        self, scope: Scope, *, include_superseded: bool = False,
+        limit: int | None = None, offset: int = 0,
+    ) -> list[Memory]: ...
+    async def acount_memories(self, scope: Scope, *, include_superseded: bool = False) -> int: ...
+    async def aupdate_memory(
+        self, scope: Scope, memory_id: str, changes: Mapping[str, Any]
+    ) -> bool: ...
+    async def adelete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int: ...
+    async def asearch_memories(
+        self, scope: Scope, *, text: str | None = None,
+        vector: Sequence[float] | None = None, limit: int = 10,
+        include_superseded: bool = False,
+    ) -> list[Hit]: ...
+    async def aforget(self, entity_id: str) -> int: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into dense vectors of a fixed dimension (unit length)."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Ranks what a scope may see for a query, within a token budget."""
+
+    def retrieve(
+        self, store: MemoryStore, scope: Scope, query: str, *,
+        limit: int = 10, token_budget: int | None = None,
+        include_history: bool = False,
+    ) -> list[Hit]: ...
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """Turns recorded turns into candidate memories (not yet reconciled)."""
+
+    name: str
+
+    def extract(self, turns: Sequence[Turn]) -> list[Memory]: ...

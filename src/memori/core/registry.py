@@ -1,0 +1,233 @@
+"""The plugin manager and the read-only registries of backends and components.
+
+Plugins come from the entry-point group ``memori``; the built-in backends
+register through it exactly as a third-party plugin does. Discovery imports
+no driver: specs hold dotted paths that are imported only when used.
+
+Environment:
+- ``MEMORI_LOAD_PLUGINS``: comma-separated entry-point names to load (unset: all;
+  empty: none).
+- ``MEMORI_DISABLE_PLUGINS``: comma-separated entry-point names to skip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pluggy
+
+from memori.core import hookspecs
+from memori.core.errors import BackendNotFoundError, ConfigurationError, MissingExtraError
+from memori.core.urls import redact_url, url_scheme
+
+
+def load_dotted(path: str, extra: str | None = None, what: str | None = None) -> Any:
+    """Import ``"package.module:attribute"``; a missing driver names the extra to install."""
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except MissingExtraError:
+        raise
+    except ModuleNotFoundError as e:
+        if extra and not (e.name or "").startswith("memori"):
+            raise MissingExtraError(extra, what) from e
+        raise
+    return getattr(module, attr) if attr else module
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to find and open a storage backend, without importing its driver.
+
+    ``loader`` is ``"module:function"``; the function takes the URL or object
+    plus keyword options and returns a ``MemoryStore``. ``object_types`` are
+    qualified class names (``"pymongo.mongo_client.MongoClient"``) matched
+    against the MRO of a connection object; ``accepts`` refines the match
+    (e.g. a SQLAlchemy engine's dialect) using duck typing only.
+    """
+
+    name: str
+    loader: str
+    schemes: tuple[str, ...] = ()
+    object_types: tuple[str, ...] = ()
+    accepts: Callable[[Any], bool] | None = None
+    extra: str | None = None
+    description: str = ""
+
+    def matches_url(self, url: str) -> bool:
+        return url_scheme(url) in self.schemes
+
+    def matches_object(self, obj: Any) -> bool:
+        names = {f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__}
+        if not names.intersection(self.object_types):
+            return False
+        return self.accepts is None or bool(self.accepts(obj))
+
+    def load(self) -> Callable[..., Any]:
+        loaded: Callable[..., Any] = load_dotted(
+            self.loader, self.extra, f"the {self.name} backend"
+        )
+        return loaded
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """An embedder, extractor or retriever: a name and a ``"module:factory"`` path."""
+
+    name: str
+    loader: str
+    extra: str | None = None
+    description: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def load(self) -> Callable[..., Any]:
+        what = f"the {self.name} component"
+        loaded: Callable[..., Any] = load_dotted(self.loader, self.extra, what)
+        return loaded
+
+
+class _Registry:
+    """A name -> spec table that refuses taken names and is read through a proxy."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, Any] = {}
+        self.view: Mapping[str, Any] = MappingProxyType(self._items)
+
+    def register(self, spec: Any) -> None:
+        if spec.name in self._items and self._items[spec.name] != spec:
+            raise ConfigurationError(f"{self.kind} {spec.name!r} is already registered")
+        self._items[spec.name] = spec
+
+
+class _SpecTableResolver:
+    """The last-resort implementation of the firstresult hooks: scan registered specs."""
+
+    def __init__(self, plugins: Plugins) -> None:
+        self._plugins = plugins
+
+    @hookspecs.hookimpl(trylast=True)
+    def memori_backend_for_url(self, url: str) -> BackendSpec | None:
+        return next((s for s in self._plugins.backends.values() if s.matches_url(url)), None)
+
+    @hookspecs.hookimpl(trylast=True)
+    def memori_backend_for_object(self, obj: Any) -> BackendSpec | None:
+        return next((s for s in self._plugins.backends.values() if s.matches_object(obj)), None)
+
+
+def _names_from_env(var: str) -> set[str] | None:
+    raw = os.environ.get(var)
+    if raw is None:
+        return None
+    return {n.strip() for n in raw.split(",") if n.strip()}
+
+
+class Plugins:
+    """One plugin manager and the registries filled from it."""
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self._backends = _Registry("backend")
+        self._embedders = _Registry("embedder")
+        self._extractors = _Registry("extractor")
+        self._retrievers = _Registry("retriever")
+        self.pm.register(_SpecTableResolver(self), name="memori-spec-table")
+        if load_entry_points:
+            self._load_entry_points()
+        self._collect()
+
+    @property
+    def backends(self) -> Mapping[str, BackendSpec]:
+        return self._backends.view
+
+    @property
+    def embedders(self) -> Mapping[str, ComponentSpec]:
+        return self._embedders.view
+
+    @property
+    def extractors(self) -> Mapping[str, ComponentSpec]:
+        return self._extractors.view
+
+    @property
+    def retrievers(self) -> Mapping[str, ComponentSpec]:
+        return self._retrievers.view
+
+    def _load_entry_points(self) -> None:
+        allow = _names_from_env("MEMORI_LOAD_PLUGINS")
+        deny = _names_from_env("MEMORI_DISABLE_PLUGINS") or set()
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            if (allow is not None and ep.name not in allow) or ep.name in deny:
+                continue
+            if self.pm.get_plugin(ep.name) is not None:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as e:  # a broken plugin must not take memori down with it
+                warnings.warn(
+                    f"memori plugin {ep.name!r} failed to load: {type(e).__name__}: {e}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                continue
+            self.pm.register(plugin, name=ep.name)
+
+    def _collect(self) -> None:
+        hook = self.pm.hook
+        hook.memori_register_backends(register=self._backends.register)
+        hook.memori_register_embedders(register=self._embedders.register)
+        hook.memori_register_extractors(register=self._extractors.register)
+        hook.memori_register_retrievers(register=self._retrievers.register)
+
+    def add_plugin(self, plugin: Any, name: str | None = None) -> None:
+        """Register an in-process plugin object or module (tests, apps embedding a backend)."""
+        self.pm.register(plugin, name=name)
+        self._collect()
+
+    def plugin_names(self) -> list[str]:
+        return [n for n, _ in self.pm.list_name_plugin() if n != "memori-spec-table"]
+
+    def backend_for_url(self, url: str) -> BackendSpec:
+        spec = self.pm.hook.memori_backend_for_url(url=url)
+        if spec is None:
+            raise BackendNotFoundError(
+                f"no installed backend handles URLs of scheme {url_scheme(url)!r} "
+                f"({redact_url(url)}); installed: {', '.join(sorted(self.backends)) or 'none'}"
+            )
+        return spec  # type: ignore[no-any-return]
+
+    def backend_for_object(self, obj: Any) -> BackendSpec:
+        spec = self.pm.hook.memori_backend_for_object(obj=obj)
+        if spec is None:
+            raise BackendNotFoundError(
+                f"no installed backend accepts a {type(obj).__module__}.{type(obj).__qualname__}"
+            )
+        return spec  # type: ignore[no-any-return]
+
+
+_lock = threading.Lock()
+_plugins: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugin manager, created on first use."""
+    global _plugins
+    with _lock:
+        if _plugins is None:
+            _plugins = Plugins()
+        return _plugins
+
+
+def reset_plugins() -> None:
+    """Forget the process-wide plugin manager (tests that change the environment)."""
+    global _plugins
+    with _lock:
+        _plugins = None

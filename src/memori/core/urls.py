@@ -1,0 +1,29 @@
+"""URL helpers that never leak a password."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of ``url`` in lower case, or ``""`` when it has none."""
+    m = _SCHEME.match(url)
+    return m.group(1).lower() if m else ""
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (safe for logs, reprs and errors)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None and "@" not in parts.netloc:
+        return url
+    netloc = parts.netloc
+    userinfo, _, hostinfo = netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    redacted = f"{user}:***@{hostinfo}" if ":" in userinfo else f"{user}@{hostinfo}"
+    return urlunsplit((parts.scheme, redacted, parts.path, parts.query, parts.fragment))
