@@ -1,0 +1,1 @@
+"""memori: long-term memory for LLM applications, stored in the database you already run."""
