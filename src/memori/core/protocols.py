@@ -27,6 +27,12 @@ class MemoryStore(Protocol):
     - Turns: read with exact ``entity_id`` and ``process_id`` (None matches only
       None), and ``session_id`` when the scope names one; oldest first.
     - Search results are ordered by ``score`` descending; scores lie in [0, 1].
+      Text search matches any of the query's words (case-insensitive, ranked by
+      relevance, never a syntax error whatever the query holds; a query with no
+      words returns nothing). Vector search scores ``(1 + cosine) / 2``. With
+      both ``text`` and ``vector`` the backend fuses the two rankings.
+    - Vectors must have ``vector_dim`` components (``DimensionMismatchError``
+      otherwise); a store opened with ``vector_dim=None`` stores no vectors.
     - Methods whose name starts with ``admin_`` or ``outbox_`` cross entities
       on purpose and are never called on a user's behalf.
     """
