@@ -1,1 +1,26 @@
 """memori: long-term memory for LLM applications, stored in the database you already run."""
+
+from memori.core import (
+    Capability,
+    Hit,
+    InvalidIdError,
+    MemoriError,
+    Memory,
+    MemoryStore,
+    Scope,
+    Turn,
+)
+from memori.facade import Memori
+
+__all__ = [
+    "Capability",
+    "Hit",
+    "InvalidIdError",
+    "Memori",
+    "MemoriError",
+    "Memory",
+    "MemoryStore",
+    "Scope",
+    "Turn",
+]
+__version__ = "0.1.0"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from memori.core import hookimpl
+from memori.core import ComponentSpec, hookimpl
 
 
 @hookimpl
 def memori_register_retrievers(register: Any) -> None:
-    del register
+    register(ComponentSpec("hybrid", "memori.retrieval.hybrid:HybridRetriever",
+                           description="Dense + text + recency over memories and turns (RRF)."))
