@@ -1,0 +1,219 @@
+"""The local default embedder: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, offline, no torch.
+
+Same pipeline as sentence-transformers' ``all-MiniLM-L6-v2``: lower-cased WordPiece
+tokens (at most 256), mean pooling over the attention mask, L2 normalisation; 384
+dimensions. The model and tokenizer come from installed packages and are checked
+against pinned sha256 hashes before first use (see :mod:`memori.embedders.model_files`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from memori.core import ConfigurationError
+from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, verify_file
+
+FloatArray = npt.NDArray[np.float32]
+
+#: Calls with at most this many texts fill the query cache; bulk batches only read it,
+#: so ingesting documents does not evict the queries an app keeps asking.
+CACHE_FILL_MAX_TEXTS = 8
+
+
+def _default_threads() -> int:
+    # Two intra-op threads halve the work of one short query; more add sync overhead.
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+class _Runtime:
+    """The loaded tokenizer and onnxruntime session (immutable once built)."""
+
+    def __init__(self, tokenizer: Any, session: Any, feeds_token_types: bool) -> None:
+        self.tokenizer = tokenizer
+        self.session = session
+        self.feeds_token_types = feeds_token_types
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 (int8 ONNX) run locally; lazy, thread-safe, with a small query cache.
+
+    ``model_path`` / ``tokenizer_path`` default to the files of the installed packages;
+    whatever the path, the file must hash to ``model_sha256`` / ``tokenizer_sha256``.
+    """
+
+    name = "all-MiniLM-L6-v2-int8"
+    dim = 384
+
+    def __init__(
+        self,
+        *,
+        model_path: str | os.PathLike[str] | None = None,
+        tokenizer_path: str | os.PathLike[str] | None = None,
+        model_sha256: str = MODEL_FILE.sha256,
+        tokenizer_sha256: str = TOKENIZER_FILE.sha256,
+        max_length: int = 256,
+        batch_size: int = 32,
+        threads: int | None = None,
+        cache_size: int = 1024,
+    ) -> None:
+        if max_length < 2 or batch_size < 1 or cache_size < 0:
+            raise ConfigurationError("max_length >= 2, batch_size >= 1 and cache_size >= 0")
+        if threads is not None and threads < 1:
+            raise ConfigurationError("threads must be at least 1")
+        self._model_path = Path(model_path) if model_path is not None else None
+        self._tokenizer_path = Path(tokenizer_path) if tokenizer_path is not None else None
+        self._model_sha256 = model_sha256
+        self._tokenizer_sha256 = tokenizer_sha256
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.threads = threads or _default_threads()
+        self.cache_size = cache_size
+        self._runtime: _Runtime | None = None
+        self._load_lock = threading.Lock()
+        self._cache: OrderedDict[str, FloatArray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "loaded" if self._runtime is not None else "not loaded"
+        return f"LocalEmbedder(name={self.name!r}, dim={self.dim}, threads={self.threads}, {state})"
+
+    # loading
+
+    def load(self) -> None:
+        """Verify and load the model now (otherwise done on first ``embed``)."""
+        self._ensure_runtime()
+
+    def _ensure_runtime(self) -> _Runtime:
+        runtime = self._runtime
+        if runtime is not None:
+            return runtime
+        with self._load_lock:
+            if self._runtime is None:
+                self._runtime = self._build_runtime()
+            return self._runtime
+
+    def _build_runtime(self) -> _Runtime:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as e:
+            raise ImportError(
+                "the local embedder needs onnxruntime and tokenizers: "
+                "pip install onnxruntime tokenizers"
+            ) from e
+        model_path = self._model_path or MODEL_FILE.locate()
+        tokenizer_path = self._tokenizer_path or TOKENIZER_FILE.locate()
+        verify_file(model_path, self._model_sha256, "embedding model")
+        verify_file(tokenizer_path, self._tokenizer_sha256, "embedding tokenizer")
+
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        tokenizer.no_padding()  # the shipped file pads every text to 128 tokens
+        tokenizer.enable_truncation(max_length=self.max_length)
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        session = ort.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        inputs = {i.name for i in session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= inputs:
+            raise ConfigurationError(f"the embedding model takes {sorted(inputs)}, not BERT inputs")
+        return _Runtime(tokenizer, session, "token_type_ids" in inputs)
+
+    # embedding
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit vectors of 384 floats, one per text, in order."""
+        return [row.tolist() for row in self._embed_rows(texts)]
+
+    def embed_array(self, texts: Sequence[str]) -> FloatArray:
+        """Like :meth:`embed`, as one ``(len(texts), 384)`` float32 array."""
+        rows = self._embed_rows(texts)
+        return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _embed_rows(self, texts: Sequence[str]) -> list[FloatArray]:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not one string")
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"embed() takes strings, got {type(text).__name__}")
+        found = self._cache_get(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            computed = self._compute(missing)
+            fresh = dict(zip(missing, computed, strict=True))
+            if len(texts) <= CACHE_FILL_MAX_TEXTS:
+                self._cache_put(fresh)
+            found.update(fresh)
+        return [found[t] for t in texts]
+
+    def _cache_get(self, texts: Sequence[str]) -> dict[str, FloatArray]:
+        if not self.cache_size:
+            return {}
+        hits: dict[str, FloatArray] = {}
+        with self._cache_lock:
+            for text in texts:
+                row = self._cache.get(text)
+                if row is not None:
+                    self._cache.move_to_end(text)
+                    hits[text] = row
+        return hits
+
+    def _cache_put(self, rows: dict[str, FloatArray]) -> None:
+        if not self.cache_size:
+            return
+        with self._cache_lock:
+            for text, row in rows.items():
+                self._cache[text] = row
+                self._cache.move_to_end(text)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def _compute(self, texts: list[str]) -> list[FloatArray]:
+        """Embed texts in batches of similar token length (little padding)."""
+        runtime = self._ensure_runtime()
+        encodings = runtime.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out: list[FloatArray | None] = [None] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            vectors = self._run(runtime, [encodings[i].ids for i in chunk])
+            for i, vector in zip(chunk, vectors, strict=True):
+                out[i] = vector
+        return [v for v in out if v is not None]
+
+    def _run(self, runtime: _Runtime, id_lists: list[list[int]]) -> FloatArray:
+        width = max(len(ids) for ids in id_lists)
+        input_ids = np.zeros((len(id_lists), width), dtype=np.int64)
+        mask = np.zeros((len(id_lists), width), dtype=np.int64)
+        for row, ids in enumerate(id_lists):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if runtime.feeds_token_types:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden: FloatArray = runtime.session.run(None, feeds)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        result: FloatArray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return result
+
+
+def create_local_embedder(arg: str | None = None, **options: Any) -> LocalEmbedder:
+    """Registry factory for ``"local"`` (takes no ``:argument``)."""
+    if arg:
+        raise ConfigurationError(f"the local embedder takes no argument, got 'local:{arg}'")
+    return LocalEmbedder(**options)
