@@ -77,6 +77,13 @@ class OpenAIEmbedder:
         assert self._dim is not None
         return self._dim
 
+    @dim.setter
+    def dim(self, value: int) -> None:
+        # Settable so the class satisfies ``Embedder`` (whose ``dim`` is a plain attribute).
+        if value < 1:
+            raise ConfigurationError(f"dim must be positive, got {value}")
+        self._dim = value
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit vectors, one per text, in order; empty texts are sent as one space."""
         if isinstance(texts, str):

@@ -1,0 +1,421 @@
+"""The embedders: local MiniLM (pinned by hash), hashing, OpenAI-compatible, and resolution."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memori.core import ConfigurationError, DimensionMismatchError, MissingExtraError
+from memori.embedders import (
+    HashEmbedder,
+    LocalEmbedder,
+    ModelFileError,
+    ModelIntegrityError,
+    OpenAIEmbedder,
+    default_embedder,
+    model_files,
+    resolve_embedder,
+)
+from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def norm(v: list[float]) -> float:
+    return math.sqrt(sum(x * x for x in v))
+
+
+# ---------------------------------------------------------------- local model
+
+
+@pytest.fixture(scope="module")
+def local() -> LocalEmbedder:
+    embedder = LocalEmbedder()
+    embedder.load()
+    return embedder
+
+
+def test_local_embedder_gives_unit_vectors_of_384(local: LocalEmbedder) -> None:
+    vectors = local.embed(["I like pasta", "", "x" * 5000])
+    assert local.name == "all-MiniLM-L6-v2-int8"
+    assert [len(v) for v in vectors] == [384, 384, 384]
+    assert all(abs(norm(v) - 1.0) < 1e-5 for v in vectors)
+    assert local.embed([]) == []
+
+
+def test_local_paraphrases_score_higher_than_unrelated_texts(local: LocalEmbedder) -> None:
+    goal, question, pasta = local.embed(
+        ["I want to run a 5K in under 25 minutes", "What is my running goal?", "I like pasta"]
+    )
+    assert cosine(goal, question) > cosine(goal, pasta) + 0.2
+    assert cosine(goal, question) > cosine(question, pasta) + 0.2
+    pairs = [
+        ("My daughter's name is Emma", "What is my child called?", "The stock market fell today"),
+        ("I am allergic to peanuts", "Which foods should I avoid?", "Paris is in France"),
+        ("We moved to Berlin last year", "Where do I live now?", "Bake the cake for 40 minutes"),
+    ]
+    for fact, query, unrelated in pairs:
+        f, q, u = local.embed([fact, query, unrelated])
+        assert cosine(f, q) > cosine(f, u), (fact, query, unrelated)
+
+
+def test_local_batch_matches_single_embeddings_in_order(local: LocalEmbedder) -> None:
+    texts = [f"memory number {i} about {'long ' * (i % 7)}topics" for i in range(40)]
+    fresh = LocalEmbedder(cache_size=0, batch_size=8)
+    batch = fresh.embed(texts)
+    for i in (0, 13, 39):
+        single = fresh.embed([texts[i]])[0]
+        assert cosine(batch[i], single) > 0.9999
+    assert cosine(batch[0], batch[1]) < 0.9999  # different texts, different vectors
+    assert cosine(batch[0], local.embed([texts[0]])[0]) > 0.9999
+
+
+def test_local_cache_returns_copies(local: LocalEmbedder) -> None:
+    first = local.embed(["cache me"])[0]
+    first[0] = 42.0
+    again = local.embed(["cache me"])[0]
+    assert again[0] != 42.0
+    assert abs(norm(again) - 1.0) < 1e-5
+
+
+def test_local_lazy_load_is_thread_safe() -> None:
+    embedder = LocalEmbedder()
+    texts = [f"concurrent text {i % 5}" for i in range(16)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda t: embedder.embed([t])[0], texts))
+    runtime = embedder._runtime
+    assert runtime is not None
+    for text, vector in zip(texts, results, strict=True):
+        assert cosine(vector, results[texts.index(text)]) > 0.9999
+    assert embedder._runtime is runtime
+
+
+def test_local_rejects_non_string_inputs(local: LocalEmbedder) -> None:
+    with pytest.raises(TypeError):
+        local.embed("not a list")
+    with pytest.raises(TypeError):
+        local.embed([b"bytes"])  # type: ignore[list-item]
+
+
+# ---------------------------------------------------------------- hash pinning
+
+
+def _tampered_copy(source: Path, target: Path) -> Path:
+    shutil.copyfile(source, target)
+    with target.open("r+b") as f:
+        f.seek(target.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    return target
+
+
+def test_installed_files_have_the_pinned_hashes() -> None:
+    for pinned in (MODEL_FILE, TOKENIZER_FILE):
+        path = pinned.locate()
+        assert path.stat().st_size == pinned.size
+        assert model_files.sha256_file(path) == pinned.sha256
+
+
+def test_tampered_model_file_is_refused(tmp_path: Path) -> None:
+    bad = _tampered_copy(MODEL_FILE.locate(), tmp_path / "model.onnx")
+    embedder = LocalEmbedder(model_path=bad)
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        embedder.embed(["hello"])
+    assert embedder._runtime is None
+
+
+def test_tampered_tokenizer_file_is_refused(tmp_path: Path) -> None:
+    bad = _tampered_copy(TOKENIZER_FILE.locate(), tmp_path / "tokenizer.json")
+    with pytest.raises(ModelIntegrityError, match="embedding tokenizer"):
+        LocalEmbedder(tokenizer_path=bad).load()
+
+
+def test_untampered_copy_loads(tmp_path: Path) -> None:
+    copy = tmp_path / "tokenizer.json"
+    shutil.copyfile(TOKENIZER_FILE.locate(), copy)
+    embedder = LocalEmbedder(tokenizer_path=copy)
+    assert len(embedder.embed(["fine"])[0]) == 384
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="cannot read"):
+        LocalEmbedder(model_path=tmp_path / "absent.onnx").load()
+    missing = model_files.PinnedFile("no-such-dist-memori", "1.0", "x/y.onnx", "0" * 64, 1)
+    with pytest.raises(ModelFileError, match=r"pip install 'no-such-dist-memori==1\.0'"):
+        missing.locate()
+
+
+# ---------------------------------------------------------------- hash embedder
+
+
+def test_hash_embedder_vectors_are_unit_and_sized() -> None:
+    embedder = HashEmbedder()
+    assert (embedder.name, embedder.dim) == ("hash-64", 64)
+    for vector in embedder.embed(["Hello world", "", "!!!", "a b c d e f g"]):
+        assert len(vector) == 64
+        assert abs(norm(vector) - 1.0) < 1e-9
+    assert HashEmbedder(128, char_ngrams=3).name == "hash-128-c3"
+
+
+def test_hash_embedder_texts_sharing_words_are_similar() -> None:
+    embedder = HashEmbedder(256)
+    a, b, c = embedder.embed(
+        ["my running goal is a fast 5k", "what is my running goal", "pasta with tomato sauce"]
+    )
+    assert cosine(a, b) > 0.4
+    assert cosine(a, b) > cosine(a, c) + 0.3
+    assert embedder.embed(["Running GOAL"]) == embedder.embed(["running goal"])
+
+
+def test_hash_embedder_char_ngrams_relate_word_forms() -> None:
+    words_only, with_grams = HashEmbedder(256), HashEmbedder(256, char_ngrams=3)
+    run, running = words_only.embed(["runner"]), words_only.embed(["running"])
+    assert cosine(run[0], running[0]) < 0.5
+    run, running = with_grams.embed(["runner"]), with_grams.embed(["running"])
+    assert cosine(run[0], running[0]) > 0.2  # 3 of 6-7 trigrams shared
+
+
+def test_hash_embedder_is_deterministic_across_processes() -> None:
+    code = (
+        "import json; from memori.embedders.hashing import HashEmbedder;"
+        "print(json.dumps(HashEmbedder(32, char_ngrams=3).embed(['Deterministic text, über'])))"
+    )
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.add(done.stdout.strip())
+    assert len(outputs) == 1
+    here = HashEmbedder(32, char_ngrams=3).embed(["Deterministic text, über"])
+    assert json.loads(outputs.pop()) == here
+
+
+def test_hash_embedder_rejects_bad_dimensions() -> None:
+    for bad in (0, 1, -5):
+        with pytest.raises(ConfigurationError):
+            HashEmbedder(bad)
+
+
+# ---------------------------------------------------------------- OpenAI-compatible
+
+
+class _EmbeddingsServer:
+    """A tiny /v1/embeddings server on 127.0.0.1: unnormalised vectors, shuffled order."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.native_dim = 8
+        self.force_dim: int | None = None
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length))
+                outer.requests.append({"path": self.path, "body": body,
+                                       "auth": self.headers.get("Authorization")})
+                texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                dim = outer.force_dim or body.get("dimensions") or outer.native_dim
+                data = [
+                    {"object": "embedding", "index": i,
+                     "embedding": [3.0 * x for x in HashEmbedder(dim).embed_one(text)]}
+                    for i, text in enumerate(texts)
+                ]
+                payload = json.dumps({"object": "list", "data": data[::-1], "model": body["model"],
+                                      "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                del format, args
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def server() -> Iterator[_EmbeddingsServer]:
+    srv = _EmbeddingsServer()
+    yield srv
+    srv.close()
+
+
+def test_openai_embedder_normalises_and_keeps_order(server: _EmbeddingsServer) -> None:
+    embedder = OpenAIEmbedder(model="local-embed", base_url=server.base_url, api_key="k")
+    texts = ["first text", "second text", "third"]
+    vectors = embedder.embed(texts)
+    assert embedder.dim == 8
+    assert all(abs(norm(v) - 1.0) < 1e-9 for v in vectors)
+    expected = HashEmbedder(8).embed(texts)
+    for got, want in zip(vectors, expected, strict=True):
+        assert cosine(got, want) > 0.999999
+    request = server.requests[0]
+    assert request["path"] == "/v1/embeddings"
+    assert request["body"]["model"] == "local-embed"
+    assert request["body"]["encoding_format"] == "float"
+    assert "dimensions" not in request["body"]
+    assert request["auth"] == "Bearer k"
+
+
+def test_openai_embedder_splits_batches_and_sends_no_empty_input(
+    server: _EmbeddingsServer,
+) -> None:
+    embedder = OpenAIEmbedder(model="m", base_url=server.base_url, api_key="k", batch_size=2)
+    vectors = embedder.embed(["a", "", "c", "d", "e"])
+    assert len(vectors) == 5
+    assert [len(r["body"]["input"]) for r in server.requests] == [2, 2, 1]
+    assert server.requests[0]["body"]["input"] == ["a", " "]
+
+
+def test_openai_embedder_sends_dimensions_for_text_embedding_3(server: _EmbeddingsServer) -> None:
+    embedder = resolve_embedder(
+        "openai:text-embedding-3-small", dim=16, base_url=server.base_url, api_key="k"
+    )
+    assert isinstance(embedder, OpenAIEmbedder)
+    assert embedder.dim == 16 and server.requests == []
+    assert len(embedder.embed(["x"])[0]) == 16
+    assert server.requests[0]["body"]["dimensions"] == 16
+    assert embedder.name == "openai:text-embedding-3-small@16"
+
+
+def test_openai_embedder_learns_unknown_dimension_once(server: _EmbeddingsServer) -> None:
+    server.native_dim = 12
+    embedder = OpenAIEmbedder(model="custom", base_url=server.base_url, api_key="k")
+    assert resolve_embedder(embedder) is embedder
+    assert server.requests == []  # resolving must not probe the server
+    assert embedder.dim == 12 and embedder.dim == 12
+    assert len(server.requests) == 1
+
+
+def test_openai_embedder_rejects_wrong_dimension(server: _EmbeddingsServer) -> None:
+    server.force_dim = 5
+    embedder = OpenAIEmbedder(model="custom", dim=8, base_url=server.base_url, api_key="k")
+    with pytest.raises(DimensionMismatchError):
+        embedder.embed(["x"])
+
+
+def test_openai_embedder_accepts_a_client(server: _EmbeddingsServer) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=server.base_url, api_key="secret", max_retries=0)
+    embedder = OpenAIEmbedder(client, model="text-embedding-3-large")
+    assert embedder.dim == 3072
+    assert len(server.requests) == 0
+
+
+def test_openai_embedder_without_openai_package_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "openai", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'memori\[openai\]'"):
+        OpenAIEmbedder(base_url="http://127.0.0.1:9/v1", api_key="k")
+
+
+def test_openai_embedder_without_key_or_url_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ConfigurationError, match="api_key"):
+        OpenAIEmbedder()
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def test_resolve_none_means_text_only() -> None:
+    assert resolve_embedder(None) is None
+    assert resolve_embedder("none") is None
+    assert resolve_embedder(" None ") is None
+
+
+def test_resolve_registered_names() -> None:
+    hashed = resolve_embedder("hash")
+    assert isinstance(hashed, HashEmbedder) and hashed.dim == 64
+    wide = resolve_embedder("hash:128")
+    assert isinstance(wide, HashEmbedder) and wide.name == "hash-128"
+    local = resolve_embedder("local")
+    assert isinstance(local, LocalEmbedder) and local._runtime is None  # still lazy
+
+
+def test_resolve_unknown_name_lists_registered_names() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        resolve_embedder("word2vec")
+    message = str(info.value)
+    for name in ("none", "local", "hash", "openai"):
+        assert name in message
+
+
+def test_resolve_rejects_bad_arguments_and_objects() -> None:
+    with pytest.raises(ConfigurationError):
+        resolve_embedder("hash:wide")
+    with pytest.raises(ConfigurationError):
+        resolve_embedder("local:extra")
+    with pytest.raises(ConfigurationError):
+        resolve_embedder(object())  # type: ignore[arg-type]
+
+
+def test_resolve_passes_a_custom_embedder_through() -> None:
+    class Custom:
+        name = "custom"
+        dim = 3
+
+        def embed(self, texts: Any) -> list[list[float]]:
+            return [[1.0, 0.0, 0.0] for _ in texts]
+
+    custom = Custom()
+    assert resolve_embedder(custom) is custom
+
+
+def test_default_embedder_is_the_local_model() -> None:
+    embedder = default_embedder()
+    assert isinstance(embedder, LocalEmbedder)
+
+
+def test_default_embedder_falls_back_to_none_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = model_files.PinnedFile("no-such-dist-memori", "1.0", "x/model.onnx", "0" * 64, 1)
+    monkeypatch.setattr("memori.embedders.resolve.MODEL_FILE", gone)
+    with caplog.at_level(logging.WARNING, logger="memori.embedders.resolve"):
+        assert default_embedder() is None
+    assert "text search only" in caplog.text
+
+
+def test_discovery_imports_no_model_runtime() -> None:
+    code = (
+        "import sys; from memori.core import get_plugins;"
+        "names = sorted(get_plugins().embedders);"
+        "print(names, 'onnxruntime' in sys.modules, 'openai' in sys.modules,"
+        " 'tokenizers' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['hash', 'local', 'openai'] False False False"
