@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from memori.core import hookimpl
+from memori.core import ComponentSpec, hookimpl
 
 
 @hookimpl
 def memori_register_extractors(register: Any) -> None:
-    del register
+    register(ComponentSpec("offline", "memori.augmentation.offline:OfflineExtractor",
+                           description="Rule-based extraction from user turns; no model."))
+    register(ComponentSpec("llm", "memori.augmentation.llm_extractor:LLMExtractor",
+                           extra="openai",
+                           description="Extraction through an OpenAI-compatible model."))

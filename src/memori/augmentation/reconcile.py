@@ -1,0 +1,106 @@
+"""Reconciliation: merge duplicates, let newer facts supersede older ones.
+
+For each candidate memory, in order:
+1. already applied (its deterministic id exists, or its source turns were
+   merged before): skipped, so re-running a turn after a crash changes nothing;
+2. an exact duplicate (same normalised text) or a near duplicate (cosine at
+   least ``near_duplicate``) of a current memory: merged, ``count`` + 1 and
+   ``last_seen_at`` updated;
+3. the same ``slot`` as a current memory with other content (``lives_in``:
+   Berlin, then Paris): stored, and the old one marked ``superseded_by`` it;
+4. otherwise stored as new.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from memori.core import Embedder, Hit, Memory, MemoryStore, Scope
+from memori.core.models import now
+
+_WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    return " ".join(_WORDS.findall(text.lower()))
+
+
+class Reconciler:
+    """Applies candidate memories to a store (see module docstring)."""
+
+    def __init__(
+        self, store: MemoryStore, embedder: Embedder | None = None, *,
+        near_duplicate: float = 0.95, neighbours: int = 8,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder if store.vector_dim is not None else None
+        self.near_duplicate = near_duplicate
+        self.neighbours = neighbours
+
+    def apply(self, candidates: Sequence[Memory]) -> list[Memory]:
+        """Apply candidates; returns the memories that were stored or changed."""
+        if not candidates:
+            return []
+        vectors: list[tuple[float, ...] | None] = [None] * len(candidates)
+        if self.embedder is not None:
+            vectors = [tuple(v) for v in self.embedder.embed([c.content for c in candidates])]
+        changed: list[Memory] = []
+        for cand, vec in zip(candidates, vectors, strict=True):
+            result = self._apply_one(replace(cand, embedding=vec or cand.embedding))
+            if result is not None:
+                changed.append(result)
+        return changed
+
+    def _apply_one(self, cand: Memory) -> Memory | None:
+        scope = Scope(cand.entity_id, cand.process_id)
+        if self.store.get_memory(scope, cand.id) is not None:
+            return None
+        near = self._neighbours(scope, cand)
+        key = normalise(cand.content)
+        for hit in near:
+            mem = hit.item
+            assert isinstance(mem, Memory)
+            if set(cand.source_turn_ids) and set(cand.source_turn_ids) <= set(mem.source_turn_ids):
+                return None  # this turn was merged into it before
+            cosine = 2 * hit.signals.get("vector", -1.0) - 1 if "vector" in hit.signals else -1.0
+            if normalise(mem.content) == key or cosine >= self.near_duplicate:
+                return self._merge(scope, mem, cand)
+        slot = cand.metadata.get("slot")
+        if slot:
+            for old in self._same_slot(scope, cand, slot):
+                self.store.put_memories([cand])
+                self.store.update_memory(
+                    scope, old.id, {"superseded_by": cand.id, "updated_at": now()}
+                )
+                return cand
+        self.store.put_memories([cand])
+        return cand
+
+    def _neighbours(self, scope: Scope, cand: Memory) -> list[Hit]:
+        hits: dict[str, Hit] = {}
+        n = self.neighbours
+        if cand.embedding is not None:
+            for h in self.store.search_memories(scope, vector=cand.embedding, limit=n):
+                hits[h.id] = Hit(h.item, h.score, {"vector": h.score})
+        for h in self.store.search_memories(scope, text=cand.content, limit=n):
+            hits.setdefault(h.id, Hit(h.item, h.score, {"text": h.score}))
+        return sorted(hits.values(), key=lambda h: -h.score)
+
+    def _same_slot(self, scope: Scope, cand: Memory, slot: str) -> list[Memory]:
+        found = self.store.search_memories(scope, text=cand.content, limit=50)
+        return [
+            h.item for h in found
+            if isinstance(h.item, Memory) and h.item.metadata.get("slot") == slot
+            and h.item.process_id == cand.process_id and h.item.id != cand.id
+        ]
+
+    def _merge(self, scope: Scope, mem: Memory, cand: Memory) -> Memory:
+        turns = tuple(dict.fromkeys((*mem.source_turn_ids, *cand.source_turn_ids)))
+        t = now()
+        changes = {"count": mem.count + 1, "last_seen_at": t, "updated_at": t,
+                   "source_turn_ids": turns}
+        self.store.update_memory(scope, mem.id, changes)
+        return replace(mem, count=mem.count + 1, last_seen_at=t, updated_at=t,
+                       source_turn_ids=turns)
