@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
-from collections.abc import Iterator, Sequence
+import time
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from memori.attribution import EMPTY, Attribution, AttributionScope, next_attribution
+from memori.augmentation.reconcile import Reconciler
+from memori.augmentation.resolve import resolve_extractor
+from memori.augmentation.worker import AugmentationStats, OutboxWorker
 from memori.config import open_backend
-from memori.core import Embedder, Hit, Memory, MemoryStore, Retriever, Scope, Turn, check_id
+from memori.core import (
+    Embedder,
+    Extractor,
+    Hit,
+    Memory,
+    MemoryStore,
+    Retriever,
+    Scope,
+    Turn,
+    check_id,
+)
 from memori.core.models import new_id
 from memori.recording import TurnRecorder
 from memori.retrieval import HybridRetriever
@@ -23,6 +40,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("memori")
 
 DEFAULT_TOKEN_BUDGET = 1000
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Pipeline counters: turns queued/written, augmentation processed/failed/parked, lag (s)."""
+
+    queued: int
+    written: int
+    write_failures: int
+    dropped: int
+    processed: int
+    failed: int
+    parked: int
+    memories: int
+    lag: float
 
 
 class _Current:
@@ -49,6 +81,7 @@ class Memori:
         conn: Any = None,
         *,
         embedder: Embedder | str | None = "default",
+        extractor: Extractor | str | None = "offline",
         retriever: Retriever | None = None,
         migrate: bool = False,
         strict: bool = False,
@@ -56,9 +89,11 @@ class Memori:
         recall_limit: int = 10,
         store_options: dict[str, Any] | None = None,
     ) -> None:
-        from memori.embedders.resolve import resolve_embedder
+        from memori.embedders.resolve import default_embedder, resolve_embedder
 
-        self.embedder: Embedder | None = resolve_embedder(embedder)
+        self.embedder: Embedder | None = (
+            default_embedder() if embedder == "default" else resolve_embedder(embedder)
+        )
         vector_dim = self.embedder.dim if self.embedder is not None else None
         self.store: MemoryStore = open_backend(
             conn, vector_dim=vector_dim, migrate=migrate, **(store_options or {})
@@ -74,7 +109,19 @@ class Memori:
         self.recall_limit = recall_limit
         self._attr: ContextVar[Attribution] = ContextVar(f"memori-{id(self):x}", default=EMPTY)
         self._paused: ContextVar[bool] = ContextVar(f"memori-paused-{id(self):x}", default=False)
-        self._recorder = TurnRecorder(self.store, self.embedder)
+        self._reconciler = Reconciler(self.store, self.embedder)
+        extractor_obj = resolve_extractor(extractor)
+        self._worker: OutboxWorker | None = None
+        if extractor_obj is not None:
+            self._worker = OutboxWorker(
+                self.store, extractor_obj, self._reconciler,
+                thread_init=lambda: self._paused.set(True),
+            )
+        self._recorder = TurnRecorder(
+            self.store, self.embedder,
+            on_written=None if self._worker is None else _notifier(self._worker),
+        )
+        _live.add(self)
         self._llm: LLMRegistry | None = None
         self._closed = False
 
@@ -147,8 +194,8 @@ class Memori:
             kind=kind, content=text, session_id=scope.session_id,
             metadata=dict(metadata or {}), embedding=self._embed_one(text),
         )
-        self.store.put_memories([memory])
-        return memory
+        changed = self._reconciler.apply([memory])
+        return changed[0] if changed else memory
 
     def _embed_one(self, text: str) -> tuple[float, ...] | None:
         if self.embedder is None or self.store.vector_dim is None:
@@ -193,8 +240,30 @@ class Memori:
 
     # lifecycle
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything recorded so far is stored; False if ``timeout`` ran out."""
-        return self._recorder.flush(timeout)
+        """Wait until everything recorded so far is stored and extracted.
+
+        Returns False if ``timeout`` (seconds) ran out first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._recorder.flush(timeout):
+            return False
+        if self._worker is None:
+            return True
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._worker.drain(remaining)
+
+    @property
+    def metrics(self) -> Metrics:
+        """Counters of the write and augmentation pipeline (a snapshot)."""
+        rec = self._recorder.stats
+        aug = self._worker.stats if self._worker else AugmentationStats()
+        return Metrics(
+            queued=self._recorder.pending(), written=rec.written,
+            write_failures=rec.write_failures, dropped=rec.dropped,
+            processed=aug.processed, failed=aug.failed, parked=aug.parked,
+            memories=aug.memories,
+            lag=self._worker.lag() if self._worker else 0.0,
+        )
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Flush (bounded by ``timeout``), stop background work and close the store."""
@@ -203,9 +272,14 @@ class Memori:
         self._closed = True
         if self._llm is not None:
             self._llm.unregister_all()
-        ok = self._recorder.close(timeout)
+        ok = self.flush(timeout)
+        self._recorder.close(0 if not ok else timeout)
+        if self._worker is not None:
+            self._worker.close()
         if not ok:
-            log.error("memori: %d turn(s) not written at close", self._recorder.pending())
+            log.error("memori: %d turn(s) not written or extracted at close",
+                      self._recorder.pending())
+        _live.discard(self)
         self.store.close()
 
     def __enter__(self) -> Memori:
@@ -255,3 +329,24 @@ class Memori:
         return f"Memori(store={self.store!r})"
 
 
+
+
+def _notifier(worker: OutboxWorker) -> Callable[[Sequence[Turn]], None]:
+    def notify(_turns: Sequence[Turn]) -> None:
+        worker.notify()
+
+    return notify
+
+
+ATEXIT_FLUSH_SECONDS = 5.0
+_live: weakref.WeakSet[Memori] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """Scripts that never call close() still get their last turns stored (bounded wait)."""
+    for mem in list(_live):
+        try:
+            mem.close(timeout=ATEXIT_FLUSH_SECONDS)
+        except Exception:
+            log.exception("memori: flush at exit failed")
