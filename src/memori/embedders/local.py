@@ -12,6 +12,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,8 @@ FloatArray = npt.NDArray[np.float32]
 CACHE_FILL_MAX_TEXTS = 8
 
 
-def _default_threads() -> int:
-    # Two intra-op threads halve the work of one short query; more add sync overhead.
-    return max(1, min(2, os.cpu_count() or 1))
+def _default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 class _Runtime:
@@ -47,6 +47,10 @@ class LocalEmbedder:
 
     ``model_path`` / ``tokenizer_path`` default to the files of the installed packages;
     whatever the path, the file must hash to ``model_sha256`` / ``tokenizer_sha256``.
+    ``threads`` is onnxruntime's intra-op threads per run: 1 keeps a short query at a
+    few milliseconds and stable when the CPU is shared with the app and its database
+    (more threads win a little on an idle machine and lose badly on a busy one).
+    Large inputs are cut into batches that run on up to ``workers`` threads at once.
     """
 
     name = "all-MiniLM-L6-v2-int8"
@@ -61,20 +65,22 @@ class LocalEmbedder:
         tokenizer_sha256: str = TOKENIZER_FILE.sha256,
         max_length: int = 256,
         batch_size: int = 32,
-        threads: int | None = None,
+        threads: int = 1,
+        workers: int | None = None,
         cache_size: int = 1024,
     ) -> None:
         if max_length < 2 or batch_size < 1 or cache_size < 0:
             raise ConfigurationError("max_length >= 2, batch_size >= 1 and cache_size >= 0")
-        if threads is not None and threads < 1:
-            raise ConfigurationError("threads must be at least 1")
+        if threads < 1 or (workers is not None and workers < 1):
+            raise ConfigurationError("threads and workers must be at least 1")
         self._model_path = Path(model_path) if model_path is not None else None
         self._tokenizer_path = Path(tokenizer_path) if tokenizer_path is not None else None
         self._model_sha256 = model_sha256
         self._tokenizer_sha256 = tokenizer_sha256
         self.max_length = max_length
         self.batch_size = batch_size
-        self.threads = threads or _default_threads()
+        self.threads = threads
+        self.workers = workers or _default_workers()
         self.cache_size = cache_size
         self._runtime: _Runtime | None = None
         self._load_lock = threading.Lock()
@@ -186,10 +192,18 @@ class LocalEmbedder:
         runtime = self._ensure_runtime()
         encodings = runtime.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        chunks = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+
+        def run(chunk: list[int]) -> FloatArray:
+            return self._run(runtime, [encodings[i].ids for i in chunk])
+
+        if len(chunks) > 1 and self.workers > 1:
+            with ThreadPoolExecutor(min(self.workers, len(chunks))) as pool:
+                results = list(pool.map(run, chunks))
+        else:
+            results = [run(chunk) for chunk in chunks]
         out: list[FloatArray | None] = [None] * len(texts)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            vectors = self._run(runtime, [encodings[i].ids for i in chunk])
+        for chunk, vectors in zip(chunks, results, strict=True):
             for i, vector in zip(chunk, vectors, strict=True):
                 out[i] = vector
         return [v for v in out if v is not None]
