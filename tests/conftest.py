@@ -1,0 +1,37 @@
+"""Shared fixtures: a SQLite file per test, Memori instances, the OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memori import Memori
+from memori.testing.openai_server import OpenAIServer
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'memori.db'}"
+
+
+@pytest.fixture
+def mem(sqlite_url: str) -> Iterator[Memori]:
+    """A Memori on a fresh SQLite file with the deterministic hash embedder."""
+    m = Memori(sqlite_url, embedder="hash")
+    yield m
+    m.close()
+
+
+@pytest.fixture(scope="session")
+def _openai_server_session() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server(_openai_server_session: OpenAIServer) -> OpenAIServer:
+    """The session's OpenAI-compatible server on 127.0.0.1, with a clean record and script."""
+    _openai_server_session.clear()
+    return _openai_server_session
