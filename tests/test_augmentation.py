@@ -1,4 +1,4 @@
-"""Augmentation on the embedded default: durable outbox, flush, dedup, supersession, LLM extractor."""
+"""Augmentation on SQLite: durable outbox, flush, dedup, supersession, LLM extractor."""
 
 from __future__ import annotations
 
