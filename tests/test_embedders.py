@@ -331,6 +331,19 @@ def test_openai_embedder_accepts_a_client(server: _EmbeddingsServer) -> None:
     assert len(server.requests) == 0
 
 
+def test_openai_embedder_works_with_the_shared_test_server() -> None:
+    from memori.testing.openai_embeddings import embed_text
+    from memori.testing.openai_server import OpenAIServer
+
+    with OpenAIServer(embedding_dim=32) as api:
+        embedder = OpenAIEmbedder(api.client(), model="text-embedding-3-small", dim=24)
+        vectors = embedder.embed(["hello shared server", "second"])
+        sent = api.embedding_requests()[0].json
+    assert sent["dimensions"] == 24 and sent["input"] == ["hello shared server", "second"]
+    assert [len(v) for v in vectors] == [24, 24]
+    assert cosine(vectors[0], embed_text("hello shared server", 24)) > 0.999999
+
+
 def test_openai_embedder_without_openai_package_names_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
