@@ -1,0 +1,258 @@
+"""The qdrant-client objects behind a store: which exist, who owns them, how calls run.
+
+- Server: a ``QdrantClient`` for sync calls and an ``AsyncQdrantClient`` for async
+  ones, each created on first use from the same options (or from the
+  ``init_options`` of the client the user passed). Async is native.
+- Local mode (``:memory:`` or a directory): one client holds the data, so only one
+  exists. A local ``QdrantClient`` serves sync calls; async calls run it in a
+  worker thread. A local ``AsyncQdrantClient`` passed by the user serves async
+  calls natively and sync ones by stepping its coroutines, which never suspend
+  (local mode does no network I/O). Calls on one local client are serialised by a
+  lock, since local mode is not thread-safe.
+- Stores opening the same local directory or named in-memory instance in one
+  process share one client (a directory admits one client per process); it is
+  closed when the last of them closes. Clients the user passed are never closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import threading
+import warnings
+import weakref
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from memori.backends.qdrant.calls import Call
+from memori.backends.qdrant.urls import QdrantTarget
+from memori.core.errors import MemoriError, StoreError, StoreUnavailableError
+
+_registry_lock = threading.Lock()
+_shared: dict[str, list[Any]] = {}
+"""Local clients shared inside this process: key -> [client, number of stores]."""
+_client_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_closing_tasks: set[asyncio.Task[Any]] = set()
+"""Client closes scheduled by a sync ``close()`` inside a running event loop."""
+_LOCAL_INDEX_WARNING = r"Payload indexes have no effect in the local Qdrant"
+
+
+def _import_clients() -> tuple[Any, Any]:
+    from qdrant_client import AsyncQdrantClient, QdrantClient
+
+    return QdrantClient, AsyncQdrantClient
+
+
+def is_local_client(client: Any) -> bool:
+    """True for a qdrant-client object in local mode (``:memory:`` or ``path=``)."""
+    options = getattr(client, "init_options", None) or {}
+    return options.get("location") == ":memory:" or options.get("path") is not None
+
+
+def _lock_for(client: Any) -> threading.RLock:
+    with _registry_lock:
+        lock = _client_locks.get(client)
+        if lock is None:
+            lock = _client_locks[client] = threading.RLock()
+        return lock
+
+
+def _acquire_shared(key: str, make: Any) -> Any:
+    with _registry_lock:
+        entry = _shared.get(key)
+        if entry is None:
+            entry = _shared[key] = [make(), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def _release_shared(key: str) -> None:
+    with _registry_lock:
+        entry = _shared.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _shared[key]
+    entry[0].close()
+
+
+def _step(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that never suspends (local-mode async client) to completion."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise StoreError("a local AsyncQdrantClient call suspended; it cannot serve sync calls")
+
+
+def translate(method: str, error: Exception) -> Exception:
+    """The memori error for a driver exception (chained by the caller)."""
+    if isinstance(error, MemoriError):
+        return error
+    from qdrant_client.http.exceptions import ResponseHandlingException
+
+    unavailable: tuple[type[BaseException], ...] = (
+        ResponseHandlingException, ConnectionError, TimeoutError,
+    )
+    try:
+        import httpx
+
+        unavailable += (httpx.TransportError,)
+    except ImportError:  # pragma: no cover - httpx ships with qdrant-client
+        pass
+    detail = f"{type(error).__name__}: {str(error)[:300]}"
+    if isinstance(error, unavailable) or (
+        isinstance(error, RuntimeError) and "closed" in str(error)
+    ) or type(error).__name__ in {"AioRpcError", "_InactiveRpcError"}:
+        return StoreUnavailableError(f"Qdrant {method} failed: {detail}")
+    return StoreError(f"Qdrant {method} failed: {detail}")
+
+
+class Connection:
+    """The clients of one store; see the module docstring for who serves which call."""
+
+    def __init__(
+        self, *, sync: Any = None, async_: Any = None, options: dict[str, Any] | None = None,
+        local: bool, shared_key: str | None = None, owned: bool = False,
+    ) -> None:
+        self._sync = sync
+        self._async = async_
+        self._options = options
+        self.local = local
+        self._shared_key = shared_key
+        self._owned: list[Any] = [c for c in (sync, async_) if c is not None] if owned else []
+        self._engine = sync if sync is not None else async_
+        self._lock = _lock_for(self._engine) if local and self._engine is not None else None
+        self._create_lock = threading.Lock()
+        self.closed = False
+
+    @classmethod
+    def open(cls, target: QdrantTarget, client_options: dict[str, Any]) -> Connection:
+        """A connection for a parsed URL (local clients are shared inside the process)."""
+        if not target.is_local:
+            return cls(options={**target.client_options(), **client_options}, local=False)
+        qdrant_client, _ = _import_clients()
+        opts = {**target.client_options(), **client_options}
+        opts["force_disable_check_same_thread"] = True
+        if target.mode == "memory" and target.name is None:
+            return cls(sync=qdrant_client(**opts), local=True, owned=True)
+        key = (
+            f"path:{os.path.realpath(target.path or '')}" if target.mode == "path"
+            else f"memory:{target.name}"
+        )
+        client = _acquire_shared(key, lambda: qdrant_client(**opts))
+        return cls(sync=client, local=True, shared_key=key)
+
+    @classmethod
+    def borrow(cls, client: Any) -> Connection:
+        """A connection around a ``QdrantClient`` or ``AsyncQdrantClient`` the user owns."""
+        qdrant_client, async_client = _import_clients()
+        local = is_local_client(client)
+        options = None if local else dict(client.init_options)
+        if isinstance(client, async_client):
+            return cls(async_=client, options=options, local=local)
+        if isinstance(client, qdrant_client):
+            return cls(sync=client, options=options, local=local)
+        raise TypeError(f"not a Qdrant client: {type(client).__name__}")
+
+    @property
+    def native_async(self) -> bool:
+        """Async calls use ``AsyncQdrantClient`` (no thread offload)."""
+        return not self.local or self._async is not None
+
+    def _client(self, *, asynchronous: bool) -> Any:
+        existing = self._async if asynchronous else self._sync
+        if existing is not None or self.local:
+            return existing
+        with self._create_lock:
+            existing = self._async if asynchronous else self._sync
+            if existing is None:
+                qdrant_client, async_client = _import_clients()
+                factory = async_client if asynchronous else qdrant_client
+                existing = factory(**(self._options or {}))
+                self._owned.append(existing)
+                if asynchronous:
+                    self._async = existing
+                else:
+                    self._sync = existing
+            return existing
+
+    def _guard(self) -> Any:
+        if self.closed:
+            raise StoreUnavailableError("the Qdrant store is closed")
+        return self._lock if self._lock is not None else nullcontext()
+
+    @contextmanager
+    def _quiet(self, call: Call) -> Iterator[None]:
+        if self.local and call.method == "create_payload_index":
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_LOCAL_INDEX_WARNING)
+                yield
+        else:
+            yield
+
+    def call(self, call: Call) -> Any:
+        """Run one call synchronously."""
+        with self._guard():
+            try:
+                with self._quiet(call):
+                    client = self._client(asynchronous=False)
+                    if client is not None:
+                        return getattr(client, call.method)(**call.kwargs)
+                    return _step(getattr(self._async, call.method)(**call.kwargs))
+            except Exception as e:
+                raise translate(call.method, e) from e
+
+    async def acall(self, call: Call) -> Any:
+        """Run one call on the async client (only when :attr:`native_async`)."""
+        with self._guard():
+            try:
+                with self._quiet(call):
+                    client = self._client(asynchronous=True)
+                    return await getattr(client, call.method)(**call.kwargs)
+            except Exception as e:
+                raise translate(call.method, e) from e
+
+    def close(self) -> None:
+        """Close what this connection opened; an async client is closed as well as
+        a sync caller can (prefer :meth:`aclose` after async use)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._shared_key is not None:
+            _release_shared(self._shared_key)
+        for client in self._owned:
+            closing = client.close()
+            if inspect.iscoroutine(closing):
+                _close_coroutine(closing, local=self.local)
+
+    async def aclose(self) -> None:
+        """Close what this connection opened, awaiting async clients."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._shared_key is not None:
+            _release_shared(self._shared_key)
+        for client in self._owned:
+            closing = client.close()
+            if inspect.iscoroutine(closing):
+                await closing
+
+
+def _close_coroutine(closing: Coroutine[Any, Any, Any], *, local: bool) -> None:
+    if local:
+        _step(closing)
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(closing)
+    else:
+        task = loop.create_task(closing)
+        _closing_tasks.add(task)
+        task.add_done_callback(_closing_tasks.discard)

@@ -1,0 +1,146 @@
+"""Turns and memories as Qdrant points: deterministic ids, payloads, dense and sparse vectors.
+
+A point id is a UUID derived from ``(entity_id, item id)`` (uuid5), so two entities
+may use the same item id without colliding; both ids are kept in the payload, and
+every read matches them there. The dense vector (``dense``) and the sparse text
+vector (``text``) are named vectors that a point may lack (no embedding, no words).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qdrant_client import models
+
+from memori.backends.qdrant import filters as f
+from memori.backends.qdrant.sparse import document_vector
+from memori.core.errors import DimensionMismatchError
+from memori.core.models import ExtractState, Memory, Turn
+
+DENSE = "dense"
+TEXT = "text"
+_NAMESPACE = uuid.UUID("5d0c51a4-2f8e-4d0a-9a57-6d656d6f7269")
+
+
+def point_id(entity_id: str, item_id: str) -> str:
+    """The Qdrant point id of an item (ids may not hold NUL, so the join is unambiguous)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{entity_id}\x00{item_id}"))
+
+
+def check_vector(vector: Sequence[float], dim: int | None) -> list[float]:
+    """``vector`` as a list of finite floats of the store's dimension, else raise."""
+    values = [float(x) for x in vector]
+    if dim is None or len(values) != dim:
+        raise DimensionMismatchError(
+            f"vector has {len(values)} components, the store expects {dim}"
+        )
+    if not all(math.isfinite(x) for x in values):
+        raise ValueError("vector components must be finite numbers")
+    return values
+
+
+def _vectors(
+    content: str, embedding: Sequence[float] | None, dim: int | None, avg_len: float
+) -> dict[str, Any]:
+    vectors: dict[str, Any] = {}
+    if embedding is not None and dim is not None:
+        vectors[DENSE] = check_vector(embedding, dim)
+    indices, values = document_vector(content, avg_len=avg_len)
+    if indices:
+        vectors[TEXT] = models.SparseVector(indices=indices, values=values)
+    return vectors
+
+
+def turn_payload(turn: Turn) -> dict[str, Any]:
+    return {
+        f.ENTITY: turn.entity_id,
+        f.ITEM: turn.id,
+        f.PROCESS: turn.process_id,
+        f.SESSION: turn.session_id,
+        "role": turn.role,
+        "content": turn.content,
+        f.CREATED_AT: float(turn.created_at),
+        "metadata": dict(turn.metadata),
+        f.EXTRACT_STATE: turn.extract_state.value,
+        "extract_attempts": turn.extract_attempts,
+        "extract_error": turn.extract_error,
+    }
+
+
+def memory_payload(memory: Memory) -> dict[str, Any]:
+    return {
+        f.ENTITY: memory.entity_id,
+        f.ITEM: memory.id,
+        f.PROCESS: memory.process_id,
+        "shared": memory.shared,
+        f.ALL_PERSONAS: memory.process_id is None or memory.shared,
+        "kind": memory.kind,
+        "content": memory.content,
+        f.SESSION: memory.session_id,
+        f.CREATED_AT: float(memory.created_at),
+        "updated_at": memory.updated_at,
+        "last_seen_at": memory.last_seen_at,
+        "count": memory.count,
+        "superseded_by": memory.superseded_by,
+        f.CURRENT: memory.superseded_by is None,
+        "source_turn_ids": list(memory.source_turn_ids),
+        "metadata": dict(memory.metadata),
+    }
+
+
+def to_point(item: Turn | Memory, dim: int | None, avg_len: float) -> models.PointStruct:
+    """The point storing ``item`` (embedding dropped when the store has no vectors)."""
+    payload = turn_payload(item) if isinstance(item, Turn) else memory_payload(item)
+    return models.PointStruct(
+        id=point_id(item.entity_id, item.id),
+        vector=_vectors(item.content, item.embedding, dim, avg_len),
+        payload=payload,
+    )
+
+
+def _embedding(vector: Any) -> tuple[float, ...] | None:
+    if isinstance(vector, Mapping):
+        dense = vector.get(DENSE)
+        if dense is not None:
+            return tuple(float(x) for x in dense)
+    return None
+
+
+def turn_from_point(payload: Mapping[str, Any], vector: Any = None) -> Turn:
+    return Turn(
+        id=payload[f.ITEM],
+        entity_id=payload[f.ENTITY],
+        process_id=payload.get(f.PROCESS),
+        session_id=payload[f.SESSION],
+        role=payload["role"],
+        content=payload["content"],
+        created_at=float(payload[f.CREATED_AT]),
+        metadata=dict(payload.get("metadata") or {}),
+        extract_state=ExtractState(payload.get(f.EXTRACT_STATE, ExtractState.PENDING.value)),
+        extract_attempts=int(payload.get("extract_attempts", 0)),
+        extract_error=payload.get("extract_error"),
+        embedding=_embedding(vector),
+    )
+
+
+def memory_from_point(payload: Mapping[str, Any], vector: Any = None) -> Memory:
+    return Memory(
+        id=payload[f.ITEM],
+        entity_id=payload[f.ENTITY],
+        process_id=payload.get(f.PROCESS),
+        shared=bool(payload.get("shared", False)),
+        kind=payload.get("kind", "fact"),
+        content=payload["content"],
+        session_id=payload.get(f.SESSION),
+        created_at=float(payload[f.CREATED_AT]),
+        updated_at=payload.get("updated_at"),
+        last_seen_at=payload.get("last_seen_at"),
+        count=int(payload.get("count", 1)),
+        superseded_by=payload.get("superseded_by"),
+        source_turn_ids=tuple(payload.get("source_turn_ids") or ()),
+        metadata=dict(payload.get("metadata") or {}),
+        embedding=_embedding(vector),
+    )
