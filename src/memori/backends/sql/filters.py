@@ -1,0 +1,49 @@
+"""The visibility rules of the security contract as SQLAlchemy Core expressions.
+
+Ids are bound parameters, compared whole and case-sensitively; the entity
+condition comes first in every filter so the indexes leading with entity_id apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Table, and_, or_, true
+
+from memori.core.errors import InvalidIdError
+from memori.core.models import Scope
+
+
+def turn_scope(turns: Table, scope: Scope) -> ColumnElement[bool]:
+    """Turns read per (entity, persona, session): persona None matches only None."""
+    conds: list[ColumnElement[bool]] = [turns.c.entity_id == scope.entity_id]
+    if scope.process_id is None:
+        conds.append(turns.c.process_id.is_(None))
+    else:
+        conds.append(turns.c.process_id == scope.process_id)
+    if scope.session_id is not None:
+        conds.append(turns.c.session_id == scope.session_id)
+    return and_(*conds)
+
+
+def memory_visible(
+    memories: Table, scope: Scope, *, include_superseded: bool = True
+) -> ColumnElement[bool]:
+    """Memories of the entity that belong to the persona, to no persona, or are shared."""
+    everyone = or_(memories.c.process_id.is_(None), memories.c.shared == true())
+    persona = (
+        everyone if scope.process_id is None
+        else or_(everyone, memories.c.process_id == scope.process_id)
+    )
+    conds: list[ColumnElement[bool]] = [memories.c.entity_id == scope.entity_id, persona]
+    if not include_superseded:
+        conds.append(memories.c.superseded_by.is_(None))
+    return and_(*conds)
+
+
+def ids_in(column: ColumnElement[str], ids: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN (...)`` over string ids (an empty list matches nothing; non-str raises)."""
+    for i in ids:
+        if type(i) is not str:
+            raise InvalidIdError(f"ids must be str, got {type(i).__name__}")
+    return column.in_(list(ids))

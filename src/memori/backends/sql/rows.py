@@ -1,0 +1,142 @@
+"""Row <-> model mapping for the shared SQL layout (dialect-neutral).
+
+Vectors are the one dialect-specific column, so each function takes the
+backend's encoder or decoder (float32 blobs on SQLite, pgvector on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from memori.core.models import MEMORY_PATCH_FIELDS, ExtractState, Memory, Turn
+
+VectorEncoder = Callable[[Sequence[float] | None], Any]
+"""Turns a model's embedding (or None) into the column value."""
+VectorDecoder = Callable[[Any], "tuple[float, ...] | None"]
+"""Turns a column value back into an embedding tuple (or None)."""
+
+RowLike = Mapping[Any, Any]
+"""A result row as a mapping of column name to value (SQLAlchemy's ``RowMapping`` fits)."""
+
+TURN_COLUMNS = (
+    "entity_id", "id", "process_id", "session_id", "role", "content", "created_at",
+    "metadata", "extract_state", "extract_attempts", "extract_error", "embedding",
+)
+MEMORY_COLUMNS = (
+    "entity_id", "id", "process_id", "shared", "kind", "content", "session_id", "created_at",
+    "updated_at", "last_seen_at", "count", "superseded_by", "source_turn_ids", "metadata",
+    "embedding",
+)
+
+
+def turn_to_row(turn: Turn, encode: VectorEncoder) -> dict[str, Any]:
+    """The column values of one turn."""
+    return {
+        "entity_id": turn.entity_id,
+        "id": turn.id,
+        "process_id": turn.process_id,
+        "session_id": turn.session_id,
+        "role": turn.role,
+        "content": turn.content,
+        "created_at": float(turn.created_at),
+        "metadata": dict(turn.metadata),
+        "extract_state": ExtractState(turn.extract_state).value,
+        "extract_attempts": int(turn.extract_attempts),
+        "extract_error": turn.extract_error,
+        "embedding": encode(turn.embedding),
+    }
+
+
+def row_to_turn(row: RowLike, decode: VectorDecoder) -> Turn:
+    """Rebuild a turn from a row mapping (extra columns are ignored)."""
+    return Turn(
+        entity_id=row["entity_id"],
+        id=row["id"],
+        process_id=row["process_id"],
+        session_id=row["session_id"],
+        role=row["role"],
+        content=row["content"],
+        created_at=float(row["created_at"]),
+        metadata=dict(row["metadata"] or {}),
+        extract_state=ExtractState(row["extract_state"]),
+        extract_attempts=int(row["extract_attempts"]),
+        extract_error=row["extract_error"],
+        embedding=decode(row["embedding"]),
+    )
+
+
+def memory_to_row(memory: Memory, encode: VectorEncoder) -> dict[str, Any]:
+    """The column values of one memory."""
+    return {
+        "entity_id": memory.entity_id,
+        "id": memory.id,
+        "process_id": memory.process_id,
+        "shared": bool(memory.shared),
+        "kind": str(memory.kind),
+        "content": memory.content,
+        "session_id": memory.session_id,
+        "created_at": float(memory.created_at),
+        "updated_at": _opt_float(memory.updated_at),
+        "last_seen_at": _opt_float(memory.last_seen_at),
+        "count": int(memory.count),
+        "superseded_by": memory.superseded_by,
+        "source_turn_ids": list(memory.source_turn_ids),
+        "metadata": dict(memory.metadata),
+        "embedding": encode(memory.embedding),
+    }
+
+
+def row_to_memory(row: RowLike, decode: VectorDecoder) -> Memory:
+    """Rebuild a memory from a row mapping (extra columns are ignored)."""
+    return Memory(
+        entity_id=row["entity_id"],
+        id=row["id"],
+        process_id=row["process_id"],
+        shared=bool(row["shared"]),
+        kind=row["kind"],
+        content=row["content"],
+        session_id=row["session_id"],
+        created_at=float(row["created_at"]),
+        updated_at=_opt_float(row["updated_at"]),
+        last_seen_at=_opt_float(row["last_seen_at"]),
+        count=int(row["count"]),
+        superseded_by=row["superseded_by"],
+        source_turn_ids=tuple(row["source_turn_ids"] or ()),
+        metadata=dict(row["metadata"] or {}),
+        embedding=decode(row["embedding"]),
+    )
+
+
+def memory_patch_to_values(changes: Mapping[str, Any], encode: VectorEncoder) -> dict[str, Any]:
+    """Column values for ``update_memory``; unknown fields are a ``ValueError``."""
+    unknown = set(changes) - MEMORY_PATCH_FIELDS
+    if unknown:
+        raise ValueError(f"cannot update memory fields: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "content":
+            if not isinstance(value, str):
+                raise ValueError("content must be a str")
+            values[key] = value
+        elif key == "kind":
+            values[key] = str(getattr(value, "value", value))
+        elif key == "shared":
+            values[key] = bool(value)
+        elif key == "count":
+            values[key] = int(value)
+        elif key in ("last_seen_at", "updated_at"):
+            values[key] = _opt_float(value)
+        elif key == "superseded_by":
+            values[key] = None if value is None else str(value)
+        elif key == "metadata":
+            values[key] = dict(value or {})
+        elif key == "source_turn_ids":
+            values[key] = [str(v) for v in (value or ())]
+        elif key == "embedding":
+            values[key] = encode(value)
+    return values
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)

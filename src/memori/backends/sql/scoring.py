@@ -1,0 +1,63 @@
+"""Search scores shared by the SQL backends: every score lies in [0, 1], higher is better."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+RRF_K = 60
+"""The reciprocal-rank-fusion constant (the usual 60)."""
+
+T = TypeVar("T")
+
+
+def cosine_score(cosine: float) -> float:
+    """``(1 + cos) / 2`` clamped into [0, 1] (float rounding can step just outside)."""
+    if math.isnan(cosine):
+        return 0.5
+    return min(1.0, max(0.0, (1.0 + cosine) / 2.0))
+
+
+def relevance_score(relevance: float) -> float:
+    """Maps a non-negative relevance (``-bm25``, ``ts_rank``...) into [0, 1) monotonically."""
+    if math.isnan(relevance) or relevance <= 0.0:
+        return 0.0
+    if math.isinf(relevance):
+        return 1.0
+    return relevance / (1.0 + relevance)
+
+
+@dataclass
+class Fused(Generic[T]):
+    """One fused result: the item, its fused score and the per-signal scores."""
+
+    item: T
+    score: float
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+def rrf_fuse(
+    rankings: Mapping[str, Sequence[tuple[str, T, float]]], *, limit: int, k: int = RRF_K
+) -> list[Fused[T]]:
+    """Reciprocal rank fusion of ranked lists of ``(key, item, score)``, best first.
+
+    The fused score is the RRF sum divided by its maximum (first in every list),
+    so it lies in [0, 1]; ``signals`` keeps each list's own score.
+    """
+    if not rankings:
+        return []
+    best = len(rankings) / (k + 1)
+    fused: dict[str, Fused[T]] = {}
+    for signal, ranked in rankings.items():
+        for rank, (key, item, score) in enumerate(ranked):
+            entry = fused.get(key)
+            if entry is None:
+                entry = fused[key] = Fused(item, 0.0)
+            entry.score += 1.0 / (k + rank + 1)
+            entry.signals[signal] = score
+    out = sorted(fused.values(), key=lambda f: f.score, reverse=True)[: max(0, limit)]
+    for f in out:
+        f.score = min(1.0, f.score / best)
+    return out

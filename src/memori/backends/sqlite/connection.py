@@ -1,0 +1,203 @@
+"""Engines and connections for SQLite: driver choice, per-connection pragmas, sqlite-vec.
+
+Writers take the write lock up front (``BEGIN IMMEDIATE``) and wait up to
+``busy_timeout``; in WAL mode readers never block, so several processes can
+share one file safely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Literal
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from memori.core.errors import ConfigurationError, MissingExtraError
+
+VectorSearch = Literal["auto", "sqlite-vec", "exact"]
+VECTOR_SEARCH_MODES: tuple[str, ...] = ("auto", "sqlite-vec", "exact")
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
+
+
+def _module_can_load_extensions(module: Any) -> bool:
+    return hasattr(getattr(module, "Connection", None), "enable_load_extension")
+
+
+def sqlite_vec_module() -> ModuleType | None:
+    """The ``sqlite_vec`` package, or None when it is not installed."""
+    try:
+        import sqlite_vec
+    except ImportError:
+        return None
+    module: ModuleType = sqlite_vec
+    return module
+
+
+def extension_driver() -> ModuleType | None:
+    """A DB-API sqlite module that can load extensions: stdlib if it can, else pysqlite3."""
+    if _module_can_load_extensions(sqlite3):
+        return sqlite3
+    try:
+        from pysqlite3 import dbapi2
+    except ImportError:
+        return None
+    return dbapi2 if _module_can_load_extensions(dbapi2) else None
+
+
+def choose_driver(mode: str, *, vectors: bool) -> tuple[ModuleType, bool]:
+    """The DB-API module for a URL and whether sqlite-vec will be loaded into it."""
+    if mode not in VECTOR_SEARCH_MODES:
+        raise ConfigurationError(
+            f"vector_search must be one of {', '.join(VECTOR_SEARCH_MODES)}, got {mode!r}"
+        )
+    if mode == "exact" or not vectors:
+        return sqlite3, False
+    driver = extension_driver()
+    if driver is not None and sqlite_vec_module() is not None:
+        return driver, True
+    if mode == "sqlite-vec":
+        raise MissingExtraError("sqlite-vec", "vector_search='sqlite-vec'")
+    return sqlite3, False
+
+
+def load_sqlite_vec(dbapi_conn: Any) -> bool:
+    """Load sqlite-vec into one DB-API connection; False when the module cannot."""
+    vec = sqlite_vec_module()
+    if vec is None or not hasattr(dbapi_conn, "enable_load_extension"):
+        return False
+    try:
+        dbapi_conn.enable_load_extension(True)
+        try:
+            vec.load(dbapi_conn)
+        finally:
+            dbapi_conn.enable_load_extension(False)
+    except Exception:  # an extension that will not load means: use the exact scan
+        return False
+    return True
+
+
+def has_sqlite_vec(dbapi_conn: Any) -> bool:
+    """Whether ``vec_distance_cosine`` is callable on this connection."""
+    try:
+        dbapi_conn.execute("SELECT vec_version()").fetchone()
+    except Exception:
+        return False
+    return True
+
+
+@dataclass
+class ConnectionSetup:
+    """Applies memori's per-connection settings once per pooled DB-API connection."""
+
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    wal: bool = True
+    load_vec: bool = False
+    vec_loaded: dict[int, bool] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def prepare(self, dbapi_conn: Any) -> None:
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            in_tx = bool(getattr(dbapi_conn, "in_transaction", False))
+            if self.wal and not in_tx:
+                mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+                if mode not in ("wal", "memory"):
+                    cur.execute("PRAGMA journal_mode = WAL")
+            if not in_tx:
+                cur.execute("PRAGMA synchronous = NORMAL")
+                cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+        loaded = has_sqlite_vec(dbapi_conn) or (self.load_vec and load_sqlite_vec(dbapi_conn))
+        with self._lock:
+            self.vec_loaded[id(dbapi_conn)] = loaded
+
+    def on_checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if not record.info.get("memori_prepared"):
+            self.prepare(dbapi_conn)
+            record.info["memori_prepared"] = True
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "checkout", self.on_checkout)
+
+    def detach(self, engine: Engine) -> None:
+        if event.contains(engine, "checkout", self.on_checkout):
+            event.remove(engine, "checkout", self.on_checkout)
+
+
+def is_memory_url(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or str(url.database).startswith("file::memory:")
+
+
+def engine_from_url(url: str | URL, driver: ModuleType) -> Engine:
+    """An engine for a ``sqlite://`` URL on the chosen DB-API module.
+
+    In-memory databases get one shared connection (StaticPool) so every thread
+    sees the same data; files get a normal pool of per-thread connections.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise ConfigurationError(f"not a sqlite URL: {parsed.drivername}")
+    parsed = parsed.set(drivername="sqlite+pysqlite")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if driver is not sqlite3:
+        kwargs["module"] = driver
+    if is_memory_url(parsed):
+        kwargs["poolclass"] = StaticPool
+    return create_engine(parsed, **kwargs)
+
+
+def engine_from_connection(dbapi_conn: Any) -> Engine:
+    """An engine over the caller's DB-API connection (never closed nor rolled back by us)."""
+    module = type(dbapi_conn).__module__
+    kwargs: dict[str, Any] = {}
+    if module.startswith("pysqlite3"):
+        from pysqlite3 import dbapi2
+
+        kwargs["module"] = dbapi2
+    return create_engine(
+        "sqlite+pysqlite://", creator=lambda: dbapi_conn, poolclass=StaticPool,
+        pool_reset_on_return=None, **kwargs,
+    )
+
+
+def uses_shared_connection(engine: Engine) -> bool:
+    """Whether every checkout returns the same DB-API connection (needs a lock)."""
+    return isinstance(engine.pool, StaticPool)
+
+
+def dbapi_of(conn: Connection) -> Any:
+    return conn.connection.dbapi_connection
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection inside ``BEGIN IMMEDIATE``: the write lock is taken before any read."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if getattr(dbapi_of(conn), "in_transaction", True):
+                with contextlib.suppress(Exception):  # SQLite may have rolled back already
+                    conn.exec_driver_sql("ROLLBACK")
+            conn.rollback()
+            raise
+        conn.exec_driver_sql("COMMIT")
+        conn.commit()
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads (one snapshot per statement; WAL never blocks readers)."""
+    with engine.connect() as conn:
+        yield conn

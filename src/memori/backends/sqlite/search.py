@@ -1,0 +1,118 @@
+"""Ranked text and vector candidates inside a scope, for the SQLite store.
+
+Each function returns ``(id, row mapping, score)`` best first, with scores in
+[0, 1]; the store maps rows to models and fuses the lists when both are asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy import table as sql_table
+from sqlalchemy.engine import Connection
+
+from memori.backends.sql.rows import RowLike
+from memori.backends.sql.scoring import cosine_score, relevance_score
+from memori.backends.sqlite.fts import fts_table, match_expression
+from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
+
+Ranked = list[tuple[str, RowLike, float]]
+
+
+def _rowid(table: Table) -> ColumnElement[Any]:
+    return literal_column(f"{table.name}.rowid")
+
+
+def text_candidates(
+    conn: Connection, table: Table, where: ColumnElement[bool], entity_id: str, text: str,
+    limit: int,
+) -> Ranked:
+    """Rows matching any word of ``text`` (FTS5, bm25 over ``content``), best first."""
+    expression = match_expression(entity_id, text)
+    if expression is None or limit <= 0:
+        return []
+    fts_name = fts_table(table.name)
+    fts_rows = sql_table(fts_name, column("rowid"))
+    fts: ColumnElement[Any] = literal_column(fts_name)
+    rank = func.bm25(fts, 1.0, 0.0).label("memori_rank")
+    stmt = (
+        select(table, rank)
+        .select_from(fts_rows.join(table, fts_rows.c.rowid == _rowid(table)))
+        .where(fts.op("MATCH")(bindparam("memori_match", expression)))
+        .where(where)
+        .order_by(rank, table.c.created_at.desc())
+        .limit(limit)
+    )
+    out: Ranked = []
+    for row in conn.execute(stmt).mappings():
+        out.append((row["id"], row, relevance_score(-float(row["memori_rank"]))))
+    return out
+
+
+def _vector_rows_filter(table: Table, nbytes: int) -> list[ColumnElement[bool]]:
+    return [table.c.embedding.is_not(None), func.length(table.c.embedding) == nbytes]
+
+
+def vector_candidates_sqlite_vec(
+    conn: Connection, table: Table, where: ColumnElement[bool],
+    query: npt.NDArray[np.float32], limit: int,
+) -> Ranked:
+    """Nearest rows by ``vec_distance_cosine`` computed inside SQLite, best first."""
+    if limit <= 0:
+        return []
+    distance = func.coalesce(
+        func.vec_distance_cosine(table.c.embedding, bindparam("memori_q", query.tobytes())), 1.0
+    ).label("memori_distance")
+    stmt = (
+        select(table, distance)
+        .where(where, *_vector_rows_filter(table, query.nbytes))
+        .order_by(distance, table.c.created_at.desc())
+        .limit(limit)
+    )
+    out: Ranked = []
+    for row in conn.execute(stmt).mappings():
+        cos = distance_to_cosine(row["memori_distance"])
+        out.append((row["id"], row, cosine_score(cos)))
+    return out
+
+
+def vector_candidates_exact(
+    conn: Connection, table: Table, where: ColumnElement[bool], entity_id: str,
+    query: npt.NDArray[np.float32], limit: int,
+) -> Ranked:
+    """Nearest rows by an exact numpy scan of the scope's vectors only, best first."""
+    if limit <= 0:
+        return []
+    rowid = _rowid(table).label("memori_rowid")
+    stmt = (
+        select(rowid, table.c.embedding)
+        .where(where, *_vector_rows_filter(table, query.nbytes))
+        .order_by(table.c.created_at.desc())
+    )
+    pairs = conn.execute(stmt).all()
+    if not pairs:
+        return []
+    cosines = exact_cosines(query, [bytes(p[1]) for p in pairs])
+    best = top_k(cosines, limit)
+    wanted = {int(pairs[i][0]): float(cosines[i]) for i in best}
+    rows = conn.execute(
+        select(table, rowid).where(table.c.entity_id == entity_id, rowid.in_(list(wanted)))
+    ).mappings()
+    by_rowid = {int(r["memori_rowid"]): r for r in rows}
+    out: Ranked = []
+    for i in best:
+        row = by_rowid.get(int(pairs[i][0]))
+        if row is not None:
+            out.append((row["id"], row, cosine_score(wanted[int(pairs[i][0])])))
+    return out

@@ -1,0 +1,617 @@
+"""The SQLite store: the whole ``MemoryStore`` protocol on one file (or in memory).
+
+Open it with :func:`open_store` from a ``sqlite:///path`` URL, a SQLAlchemy
+Engine or a sqlite3 DB-API connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Table, delete, func, insert, literal_column, select, tuple_, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+
+from memori.backends.sql import migrate as migrations
+from memori.backends.sql.filters import ids_in, memory_visible, turn_scope
+from memori.backends.sql.rows import (
+    MEMORY_COLUMNS,
+    RowLike,
+    memory_patch_to_values,
+    memory_to_row,
+    row_to_memory,
+    row_to_turn,
+    turn_to_row,
+)
+from memori.backends.sql.scoring import rrf_fuse
+from memori.backends.sql.tables import Tables, build_tables
+from memori.backends.sqlite import connection as conns
+from memori.backends.sqlite.errors import translate_errors
+from memori.backends.sqlite.fts import entity_expression, fts_table
+from memori.backends.sqlite.search import (
+    Ranked,
+    text_candidates,
+    vector_candidates_exact,
+    vector_candidates_sqlite_vec,
+)
+from memori.backends.sqlite.vectors import BlobCodec, check_vector
+from memori.core.async_bridge import ThreadedAsyncMixin
+from memori.core.capabilities import Capability
+from memori.core.errors import ConfigurationError, StoreUnavailableError
+from memori.core.ids import check_id
+from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
+from memori.core.protocols import Record
+from memori.core.records import from_record, memory_to_record, turn_to_record
+from memori.core.urls import redact_url
+
+CHUNK = 400
+"""Ids per ``IN (...)`` list (well under SQLite's bound-parameter limit)."""
+PAGE = 500
+"""Rows per page when exporting (the connection is released between pages)."""
+CANDIDATE_FACTOR = 4
+"""Candidates fetched per list, as a multiple of ``limit``, before fusing text and vectors."""
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _check_limit(limit: int | None, name: str = "limit") -> None:
+    if limit is not None and (type(limit) is not int or limit < 0):
+        raise ValueError(f"{name} must be a non-negative int")
+
+
+class SQLiteStore(ThreadedAsyncMixin):
+    """``MemoryStore`` on SQLite: FTS5 text search, float32 vectors, WAL, Alembic schema."""
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        url_hint: str,
+        owns_engine: bool,
+        vector_dim: int | None = None,
+        vector_search: str = "auto",
+        migrate: bool = False,
+        connection_setup: conns.ConnectionSetup,
+        file_backed: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.vector_dim = vector_dim
+        self.vector_search = vector_search
+        self._url_hint = url_hint
+        self._owns_engine = owns_engine
+        self._migrate = migrate
+        self._setup_hook = connection_setup
+        self._file_backed = file_backed
+        self._codec = BlobCodec(vector_dim)
+        self._tables: Tables = build_tables()
+        self._use_vec = False
+        self._ready = False
+        self._closed = False
+        self._setup_lock = threading.Lock()
+        self._guard: AbstractContextManager[Any] = (
+            threading.RLock() if conns.uses_shared_connection(engine)
+            else contextlib.nullcontext()
+        )
+        connection_setup.attach(engine)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self._url_hint!r}, vector_dim={self.vector_dim})"
+
+    # lifecycle
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        caps = {Capability.TEXT_SEARCH, Capability.NATIVE_TEXT_INDEX, Capability.ASYNC,
+                Capability.MIGRATIONS}
+        if self.vector_dim is not None:
+            caps.add(Capability.VECTOR_SEARCH)
+        if self._file_backed:
+            caps.add(Capability.MULTI_PROCESS)
+        return frozenset(caps)
+
+    @property
+    def vector_path(self) -> str | None:
+        """How vectors are searched: ``"sqlite-vec"``, ``"exact"``, or None without vectors."""
+        if self.vector_dim is None:
+            return None
+        self._ensure_ready()
+        return "sqlite-vec" if self._use_vec else "exact"
+
+    def setup(self) -> None:
+        """Bring the schema to head (fresh file) or check it (existing); pick the vector path."""
+        if self._closed:
+            raise StoreUnavailableError("the store is closed")
+        with self._setup_lock, self._guard, translate_errors():
+            with conns.read_transaction(self.engine) as conn:
+                current = migrations.current_revision(conn)
+                vec_here = conns.has_sqlite_vec(conns.dbapi_of(conn))
+            if current != migrations.head():
+                with conns.write_transaction(self.engine) as conn:
+                    migrations.ensure_schema(
+                        conn, url_hint=self._url_hint, migrate=self._migrate
+                    )
+            if self.vector_search == "sqlite-vec" and self.vector_dim is not None and not vec_here:
+                raise ConfigurationError(
+                    "vector_search='sqlite-vec' but sqlite-vec is not loaded on this connection "
+                    "(its sqlite3 module cannot load extensions); use vector_search='auto'"
+                )
+            self._use_vec = (
+                vec_here and self.vector_search != "exact" and self.vector_dim is not None
+            )
+            self._ready = True
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._setup_hook.detach(self.engine)
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure_ready(self) -> None:
+        if self._closed:
+            raise StoreUnavailableError("the store is closed")
+        if not self._ready:
+            self.setup()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        self._ensure_ready()
+        with self._guard, translate_errors(), conns.read_transaction(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        self._ensure_ready()
+        with self._guard, translate_errors(), conns.write_transaction(self.engine) as conn:
+            yield conn
+
+    @property
+    def _turns(self) -> Table:
+        return self._tables.turns
+
+    @property
+    def _memories(self) -> Table:
+        return self._tables.memories
+
+    @property
+    def _outbox(self) -> Table:
+        return self._tables.outbox
+
+    # turns
+
+    def append_turns(self, turns: Sequence[Turn]) -> None:
+        """Insert new turns (ids already stored are skipped) and queue the pending ones."""
+        unique: dict[tuple[str, str], Turn] = {}
+        for t in turns:
+            if not isinstance(t, Turn):
+                raise ValueError(f"append_turns takes Turn objects, got {type(t).__name__}")
+            unique.setdefault((t.entity_id, t.id), t)
+        if not unique:
+            return
+        rows = {key: turn_to_row(t, self._codec.encode) for key, t in unique.items()}
+        with self._write() as conn:
+            self._insert_new_turns(conn, rows)
+
+    def _insert_new_turns(
+        self, conn: Connection, rows: Mapping[tuple[str, str], dict[str, Any]]
+    ) -> int:
+        keys = list(rows)
+        existing: set[tuple[str, str]] = set()
+        pk = tuple_(self._turns.c.entity_id, self._turns.c.id)
+        for part in _chunks(keys):
+            found = conn.execute(
+                select(self._turns.c.entity_id, self._turns.c.id).where(pk.in_(list(part)))
+            )
+            existing.update((e, i) for e, i in found)
+        new = [rows[k] for k in keys if k not in existing]
+        if not new:
+            return 0
+        conn.execute(insert(self._turns), new)
+        pending = [
+            {"entity_id": r["entity_id"], "turn_id": r["id"], "created_at": r["created_at"]}
+            for r in new if r["extract_state"] == ExtractState.PENDING.value
+        ]
+        if pending:
+            conn.execute(sqlite_insert(self._outbox).on_conflict_do_nothing(), pending)
+        return len(new)
+
+    def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
+        _check_limit(limit)
+        t = self._turns
+        rowid: Any = literal_column(f"{t.name}.rowid")
+        stmt = select(t).where(turn_scope(t, scope))
+        if limit is None:
+            stmt = stmt.order_by(t.c.created_at, rowid)
+        else:
+            stmt = stmt.order_by(t.c.created_at.desc(), rowid.desc()).limit(limit)
+        with self._read() as conn:
+            turns = [row_to_turn(r, self._codec.decode) for r in conn.execute(stmt).mappings()]
+        return turns if limit is None else turns[::-1]
+
+    def count_turns(self, scope: Scope) -> int:
+        with self._read() as conn:
+            stmt = select(func.count()).select_from(self._turns).where(
+                turn_scope(self._turns, scope)
+            )
+            return int(conn.execute(stmt).scalar_one())
+
+    def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
+        t, o = self._turns, self._outbox
+        base = turn_scope(t, scope)
+        groups: list[Any] = (
+            [None] if turn_ids is None else [ids_in(t.c.id, part) for part in _chunks(turn_ids)]
+        )
+        deleted = 0
+        with self._write() as conn:
+            for group in groups:
+                where = base if group is None else base & group
+                conn.execute(delete(o).where(
+                    o.c.entity_id == scope.entity_id, o.c.turn_id.in_(select(t.c.id).where(where))
+                ))
+                deleted += conn.execute(delete(t).where(where)).rowcount
+        return deleted
+
+    def search_turns(
+        self, scope: Scope, *, text: str | None = None,
+        vector: Sequence[float] | None = None, limit: int = 10,
+    ) -> list[Hit]:
+        where = turn_scope(self._turns, scope)
+        return self._search(self._turns, where, scope, text, vector, limit, self._to_turn)
+
+    # memories
+
+    def put_memories(self, memories: Sequence[Memory]) -> None:
+        """Insert or replace memories, keyed by ``(entity_id, id)``."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for m in memories:
+            if not isinstance(m, Memory):
+                raise ValueError(f"put_memories takes Memory objects, got {type(m).__name__}")
+            rows[(m.entity_id, m.id)] = memory_to_row(m, self._codec.encode)
+        if not rows:
+            return
+        with self._write() as conn:
+            self._upsert_memories(conn, list(rows.values()))
+
+    def _upsert_memories(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        stmt = sqlite_insert(self._memories)
+        changed = {c: stmt.excluded[c] for c in MEMORY_COLUMNS if c not in ("entity_id", "id")}
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["entity_id", "id"], set_=changed), rows
+        )
+
+    def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
+        m = self._memories
+        where = memory_visible(m, scope) & ids_in(m.c.id, [memory_id])
+        with self._read() as conn:
+            row = conn.execute(select(m).where(where)).mappings().first()
+        return None if row is None else row_to_memory(row, self._codec.decode)
+
+    def list_memories(
+        self, scope: Scope, *, include_superseded: bool = False,
+        limit: int | None = None, offset: int = 0,
+    ) -> list[Memory]:
+        _check_limit(limit)
+        _check_limit(offset, "offset")
+        m = self._memories
+        stmt = (
+            select(m)
+            .where(memory_visible(m, scope, include_superseded=include_superseded))
+            .order_by(m.c.created_at, literal_column(f"{m.name}.rowid"))
+            .limit(limit)
+            .offset(offset or None)
+        )
+        with self._read() as conn:
+            return [row_to_memory(r, self._codec.decode) for r in conn.execute(stmt).mappings()]
+
+    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int:
+        m = self._memories
+        where = memory_visible(m, scope, include_superseded=include_superseded)
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(m).where(where)).scalar_one())
+
+    def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
+        m = self._memories
+        values = memory_patch_to_values(changes, self._codec.encode)
+        where = memory_visible(m, scope) & ids_in(m.c.id, [memory_id])
+        with self._write() as conn:
+            if not values:
+                return conn.execute(select(func.count()).where(where)).scalar_one() > 0
+            return bool(conn.execute(update(m).where(where).values(**values)).rowcount > 0)
+
+    def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
+        m = self._memories
+        deleted = 0
+        with self._write() as conn:
+            for part in _chunks(list(memory_ids)):
+                where = memory_visible(m, scope) & ids_in(m.c.id, part)
+                deleted += conn.execute(delete(m).where(where)).rowcount
+        return deleted
+
+    def search_memories(
+        self, scope: Scope, *, text: str | None = None,
+        vector: Sequence[float] | None = None, limit: int = 10,
+        include_superseded: bool = False,
+    ) -> list[Hit]:
+        where = memory_visible(self._memories, scope, include_superseded=include_superseded)
+        return self._search(self._memories, where, scope, text, vector, limit, self._to_memory)
+
+    # search
+
+    def _to_turn(self, row: RowLike) -> Turn:
+        return row_to_turn(row, self._codec.decode)
+
+    def _to_memory(self, row: RowLike) -> Memory:
+        return row_to_memory(row, self._codec.decode)
+
+    def _search(
+        self, table: Table, where: Any, scope: Scope, text: str | None,
+        vector: Sequence[float] | None, limit: int, to_model: Callable[[RowLike], Any],
+    ) -> list[Hit]:
+        _check_limit(limit)
+        if text is not None and not isinstance(text, str):
+            raise ValueError("text must be a str")
+        query = None if vector is None else check_vector(vector, self.vector_dim)
+        if limit == 0 or (text is None and query is None):
+            return []
+        both = text is not None and query is not None
+        pool = max(limit * CANDIDATE_FACTOR, 40) if both else limit
+        lists: dict[str, Ranked] = {}
+        with self._read() as conn:
+            if text is not None:
+                lists["text"] = text_candidates(conn, table, where, scope.entity_id, text, pool)
+            if query is not None:
+                lists["vector"] = self._vector_candidates(conn, table, where, scope, query, pool)
+        if not both:
+            ((signal, ranked),) = lists.items()
+            return [Hit(to_model(row), score, {signal: score}) for _, row, score in ranked]
+        fused = rrf_fuse(lists, limit=limit)
+        return [Hit(to_model(f.item), f.score, f.signals) for f in fused]
+
+    def _vector_candidates(
+        self, conn: Connection, table: Table, where: Any, scope: Scope,
+        query: npt.NDArray[np.float32], limit: int,
+    ) -> Ranked:
+        if self._use_vec:
+            return vector_candidates_sqlite_vec(conn, table, where, query, limit)
+        return vector_candidates_exact(conn, table, where, scope.entity_id, query, limit)
+
+    # whole entity
+
+    def forget(self, entity_id: str) -> int:
+        """Delete every turn, memory and outbox row of the entity (FTS rows go by trigger)."""
+        check_id(entity_id)
+        removed = 0
+        with self._write() as conn:
+            conn.execute(delete(self._outbox).where(self._outbox.c.entity_id == entity_id))
+            for table in (self._turns, self._memories):
+                stmt = delete(table).where(table.c.entity_id == entity_id)
+                removed += conn.execute(stmt).rowcount
+        return removed
+
+    def export(self, entity_id: str) -> Iterator[Record]:
+        """Every turn then every memory of the entity, oldest first, as records."""
+        check_id(entity_id)
+        self._ensure_ready()
+        return self._export(entity_id)
+
+    def _export(self, entity_id: str) -> Iterator[Record]:
+        for turn in self._pages(self._turns, entity_id, self._to_turn):
+            yield turn_to_record(turn)
+        for memory in self._pages(self._memories, entity_id, self._to_memory):
+            yield memory_to_record(memory)
+
+    def _pages(
+        self, table: Table, entity_id: str, to_model: Callable[[RowLike], T]
+    ) -> Iterator[T]:
+        """Rows of the entity page by page on (created_at, rowid); no connection is held."""
+        rowid: Any = literal_column(f"{table.name}.rowid")
+        after: tuple[float, int] | None = None
+        while True:
+            stmt = select(table, rowid.label("memori_rowid")).where(table.c.entity_id == entity_id)
+            if after is not None:
+                stmt = stmt.where(tuple_(table.c.created_at, rowid) > tuple_(*after))
+            stmt = stmt.order_by(table.c.created_at, rowid).limit(PAGE)
+            with self._read() as conn:
+                rows = list(conn.execute(stmt).mappings())
+            for row in rows:
+                yield to_model(row)
+            if len(rows) < PAGE:
+                return
+            after = (float(rows[-1]["created_at"]), int(rows[-1]["memori_rowid"]))
+
+    def import_records(self, records: Iterable[Record]) -> int:
+        """Store exported records (turns already present are kept; memories replaced)."""
+        count = 0
+        turns: dict[tuple[str, str], dict[str, Any]] = {}
+        memories: dict[tuple[str, str], dict[str, Any]] = {}
+        for record in records:
+            item = from_record(record)
+            key = (item.entity_id, item.id)
+            if isinstance(item, Turn):
+                turns.setdefault(key, turn_to_row(item, self._codec.encode))
+            else:
+                memories[key] = memory_to_row(item, self._codec.encode)
+            count += 1
+        if turns or memories:
+            with self._write() as conn:
+                for part in _chunks(list(turns), 5000):
+                    self._insert_new_turns(conn, {k: turns[k] for k in part})
+                for mpart in _chunks(list(memories.values()), 5000):
+                    self._upsert_memories(conn, list(mpart))
+        return count
+
+    def raw_count(self, entity_id: str) -> int:
+        """Rows of the entity in every table: turns, memories, outbox and both FTS indexes."""
+        check_id(entity_id)
+        total = 0
+        with self._read() as conn:
+            for table in (self._turns, self._memories, self._outbox):
+                stmt = select(func.count()).select_from(table).where(
+                    table.c.entity_id == entity_id
+                )
+                total += int(conn.execute(stmt).scalar_one())
+            for base in (self._turns, self._memories):
+                fts = fts_table(base.name)
+                total += int(conn.exec_driver_sql(
+                    f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
+                    (entity_expression(entity_id),),
+                ).scalar_one())
+        return total
+
+    # augmentation outbox
+
+    def outbox_pending(self, limit: int = 100) -> list[Turn]:
+        _check_limit(limit)
+        t, o = self._turns, self._outbox
+        stmt = (
+            select(t)
+            .select_from(o.join(t, (t.c.entity_id == o.c.entity_id) & (t.c.id == o.c.turn_id)))
+            .order_by(o.c.created_at, o.c.entity_id, o.c.turn_id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [self._to_turn(r) for r in conn.execute(stmt).mappings()]
+
+    def outbox_mark(
+        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
+        *, attempts: int | None = None, error: str | None = None,
+    ) -> None:
+        check_id(entity_id)
+        state = ExtractState(state)
+        t, o = self._turns, self._outbox
+        values: dict[str, Any] = {"extract_state": state.value, "extract_error": error}
+        if attempts is not None:
+            values["extract_attempts"] = int(attempts)
+        with self._write() as conn:
+            for part in _chunks(list(turn_ids)):
+                where = (t.c.entity_id == entity_id) & ids_in(t.c.id, part)
+                conn.execute(update(t).where(where).values(**values))
+                if state is ExtractState.PENDING:
+                    conn.execute(
+                        sqlite_insert(o)
+                        .from_select(["entity_id", "turn_id", "created_at"],
+                                     select(t.c.entity_id, t.c.id, t.c.created_at).where(where))
+                        .on_conflict_do_nothing()
+                    )
+                else:
+                    conn.execute(delete(o).where(
+                        o.c.entity_id == entity_id, ids_in(o.c.turn_id, part)
+                    ))
+
+    # admin (cross entities, by name)
+
+    def admin_stats(self) -> dict[str, Any]:
+        """Counts across every entity, the schema revision and the search paths in use."""
+        t, m, o = self._turns, self._memories, self._outbox
+        with self._read() as conn:
+            entities = select(t.c.entity_id).union(select(m.c.entity_id)).subquery()
+            stats: dict[str, Any] = {
+                "backend": self.name,
+                "revision": migrations.current_revision(conn),
+                "turns": conn.execute(select(func.count()).select_from(t)).scalar_one(),
+                "memories": conn.execute(select(func.count()).select_from(m)).scalar_one(),
+                "entities": conn.execute(select(func.count()).select_from(entities)).scalar_one(),
+                "outbox_pending": conn.execute(select(func.count()).select_from(o)).scalar_one(),
+                "sqlite_version": conn.exec_driver_sql("SELECT sqlite_version()").scalar_one(),
+                "journal_mode": conn.exec_driver_sql("PRAGMA journal_mode").scalar_one(),
+            }
+        stats["vector_dim"] = self.vector_dim
+        stats["vector_search"] = self.vector_path
+        stats["text_search"] = "fts5"
+        return stats
+
+    def admin_export_all(self) -> Iterator[Record]:
+        """Records of every entity, entity by entity (crosses entities on purpose)."""
+        self._ensure_ready()
+        return self._export_all()
+
+    def _export_all(self) -> Iterator[Record]:
+        t, m = self._turns, self._memories
+        with self._read() as conn:
+            stmt = select(t.c.entity_id).union(select(m.c.entity_id)).order_by("entity_id")
+            entity_ids = [str(e) for (e,) in conn.execute(stmt)]
+        for entity_id in entity_ids:
+            yield from self._export(entity_id)
+
+
+def _busy_timeout_ms(options: dict[str, Any]) -> int:
+    seconds = options.pop("busy_timeout", conns.DEFAULT_BUSY_TIMEOUT_MS / 1000)
+    if not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ConfigurationError("busy_timeout must be a non-negative number of seconds")
+    return int(seconds * 1000)
+
+
+def open_store(
+    target: Any, *, vector_dim: int | None = None, migrate: bool = False, **options: Any
+) -> SQLiteStore:
+    """Open (not yet set up) a SQLite store on a URL, an Engine or a DB-API connection.
+
+    Options: ``vector_search`` ("auto", "sqlite-vec" or "exact"), ``busy_timeout``
+    (seconds a writer waits for the file's write lock, default 30).
+    """
+    if vector_dim is not None and (type(vector_dim) is not int or vector_dim <= 0):
+        raise ConfigurationError("vector_dim must be a positive int or None")
+    mode = options.pop("vector_search", "auto")
+    busy_ms = _busy_timeout_ms(options)
+    if options:
+        raise ConfigurationError(f"unknown sqlite options: {', '.join(sorted(options))}")
+    driver, load_vec = conns.choose_driver(mode, vectors=vector_dim is not None)
+    owns = True
+    file_backed = True
+    if isinstance(target, str):
+        url_hint = redact_url(target)
+        engine = conns.engine_from_url(target, driver)
+        file_backed = not conns.is_memory_url(engine.url)
+    elif isinstance(target, Engine):
+        if target.dialect.name != "sqlite":
+            raise ConfigurationError(f"not a SQLite engine: {target.dialect.name}")
+        engine, owns = target, False
+        url_hint = target.url.render_as_string(hide_password=True)
+        file_backed = not conns.is_memory_url(target.url)
+        load_vec = load_vec and mode != "exact"
+    elif hasattr(target, "execute") and hasattr(target, "cursor"):
+        engine, owns = conns.engine_from_connection(target), True
+        url_hint = _connection_hint(target)
+        file_backed = url_hint != "sqlite://"
+    else:
+        raise ConfigurationError(
+            f"cannot open a SQLite store on a {type(target).__module__}.{type(target).__qualname__}"
+        )
+    setup = conns.ConnectionSetup(busy_timeout_ms=busy_ms, wal=file_backed, load_vec=load_vec)
+    return SQLiteStore(
+        engine, url_hint=url_hint, owns_engine=owns, vector_dim=vector_dim,
+        vector_search=mode, migrate=migrate, connection_setup=setup, file_backed=file_backed,
+    )
+
+
+def _connection_hint(dbapi_conn: Any) -> str:
+    """``sqlite:///<file>`` of a DB-API connection's main database (``sqlite://`` in memory)."""
+    with contextlib.suppress(Exception):
+        for _, name, path in dbapi_conn.execute("PRAGMA database_list").fetchall():
+            if name == "main":
+                return f"sqlite:///{path}" if path else "sqlite://"
+    return "sqlite://"
+
+
+__all__ = ["SQLiteStore", "open_store"]
+
