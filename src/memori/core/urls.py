@@ -27,3 +27,12 @@ def redact_url(url: str) -> str:
     user = userinfo.split(":", 1)[0]
     redacted = f"{user}:***@{hostinfo}" if ":" in userinfo else f"{user}@{hostinfo}"
     return urlunsplit((parts.scheme, redacted, parts.path, parts.query, parts.fragment))
+
+
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)([^@\s]+)@")
+_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\"[^\"]*\"|\S+)", re.I)
+
+
+def redact_text(text: str) -> str:
+    """``text`` (an error message, a DSN) with passwords of URLs and ``password=`` masked."""
+    return _DSN_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))

@@ -1,0 +1,100 @@
+"""backends, doctor, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from typing import Any
+
+from memori.cli.common import shown_url, url_of
+from memori.cli.errors import OK, UNHEALTHY
+from memori.cli.output import emit_json, key_values, table
+from memori.config import open_backend
+from memori.core import MemoriError, MissingExtraError, get_plugins
+
+
+def _installed(spec: Any) -> bool:
+    try:
+        spec.load()
+    except MissingExtraError:
+        return False
+    return True
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    plugins = get_plugins()
+    rows = [
+        {"name": s.name, "schemes": ", ".join(s.schemes) or "-",
+         "installed": "yes" if _installed(s) else f"no: pip install 'memori[{s.extra}]'",
+         "description": s.description}
+        for s in plugins.backends.values()
+    ]
+    rows.sort(key=lambda r: r["name"])
+    if args.json:
+        emit_json({"backends": rows, "plugins": plugins.plugin_names(),
+                   "embedders": sorted(plugins.embedders),
+                   "extractors": sorted(plugins.extractors)})
+    else:
+        table(rows, ["name", "schemes", "installed", "description"], max_width=70)
+    return OK
+
+
+def _embedder_status(name: str | None) -> str:
+    from memori.embedders.resolve import default_embedder, resolve_embedder
+
+    try:
+        emb = default_embedder() if name in (None, "default") else resolve_embedder(name)
+    except Exception as e:
+        return f"error: {type(e).__name__}: {e}"
+    if emb is None:
+        return "none (text search only)"
+    emb.embed(["doctor check"])
+    return f"{emb.name} (dim {emb.dim}) ok"
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    report: dict[str, Any] = {"url": shown_url(args)}
+    healthy = True
+    try:
+        store = open_backend(url_of(args), vector_dim=None)
+    except MemoriError as e:
+        report["backend"] = f"error: {e}"
+        store, healthy = None, False
+    if store is not None:
+        report["backend"] = store.name
+        try:
+            store.setup()
+            report["schema"] = "ok (at the current revision)"
+            report["capabilities"] = ", ".join(sorted(c.value for c in store.capabilities))
+            report.update({f"stats.{k}": v for k, v in store.admin_stats().items()})
+        except MemoriError as e:
+            report["schema"] = f"error: {e}"
+            healthy = False
+        except Exception as e:
+            report["connectivity"] = f"error: {type(e).__name__}: {e}"
+            healthy = False
+        finally:
+            store.close()
+    report["sqlite-vec"] = "available" if (
+        importlib.util.find_spec("sqlite_vec") and importlib.util.find_spec("pysqlite3")
+    ) else "not installed (exact vector scan): pip install 'memori[sqlite-vec]'"
+    report["embedder"] = _embedder_status(args.embedder)
+    if report["embedder"].startswith("error"):
+        healthy = False
+    report["healthy"] = healthy
+    if args.json:
+        emit_json(report)
+    else:
+        key_values(report)
+    return OK if healthy else UNHEALTHY
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    url = args.target or url_of(args)
+    store = open_backend(url, vector_dim=None, migrate=True)
+    try:
+        store.setup()
+    finally:
+        store.close()
+    print(f"{store.name} store at the current revision")
+    return OK

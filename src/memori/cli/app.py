@@ -1,0 +1,103 @@
+"""The ``memori`` command: argument parsing and dispatch."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from memori.cli import admin_commands, chat_command, data_commands, transfer_commands
+from memori.cli.errors import FAILURE, NOT_FOUND, USAGE, CLIError
+from memori.core import BackendNotFoundError, MemoriError, MissingExtraError, SchemaOutdatedError
+from memori.core.urls import redact_text
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", help="database URL (default: $MEMORI_URL, else the local SQLite file)")
+    p.add_argument("--embedder", default="default",
+                   help="embedder name: default (local model), hash, none, openai:<model>")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+
+
+def _scope(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--entity", required=required, help="entity (user/tenant) id")
+    p.add_argument("--process", help="process (persona) id")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memori", description="Long-term memory for LLM apps, in your own database.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Command, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p)
+        p.set_defaults(fn=fn)
+        return p
+
+    add("backends", admin_commands.cmd_backends, "installed backend plugins and their schemes")
+    add("doctor", admin_commands.cmd_doctor,
+        "check connectivity, schema revision, extensions and the embedder")
+    p = add("migrate", admin_commands.cmd_migrate, "upgrade a database to the current schema")
+    p.add_argument("target", nargs="?", help="database URL (same as --url)")
+    p = add("remember", data_commands.cmd_remember, "store a memory")
+    _scope(p)
+    p.add_argument("text")
+    p.add_argument("--kind", default="note")
+    p.add_argument("--shared", action="store_true", help="visible to every persona")
+    p = add("recall", data_commands.cmd_recall, "search memories (exit 3 when nothing matches)")
+    _scope(p)
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--history", action="store_true", help="include superseded memories")
+    p = add("list", data_commands.cmd_list, "list the memories a scope sees")
+    _scope(p)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--history", action="store_true", help="include superseded memories")
+    p = add("forget", data_commands.cmd_forget, "erase everything of an entity (GDPR)")
+    p.add_argument("--entity", required=True)
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add("stats", data_commands.cmd_stats, "counts across all entities (admin)")
+    p = add("export", transfer_commands.cmd_export, "write records as JSONL to stdout")
+    p.add_argument("--entity", help="only this entity (default: all, an admin export)")
+    p.add_argument("--no-turns", action="store_true", help="memories only")
+    p = add("import", transfer_commands.cmd_import, "read JSONL records (from export)")
+    p.add_argument("file", nargs="?", default="-", help="JSONL file (default: stdin)")
+    p = add("chat", chat_command.cmd_chat,
+            "chat with memory via OPENAI_BASE_URL / OPENAI_API_KEY")
+    _scope(p)
+    p.add_argument("--model", default="gpt-4o-mini")
+    p.add_argument("--session", help="continue this session id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    try:
+        code: int = args.fn(args)
+        return code
+    except CLIError as e:
+        print(f"memori: {e}", file=sys.stderr)
+        return e.code
+    except (BackendNotFoundError, MissingExtraError) as e:
+        print(f"memori: {e}", file=sys.stderr)
+        return NOT_FOUND if isinstance(e, BackendNotFoundError) else USAGE
+    except SchemaOutdatedError as e:
+        print(f"memori: {e}", file=sys.stderr)
+        return FAILURE
+    except ValueError as e:
+        print(f"memori: {e}", file=sys.stderr)
+        return USAGE
+    except MemoriError as e:
+        print(f"memori: {redact_text(str(e))}", file=sys.stderr)
+        return FAILURE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return FAILURE

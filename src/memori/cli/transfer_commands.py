@@ -1,0 +1,103 @@
+"""export and import: JSONL streams that move memories between any two backends.
+
+Each exported line is a record (``memori.core.records``) plus the name of the
+embedder that made its vector; import re-embeds when that differs from the
+target's embedder (or the dimension does), so vectors always match the model
+that will query them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from memori.cli.common import open_memori
+from memori.cli.errors import OK, USAGE, CLIError
+from memori.cli.output import Progress
+from memori.core import check_id
+
+BATCH = 500
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with open_memori(args) as mem:
+        if args.entity is not None:
+            check_id(args.entity, "entity_id")
+            records = mem.store.export(args.entity)
+        else:
+            records = mem.store.admin_export_all()
+        name = mem.embedder.name if mem.embedder is not None else None
+        progress = Progress("exported")
+        out = sys.stdout
+        for record in records:
+            if args.no_turns and record.get("type") == "turn":
+                continue
+            record["embedder"] = name if record.get("embedding") is not None else None
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            progress.advance()
+        out.flush()
+        progress.done()
+    return OK
+
+
+def _lines(stream: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CLIError(f"line {number}: not JSON ({e.msg})", USAGE) from e
+        if not isinstance(record, dict) or record.get("type") not in ("turn", "memory"):
+            raise CLIError(f"line {number}: not a memori record", USAGE)
+        yield number, record
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    source = open(args.file, encoding="utf-8") if args.file != "-" else sys.stdin  # noqa: SIM115
+    try:
+        with open_memori(args) as mem:
+            embedder = mem.embedder
+            dim = mem.store.vector_dim
+            progress = Progress("imported")
+            total = 0
+            batch: list[dict[str, Any]] = []
+            for _number, record in _lines(source):
+                vec = record.get("embedding")
+                same_model = embedder is not None and record.get("embedder") == embedder.name
+                if vec is not None and not (same_model and dim is not None and len(vec) == dim):
+                    record["embedding"] = None
+                if record["embedding"] is None and embedder is not None and dim is not None:
+                    record["_reembed"] = True
+                batch.append(record)
+                if len(batch) >= BATCH:
+                    total += _flush(mem, batch)
+                    progress.advance(len(batch))
+                    batch = []
+            if batch:
+                total += _flush(mem, batch)
+                progress.advance(len(batch))
+            progress.done()
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    print(f"imported {total} record(s)", file=sys.stderr)
+    return OK
+
+
+def _flush(mem: Any, batch: list[dict[str, Any]]) -> int:
+    todo = [r for r in batch if r.pop("_reembed", False) and r.get("content")]
+    if todo:
+        vectors = mem.embedder.embed([r["content"] for r in todo])
+        for record, vec in zip(todo, vectors, strict=True):
+            record["embedding"] = list(vec)
+    for record in batch:
+        record.pop("embedder", None)
+    try:
+        count: int = mem.store.import_records(batch)
+    except (KeyError, ValueError) as e:
+        raise CLIError(f"invalid record: {e}", USAGE) from e
+    return count
