@@ -1,0 +1,170 @@
+"""How turns and memories map to MongoDB documents, and back.
+
+Besides the model's fields a document carries derived fields that keep every
+query a plain equality: ``personal`` (a turn has a persona), ``open`` (a memory
+is visible to all personas), ``current`` (a memory is not superseded), and the
+text-search fields of :mod:`.text_search`. ``metadata`` is stored as JSON text:
+its keys come from LLM tool calls and may start with ``$`` or contain dots,
+which MongoDB would read as operators or paths.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from memori.backends.mongo import text_search, vector_search
+from memori.core import MEMORY_PATCH_FIELDS, ExtractState, Memory, Turn, check_id
+from memori.core.ids import check_optional_id
+
+Document = dict[str, Any]
+ITEM_FIELDS_EXCLUDED_FROM_RESULTS = ("terms", "term_freqs", "term_total")
+
+
+def _metadata_out(value: Any) -> dict[str, Any]:
+    if not value:
+        return {}
+    loaded = json.loads(value) if isinstance(value, str) else dict(value)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _metadata_in(metadata: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"metadata must be JSON-serialisable: {e}") from e
+
+
+def _embedding_in(embedding: Sequence[float] | None, dim: int | None) -> Any:
+    if embedding is None or dim is None:
+        return None
+    return vector_search.encode(vector_search.check_vector(embedding, dim))
+
+
+def turn_to_doc(turn: Turn, dim: int | None) -> Document:
+    check_id(turn.id, "turn id")
+    doc: Document = {
+        "entity_id": turn.entity_id,
+        "id": turn.id,
+        "process_id": turn.process_id,
+        "personal": turn.process_id is not None,
+        "session_id": turn.session_id,
+        "role": turn.role,
+        "content": turn.content,
+        "created_at": float(turn.created_at),
+        "metadata": _metadata_in(turn.metadata),
+        "extract_state": ExtractState(turn.extract_state).value,
+        "extract_attempts": int(turn.extract_attempts),
+        "extract_error": turn.extract_error,
+        "embedding": _embedding_in(turn.embedding, dim),
+    }
+    doc.update(text_search.term_fields(turn.content))
+    return doc
+
+
+def doc_to_turn(doc: Mapping[str, Any]) -> Turn:
+    return Turn(
+        id=doc["id"],
+        entity_id=doc["entity_id"],
+        process_id=doc.get("process_id"),
+        session_id=doc["session_id"],
+        role=doc["role"],
+        content=doc["content"],
+        created_at=float(doc["created_at"]),
+        metadata=_metadata_out(doc.get("metadata")),
+        extract_state=ExtractState(doc.get("extract_state", ExtractState.PENDING.value)),
+        extract_attempts=int(doc.get("extract_attempts", 0)),
+        extract_error=doc.get("extract_error"),
+        embedding=vector_search.to_tuple(vector_search.decode(doc.get("embedding"))),
+    )
+
+
+def memory_to_doc(memory: Memory, dim: int | None) -> Document:
+    check_id(memory.id, "memory id")
+    check_optional_id(memory.superseded_by, "superseded_by")
+    doc: Document = {
+        "entity_id": memory.entity_id,
+        "id": memory.id,
+        "process_id": memory.process_id,
+        "session_id": memory.session_id,
+        "shared": bool(memory.shared),
+        "open": memory.process_id is None or bool(memory.shared),
+        "kind": str(memory.kind),
+        "content": memory.content,
+        "created_at": float(memory.created_at),
+        "updated_at": memory.updated_at,
+        "last_seen_at": memory.last_seen_at,
+        "count": int(memory.count),
+        "superseded_by": memory.superseded_by,
+        "current": memory.superseded_by is None,
+        "source_turn_ids": [str(t) for t in memory.source_turn_ids],
+        "metadata": _metadata_in(memory.metadata),
+        "embedding": _embedding_in(memory.embedding, dim),
+    }
+    doc.update(text_search.term_fields(memory.content))
+    return doc
+
+
+def doc_to_memory(doc: Mapping[str, Any]) -> Memory:
+    return Memory(
+        id=doc["id"],
+        entity_id=doc["entity_id"],
+        process_id=doc.get("process_id"),
+        session_id=doc.get("session_id"),
+        shared=bool(doc.get("shared", False)),
+        kind=doc.get("kind", "fact"),
+        content=doc["content"],
+        created_at=float(doc["created_at"]),
+        updated_at=doc.get("updated_at"),
+        last_seen_at=doc.get("last_seen_at"),
+        count=int(doc.get("count", 1)),
+        superseded_by=doc.get("superseded_by"),
+        source_turn_ids=tuple(doc.get("source_turn_ids") or ()),
+        metadata=_metadata_out(doc.get("metadata")),
+        embedding=vector_search.to_tuple(vector_search.decode(doc.get("embedding"))),
+    )
+
+
+def memory_patch(
+    changes: Mapping[str, Any], dim: int | None, process_id: str | None
+) -> Document:
+    """The ``$set`` document for :meth:`update_memory`, derived fields included.
+
+    ``process_id`` is the stored memory's persona (it never changes), needed to
+    recompute ``open`` when ``shared`` changes.
+    """
+    unknown = set(changes) - MEMORY_PATCH_FIELDS
+    if unknown:
+        raise ValueError(f"cannot update memory field(s): {', '.join(sorted(unknown))}")
+    out: Document = {}
+    for key, value in changes.items():
+        if key == "content":
+            if not isinstance(value, str):
+                raise ValueError("content must be a str")
+            out["content"] = value
+            out.update(text_search.term_fields(value))
+        elif key == "kind":
+            out["kind"] = str(getattr(value, "value", value))
+        elif key == "shared":
+            out["shared"] = bool(value)
+            out["open"] = process_id is None or bool(value)
+        elif key == "count":
+            out["count"] = int(value)
+        elif key in ("last_seen_at", "updated_at"):
+            out[key] = None if value is None else float(value)
+        elif key == "superseded_by":
+            out["superseded_by"] = check_optional_id(value, "superseded_by")
+            out["current"] = value is None
+        elif key == "metadata":
+            out["metadata"] = _metadata_in(value or {})
+        elif key == "embedding":
+            out["embedding"] = _embedding_in(value, dim)
+        elif key == "source_turn_ids":
+            out["source_turn_ids"] = [str(t) for t in value]
+    return out
+
+
+def result_projection() -> dict[str, int]:
+    """Leave the derived text fields out of what is read back."""
+    return {f: 0 for f in ITEM_FIELDS_EXCLUDED_FROM_RESULTS}

@@ -1,0 +1,138 @@
+"""Text relevance: the server's text index where it exists, BM25 over stored terms otherwise.
+
+Every document carries ``terms`` (its distinct words, normalised as the text
+index normalises them: case- and diacritic-folded), ``term_freqs`` (how often
+each occurs) and ``term_total`` (its length in words). The fallback ranks with
+Okapi BM25 computed by the server in an aggregation pipeline, so only the top
+hits travel; the multikey index ``(entity_id, terms)`` finds the candidates.
+Query words enter pipelines only through ``$literal`` and ``$in`` values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from memori.backends.mongo.filters import Filter
+
+_WORD = re.compile(r"\w+")
+MAX_QUERY_TERMS = 32
+"""Words of a query beyond this many are ignored (bounds the pipeline's size)."""
+BM25_K1 = 1.2
+BM25_B = 0.75
+SCORE_FIELD = "_memori_score"
+
+
+def normalise(text: str) -> str:
+    """Case-fold and strip diacritics, as a MongoDB text index (version 3) does."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokenize(text: str) -> list[str]:
+    """The words of ``text``, normalised, in order (duplicates kept)."""
+    return _WORD.findall(normalise(text))
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct words of a query, in order, at most :data:`MAX_QUERY_TERMS`."""
+    return list(dict.fromkeys(tokenize(text)))[:MAX_QUERY_TERMS]
+
+
+def term_fields(content: str) -> dict[str, Any]:
+    """The derived fields a document stores for text search."""
+    counts = Counter(tokenize(content))
+    return {
+        "terms": list(counts),
+        "term_freqs": list(counts.values()),
+        "term_total": sum(counts.values()),
+    }
+
+
+def native_pipeline(scope: Filter, terms: list[str], limit: int) -> list[dict[str, Any]]:
+    """Rank with the server's text index: ``$text`` over the query's words only.
+
+    Joining the extracted words with spaces keeps the search string free of
+    phrases (``"..."``) and negations (``-word``), so no query is a syntax error.
+    """
+    return [
+        {"$match": {"$text": {"$search": " ".join(terms)}, "$and": [scope]}},
+        {"$addFields": {SCORE_FIELD: {"$meta": "textScore"}}},
+        {"$sort": {SCORE_FIELD: -1, "created_at": -1}},
+        {"$limit": limit},
+    ]
+
+
+def native_score(raw: float) -> float:
+    """Map a text index score (positive, unbounded) into [0, 1), keeping its order."""
+    return raw / (1.0 + raw) if raw > 0 else 0.0
+
+
+def stats_pipeline(scope: Filter, terms: list[str]) -> list[dict[str, Any]]:
+    """Collection statistics BM25 needs, for the scope: size, mean length, document frequencies."""
+    return [
+        {"$match": scope},
+        {"$facet": {
+            "size": [{"$count": "n"}],
+            "length": [{"$group": {"_id": None, "mean": {"$avg": "$term_total"}}}],
+            "df": [
+                {"$match": {"terms": {"$in": terms}}},
+                {"$project": {"t": {"$setIntersection": ["$terms", {"$literal": terms}]}}},
+                {"$unwind": "$t"},
+                {"$group": {"_id": "$t", "n": {"$sum": 1}}},
+            ],
+        }},
+    ]
+
+
+class Bm25Stats:
+    """The figures read back from :func:`stats_pipeline`."""
+
+    def __init__(self, row: Mapping[str, Any] | None) -> None:
+        row = row or {}
+        size = row.get("size") or [{}]
+        length = row.get("length") or [{}]
+        self.size = int(size[0].get("n", 0))
+        self.mean_length = float(length[0].get("mean") or 1.0) or 1.0
+        self.df = {str(d["_id"]): int(d["n"]) for d in row.get("df") or []}
+
+    def idf(self, term: str) -> float:
+        df = self.df.get(term, 0)
+        return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+
+
+def bm25_pipeline(
+    scope: Filter, terms: list[str], stats: Bm25Stats, limit: int
+) -> list[dict[str, Any]]:
+    """Score the scope's candidates with BM25 on the server; scores divided by their bound.
+
+    A term's contribution is ``idf * tf * (k1 + 1) / (tf + k1 * norm)``, which stays
+    below ``idf * (k1 + 1)``; dividing by the sum of those bounds puts every score
+    in [0, 1) while keeping BM25's order.
+    """
+    present = [t for t in terms if stats.df.get(t)]
+    bound = sum(stats.idf(t) * (BM25_K1 + 1.0) for t in present) or 1.0
+    norm = {"$add": [1.0 - BM25_B, {"$multiply": [
+        BM25_B, {"$divide": [{"$ifNull": ["$term_total", 0]}, stats.mean_length]},
+    ]}]}
+    parts = []
+    for term in present:
+        tf = {"$let": {
+            "vars": {"i": {"$indexOfArray": [{"$ifNull": ["$terms", []]}, {"$literal": term}]}},
+            "in": {"$cond": [{"$gte": ["$$i", 0]}, {"$arrayElemAt": ["$term_freqs", "$$i"]}, 0]},
+        }}
+        weight = stats.idf(term) * (BM25_K1 + 1.0) / bound
+        parts.append({"$let": {"vars": {"tf": tf}, "in": {"$divide": [
+            {"$multiply": [weight, "$$tf"]},
+            {"$add": ["$$tf", {"$multiply": [BM25_K1, norm]}]},
+        ]}}})
+    return [
+        {"$match": {"$and": [scope, {"terms": {"$in": present}}]}},
+        {"$addFields": {SCORE_FIELD: {"$add": parts}}},
+        {"$sort": {SCORE_FIELD: -1, "created_at": -1}},
+        {"$limit": limit},
+    ]
