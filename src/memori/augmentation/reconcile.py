@@ -62,10 +62,12 @@ class Reconciler:
         for hit in near:
             mem = hit.item
             assert isinstance(mem, Memory)
-            if set(cand.source_turn_ids) and set(cand.source_turn_ids) <= set(mem.source_turn_ids):
-                return None  # this turn was merged into it before
             cosine = 2 * hit.signals.get("vector", -1.0) - 1 if "vector" in hit.signals else -1.0
             if normalise(mem.content) == key or cosine >= self.near_duplicate:
+                if set(cand.source_turn_ids) and set(cand.source_turn_ids) <= set(
+                    mem.source_turn_ids
+                ):
+                    return None  # this turn was merged into it before (a re-run)
                 return self._merge(scope, mem, cand)
         slot = cand.metadata.get("slot")
         if slot:

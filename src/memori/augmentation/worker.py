@@ -90,36 +90,39 @@ class OutboxWorker:
                 seen = self._wakeups
             started = time.time()
             try:
-                busy = self.run_once()
+                worked, waiting = self.run_once()
             except Exception as e:
                 log.warning("memori: augmentation pass failed (%s)", type(e).__name__)
-                busy = True
+                worked, waiting = False, True
                 time.sleep(self.base_backoff)
+            if worked:
+                continue
             with self._cond:
-                if not busy:
+                if not waiting:
                     self._idle_after = started
                     self._cond.notify_all()
-                    if self._wakeups == seen and not self._closed:
-                        self._cond.wait(timeout=self._next_retry_delay())
+                if self._wakeups == seen and not self._closed:
+                    self._cond.wait(timeout=self._next_retry_delay())
 
     def _next_retry_delay(self) -> float | None:
         if not self._retry_at:
             return None
         return max(0.0, min(self._retry_at.values()) - time.monotonic())
 
-    def run_once(self) -> bool:
-        """Process one batch; True when there was work that could be done now."""
+    def run_once(self) -> tuple[bool, bool]:
+        """Process one batch. Returns (worked, waiting): whether a batch was processed,
+        and whether turns remain that wait for a retry."""
         pending = self.store.outbox_pending(self.batch_size)
         clock = time.monotonic()
         ready = [t for t in pending if self._retry_at.get(t.id, 0.0) <= clock]
         if not ready:
-            return False
+            return False, bool(pending)
         by_entity: dict[str, list[Turn]] = defaultdict(list)
         for turn in ready:
             by_entity[turn.entity_id].append(turn)
         for entity_id, turns in by_entity.items():
             self._process(entity_id, turns)
-        return True
+        return True, False
 
     def _process(self, entity_id: str, turns: list[Turn]) -> None:
         try:
