@@ -60,7 +60,17 @@ def _check_limit(limit: int | None, name: str = "limit") -> None:
 
 
 def _points(layout: Layout, items: Sequence[Turn | Memory]) -> list[models.PointStruct]:
+    for item in items:
+        check_id(item.id, "turn_id" if isinstance(item, Turn) else "memory_id")
     return [to_point(item, layout.vector_dim, layout.avg_len) for item in items]
+
+
+def _turn_order(t: Turn) -> tuple[float, str]:
+    return t.created_at, t.id
+
+
+def _memory_order(m: Memory) -> tuple[float, str]:
+    return m.created_at, m.id
 
 
 # turns
@@ -77,13 +87,13 @@ def list_turns(layout: Layout, scope: Scope, limit: int | None) -> Op[list[Turn]
     flt = f.turns(scope)
     if limit is None:
         records = yield from scroll_all(layout.turns, flt, vectors=True)
-        return sorted((_turn(r) for r in records), key=lambda t: t.created_at)
+        return sorted((_turn(r) for r in records), key=_turn_order)
     if limit == 0:
         return []
     page, _ = yield from scroll_page(
         layout.turns, flt, limit=limit, order_by=_BY_TIME_DESC, vectors=True
     )
-    return sorted((_turn(r) for r in page), key=lambda t: t.created_at)
+    return sorted((_turn(r) for r in page), key=_turn_order)
 
 
 def count_turns(layout: Layout, scope: Scope) -> Op[int]:
@@ -93,9 +103,10 @@ def count_turns(layout: Layout, scope: Scope) -> Op[int]:
 def delete_turns(layout: Layout, scope: Scope, turn_ids: Sequence[str] | None) -> Op[int]:
     flt = f.turns(scope)
     if turn_ids is not None:
-        if not turn_ids:
+        ids = f.item_ids(turn_ids, "turn_id")
+        if not ids:
             return 0
-        flt = f.with_ids(flt, list(turn_ids))
+        flt = f.with_ids(flt, ids)
     return (yield from delete_matching(layout.turns, flt))
 
 
@@ -119,6 +130,7 @@ def put_memories(layout: Layout, memories: Sequence[Memory]) -> Op[None]:
 
 
 def _find_memory(layout: Layout, scope: Scope, memory_id: str) -> Op[Memory | None]:
+    check_id(memory_id, "memory_id")
     flt = f.with_ids(f.memories(scope, include_superseded=True), [memory_id])
     page, _ = yield from scroll_page(layout.memories, flt, limit=1, vectors=True)
     return _memory(page[0]) if page else None
@@ -136,14 +148,14 @@ def list_memories(
     flt = f.memories(scope, include_superseded=include_superseded)
     if limit is None:
         records = yield from scroll_all(layout.memories, flt, vectors=True)
-        found = sorted((_memory(r) for r in records), key=lambda m: m.created_at)
+        found = sorted((_memory(r) for r in records), key=_memory_order)
         return found[offset:]
     if limit == 0:
         return []
     page, _ = yield from scroll_page(
         layout.memories, flt, limit=offset + limit, order_by=_BY_TIME, vectors=True
     )
-    found = sorted((_memory(r) for r in page), key=lambda m: m.created_at)
+    found = sorted((_memory(r) for r in page), key=_memory_order)
     return found[offset : offset + limit]
 
 
@@ -212,9 +224,10 @@ def _replace_vectors(layout: Layout, memory: Memory) -> Op[None]:
 
 
 def delete_memories(layout: Layout, scope: Scope, memory_ids: Sequence[str]) -> Op[int]:
-    if not memory_ids:
+    ids = f.item_ids(memory_ids, "memory_id")
+    if not ids:
         return 0
-    flt = f.with_ids(f.memories(scope, include_superseded=True), list(memory_ids))
+    flt = f.with_ids(f.memories(scope, include_superseded=True), ids)
     return (yield from delete_matching(layout.memories, flt))
 
 
@@ -284,7 +297,7 @@ def outbox_pending(layout: Layout, limit: int) -> Op[list[Turn]]:
     page, _ = yield from scroll_page(
         layout.turns, f.pending(), limit=limit, order_by=_BY_TIME, vectors=True
     )
-    return sorted((_turn(r) for r in page), key=lambda t: t.created_at)
+    return sorted((_turn(r) for r in page), key=lambda t: (t.created_at, t.entity_id, t.id))
 
 
 def outbox_mark(
@@ -292,29 +305,43 @@ def outbox_mark(
     attempts: int | None, error: str | None,
 ) -> Op[None]:
     check_id(entity_id)
-    state = ExtractState(state)
-    if not turn_ids:
-        return
-    changes: dict[str, Any] = {f.EXTRACT_STATE: state.value, "extract_error": error}
+    ids = f.item_ids(turn_ids, "turn_id")
+    changes: dict[str, Any] = {f.EXTRACT_STATE: ExtractState(state).value}
     if attempts is not None:
         changes["extract_attempts"] = int(attempts)
-    for start in range(0, len(turn_ids), PAGE):
-        flt = f.with_ids(f.entity(entity_id), list(turn_ids[start : start + PAGE]))
+    if error is not None:
+        changes["extract_error"] = error
+    for start in range(0, len(ids), PAGE):
+        flt = f.with_ids(f.entity(entity_id), ids[start : start + PAGE])
         yield Call("set_payload", {
             "collection_name": layout.turns, "payload": changes,
             "points": models.FilterSelector(filter=flt), "wait": True,
         })
 
 
+ENTITY_FACET_LIMIT = 1_000_000
+"""Most distinct entities ``admin_stats`` counts (a facet over the tenant index)."""
+
+
+def _entities(collection: str) -> Op[set[str]]:
+    response: models.FacetResponse = yield Call("facet", {
+        "collection_name": collection, "key": f.ENTITY, "limit": ENTITY_FACET_LIMIT,
+        "exact": True,
+    })
+    return {str(hit.value) for hit in response.hits}
+
+
 def admin_stats(layout: Layout) -> Op[dict[str, Any]]:
     turns = yield from count(layout.turns, None)
     memories = yield from count(layout.memories, None)
     pending = yield from count(layout.turns, f.pending())
+    entities = (yield from _entities(layout.turns)) | (yield from _entities(layout.memories))
     return {
         "backend": "qdrant",
-        "collections": [layout.turns, layout.memories, layout.meta],
-        "vector_dim": layout.vector_dim,
+        "entities": len(entities),
         "turns": turns,
         "memories": memories,
         "outbox_pending": pending,
+        "collections": [layout.turns, layout.memories, layout.meta],
+        "vector_dim": layout.vector_dim,
     }

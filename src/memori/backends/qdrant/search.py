@@ -19,6 +19,7 @@ from qdrant_client import models
 from memori.backends.qdrant.calls import Call, Op
 from memori.backends.qdrant.payload import DENSE, TEXT, check_vector
 from memori.backends.qdrant.sparse import query_vector, text_score
+from memori.core.errors import ConfigurationError
 from memori.core.models import Hit, Memory, Turn
 
 ItemT = TypeVar("ItemT", Turn, Memory)
@@ -56,9 +57,16 @@ def search(
     vector_dim: int | None,
     idf_per_entity: bool,
 ) -> Op[list[Hit]]:
-    """Hits of ``collection`` inside ``flt``; no words and no vector: no hits."""
+    """Hits of ``collection`` inside ``flt``, best first (ties: older, then smaller id).
+
+    Text with no words and no vector gives no hits; ``flt`` is also the IDF corpus.
+    """
+    if text is None and vector is None:
+        raise ValueError("search needs text, a vector, or both")
     if type(limit) is not int or limit < 0:
         raise ValueError("limit must be a non-negative int")
+    if vector is not None and vector_dim is None:
+        raise ConfigurationError("this store was opened without vectors (vector_dim=None)")
     dense = check_vector(vector, vector_dim) if vector is not None else None
     indices, values = query_vector(text) if text else ([], [])
     sparse = models.SparseVector(indices=indices, values=values) if indices else None
@@ -91,5 +99,5 @@ def search(
         if signal == "text" and score <= 0.0:
             continue
         hits.append(Hit(decode(point.payload or {}, point.vector), score, {signal: score}))
-    hits.sort(key=lambda h: h.score, reverse=True)
+    hits.sort(key=lambda h: (-h.score, h.item.created_at, h.item.id))
     return hits
