@@ -43,6 +43,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # the default 5 resets bursts of concurrent async connections
 
     def __init__(self, address: tuple[str, int], dispatch: Dispatcher) -> None:
         super().__init__(address, _Handler)
@@ -120,6 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             raw_body=raw_body,
             received_at=time.time(),
+            client_port=int(self.client_address[1]),
         )
         answer = self.server.dispatch(request)
         if answer.delay > 0 and self.server.stopping.wait(answer.delay):

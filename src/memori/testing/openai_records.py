@@ -18,7 +18,8 @@ _ENDPOINTS_BY_PATH: Mapping[str, str] = {
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as received: header names are lower-cased, `body` is the parsed JSON
-    (None when absent or not JSON), `received_at` is `time.time()` on arrival."""
+    (None when absent or not JSON), `received_at` is `time.time()` on arrival and
+    `client_port` the client's TCP port (equal ports mean a reused keep-alive connection)."""
 
     method: str
     path: str
@@ -27,6 +28,7 @@ class RecordedRequest:
     body: Any
     raw_body: bytes
     received_at: float
+    client_port: int = 0
 
     @property
     def endpoint(self) -> str | None:
