@@ -10,22 +10,14 @@ from memori.cli.common import shown_url, url_of
 from memori.cli.errors import OK, UNHEALTHY
 from memori.cli.output import emit_json, key_values, table
 from memori.config import open_backend
-from memori.core import MemoriError, MissingExtraError, get_plugins
-
-
-def _installed(spec: Any) -> bool:
-    try:
-        spec.load()
-    except MissingExtraError:
-        return False
-    return True
+from memori.core import MemoriError, get_plugins
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
     plugins = get_plugins()
     rows = [
         {"name": s.name, "schemes": ", ".join(s.schemes) or "-",
-         "installed": "yes" if _installed(s) else f"no: pip install 'memori[{s.extra}]'",
+         "installed": "yes" if s.is_installed() else f"no: pip install 'memori[{s.extra}]'",
          "description": s.description}
         for s in plugins.backends.values()
     ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import threading
 import warnings
@@ -61,6 +62,12 @@ class BackendSpec:
     accepts: Callable[[Any], bool] | None = None
     extra: str | None = None
     description: str = ""
+    requires: tuple[str, ...] = ()
+    """Top-level modules the backend needs, checked without importing them."""
+
+    def is_installed(self) -> bool:
+        """Whether every module in ``requires`` can be found (imports nothing)."""
+        return all(importlib.util.find_spec(name) is not None for name in self.requires)
 
     def matches_url(self, url: str) -> bool:
         return url_scheme(url) in self.schemes

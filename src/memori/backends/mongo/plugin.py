@@ -17,6 +17,7 @@ SPEC = BackendSpec(
         "pymongo.asynchronous.database.AsyncDatabase",
     ),
     extra="mongo",
+    requires=("pymongo",),
     description="MongoDB: compound indexes on entity_id, text and vector search or exact fallback.",
 )
 

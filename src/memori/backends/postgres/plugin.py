@@ -26,6 +26,7 @@ SPEC = BackendSpec(
     ),
     accepts=_is_postgres,
     extra="postgres",
+    requires=("psycopg", "pgvector"),
     description="PostgreSQL with pgvector (HNSW) and tsvector/GIN text search.",
 )
 

@@ -15,6 +15,7 @@ SPEC = BackendSpec(
         "qdrant_client.async_qdrant_client.AsyncQdrantClient",
     ),
     extra="qdrant",
+    requires=("qdrant_client",),
     description="Qdrant: dense + sparse vectors, server-side hybrid fusion, tenant payload index.",
 )
 

@@ -25,6 +25,7 @@ SPEC = BackendSpec(
     ),
     accepts=_is_sqlite_engine,
     extra=None,
+    requires=("sqlalchemy", "alembic"),
     description="Embedded SQLite file (default): FTS5 text search, sqlite-vec or exact vectors.",
 )
 
