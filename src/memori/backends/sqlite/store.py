@@ -590,7 +590,7 @@ def open_store(
         file_backed = not conns.is_memory_url(target.url)
         load_vec = load_vec and mode != "exact"
     elif hasattr(target, "execute") and hasattr(target, "cursor"):
-        engine, owns = conns.engine_from_connection(target), True
+        engine, owns = conns.engine_from_connection(target), False
         url_hint = _connection_hint(target)
         file_backed = url_hint != "sqlite://"
     else:

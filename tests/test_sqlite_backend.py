@@ -1,0 +1,535 @@
+"""The SQLite backend on a real file: every protocol method, both vector paths, two processes."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from memori.backends.sqlite.connection import extension_driver, sqlite_vec_module
+from memori.backends.sqlite.fts import match_expression, query_tokens
+from memori.backends.sqlite.store import SQLiteStore, open_store
+from memori.core import (
+    Capability,
+    ConfigurationError,
+    DimensionMismatchError,
+    ExtractState,
+    Memory,
+    MemoryStore,
+    Scope,
+    StoreUnavailableError,
+    Turn,
+)
+
+DIM = 4
+HAS_VEC = extension_driver() is not None and sqlite_vec_module() is not None
+PATHS = ["exact", pytest.param("sqlite-vec", marks=pytest.mark.skipif(
+    not HAS_VEC, reason="no sqlite3 module here can load sqlite-vec"))]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture(params=PATHS)
+def store(request: pytest.FixtureRequest, db_url: str) -> Iterator[SQLiteStore]:
+    s = open_store(db_url, vector_dim=DIM, vector_search=request.param)
+    s.setup()
+    yield s
+    s.close()
+
+
+def turn(e: str, content: str, *, p: str | None = None, s: str = "s1", **kw: object) -> Turn:
+    return Turn(entity_id=e, session_id=s, role="user", content=content, process_id=p, **kw)  # type: ignore[arg-type]
+
+
+# setup and connections
+
+
+def test_fresh_file_is_created_at_head_in_wal_mode(store: SQLiteStore) -> None:
+    stats = store.admin_stats()
+    assert stats["journal_mode"] == "wal"
+    assert stats["revision"] == "0002" or stats["revision"] >= "0002"
+    assert isinstance(store, MemoryStore)
+    assert Capability.TEXT_SEARCH in store.capabilities
+    assert Capability.NATIVE_TEXT_INDEX in store.capabilities
+    assert Capability.ASYNC in store.capabilities
+    assert Capability.NATIVE_ASYNC not in store.capabilities
+    assert Capability.MULTI_PROCESS in store.capabilities
+    assert Capability.NATIVE_VECTOR_INDEX not in store.capabilities
+
+
+def test_vector_path_follows_the_option(store: SQLiteStore) -> None:
+    assert store.vector_path == store.vector_search
+    assert store.admin_stats()["vector_search"] == store.vector_search
+
+
+def test_auto_uses_sqlite_vec_when_a_driver_can_load_it(db_url: str) -> None:
+    with open_store(db_url, vector_dim=DIM) as s:
+        s.setup()
+        assert s.vector_path == ("sqlite-vec" if HAS_VEC else "exact")
+
+
+def test_setup_is_idempotent(db_url: str) -> None:
+    for _ in range(3):
+        with open_store(db_url, vector_dim=DIM) as s:
+            s.setup()
+            s.setup()
+            s.append_turns([turn("e", "hello")])
+    with open_store(db_url) as s:
+        assert s.count_turns(Scope("e")) == 3
+
+
+def test_stdlib_connection_cannot_use_sqlite_vec_and_says_so(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "c.db", check_same_thread=False)
+    if hasattr(conn, "enable_load_extension"):
+        pytest.skip("this stdlib sqlite3 can load extensions")
+    s = open_store(conn, vector_dim=DIM, vector_search="sqlite-vec")
+    with pytest.raises(ConfigurationError, match="sqlite-vec"):
+        s.setup()
+    s.close()
+    s = open_store(conn, vector_dim=DIM)
+    s.setup()
+    assert s.vector_path == "exact"
+    s.append_turns([turn("e", "over a caller's connection", embedding=(1.0, 0, 0, 0))])
+    hits = s.search_turns(Scope("e", None, "s1"), vector=[1.0, 0, 0, 0])
+    assert hits[0].score == pytest.approx(1.0)
+    s.close()
+    assert conn.execute("SELECT count(*) FROM memori_turns").fetchone() == (1,)  # still open
+    conn.close()
+
+
+def test_engine_target_is_left_open(db_url: str) -> None:
+    engine = create_engine(db_url)
+    with open_store(engine) as s:
+        s.append_turns([turn("e", "via an engine")])
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM memori_turns").scalar_one() == 1
+    engine.dispose()
+
+
+def test_in_memory_store_is_shared_across_threads() -> None:
+    with open_store("sqlite://", vector_dim=DIM) as s:
+        assert Capability.MULTI_PROCESS not in s.capabilities
+        def write(i: int) -> None:
+            s.append_turns([turn("e", f"thread {i}")])
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert s.count_turns(Scope("e")) == 8
+
+
+async def test_async_twins_run_off_the_loop() -> None:
+    s = open_store("sqlite:///:memory:", vector_dim=DIM)
+    await s.asetup()
+    await s.aappend_turns([turn("e", "async turn")])
+    await s.aput_memories([Memory("e", "async memory", embedding=(0, 1.0, 0, 0))])
+    assert await s.acount_turns(Scope("e")) == 1
+    hits = await s.asearch_memories(Scope("e"), text="memory")
+    assert [h.content for h in hits] == ["async memory"]
+    assert await s.aforget("e") == 2
+    await s.aclose()
+
+
+def test_closed_store_refuses_calls(db_url: str) -> None:
+    s = open_store(db_url)
+    s.setup()
+    s.close()
+    with pytest.raises(StoreUnavailableError):
+        s.count_turns(Scope("e"))
+
+
+def test_bad_options_are_configuration_errors(db_url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        open_store(db_url, vector_search="faiss")
+    with pytest.raises(ConfigurationError):
+        open_store(db_url, colour="blue")
+    with pytest.raises(ConfigurationError):
+        open_store(db_url, vector_dim=0)
+
+
+# turns
+
+
+def test_turns_are_read_per_entity_persona_and_session(store: SQLiteStore) -> None:
+    store.append_turns([
+        turn("e", "a1", p="coach", s="s1"), turn("e", "a2", p="coach", s="s1"),
+        turn("e", "b1", p="coach", s="s2"), turn("e", "c1", p=None, s="s1"),
+        turn("E", "other entity", p="coach", s="s1"),
+    ])
+    assert [t.content for t in store.list_turns(Scope("e", "coach", "s1"))] == ["a1", "a2"]
+    assert [t.content for t in store.list_turns(Scope("e", "coach"))] == ["a1", "a2", "b1"]
+    assert [t.content for t in store.list_turns(Scope("e", None, "s1"))] == ["c1"]
+    assert [t.content for t in store.list_turns(Scope("e", "coach"), limit=2)] == ["a2", "b1"]
+    assert store.list_turns(Scope("e", "coach"), limit=0) == []
+    assert store.count_turns(Scope("E", "coach")) == 1
+
+
+def test_append_is_idempotent_per_turn_id(store: SQLiteStore) -> None:
+    t = turn("e", "once")
+    store.append_turns([t, t])
+    store.append_turns([t])
+    assert store.count_turns(Scope("e")) == 1
+    assert [x.id for x in store.outbox_pending()] == [t.id]
+
+
+def test_delete_turns_stays_inside_the_scope(store: SQLiteStore) -> None:
+    mine, other = turn("e", "mine", p="p"), turn("x", "theirs", p="p")
+    store.append_turns([mine, other, turn("e", "kept", p="p", s="s2")])
+    assert store.delete_turns(Scope("e", "p", "s1"), [other.id]) == 0
+    assert store.delete_turns(Scope("e", "p", "s1"), []) == 0
+    assert store.delete_turns(Scope("e", "p", "s1")) == 1
+    assert [t.content for t in store.list_turns(Scope("e", "p"))] == ["kept"]
+    assert store.count_turns(Scope("x", "p")) == 1
+    assert {t.entity_id for t in store.outbox_pending()} == {"e", "x"}
+
+
+def test_turn_fields_round_trip(store: SQLiteStore) -> None:
+    t = turn("e", "tool call", metadata={"tool_calls": [{"id": "c1"}], "name": "bob"},
+             embedding=(0.5, -0.25, 0.125, 1.0))
+    store.append_turns([t])
+    (back,) = store.list_turns(Scope("e", None, "s1"))
+    assert back == t
+    assert back.embedding == (0.5, -0.25, 0.125, 1.0)
+
+
+# memories
+
+
+def test_memory_visibility(store: SQLiteStore) -> None:
+    coach = Memory("e", "coach only", process_id="coach")
+    planner = Memory("e", "planner only", process_id="planner")
+    everyone = Memory("e", "no persona")
+    shared = Memory("e", "shared by planner", process_id="planner", shared=True)
+    old = Memory("e", "old goal", process_id="coach", superseded_by=coach.id)
+    foreign = Memory("x", "other entity")
+    store.put_memories([coach, planner, everyone, shared, old, foreign])
+    seen = {m.content for m in store.list_memories(Scope("e", "coach"))}
+    assert seen == {"coach only", "no persona", "shared by planner"}
+    assert {m.content for m in store.list_memories(Scope("e"))} == {"no persona",
+                                                                    "shared by planner"}
+    assert store.count_memories(Scope("e", "coach"), include_superseded=True) == 4
+    assert store.get_memory(Scope("e", "planner"), coach.id) is None
+    assert store.get_memory(Scope("x", "coach"), coach.id) is None
+    assert store.get_memory(Scope("e", "coach"), old.id) == old
+
+
+def test_list_memories_pages_oldest_first(store: SQLiteStore) -> None:
+    ms = [Memory("e", f"m{i}", created_at=1000.0 + i) for i in range(5)]
+    store.put_memories(list(reversed(ms)))
+    assert [m.content for m in store.list_memories(Scope("e"), limit=2, offset=1)] == ["m1", "m2"]
+    assert [m.content for m in store.list_memories(Scope("e"), offset=3)] == ["m3", "m4"]
+
+
+def test_put_replaces_and_reindexes_text(store: SQLiteStore) -> None:
+    m = Memory("e", "likes oranges")
+    store.put_memories([m])
+    store.put_memories([Memory("e", "likes bananas", id=m.id, count=2)])
+    assert store.count_memories(Scope("e")) == 1
+    assert store.search_memories(Scope("e"), text="oranges") == []
+    (hit,) = store.search_memories(Scope("e"), text="bananas")
+    assert hit.item.id == m.id and hit.item.count == 2  # type: ignore[union-attr]
+
+
+def test_update_memory_only_when_visible(store: SQLiteStore) -> None:
+    m = Memory("e", "runs 5K", process_id="coach")
+    store.put_memories([m])
+    assert not store.update_memory(Scope("e", "planner"), m.id, {"content": "hacked"})
+    assert not store.update_memory(Scope("x", "coach"), m.id, {"content": "hacked"})
+    assert store.update_memory(Scope("e", "coach"), m.id, {
+        "content": "runs 10K", "count": 3, "metadata": {"k": 1}, "embedding": [0, 0, 1.0, 0],
+        "source_turn_ids": ["t1"], "shared": True})
+    back = store.get_memory(Scope("e", "planner"), m.id)
+    assert back is not None and back.content == "runs 10K" and back.shared
+    assert back.count == 3 and back.metadata == {"k": 1} and back.source_turn_ids == ("t1",)
+    assert back.embedding == (0.0, 0.0, 1.0, 0.0)
+    assert [h.item.id for h in store.search_memories(Scope("e"), text="10K")] == [m.id]
+    with pytest.raises(ValueError):
+        store.update_memory(Scope("e", "coach"), m.id, {"entity_id": "x"})
+    with pytest.raises(DimensionMismatchError):
+        store.update_memory(Scope("e", "coach"), m.id, {"embedding": [1.0]})
+
+
+def test_delete_memories_only_visible_ones(store: SQLiteStore) -> None:
+    a, b = Memory("e", "a", process_id="coach"), Memory("x", "b")
+    store.put_memories([a, b])
+    assert store.delete_memories(Scope("e", "planner"), [a.id, b.id]) == 0
+    assert store.delete_memories(Scope("e", "coach"), [a.id, b.id]) == 1
+    assert store.count_memories(Scope("x")) == 1
+
+
+def test_non_json_metadata_is_a_value_error(store: SQLiteStore) -> None:
+    with pytest.raises(ValueError):
+        store.put_memories([Memory("e", "x", metadata={"bad": object()})])
+
+
+# text search
+
+
+def test_query_tokens_are_quoted_words() -> None:
+    assert query_tokens('Hello, "world" OR NEAR(x*) foo_bar') == [
+        "hello", "world", "or", "near", "x", "foo", "bar"]
+    assert match_expression("e", "?!") is None
+    expr = match_expression("e", 'a"b')
+    assert expr == 'entity_key : "e65" AND content : ("a" OR "b")'
+
+
+@pytest.mark.parametrize("query", [
+    '"', "'", "*", "NEAR(a b)", "a OR", "AND", "-x", "x:y", "{content}: x", "^start",
+    "'; DROP TABLE memori_memories; --", "\x01\u2028", "a" * 5000, "5K run " * 200,
+])
+def test_any_query_is_safe(store: SQLiteStore, query: str) -> None:
+    store.put_memories([Memory("e", "start running a 5K: run run")])
+    hits = store.search_memories(Scope("e"), text=query)
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+    assert store.count_memories(Scope("e")) == 1
+
+
+def test_query_without_words_returns_nothing(store: SQLiteStore) -> None:
+    store.put_memories([Memory("e", "anything")])
+    assert store.search_memories(Scope("e"), text="  ?! ") == []
+    assert store.search_memories(Scope("e"), text="") == []
+
+
+def test_text_search_ranks_and_is_case_and_accent_insensitive(store: SQLiteStore) -> None:
+    store.put_memories([
+        Memory("e", "Café near the office, coffee coffee coffee"),
+        Memory("e", "coffee once"),
+        Memory("e", "tea only"),
+    ] + [Memory("e", f"filler text number {i}") for i in range(20)])
+    hits = store.search_memories(Scope("e"), text="COFFEE cafe")
+    assert [h.content for h in hits] == ["Café near the office, coffee coffee coffee",
+                                         "coffee once"]
+    assert hits[0].score > hits[1].score > 0.0
+    assert all(0.0 <= h.score <= 1.0 and set(h.signals) == {"text"} for h in hits)
+
+
+def test_text_search_never_crosses_entities_or_personas(store: SQLiteStore) -> None:
+    store.put_memories([
+        Memory("e", "secret plan", process_id="coach"),
+        Memory("e%", "secret plan of a LIKE-looking id"),
+        Memory("E", "secret plan of another case"),
+        Memory("e", "secret shared plan", process_id="coach", shared=True),
+    ])
+    assert [h.content for h in store.search_memories(Scope("e", "planner"), text="secret")] == [
+        "secret shared plan"]
+    contents = {h.content for h in store.search_memories(Scope("e", "coach"), text="secret")}
+    assert contents == {"secret plan", "secret shared plan"}
+    store.append_turns([turn("e", "secret turn", p="coach"), turn("e", "secret turn", p=None)])
+    hits = store.search_turns(Scope("e", "coach", "s1"), text="secret")
+    assert [(h.item.process_id, h.kind) for h in hits] == [("coach", "turn")]
+
+
+def test_superseded_memories_are_left_out_of_search(store: SQLiteStore) -> None:
+    new = Memory("e", "marathon goal")
+    store.put_memories([new, Memory("e", "old marathon goal", superseded_by=new.id)])
+    assert [h.content for h in store.search_memories(Scope("e"), text="marathon")] == [
+        "marathon goal"]
+    assert len(store.search_memories(Scope("e"), text="marathon", include_superseded=True)) == 2
+
+
+# vector search
+
+
+def test_vector_search_scores_cosine(store: SQLiteStore) -> None:
+    store.put_memories([
+        Memory("e", "same", embedding=(1.0, 0, 0, 0)),
+        Memory("e", "orthogonal", embedding=(0, 1.0, 0, 0)),
+        Memory("e", "opposite", embedding=(-1.0, 0, 0, 0)),
+        Memory("e", "zero", embedding=(0, 0, 0, 0)),
+        Memory("e", "no vector"),
+        Memory("x", "other entity", embedding=(1.0, 0, 0, 0)),
+    ])
+    hits = store.search_memories(Scope("e"), vector=[2.0, 0, 0, 0], limit=10)
+    got = [(h.content, round(h.score, 6)) for h in hits]
+    assert got[0] == ("same", 1.0)
+    assert sorted(got[1:3]) == [("orthogonal", 0.5), ("zero", 0.5)]
+    assert got[3] == ("opposite", 0.0)
+    assert len(got) == 4
+    assert all(set(h.signals) == {"vector"} for h in hits)
+
+
+def test_vector_paths_agree(db_url: str) -> None:
+    if not HAS_VEC:
+        pytest.skip("sqlite-vec cannot be loaded here")
+    import random
+
+    rng = random.Random(7)
+    with open_store(db_url, vector_dim=DIM, vector_search="exact") as exact:
+        exact.put_memories([
+            Memory("e", f"m{i}", process_id=rng.choice(["a", "b", None]),
+                   embedding=tuple(rng.uniform(-1, 1) for _ in range(DIM)))
+            for i in range(300)
+        ])
+        q = [rng.uniform(-1, 1) for _ in range(DIM)]
+        a = exact.search_memories(Scope("e", "a"), vector=q, limit=20)
+        with open_store(db_url, vector_dim=DIM, vector_search="sqlite-vec") as vec:
+            b = vec.search_memories(Scope("e", "a"), vector=q, limit=20)
+    assert [h.id for h in a] == [h.id for h in b]
+    for x, y in zip(a, b, strict=True):
+        assert math.isclose(x.score, y.score, abs_tol=1e-6)
+
+
+def test_vectors_are_checked(store: SQLiteStore) -> None:
+    with pytest.raises(DimensionMismatchError):
+        store.put_memories([Memory("e", "x", embedding=(1.0, 2.0))])
+    with pytest.raises(DimensionMismatchError):
+        store.search_memories(Scope("e"), vector=[1.0, 0, 0])
+    with pytest.raises(ValueError):
+        store.search_memories(Scope("e"), vector=[math.nan, 0, 0, 0])
+
+
+def test_store_without_dimension_stores_no_vectors(db_url: str) -> None:
+    with open_store(db_url) as s:
+        assert Capability.VECTOR_SEARCH not in s.capabilities
+        s.put_memories([Memory("e", "plain", embedding=(1.0, 0, 0, 0))])
+        (m,) = s.list_memories(Scope("e"))
+        assert m.embedding is None
+        with pytest.raises(DimensionMismatchError):
+            s.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])
+
+
+def test_rows_of_another_dimension_are_ignored(db_url: str) -> None:
+    with open_store(db_url, vector_dim=2) as small:
+        small.put_memories([Memory("e", "two dims", embedding=(1.0, 0.0))])
+    with open_store(db_url, vector_dim=DIM) as s:
+        s.put_memories([Memory("e", "four dims", embedding=(1.0, 0, 0, 0))])
+        assert [h.content for h in s.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])] == [
+            "four dims"]
+
+
+def test_hybrid_search_fuses_text_and_vectors(store: SQLiteStore) -> None:
+    both = Memory("e", "running shoes for running", embedding=(1.0, 0, 0, 0))
+    text_only = Memory("e", "running late", embedding=(0, 1.0, 0, 0))
+    vec_only = Memory("e", "sneakers", embedding=(0.9, 0.1, 0, 0))
+    store.put_memories([both, text_only, vec_only])
+    hits = store.search_memories(Scope("e"), text="running", vector=[1.0, 0, 0, 0], limit=3)
+    assert hits[0].id == both.id and hits[0].score == pytest.approx(1.0)
+    assert set(hits[0].signals) == {"text", "vector"}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+
+
+def test_turn_vector_search(store: SQLiteStore) -> None:
+    store.append_turns([turn("e", "a", embedding=(1.0, 0, 0, 0)),
+                        turn("e", "b", embedding=(0, 1.0, 0, 0))])
+    assert [h.content for h in store.search_turns(Scope("e", None, "s1"),
+                                                  vector=[0, 1.0, 0, 0], limit=1)] == ["b"]
+
+
+# whole entity
+
+
+ODD_IDS = ["a%", "_", "' OR 1=1 --", "$ne", ".*", "Ünïcødé", "e" * 255, "😀" * 255, "a b"]
+
+
+@pytest.mark.parametrize("entity", ODD_IDS)
+def test_forget_leaves_no_trace(store: SQLiteStore, entity: str) -> None:
+    keep = "a"
+    store.append_turns([turn(entity, "to forget", p="p", embedding=(1.0, 0, 0, 0)),
+                        turn(keep, "to keep", p="p")])
+    store.put_memories([Memory(entity, "forget me too", process_id="p"),
+                        Memory(keep, "forget me too")])
+    assert [h.content for h in store.search_memories(Scope(entity, "p"), text="forget")] == [
+        "forget me too"]
+    assert store.raw_count(entity) == 5  # turn, memory, their two FTS rows, the outbox row
+    assert store.forget(entity) == 2
+    assert store.raw_count(entity) == 0
+    assert store.raw_count(keep) == 5
+    assert store.search_memories(Scope(entity, "p"), text="forget") == []
+
+
+def test_export_import_round_trip(store: SQLiteStore, tmp_path: Path) -> None:
+    turns = [turn("e", f"t{i}", p="p", metadata={"i": i}, embedding=(float(i), 1.0, 0, 0))
+             for i in range(3)]
+    memories = [Memory("e", f"m{i}", process_id="p", source_turn_ids=(turns[i].id,),
+                       embedding=(0, 0, float(i), 1.0)) for i in range(3)]
+    store.append_turns(turns)
+    store.put_memories(memories)
+    store.outbox_mark("e", [turns[0].id], ExtractState.DONE)
+    store.append_turns([turn("x", "other")])
+    records = list(store.export("e"))
+    assert [r["type"] for r in records] == ["turn"] * 3 + ["memory"] * 3
+    with open_store(f"sqlite:///{tmp_path / 'copy.db'}", vector_dim=DIM) as copy:
+        assert copy.import_records(records) == 6
+        assert copy.import_records(records) == 6  # idempotent
+        assert copy.list_turns(Scope("e", "p")) == store.list_turns(Scope("e", "p"))
+        assert copy.list_memories(Scope("e", "p")) == store.list_memories(Scope("e", "p"))
+        assert [t.embedding for t in copy.list_turns(Scope("e", "p"))] == [
+            t.embedding for t in turns]
+        assert {t.id for t in copy.outbox_pending()} == {turns[1].id, turns[2].id}
+        assert copy.raw_count("e") == store.raw_count("e")
+    assert {r["entity_id"] for r in store.admin_export_all()} == {"e", "x"}
+
+
+def test_export_pages_through_many_rows(store: SQLiteStore) -> None:
+    store.append_turns([turn("e", f"t{i}", created_at=1000.0) for i in range(1234)])
+    contents = [r["content"] for r in store.export("e")]
+    assert len(contents) == 1234 and len(set(contents)) == 1234
+
+
+# outbox
+
+
+def test_outbox_marks_and_keeps_state_on_turns(store: SQLiteStore) -> None:
+    a, b, c = turn("e", "a"), turn("x", "b"), turn("e", "c", extract_state=ExtractState.DONE)
+    store.append_turns([a, b, c])
+    assert [t.id for t in store.outbox_pending()] == [a.id, b.id]
+    assert [t.id for t in store.outbox_pending(limit=1)] == [a.id]
+    store.outbox_mark("e", [a.id, b.id], ExtractState.PARKED, attempts=3, error="model down")
+    assert [t.id for t in store.outbox_pending()] == [b.id]  # b is not e's: untouched
+    (back,) = [t for t in store.list_turns(Scope("e", None, "s1")) if t.id == a.id]
+    assert (back.extract_state, back.extract_attempts, back.extract_error) == (
+        ExtractState.PARKED, 3, "model down")
+    store.outbox_mark("e", [a.id], ExtractState.PENDING)
+    assert [t.id for t in store.outbox_pending()] == [a.id, b.id]
+    store.outbox_mark("x", [b.id], ExtractState.DONE)
+    store.outbox_mark("e", [a.id], ExtractState.SKIPPED)
+    assert store.outbox_pending() == []
+    assert store.admin_stats()["outbox_pending"] == 0
+
+
+# several processes on one file
+
+WRITER = textwrap.dedent("""
+    import sys
+    from memori.backends.sqlite.store import open_store
+    from memori.core import Memory, Scope, Turn
+    url, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    store = open_store(url, vector_dim=4)
+    store.setup()
+    for r in range(rounds):
+        store.append_turns([Turn(name, "s", "user", f"{name} {r} {i}", embedding=(1.0, r, i, 0))
+                            for i in range(20)])
+        store.put_memories([Memory(name, f"{name} memory {r}")])
+        store.count_turns(Scope(name))
+    store.close()
+""")
+
+
+def test_two_processes_set_up_and_write_one_new_file_and_lose_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    procs = [subprocess.Popen([sys.executable, str(script), url, name, "150"],
+                              stderr=subprocess.PIPE) for name in ("p1", "p2")]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    with open_store(url, vector_dim=DIM) as s:
+        for name in ("p1", "p2"):
+            assert s.count_turns(Scope(name)) == 150 * 20
+            assert s.count_memories(Scope(name)) == 150
+            assert len(s.search_turns(Scope(name, None, "s"), text=name, limit=5000)) == 3000
+        assert s.admin_stats()["outbox_pending"] == 2 * 150 * 20
