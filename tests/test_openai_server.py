@@ -142,6 +142,17 @@ def test_chat_chunk_size_controls_stream_deltas(server: OpenAIServer, client: Op
     assert deltas == ["abc", "def", "g"]
 
 
+def test_empty_text_reply_stays_empty(server: OpenAIServer, client: OpenAI) -> None:
+    server.enqueue("", "")
+    completion = client.chat.completions.create(model=CHAT_MODEL, messages=_user("x"))
+    assert completion.choices[0].message.content == ""
+    chunks = list(
+        client.chat.completions.create(model=CHAT_MODEL, messages=_user("x"), stream=True)
+    )
+    assert [c.choices[0].delta.content for c in chunks] == ["", None]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
 def test_chat_tool_calls_non_stream(server: OpenAIServer, client: OpenAI) -> None:
     server.enqueue(
         Reply.tools(

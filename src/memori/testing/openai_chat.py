@@ -73,7 +73,7 @@ def chat_completion_events(
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         return None, {**envelope, "choices": [choice]}
 
-    first: dict[str, Any] = {"role": "assistant", "content": "" if reply.text else None}
+    first: dict[str, Any] = {"role": "assistant", "content": "" if reply.text is not None else None}
     events = [chunk({**first, "refusal": None})]
     events.extend(chunk({"content": piece}) for piece in reply.text_pieces())
     for index, call in enumerate(reply.tool_calls):

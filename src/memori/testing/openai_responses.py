@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from memori.testing.openai_chat import SseEvent
@@ -9,6 +10,9 @@ from memori.testing.openai_records import RecordedRequest
 from memori.testing.openai_script import Reply, token_counts
 
 __all__ = ["response_events", "response_object"]
+
+_Emit = Callable[..., None]
+"""Appends one event: `emit(type, **fields)`; the sequence number is filled in."""
 
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -69,7 +73,7 @@ def response_events(
     return events
 
 
-def _emit_message(emit: Any, item: dict[str, Any], index: int, pieces: list[str]) -> None:
+def _emit_message(emit: _Emit, item: dict[str, Any], index: int, pieces: list[str]) -> None:
     emit(
         "response.output_item.added",
         output_index=index,
@@ -84,7 +88,7 @@ def _emit_message(emit: Any, item: dict[str, Any], index: int, pieces: list[str]
     emit("response.output_item.done", output_index=index, item=item)
 
 
-def _emit_function_call(emit: Any, item: dict[str, Any], index: int, pieces: list[str]) -> None:
+def _emit_function_call(emit: _Emit, item: dict[str, Any], index: int, pieces: list[str]) -> None:
     emit(
         "response.output_item.added",
         output_index=index,

@@ -13,12 +13,9 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
-from memori.testing.openai_records import content_text
-
-if TYPE_CHECKING:
-    from memori.testing.openai_records import RecordedRequest
+from memori.testing.openai_records import RecordedRequest, content_text
 
 __all__ = [
     "Endpoint",
@@ -166,7 +163,7 @@ class Reply:
         }
 
 
-Responder: TypeAlias = "Callable[[RecordedRequest], Reply | str | None]"
+Responder: TypeAlias = Callable[[RecordedRequest], Reply | str | None]
 """A callable scripting replies from the request; returning None falls back to the default."""
 
 
