@@ -152,13 +152,13 @@ class Connection:
     def borrow(cls, client: Any) -> Connection:
         """A connection around a ``QdrantClient`` or ``AsyncQdrantClient`` the user owns."""
         qdrant_client, async_client = _import_clients()
+        if not isinstance(client, qdrant_client | async_client):
+            raise TypeError(f"not a Qdrant client: {type(client).__name__}")
         local = is_local_client(client)
         options = None if local else dict(client.init_options)
         if isinstance(client, async_client):
             return cls(async_=client, options=options, local=local)
-        if isinstance(client, qdrant_client):
-            return cls(sync=client, options=options, local=local)
-        raise TypeError(f"not a Qdrant client: {type(client).__name__}")
+        return cls(sync=client, options=options, local=local)
 
     @property
     def native_async(self) -> bool:

@@ -27,8 +27,8 @@ _HASH_PERSON = b"memori-bow-v1"
 
 
 def words(text: str) -> list[str]:
-    """The word tokens of ``text``, case-folded (Unicode letters, digits, underscore)."""
-    return _WORD.findall(text.casefold())
+    """The word tokens of ``text`` (Unicode ``\\w+`` runs), each case-folded."""
+    return [w.casefold() for w in _WORD.findall(text)]
 
 
 @lru_cache(maxsize=65536)
