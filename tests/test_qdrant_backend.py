@@ -572,10 +572,14 @@ def test_a_client_the_user_passed_stays_open() -> None:
     assert client.count("memori_turns").count == 1
 
 
-def test_unreachable_server_is_unavailable_and_the_key_stays_secret() -> None:
+def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_server_is_unavailable_and_the_key_stays_secret() -> None:
+    port = _closed_port()
     store = open_store(f"qdrant+http://127.0.0.1:{port}?api_key=top-secret-key&timeout=2")
     assert Capability.NATIVE_ASYNC in store.capabilities
     with (
@@ -623,3 +627,21 @@ async def test_local_sync_client_serves_async_calls_from_a_thread() -> None:
     assert await store.acount_turns(Scope(a)) == 20
     assert len(await store.asearch_turns(Scope(a), text="zebra", limit=50)) == 20
     await store.aclose()
+
+
+async def test_a_server_client_gets_its_twin_from_its_own_options() -> None:
+    port = _closed_port()
+    sync_client = QdrantClient(url=f"http://127.0.0.1:{port}", timeout=2,
+                               check_compatibility=False)
+    async_client = AsyncQdrantClient(url=f"http://127.0.0.1:{port}", timeout=2,
+                                     check_compatibility=False)
+    for client in (sync_client, async_client):
+        store = open_store(client)
+        assert Capability.NATIVE_ASYNC in store.capabilities
+        with pytest.raises(StoreUnavailableError):
+            await store.acount_turns(Scope("u"))  # the async twin of a sync client, or itself
+        with pytest.raises(StoreUnavailableError):
+            store.count_turns(Scope("u"))  # the sync twin of an async client, or itself
+        await store.aclose()
+    sync_client.close()
+    await async_client.close()

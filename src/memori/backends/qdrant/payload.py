@@ -8,6 +8,7 @@ vector (``text``) are named vectors that a point may lack (no embedding, no word
 
 from __future__ import annotations
 
+import copy
 import math
 import uuid
 from collections.abc import Mapping, Sequence
@@ -63,7 +64,7 @@ def turn_payload(turn: Turn) -> dict[str, Any]:
         "role": turn.role,
         "content": turn.content,
         f.CREATED_AT: float(turn.created_at),
-        "metadata": dict(turn.metadata),
+        "metadata": copy.deepcopy(dict(turn.metadata)),
         f.EXTRACT_STATE: turn.extract_state.value,
         "extract_attempts": turn.extract_attempts,
         "extract_error": turn.extract_error,
@@ -87,7 +88,7 @@ def memory_payload(memory: Memory) -> dict[str, Any]:
         "superseded_by": memory.superseded_by,
         f.CURRENT: memory.superseded_by is None,
         "source_turn_ids": list(memory.source_turn_ids),
-        "metadata": dict(memory.metadata),
+        "metadata": copy.deepcopy(dict(memory.metadata)),
     }
 
 
@@ -118,7 +119,7 @@ def turn_from_point(payload: Mapping[str, Any], vector: Any = None) -> Turn:
         role=payload["role"],
         content=payload["content"],
         created_at=float(payload[f.CREATED_AT]),
-        metadata=dict(payload.get("metadata") or {}),
+        metadata=copy.deepcopy(dict(payload.get("metadata") or {})),
         extract_state=ExtractState(payload.get(f.EXTRACT_STATE, ExtractState.PENDING.value)),
         extract_attempts=int(payload.get("extract_attempts", 0)),
         extract_error=payload.get("extract_error"),
@@ -141,6 +142,6 @@ def memory_from_point(payload: Mapping[str, Any], vector: Any = None) -> Memory:
         count=int(payload.get("count", 1)),
         superseded_by=payload.get("superseded_by"),
         source_turn_ids=tuple(payload.get("source_turn_ids") or ()),
-        metadata=dict(payload.get("metadata") or {}),
+        metadata=copy.deepcopy(dict(payload.get("metadata") or {})),
         embedding=_embedding(vector),
     )
