@@ -123,7 +123,7 @@ class MongoStoreBase:
         if text is not None and not isinstance(text, str):
             raise TypeError(f"text must be a str or None, got {type(text).__name__}")
         query_vector = None
-        if vector is not None and self.vector_dim is not None:
+        if vector is not None:
             query_vector = vector_search.check_vector(vector, self.vector_dim)
         return Query(collection, scope_filter, text, query_vector, check_limit(limit))
 

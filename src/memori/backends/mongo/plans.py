@@ -18,8 +18,9 @@ from memori.backends.mongo.ops import Aggregate, Count, Delete, Find, Plan, Upda
 from memori.backends.mongo.schema import MEMORIES, TURNS
 from memori.core import ExtractState, Memory, Scope, Turn, check_id
 
-OLDEST_FIRST = (("created_at", 1), ("_id", 1))
-NEWEST_FIRST = (("created_at", -1), ("_id", -1))
+OLDEST_FIRST = (("created_at", 1), ("id", 1))
+NEWEST_FIRST = (("created_at", -1), ("id", -1))
+OUTBOX_ORDER = (("created_at", 1), ("entity_id", 1), ("id", 1))
 BATCH = 500
 
 
@@ -39,8 +40,14 @@ def append_turns(turns: Sequence[Turn], dim: int | None) -> Plan[None]:
     yield from _upserts(TURNS, [docs.turn_to_doc(t, dim) for t in turns])
 
 
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 0:
+        raise ValueError("limit must not be negative")
+
+
 def list_turns(scope: Scope, limit: int | None) -> Plan[list[Turn]]:
-    if limit is not None and limit <= 0:
+    _check_limit(limit)
+    if limit == 0:
         return []
     if limit is None:
         rows = yield Find(TURNS, f.turn_scope(scope), docs.result_projection(), OLDEST_FIRST)
@@ -82,10 +89,11 @@ def get_memory(scope: Scope, memory_id: str) -> Plan[Memory | None]:
 def list_memories(
     scope: Scope, include_superseded: bool, limit: int | None, offset: int
 ) -> Plan[list[Memory]]:
-    if limit is not None and limit <= 0:
-        return []
+    _check_limit(limit)
     if offset < 0:
-        raise ValueError("offset must be >= 0")
+        raise ValueError("offset must not be negative")
+    if limit == 0:
+        return []
     rows = yield Find(MEMORIES, f.memory_scope(scope, include_superseded=include_superseded),
                       docs.result_projection(), OLDEST_FIRST, skip=offset, limit=limit or 0)
     return [docs.doc_to_memory(r) for r in rows]
@@ -149,10 +157,11 @@ def import_items(items: Sequence[Turn | Memory], dim: int | None) -> Plan[int]:
 # outbox (crosses entities on purpose)
 
 def outbox_pending(limit: int) -> Plan[list[Turn]]:
-    if limit <= 0:
+    _check_limit(limit)
+    if limit == 0:
         return []
     rows = yield Find(TURNS, f.eq("extract_state", ExtractState.PENDING.value),
-                      docs.result_projection(), OLDEST_FIRST, limit=limit)
+                      docs.result_projection(), OUTBOX_ORDER, limit=limit)
     return [docs.doc_to_turn(r) for r in rows]
 
 
@@ -163,9 +172,11 @@ def outbox_mark(
     ids = f.item_ids(turn_ids, "turn id")
     if not ids:
         return
-    changes: dict[str, Any] = {"extract_state": ExtractState(state).value, "extract_error": error}
+    changes: dict[str, Any] = {"extract_state": ExtractState(state).value}
     if attempts is not None:
         changes["extract_attempts"] = int(attempts)
+    if error is not None:
+        changes["extract_error"] = str(error)
     where = f.both(f.entity_filter(entity_id), f.ids_in(ids, "turn id"))
     yield Write(TURNS, [UpdateMany(where, {"$set": changes})])
 

@@ -1,9 +1,8 @@
 """Search plans: text, vector, or both fused, always inside the scope filter.
 
-With both a text and a vector query, each side contributes a pool of
-candidates; every candidate then gets both signals (its vector score is
-computed from its stored vector when only the text side found it) and the
-fused score is their mean, so it stays in [0, 1].
+With both a text and a vector query, each side ranks a pool of candidates and
+the two rankings are fused by reciprocal rank fusion, normalised so that first
+in both rankings scores 1.0. Ties go to the older item, then the smaller id.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from memori.backends.mongo.features import Features, Mode, recheck_vector, vecto
 from memori.backends.mongo.filters import Filter, both
 from memori.backends.mongo.ops import Aggregate, Find, Plan
 
-FUSION_POOL_MIN = 50
+FUSION_POOL_MIN = 100
 """Candidates each side brings to a fused search, at least."""
+RRF_K = 60
 
 
 @dataclass
@@ -47,9 +47,27 @@ def _clamp(x: float) -> float:
     return min(1.0, max(0.0, float(x)))
 
 
+def _order(hit: Scored) -> tuple[float, float, str]:
+    return -hit.score, float(hit.doc.get("created_at") or 0.0), str(hit.doc.get("id"))
+
+
 def _ranked(hits: list[Scored], limit: int) -> list[Scored]:
-    hits.sort(key=lambda h: (-h.score, -float(h.doc.get("created_at") or 0.0)))
+    hits.sort(key=_order)
     return hits[:limit]
+
+
+def fuse(rankings: dict[str, list[Scored]], limit: int, k: int = RRF_K) -> list[Scored]:
+    """Reciprocal rank fusion of each signal's ranking, scores divided by the best possible."""
+    best = len(rankings) / (k + 1)
+    fused: dict[Any, Scored] = {}
+    for signal, ranking in rankings.items():
+        for rank, hit in enumerate(sorted(ranking, key=_order)):
+            entry = fused.setdefault(hit.doc["_id"], Scored(hit.doc, 0.0))
+            entry.score += 1.0 / (k + rank + 1)
+            entry.signals[signal] = hit.signals[signal]
+    for entry in fused.values():
+        entry.score = _clamp(entry.score / best)
+    return _ranked(list(fused.values()), limit)
 
 
 def text_hits(q: Query, terms: list[str], pool: int, features: Features) -> Plan[list[Scored]]:
@@ -58,7 +76,7 @@ def text_hits(q: Query, terms: list[str], pool: int, features: Features) -> Plan
     if features.text.get(q.collection) is Mode.NATIVE:
         rows = yield Aggregate(q.collection, [
             *text_search.native_pipeline(q.scope, terms, pool), project])
-        scores = [text_search.native_score(r.pop(text_search.SCORE_FIELD, 0.0)) for r in rows]
+        scores = [text_search.squash(r.pop(text_search.SCORE_FIELD, 0.0)) for r in rows]
     else:
         stats_rows = yield Aggregate(q.collection, text_search.stats_pipeline(q.scope, terms))
         stats = text_search.Bm25Stats(stats_rows[0] if stats_rows else None)
@@ -66,7 +84,7 @@ def text_hits(q: Query, terms: list[str], pool: int, features: Features) -> Plan
             return []
         rows = yield Aggregate(q.collection, [
             *text_search.bm25_pipeline(q.scope, terms, stats, pool), project])
-        scores = [_clamp(r.pop(text_search.SCORE_FIELD, 0.0)) for r in rows]
+        scores = [text_search.squash(r.pop(text_search.SCORE_FIELD, 0.0)) for r in rows]
     return [Scored(r, s, {"text": s}) for r, s in zip(rows, scores, strict=True)]
 
 
@@ -108,29 +126,20 @@ def vector_hits(
 
 
 def search(q: Query, features: Features, prefix: str, dim: int | None) -> Plan[list[Scored]]:
-    """Text and/or vector search; fused when both are given."""
-    if q.limit <= 0:
+    """Text and/or vector search; both rankings fused when both are given."""
+    if q.text is None and q.vector is None:
+        raise ValueError("search needs text, a vector, or both")
+    if q.limit < 0:
+        raise ValueError("limit must not be negative")
+    if q.limit == 0:
         return []
-    terms = text_search.query_terms(q.text) if q.text is not None else []
-    if q.vector is None or dim is None:
-        if not terms:
-            return []
-        return _ranked((yield from text_hits(q, terms, q.limit, features)), q.limit)
-    if not terms:
-        return _ranked((yield from vector_hits(q, q.vector, q.limit, features, prefix, dim)),
-                       q.limit)
-    pool = max(q.limit * 4, FUSION_POOL_MIN)
-    by_text = yield from text_hits(q, terms, pool, features)
-    by_vector = yield from vector_hits(q, q.vector, pool, features, prefix, dim)
-    fused: dict[Any, Scored] = {}
-    for hit in by_text:
-        fused[hit.doc["_id"]] = Scored(hit.doc, 0.0, {"text": hit.signals["text"]})
-    for hit in by_vector:
-        entry = fused.setdefault(hit.doc["_id"], Scored(hit.doc, 0.0, {"text": 0.0}))
-        entry.signals["vector"] = hit.signals["vector"]
-    for entry in fused.values():
-        if "vector" not in entry.signals:
-            vec = vector_search.decode(entry.doc.get("embedding"))
-            entry.signals["vector"] = vector_search.score_one(q.vector, vec)
-        entry.score = _clamp((entry.signals["text"] + entry.signals["vector"]) / 2.0)
-    return _ranked(list(fused.values()), q.limit)
+    rankings: dict[str, list[Scored]] = {}
+    pool = q.limit if q.text is None or q.vector is None else max(q.limit * 4, FUSION_POOL_MIN)
+    if q.text is not None:
+        terms = text_search.query_terms(q.text)
+        rankings["text"] = (yield from text_hits(q, terms, pool, features)) if terms else []
+    if q.vector is not None and dim is not None:
+        rankings["vector"] = yield from vector_hits(q, q.vector, pool, features, prefix, dim)
+    if len(rankings) == 1:
+        return _ranked(next(iter(rankings.values())), q.limit)
+    return fuse(rankings, q.limit)

@@ -21,7 +21,7 @@ from memori.backends.mongo.search import search
 from memori.core import ConfigurationError, ExtractState, Hit, Memory, Record, Scope, Turn
 from memori.core.records import from_record, memory_to_record, turn_to_record
 
-EXPORT_ORDER = [("created_at", 1), ("_id", 1)]
+EXPORT_ORDER = [("created_at", 1), ("id", 1)]
 
 
 class MongoStore(AsyncMongoMethods):

@@ -1,18 +1,18 @@
 """Text relevance: the server's text index where it exists, BM25 over stored terms otherwise.
 
-Every document carries ``terms`` (its distinct words, normalised as the text
-index normalises them: case- and diacritic-folded), ``term_freqs`` (how often
-each occurs) and ``term_total`` (its length in words). The fallback ranks with
-Okapi BM25 computed by the server in an aggregation pipeline, so only the top
-hits travel; the multikey index ``(entity_id, terms)`` finds the candidates.
-Query words enter pipelines only through ``$literal`` and ``$in`` values.
+Words are runs of Unicode word characters, case-folded. Every document carries ``terms``
+(its distinct words), ``term_freqs`` (how often each occurs) and ``term_total``
+(its length in words). The fallback ranks with Okapi BM25 over the documents of
+the scope, computed by the server in an aggregation pipeline so that only the
+top hits travel; the multikey index ``(entity_id, terms)`` finds the candidates.
+Query words enter pipelines only through ``$literal`` and ``$in`` values. Both
+paths map their relevance ``s`` into [0, 1) as ``s / (1 + s)``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -27,15 +27,9 @@ BM25_B = 0.75
 SCORE_FIELD = "_memori_score"
 
 
-def normalise(text: str) -> str:
-    """Case-fold and strip diacritics, as a MongoDB text index (version 3) does."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def tokenize(text: str) -> list[str]:
-    """The words of ``text``, normalised, in order (duplicates kept)."""
-    return _WORD.findall(normalise(text))
+    """The case-folded words of ``text``, in order (duplicates kept)."""
+    return [w.casefold() for w in _WORD.findall(text)]
 
 
 def query_terms(text: str) -> list[str]:
@@ -62,13 +56,15 @@ def native_pipeline(scope: Filter, terms: list[str], limit: int) -> list[dict[st
     return [
         {"$match": {"$text": {"$search": " ".join(terms)}, "$and": [scope]}},
         {"$addFields": {SCORE_FIELD: {"$meta": "textScore"}}},
-        {"$sort": {SCORE_FIELD: -1, "created_at": -1}},
+        {"$sort": {SCORE_FIELD: -1, "created_at": 1, "id": 1}},
         {"$limit": limit},
     ]
 
 
-def native_score(raw: float) -> float:
-    """Map a text index score (positive, unbounded) into [0, 1), keeping its order."""
+def squash(raw: float) -> float:
+    """Map a relevance (positive, unbounded) into [0, 1), keeping its order."""
+    if not math.isfinite(raw):
+        return 1.0 if raw > 0 else 0.0
     return raw / (1.0 + raw) if raw > 0 else 0.0
 
 
@@ -108,14 +104,13 @@ class Bm25Stats:
 def bm25_pipeline(
     scope: Filter, terms: list[str], stats: Bm25Stats, limit: int
 ) -> list[dict[str, Any]]:
-    """Score the scope's candidates with BM25 on the server; scores divided by their bound.
+    """Score the scope's candidates with BM25 on the server (raw, unbounded scores).
 
-    A term's contribution is ``idf * tf * (k1 + 1) / (tf + k1 * norm)``, which stays
-    below ``idf * (k1 + 1)``; dividing by the sum of those bounds puts every score
-    in [0, 1) while keeping BM25's order.
+    A term's contribution is ``idf * tf * (k1 + 1) / (tf + k1 * norm)`` with
+    ``norm = 1 - b + b * length / mean_length``, the statistics being those of the
+    documents inside the scope.
     """
     present = [t for t in terms if stats.df.get(t)]
-    bound = sum(stats.idf(t) * (BM25_K1 + 1.0) for t in present) or 1.0
     norm = {"$add": [1.0 - BM25_B, {"$multiply": [
         BM25_B, {"$divide": [{"$ifNull": ["$term_total", 0]}, stats.mean_length]},
     ]}]}
@@ -125,7 +120,7 @@ def bm25_pipeline(
             "vars": {"i": {"$indexOfArray": [{"$ifNull": ["$terms", []]}, {"$literal": term}]}},
             "in": {"$cond": [{"$gte": ["$$i", 0]}, {"$arrayElemAt": ["$term_freqs", "$$i"]}, 0]},
         }}
-        weight = stats.idf(term) * (BM25_K1 + 1.0) / bound
+        weight = stats.idf(term) * (BM25_K1 + 1.0)
         parts.append({"$let": {"vars": {"tf": tf}, "in": {"$divide": [
             {"$multiply": [weight, "$$tf"]},
             {"$add": ["$$tf", {"$multiply": [BM25_K1, norm]}]},
@@ -133,6 +128,6 @@ def bm25_pipeline(
     return [
         {"$match": {"$and": [scope, {"terms": {"$in": present}}]}},
         {"$addFields": {SCORE_FIELD: {"$add": parts}}},
-        {"$sort": {SCORE_FIELD: -1, "created_at": -1}},
+        {"$sort": {SCORE_FIELD: -1, "created_at": 1, "id": 1}},
         {"$limit": limit},
     ]

@@ -75,13 +75,6 @@ def cosine_scores(query: Vector, matrix: Vector) -> npt.NDArray[np.float64]:
     return result
 
 
-def score_one(query: Vector, vector: Vector | None) -> float:
-    """The vector signal of a single item (0 when it has no vector)."""
-    if vector is None or vector.shape != query.shape:
-        return 0.0
-    return float(cosine_scores(query, vector.reshape(1, -1))[0])
-
-
 def native_pipeline(
     index_name: str, scope: Filter, query: Vector, limit: int
 ) -> list[dict[str, Any]]:
