@@ -225,7 +225,10 @@ class Memori:
         """Erase everything stored for ``entity_id`` (GDPR erasure); returns items removed."""
         check_id(entity_id, "entity_id")
         self._recorder.flush()
-        return self.store.forget(entity_id)
+        removed = self.store.forget(entity_id)
+        if self._llm is not None:
+            self._llm.forget_entity(entity_id)  # its cached session history goes too
+        return removed
 
     # turns
     def record(self, turns: Sequence[Turn]) -> None:

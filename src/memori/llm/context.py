@@ -1,0 +1,147 @@
+"""The context block: recalled memories and recent session history, delimited and budgeted.
+
+The block is one system message inserted after the caller's leading system
+(or developer) messages, or appended to the Responses API ``instructions``.
+It is built into a copy of the request: the caller's list and dicts are never
+changed, so reusing one ``messages`` list across calls never piles blocks up.
+Its size, tags included, stays within the token budget, counted offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from memori.core import Hit, Turn
+from memori.llm.messages import INSTRUCTION_ROLES, as_mapping
+from memori.retrieval import count_tokens
+
+OPEN_TAG = "<memori_context>"
+CLOSE_TAG = "</memori_context>"
+PREAMBLE = (
+    "Context remembered by memori from earlier conversations with this user. "
+    "Use it when it is relevant; it is not part of the user's message."
+)
+MEMORIES_HEADING = "Relevant memories:"
+HISTORY_HEADING = "Recent conversation in this session:"
+HISTORY_SHARE = 0.5
+"""At most this share of the budget goes to session history; memories get the rest."""
+
+
+@dataclass(frozen=True)
+class ContextBlock:
+    """The rendered block and what went into it."""
+
+    text: str
+    memories: int
+    history: int
+    tokens: int
+
+
+def _clean(text: str) -> str:
+    """One line, with our own tags neutralised so stored text cannot close the block."""
+    flat = " ".join(text.split())
+    return flat.replace(OPEN_TAG, "memori_context").replace(CLOSE_TAG, "/memori_context")
+
+
+def _turn_line(turn: Turn) -> str:
+    text = _clean(turn.content)
+    if not text:
+        names = [
+            str(as_mapping(c.get("function") or {}).get("name") or "")
+            for c in (as_mapping(x) for x in turn.metadata.get("tool_calls", ()))
+        ]
+        text = f"(called {', '.join(n for n in names if n) or 'a tool'})" if names else ""
+    return f"{turn.role}: {text}" if text else ""
+
+
+def _hit_line(hit: Hit) -> str:
+    text = _clean(hit.content)
+    if not text:
+        return ""
+    if isinstance(hit.item, Turn):
+        return f"- ({hit.item.role}, earlier) {text}"
+    return f"- {text}"
+
+
+def build_block(
+    hits: Sequence[Hit], history: Sequence[Turn], *, budget: int,
+    exclude: Iterable[str] = (),
+) -> ContextBlock | None:
+    """Render the block within ``budget`` tokens; None when there is nothing to say.
+
+    History keeps its newest turns (a contiguous tail) within its share of the
+    budget; memories fill what is left, best first, each skipped if it does not
+    fit. Hits already present in the history or in the request (``exclude``,
+    compared on whitespace-normalised text) are left out.
+    """
+    fixed = count_tokens(OPEN_TAG) + count_tokens(PREAMBLE) + count_tokens(CLOSE_TAG)
+    remaining = budget - fixed
+    if remaining <= 0:
+        return None
+    history_lines: list[str] = []
+    history_cap = int(remaining * HISTORY_SHARE)
+    used = 0
+    for turn in reversed(history):
+        line = _turn_line(turn)
+        if not line:
+            continue
+        cost = count_tokens(line) + (0 if history_lines else count_tokens(HISTORY_HEADING))
+        if used + cost > history_cap:
+            break
+        history_lines.append(line)
+        used += cost
+    history_lines.reverse()
+
+    seen = {" ".join(t.split()) for t in exclude}
+    seen.update(" ".join(t.content.split()) for t in history)
+    history_ids = {t.id for t in history}
+    memory_lines: list[str] = []
+    for hit in hits:
+        norm = " ".join(hit.content.split())
+        if hit.id in history_ids or norm in seen:
+            continue
+        line = _hit_line(hit)
+        if not line:
+            continue
+        cost = count_tokens(line) + (0 if memory_lines else count_tokens(MEMORIES_HEADING))
+        if used + cost > remaining:
+            continue
+        seen.add(norm)
+        memory_lines.append(line)
+        used += cost
+
+    if not history_lines and not memory_lines:
+        return None
+    parts = [OPEN_TAG, PREAMBLE]
+    if memory_lines:
+        parts += [MEMORIES_HEADING, *memory_lines]
+    if history_lines:
+        parts += [HISTORY_HEADING, *history_lines]
+    parts.append(CLOSE_TAG)
+    text = "\n".join(parts)
+    return ContextBlock(text, len(memory_lines), len(history_lines), count_tokens(text))
+
+
+def inject_chat(messages: Sequence[Any], block: str) -> list[Any]:
+    """A new message list: the caller's messages with the block after the leading
+    system/developer messages. The caller's list and its items are left as they are."""
+    out = list(messages)
+    index = 0
+    role = "system"
+    while index < len(out):
+        leading = as_mapping(out[index]).get("role")
+        if leading not in INSTRUCTION_ROLES:
+            break
+        role = str(leading)
+        index += 1
+    out.insert(index, {"role": role, "content": block})
+    return out
+
+
+def inject_instructions(instructions: Any, block: str) -> str:
+    """Responses API ``instructions`` with the block appended (or the block alone)."""
+    if isinstance(instructions, str) and instructions.strip():
+        return f"{instructions}\n\n{block}"
+    return block

@@ -1,0 +1,203 @@
+"""What one intercepted call does with memory: plan (read, inject) and commit (record).
+
+Planning reads the scope from the context, the session's recent turns and the
+memories recalled for the latest user message, and builds the request the model
+receives. Committing queues the new user/tool turns and the reply to the
+write-behind recorder, whose stored turns feed augmentation (the outbox). Both
+fail open: a broken store costs the call its memory, never its answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from memori.core import Hit, Scope, Turn
+from memori.llm.context import ContextBlock, build_block
+from memori.llm.messages import Draft, latest_user_text, select_new
+from memori.llm.session import SessionCache
+from memori.llm.stats import Counters, LLMStats, memory_failure
+
+if TYPE_CHECKING:
+    from memori.facade import Memori
+
+log = logging.getLogger("memori.llm")
+
+RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A call's arguments with its message list copied, and that list as drafts.
+
+    ``server_history`` is set when the API keeps the conversation itself (Responses
+    ``previous_response_id`` / ``conversation``): session history is then not injected.
+    """
+
+    kwargs: dict[str, Any]
+    drafts: list[Draft]
+    server_history: bool = False
+
+
+class Api(Protocol):
+    """How memory reads and rewrites one endpoint's requests and reads its replies."""
+
+    name: str
+
+    def read(self, kwargs: dict[str, Any]) -> Request | None: ...
+    def inject(self, request: Request, block: str) -> dict[str, Any]: ...
+    def reply(self, result: Any) -> Draft | None: ...
+    def stream_reply(self) -> StreamReply: ...
+
+
+class StreamReply(Protocol):
+    """Accumulates a streamed reply from the items the caller receives."""
+
+    @property
+    def finished(self) -> bool: ...
+    def feed(self, item: Any) -> None: ...
+    def draft(self) -> Draft | None: ...
+
+
+@dataclass
+class CallPlan:
+    """One call under memory: its scope, the arguments sent, the turns it adds."""
+
+    scope: Scope
+    kwargs: dict[str, Any]
+    turns: list[Turn] = field(default_factory=list)
+    block: ContextBlock | None = None
+
+
+class MemoryEngine:
+    """The memory side of every intercepted call of one ``Memori`` instance."""
+
+    def __init__(self, mem: Memori, *, history_turns: int = 40, history_ttl: float = 5.0) -> None:
+        self.mem = mem
+        self.counters = Counters()
+        self.sessions = SessionCache(
+            self._load_turns, max_turns=history_turns, ttl=history_ttl
+        )
+        self._warned_unattributed = False
+
+    # the call's scope
+    def begin(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Scope | None:
+        """The scope this call works in, or None to pass it through without memory.
+
+        Passed through: calls inside ``mem.paused()``, calls with positional
+        arguments (the openai methods take keywords only), ``with_streaming_response``
+        calls (their body is read lazily by the caller), and, unless strict, calls
+        made before any ``mem.attribution(...)``.
+        """
+        self.counters.add("calls")
+        headers = kwargs.get("extra_headers")
+        lazy_raw = isinstance(headers, dict) and headers.get(RAW_RESPONSE_HEADER) == "stream"
+        if args or lazy_raw or self.mem.is_paused:
+            self.counters.add("passthrough")
+            return None
+        current = self.mem.current
+        if current.entity_id is None or current.session_id is None:
+            if self.mem.strict:
+                return current.scope()  # raises the ValueError that names the fix
+            if not self._warned_unattributed:
+                self._warned_unattributed = True
+                log.warning("memori: LLM call made with no attribution; memory is skipped "
+                            "(call mem.attribution(entity_id=...) first)")
+            self.counters.add("passthrough")
+            return None
+        return current.scope()
+
+    # planning (may read the store: runs in a worker thread on the async path)
+    def plan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
+        """Read history and memories, and build the request the model receives."""
+        try:
+            request = api.read(kwargs)
+        except Exception as e:
+            memory_failure(self.counters, "read_failures", "reading the request", e,
+                           strict=self.mem.strict)
+            return CallPlan(scope, kwargs)
+        if request is None:
+            return CallPlan(scope, kwargs)
+        history = self._history(scope)
+        turns = [self.turn(scope, d) for d in select_new(request.drafts, history)]
+        query = latest_user_text(request.drafts) or latest_user_text(
+            [Draft(t.role, t.content) for t in history]
+        )
+        hits = self._recall(scope, query) if query else []
+        sent = {d.key for d in request.drafts}
+        shown = [] if request.server_history else [
+            t for t in history if (t.role, t.content) not in sent
+        ]
+        block = build_block(hits, shown, budget=self.mem.token_budget,
+                            exclude=[d.content for d in request.drafts])
+        if block is None:
+            return CallPlan(scope, request.kwargs, turns)
+        self.counters.add("injected")
+        return CallPlan(scope, api.inject(request, block.text), turns, block)
+
+    def _load_turns(self, scope: Scope, limit: int) -> list[Turn]:
+        return self.mem.store.list_turns(scope, limit=limit)
+
+    def _history(self, scope: Scope) -> list[Turn]:
+        try:
+            return self.sessions.recent(scope)
+        except Exception as e:
+            memory_failure(self.counters, "read_failures", "reading session history", e,
+                           strict=self.mem.strict)
+            return []
+
+    def _recall(self, scope: Scope, query: str) -> list[Hit]:
+        mem = self.mem
+        try:
+            return mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit)
+        except Exception as e:
+            memory_failure(self.counters, "read_failures", "recall", e, strict=mem.strict)
+            return []
+
+    # recording
+    def turn(self, scope: Scope, draft: Draft, **extra: Any) -> Turn:
+        """A turn of the call's scope (session set: ``begin`` only admits full scopes)."""
+        assert scope.session_id is not None
+        return Turn(
+            entity_id=scope.entity_id, session_id=scope.session_id, role=draft.role,
+            content=draft.content, process_id=scope.process_id,
+            metadata={**draft.metadata, **extra},
+        )
+
+    def commit(self, plan: CallPlan, turns: Sequence[Turn]) -> None:
+        """Queue turns for durable writing (and so for augmentation); fails open."""
+        if not turns or self.mem.is_paused:
+            return
+        try:
+            self.mem.record(turns)
+        except Exception as e:
+            memory_failure(self.counters, "record_failures", "queueing turns", e,
+                           strict=self.mem.strict)
+            return
+        self.sessions.add(plan.scope, turns)
+        self.counters.add("recorded_turns", len(turns))
+
+    def commit_reply(self, plan: CallPlan, draft: Draft | None, **extra: Any) -> None:
+        """Queue the call's new turns (if not yet queued) and the reply."""
+        turns = list(plan.turns)
+        plan.turns = []
+        if draft is not None:
+            turns.append(self.turn(plan.scope, draft, **extra))
+        if extra.get("partial"):
+            self.counters.add("partial_replies")
+        self.commit(plan, turns)
+
+    def guarded(self, what: str, action: Callable[[], None]) -> None:
+        """Run a recording step; an unexpected error is counted, not raised (unless strict)."""
+        try:
+            action()
+        except Exception as e:
+            memory_failure(self.counters, "record_failures", what, e, strict=self.mem.strict)
+
+    def stats(self) -> LLMStats:
+        metrics = self.mem.metrics
+        return self.counters.snapshot(
+            write_failures=metrics.write_failures, write_pending=metrics.queued
+        )

@@ -1,0 +1,100 @@
+"""The wrappers installed on a client's ``create`` / ``parse`` methods, sync and async.
+
+Each call: scope from the context, plan (history, recall, one context block) on
+a copy of the request, the model call, then recording: at once for a whole
+reply, when the stream ends for a streamed one. On the async path the planning,
+which may read the database, runs in a worker thread, so the event loop never
+waits on storage; the recording only queues turns. What the model returns is
+handed back as it came (streams wrapped to observe their chunks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from memori.llm.engine import RAW_RESPONSE_HEADER, Api, CallPlan, MemoryEngine
+from memori.llm.stats import memory_failure
+from memori.llm.streams import AsyncRecordingStream, RawStreamResponse, RecordingStream, ReplySink
+
+Switch = Callable[[], bool]
+"""Whether the wrapper is still active (False once the client is unregistered)."""
+
+
+def _is_raw(kwargs: dict[str, Any]) -> bool:
+    headers = kwargs.get("extra_headers")
+    return isinstance(headers, dict) and headers.get(RAW_RESPONSE_HEADER) == "true"
+
+
+def _finish(
+    engine: MemoryEngine, api: Api, plan: CallPlan, result: Any, *, is_async: bool
+) -> Any:
+    """Record what can be recorded now; wrap streams to record when they end."""
+    streamed = plan.kwargs.get("stream") is True
+    raw = _is_raw(plan.kwargs)
+
+    def wrap(stream: Any) -> Any:
+        sink = ReplySink(engine, plan, api.stream_reply())
+        engine.commit(plan, plan.turns)
+        plan.turns = []
+        return AsyncRecordingStream(stream, sink) if is_async else RecordingStream(stream, sink)
+
+    if streamed:
+        if raw:
+            engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
+            return RawStreamResponse(result, wrap)
+        try:
+            return wrap(result)
+        except Exception as e:  # not a stream we know: hand it back as it came
+            memory_failure(engine.counters, "record_failures", "wrapping a stream", e,
+                           strict=engine.mem.strict)
+            return result
+
+    def record() -> None:
+        parsed = result.parse() if raw else result
+        if inspect.isawaitable(parsed):  # a future SDK's async parse(): nothing to read here
+            getattr(parsed, "close", lambda: None)()
+            parsed = None
+        engine.commit_reply(plan, api.reply(parsed))
+
+    engine.guarded("recording a reply", record)
+    return result
+
+
+def sync_wrapper(
+    engine: MemoryEngine, api: Api, original: Callable[..., Any], active: Switch
+) -> Callable[..., Any]:
+    """The memory-aware replacement of a sync ``create``/``parse``."""
+
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        scope = engine.begin(args, kwargs) if active() else None
+        if scope is None:
+            return original(*args, **kwargs)
+        plan = engine.plan(api, scope, kwargs)
+        result = original(**plan.kwargs)
+        return _finish(engine, api, plan, result, is_async=False)
+
+    call.__memori_wrapper__ = True  # type: ignore[attr-defined]
+    return call
+
+
+def async_wrapper(
+    engine: MemoryEngine, api: Api, original: Callable[..., Awaitable[Any]], active: Switch
+) -> Callable[..., Awaitable[Any]]:
+    """The memory-aware replacement of an async ``create``/``parse``."""
+
+    @functools.wraps(original)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        scope = engine.begin(args, kwargs) if active() else None
+        if scope is None:
+            return await original(*args, **kwargs)
+        plan = await asyncio.to_thread(engine.plan, api, scope, kwargs)
+        result = await original(**plan.kwargs)
+        return _finish(engine, api, plan, result, is_async=True)
+
+    call.__memori_wrapper__ = True  # type: ignore[attr-defined]
+    return call

@@ -1,0 +1,121 @@
+"""Installing the memory wrappers on one client instance, and taking them off again.
+
+Only the instance is patched (attributes set on its resource objects), never the
+openai classes, so other clients stay untouched. The SDK caches helper objects
+(``with_raw_response``, ``with_streaming_response``) that capture the bound
+methods when first built; they are dropped so they are rebuilt around the
+wrappers, and dropped again on removal. Clients made from a registered one with
+``copy()`` / ``with_options()`` are registered too.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import openai
+
+from memori.llm.chat import CHAT
+from memori.llm.engine import Api, MemoryEngine
+from memori.llm.interceptor import async_wrapper, sync_wrapper
+from memori.llm.responses import RESPONSES
+
+ENDPOINTS: tuple[tuple[tuple[str, ...], Api], ...] = (
+    (("chat", "completions"), CHAT),
+    (("responses",), RESPONSES),
+    (("beta", "chat", "completions"), CHAT),
+    (("beta", "responses"), RESPONSES),
+)
+METHODS = ("create", "parse")
+CACHED_HELPERS = ("with_raw_response", "with_streaming_response")
+HELPER_HOLDERS: tuple[tuple[str, ...], ...] = (
+    (), ("chat",), ("beta",), ("beta", "chat"), *(path for path, _ in ENDPOINTS)
+)
+COPY_METHODS = ("copy", "with_options")
+
+
+def is_supported(client: Any) -> bool:
+    """``OpenAI`` and ``AsyncOpenAI`` and their subclasses (the Azure clients among them)."""
+    return isinstance(client, openai.OpenAI | openai.AsyncOpenAI)
+
+
+def _resolve(root: Any, path: tuple[str, ...]) -> Any:
+    obj = root
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in path:
+            try:
+                obj = getattr(obj, name)
+            except Exception:
+                return None
+    return obj
+
+
+class ClientPatch:
+    """The wrappers installed on one client and what they replaced."""
+
+    def __init__(
+        self, client: Any, engine: MemoryEngine, on_copy: Callable[[Any], None]
+    ) -> None:
+        self._client = client
+        self._engine = engine
+        self._on_copy = on_copy
+        self.active = False
+        self._installed: list[tuple[Any, str, bool, Any, Any]] = []
+
+    def is_active(self) -> bool:
+        return self.active
+
+    def install(self) -> None:
+        make = async_wrapper if isinstance(self._client, openai.AsyncOpenAI) else sync_wrapper
+        self.active = True
+        for path, api in ENDPOINTS:
+            resource = _resolve(self._client, path)
+            if resource is None:
+                continue
+            for method in METHODS:
+                original = getattr(resource, method, None)
+                if callable(original):
+                    self._set(resource, method, make(self._engine, api, original, self.is_active))
+        for name in COPY_METHODS:
+            original = getattr(self._client, name, None)
+            if callable(original):
+                self._set(self._client, name, self._copying(original))
+        self._drop_cached_helpers()
+
+    def remove(self) -> None:
+        """Restore what was replaced; a wrapper someone else wrapped since stays, inert."""
+        self.active = False
+        for owner, attr, had_own, previous, wrapper in reversed(self._installed):
+            if owner.__dict__.get(attr) is not wrapper:
+                continue
+            if had_own:
+                setattr(owner, attr, previous)
+            else:
+                delattr(owner, attr)
+        self._installed.clear()
+        self._drop_cached_helpers()
+
+    def _set(self, owner: Any, attr: str, wrapper: Any) -> None:
+        had_own = attr in owner.__dict__
+        self._installed.append((owner, attr, had_own, owner.__dict__.get(attr), wrapper))
+        setattr(owner, attr, wrapper)
+
+    def _copying(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def copy(*args: Any, **kwargs: Any) -> Any:
+            made = original(*args, **kwargs)
+            if self.active:
+                self._on_copy(made)
+            return made
+
+        return copy
+
+    def _drop_cached_helpers(self) -> None:
+        for path in HELPER_HOLDERS:
+            holder = _resolve(self._client, path)
+            for name in CACHED_HELPERS:
+                if holder is not None and hasattr(holder, "__dict__"):
+                    holder.__dict__.pop(name, None)

@@ -1,0 +1,119 @@
+"""``mem.llm``: registers OpenAI clients so that their calls read and write memory."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from memori.core import ClientAlreadyRegisteredError, MissingExtraError
+from memori.llm.engine import MemoryEngine
+from memori.llm.stats import LLMStats
+
+if TYPE_CHECKING:
+    from memori.facade import Memori
+    from memori.llm.patching import ClientPatch
+
+C = TypeVar("C")
+OWNER_ATTR = "_memori_registry"
+
+
+class LLMRegistry:
+    """The OpenAI clients registered with one ``Memori`` instance.
+
+    ``register(client)`` patches that client instance (``OpenAI``, ``AsyncOpenAI``
+    and the Azure variants): ``chat.completions.create`` / ``parse`` and
+    ``responses.create`` / ``parse``, streamed or not, directly or through
+    ``with_raw_response``. Registering twice is a no-op; a client registered with
+    another ``Memori`` raises ``ClientAlreadyRegisteredError``. ``unregister``
+    restores the client.
+    """
+
+    def __init__(self, mem: Memori, *, history_turns: int = 40, history_ttl: float = 5.0) -> None:
+        self._mem = mem
+        self.engine = MemoryEngine(mem, history_turns=history_turns, history_ttl=history_ttl)
+        self._lock = threading.RLock()
+        self._clients: dict[int, tuple[weakref.ref[Any], ClientPatch]] = {}
+
+    def register(self, client: C) -> C:
+        """Make the client's calls remember; returns the client."""
+        try:
+            from memori.llm.patching import ClientPatch, is_supported
+        except ImportError as e:
+            raise MissingExtraError("openai", "the LLM interceptors") from e
+        if not is_supported(client):
+            raise TypeError(
+                f"mem.llm.register() takes an openai.OpenAI or openai.AsyncOpenAI client "
+                f"(Azure variants included), not {type(client).__name__}"
+            )
+        with self._lock:
+            owner = getattr(client, OWNER_ATTR, None)
+            if owner is self and self.is_registered(client):
+                return client
+            if isinstance(owner, LLMRegistry) and owner is not self and owner.is_registered(client):
+                raise ClientAlreadyRegisteredError(
+                    "this client is already registered with another Memori instance; "
+                    "call other_mem.llm.unregister(client) first, or use a second client"
+                )
+            patch = ClientPatch(client, self.engine, on_copy=self._register_copy)
+            patch.install()
+            key = id(client)
+            ref: weakref.ref[Any] = weakref.ref(client, functools.partial(self._dropped, key))
+            self._clients[key] = (ref, patch)
+            setattr(client, OWNER_ATTR, self)
+        return client
+
+    def _register_copy(self, client: Any) -> None:
+        if is_copy_registrable(client):
+            self.register(client)
+
+    def _dropped(self, key: int, _ref: object = None) -> None:
+        with self._lock:
+            self._clients.pop(key, None)
+
+    def unregister(self, client: Any) -> bool:
+        """Restore the client; False if it was not registered here."""
+        with self._lock:
+            entry = self._clients.get(id(client))
+            if entry is None or entry[0]() is not client:
+                return False
+            del self._clients[id(client)]
+            entry[1].remove()
+            if client.__dict__.get(OWNER_ATTR) is self:
+                delattr(client, OWNER_ATTR)
+        return True
+
+    def unregister_all(self) -> None:
+        """Restore every registered client (``mem.close()`` does this)."""
+        with self._lock:
+            clients = [ref() for ref, _ in self._clients.values()]
+        for client in clients:
+            if client is not None:
+                self.unregister(client)
+
+    def is_registered(self, client: Any) -> bool:
+        with self._lock:
+            entry = self._clients.get(id(client))
+            return entry is not None and entry[0]() is client
+
+    @property
+    def clients(self) -> list[Any]:
+        """The registered clients still alive."""
+        with self._lock:
+            return [c for c in (ref() for ref, _ in self._clients.values()) if c is not None]
+
+    @property
+    def stats(self) -> LLMStats:
+        """Counters of intercepted calls, injections, recorded turns and memory failures."""
+        return self.engine.stats()
+
+    def forget_entity(self, entity_id: str) -> None:
+        """Drop the entity's cached session history (``mem.forget`` calls this)."""
+        self.engine.sessions.drop_entity(entity_id)
+
+
+def is_copy_registrable(client: Any) -> bool:
+    from memori.llm.patching import is_supported
+
+    return is_supported(client) and getattr(client, OWNER_ATTR, None) is None

@@ -1,0 +1,171 @@
+"""The reply side of a call: the model's answer as a draft, whole or accumulated from a stream.
+
+Only the first choice of a chat completion is recorded. Tool calls go to the
+metadata in the chat completions shape whichever API produced them, so the
+history of a conversation reads the same for both APIs. Nothing here mutates
+the objects the caller receives: chunks and events are only read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memori.llm.messages import Draft, as_mapping, content_text, tool_call
+
+
+def _meta(model: Any, response_id: Any, finish: Any, api: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"api": api}
+    if isinstance(model, str):
+        meta["model"] = model
+    if isinstance(response_id, str):
+        meta["response_id"] = response_id
+    if isinstance(finish, str):
+        meta["finish_reason"] = finish
+    return meta
+
+
+def _draft(text: str, calls: list[dict[str, Any]], meta: dict[str, Any]) -> Draft | None:
+    if not text and not calls:
+        return None
+    if calls:
+        meta["tool_calls"] = calls
+    return Draft("assistant", text, meta)
+
+
+def chat_reply(completion: Any) -> Draft | None:
+    """The assistant turn of a (non-streamed) chat completion; None when it holds nothing."""
+    choices = getattr(completion, "choices", None) or ()
+    if not choices:
+        return None
+    choice = choices[0]
+    message = as_mapping(getattr(choice, "message", None))
+    text = content_text(message.get("content")) or content_text(message.get("refusal"))
+    calls = [
+        tool_call(c.get("id"), as_mapping(c.get("function") or {}).get("name"),
+                  as_mapping(c.get("function") or {}).get("arguments"))
+        for c in (as_mapping(x) for x in message.get("tool_calls") or ())
+    ]
+    meta = _meta(getattr(completion, "model", None), getattr(completion, "id", None),
+                 getattr(choice, "finish_reason", None), "chat")
+    return _draft(text, calls, meta)
+
+
+def responses_reply(response: Any) -> Draft | None:
+    """The assistant turn of a Responses API ``Response``; None when it holds nothing."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for item in getattr(response, "output", None) or ():
+        _collect_item(as_mapping(item), texts, calls)
+    status = getattr(response, "status", None)
+    meta = _meta(getattr(response, "model", None), getattr(response, "id", None),
+                 status, "responses")
+    return _draft("".join(texts), calls, meta)
+
+
+def _collect_item(item: Any, texts: list[str], calls: list[dict[str, Any]]) -> None:
+    kind = item.get("type")
+    if kind == "message":
+        texts.append(content_text(item.get("content")))
+    elif kind in ("function_call", "custom_tool_call"):
+        calls.append(tool_call(item.get("call_id"), item.get("name"),
+                               item.get("arguments", item.get("input"))))
+
+
+class ChatStreamReply:
+    """Accumulates chat completion chunks (choice 0) into the reply draft."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._model: Any = None
+        self._id: Any = None
+        self.finish_reason: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the model said it was done (a finish reason arrived)."""
+        return self.finish_reason is not None
+
+    def feed(self, chunk: Any) -> None:
+        if self._id is None:
+            self._id = getattr(chunk, "id", None)
+            self._model = getattr(chunk, "model", None)
+        for choice in getattr(chunk, "choices", None) or ():
+            if getattr(choice, "index", 0) != 0:
+                continue
+            delta = getattr(choice, "delta", None)
+            if delta is not None:
+                piece = getattr(delta, "content", None) or getattr(delta, "refusal", None)
+                if isinstance(piece, str):
+                    self._parts.append(piece)
+                for call in getattr(delta, "tool_calls", None) or ():
+                    self._feed_call(call)
+            finish = getattr(choice, "finish_reason", None)
+            if isinstance(finish, str):
+                self.finish_reason = finish
+
+    def _feed_call(self, call: Any) -> None:
+        index = getattr(call, "index", 0)
+        entry = self._calls.setdefault(index, {"id": "", "name": "", "arguments": []})
+        if getattr(call, "id", None):
+            entry["id"] = call.id
+        fn = getattr(call, "function", None)
+        if fn is not None:
+            if getattr(fn, "name", None):
+                entry["name"] += fn.name
+            if getattr(fn, "arguments", None):
+                entry["arguments"].append(fn.arguments)
+
+    def draft(self) -> Draft | None:
+        calls = [
+            tool_call(c["id"], c["name"], "".join(c["arguments"]))
+            for _, c in sorted(self._calls.items())
+        ]
+        meta = _meta(self._model, self._id, self.finish_reason, "chat")
+        return _draft("".join(self._parts), calls, meta)
+
+
+_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class ResponsesStreamReply:
+    """Accumulates Responses API stream events into the reply draft."""
+
+    def __init__(self) -> None:
+        self._final: Any = None
+        self._done_items: dict[int, Any] = {}
+        self._deltas: dict[int, list[str]] = {}
+        self._model: Any = None
+        self._id: Any = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the final ``response.*`` event arrived."""
+        return self._final is not None
+
+    def feed(self, event: Any) -> None:
+        kind = getattr(event, "type", None)
+        if kind == "response.output_text.delta":
+            index = getattr(event, "output_index", 0)
+            self._deltas.setdefault(index, []).append(getattr(event, "delta", "") or "")
+        elif kind == "response.output_item.done":
+            self._done_items[getattr(event, "output_index", len(self._done_items))] = event.item
+        elif kind in _FINAL_EVENTS:
+            self._final = getattr(event, "response", None)
+        elif kind == "response.created":
+            response = getattr(event, "response", None)
+            self._model = getattr(response, "model", None)
+            self._id = getattr(response, "id", None)
+
+    def draft(self) -> Draft | None:
+        if self._final is not None:
+            return responses_reply(self._final)
+        texts: list[str] = []
+        calls: list[dict[str, Any]] = []
+        for index in sorted(set(self._done_items) | set(self._deltas)):
+            if index in self._done_items:
+                _collect_item(as_mapping(self._done_items[index]), texts, calls)
+            else:
+                texts.append("".join(self._deltas[index]))
+        meta = _meta(self._model, self._id, None, "responses")
+        return _draft("".join(texts), calls, meta)

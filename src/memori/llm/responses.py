@@ -1,0 +1,46 @@
+"""The Responses API: how memory reads, rewrites and records ``responses`` calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from memori.llm.context import inject_instructions
+from memori.llm.engine import Request, StreamReply
+from memori.llm.messages import Draft, responses_drafts
+from memori.llm.replies import ResponsesStreamReply, responses_reply
+
+
+class ResponsesApi:
+    """``input`` in, the block appended to ``instructions``, the output items recorded.
+
+    With ``previous_response_id`` or ``conversation`` the API holds the
+    conversation itself, so only memories are injected, not session history.
+    """
+
+    name = "responses"
+
+    def read(self, kwargs: dict[str, Any]) -> Request | None:
+        value = kwargs.get("input")
+        if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
+            value = list(value)  # read a one-shot iterable once, pass the copy on
+            kwargs = {**kwargs, "input": value}
+        else:
+            kwargs = dict(kwargs)
+        server_history = isinstance(kwargs.get("previous_response_id"), str) or isinstance(
+            kwargs.get("conversation"), str | Mapping
+        )
+        return Request(kwargs, responses_drafts(value), server_history=server_history)
+
+    def inject(self, request: Request, block: str) -> dict[str, Any]:
+        instructions = inject_instructions(request.kwargs.get("instructions"), block)
+        return {**request.kwargs, "instructions": instructions}
+
+    def reply(self, result: Any) -> Draft | None:
+        return responses_reply(result)
+
+    def stream_reply(self) -> StreamReply:
+        return ResponsesStreamReply()
+
+
+RESPONSES = ResponsesApi()
