@@ -1,0 +1,1 @@
+"""memori-jsonl: an example memori backend storing one JSON file per entity."""
