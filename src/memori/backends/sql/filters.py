@@ -14,9 +14,16 @@ from memori.core.errors import InvalidIdError
 from memori.core.models import Scope
 
 
-def turn_scope(turns: Table, scope: Scope) -> ColumnElement[bool]:
-    """Turns read per (entity, persona, session): persona None matches only None."""
-    conds: list[ColumnElement[bool]] = [turns.c.entity_id == scope.entity_id]
+def turn_scope(
+    turns: Table, scope: Scope, *, entity: ColumnElement[str] | None = None
+) -> ColumnElement[bool]:
+    """Turns read per (entity, persona, session): persona None matches only None.
+
+    ``entity`` replaces the entity_id column in the comparison (a backend may wrap
+    it to steer its query planner); the comparison itself never changes.
+    """
+    column = turns.c.entity_id if entity is None else entity
+    conds: list[ColumnElement[bool]] = [column == scope.entity_id]
     if scope.process_id is None:
         conds.append(turns.c.process_id.is_(None))
     else:
@@ -27,15 +34,20 @@ def turn_scope(turns: Table, scope: Scope) -> ColumnElement[bool]:
 
 
 def memory_visible(
-    memories: Table, scope: Scope, *, include_superseded: bool = True
+    memories: Table, scope: Scope, *, include_superseded: bool = True,
+    entity: ColumnElement[str] | None = None,
 ) -> ColumnElement[bool]:
-    """Memories of the entity that belong to the persona, to no persona, or are shared."""
+    """Memories of the entity that belong to the persona, to no persona, or are shared.
+
+    ``entity`` replaces the entity_id column in the comparison, as in :func:`turn_scope`.
+    """
+    column = memories.c.entity_id if entity is None else entity
     everyone = or_(memories.c.process_id.is_(None), memories.c.shared == true())
     persona = (
         everyone if scope.process_id is None
         else or_(everyone, memories.c.process_id == scope.process_id)
     )
-    conds: list[ColumnElement[bool]] = [memories.c.entity_id == scope.entity_id, persona]
+    conds: list[ColumnElement[bool]] = [column == scope.entity_id, persona]
     if not include_superseded:
         conds.append(memories.c.superseded_by.is_(None))
     return and_(*conds)

@@ -6,12 +6,14 @@ Each function returns ``(id, row mapping, score)`` best first, with scores in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     ColumnElement,
+    String,
     Table,
     bindparam,
     column,
@@ -21,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from memori.backends.sql.rows import RowLike
 from memori.backends.sql.scoring import cosine_score, relevance_score
@@ -28,6 +32,13 @@ from memori.backends.sqlite.fts import fts_table, match_expression
 from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
 
 Ranked = list[tuple[str, RowLike, float]]
+ScopeFilter = Callable[[ColumnElement[str] | None], ColumnElement[bool]]
+"""Builds the scope's WHERE clause, given the expression to compare the entity id with."""
+
+
+def unindexed(column: ColumnElement[str]) -> ColumnElement[str]:
+    """``+column``: same value, but SQLite will not drive the query from an index on it."""
+    return UnaryExpression(column, operator=custom_op("+"), type_=String())
 
 
 def _rowid(table: Table) -> ColumnElement[Any]:
@@ -35,10 +46,14 @@ def _rowid(table: Table) -> ColumnElement[Any]:
 
 
 def text_candidates(
-    conn: Connection, table: Table, where: ColumnElement[bool], entity_id: str, text: str,
+    conn: Connection, table: Table, scope_filter: ScopeFilter, entity_id: str, text: str,
     limit: int,
 ) -> Ranked:
-    """Rows matching any word of ``text`` (FTS5, bm25 over ``content``), best first."""
+    """Rows matching any word of ``text`` (FTS5, bm25 over ``content``), best first.
+
+    The FTS index drives the query (its entity token narrows it to the entity);
+    the base rows are then fetched by rowid and filtered by the scope.
+    """
     expression = match_expression(entity_id, text)
     if expression is None or limit <= 0:
         return []
@@ -50,7 +65,7 @@ def text_candidates(
         select(table, rank)
         .select_from(fts_rows.join(table, fts_rows.c.rowid == _rowid(table)))
         .where(fts.op("MATCH")(bindparam("memori_match", expression)))
-        .where(where)
+        .where(scope_filter(unindexed(table.c.entity_id)))
         .order_by(rank, table.c.created_at.desc())
         .limit(limit)
     )
@@ -95,11 +110,7 @@ def vector_candidates_exact(
     if limit <= 0:
         return []
     rowid = _rowid(table).label("memori_rowid")
-    stmt = (
-        select(rowid, table.c.embedding)
-        .where(where, *_vector_rows_filter(table, query.nbytes))
-        .order_by(table.c.created_at.desc())
-    )
+    stmt = select(rowid, table.c.embedding).where(where, *_vector_rows_filter(table, query.nbytes))
     pairs = conn.execute(stmt).all()
     if not pairs:
         return []

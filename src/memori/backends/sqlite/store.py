@@ -36,6 +36,7 @@ from memori.backends.sqlite.errors import translate_errors
 from memori.backends.sqlite.fts import entity_expression, fts_table
 from memori.backends.sqlite.search import (
     Ranked,
+    ScopeFilter,
     text_candidates,
     vector_candidates_exact,
     vector_candidates_sqlite_vec,
@@ -275,8 +276,10 @@ class SQLiteStore(ThreadedAsyncMixin):
         self, scope: Scope, *, text: str | None = None,
         vector: Sequence[float] | None = None, limit: int = 10,
     ) -> list[Hit]:
-        where = turn_scope(self._turns, scope)
-        return self._search(self._turns, where, scope, text, vector, limit, self._to_turn)
+        def scope_filter(entity: Any = None) -> Any:
+            return turn_scope(self._turns, scope, entity=entity)
+
+        return self._search(self._turns, scope_filter, scope, text, vector, limit, self._to_turn)
 
     # memories
 
@@ -352,8 +355,14 @@ class SQLiteStore(ThreadedAsyncMixin):
         vector: Sequence[float] | None = None, limit: int = 10,
         include_superseded: bool = False,
     ) -> list[Hit]:
-        where = memory_visible(self._memories, scope, include_superseded=include_superseded)
-        return self._search(self._memories, where, scope, text, vector, limit, self._to_memory)
+        def scope_filter(entity: Any = None) -> Any:
+            return memory_visible(
+                self._memories, scope, include_superseded=include_superseded, entity=entity
+            )
+
+        return self._search(
+            self._memories, scope_filter, scope, text, vector, limit, self._to_memory
+        )
 
     # search
 
@@ -364,7 +373,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         return row_to_memory(row, self._codec.decode)
 
     def _search(
-        self, table: Table, where: Any, scope: Scope, text: str | None,
+        self, table: Table, scope_filter: ScopeFilter, scope: Scope, text: str | None,
         vector: Sequence[float] | None, limit: int, to_model: Callable[[RowLike], Any],
     ) -> list[Hit]:
         _check_limit(limit)
@@ -378,9 +387,13 @@ class SQLiteStore(ThreadedAsyncMixin):
         lists: dict[str, Ranked] = {}
         with self._read() as conn:
             if text is not None:
-                lists["text"] = text_candidates(conn, table, where, scope.entity_id, text, pool)
+                lists["text"] = text_candidates(
+                    conn, table, scope_filter, scope.entity_id, text, pool
+                )
             if query is not None:
-                lists["vector"] = self._vector_candidates(conn, table, where, scope, query, pool)
+                lists["vector"] = self._vector_candidates(
+                    conn, table, scope_filter(None), scope, query, pool
+                )
         if not both:
             ((signal, ranked),) = lists.items()
             return [Hit(to_model(row), score, {signal: score}) for _, row, score in ranked]
