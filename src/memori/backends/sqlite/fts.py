@@ -20,15 +20,18 @@ def fts_table(base_table: str) -> str:
 
 
 def query_tokens(text: str) -> list[str]:
-    """Distinct lower-cased word tokens of ``text``, in order, at most MAX_QUERY_TOKENS."""
+    """Distinct lower-cased ``\\w+`` words of ``text``, in order, at most MAX_QUERY_TOKENS.
+
+    The FTS5 tokenizer (unicode61 with ``_`` as a token character) cuts indexed
+    text the same way and folds the case of the quoted words itself.
+    """
     seen: dict[str, None] = {}
     for match in _WORD.finditer(text or ""):
-        for part in match.group(0).split("_"):
-            word = part.casefold()
-            if word and word not in seen:
-                seen[word] = None
-                if len(seen) >= MAX_QUERY_TOKENS:
-                    return list(seen)
+        word = match.group(0).lower()
+        if word not in seen:
+            seen[word] = None
+            if len(seen) >= MAX_QUERY_TOKENS:
+                break
     return list(seen)
 
 

@@ -24,7 +24,8 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("memori_turns", "memori_memories")
-TOKENIZER = "unicode61 remove_diacritics 2"
+TOKENIZER = "unicode61 remove_diacritics 0 tokenchars '_'"
+"""Words are Unicode ``\\w+`` runs, case-folded, accents kept: the contract's "words"."""
 
 
 def _is_sqlite() -> bool:
@@ -44,7 +45,7 @@ def _create(table: str) -> None:
     key = "'e' || hex({}.entity_id)"
     _drop(table)
     op.execute(
-        f"CREATE VIRTUAL TABLE {fts} USING fts5(content, entity_key, tokenize='{TOKENIZER}')"
+        f"CREATE VIRTUAL TABLE {fts} USING fts5(content, entity_key, tokenize=\"{TOKENIZER}\")"
     )
     op.execute(
         f"INSERT INTO {fts}(rowid, content, entity_key) "
