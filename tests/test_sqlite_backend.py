@@ -108,6 +108,23 @@ def test_stdlib_connection_cannot_use_sqlite_vec_and_says_so(tmp_path: Path) -> 
     conn.close()
 
 
+def test_extension_capable_connection_gets_sqlite_vec(tmp_path: Path) -> None:
+    driver = extension_driver()
+    if driver is None or sqlite_vec_module() is None:
+        pytest.skip("no sqlite3 module here can load sqlite-vec")
+    conn = driver.connect(str(tmp_path / "v.db"), check_same_thread=False)
+    with open_store(conn, vector_dim=DIM) as s:
+        s.setup()
+        assert s.vector_path == "sqlite-vec"
+        assert Capability.MULTI_PROCESS in s.capabilities
+        s.put_memories([Memory("e", "near", embedding=(1.0, 0, 0, 0)),
+                        Memory("e", "far", embedding=(-1.0, 0, 0, 0))])
+        hits = s.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])
+        assert [(h.content, round(h.score, 6)) for h in hits] == [("near", 1.0), ("far", 0.0)]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
 def test_engine_target_is_left_open(db_url: str) -> None:
     engine = create_engine(db_url)
     with open_store(engine) as s:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
@@ -100,8 +99,6 @@ class ConnectionSetup:
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
     wal: bool = True
     load_vec: bool = False
-    vec_loaded: dict[int, bool] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def prepare(self, dbapi_conn: Any) -> None:
         cur = dbapi_conn.cursor()
@@ -117,9 +114,8 @@ class ConnectionSetup:
                 cur.execute("PRAGMA foreign_keys = ON")
         finally:
             cur.close()
-        loaded = has_sqlite_vec(dbapi_conn) or (self.load_vec and load_sqlite_vec(dbapi_conn))
-        with self._lock:
-            self.vec_loaded[id(dbapi_conn)] = loaded
+        if self.load_vec and not has_sqlite_vec(dbapi_conn):
+            load_sqlite_vec(dbapi_conn)
 
     def on_checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         if not record.info.get("memori_prepared"):
