@@ -623,7 +623,6 @@ async def test_async_twins_run_on_the_event_loop_thread(
     aclient: AsyncMongoClient[Doc] = AsyncMongoClient(server.url, event_listeners=[recorder])
     store = open_store(aclient, database=database, collection_prefix=prefix, vector_dim=DIM)
     loop_thread = threading.get_ident()
-    before = threading.active_count()
     try:
         await store.asetup()
         e = uuid.uuid4().hex
@@ -646,8 +645,8 @@ async def test_async_twins_run_on_the_event_loop_thread(
         with pytest.raises(InvalidIdError):
             await store.aforget({"$ne": ""})  # type: ignore[arg-type]
         assert recorder.commands, "the async client sent the commands"
+        # every command was sent from the event loop's thread: no thread offload
         assert {thread for _, _, thread in recorder.commands} == {loop_thread}
-        assert threading.active_count() <= before + 1  # no worker threads for the calls
     finally:
         await store.aclose()
         await aclient.close()
@@ -667,3 +666,72 @@ def test_server_helper_uses_the_environment_url(monkeypatch: pytest.MonkeyPatch)
     srv = start_mongo_server()
     assert srv.url == "mongodb://db.invalid:27017" and not srv.owned
     srv.stop()
+
+
+# the native paths' plans, driven with the answers a server with search indexes gives
+
+def _drive(plan: Any, answers: list[Any]) -> Any:
+    """Run a plan, answering its requests in order; returns (value, requests)."""
+    requests = []
+    try:
+        request = next(plan)
+        for answer in answers:
+            requests.append(request)
+            request = plan.send(answer)
+        raise AssertionError(f"the plan asked for more: {request!r}")
+    except StopIteration as stop:
+        return stop.value, requests
+
+
+def test_vector_index_detection_follows_the_server_answers() -> None:
+    from pymongo.errors import OperationFailure
+
+    from memori.backends.mongo.features import Want, detect_vector
+
+    name = "p_memories_vector"
+    listed = [{"name": name, "queryable": True,
+               "latestDefinition": {"fields": [{"type": "vector", "numDimensions": DIM}]}}]
+    mode, _ = _drive(detect_vector("memories", "p_", DIM, Want.AUTO), [(True, listed)])
+    assert mode is Mode.NATIVE
+    building = [{**listed[0], "queryable": False}]
+    mode, _ = _drive(detect_vector("memories", "p_", DIM, Want.AUTO), [(True, building)])
+    assert mode is Mode.BUILDING
+    mode, requests = _drive(detect_vector("memories", "p_", DIM, Want.AUTO),
+                            [(True, []), (True, name)])
+    assert mode is Mode.BUILDING
+    model = requests[1].request.model.document
+    assert model["type"] == "vectorSearch" and model["name"] == name
+    assert {f["path"] for f in model["definition"]["fields"]} >= {"embedding", "entity_id"}
+    refused = (False, OperationFailure("no search here", 115))
+    mode, _ = _drive(detect_vector("memories", "p_", DIM, Want.AUTO), [refused])
+    assert mode is Mode.FALLBACK
+    with pytest.raises(ConfigurationError):
+        _drive(detect_vector("memories", "p_", DIM, Want.NATIVE), [refused])
+    wrong = [{**listed[0], "latestDefinition": {"fields": [{"type": "vector",
+                                                             "numDimensions": DIM + 1}]}}]
+    with pytest.raises(DimensionMismatchError):
+        _drive(detect_vector("memories", "p_", DIM, Want.AUTO), [(True, wrong)])
+
+
+def test_native_pipelines_take_the_scope_and_words_as_data() -> None:
+    import numpy as np
+
+    from memori.backends.mongo import filters, text_search, vector_search
+
+    scope = Scope('{"$ne": ""}', "$where")
+    where = filters.memory_scope(scope, include_superseded=False)
+    pipeline = text_search.native_pipeline(scope.entity_id, where,
+                                           text_search.query_terms('-a "b" c*'), 5)
+    match = pipeline[0]["$match"]
+    assert match["$text"] == {"$search": "a b c"}
+    assert match["entity_id"] == {"$eq": '{"$ne": ""}'}
+    assert match["$and"] == [where]
+    stage = vector_search.native_pipeline("idx", where, np.ones(DIM, dtype=np.float32), 3)
+    assert stage[0]["$vectorSearch"]["filter"] == where
+    assert stage[0]["$vectorSearch"]["limit"] == 3
+    assert stage[2] == {"$match": where}
+    assert where == {"$and": [
+        {"entity_id": {"$eq": '{"$ne": ""}'}},
+        {"$or": [{"open": {"$eq": True}}, {"process_id": {"$eq": "$where"}}]},
+        {"current": {"$eq": True}},
+    ]}

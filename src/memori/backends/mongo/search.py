@@ -18,6 +18,7 @@ from memori.backends.mongo.features import Features, Mode, recheck_vector, vecto
 from memori.backends.mongo.filters import Filter, both
 from memori.backends.mongo.ops import Aggregate, Find, Plan
 
+OLDEST_FIRST = (("created_at", 1), ("id", 1))
 FUSION_POOL_MIN = 100
 """Candidates each side brings to a fused search, at least."""
 RRF_K = 60
@@ -37,6 +38,7 @@ class Query:
     """One search: where, what, how many."""
 
     collection: str
+    entity_id: str
     scope: Filter
     text: str | None
     vector: vector_search.Vector | None
@@ -75,7 +77,7 @@ def text_hits(q: Query, terms: list[str], pool: int, features: Features) -> Plan
     project = {"$project": result_projection()}
     if features.text.get(q.collection) is Mode.NATIVE:
         rows = yield Aggregate(q.collection, [
-            *text_search.native_pipeline(q.scope, terms, pool), project])
+            *text_search.native_pipeline(q.entity_id, q.scope, terms, pool), project])
         scores = [text_search.squash(r.pop(text_search.SCORE_FIELD, 0.0)) for r in rows]
     else:
         stats_rows = yield Aggregate(q.collection, text_search.stats_pipeline(q.scope, terms))
@@ -102,7 +104,7 @@ def vector_hits(
         return [Scored(r, s, {"vector": s}) for r in rows
                 for s in [_clamp(r.pop(vector_search.SCORE_FIELD, 0.0))]]
     candidates = yield Find(q.collection, both(q.scope, {"embedding": {"$ne": None}}),
-                            {"_id": 1, "embedding": 1})
+                            {"_id": 1, "embedding": 1}, OLDEST_FIRST)  # ties: older first
     ids, rows_vec = [], []
     for row in candidates:
         vec = vector_search.decode(row.get("embedding"))

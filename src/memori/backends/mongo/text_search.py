@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from memori.backends.mongo.filters import Filter
+from memori.core import check_id
 
 _WORD = re.compile(r"\w+")
 MAX_QUERY_TERMS = 32
@@ -47,14 +48,19 @@ def term_fields(content: str) -> dict[str, Any]:
     }
 
 
-def native_pipeline(scope: Filter, terms: list[str], limit: int) -> list[dict[str, Any]]:
+def native_pipeline(
+    entity_id: str, scope: Filter, terms: list[str], limit: int
+) -> list[dict[str, Any]]:
     """Rank with the server's text index: ``$text`` over the query's words only.
 
     Joining the extracted words with spaces keeps the search string free of
     phrases (``"..."``) and negations (``-word``), so no query is a syntax error.
+    The entity equality sits at the top level, where the compound text index
+    ``(entity_id, content)`` requires its prefix.
     """
     return [
-        {"$match": {"$text": {"$search": " ".join(terms)}, "$and": [scope]}},
+        {"$match": {"$text": {"$search": " ".join(terms)},
+                    "entity_id": {"$eq": check_id(entity_id, "entity_id")}, "$and": [scope]}},
         {"$addFields": {SCORE_FIELD: {"$meta": "textScore"}}},
         {"$sort": {SCORE_FIELD: -1, "created_at": 1, "id": 1}},
         {"$limit": limit},
