@@ -26,6 +26,7 @@ from memori.core import (
     ExtractState,
     InvalidIdError,
     Memory,
+    SchemaOutdatedError,
     SchemaTooNewError,
     Scope,
     StoreError,
@@ -265,6 +266,39 @@ def test_newer_schema_is_refused(
     client[database][prefix + "meta"].insert_one({"_id": "schema", "version": HEAD + 1})
     with pytest.raises(SchemaTooNewError):
         make().setup()
+
+
+def test_older_collections_are_upgraded_only_when_asked(
+    make: Callable[..., MongoStore], client: MongoClient[Doc], database: str, prefix: str
+) -> None:
+    meta = client[database][prefix + "meta"]
+    meta.insert_one({"_id": "schema", "version": 1})
+    meta.insert_one({"_id": "step:1", "version": 1})
+    with pytest.raises(SchemaOutdatedError) as info:
+        make().setup()
+    assert "memori migrate" in str(info.value) and info.value.current == "1"
+    assert client[database][prefix + "memories"].index_information() == {}
+    make(migrate=True).setup()
+    assert (meta.find_one({"_id": "schema"}) or {}).get("version") == HEAD
+    assert "entity_id_1_id_1" in client[database][prefix + "memories"].index_information()
+    make().setup()  # up to date now
+
+
+def test_memori_facade_runs_on_mongo(server: MongoServer, database: str, prefix: str) -> None:
+    from memori import Memori
+
+    with Memori(server.url, embedder="hash", store_options={
+        "database": database, "collection_prefix": prefix,
+    }) as mem:
+        assert mem.store.name == "mongo"
+        mem.attribution(entity_id="alice@example.com", process_id="fitness-coach")
+        mem.remember("Goal: sub-25 5K by June")
+        mem.attribution(entity_id="alice@example.com", process_id="meal-planner")
+        assert mem.recall("running goal June") == []
+        mem.attribution(entity_id="alice@example.com", process_id="fitness-coach")
+        hits = mem.recall("my June goal")
+        assert hits and "sub-25 5K" in hits[0].content
+        assert mem.forget(entity_id="alice@example.com") >= 1
 
 
 def test_other_vector_dimension_is_refused(make: Callable[..., MongoStore]) -> None:

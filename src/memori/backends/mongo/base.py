@@ -15,14 +15,17 @@ from memori.backends.mongo.filters import Filter
 from memori.backends.mongo.schema import MEMORIES, apply_steps, check_vector_dim
 from memori.backends.mongo.search import Query, Scored
 from memori.core import Capability, ConfigurationError, Hit, Scope
+from memori.core.urls import redact_url
 
 T = TypeVar("T")
 _PREFIX = re.compile(r"^[A-Za-z0-9_\-]{0,64}$")
 
 
-def setup_plan(prefix: str, dim: int | None, text: Want, vector: Want) -> ops.Plan[Features]:
+def setup_plan(
+    prefix: str, dim: int | None, text: Want, vector: Want, *, migrate: bool, command: str
+) -> ops.Plan[Features]:
     """Apply the versioned steps, check the vector dimension, detect the search modes."""
-    yield from apply_steps()
+    yield from apply_steps(migrate=migrate, command=command)
     if dim is not None:
         yield from check_vector_dim(dim)
     features: Features = yield from detect(prefix, dim, text, vector)
@@ -65,8 +68,11 @@ class MongoStoreBase:
 
     def __init__(
         self, connection: Connection, *, vector_dim: int | None, collection_prefix: str,
-        text_index: Want, vector_index: Want,
+        text_index: Want, vector_index: Want, migrate: bool = False,
     ) -> None:
+        if not isinstance(migrate, bool):
+            raise ConfigurationError(f"migrate must be a bool, got {migrate!r}")
+        self._migrate = migrate
         self._conn = connection
         self.vector_dim = check_dim(vector_dim)
         self.collection_prefix = check_prefix(collection_prefix)
@@ -105,8 +111,10 @@ class MongoStoreBase:
         return frozenset(caps)
 
     def _setup_plan(self) -> ops.Plan[Features]:
+        where = redact_url(self._conn.url) if self._conn.url else "<your MongoDB URL>"
+        command = f"memori migrate {where} (or open the store with migrate=True)"
         return setup_plan(self.collection_prefix, self.vector_dim, self._want_text,
-                          self._want_vector)
+                          self._want_vector, migrate=self._migrate, command=command)
 
     def _run(self, plan: ops.Plan[T], action: str) -> T:
         with translated(action, self._conn.secret):

@@ -2,7 +2,10 @@
 
 Each step is idempotent (``createIndexes`` with fixed names and specs) and is
 recorded as ``{"_id": "step:N"}`` once applied; ``{"_id": "schema"}`` holds the
-highest version (raised with ``$max``, never lowered). Running setup from many
+highest version (raised with ``$max``, never lowered). New collections get every
+step; collections at an older version are upgraded only when asked
+(``migrate=True``, or ``memori migrate URL``), since building an index on a
+large collection is an operation to plan. Running setup from many
 processes at once is safe: a step applied twice is a no-op, and racing upserts
 of the same meta document are retried. Every scope index leads with
 ``entity_id``, so ``{entity_id: 1}`` or ``{entity_id: "hashed"}`` can be the
@@ -28,7 +31,12 @@ from memori.backends.mongo.ops import (
     Request,
     UpdateOne,
 )
-from memori.core import DimensionMismatchError, SchemaTooNewError, StoreError
+from memori.core import (
+    DimensionMismatchError,
+    SchemaOutdatedError,
+    SchemaTooNewError,
+    StoreError,
+)
 
 TURNS, MEMORIES, META = "turns", "memories", "meta"
 
@@ -94,8 +102,11 @@ def _indexes_present(info: dict[str, Any], indexes: tuple[IndexModel, ...]) -> b
     return True
 
 
-def apply_steps() -> Plan[int]:
-    """Apply the steps not yet recorded; returns the schema version now in place."""
+def apply_steps(*, migrate: bool, command: str) -> Plan[int]:
+    """Apply the steps not yet recorded; returns the schema version now in place.
+
+    ``command`` is what the error for outdated collections tells the user to run.
+    """
     ids = [SCHEMA_ID] + [_step_id(s.version) for s in STEPS]
     rows = yield Find(META, {"_id": {"$in": ids}})
     meta = {row["_id"]: row for row in rows}
@@ -105,6 +116,8 @@ def apply_steps() -> Plan[int]:
             f"the mongo collections are at setup version {current}; this memori knows {HEAD}: "
             "upgrade memori"
         )
+    if 0 < current < HEAD and not migrate:
+        raise SchemaOutdatedError(str(current), str(HEAD), command)
     for step in STEPS:
         if _step_id(step.version) in meta:
             continue

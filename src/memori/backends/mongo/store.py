@@ -177,7 +177,8 @@ class MongoStore(AsyncMongoMethods):
         return self._stream({}, "admin export")
 
 
-OPTIONS = ("text_index", "vector_index", "async_client", "sync_client", "client_options")
+OPTIONS = ("text_index", "vector_index", "async_client", "sync_client", "client_options",
+           "migrate")
 
 
 def _want(name: str, value: Any) -> Want:
@@ -200,7 +201,8 @@ def open_store(
     has one; ``"native"``: require it; ``"fallback"``: never use it),
     ``async_client`` / ``sync_client`` (the other flavour of client when
     ``target`` is an object), ``client_options`` (keyword arguments for clients
-    created from a URL).
+    created from a URL), ``migrate`` (apply new setup steps to collections made
+    by an older memori; new collections are always set up).
     """
     unknown = set(options) - set(OPTIONS)
     if unknown:
@@ -217,4 +219,5 @@ def open_store(
         connection, vector_dim=vector_dim, collection_prefix=collection_prefix,
         text_index=_want("text_index", options.get("text_index", "auto")),
         vector_index=_want("vector_index", options.get("vector_index", "auto")),
+        migrate=options.get("migrate", False),
     )
