@@ -41,6 +41,7 @@ from memori.backends.sqlite.search import (
     vector_candidates_exact,
     vector_candidates_sqlite_vec,
 )
+from memori.backends.sqlite.targets import busy_timeout_ms, resolve_target
 from memori.backends.sqlite.vectors import BlobCodec, check_vector
 from memori.core.async_bridge import ThreadedAsyncMixin
 from memori.core.capabilities import Capability
@@ -49,7 +50,6 @@ from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
 from memori.core.records import from_record, memory_to_record, turn_to_record
-from memori.core.urls import redact_url
 
 CHUNK = 400
 """Ids per ``IN (...)`` list (well under SQLite's bound-parameter limit)."""
@@ -567,13 +567,6 @@ class SQLiteStore(ThreadedAsyncMixin):
             yield from self._export(entity_id)
 
 
-def _busy_timeout_ms(options: dict[str, Any]) -> int:
-    seconds = options.pop("busy_timeout", conns.DEFAULT_BUSY_TIMEOUT_MS / 1000)
-    if not isinstance(seconds, (int, float)) or seconds < 0:
-        raise ConfigurationError("busy_timeout must be a non-negative number of seconds")
-    return int(seconds * 1000)
-
-
 def open_store(
     target: Any, *, vector_dim: int | None = None, migrate: bool = False, **options: Any
 ) -> SQLiteStore:
@@ -585,46 +578,18 @@ def open_store(
     if vector_dim is not None and (type(vector_dim) is not int or vector_dim <= 0):
         raise ConfigurationError("vector_dim must be a positive int or None")
     mode = options.pop("vector_search", "auto")
-    busy_ms = _busy_timeout_ms(options)
+    busy_ms = busy_timeout_ms(options.pop("busy_timeout", None))
     if options:
         raise ConfigurationError(f"unknown sqlite options: {', '.join(sorted(options))}")
-    driver, load_vec = conns.choose_driver(mode, vectors=vector_dim is not None)
-    owns = True
-    file_backed = True
-    if isinstance(target, str):
-        url_hint = redact_url(target)
-        engine = conns.engine_from_url(target, driver)
-        file_backed = not conns.is_memory_url(engine.url)
-    elif isinstance(target, Engine):
-        if target.dialect.name != "sqlite":
-            raise ConfigurationError(f"not a SQLite engine: {target.dialect.name}")
-        engine, owns = target, False
-        url_hint = target.url.render_as_string(hide_password=True)
-        file_backed = not conns.is_memory_url(target.url)
-        load_vec = load_vec and mode != "exact"
-    elif hasattr(target, "execute") and hasattr(target, "cursor"):
-        engine, owns = conns.engine_from_connection(target), False
-        url_hint = _connection_hint(target)
-        file_backed = url_hint != "sqlite://"
-    else:
-        raise ConfigurationError(
-            f"cannot open a SQLite store on a {type(target).__module__}.{type(target).__qualname__}"
-        )
-    setup = conns.ConnectionSetup(busy_timeout_ms=busy_ms, wal=file_backed, load_vec=load_vec)
+    opened = resolve_target(target, mode, vectors=vector_dim is not None)
+    setup = conns.ConnectionSetup(
+        busy_timeout_ms=busy_ms, wal=opened.file_backed, load_vec=opened.load_vec
+    )
     return SQLiteStore(
-        engine, url_hint=url_hint, owns_engine=owns, vector_dim=vector_dim,
-        vector_search=mode, migrate=migrate, connection_setup=setup, file_backed=file_backed,
+        opened.engine, url_hint=opened.url_hint, owns_engine=opened.owns_engine,
+        vector_dim=vector_dim, vector_search=mode, migrate=migrate, connection_setup=setup,
+        file_backed=opened.file_backed,
     )
 
 
-def _connection_hint(dbapi_conn: Any) -> str:
-    """``sqlite:///<file>`` of a DB-API connection's main database (``sqlite://`` in memory)."""
-    with contextlib.suppress(Exception):
-        for _, name, path in dbapi_conn.execute("PRAGMA database_list").fetchall():
-            if name == "main":
-                return f"sqlite:///{path}" if path else "sqlite://"
-    return "sqlite://"
-
-
 __all__ = ["SQLiteStore", "open_store"]
-
