@@ -110,6 +110,7 @@ def run(queries: int, n_sentences: int, threads: int, workers: int | None) -> di
         "hash_embedder_sentences_per_s": round(len(corpus) / hash_s, 1),
         "machine": {
             "cpus": os.cpu_count(),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
             "python": platform.python_version(),
             "onnxruntime": onnxruntime.__version__,
             "processor": platform.processor() or platform.machine(),

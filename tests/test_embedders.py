@@ -93,6 +93,17 @@ def test_local_cache_returns_copies(local: LocalEmbedder) -> None:
     assert abs(norm(again) - 1.0) < 1e-5
 
 
+def test_local_cache_is_bounded_and_not_filled_by_bulk_batches(local: LocalEmbedder) -> None:
+    embedder = LocalEmbedder(cache_size=2)
+    embedder._runtime = local._runtime  # share the loaded model
+    for text in ("one", "two", "three"):
+        embedder.embed([text])
+    assert list(embedder._cache) == ["two", "three"]
+    embedder.embed([f"bulk {i}" for i in range(20)])
+    embedder.embed(["long " * 1000])
+    assert list(embedder._cache) == ["two", "three"]
+
+
 def test_local_lazy_load_is_thread_safe() -> None:
     embedder = LocalEmbedder()
     texts = [f"concurrent text {i % 5}" for i in range(16)]

@@ -27,6 +27,8 @@ FloatArray = npt.NDArray[np.float32]
 #: Calls with at most this many texts fill the query cache; bulk batches only read it,
 #: so ingesting documents does not evict the queries an app keeps asking.
 CACHE_FILL_MAX_TEXTS = 8
+#: Longer texts are not cached (queries are short; this bounds the cache's memory).
+CACHE_MAX_CHARS = 2048
 
 
 def _default_workers() -> int:
@@ -182,6 +184,8 @@ class LocalEmbedder:
             return
         with self._cache_lock:
             for text, row in rows.items():
+                if len(text) > CACHE_MAX_CHARS:
+                    continue
                 self._cache[text] = row
                 self._cache.move_to_end(text)
             while len(self._cache) > self.cache_size:
