@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memori.core import ConfigurationError
-from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, verify_file
+from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, read_verified
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -119,10 +119,10 @@ class LocalEmbedder:
             ) from e
         model_path = self._model_path or MODEL_FILE.locate()
         tokenizer_path = self._tokenizer_path or TOKENIZER_FILE.locate()
-        verify_file(model_path, self._model_sha256, "embedding model")
-        verify_file(tokenizer_path, self._tokenizer_sha256, "embedding tokenizer")
+        model = read_verified(model_path, self._model_sha256, "embedding model")
+        vocab = read_verified(tokenizer_path, self._tokenizer_sha256, "embedding tokenizer")
 
-        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        tokenizer = Tokenizer.from_str(vocab.decode("utf-8"))
         tokenizer.no_padding()  # the shipped file pads every text to 128 tokens
         tokenizer.enable_truncation(max_length=self.max_length)
 
@@ -133,7 +133,7 @@ class LocalEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         session = ort.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            model, sess_options=options, providers=["CPUExecutionProvider"]
         )
         inputs = {i.name for i in session.get_inputs()}
         if not {"input_ids", "attention_mask"} <= inputs:

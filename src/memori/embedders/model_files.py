@@ -85,14 +85,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: Path, sha256: str, what: str) -> None:
-    """Raise ``ModelIntegrityError`` unless ``path`` hashes to ``sha256``."""
+def read_verified(path: Path, sha256: str, what: str) -> bytes:
+    """The bytes of ``path`` if they hash to ``sha256``, else ``ModelIntegrityError``.
+
+    The checked bytes are the ones used, so the file cannot change between check and load.
+    """
     try:
-        actual = sha256_file(path)
+        data = path.read_bytes()
     except OSError as e:
         raise ModelFileError(f"cannot read the {what} at {path}: {e}") from e
+    actual = hashlib.sha256(data).hexdigest()
     if actual != sha256.lower():
         raise ModelIntegrityError(
             f"the {what} at {path} has sha256 {actual}, expected {sha256}: "
             "refusing to load a modified or different file"
         )
+    return data
