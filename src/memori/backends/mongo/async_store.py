@@ -1,7 +1,9 @@
 """The async twins of the store's methods, on pymongo's native ``AsyncMongoClient``.
 
 Each method runs the same plan as its sync twin (see :mod:`.plans`), awaited
-on the async client: no thread offload, the event loop is never blocked.
+on the async client: no thread offload, the event loop is never blocked. A
+store given only a sync ``MongoClient`` runs the plans in a worker thread
+instead (and does not declare ``NATIVE_ASYNC``).
 """
 
 from __future__ import annotations

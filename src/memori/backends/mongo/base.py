@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -106,8 +107,9 @@ class MongoStoreBase:
             m is Mode.NATIVE for m in self._features.vector.values()
         ):
             caps.add(Capability.NATIVE_VECTOR_INDEX)
+        caps.add(Capability.ASYNC)
         if self._conn.has_async:
-            caps.update({Capability.ASYNC, Capability.NATIVE_ASYNC})
+            caps.add(Capability.NATIVE_ASYNC)
         return frozenset(caps)
 
     def _setup_plan(self) -> ops.Plan[Features]:
@@ -121,6 +123,8 @@ class MongoStoreBase:
             return ops.run(plan, self._conn.db(), self.collection_prefix)
 
     async def _arun(self, plan: ops.Plan[T], action: str) -> T:
+        if not self._conn.has_async:  # only a sync client was given: keep the loop free
+            return await asyncio.to_thread(self._run, plan, action)
         with translated(action, self._conn.secret):
             return await ops.arun(plan, self._conn.adb(), self.collection_prefix)
 

@@ -4,7 +4,9 @@ From a ``mongodb://`` or ``mongodb+srv://`` URL both a ``MongoClient`` and an
 ``AsyncMongoClient`` are created lazily, on first use, and closed by the store.
 Objects the user passes (``MongoClient``, ``AsyncMongoClient``, ``Database``,
 ``AsyncDatabase``) are used as given and never closed by the store; the other
-flavour may be passed as ``async_client=`` / ``sync_client=``.
+flavour may be passed as ``async_client=`` / ``sync_client=``. The native async
+client is bound to the event loop it first runs on; ``aclose()`` closes both
+clients the store created, ``close()`` the sync one.
 """
 
 from __future__ import annotations
