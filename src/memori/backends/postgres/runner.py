@@ -1,0 +1,113 @@
+"""Runs plans in one transaction each, on the sync engine or natively on the async engine.
+
+When the store's tables have row-level security on, the first statement of
+every transaction names the entity it works for (or all entities, for the
+calls that cross them on purpose), transaction-locally so a pooled connection
+never carries it over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from memori.backends.postgres import rls
+from memori.backends.postgres.bulk import CopyRows, copy_async, copy_sync
+from memori.backends.postgres.engines import Engines
+from memori.backends.postgres.errors import ErrorTranslator
+from memori.backends.postgres.steps import Exec, Explain, Plan
+
+T = TypeVar("T")
+
+EXPLAIN_PREFIX = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+
+
+class Runner:
+    """Executes plans; ``rls_active`` and ``vector_oid`` are learnt by the store's setup."""
+
+    def __init__(self, engines: Engines, translate: ErrorTranslator) -> None:
+        self.engines = engines
+        self.translate = translate
+        self.rls_active = False
+        self.vector_oid = 0
+        self._alock: asyncio.Lock | None = None
+
+    # sync
+
+    def run(self, plan: Plan[T], entity_id: str | None) -> T:
+        """Run ``plan`` in one transaction for ``entity_id`` (None: crosses entities)."""
+        engine = self.engines.require_sync()
+        with self.engines.guard(), self.translate(), engine.begin() as conn:
+            if self.rls_active:
+                conn.execute(rls.set_scope_statement(), rls.scope_params(entity_id))
+            result: Any = None
+            while True:
+                try:
+                    step = plan.send(result)
+                except StopIteration as stop:
+                    value: T = stop.value
+                    return value
+                result = self._step(conn, step)
+
+    def _step(self, conn: Connection, step: Any) -> Any:
+        if isinstance(step, Exec):
+            if step.params is None:
+                return conn.execute(step.statement)
+            return conn.execute(step.statement, step.params)  # type: ignore[arg-type]
+        if isinstance(step, CopyRows):
+            copy_sync(conn.connection.driver_connection, step, self.vector_oid)
+            return None
+        if isinstance(step, Explain):
+            compiled = step.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
+            return conn.exec_driver_sql(EXPLAIN_PREFIX + str(compiled), compiled.params).scalar()
+        raise TypeError(f"unknown plan step {type(step).__name__}")
+
+    # async
+
+    @property
+    def native_async(self) -> bool:
+        return self.engines.async_ is not None
+
+    async def arun(self, plan: Plan[T], entity_id: str | None) -> T:
+        """Like :meth:`run` on the async engine; without one, in a worker thread."""
+        if self.engines.async_ is None:
+            return await asyncio.to_thread(self.run, plan, entity_id)
+        if self.engines.borrowed:
+            if self._alock is None:
+                self._alock = asyncio.Lock()
+            async with self._alock:
+                return await self._arun(plan, entity_id)
+        return await self._arun(plan, entity_id)
+
+    async def _arun(self, plan: Plan[T], entity_id: str | None) -> T:
+        assert self.engines.async_ is not None
+        with self.translate():
+            async with self.engines.async_.begin() as conn:
+                if self.rls_active:
+                    await conn.execute(rls.set_scope_statement(), rls.scope_params(entity_id))
+                result: Any = None
+                while True:
+                    try:
+                        step = plan.send(result)
+                    except StopIteration as stop:
+                        value: T = stop.value
+                        return value
+                    result = await self._astep(conn, step)
+
+    async def _astep(self, conn: AsyncConnection, step: Any) -> Any:
+        if isinstance(step, Exec):
+            if step.params is None:
+                return await conn.execute(step.statement)
+            return await conn.execute(step.statement, step.params)  # type: ignore[arg-type]
+        if isinstance(step, CopyRows):
+            raw = await conn.get_raw_connection()
+            await copy_async(raw.driver_connection, step, self.vector_oid)
+            return None
+        if isinstance(step, Explain):
+            compiled = step.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
+            result = await conn.exec_driver_sql(EXPLAIN_PREFIX + str(compiled), compiled.params)
+            return result.scalar()
+        raise TypeError(f"unknown plan step {type(step).__name__}")

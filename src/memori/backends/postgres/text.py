@@ -1,0 +1,65 @@
+"""Full-text search words for PostgreSQL, tokenised in Python rather than by the server.
+
+The contract defines a word as a Unicode ``\\w+`` run, case-folded. PostgreSQL's
+parser splits differently (``foo_bar``, e-mail addresses, ``3.14``) and folds case
+by the server's locale (a ``C`` locale leaves ``Ü`` alone), so the store computes
+the ``tsvector`` of each row and the ``tsquery`` of each search from the same
+Python tokeniser: identical on every server, and any user string is words, never
+syntax (each word is quoted as one lexeme).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+_WORD = re.compile(r"\w+")
+
+MAX_LEXEME_BYTES = 2046
+"""PostgreSQL refuses longer lexemes; such words are left out (as ``to_tsvector`` does)."""
+MAX_POSITION = 16383
+"""The largest word position a ``tsvector`` holds."""
+MAX_POSITIONS = 256
+"""Positions kept per lexeme (PostgreSQL keeps no more)."""
+MAX_TSVECTOR_BYTES = 900_000
+"""Stop adding lexemes before the 1 MB ``tsvector`` limit."""
+
+
+def words(text: str) -> list[str]:
+    """The case-folded words of ``text``: split first, then fold each word."""
+    out = []
+    for raw in _WORD.findall(text):
+        word = raw.casefold()
+        if len(word.encode("utf-8")) <= MAX_LEXEME_BYTES:
+            out.append(word)
+    return out
+
+
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_text(content: str) -> str:
+    """The ``tsvector`` input text of ``content``: each word with its positions."""
+    positions: dict[str, list[int]] = defaultdict(list)
+    for i, word in enumerate(words(content), start=1):
+        kept = positions[word]
+        if len(kept) < MAX_POSITIONS:
+            kept.append(min(i, MAX_POSITION))
+    parts: list[str] = []
+    size = 0
+    for word, pos in positions.items():
+        part = _quote(word) + ":" + ",".join(str(p) for p in dict.fromkeys(pos))
+        size += len(part.encode("utf-8")) + 8
+        if size > MAX_TSVECTOR_BYTES:
+            break
+        parts.append(part)
+    return " ".join(parts)
+
+
+def tsquery_text(query: str) -> str | None:
+    """A ``tsquery`` matching any word of ``query`` (None when it has no words)."""
+    unique = list(dict.fromkeys(words(query)))
+    if not unique:
+        return None
+    return " | ".join(_quote(w) for w in unique)
