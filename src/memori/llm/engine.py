@@ -71,6 +71,10 @@ class CallPlan:
     block: ContextBlock | None = None
 
 
+def _in_session(hit: Hit, scope: Scope) -> bool:
+    return isinstance(hit.item, Turn) and hit.item.session_id == scope.session_id
+
+
 class MemoryEngine:
     """The memory side of every intercepted call of one ``Memori`` instance."""
 
@@ -127,9 +131,11 @@ class MemoryEngine:
         )
         hits = self._recall(scope, query) if query else []
         sent = {d.key for d in request.drafts}
-        shown = [] if request.server_history else [
-            t for t in history if (t.role, t.content) not in sent
-        ]
+        if request.server_history:  # the API holds this conversation: none of it again
+            shown: list[Turn] = []
+            hits = [h for h in hits if not _in_session(h, scope)]
+        else:
+            shown = [t for t in history if (t.role, t.content) not in sent]
         block = build_block(hits, shown, budget=self.mem.token_budget,
                             exclude=[d.content for d in request.drafts])
         if block is None:
@@ -197,7 +203,9 @@ class MemoryEngine:
             memory_failure(self.counters, "record_failures", what, e, strict=self.mem.strict)
 
     def stats(self) -> LLMStats:
-        metrics = self.mem.metrics
+        # The recorder's counters are read directly: ``mem.metrics`` also asks the
+        # store (augmentation lag) and so fails while the store is down.
+        recorder = self.mem._recorder
         return self.counters.snapshot(
-            write_failures=metrics.write_failures, write_pending=metrics.queued
+            write_failures=recorder.stats.write_failures, write_pending=recorder.pending()
         )

@@ -39,7 +39,7 @@ def as_mapping(obj: Any) -> Mapping[str, Any]:
         return obj
     dump = getattr(obj, "model_dump", None)
     if callable(dump):
-        dumped = dump(exclude_none=True)
+        dumped = dump(exclude_none=True, warnings=False)
         if isinstance(dumped, Mapping):
             return dumped
     return {}

@@ -140,8 +140,8 @@ class ResponsesStreamReply:
 
     @property
     def finished(self) -> bool:
-        """Whether the final ``response.*`` event arrived."""
-        return self._final is not None
+        """Whether a final ``response.*`` event arrived and the response did not fail."""
+        return self._final is not None and getattr(self._final, "status", None) != "failed"
 
     def feed(self, event: Any) -> None:
         kind = getattr(event, "type", None)
