@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 RRF_K = 60
 """The reciprocal-rank-fusion constant (the usual 60)."""
@@ -39,12 +39,14 @@ class Fused(Generic[T]):
 
 
 def rrf_fuse(
-    rankings: Mapping[str, Sequence[tuple[str, T, float]]], *, limit: int, k: int = RRF_K
+    rankings: Mapping[str, Sequence[tuple[str, T, float]]], *, limit: int, k: int = RRF_K,
+    tiebreak: Callable[[T], Any] | None = None,
 ) -> list[Fused[T]]:
     """Reciprocal rank fusion of ranked lists of ``(key, item, score)``, best first.
 
     The fused score is the RRF sum divided by its maximum (first in every list),
-    so it lies in [0, 1]; ``signals`` keeps each list's own score.
+    so it lies in [0, 1]; ``signals`` keeps each list's own score. Equal scores
+    are ordered by ``tiebreak(item)`` (e.g. age then id), else by key.
     """
     if not rankings:
         return []
@@ -57,7 +59,11 @@ def rrf_fuse(
                 entry = fused[key] = Fused(item, 0.0)
             entry.score += 1.0 / (k + rank + 1)
             entry.signals[signal] = score
-    out = sorted(fused.values(), key=lambda f: f.score, reverse=True)[: max(0, limit)]
+    def order(key: str) -> tuple[float, Any]:
+        entry = fused[key]
+        return (-entry.score, tiebreak(entry.item) if tiebreak is not None else key)
+
+    out = [fused[key] for key in sorted(fused, key=order)[: max(0, limit)]]
     for f in out:
         f.score = min(1.0, f.score / best)
     return out

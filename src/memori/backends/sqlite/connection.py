@@ -24,6 +24,8 @@ from memori.core.errors import ConfigurationError, MissingExtraError
 VectorSearch = Literal["auto", "sqlite-vec", "exact"]
 VECTOR_SEARCH_MODES: tuple[str, ...] = ("auto", "sqlite-vec", "exact")
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
+MMAP_SIZE = 256 * 1024 * 1024
+"""Bytes of the file read through mmap: scans of the scope's vectors skip a copy per page."""
 
 
 def _module_can_load_extensions(module: Any) -> bool:
@@ -109,6 +111,8 @@ class ConnectionSetup:
                 mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()
                 if mode not in ("wal", "memory"):
                     cur.execute("PRAGMA journal_mode = WAL")
+            if self.wal:
+                cur.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
             if not in_tx:
                 cur.execute("PRAGMA synchronous = NORMAL")
                 cur.execute("PRAGMA foreign_keys = ON")

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
@@ -66,7 +67,7 @@ def text_candidates(
         .select_from(fts_rows.join(table, fts_rows.c.rowid == _rowid(table)))
         .where(fts.op("MATCH")(bindparam("memori_match", expression)))
         .where(scope_filter(unindexed(table.c.entity_id)))
-        .order_by(rank, table.c.created_at.desc())
+        .order_by(rank, table.c.created_at, table.c.id)
         .limit(limit)
     )
     out: Ranked = []
@@ -92,7 +93,7 @@ def vector_candidates_sqlite_vec(
     stmt = (
         select(table, distance)
         .where(where, *_vector_rows_filter(table, query.nbytes))
-        .order_by(distance, table.c.created_at.desc())
+        .order_by(distance, table.c.created_at, table.c.id)
         .limit(limit)
     )
     out: Ranked = []
@@ -100,6 +101,21 @@ def vector_candidates_sqlite_vec(
         cos = distance_to_cosine(row["memori_distance"])
         out.append((row["id"], row, cosine_score(cos)))
     return out
+
+
+def _raw_rows(conn: Connection, stmt: Select[Any]) -> list[Any]:
+    """The statement's rows as the driver returns them (no per-row SQLAlchemy processing).
+
+    Used where thousands of blobs are read and only bytes, floats and strings are needed.
+    """
+    compiled = stmt.compile(dialect=conn.dialect)
+    names = compiled.positiontup or []
+    params = [compiled.params[name] for name in names]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return list(cursor.execute(str(compiled), params).fetchall())
+    finally:
+        cursor.close()
 
 
 def vector_candidates_exact(
@@ -110,12 +126,14 @@ def vector_candidates_exact(
     if limit <= 0:
         return []
     rowid = _rowid(table).label("memori_rowid")
-    stmt = select(rowid, table.c.embedding).where(where, *_vector_rows_filter(table, query.nbytes))
-    pairs = conn.execute(stmt).all()
+    stmt = select(rowid, table.c.embedding, table.c.created_at, table.c.id).where(
+        where, *_vector_rows_filter(table, query.nbytes)
+    )
+    pairs = _raw_rows(conn, stmt)
     if not pairs:
         return []
     cosines = exact_cosines(query, [bytes(p[1]) for p in pairs])
-    best = top_k(cosines, limit)
+    best = top_k(cosines, limit, lambda i: (float(pairs[i][2]), str(pairs[i][3])))
     wanted = {int(pairs[i][0]): float(cosines[i]) for i in best}
     rows = conn.execute(
         select(table, rowid).where(table.c.entity_id == entity_id, rowid.in_(list(wanted)))

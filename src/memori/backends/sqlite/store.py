@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, delete, func, insert, literal_column, select, tuple_, update
+from sqlalchemy import Table, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
@@ -239,12 +239,11 @@ class SQLiteStore(ThreadedAsyncMixin):
     def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
         _check_limit(limit)
         t = self._turns
-        rowid: Any = literal_column(f"{t.name}.rowid")
         stmt = select(t).where(turn_scope(t, scope))
         if limit is None:
-            stmt = stmt.order_by(t.c.created_at, rowid)
+            stmt = stmt.order_by(t.c.created_at, t.c.id)
         else:
-            stmt = stmt.order_by(t.c.created_at.desc(), rowid.desc()).limit(limit)
+            stmt = stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
         with self._read() as conn:
             turns = [row_to_turn(r, self._codec.decode) for r in conn.execute(stmt).mappings()]
         return turns if limit is None else turns[::-1]
@@ -319,7 +318,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         stmt = (
             select(m)
             .where(memory_visible(m, scope, include_superseded=include_superseded))
-            .order_by(m.c.created_at, literal_column(f"{m.name}.rowid"))
+            .order_by(m.c.created_at, m.c.id)
             .limit(limit)
             .offset(offset or None)
         )
@@ -397,7 +396,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         if not both:
             ((signal, ranked),) = lists.items()
             return [Hit(to_model(row), score, {signal: score}) for _, row, score in ranked]
-        fused = rrf_fuse(lists, limit=limit)
+        fused = rrf_fuse(lists, limit=limit, tiebreak=lambda r: (r["created_at"], r["id"]))
         return [Hit(to_model(f.item), f.score, f.signals) for f in fused]
 
     def _vector_candidates(
@@ -436,21 +435,21 @@ class SQLiteStore(ThreadedAsyncMixin):
     def _pages(
         self, table: Table, entity_id: str, to_model: Callable[[RowLike], T]
     ) -> Iterator[T]:
-        """Rows of the entity page by page on (created_at, rowid); no connection is held."""
-        rowid: Any = literal_column(f"{table.name}.rowid")
-        after: tuple[float, int] | None = None
+        """Rows of the entity page by page on (created_at, id); no connection is held."""
+        after: tuple[float, str] | None = None
+        key = tuple_(table.c.created_at, table.c.id)
         while True:
-            stmt = select(table, rowid.label("memori_rowid")).where(table.c.entity_id == entity_id)
+            stmt = select(table).where(table.c.entity_id == entity_id)
             if after is not None:
-                stmt = stmt.where(tuple_(table.c.created_at, rowid) > tuple_(*after))
-            stmt = stmt.order_by(table.c.created_at, rowid).limit(PAGE)
+                stmt = stmt.where(key > tuple_(*after))
+            stmt = stmt.order_by(table.c.created_at, table.c.id).limit(PAGE)
             with self._read() as conn:
                 rows = list(conn.execute(stmt).mappings())
             for row in rows:
                 yield to_model(row)
             if len(rows) < PAGE:
                 return
-            after = (float(rows[-1]["created_at"]), int(rows[-1]["memori_rowid"]))
+            after = (float(rows[-1]["created_at"]), str(rows[-1]["id"]))
 
     def import_records(self, records: Iterable[Record]) -> int:
         """Store exported records (turns already present are kept; memories replaced)."""

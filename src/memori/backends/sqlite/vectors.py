@@ -8,7 +8,7 @@ scope's blobs fetched by the store (when it could not).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,27 +63,30 @@ def exact_cosines(
         return np.zeros(0)
     dim = query.shape[0]
     matrix = np.frombuffer(b"".join(blobs), dtype=FLOAT32).reshape(len(blobs), dim)
-    q = query.astype(np.float64)
-    qnorm = float(np.linalg.norm(q))
-    dots = matrix.astype(np.float64) @ q
-    norms = np.linalg.norm(matrix, axis=1).astype(np.float64) * qnorm
+    qnorm = float(np.linalg.norm(query))
+    dots = (matrix @ query).astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix)).astype(np.float64) * qnorm
     out = np.zeros(len(blobs))
     nonzero = norms > 0
     out[nonzero] = dots[nonzero] / norms[nonzero]
     return np.clip(out, -1.0, 1.0)
 
 
-def top_k(scores: npt.NDArray[np.float64], k: int) -> list[int]:
-    """Indexes of the ``k`` highest scores, best first (ties keep the earlier index)."""
+def top_k(
+    scores: npt.NDArray[np.float64], k: int, ties: Callable[[int], tuple[float, str]]
+) -> list[int]:
+    """Indexes of the ``k`` highest scores, best first; equal scores go by ``ties`` (age, id)."""
     n = scores.shape[0]
     if k <= 0 or n == 0:
         return []
     if k < n:
-        part = np.argpartition(-scores, k - 1)[:k]
-        order = part[np.lexsort((part, -scores[part]))]
+        # every index scoring at least the k-th best, so ties at the cut are all considered
+        cut = np.partition(-scores, k - 1)[k - 1]
+        candidates = np.flatnonzero(-scores <= cut)
     else:
-        order = np.lexsort((np.arange(n), -scores))
-    return [int(i) for i in order]
+        candidates = np.arange(n)
+    ordered = sorted(candidates.tolist(), key=lambda i: (-scores[i], ties(i)))
+    return [int(i) for i in ordered[:k]]
 
 
 def distance_to_cosine(distance: float | None) -> float:
