@@ -10,13 +10,18 @@ or ``MEMORI_TEST_POSTGRES_OS_USER``) and nothing on the system is changed.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ctypes
 import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +34,7 @@ FAST_SETTINGS: Mapping[str, str] = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
+    "max_connections": "200",
 }
 """Settings for tests: durability traded for speed (the data is thrown away)."""
 
@@ -85,6 +91,14 @@ def _run_as() -> tuple[int, int] | None:
         return None
     entry = pwd.getpwnam(os.environ.get(OS_USER_ENV, "nobody"))
     return entry.pw_uid, entry.pw_gid
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to stop the server if the test process dies (best effort)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG: SIGINT is a fast shutdown
 
 
 def _wait_ready(bin_dir: Path, socket_dir: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -180,3 +194,17 @@ def postgres_server(settings: Mapping[str, str] = FAST_SETTINGS) -> Iterator[str
         yield server.url
     finally:
         server.stop()
+
+
+_shared: PostgresServer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_server() -> PostgresServer:
+    """One server per process for every test module (stopped when the process exits)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = start_server()
+            atexit.register(_shared.stop)
+        return _shared

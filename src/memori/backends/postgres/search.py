@@ -93,7 +93,7 @@ def _vector_parts(
     if vq.ann:
         typed = VectorType(vq.dim)
         q = bindparam("memori_vector", vq.text, type_=typed)
-        distance = cast(table.c.embedding, typed).op("<=>")(q)
+        distance = cast(table.c.embedding, typed).op("<=>", return_type=Float)(q)
     else:  # a zero vector has no direction: NaN distance, scored as cosine 0 (distance 1)
         q = bindparam("memori_vector", vq.text, type_=VECTOR)
         raw = table.c.embedding.op("<=>", return_type=Float)(q)
