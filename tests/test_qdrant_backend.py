@@ -34,6 +34,7 @@ from memori.backends.qdrant.sparse import (
 )
 from memori.backends.qdrant.store import QdrantStore, open_store
 from memori.backends.qdrant.urls import parse_url
+from memori.conformance.checks import assert_same_records
 from memori.core import (
     Capability,
     ConfigurationError,
@@ -431,6 +432,20 @@ def test_items_without_vectors_or_words_are_stored(store: QdrantStore) -> None:
     assert store.search_memories(Scope(a), text="?!") == []
 
 
+def test_embeddings_read_back_as_written_though_qdrant_normalises_them(
+    store: QdrantStore,
+) -> None:
+    a = e()
+    store.put_memories([Memory(a, "x", id="long", embedding=vec(0, 3, 4)),
+                        Memory(a, "y", id="zero", embedding=vec())])
+    assert store.get_memory(Scope(a), "long").embedding == pytest.approx(vec(0, 3, 4))  # type: ignore[union-attr]
+    assert store.get_memory(Scope(a), "zero").embedding == pytest.approx(vec())  # type: ignore[union-attr]
+    (record,) = [r for r in store.export(a) if r["id"] == "long"]
+    assert record["embedding"] == pytest.approx([0, 3, 4, 0])
+    hits = store.search_memories(Scope(a), vector=vec(0, 0, 1))
+    assert [(h.id, round(h.score, 4)) for h in hits] == [("long", 0.9), ("zero", 0.5)]
+
+
 def test_search_arguments_are_checked(store: QdrantStore) -> None:
     a = e()
     with pytest.raises(DimensionMismatchError):
@@ -477,7 +492,7 @@ def test_forget_leaves_no_point_and_export_import_round_trips(
     assert store.list_memories(Scope(a)) == [] and store.raw_count(b) == 1
     other = make(vector_dim=DIM, collection_prefix=f"x{uuid.uuid4().hex[:8]}_")
     assert other.import_records(records) == 2
-    assert sorted(map(str, other.export(a))) == sorted(map(str, records))
+    assert_same_records(other.export(a), records)
     stats = other.admin_stats()
     assert (stats["backend"], stats["turns"], stats["memories"], stats["entities"]) == (
         "qdrant", 1, 1, 1)
@@ -594,24 +609,55 @@ def test_unreachable_server_is_unavailable_and_the_key_stays_secret() -> None:
 # async
 
 
-async def test_async_client_store_is_native_and_shares_data_with_sync_calls() -> None:
-    store = open_store(AsyncQdrantClient(":memory:"), vector_dim=DIM)
-    assert Capability.NATIVE_ASYNC in store.capabilities
+async def _async_scenario(store: QdrantStore) -> None:
     a = e()
     await store.asetup()
     await store.aappend_turns([Turn(a, "s", "user", "zebra", embedding=vec(1))])
     await store.aput_memories([Memory(a, "quartz", embedding=vec(0, 1), id="m")])
-    assert store.count_turns(Scope(a)) == 1  # sync call, same local data
+    assert store.count_turns(Scope(a)) == 1  # a sync call sees the same data
     assert [t.content for t in await store.alist_turns(Scope(a, None, "s"))] == ["zebra"]
     hits = await store.asearch_memories(Scope(a), text="quartz", vector=vec(0, 1))
     assert [h.id for h in hits] == ["m"]
+    assert [h.id for h in await store.asearch_turns(Scope(a), vector=vec(1))] != []
     assert await store.aupdate_memory(Scope(a), "m", {"content": "violin"})
     assert (await store.aget_memory(Scope(a), "m")).content == "violin"  # type: ignore[union-attr]
+    assert [m.id for m in await store.alist_memories(Scope(a))] == ["m"]
     assert await store.acount_memories(Scope(a)) == 1
     assert await store.adelete_memories(Scope(a), ["m"]) == 1
+    assert await store.adelete_turns(Scope(a, None, "s"), ["nope"]) == 0
     assert await store.aforget(a) == 1
     assert store.raw_count(a) == 0
     await store.aclose()
+
+
+async def test_local_async_client_serves_both_apis_from_one_client() -> None:
+    store = open_store(AsyncQdrantClient(":memory:"), vector_dim=DIM)
+    assert Capability.ASYNC in store.capabilities
+    assert Capability.NATIVE_ASYNC not in store.capabilities  # local mode: a worker thread
+    await _async_scenario(store)
+
+
+async def test_the_native_async_driver_awaits_every_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server path (``AsyncQdrantClient`` awaited), run on a local async client."""
+    from memori.backends.qdrant.connection import Connection
+
+    store = open_store(AsyncQdrantClient(":memory:"), vector_dim=DIM)
+    monkeypatch.setattr(Connection, "native_async", property(lambda self: True))
+    awaited: list[str] = []
+    real = store._conn.acall
+
+    async def acall(call: Call) -> Any:
+        awaited.append(call.method)
+        return await real(call)
+
+    monkeypatch.setattr(store._conn, "acall", acall)
+    monkeypatch.setattr(store._conn, "call", None)  # a sync call would fail loudly
+    monkeypatch.setattr(store, "count_turns", lambda scope: 1)
+    monkeypatch.setattr(store, "raw_count", lambda entity: 0)
+    await _async_scenario(store)
+    assert {"query_points", "scroll", "upsert", "overwrite_payload", "delete"} <= set(awaited)
 
 
 async def test_local_sync_client_serves_async_calls_from_a_thread() -> None:

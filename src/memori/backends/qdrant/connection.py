@@ -4,11 +4,11 @@
   ones, each created on first use from the same options (or from the
   ``init_options`` of the client the user passed). Async is native.
 - Local mode (``:memory:`` or a directory): one client holds the data, so only one
-  exists. A local ``QdrantClient`` serves sync calls; async calls run it in a
-  worker thread. A local ``AsyncQdrantClient`` passed by the user serves async
-  calls natively and sync ones by stepping its coroutines, which never suspend
-  (local mode does no network I/O). Calls on one local client are serialised by a
-  lock, since local mode is not thread-safe.
+  exists, and it computes (and writes its files) inside the calling thread: a
+  local ``AsyncQdrantClient``'s coroutines never suspend. So sync calls run on
+  the client directly (stepping the coroutines of an async one) and async calls
+  run the same in a worker thread, keeping the event loop free. Calls on one
+  local client are serialised by a lock, since local mode is not thread-safe.
 - Stores opening the same local directory or named in-memory instance in one
   process share one client (a directory admits one client per process); it is
   closed when the last of them closes. Clients the user passed are never closed.
@@ -162,8 +162,8 @@ class Connection:
 
     @property
     def native_async(self) -> bool:
-        """Async calls use ``AsyncQdrantClient`` (no thread offload)."""
-        return not self.local or self._async is not None
+        """Async calls await ``AsyncQdrantClient`` (a server); local mode uses a thread."""
+        return not self.local
 
     def _client(self, *, asynchronous: bool) -> Any:
         existing = self._async if asynchronous else self._sync
@@ -209,7 +209,7 @@ class Connection:
                 raise translate(call.method, e) from e
 
     async def acall(self, call: Call) -> Any:
-        """Run one call on the async client (only when :attr:`native_async`)."""
+        """Await one call on the async client (what a store does when :attr:`native_async`)."""
         with self._guard():
             try:
                 with self._quiet(call):

@@ -189,7 +189,7 @@ def update_memory(
         check_vector(new.embedding, layout.vector_dim)
     flt = f.with_ids(f.memories(scope, include_superseded=True), [memory_id])
     yield Call("overwrite_payload", {
-        "collection_name": layout.memories, "payload": memory_payload(new),
+        "collection_name": layout.memories, "payload": memory_payload(new, layout.vector_dim),
         "points": models.FilterSelector(filter=flt), "wait": True,
     })
     if "content" in changes or "embedding" in changes:

@@ -4,6 +4,9 @@ A point id is a UUID derived from ``(entity_id, item id)`` (uuid5), so two entit
 may use the same item id without colliding; both ids are kept in the payload, and
 every read matches them there. The dense vector (``dense``) and the sparse text
 vector (``text``) are named vectors that a point may lack (no embedding, no words).
+Qdrant stores cosine vectors normalised, so the payload keeps the embedding's
+length (``dense_norm``) and reads scale the vector back to what was written.
+Metadata is deep-copied both ways: local mode keeps payloads as Python objects.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from memori.core.models import ExtractState, Memory, Turn
 
 DENSE = "dense"
 TEXT = "text"
+DENSE_NORM = "dense_norm"
 _NAMESPACE = uuid.UUID("5d0c51a4-2f8e-4d0a-9a57-6d656d6f7269")
 
 
@@ -55,7 +59,13 @@ def _vectors(
     return vectors
 
 
-def turn_payload(turn: Turn) -> dict[str, Any]:
+def _norm(embedding: Sequence[float] | None, dim: int | None) -> float | None:
+    if embedding is None or dim is None:
+        return None
+    return math.sqrt(math.fsum(float(x) * float(x) for x in embedding))
+
+
+def turn_payload(turn: Turn, dim: int | None) -> dict[str, Any]:
     return {
         f.ENTITY: turn.entity_id,
         f.ITEM: turn.id,
@@ -68,10 +78,11 @@ def turn_payload(turn: Turn) -> dict[str, Any]:
         f.EXTRACT_STATE: turn.extract_state.value,
         "extract_attempts": turn.extract_attempts,
         "extract_error": turn.extract_error,
+        DENSE_NORM: _norm(turn.embedding, dim),
     }
 
 
-def memory_payload(memory: Memory) -> dict[str, Any]:
+def memory_payload(memory: Memory, dim: int | None) -> dict[str, Any]:
     return {
         f.ENTITY: memory.entity_id,
         f.ITEM: memory.id,
@@ -89,12 +100,13 @@ def memory_payload(memory: Memory) -> dict[str, Any]:
         f.CURRENT: memory.superseded_by is None,
         "source_turn_ids": list(memory.source_turn_ids),
         "metadata": copy.deepcopy(dict(memory.metadata)),
+        DENSE_NORM: _norm(memory.embedding, dim),
     }
 
 
 def to_point(item: Turn | Memory, dim: int | None, avg_len: float) -> models.PointStruct:
     """The point storing ``item`` (embedding dropped when the store has no vectors)."""
-    payload = turn_payload(item) if isinstance(item, Turn) else memory_payload(item)
+    payload = turn_payload(item, dim) if isinstance(item, Turn) else memory_payload(item, dim)
     return models.PointStruct(
         id=point_id(item.entity_id, item.id),
         vector=_vectors(item.content, item.embedding, dim, avg_len),
@@ -102,12 +114,14 @@ def to_point(item: Turn | Memory, dim: int | None, avg_len: float) -> models.Poi
     )
 
 
-def _embedding(vector: Any) -> tuple[float, ...] | None:
-    if isinstance(vector, Mapping):
-        dense = vector.get(DENSE)
-        if dense is not None:
-            return tuple(float(x) for x in dense)
-    return None
+def _embedding(payload: Mapping[str, Any], vector: Any) -> tuple[float, ...] | None:
+    """The embedding as written: Qdrant's unit vector times the stored length."""
+    dense = vector.get(DENSE) if isinstance(vector, Mapping) else None
+    if dense is None:
+        return None
+    norm = payload.get(DENSE_NORM)
+    scale = float(norm) if isinstance(norm, int | float) else 1.0
+    return tuple(float(x) * scale for x in dense)
 
 
 def turn_from_point(payload: Mapping[str, Any], vector: Any = None) -> Turn:
@@ -123,7 +137,7 @@ def turn_from_point(payload: Mapping[str, Any], vector: Any = None) -> Turn:
         extract_state=ExtractState(payload.get(f.EXTRACT_STATE, ExtractState.PENDING.value)),
         extract_attempts=int(payload.get("extract_attempts", 0)),
         extract_error=payload.get("extract_error"),
-        embedding=_embedding(vector),
+        embedding=_embedding(payload, vector),
     )
 
 
@@ -143,5 +157,5 @@ def memory_from_point(payload: Mapping[str, Any], vector: Any = None) -> Memory:
         superseded_by=payload.get("superseded_by"),
         source_turn_ids=tuple(payload.get("source_turn_ids") or ()),
         metadata=copy.deepcopy(dict(payload.get("metadata") or {})),
-        embedding=_embedding(vector),
+        embedding=_embedding(payload, vector),
     )
