@@ -1,0 +1,103 @@
+"""Optional (TEXT_SEARCH): a text query matches any of its words, never as syntax."""
+
+from __future__ import annotations
+
+import pytest
+
+from memori.conformance.base import Ids, requires
+from memori.conformance.checks import assert_memory_hits, assert_turn_hits
+from memori.conformance.data import contains_any_word, fresh, memory, turn
+from memori.conformance.scoring import words
+from memori.core import Capability, Memory, MemoryStore, Scope
+
+DOCS = ("Zebra quartz", "ZEBRA", "violin", "mango tundra", "quartz violin copper", "nectar")
+
+WORDLESS_QUERIES = ("", "   ", "%%%", "*", "'\"", "--", "()", "\t\n", "-+^~")
+
+HOSTILE_QUERIES = (
+    'zebra"', '"zebra', "zebra AND", "OR zebra", "NOT zebra", "zebra*", "zebra:*",
+    "NEAR(zebra quartz)", "zebra -quartz", "+zebra", "zebra^2", "col:zebra", "content:zebra",
+    "zebra'); DROP TABLE memori_memories; --", '{"$ne": "zebra"}', "$where zebra",
+    "zebra & | ! <-> quartz", "(((zebra", "zebra\\", "zebra %", "zebra _", ".* zebra",
+    "[zebra]", "{zebra}", "zebra;", "@@ zebra", "zebra OR 1=1", "`zebra`", "zebra\u0000quartz",
+)
+
+
+def _expected(docs: list[Memory], query: str) -> set[str]:
+    return {m.id for m in docs if contains_any_word(m.content, words(query))}
+
+
+class TextSearchTests:
+    """Full-text search over memories and turns."""
+
+    @pytest.fixture
+    def text_docs(self, store: MemoryStore, ids: Ids) -> tuple[Scope, list[Memory]]:
+        requires(store, Capability.TEXT_SEARCH)
+        scope = Scope(ids.entity(), "p")
+        docs = [memory(scope, text) for text in DOCS]
+        store.put_memories(docs)
+        return scope, docs
+
+    def test_text_search_matches_any_word_case_insensitively(
+        self, store: MemoryStore, text_docs: tuple[Scope, list[Memory]]
+    ) -> None:
+        scope, docs = text_docs
+        for query in ("zebra MANGO", "Quartz", "VIOLIN nectar", "tundra"):
+            hits = store.search_memories(scope, text=query, limit=50)
+            expected = _expected(docs, query)
+            assert_memory_hits(hits, scope, expected, limit=50)
+            assert {h.id for h in hits} == expected, f"query {query!r}"
+
+    def test_more_matching_words_rank_higher(
+        self, store: MemoryStore, text_docs: tuple[Scope, list[Memory]]
+    ) -> None:
+        scope, docs = text_docs
+        hits = store.search_memories(scope, text="quartz violin copper", limit=50)
+        assert hits and hits[0].id == docs[4].id, "the document holding every word ranks first"
+        assert hits[0].score > hits[-1].score
+
+    def test_query_without_words_finds_nothing(
+        self, store: MemoryStore, text_docs: tuple[Scope, list[Memory]]
+    ) -> None:
+        scope, _ = text_docs
+        for query in WORDLESS_QUERIES:
+            assert store.search_memories(scope, text=query) == [], f"query {query!r}"
+            assert store.search_turns(scope.with_session("s"), text=query) == []
+
+    @pytest.mark.parametrize("query", HOSTILE_QUERIES)
+    def test_query_syntax_is_never_an_error(
+        self, store: MemoryStore, text_docs: tuple[Scope, list[Memory]], query: str
+    ) -> None:
+        scope, docs = text_docs
+        hits = store.search_memories(scope, text=query, limit=50)
+        expected = _expected(docs, query)
+        assert_memory_hits(hits, scope, expected, limit=50)
+        assert {h.id for h in hits} == expected, f"query {query!r} is words, not syntax"
+
+    def test_text_search_limit(
+        self, store: MemoryStore, text_docs: tuple[Scope, list[Memory]]
+    ) -> None:
+        scope, docs = text_docs
+        expected = _expected(docs, "zebra quartz violin")
+        hits = store.search_memories(scope, text="zebra quartz violin", limit=2)
+        assert_memory_hits(hits, scope, expected, limit=2)
+        assert len(hits) == 2
+
+    def test_unicode_words_match_case_insensitively(self, store: MemoryStore, ids: Ids) -> None:
+        requires(store, Capability.TEXT_SEARCH)
+        scope = Scope(ids.entity(), None, fresh("s"))
+        m = memory(scope, "Ünïcödé größe café 漢字")
+        store.put_memories([m, memory(scope, "ascii only")])
+        hits = store.search_memories(scope, text="ÜNÏCÖDÉ")
+        assert [h.id for h in hits] == [m.id]
+
+    def test_text_search_over_turns(self, store: MemoryStore, ids: Ids) -> None:
+        requires(store, Capability.TEXT_SEARCH)
+        scope = Scope(ids.entity(), "p", fresh("s"))
+        written = [turn(scope, text) for text in DOCS]
+        store.append_turns(written)
+        for query in ("zebra MANGO", "violin", "NOT zebra", "", "%"):
+            expected = {t.id for t in written if contains_any_word(t.content, words(query))}
+            hits = store.search_turns(scope, text=query, limit=50)
+            assert_turn_hits(hits, scope, expected, limit=50)
+            assert {h.id for h in hits} == expected, f"query {query!r}"
