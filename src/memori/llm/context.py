@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from memori.core import Hit, Turn
@@ -25,6 +26,7 @@ PREAMBLE = (
 )
 MEMORIES_HEADING = "Relevant memories:"
 HISTORY_HEADING = "Recent conversation in this session:"
+CACHED_LINE_CHARS = 2000
 HISTORY_SHARE = 0.5
 """At most this share of the budget goes to session history; memories get the rest."""
 
@@ -37,6 +39,16 @@ class ContextBlock:
     memories: int
     history: int
     tokens: int
+
+
+@lru_cache(maxsize=8192)
+def _cached_tokens(line: str) -> int:
+    return count_tokens(line)
+
+
+def _tokens(line: str) -> int:
+    """Token count of a block line; short lines (history repeats every call) are cached."""
+    return _cached_tokens(line) if len(line) <= CACHED_LINE_CHARS else count_tokens(line)
 
 
 def _clean(text: str) -> str:
@@ -76,7 +88,7 @@ def build_block(
     fit. Hits already present in the history or in the request (``exclude``,
     compared on whitespace-normalised text) are left out.
     """
-    fixed = count_tokens(OPEN_TAG) + count_tokens(PREAMBLE) + count_tokens(CLOSE_TAG)
+    fixed = _tokens(OPEN_TAG) + _tokens(PREAMBLE) + _tokens(CLOSE_TAG)
     remaining = budget - fixed
     if remaining <= 0:
         return None
@@ -87,7 +99,7 @@ def build_block(
         line = _turn_line(turn)
         if not line:
             continue
-        cost = count_tokens(line) + (0 if history_lines else count_tokens(HISTORY_HEADING))
+        cost = _tokens(line) + (0 if history_lines else _tokens(HISTORY_HEADING))
         if used + cost > history_cap:
             break
         history_lines.append(line)
@@ -105,7 +117,7 @@ def build_block(
         line = _hit_line(hit)
         if not line:
             continue
-        cost = count_tokens(line) + (0 if memory_lines else count_tokens(MEMORIES_HEADING))
+        cost = _tokens(line) + (0 if memory_lines else _tokens(MEMORIES_HEADING))
         if used + cost > remaining:
             continue
         seen.add(norm)
@@ -121,7 +133,8 @@ def build_block(
         parts += [HISTORY_HEADING, *history_lines]
     parts.append(CLOSE_TAG)
     text = "\n".join(parts)
-    return ContextBlock(text, len(memory_lines), len(history_lines), count_tokens(text))
+    # lines are joined by newlines only, so the block's count is the sum of its lines'
+    return ContextBlock(text, len(memory_lines), len(history_lines), fixed + used)
 
 
 def inject_chat(messages: Sequence[Any], block: str) -> list[Any]:

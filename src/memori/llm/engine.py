@@ -9,12 +9,13 @@ fail open: a broken store costs the call its memory, never its answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from memori.core import Hit, Scope, Turn
+from memori.core import Capability, Hit, Scope, Turn
 from memori.llm.context import ContextBlock, build_block
 from memori.llm.messages import Draft, latest_user_text, select_new
 from memori.llm.session import SessionCache
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("memori.llm")
 
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,13 @@ class CallPlan:
     block: ContextBlock | None = None
 
 
+def _query(request: Request, history: list[Turn]) -> str:
+    """The retrieval query: the latest user message sent, else the session's latest."""
+    return latest_user_text(request.drafts) or latest_user_text(
+        [Draft(t.role, t.content) for t in history]
+    )
+
+
 def _in_session(hit: Hit, scope: Scope) -> bool:
     return isinstance(hit.item, Turn) and hit.item.session_id == scope.session_id
 
@@ -113,23 +122,72 @@ class MemoryEngine:
             return None
         return current.scope()
 
-    # planning (may read the store: runs in a worker thread on the async path)
+    # planning: the sync path reads the store in the caller's thread; the async path
+    # awaits the retriever's ``aretrieve`` when it has one, else a worker thread
     def plan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
         """Read history and memories, and build the request the model receives."""
+        request = self._read(api, kwargs)
+        if request is None:
+            return CallPlan(scope, kwargs)
+        history = self._guard_read("reading session history", self.sessions.recent, scope)
+        query = _query(request, history or [])
+        hits = self._guard_read("recall", self._retrieve, scope, query) if query else None
+        return self._assemble(api, scope, request, history or [], hits or [])
+
+    async def aplan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
+        """:meth:`plan` for the event loop: no database or model I/O on the loop's thread."""
+        request = self._read(api, kwargs)
+        if request is None:
+            return CallPlan(scope, kwargs)
+        history = self.sessions.fresh(scope)
+        if history is None:
+            history = await asyncio.to_thread(
+                self._guard_read, "reading session history", self.sessions.recent, scope)
+        query = _query(request, history or [])
+        hits = None
+        if query:
+            try:
+                hits = await self._aretrieve(scope, query)
+            except Exception as e:
+                memory_failure(self.counters, "read_failures", "recall", e,
+                               strict=self.mem.strict)
+        return self._assemble(api, scope, request, history or [], hits or [])
+
+    def _read(self, api: Api, kwargs: dict[str, Any]) -> Request | None:
         try:
-            request = api.read(kwargs)
+            return api.read(kwargs)
         except Exception as e:
             memory_failure(self.counters, "read_failures", "reading the request", e,
                            strict=self.mem.strict)
-            return CallPlan(scope, kwargs)
-        if request is None:
-            return CallPlan(scope, kwargs)
-        history = self._history(scope)
+            return None
+
+    def _guard_read(self, what: str, read: Callable[..., R], *args: Any) -> R | None:
+        try:
+            return read(*args)
+        except Exception as e:
+            memory_failure(self.counters, "read_failures", what, e, strict=self.mem.strict)
+            return None
+
+    def _retrieve(self, scope: Scope, query: str) -> list[Hit]:
+        mem = self.mem
+        return mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit)
+
+    async def _aretrieve(self, scope: Scope, query: str) -> list[Hit]:
+        """With a natively async store, the retriever's ``aretrieve`` (searches run
+        concurrently on the loop); otherwise the whole retrieval in one worker thread,
+        which costs the loop one hop instead of one per search."""
+        mem = self.mem
+        aretrieve = getattr(mem.retriever, "aretrieve", None)
+        if aretrieve is None or Capability.NATIVE_ASYNC not in mem.store.capabilities:
+            return await asyncio.to_thread(self._retrieve, scope, query)
+        hits: list[Hit] = await aretrieve(mem.store, scope, query, limit=mem.recall_limit)
+        return hits
+
+    def _assemble(
+        self, api: Api, scope: Scope, request: Request, history: list[Turn], hits: list[Hit]
+    ) -> CallPlan:
+        """The new turns of the call and the request with its context block (CPU only)."""
         turns = [self.turn(scope, d) for d in select_new(request.drafts, history)]
-        query = latest_user_text(request.drafts) or latest_user_text(
-            [Draft(t.role, t.content) for t in history]
-        )
-        hits = self._recall(scope, query) if query else []
         sent = {d.key for d in request.drafts}
         if request.server_history:  # the API holds this conversation: none of it again
             shown: list[Turn] = []
@@ -145,22 +203,6 @@ class MemoryEngine:
 
     def _load_turns(self, scope: Scope, limit: int) -> list[Turn]:
         return self.mem.store.list_turns(scope, limit=limit)
-
-    def _history(self, scope: Scope) -> list[Turn]:
-        try:
-            return self.sessions.recent(scope)
-        except Exception as e:
-            memory_failure(self.counters, "read_failures", "reading session history", e,
-                           strict=self.mem.strict)
-            return []
-
-    def _recall(self, scope: Scope, query: str) -> list[Hit]:
-        mem = self.mem
-        try:
-            return mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit)
-        except Exception as e:
-            memory_failure(self.counters, "read_failures", "recall", e, strict=mem.strict)
-            return []
 
     # recording
     def turn(self, scope: Scope, draft: Draft, **extra: Any) -> Turn:

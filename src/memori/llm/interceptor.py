@@ -2,15 +2,14 @@
 
 Each call: scope from the context, plan (history, recall, one context block) on
 a copy of the request, the model call, then recording: at once for a whole
-reply, when the stream ends for a streamed one. On the async path the planning,
-which may read the database, runs in a worker thread, so the event loop never
-waits on storage; the recording only queues turns. What the model returns is
+reply, when the stream ends for a streamed one. On the async path the reads run
+in a worker thread (or on the store's native async driver), so the event loop
+never waits on storage; the recording only queues turns. What the model returns is
 handed back as it came (streams wrapped to observe their chunks).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
@@ -92,7 +91,7 @@ def async_wrapper(
         scope = engine.begin(args, kwargs) if active() else None
         if scope is None:
             return await original(*args, **kwargs)
-        plan = await asyncio.to_thread(engine.plan, api, scope, kwargs)
+        plan = await engine.aplan(api, scope, kwargs)
         result = await original(**plan.kwargs)
         return _finish(engine, api, plan, result, is_async=True)
 

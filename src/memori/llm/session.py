@@ -45,14 +45,21 @@ class SessionCache:
     def key(scope: Scope) -> Key:
         return (scope.entity_id, scope.process_id, scope.session_id)
 
+    def fresh(self, scope: Scope) -> list[Turn] | None:
+        """The session's latest turns if cached and fresh, else None (never reads the store)."""
+        with self._lock:
+            entry = self._entries.get(self.key(scope))
+            if entry is None or time.monotonic() - entry.loaded_at >= self.ttl:
+                return None
+            self._entries.move_to_end(self.key(scope))
+            return list(entry.turns)
+
     def recent(self, scope: Scope) -> list[Turn]:
         """The session's latest turns, oldest first (may read the store: call off the loop)."""
+        cached = self.fresh(scope)
+        if cached is not None:
+            return cached
         key = self.key(scope)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and time.monotonic() - entry.loaded_at < self.ttl:
-                self._entries.move_to_end(key)
-                return list(entry.turns)
         stored = self._load(scope, self.max_turns)
         with self._lock:
             entry = self._entries.get(key)

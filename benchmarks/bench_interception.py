@@ -1,0 +1,303 @@
+"""Benchmark the LLM path: latency a registered client adds to ``chat.completions.create``.
+
+Each configuration (embedder x memories of the entity x sync/async) makes the same
+calls through a bare client and through a registered one, interleaved, against the
+OpenAI-compatible test server running in a separate process (as a real model server
+would be). Reported per call, p50 and p95:
+
+- ``added``: registered minus bare, the whole cost of memory for the caller;
+- ``embed``: the query embedding inside it; ``added - embed`` is the design target
+  "at most 1 ms excluding the query embedding";
+- ``recall``: the retriever (query embedding and store searches);
+- ``own``: ``added - recall``, the interceptor itself (session history, block, copy,
+  recording, the worker-thread hop on the async path).
+
+Run: ``python benchmarks/bench_interception.py [--calls N] [--memories N]
+[--embedders hash,local]``. Prints a table and writes
+``benchmarks/results/interception.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import openai
+from _common import (
+    RESULTS_DIR,
+    DiskCachedEmbedder,
+    machine_info,
+    percentile,
+    print_table,
+    write_result,
+)
+
+from memori import Memori
+from memori.core import Embedder, Hit, Memory, MemoryStore, Retriever, Scope
+
+RESULTS = RESULTS_DIR / "interception.json"
+MODEL = "gpt-4o-mini"
+ENTITY, PERSONA = "bench-user", "assistant"
+TOPICS = (
+    "running", "cooking", "travel", "finance", "music", "reading", "garden", "family",
+    "work", "health", "movies", "coffee", "cycling", "languages", "photography", "chess",
+)
+WORDS = ["morning", "evening", "weekly", "monthly", "prefers", "dislikes", "wants", "plans", "bought", "sold", "visited", "learned", "started", "stopped", "tried", "loves", "avoids", "budget", "goal", "habit", "friend", "sister", "brother", "city", "river", "mountain", "beach", "kitchen", "office", "guitar", "piano", "bike", "train", "flight", "hotel", "vegetarian", "spicy", "sweet", "early", "late", "quiet", "busy", "new", "old", "favourite", "usual"]
+
+SERVER_CODE = (
+    "import sys\n"
+    "from memori.testing import OpenAIServer\n"
+    "server = OpenAIServer().start()\n"
+    "print(server.base_url, flush=True)\n"
+    "sys.stdin.read()\n"
+    "server.stop()\n"
+)
+
+
+def corpus(n: int, seed: int = 11) -> list[str]:
+    """Distinct memory texts, spread over topics, with enough shared words to rank."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)]
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14)))
+        out.append(f"About {topic}: the user {words} (note {i}).")
+    return out
+
+
+def query(i: int) -> str:
+    """A distinct user message per call (so no embedding cache hides the model)."""
+    topic = TOPICS[i % len(TOPICS)]
+    return f"What do you remember about my {topic} {WORDS[i % len(WORDS)]}? (message {i})"
+
+
+class TimingEmbedder:
+    """Delegates to an embedder and records how long each call took (query side only)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.samples: list[float] = []
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        began = time.perf_counter()
+        try:
+            return self.inner.embed(texts)
+        finally:
+            self.samples.append((time.perf_counter() - began) * 1000)
+
+
+class TimingRetriever:
+    """Delegates to the configured retriever and records each retrieval's duration."""
+
+    def __init__(self, inner: Retriever) -> None:
+        self.inner = inner
+        self.samples: list[float] = []
+
+    def retrieve(self, store: MemoryStore, scope: Scope, query: str, *, limit: int = 10,
+                 token_budget: int | None = None, include_history: bool = False) -> list[Hit]:
+        began = time.perf_counter()
+        try:
+            return self.inner.retrieve(store, scope, query, limit=limit,
+                                       token_budget=token_budget,
+                                       include_history=include_history)
+        finally:
+            self.samples.append((time.perf_counter() - began) * 1000)
+
+
+def make_embedder(name: str) -> Embedder | None:
+    from memori.embedders.resolve import resolve_embedder
+
+    try:
+        return resolve_embedder(name)
+    except Exception as e:  # the local model is optional
+        print(f"embedder {name!r} unavailable: {type(e).__name__}: {e}", file=sys.stderr)
+        return None
+
+
+def populate(mem: Memori, n: int, corpus_embedder: Embedder | None) -> float:
+    """Store ``n`` memories for the entity (vectors precomputed); returns seconds taken."""
+    if n == 0:
+        return 0.0
+    texts = corpus(n)
+    began = time.perf_counter()
+    vectors: list[Any] = [None] * n
+    if corpus_embedder is not None and mem.store.vector_dim is not None:
+        vectors = corpus_embedder.embed(texts)
+    batch = 1000
+    for start in range(0, n, batch):
+        mem.store.put_memories([
+            Memory(entity_id=ENTITY, process_id=PERSONA, content=text, kind="fact",
+                   embedding=tuple(vec) if vec is not None else None)
+            for text, vec in zip(texts[start:start + batch], vectors[start:start + batch],
+                                 strict=True)
+        ])
+    return time.perf_counter() - began
+
+
+def summarise(values: Sequence[float]) -> dict[str, float]:
+    return {"p50": round(statistics.median(values), 3), "p95": round(percentile(values, 0.95), 3)}
+
+
+def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[str, list[float]]:
+    bare = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    wrapped = mem.llm.register(openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0))
+    times: dict[str, list[float]] = {"bare": [], "memory": []}
+    for i in range(warmup + calls):
+        order = [("bare", bare), ("memory", wrapped)]
+        if i % 2:
+            order.reverse()
+        for label, client in order:
+            began = time.perf_counter()
+            client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": query(i)}])
+            if i >= warmup:
+                times[label].append((time.perf_counter() - began) * 1000)
+    bare.close()
+    mem.llm.unregister(wrapped)
+    wrapped.close()
+    return times
+
+
+def measure_async(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[str, list[float]]:
+    async def run() -> dict[str, list[float]]:
+        bare = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+        wrapped = mem.llm.register(
+            openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0))
+        mem.attribution(entity_id=ENTITY, process_id=PERSONA)
+        times: dict[str, list[float]] = {"bare": [], "memory": []}
+        for i in range(warmup + calls):
+            order = [("bare", bare), ("memory", wrapped)]
+            if i % 2:
+                order.reverse()
+            for label, client in order:
+                began = time.perf_counter()
+                await client.chat.completions.create(
+                    model=MODEL, messages=[{"role": "user", "content": query(10_000 + i)}])
+                if i >= warmup:
+                    times[label].append((time.perf_counter() - began) * 1000)
+        await bare.close()
+        mem.llm.unregister(wrapped)
+        await wrapped.close()
+        return times
+
+    return asyncio.run(run())
+
+
+def run_config(
+    base_url: str, embedder_name: str, memories: int, calls: int, warmup: int, workdir: Path
+) -> list[dict[str, Any]]:
+    embedder = make_embedder(embedder_name)
+    if embedder is None:
+        return []
+    timing_embedder = TimingEmbedder(embedder)
+    url = f"sqlite:///{workdir / f'{embedder_name}-{memories}.db'}"
+    mem = Memori(url, embedder=embedder)
+    retriever = TimingRetriever(mem.retriever)
+    inner_retriever = retriever.inner
+    if hasattr(inner_retriever, "embedder"):
+        inner_retriever.embedder = timing_embedder  # time the query embedding only
+    mem.retriever = retriever
+    corpus_embedder = DiskCachedEmbedder(embedder) if embedder_name == "local" else embedder
+    populate_s = populate(mem, memories, corpus_embedder)
+    if isinstance(corpus_embedder, DiskCachedEmbedder):
+        corpus_embedder.close()
+    rows = []
+    for mode, measure in (("sync", measure_sync), ("async", measure_async)):
+        mem.attribution(entity_id=ENTITY, process_id=PERSONA)
+        mem.new_session()
+        retriever.samples.clear()
+        timing_embedder.samples.clear()
+        times = measure(base_url, mem, calls, warmup)
+        recall = retriever.samples[-calls:]
+        embed = timing_embedder.samples[-calls:]
+        added = [m - b for m, b in zip(times["memory"], times["bare"], strict=True)]
+        rows.append({
+            "embedder": embedder.name, "memories": memories, "mode": mode, "calls": calls,
+            "bare_ms": summarise(times["bare"]),
+            "memory_ms": summarise(times["memory"]),
+            "added_ms": summarise(added),
+            "embed_ms": summarise(embed),
+            "added_excluding_embed_ms": summarise(
+                [a - e for a, e in zip(added, embed, strict=True)]),
+            "recall_ms": summarise(recall),
+            "own_ms": summarise([a - r for a, r in zip(added, recall, strict=True)]),
+            "populate_s": round(populate_s, 2),
+            "stats": {k: v for k, v in vars(mem.llm.stats).items() if v},
+        })
+        print(f"  {embedder.name} memories={memories} {mode}: added p50 "
+              f"{rows[-1]['added_ms']['p50']} ms", file=sys.stderr)
+    mem.close()
+    return rows
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    base_url = proc.stdout.readline().strip()
+    if not base_url.startswith("http://127.0.0.1:"):
+        proc.kill()
+        raise RuntimeError("the OpenAI test server did not start")
+    return proc, base_url
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--memories", type=int, default=10_000)
+    parser.add_argument("--embedders", default="hash,local")
+    args = parser.parse_args(argv)
+
+    proc, base_url = start_server()
+    rows: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.embedders.split(","):
+                for n in sorted({0, args.memories}):
+                    rows += run_config(base_url, name.strip(), n, args.calls, args.warmup,
+                                       Path(tmp))
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+    headers = ["embedder", "memories", "mode", "bare p50", "added p50", "added p95",
+               "embed p50", "added-embed p50", "recall p50", "own p50", "own p95"]
+    print_table(headers, [
+        [r["embedder"], r["memories"], r["mode"], r["bare_ms"]["p50"], r["added_ms"]["p50"],
+         r["added_ms"]["p95"], r["embed_ms"]["p50"], r["added_excluding_embed_ms"]["p50"],
+         r["recall_ms"]["p50"], r["own_ms"]["p50"], r["own_ms"]["p95"]]
+        for r in rows
+    ])
+    print("(milliseconds per call; 'own' = added minus recall: the interceptor itself)")
+    write_result(RESULTS, {
+        "benchmark": "interception",
+        "description": "latency added to chat.completions.create by a registered client",
+        "machine": {**machine_info(), "load_average": list(os.getloadavg())},
+        "server": "memori.testing.OpenAIServer in a separate process on 127.0.0.1",
+        "backend": "sqlite",
+        "calls_per_config": args.calls,
+        "results": rows,
+    })
+    print(f"wrote {RESULTS.relative_to(RESULTS_DIR.parent.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
