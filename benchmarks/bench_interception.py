@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -28,10 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import openai
 from _common import (
     RESULTS_DIR,
@@ -52,7 +54,14 @@ TOPICS = (
     "running", "cooking", "travel", "finance", "music", "reading", "garden", "family",
     "work", "health", "movies", "coffee", "cycling", "languages", "photography", "chess",
 )
-WORDS = ["morning", "evening", "weekly", "monthly", "prefers", "dislikes", "wants", "plans", "bought", "sold", "visited", "learned", "started", "stopped", "tried", "loves", "avoids", "budget", "goal", "habit", "friend", "sister", "brother", "city", "river", "mountain", "beach", "kitchen", "office", "guitar", "piano", "bike", "train", "flight", "hotel", "vegetarian", "spicy", "sweet", "early", "late", "quiet", "busy", "new", "old", "favourite", "usual"]
+WORDS = (
+    "morning", "evening", "weekly", "monthly", "prefers", "dislikes", "wants", "plans",
+    "bought", "sold", "visited", "learned", "started", "stopped", "tried", "loves", "avoids",
+    "budget", "goal", "habit", "friend", "sister", "brother", "city", "river", "mountain",
+    "beach", "kitchen", "office", "guitar", "piano", "bike", "train", "flight", "hotel",
+    "vegetarian", "spicy", "sweet", "early", "late", "quiet", "busy", "new", "old",
+    "favourite", "usual",
+)
 
 SERVER_CODE = (
     "import sys\n"
@@ -242,6 +251,61 @@ def run_config(
     return rows
 
 
+def sse_body(chunks: int) -> bytes:
+    """A chat completion stream of ``chunks`` content deltas, as the API sends it."""
+    def frame(delta: dict[str, Any], finish: str | None) -> str:
+        chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0,
+                 "model": MODEL, "choices": [{"index": 0, "delta": delta,
+                                              "finish_reason": finish}]}
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    frames = [frame({"content": f"word{i} "}, None) for i in range(chunks)]
+    return "".join([*frames, frame({}, "stop"), "data: [DONE]\n\n"]).encode()
+
+
+def stream_overhead(workdir: Path, chunks: int = 2000, repeats: int = 7) -> dict[str, float]:
+    """Per-chunk cost of the recording stream wrapper, with no network in the way: the
+    same in-memory SSE body parsed by the SDK's own ``Stream``, bare and wrapped."""
+    from openai.types.chat import ChatCompletionChunk
+
+    from memori.llm.chat import CHAT
+    from memori.llm.engine import CallPlan
+    from memori.llm.streams import RecordingStream, ReplySink
+
+    body = sse_body(chunks)
+    sdk = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="bench")
+    mem = Memori(f"sqlite:///{workdir / 'stream.db'}", embedder="hash")
+    mem.attribution(entity_id=ENTITY, process_id=PERSONA)
+    engine = mem.llm.engine
+
+    def stream() -> openai.Stream[ChatCompletionChunk]:
+        response = httpx2.Response(200, content=body,
+                                   request=httpx2.Request("POST", "http://127.0.0.1:9"))
+        return openai.Stream(cast_to=ChatCompletionChunk, response=response, client=sdk)
+
+    def timed(make: Callable[[], Any]) -> float:
+        s = make()
+        began = time.perf_counter()
+        for _ in s:
+            pass
+        return time.perf_counter() - began
+
+    def wrapped() -> Any:
+        sink = ReplySink(engine, CallPlan(mem.scope(), {}), CHAT.stream_reply())
+        return RecordingStream(stream(), sink)
+
+    bare_s = min(timed(stream) for _ in range(repeats))
+    wrapped_s = min(timed(wrapped) for _ in range(repeats))
+    mem.close()
+    sdk.close()
+    return {
+        "chunks": chunks,
+        "bare_us_per_chunk": round(bare_s / chunks * 1e6, 2),
+        "wrapped_us_per_chunk": round(wrapped_s / chunks * 1e6, 2),
+        "added_us_per_chunk": round((wrapped_s - bare_s) / chunks * 1e6, 2),
+    }
+
+
 def start_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -271,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for n in sorted({0, args.memories}):
                     rows += run_config(base_url, name.strip(), n, args.calls, args.warmup,
                                        Path(tmp))
+            chunk_cost = stream_overhead(Path(tmp))
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
@@ -285,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in rows
     ])
     print("(milliseconds per call; 'own' = added minus recall: the interceptor itself)")
+    print(f"stream wrapper: {chunk_cost['added_us_per_chunk']} us added per chunk "
+          f"(SDK parsing alone: {chunk_cost['bare_us_per_chunk']} us per chunk)")
     write_result(RESULTS, {
         "benchmark": "interception",
         "description": "latency added to chat.completions.create by a registered client",
@@ -293,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backend": "sqlite",
         "calls_per_config": args.calls,
         "results": rows,
+        "stream_chunk_overhead": chunk_cost,
     })
     print(f"wrote {RESULTS.relative_to(RESULTS_DIR.parent.parent)}")
     return 0

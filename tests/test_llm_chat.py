@@ -481,3 +481,38 @@ def test_azure_client_is_intercepted(mem: Memori, openai_server: OpenAIServer) -
     assert "like blue" in blocks(openai_server.last_request("chat").messages)[0]
     assert stored(mem, "u1")[0].content == "what do Azure users like?"
     azure.close()
+
+
+# the session history cache
+def test_forget_drops_the_entitys_cached_history(
+    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer
+) -> None:
+    mem.attribution(entity_id="u1")
+    say(client, "my bank PIN is 8812")
+    mem.forget(entity_id="u1")
+    say(client, "what do you know about me?")
+    assert "8812" not in sent_text(openai_server)
+    assert [t.content for t in stored(mem, "u1")] == [
+        "what do you know about me?", "echo: what do you know about me?"]
+
+
+def test_turns_written_by_another_instance_reach_the_history(
+    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer, sqlite_url: str
+) -> None:
+    mem.llm.engine.sessions.ttl = 0.0  # reload from the store on every call
+    with Memori(sqlite_url, embedder="hash") as other:
+        other_client = other.llm.register(openai_server.client())
+        mem.attribution(entity_id="u1", session_id="shared-session")
+        other.attribution(entity_id="u1", session_id="shared-session")
+        say(client, "first, from the web worker")
+        mem.flush()
+        say(other_client, "second, from the other worker")
+        assert "user: first, from the web worker" in sent_text(openai_server)
+        other.flush()
+        say(client, "third")
+        assert "user: second, from the other worker" in sent_text(openai_server)
+        other_client.close()
+    assert [t.content for t in stored(mem, "u1")] == [
+        "first, from the web worker", "echo: first, from the web worker",
+        "second, from the other worker", "echo: second, from the other worker",
+        "third", "echo: third"]
