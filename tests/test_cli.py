@@ -151,3 +151,10 @@ def test_chat_without_an_endpoint_is_a_usage_error(sqlite_url: str) -> None:
 def test_every_command_has_help(command: str) -> None:
     out = run(command, "--help")
     assert out.returncode == 0 and "usage: memori" in out.stdout
+
+
+def test_backends_discovers_the_installed_example_plugin() -> None:
+    out = run("backends", "--json")
+    rows = {b["name"]: b for b in json.loads(out.stdout)["backends"]}
+    assert "jsonl" in rows, "pip install -e examples/plugin-jsonl (scripts/test does)"
+    assert rows["jsonl"]["schemes"] == "jsonl" and rows["jsonl"]["installed"] == "yes"

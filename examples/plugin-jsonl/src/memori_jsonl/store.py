@@ -1,0 +1,338 @@
+"""``JsonlStore``: the whole memori ``MemoryStore`` protocol over entity files.
+
+Every method that takes a scope opens exactly one file, the entity's, so a
+read can never see another entity's data. Ranking reuses memori's public
+scoring helpers (BM25 squashed into [0, 1], ``(1 + cos) / 2``, rank fusion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from memori.conformance.scoring import bm25, rrf, vector_score, words
+from memori.core import (
+    MEMORY_PATCH_FIELDS,
+    Capability,
+    ConfigurationError,
+    DimensionMismatchError,
+    ExtractState,
+    Hit,
+    Memory,
+    Scope,
+    StoreError,
+    Turn,
+    check_id,
+)
+from memori.core.async_bridge import ThreadedAsyncMixin
+from memori.core.protocols import Record
+from memori.core.records import from_record, to_record
+from memori_jsonl.files import EntityData, EntityFiles
+
+
+def _ids(values: Sequence[str], name: str) -> list[str]:
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise TypeError(f"{name}s must be a sequence of str")
+    return [check_id(v, name) for v in values]
+
+
+def _turn_in(turn: Turn, scope: Scope) -> bool:
+    return turn.process_id == scope.process_id and (
+        scope.session_id is None or turn.session_id == scope.session_id
+    )
+
+
+def _memory_in(memory: Memory, scope: Scope, include_superseded: bool) -> bool:
+    persona = memory.process_id is None or memory.shared or (
+        scope.process_id is not None and memory.process_id == scope.process_id
+    )
+    return persona and (include_superseded or memory.superseded_by is None)
+
+
+def _order(scores: Mapping[str, float], created: Mapping[str, float]) -> list[str]:
+    return sorted(scores, key=lambda k: (-scores[k], created[k], k))
+
+
+class JsonlStore(ThreadedAsyncMixin):
+    """A directory of JSON files, one per entity (see the package README)."""
+
+    name = "jsonl"
+
+    def __init__(self, root: Path, vector_dim: int | None = None) -> None:
+        self.root = root
+        self.vector_dim = vector_dim
+        self.files = EntityFiles(root)
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"JsonlStore({str(self.root)!r}, vector_dim={self.vector_dim})"
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        caps = {Capability.TEXT_SEARCH, Capability.ASYNC, Capability.MULTI_PROCESS}
+        if self.vector_dim is not None:
+            caps |= {Capability.VECTOR_SEARCH}
+        return frozenset(caps)
+
+    def setup(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._ready = True
+
+    def close(self) -> None:
+        self._ready = False
+
+    def _check(self) -> None:
+        if not self._ready:
+            raise StoreError("call setup() before using the store")
+
+    # conversions
+    def _vector(self, vector: Sequence[float] | None, *, query: bool = False) -> Any:
+        if vector is None:
+            return None
+        if self.vector_dim is None:
+            if query:
+                raise ConfigurationError("this store was opened without vectors")
+            return None
+        if len(vector) != self.vector_dim:
+            raise DimensionMismatchError(
+                f"expected {self.vector_dim} components, got {len(vector)}"
+            )
+        return [float(x) for x in vector]
+
+    def _turns(self, data: EntityData) -> list[Turn]:
+        items = [from_record(r) for r in data["turns"].values()]
+        return sorted((t for t in items if isinstance(t, Turn)), key=lambda t: (t.created_at, t.id))
+
+    def _memories(self, data: EntityData) -> list[Memory]:
+        items = [from_record(r) for r in data["memories"].values()]
+        return sorted((m for m in items if isinstance(m, Memory)),
+                      key=lambda m: (m.created_at, m.id))
+
+    def _store_record(self, item: Turn | Memory) -> Record:
+        check_id(item.id, "turn_id" if isinstance(item, Turn) else "memory_id")
+        record = to_record(item)
+        record["embedding"] = self._vector(item.embedding)
+        return record
+
+    def _write(self, items: Sequence[Turn | Memory]) -> None:
+        by_entity: dict[str, list[Record]] = {}
+        for item in items:
+            by_entity.setdefault(item.entity_id, []).append(self._store_record(item))
+        for entity_id, records in by_entity.items():
+            def change(data: EntityData, records: list[Record] = records) -> None:
+                for r in records:
+                    data["turns" if r["type"] == "turn" else "memories"][r["id"]] = r
+            self.files.update(entity_id, change)
+
+    # turns
+    def append_turns(self, turns: Sequence[Turn]) -> None:
+        self._check()
+        self._write(list(turns))
+
+    def _scoped_turns(self, scope: Scope) -> list[Turn]:
+        return [t for t in self._turns(self.files.read(scope.entity_id)) if _turn_in(t, scope)]
+
+    def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
+        self._check()
+        found = self._scoped_turns(scope)
+        if limit is not None:
+            if limit < 0:
+                raise ValueError("limit must not be negative")
+            found = found[len(found) - limit:] if limit else []
+        return found
+
+    def count_turns(self, scope: Scope) -> int:
+        self._check()
+        return len(self._scoped_turns(scope))
+
+    def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
+        self._check()
+        wanted = None if turn_ids is None else set(_ids(turn_ids, "turn_id"))
+
+        def change(data: EntityData) -> int:
+            doomed = [t.id for t in self._turns(data)
+                      if _turn_in(t, scope) and (wanted is None or t.id in wanted)]
+            for i in doomed:
+                del data["turns"][i]
+            return len(doomed)
+
+        removed: int = self.files.update(scope.entity_id, change)
+        return removed
+
+    def search_turns(self, scope: Scope, *, text: str | None = None,
+                     vector: Sequence[float] | None = None, limit: int = 10) -> list[Hit]:
+        self._check()
+        return self._rank(self._scoped_turns(scope), text, vector, limit)
+
+    # memories
+    def put_memories(self, memories: Sequence[Memory]) -> None:
+        self._check()
+        self._write(list(memories))
+
+    def _visible(self, scope: Scope, include_superseded: bool) -> list[Memory]:
+        data = self.files.read(scope.entity_id)
+        return [m for m in self._memories(data) if _memory_in(m, scope, include_superseded)]
+
+    def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
+        self._check()
+        check_id(memory_id, "memory_id")
+        return next((m for m in self._visible(scope, True) if m.id == memory_id), None)
+
+    def list_memories(self, scope: Scope, *, include_superseded: bool = False,
+                      limit: int | None = None, offset: int = 0) -> list[Memory]:
+        self._check()
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError("limit and offset must not be negative")
+        found = self._visible(scope, include_superseded)
+        return found[offset: None if limit is None else offset + limit]
+
+    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int:
+        self._check()
+        return len(self._visible(scope, include_superseded))
+
+    def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
+        self._check()
+        unknown = set(changes) - MEMORY_PATCH_FIELDS
+        if unknown:
+            raise ValueError(f"update_memory cannot change {sorted(unknown)}")
+        check_id(memory_id, "memory_id")
+
+        def change(data: EntityData) -> bool:
+            current = next((m for m in self._memories(data)
+                            if m.id == memory_id and _memory_in(m, scope, True)), None)
+            if current is None:
+                return False
+            data["memories"][memory_id] = self._store_record(replace(current, **dict(changes)))
+            return True
+
+        done: bool = self.files.update(scope.entity_id, change)
+        return done
+
+    def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
+        self._check()
+        wanted = set(_ids(memory_ids, "memory_id"))
+
+        def change(data: EntityData) -> int:
+            doomed = [m.id for m in self._memories(data)
+                      if m.id in wanted and _memory_in(m, scope, True)]
+            for i in doomed:
+                del data["memories"][i]
+            return len(doomed)
+
+        removed: int = self.files.update(scope.entity_id, change)
+        return removed
+
+    def search_memories(self, scope: Scope, *, text: str | None = None,
+                        vector: Sequence[float] | None = None, limit: int = 10,
+                        include_superseded: bool = False) -> list[Hit]:
+        self._check()
+        return self._rank(self._visible(scope, include_superseded), text, vector, limit)
+
+    def _rank(self, items: Sequence[Turn | Memory], text: str | None,
+              vector: Sequence[float] | None, limit: int) -> list[Hit]:
+        if text is None and vector is None:
+            raise ValueError("search needs text, a vector, or both")
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        signals: dict[str, dict[str, float]] = {}
+        if text is not None:
+            scores = bm25(words(text), [words(i.content) for i in items])
+            signals["text"] = {i.id: s for i, s in zip(items, scores, strict=True) if s > 0}
+        if vector is not None:
+            q = self._vector(vector, query=True)
+            signals["vector"] = {i.id: vector_score(q, i.embedding)
+                                 for i in items if i.embedding is not None}
+        created = {i.id: i.created_at for i in items}
+        if len(signals) == 1:
+            final = next(iter(signals.values()))
+        else:
+            fused = rrf([_order(s, created) for s in signals.values()])
+            final = {str(k): v for k, v in fused.items()}
+        by_id = {i.id: i for i in items}
+        return [Hit(by_id[k], final[k], {n: s[k] for n, s in signals.items() if k in s})
+                for k in _order(final, created)[:limit]]
+
+    # whole entity
+    def forget(self, entity_id: str) -> int:
+        self._check()
+        data = self.files.read(check_id(entity_id, "entity_id"))
+        self.files.remove(entity_id)
+        return len(data["turns"]) + len(data["memories"])
+
+    def export(self, entity_id: str) -> Iterator[Record]:
+        self._check()
+        data = self.files.read(check_id(entity_id, "entity_id"))
+        return iter([to_record(i) for i in (*self._turns(data), *self._memories(data))])
+
+    def import_records(self, records: Iterable[Record]) -> int:
+        self._check()
+        items = [from_record(r) for r in records]
+        self._write(items)
+        return len(items)
+
+    def raw_count(self, entity_id: str) -> int:
+        self._check()
+        path = self.files.path(check_id(entity_id, "entity_id"))
+        if not path.exists():
+            return 0
+        data = self.files.read(entity_id)
+        return max(1, len(data["turns"]) + len(data["memories"]))
+
+    # outbox
+    def outbox_pending(self, limit: int = 100) -> list[Turn]:
+        self._check()
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        pending = [t for data in self.files.all_entities() for t in self._turns(data)
+                   if t.extract_state is ExtractState.PENDING]
+        pending.sort(key=lambda t: (t.created_at, t.entity_id, t.id))
+        return pending[:limit]
+
+    def outbox_mark(self, entity_id: str, turn_ids: Sequence[str], state: ExtractState, *,
+                    attempts: int | None = None, error: str | None = None) -> None:
+        self._check()
+        check_id(entity_id, "entity_id")
+        wanted = _ids(turn_ids, "turn_id")
+        new_state = ExtractState(state)
+
+        def change(data: EntityData) -> None:
+            for turn_id in wanted:
+                record = data["turns"].get(turn_id)
+                if record is None:
+                    continue
+                record["extract_state"] = new_state.value
+                if attempts is not None:
+                    record["extract_attempts"] = attempts
+                if error is not None:
+                    record["extract_error"] = error
+
+        self.files.update(entity_id, change)
+
+    # admin
+    def admin_stats(self) -> dict[str, Any]:
+        self._check()
+        entities = self.files.all_entities()
+        return {"backend": self.name, "entities": len(entities),
+                "turns": sum(len(d["turns"]) for d in entities),
+                "memories": sum(len(d["memories"]) for d in entities)}
+
+    def admin_export_all(self) -> Iterator[Record]:
+        self._check()
+        for data in self.files.all_entities():
+            yield from (to_record(i) for i in (*self._turns(data), *self._memories(data)))
+
+
+def open_store(target: str, *, vector_dim: int | None = None, **options: Any) -> JsonlStore:
+    """``jsonl:///absolute/dir`` or ``jsonl://relative/dir``."""
+    if options.pop("migrate", False) not in (True, False):
+        raise ConfigurationError("migrate must be a bool")
+    if options:
+        raise ConfigurationError(f"unknown options for the jsonl backend: {sorted(options)}")
+    parts = urlsplit(target)
+    path = (parts.netloc + parts.path) if parts.netloc else parts.path
+    if not path:
+        raise ConfigurationError("jsonl URLs name a directory: jsonl:///path/to/dir")
+    return JsonlStore(Path(path), vector_dim=vector_dim)
