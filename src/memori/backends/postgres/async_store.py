@@ -36,12 +36,15 @@ class AsyncMethods(StoreBase):
         self._closed = True
         await self._engines.adispose()
 
-    async def _arun(self, call: Call) -> Any:
+    async def _arun(self, call: Call, *, read_only: bool = False) -> Any:
         self._check_open()
         if self._provisioned is None:
             await self.asetup()
         plan, entity_id = call
-        return await self._runner.arun(plan, entity_id)
+        return await self._runner.arun(plan, entity_id, read_only=read_only)
+
+    async def _aread(self, call: Call) -> Any:
+        return await self._arun(call, read_only=True)
 
     # turns
 
@@ -51,12 +54,12 @@ class AsyncMethods(StoreBase):
     async def alist_turns(
         self, scope: Scope, *, limit: int | None = None
     ) -> list[Turn]:
-        out: list[Turn] = await self._arun(
+        out: list[Turn] = await self._aread(
             (plans.list_turns(self._ctx, scope, limit), scope.entity_id))
         return out
 
     async def acount_turns(self, scope: Scope) -> int:
-        return int(await self._arun((plans.count_turns(self._ctx, scope), scope.entity_id)))
+        return int(await self._aread((plans.count_turns(self._ctx, scope), scope.entity_id)))
 
     async def adelete_turns(
         self, scope: Scope, turn_ids: Sequence[str] | None = None
@@ -68,7 +71,8 @@ class AsyncMethods(StoreBase):
         self, scope: Scope, *, text: str | None = None,
         vector: Sequence[float] | None = None, limit: int = 10,
     ) -> list[Hit]:
-        hits: list[Hit] = await self._arun(self._c_search_turns(scope, text, vector, limit))
+        hits: list[Hit] = await self._arun(self._c_search_turns(scope, text, vector, limit),
+                                           read_only=self._search_reads_only)
         return hits
 
     # memories
@@ -77,7 +81,7 @@ class AsyncMethods(StoreBase):
         await self._arun(self._c_put_memories(memories))
 
     async def aget_memory(self, scope: Scope, memory_id: str) -> Memory | None:
-        found: Memory | None = await self._arun(
+        found: Memory | None = await self._aread(
             (plans.get_memory(self._ctx, scope, memory_id), scope.entity_id))
         return found
 
@@ -86,14 +90,14 @@ class AsyncMethods(StoreBase):
         limit: int | None = None, offset: int = 0,
     ) -> list[Memory]:
         plan = plans.list_memories(self._ctx, scope, include_superseded, limit, offset)
-        out: list[Memory] = await self._arun((plan, scope.entity_id))
+        out: list[Memory] = await self._aread((plan, scope.entity_id))
         return out
 
     async def acount_memories(
         self, scope: Scope, *, include_superseded: bool = False
     ) -> int:
         plan = plans.count_memories(self._ctx, scope, include_superseded)
-        return int(await self._arun((plan, scope.entity_id)))
+        return int(await self._aread((plan, scope.entity_id)))
 
     async def aupdate_memory(
         self, scope: Scope, memory_id: str, changes: Mapping[str, Any]
@@ -113,7 +117,8 @@ class AsyncMethods(StoreBase):
         include_superseded: bool = False,
     ) -> list[Hit]:
         hits: list[Hit] = await self._arun(
-            self._c_search_memories(scope, text, vector, limit, include_superseded))
+            self._c_search_memories(scope, text, vector, limit, include_superseded),
+            read_only=self._search_reads_only)
         return hits
 
     # whole entity and outbox
@@ -122,10 +127,10 @@ class AsyncMethods(StoreBase):
         return int(await self._arun((plans.forget(self._ctx, entity_id), entity_id)))
 
     async def araw_count(self, entity_id: str) -> int:
-        return int(await self._arun((plans.raw_count(self._ctx, entity_id), entity_id)))
+        return int(await self._aread((plans.raw_count(self._ctx, entity_id), entity_id)))
 
     async def aoutbox_pending(self, limit: int = 100) -> list[Turn]:
-        out: list[Turn] = await self._arun((plans.outbox_pending(self._ctx, limit), None))
+        out: list[Turn] = await self._aread((plans.outbox_pending(self._ctx, limit), None))
         return out
 
     async def aoutbox_mark(

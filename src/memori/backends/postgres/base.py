@@ -107,6 +107,11 @@ class StoreBase:
     def _turns_where(self, scope: Scope) -> Any:
         return turn_scope(self._ctx.layout.turns, scope)
 
+    @property
+    def _search_reads_only(self) -> bool:
+        """Searches need a transaction only to set ``hnsw.ef_search`` locally."""
+        return self._ctx.ann is None
+
     def _c_append_turns(self, turns: Sequence[Turn]) -> Call:
         rows = writes.turn_rows(self._ctx, turns)
         return writes.upsert_turns(self._ctx, rows), writes.single_entity(rows)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import ColumnElement, Table, func, select
 
 from memori.backends.postgres import search
@@ -51,7 +53,7 @@ def _hits(rows: Sequence[RowLike], to_model: Callable[[RowLike], Any], mode: str
 
 def check_search_args(
     ctx: Context, text: Any, vector: Sequence[float] | None, limit: Any
-) -> tuple[str | None, tuple[float, ...] | None]:
+) -> tuple[str | None, npt.NDArray[np.float32] | None]:
     """Validate a search call; returns the tsquery text (None: no words) and the vector."""
     check_limit(limit)
     if text is None and vector is None:
@@ -75,7 +77,7 @@ def search_plan(
 
 def _search(
     ctx: Context, table: Table, where: ColumnElement[bool], entity_id: str, with_text: bool,
-    tq: str | None, query: tuple[float, ...] | None, limit: int,
+    tq: str | None, query: npt.NDArray[np.float32] | None, limit: int,
     to_model: Callable[[RowLike], Any], explain: bool,
 ) -> Plan[Any]:
     if limit == 0 or (query is None and tq is None):

@@ -37,10 +37,23 @@ class Runner:
 
     # sync
 
-    def run(self, plan: Plan[T], entity_id: str | None) -> T:
-        """Run ``plan`` in one transaction for ``entity_id`` (None: crosses entities)."""
+    def _autocommit(self, read_only: bool) -> bool:
+        """Reads skip BEGIN/COMMIT (one round trip) unless RLS needs a transaction-local entity."""
+        return read_only and not self.rls_active and not self.engines.borrowed
+
+    def run(self, plan: Plan[T], entity_id: str | None, *, read_only: bool = False) -> T:
+        """Run ``plan`` in one transaction for ``entity_id`` (None: crosses entities).
+
+        A ``read_only`` plan runs in autocommit mode when it can: each of its
+        statements then sees its own snapshot, which reads tolerate.
+        """
         engine = self.engines.require_sync()
-        with self.engines.guard(), self.translate(), engine.begin() as conn:
+        if self._autocommit(read_only):
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+            begin: Any = engine.connect
+        else:
+            begin = engine.begin
+        with self.engines.guard(), self.translate(), begin() as conn:
             if self.rls_active:
                 conn.execute(rls.set_scope_statement(), rls.scope_params(entity_id))
             result: Any = None
@@ -71,21 +84,28 @@ class Runner:
     def native_async(self) -> bool:
         return self.engines.async_ is not None
 
-    async def arun(self, plan: Plan[T], entity_id: str | None) -> T:
+    async def arun(self, plan: Plan[T], entity_id: str | None, *, read_only: bool = False) -> T:
         """Like :meth:`run` on the async engine; without one, in a worker thread."""
         if self.engines.async_ is None:
-            return await asyncio.to_thread(self.run, plan, entity_id)
+            return await asyncio.to_thread(
+                lambda: self.run(plan, entity_id, read_only=read_only))
         if self.engines.borrowed:
             if self._alock is None:
                 self._alock = asyncio.Lock()
             async with self._alock:
-                return await self._arun(plan, entity_id)
-        return await self._arun(plan, entity_id)
+                return await self._arun(plan, entity_id, read_only)
+        return await self._arun(plan, entity_id, read_only)
 
-    async def _arun(self, plan: Plan[T], entity_id: str | None) -> T:
-        assert self.engines.async_ is not None
+    async def _arun(self, plan: Plan[T], entity_id: str | None, read_only: bool) -> T:
+        engine = self.engines.async_
+        assert engine is not None
+        if self._autocommit(read_only):
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+            begin: Any = engine.connect
+        else:
+            begin = engine.begin
         with self.translate():
-            async with self.engines.async_.begin() as conn:
+            async with begin() as conn:
                 if self.rls_active:
                     await conn.execute(rls.set_scope_statement(), rls.scope_params(entity_id))
                 result: Any = None

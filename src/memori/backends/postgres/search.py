@@ -73,8 +73,17 @@ def _tiebreak(table: Table) -> list[ColumnElement[Any]]:
     return [table.c.created_at, table.c.id.collate("C")]
 
 
-def _tsquery(query_text: str) -> BindParameter[Any]:
-    return bindparam("memori_tsquery", query_text, type_=TSQUERY)
+def _once(param: BindParameter[Any]) -> ColumnElement[Any]:
+    """``(SELECT CAST(:param AS type))``: cast once per statement (an InitPlan), not per row.
+
+    A prepared statement's generic plan would otherwise parse the parameter's text
+    for every row it compares.
+    """
+    return select(param).scalar_subquery()
+
+
+def _tsquery(query_text: str) -> ColumnElement[Any]:
+    return _once(bindparam("memori_tsquery", query_text, type_=TSQUERY))
 
 
 def _text_parts(
@@ -92,10 +101,10 @@ def _vector_parts(
     distance: ColumnElement[Any]
     if vq.ann:
         typed = VectorType(vq.dim)
-        q = bindparam("memori_vector", vq.text, type_=typed)
+        q = _once(bindparam("memori_vector", vq.text, type_=typed))
         distance = cast(table.c.embedding, typed).op("<=>", return_type=Float)(q)
     else:  # a zero vector has no direction: NaN distance, scored as cosine 0 (distance 1)
-        q = bindparam("memori_vector", vq.text, type_=VECTOR)
+        q = _once(bindparam("memori_vector", vq.text, type_=VECTOR))
         raw = table.c.embedding.op("<=>", return_type=Float)(q)
         distance = func.coalesce(func.nullif(raw, literal(float("nan"), Float)), 1.0)
     return distance, [where, table.c.embedding.is_not(None), dims]

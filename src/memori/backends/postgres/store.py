@@ -51,12 +51,15 @@ class PostgresStore(AsyncMethods):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, call: Call) -> Any:
+    def _run(self, call: Call, *, read_only: bool = False) -> Any:
         self._check_open()
         if self._provisioned is None:
             self.setup()
         plan, entity_id = call
-        return self._runner.run(plan, entity_id)
+        return self._runner.run(plan, entity_id, read_only=read_only)
+
+    def _read(self, call: Call) -> Any:
+        return self._run(call, read_only=True)
 
     # turns
 
@@ -65,11 +68,11 @@ class PostgresStore(AsyncMethods):
         self._run(self._c_append_turns(turns))
 
     def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
-        out: list[Turn] = self._run((plans.list_turns(self._ctx, scope, limit), scope.entity_id))
+        out: list[Turn] = self._read((plans.list_turns(self._ctx, scope, limit), scope.entity_id))
         return out
 
     def count_turns(self, scope: Scope) -> int:
-        return int(self._run((plans.count_turns(self._ctx, scope), scope.entity_id)))
+        return int(self._read((plans.count_turns(self._ctx, scope), scope.entity_id)))
 
     def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
         return int(self._run((plans.delete_turns(self._ctx, scope, turn_ids), scope.entity_id)))
@@ -78,7 +81,8 @@ class PostgresStore(AsyncMethods):
         self, scope: Scope, *, text: str | None = None,
         vector: Sequence[float] | None = None, limit: int = 10,
     ) -> list[Hit]:
-        hits: list[Hit] = self._run(self._c_search_turns(scope, text, vector, limit))
+        hits: list[Hit] = self._run(self._c_search_turns(scope, text, vector, limit),
+                                    read_only=self._search_reads_only)
         return hits
 
     # memories
@@ -88,7 +92,7 @@ class PostgresStore(AsyncMethods):
         self._run(self._c_put_memories(memories))
 
     def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
-        found: Memory | None = self._run(
+        found: Memory | None = self._read(
             (plans.get_memory(self._ctx, scope, memory_id), scope.entity_id))
         return found
 
@@ -97,12 +101,12 @@ class PostgresStore(AsyncMethods):
         limit: int | None = None, offset: int = 0,
     ) -> list[Memory]:
         plan = plans.list_memories(self._ctx, scope, include_superseded, limit, offset)
-        out: list[Memory] = self._run((plan, scope.entity_id))
+        out: list[Memory] = self._read((plan, scope.entity_id))
         return out
 
     def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int:
         plan = plans.count_memories(self._ctx, scope, include_superseded)
-        return int(self._run((plan, scope.entity_id)))
+        return int(self._read((plan, scope.entity_id)))
 
     def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
         plan = plans.update_memory(self._ctx, scope, memory_id, changes)
@@ -118,7 +122,8 @@ class PostgresStore(AsyncMethods):
         include_superseded: bool = False,
     ) -> list[Hit]:
         hits: list[Hit] = self._run(
-            self._c_search_memories(scope, text, vector, limit, include_superseded))
+            self._c_search_memories(scope, text, vector, limit, include_superseded),
+            read_only=self._search_reads_only)
         return hits
 
     def explain_search_memories(
@@ -159,7 +164,7 @@ class PostgresStore(AsyncMethods):
     def _pages(self, table: Any, entity_id: str) -> Iterator[RowLike]:
         after: tuple[float, str] | None = None
         while True:
-            rows: list[RowLike] = self._run(
+            rows: list[RowLike] = self._read(
                 (plans.page(self._ctx, table, entity_id, after, PAGE), entity_id))
             yield from rows
             if len(rows) < PAGE:
@@ -192,12 +197,12 @@ class PostgresStore(AsyncMethods):
 
     def raw_count(self, entity_id: str) -> int:
         """Rows of the entity in turns, memories and the outbox (searches index those rows)."""
-        return int(self._run((plans.raw_count(self._ctx, entity_id), entity_id)))
+        return int(self._read((plans.raw_count(self._ctx, entity_id), entity_id)))
 
     # augmentation outbox (crosses entities)
 
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
-        out: list[Turn] = self._run((plans.outbox_pending(self._ctx, limit), None))
+        out: list[Turn] = self._read((plans.outbox_pending(self._ctx, limit), None))
         return out
 
     def outbox_mark(
@@ -211,7 +216,7 @@ class PostgresStore(AsyncMethods):
 
     def admin_stats(self) -> dict[str, Any]:
         """Counts across every entity, the schema revision and the search paths in use."""
-        counts: dict[str, int] = self._run((plans.admin_counts(self._ctx), None))
+        counts: dict[str, int] = self._read((plans.admin_counts(self._ctx), None))
         done = self._provisioned
         return {
             "backend": self.name,
@@ -232,7 +237,7 @@ class PostgresStore(AsyncMethods):
         return self._export_all()
 
     def _export_all(self) -> Iterator[Record]:
-        entity_ids: list[str] = self._run((plans.entity_ids(self._ctx), None))
+        entity_ids: list[str] = self._read((plans.entity_ids(self._ctx), None))
         for entity_id in entity_ids:
             yield from self._export(entity_id)
 

@@ -11,7 +11,6 @@ syntax (each word is quoted as one lexeme).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 _WORD = re.compile(r"\w+")
 
@@ -25,32 +24,34 @@ MAX_TSVECTOR_BYTES = 900_000
 """Stop adding lexemes before the 1 MB ``tsvector`` limit."""
 
 
+def _fits(word: str) -> bool:
+    return len(word) * 4 <= MAX_LEXEME_BYTES or len(word.encode("utf-8")) <= MAX_LEXEME_BYTES
+
+
 def words(text: str) -> list[str]:
     """The case-folded words of ``text``: split first, then fold each word."""
-    out = []
-    for raw in _WORD.findall(text):
-        word = raw.casefold()
-        if len(word.encode("utf-8")) <= MAX_LEXEME_BYTES:
-            out.append(word)
-    return out
+    return [w for w in (raw.casefold() for raw in _WORD.findall(text)) if _fits(w)]
 
 
 def _quote(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+    """One quoted lexeme. A ``\\w+`` word never holds a quote or a backslash; escaped anyway."""
+    if "'" in lexeme or "\\" in lexeme:
+        lexeme = lexeme.replace("\\", "\\\\").replace("'", "''")
+    return "'" + lexeme + "'"
 
 
 def tsvector_text(content: str) -> str:
     """The ``tsvector`` input text of ``content``: each word with its positions."""
-    positions: dict[str, list[int]] = defaultdict(list)
+    positions: dict[str, list[int]] = {}
     for i, word in enumerate(words(content), start=1):
-        kept = positions[word]
+        kept = positions.setdefault(word, [])
         if len(kept) < MAX_POSITIONS:
-            kept.append(min(i, MAX_POSITION))
+            kept.append(i if i < MAX_POSITION else MAX_POSITION)
     parts: list[str] = []
     size = 0
     for word, pos in positions.items():
-        part = _quote(word) + ":" + ",".join(str(p) for p in dict.fromkeys(pos))
-        size += len(part.encode("utf-8")) + 8
+        part = f"{_quote(word)}:{','.join(map(str, pos))}"
+        size += len(part) * 4 + 8
         if size > MAX_TSVECTOR_BYTES:
             break
         parts.append(part)

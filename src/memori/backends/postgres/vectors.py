@@ -6,36 +6,37 @@ database; reads parse pgvector's text output back into a tuple of floats.
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from memori.core.errors import DimensionMismatchError
 
 
-def check_vector(vector: Sequence[float], dim: int | None) -> tuple[float, ...]:
-    """The vector as floats, after checking its dimension and that it is finite."""
+def check_vector(vector: Sequence[float], dim: int | None) -> npt.NDArray[np.float32]:
+    """The vector as float32, after checking its dimension and that it is finite."""
     if dim is None:
         raise DimensionMismatchError("this store was opened with vector_dim=None: no vectors")
     if isinstance(vector, (str, bytes)):
         raise ValueError("a vector must be a sequence of numbers")
     try:
-        values = tuple(float(x) for x in vector)
+        arr = np.asarray(vector, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise ValueError("a vector must be a sequence of numbers") from e
-    if len(values) != dim:
-        raise DimensionMismatchError(
-            f"vector has {len(values)} components, the store expects {dim}"
-        )
-    if not all(math.isfinite(x) for x in values):
+    if arr.ndim != 1 or arr.shape[0] != dim:
+        got = arr.shape[0] if arr.ndim == 1 else arr.shape
+        raise DimensionMismatchError(f"vector has {got} components, the store expects {dim}")
+    if not np.isfinite(arr).all():
         raise ValueError("a vector must hold finite numbers only")
-    return values
+    return arr.astype(np.float32)
 
 
-def to_text(values: Sequence[float]) -> str:
-    """pgvector's input text: ``[1.0,2.5,...]``."""
-    return "[" + ",".join(repr(float(x)) for x in values) + "]"
+def to_text(values: npt.NDArray[np.float32]) -> str:
+    """pgvector's input text: ``[1.0,2.5,...]`` (float32 values, shortest round-trip form)."""
+    return "[" + ",".join(map(repr, values.tolist())) + "]"
 
 
 def from_text(value: Any) -> tuple[float, ...] | None:
@@ -48,10 +49,12 @@ def from_text(value: Any) -> tuple[float, ...] | None:
     return tuple(float(x) for x in text[1:-1].split(","))
 
 
-def to_binary(values: Sequence[float]) -> bytes:
+_BIG_ENDIAN_F4 = np.dtype(">f4")
+
+
+def to_binary(values: npt.NDArray[np.float32]) -> bytes:
     """pgvector's binary form (``vector_recv``): dimension, a reserved word, float32s."""
-    n = len(values)
-    return struct.pack(f">HH{n}f", n, 0, *values)
+    return struct.pack(">HH", values.shape[0], 0) + values.astype(_BIG_ENDIAN_F4).tobytes()
 
 
 class VectorCodec:
@@ -60,7 +63,7 @@ class VectorCodec:
     def __init__(self, dim: int | None) -> None:
         self.dim = dim
 
-    def check(self, vector: Sequence[float] | None) -> tuple[float, ...] | None:
+    def check(self, vector: Sequence[float] | None) -> npt.NDArray[np.float32] | None:
         """The checked vector, or None (no vector, or a store without vectors)."""
         if vector is None or self.dim is None:
             return None
