@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from qdrant_client import models
 
+from memori.backends.qdrant.payload import DENSE
+
 T = TypeVar("T")
 
 
@@ -38,7 +40,7 @@ def scroll_page(
 ) -> Op[tuple[list[models.Record], Any]]:
     kwargs: dict[str, Any] = {
         "collection_name": collection, "scroll_filter": flt, "limit": limit,
-        "with_payload": True, "with_vectors": ["dense"] if vectors else False,
+        "with_payload": True, "with_vectors": [DENSE] if vectors else False,
     }
     if order_by is not None:
         kwargs["order_by"] = order_by

@@ -9,6 +9,9 @@
   the client directly (stepping the coroutines of an async one) and async calls
   run the same in a worker thread, keeping the event loop free. Calls on one
   local client are serialised by a lock, since local mode is not thread-safe.
+  (A local directory client you pass yourself needs
+  ``force_disable_check_same_thread=True`` where sqlite3 is not built serialised,
+  as on macOS; the clients memori opens set it.)
 - Stores opening the same local directory or named in-memory instance in one
   process share one client (a directory admits one client per process); it is
   closed when the last of them closes. Clients the user passed are never closed.

@@ -86,12 +86,12 @@ def list_turns(layout: Layout, scope: Scope, limit: int | None) -> Op[list[Turn]
     _check_limit(limit)
     flt = f.turns(scope)
     if limit is None:
-        records = yield from scroll_all(layout.turns, flt, vectors=True)
+        records = yield from scroll_all(layout.turns, flt, vectors=layout.dense)
         return sorted((_turn(r) for r in records), key=_turn_order)
     if limit == 0:
         return []
     page, _ = yield from scroll_page(
-        layout.turns, flt, limit=limit, order_by=_BY_TIME_DESC, vectors=True
+        layout.turns, flt, limit=limit, order_by=_BY_TIME_DESC, vectors=layout.dense
     )
     return sorted((_turn(r) for r in page), key=_turn_order)
 
@@ -132,7 +132,7 @@ def put_memories(layout: Layout, memories: Sequence[Memory]) -> Op[None]:
 def _find_memory(layout: Layout, scope: Scope, memory_id: str) -> Op[Memory | None]:
     check_id(memory_id, "memory_id")
     flt = f.with_ids(f.memories(scope, include_superseded=True), [memory_id])
-    page, _ = yield from scroll_page(layout.memories, flt, limit=1, vectors=True)
+    page, _ = yield from scroll_page(layout.memories, flt, limit=1, vectors=layout.dense)
     return _memory(page[0]) if page else None
 
 
@@ -147,13 +147,13 @@ def list_memories(
     _check_limit(offset, "offset")
     flt = f.memories(scope, include_superseded=include_superseded)
     if limit is None:
-        records = yield from scroll_all(layout.memories, flt, vectors=True)
+        records = yield from scroll_all(layout.memories, flt, vectors=layout.dense)
         found = sorted((_memory(r) for r in records), key=_memory_order)
         return found[offset:]
     if limit == 0:
         return []
     page, _ = yield from scroll_page(
-        layout.memories, flt, limit=offset + limit, order_by=_BY_TIME, vectors=True
+        layout.memories, flt, limit=offset + limit, order_by=_BY_TIME, vectors=layout.dense
     )
     found = sorted((_memory(r) for r in page), key=_memory_order)
     return found[offset : offset + limit]
@@ -258,14 +258,14 @@ def raw_count(layout: Layout, entity_id: str) -> Op[int]:
 
 def export_entity(layout: Layout, entity_id: str) -> Op[list[Record]]:
     flt = f.entity(entity_id)
-    turns = yield from scroll_all(layout.turns, flt, vectors=True)
-    memories = yield from scroll_all(layout.memories, flt, vectors=True)
+    turns = yield from scroll_all(layout.turns, flt, vectors=layout.dense)
+    memories = yield from scroll_all(layout.memories, flt, vectors=layout.dense)
     return _records(turns, memories)
 
 
 def export_all(layout: Layout) -> Op[list[Record]]:
-    turns = yield from scroll_all(layout.turns, None, vectors=True)
-    memories = yield from scroll_all(layout.memories, None, vectors=True)
+    turns = yield from scroll_all(layout.turns, None, vectors=layout.dense)
+    memories = yield from scroll_all(layout.memories, None, vectors=layout.dense)
     return _records(turns, memories)
 
 
@@ -295,7 +295,7 @@ def outbox_pending(layout: Layout, limit: int) -> Op[list[Turn]]:
     if limit == 0:
         return []
     page, _ = yield from scroll_page(
-        layout.turns, f.pending(), limit=limit, order_by=_BY_TIME, vectors=True
+        layout.turns, f.pending(), limit=limit, order_by=_BY_TIME, vectors=layout.dense
     )
     return sorted((_turn(r) for r in page), key=lambda t: (t.created_at, t.entity_id, t.id))
 

@@ -59,6 +59,11 @@ class Layout:
             raise ConfigurationError("vector_dim must be a positive int or None")
 
     @property
+    def dense(self) -> bool:
+        """Whether points carry (and reads fetch) the dense vector."""
+        return self.vector_dim is not None
+
+    @property
     def turns(self) -> str:
         return f"{self.prefix}turns"
 

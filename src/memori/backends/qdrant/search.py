@@ -74,7 +74,7 @@ def search(
         return []
     kwargs: dict[str, Any] = {
         "collection_name": collection, "query_filter": flt, "limit": limit,
-        "with_payload": True, "with_vectors": [DENSE],
+        "with_payload": True, "with_vectors": [DENSE] if vector_dim is not None else False,
     }
     mapping: Callable[[float], float]
     if dense is not None and sparse is not None:
