@@ -6,7 +6,7 @@ personas likewise) on the store and on ``InMemoryStore``; every answer must
 agree. Rankings may differ between backends, so text search is compared as
 "the right items, as many as the limit allows", vector search by score.
 
-Size: ``MEMORI_CONFORMANCE_EXAMPLES`` (runs, default 10) and
+Size: ``MEMORI_CONFORMANCE_EXAMPLES`` (runs, default 20) and
 ``MEMORI_CONFORMANCE_STEPS`` (steps per run, default 30). A failure is shrunk to
 a minimal sequence of steps unless ``MEMORI_CONFORMANCE_SHRINK=0``.
 """
@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from memori.conformance.checks import (
     SCORE_TOLERANCE,
@@ -45,7 +51,7 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
-EXAMPLES = _env_int("MEMORI_CONFORMANCE_EXAMPLES", 10)
+EXAMPLES = _env_int("MEMORI_CONFORMANCE_EXAMPLES", 20)
 STEPS = _env_int("MEMORI_CONFORMANCE_STEPS", 30)
 PHASES = tuple(
     p for p in Phase
@@ -66,6 +72,17 @@ vectors = st.lists(st.integers(-3, 3), min_size=DIM, max_size=DIM).filter(any).m
 )
 limits = st.integers(0, 12)
 states = st.sampled_from(list(ExtractState))
+
+TurnSpec = tuple[int, int, int, str, tuple[float, ...] | None, ExtractState]
+MemorySpec = tuple[int, int, int, str, bool, int | None, tuple[float, ...] | None]
+turn_specs = st.tuples(
+    index(0, N_ENTITIES - 1), index(0, N_PERSONAS - 1), index(0, N_SESSIONS - 1), texts,
+    st.none() | vectors, states,
+)
+memory_specs = st.tuples(
+    index(0, N_ENTITIES - 1), index(0, N_PERSONAS - 1), index(0, N_MEMORY_IDS - 1), texts,
+    st.booleans(), st.none() | index(0, N_MEMORY_IDS - 1), st.none() | vectors,
+)
 
 
 class ReferenceMachine(RuleBasedStateMachine):
@@ -91,8 +108,11 @@ class ReferenceMachine(RuleBasedStateMachine):
         self.exact_vector = Capability.NATIVE_VECTOR_INDEX not in caps
 
     def teardown(self) -> None:
+        """Forget every entity of the run, as the forget rule would: nothing may remain."""
         for e in self.entities:
-            self.store.forget(e)
+            got, want = self.both("forget", e)
+            assert got == want, f"forget({e!r}) removed {got}, expected {want}"
+            assert self.store.raw_count(e) == 0, f"forget({e!r}) left rows behind"
 
     def scope(self, e: int, p: int, s: int | None = None) -> Scope:
         return Scope(self.entities[e], self.personas[p], None if s is None else self.sessions[s])
@@ -104,8 +124,23 @@ class ReferenceMachine(RuleBasedStateMachine):
 
     # writes
 
-    @rule(e=index(0, N_ENTITIES - 1), p=index(0, N_PERSONAS - 1), s=index(0, N_SESSIONS - 1),
-          content=texts, vector=st.none() | vectors, state=states)
+    @initialize(turns=st.lists(turn_specs, min_size=3, max_size=10),
+                memories=st.lists(memory_specs, min_size=3, max_size=10))
+    def seed(self, turns: list[TurnSpec], memories: list[MemorySpec]) -> None:
+        """Every run starts with data in several scopes (rules may be switched off)."""
+        for spec in turns:
+            self.append_turn(*spec)
+        for mspec in memories:
+            self.put_memory(*mspec)
+
+    @rule(spec=turn_specs)
+    def append_turn_rule(self, spec: TurnSpec) -> None:
+        self.append_turn(*spec)
+
+    @rule(spec=memory_specs)
+    def put_memory_rule(self, spec: MemorySpec) -> None:
+        self.put_memory(*spec)
+
     def append_turn(self, e: int, p: int, s: int, content: str,
                     vector: tuple[float, ...] | None, state: ExtractState) -> None:
         scope = self.scope(e, p, s)
@@ -115,9 +150,6 @@ class ReferenceMachine(RuleBasedStateMachine):
         self.turn_ids.append(t.id)
         self.both("append_turns", [t])
 
-    @rule(e=index(0, N_ENTITIES - 1), p=index(0, N_PERSONAS - 1),
-          m=index(0, N_MEMORY_IDS - 1), content=texts, shared=st.booleans(),
-          superseded=st.none() | index(0, N_MEMORY_IDS - 1), vector=st.none() | vectors)
     def put_memory(self, e: int, p: int, m: int, content: str, shared: bool,
                    superseded: int | None, vector: tuple[float, ...] | None) -> None:
         mem = Memory(
@@ -258,6 +290,18 @@ class ReferenceMachine(RuleBasedStateMachine):
         got = [t for t in self.store.outbox_pending(100_000) if t.entity_id in mine]
         want = self.model.outbox_pending(100_000)
         assert_same_turns(got, want)
+
+    @invariant()
+    def each_entity_counts_the_same(self) -> None:
+        """After every step, a cheap look at each entity: its persona-less memories
+        (history included) and one persona's turns; the rules check the rest."""
+        for e in range(N_ENTITIES):
+            scope = self.scope(e, 0)
+            got, want = self.both("count_memories", scope, include_superseded=True)
+            assert got == want, f"count_memories({scope}, include_superseded=True)"
+            scope = self.scope(e, 1)
+            got, want = self.both("count_turns", scope)
+            assert got == want, f"count_turns({scope})"
 
     # search comparison
 

@@ -1,0 +1,241 @@
+"""The conformance suite catches leaks: it fails deliberately broken stores, where it should.
+
+Three broken versions of the in-memory reference store (each one realistic bug)
+run the whole suite in a child pytest (asyncio in strict mode, as in a
+third-party project without ``asyncio_mode=auto``); the healthy reference runs
+beside them and must pass everything. The guard is checked in process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memori.conformance import StoreConformance
+from memori.conformance.guard import GuardTests, violations
+from memori.conformance.reference import InMemoryDatabase, InMemoryStore
+from memori.core import Memory, Scope, check_id
+
+CHILD = "MEMORI_CONFORMANCE_CHILD"
+"""Set in the child run: "stores" defines the broken stores' test classes, "xfail" one more."""
+
+
+class PersonaFilterDropped(InMemoryStore):
+    """Forgets the persona filter: every memory of the entity is visible to every persona."""
+
+    def _persona_visible(self, memory: Memory, scope: Scope) -> bool:
+        return True
+
+
+class IdsMatchedByPrefix(InMemoryStore):
+    """Compares entity ids like ``LIKE 'id%'``: an entity sees entities its id is a prefix of."""
+
+    def _entity_matches(self, stored: str, wanted: str) -> bool:
+        return stored.startswith(wanted)
+
+
+class ForgetLeavesRows(InMemoryStore):
+    """Forget deletes turns and current memories but leaves superseded ones (history) behind."""
+
+    def forget(self, entity_id: str) -> int:
+        self._check_ready()
+        check_id(entity_id, "entity_id")
+        with self.db.lock:
+            turns = [k for k in self.db.turns if k[0] == entity_id]
+            memories = [
+                k for k, m in self.db.memories.items()
+                if k[0] == entity_id and m.superseded_by is None
+            ]
+            for key in turns:
+                del self.db.turns[key]
+            for key in memories:
+                del self.db.memories[key]
+        return len(turns) + len(memories)
+
+
+def _factory(store_type: type[InMemoryStore]) -> Callable[..., InMemoryStore]:
+    database = InMemoryDatabase()
+    return lambda **options: store_type(database, **options)
+
+
+if os.environ.get(CHILD):  # the child run: these classes exist only there
+
+    class TestBrokenPersonaFilter(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(PersonaFilterDropped)
+
+    class TestBrokenPrefixIds(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(IdsMatchedByPrefix)
+
+    class TestBrokenForget(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(ForgetLeavesRows)
+
+    class TestHealthyReference(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(InMemoryStore)
+
+if os.environ.get(CHILD) == "xfail":
+
+    @pytest.mark.xfail(reason="hiding failures of a whole class")
+    class TestBrokenXfailedClass(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(InMemoryStore)
+
+
+Outcomes = dict[str, dict[str, str]]
+
+
+def _run_child(tmp_path: Path, mode: str, select: str) -> tuple[int, Outcomes, str]:
+    """Run this file's broken classes in a child pytest; outcome per class and test."""
+    report = tmp_path / f"{mode}.xml"
+    env = {**os.environ, CHILD: mode, "MEMORI_CONFORMANCE_SHRINK": "0"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-k", select,
+         "-o", "asyncio_mode=strict", "-p", "no:cacheprovider", f"--junitxml={report}"],
+        cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+        timeout=600, check=False,
+    )
+    outcomes: Outcomes = {}
+    if report.exists():
+        for case in ET.parse(report).getroot().iter("testcase"):
+            cls = case.get("classname", "").rsplit(".", 1)[-1]
+            name = case.get("name", "").split("[", 1)[0]
+            tags = {child.tag for child in case}
+            outcome = next((t for t in ("failure", "error", "skipped") if t in tags), "passed")
+            previous = outcomes.setdefault(cls, {}).get(name, "passed")
+            outcomes[cls][name] = outcome if previous == "passed" else previous
+    return proc.returncode, outcomes, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def child(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    code, outcomes, output = _run_child(
+        tmp_path_factory.mktemp("conformance"), "stores", "TestBroken or TestHealthy"
+    )
+    assert code == 1, f"the child run should fail (exit 1), got {code}:\n{output[-3000:]}"
+    return outcomes
+
+
+def _failed(outcomes: Outcomes, cls: str) -> set[str]:
+    return {name for name, outcome in outcomes[cls].items() if outcome != "passed"}
+
+
+def test_healthy_reference_passes_the_whole_suite_in_strict_asyncio_mode(
+    child: Outcomes,
+) -> None:
+    results = child["TestHealthyReference"]
+    assert len(results) > 60
+    assert {n: o for n, o in results.items() if o != "passed"} == {}
+
+
+def test_dropped_persona_filter_is_caught(child: Outcomes) -> None:
+    failed = _failed(child, "TestBrokenPersonaFilter")
+    assert {
+        "test_memory_reads_respect_entity_and_persona",
+        "test_memory_search_respects_entity_and_persona",
+        "test_memory_update_reaches_only_visible_memories",
+        "test_memory_delete_reaches_only_visible_memories",
+        "test_hostile_persona_ids_stay_apart",
+        "test_async_paths_respect_the_scope",
+        "test_threads_sharing_a_handle_never_see_each_other",
+        "test_random_operations_agree_with_the_reference",
+    } <= failed
+    assert "test_turn_reads_respect_entity_persona_and_session" not in failed, "turns are fine"
+    assert "test_isolation_tests_are_intact" not in failed
+
+
+def test_ids_matched_by_prefix_are_caught(child: Outcomes) -> None:
+    failed = _failed(child, "TestBrokenPrefixIds")
+    assert {
+        "test_hostile_entity_ids_round_trip_and_stay_apart",
+        "test_memory_reads_respect_entity_and_persona",
+        "test_turn_reads_respect_entity_persona_and_session",
+        "test_turn_export_holds_only_the_entity",
+        "test_forget_of_a_hostile_id_removes_exactly_that_entity",
+        "test_outbox_mark_stays_inside_the_entity",
+        "test_random_operations_agree_with_the_reference",
+    } <= failed
+    assert "test_turns_round_trip_every_field" not in failed
+
+
+def test_forget_that_leaves_rows_is_caught(child: Outcomes) -> None:
+    failed = _failed(child, "TestBrokenForget")
+    assert {
+        "test_forget_leaves_no_trace_of_the_entity",
+        "test_forget_twice_then_write_again",
+        "test_random_operations_agree_with_the_reference",
+    } <= failed
+    assert "test_memory_reads_respect_entity_and_persona" not in failed
+
+
+def test_xfail_on_a_whole_class_stops_the_run(tmp_path: Path) -> None:
+    code, _, output = _run_child(tmp_path, "xfail", "TestBrokenXfailedClass")
+    assert code == 1
+    assert "isolation tests cannot be xfailed" in output
+
+
+# the guard, in process
+
+
+ISOLATION_TEST = "test_forget_leaves_no_trace_of_the_entity"
+STANDARD_TEST = "test_turns_round_trip_every_field"
+
+
+def _subclass(**body: Any) -> type[StoreConformance]:
+    return type("TestSomeBackend", (StoreConformance,), dict(body))
+
+
+def _noop() -> Callable[..., None]:
+    """A fresh do-nothing test (marks are stored on the function, so never share one)."""
+
+    def test(self: object, *args: Any) -> None:
+        return None
+
+    return test
+
+
+def test_redefining_an_isolation_test_is_refused_at_class_creation() -> None:
+    with pytest.raises(TypeError, match=ISOLATION_TEST):
+        _subclass(**{ISOLATION_TEST: _noop()})
+    with pytest.raises(TypeError, match="test_isolation_tests_are_intact"):
+        _subclass(test_isolation_tests_are_intact=_noop())
+    with pytest.raises(TypeError, match=ISOLATION_TEST):
+        _subclass(**{ISOLATION_TEST: None})
+
+
+def test_guard_fails_an_isolation_test_replaced_after_creation() -> None:
+    cls = _subclass()
+    assert violations(cls, GuardTests._ORIGINALS or {}) == []
+    setattr(cls, ISOLATION_TEST, _noop())
+    with pytest.raises(AssertionError, match=f"isolation test {ISOLATION_TEST} was overridden"):
+        cls().test_isolation_tests_are_intact()
+
+
+def test_guard_fails_a_skip_mark_on_an_isolation_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = getattr(StoreConformance, ISOLATION_TEST)
+    monkeypatch.setattr(original, "pytestmark", [pytest.mark.skip(reason="flaky").mark],
+                        raising=False)
+    with pytest.raises(AssertionError, match="is marked skip"):
+        _subclass()().test_isolation_tests_are_intact()
+
+
+def test_guard_allows_a_standard_test_overridden_only_with_xfail() -> None:
+    plain = _subclass(**{STANDARD_TEST: _noop()})
+    with pytest.raises(AssertionError, match="overridden without"):
+        plain().test_isolation_tests_are_intact()
+    marked = _subclass(**{STANDARD_TEST: pytest.mark.xfail(reason="known gap")(_noop())})
+    marked().test_isolation_tests_are_intact()
