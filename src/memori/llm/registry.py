@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from memori.llm.patching import ClientPatch
 
 C = TypeVar("C")
+log = logging.getLogger("memori.llm")
 OWNER_ATTR = "_memori_registry"
 
 
@@ -65,8 +67,12 @@ class LLMRegistry:
         return client
 
     def _register_copy(self, client: Any) -> None:
-        if is_copy_registrable(client):
-            self.register(client)
+        """A client made by ``copy()`` / ``with_options()`` of a registered one joins it."""
+        try:
+            if is_copy_registrable(client):
+                self.register(client)
+        except Exception as e:  # the copy still works, only without memory
+            log.warning("memori: could not register a copied client (%s)", type(e).__name__)
 
     def _dropped(self, key: int, _ref: object = None) -> None:
         with self._lock:

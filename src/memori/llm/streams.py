@@ -67,8 +67,9 @@ class RecordingStream(Stream[Any]):
         self._inner = inner
         self._sink = sink
         self.response = inner.response
+        self._options = getattr(inner, "_options", None)
         self._iterator = self._observe()
-        weakref.finalize(self, sink.end)
+        weakref.finalize(self, sink.end).atexit = False  # dropped unread: record what came
 
     def _observe(self) -> Iterator[Any]:
         try:
@@ -105,8 +106,9 @@ class AsyncRecordingStream(AsyncStream[Any]):
         self._inner = inner
         self._sink = sink
         self.response = inner.response
+        self._options = getattr(inner, "_options", None)
         self._iterator = self._observe()
-        weakref.finalize(self, sink.end)
+        weakref.finalize(self, sink.end).atexit = False  # dropped unread: record what came
 
     async def _observe(self) -> AsyncIterator[Any]:
         try:
