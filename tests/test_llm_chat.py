@@ -516,3 +516,31 @@ def test_turns_written_by_another_instance_reach_the_history(
         "first, from the web worker", "echo: first, from the web worker",
         "second, from the other worker", "echo: second, from the other worker",
         "third", "echo: third"]
+
+
+async def test_async_raw_response_and_beta_parse(
+    mem: Memori, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer
+) -> None:
+    mem.attribution(entity_id="u1")
+    await mem.aremember("The user's train leaves at 7.")
+    raw = await aclient.chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": "when does my train leave?"}])
+    assert raw.parse().choices[0].message.content == "echo: when does my train leave?"
+    assert "leaves at 7" in blocks(openai_server.last_request("chat").messages)[0]
+    raw = await aclient.with_raw_response.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "async raw stream"}], stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in raw.parse()])
+    assert text == "echo: async raw stream"
+
+    class Answer(BaseModel):
+        answer: str
+
+    parsed = await aclient.beta.chat.completions.parse(
+        model=MODEL, messages=[{"role": "user", "content": "beta"}], response_format=Answer)
+    assert parsed.choices[0].message.parsed == Answer(answer="beta")
+    block = blocks(openai_server.last_request("chat").messages)
+    assert len(block) == 1 and "user: async raw stream" in block[0]
+    await mem.aflush()
+    assert [t.content for t in stored(mem, "u1")] == [
+        "when does my train leave?", "echo: when does my train leave?",
+        "async raw stream", "echo: async raw stream", "beta", '{"answer":"beta"}']
