@@ -1,6 +1,19 @@
-"""Retrieval: the default hybrid retriever, rank fusion and offline token counting."""
+"""Retrieval: the default hybrid retriever, rank fusion, query processing, token counting."""
 
-from memori.retrieval.hybrid import HybridRetriever, select_within_budget
+from memori.retrieval.budget import select_within_budget
+from memori.retrieval.fusion import reciprocal_rank_fusion
+from memori.retrieval.hybrid import HybridRetriever, Reranker, default_weights
+from memori.retrieval.plan import SIGNALS
+from memori.retrieval.query import text_query
 from memori.retrieval.tokens import count_tokens
 
-__all__ = ["HybridRetriever", "count_tokens", "select_within_budget"]
+__all__ = [
+    "SIGNALS",
+    "HybridRetriever",
+    "Reranker",
+    "count_tokens",
+    "default_weights",
+    "reciprocal_rank_fusion",
+    "select_within_budget",
+    "text_query",
+]

@@ -1,16 +1,47 @@
-"""Reciprocal rank fusion of several rankings into one, with scores in [0, 1]."""
+"""Weighted reciprocal rank fusion of several rankings into scored candidates.
+
+Rank ``r`` (from 0) of a ranking with weight ``w`` adds ``w / (k + r + 1)``.
+A small ``k`` lets the first places of a ranking count much more than the
+tenth; 60 (the textbook value) flattens them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from memori.core import Hit
+from memori.retrieval.candidates import Candidate, Key, ranked
 
 RRF_K = 60
+"""The textbook constant; the hybrid retriever uses its own, smaller, default."""
 
 
-def _key(hit: Hit) -> tuple[str, str]:
-    return (hit.kind, hit.id)
+def rrf_best(weights: Mapping[str, float], names: Sequence[str], k: int) -> float:
+    """The largest possible fused score: first place in every named ranking."""
+    return sum(weights.get(name, 0.0) for name in names) / (k + 1)
+
+
+def fuse(
+    rankings: Mapping[str, Sequence[Hit]], weights: Mapping[str, float], k: int,
+) -> dict[Key, Candidate]:
+    """Candidates keyed by (kind, id) with their weighted RRF sums.
+
+    A ranking whose weight is missing or not positive adds nothing. ``signals``
+    keep each ranking's own score for the item.
+    """
+    out: dict[Key, Candidate] = {}
+    for name, hits in rankings.items():
+        weight = weights.get(name, 0.0)
+        if weight <= 0:
+            continue
+        for rank, hit in enumerate(hits):
+            key = (hit.kind, hit.id)
+            cand = out.get(key)
+            if cand is None:
+                cand = out[key] = Candidate(hit.item)
+            cand.score += weight / (k + rank + 1)
+            cand.signals[name] = hit.score
+    return out
 
 
 def reciprocal_rank_fusion(
@@ -18,26 +49,9 @@ def reciprocal_rank_fusion(
     weights: Mapping[str, float] | None = None,
     k: int = RRF_K,
 ) -> list[Hit]:
-    """Fuse named rankings; the score is the weighted RRF sum over the best possible sum.
+    """Fuse named rankings into hits; an item first in every ranking scores 1.0.
 
-    An item ranked first by every signal scores 1.0. ``signals`` of each fused
-    hit keep the per-signal scores the backends returned.
+    Without ``weights`` every ranking weighs 1.
     """
-    weights = weights or {}
-    total_weight = sum(weights.get(name, 1.0) for name in rankings) or 1.0
-    best = total_weight / (k + 1)
-    sums: dict[tuple[str, str], float] = {}
-    items: dict[tuple[str, str], Hit] = {}
-    signals: dict[tuple[str, str], dict[str, float]] = {}
-    for name, hits in rankings.items():
-        w = weights.get(name, 1.0)
-        for rank, hit in enumerate(hits):
-            key = _key(hit)
-            sums[key] = sums.get(key, 0.0) + w / (k + rank + 1)
-            items.setdefault(key, hit)
-            signals.setdefault(key, {})[name] = hit.score
-    fused = [
-        Hit(items[key].item, min(1.0, s / best), signals[key]) for key, s in sums.items()
-    ]
-    fused.sort(key=lambda h: (-h.score, -h.item.created_at))
-    return fused
+    w = dict(weights) if weights is not None else dict.fromkeys(rankings, 1.0)
+    return ranked(fuse(rankings, w, k).values(), rrf_best(w, list(rankings), k))

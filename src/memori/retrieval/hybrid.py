@@ -1,92 +1,245 @@
-"""The default retriever: dense + full-text + recency over memories and turns, fused by RRF."""
+"""The default retriever: text + dense + recency over memories and turns, fused by rank.
+
+For a query it runs the store's own text search (on the query's content words
+and their inflections) and vector search, over the scope's memories and over
+the raw turns of the entity and persona (every session); fuses the rankings by
+weighted reciprocal rank fusion; adds a small recency bonus; lets the best
+turns lend score to the turns around them in their conversation; drops
+duplicates; optionally reranks; and keeps the best hits within a token budget.
+Defaults were tuned on the LoCoMo development split (see docs/retrieval.md).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from memori.core import Capability, Embedder, Hit, MemoryStore, Scope
-from memori.retrieval.fusion import reciprocal_rank_fusion
-from memori.retrieval.tokens import count_tokens
+from memori.core import Embedder, Hit, MemoryStore, Scope, Turn
+from memori.retrieval.budget import select_within_budget
+from memori.retrieval.candidates import Candidate, Key, ranked
+from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
+from memori.retrieval.dedup import without_duplicates
+from memori.retrieval.fusion import fuse, rrf_best
+from memori.retrieval.plan import (
+    MEMORY_TEXT,
+    MEMORY_VECTOR,
+    RECENCY,
+    SIGNALS,
+    TURN_TEXT,
+    TURN_VECTOR,
+    Search,
+    needs_vector,
+    plan_searches,
+)
+from memori.retrieval.query import text_query
+from memori.retrieval.recency import DAY, add_recency
 
 log = logging.getLogger("memori.retrieval")
+
+Reranker = Callable[[str, list[Hit]], list[Hit]]
+"""Takes the query and the fused hits (best first); returns them in a new order (may drop)."""
+
+
+def default_weights() -> dict[str, float]:
+    """Text outweighs dense (all-MiniLM-L6-v2 is the weaker signal on conversations)."""
+    return {MEMORY_TEXT: 1.5, MEMORY_VECTOR: 1.0, TURN_TEXT: 1.5, TURN_VECTOR: 1.0,
+            RECENCY: 0.2}
 
 
 @dataclass
 class HybridRetriever:
-    """Ranks what a scope may see for a query.
+    """Ranks what a scope may see for a query, within a token budget.
 
-    Each signal (memory text, memory vector, turn text, turn vector, recency)
-    is a ranking; reciprocal rank fusion merges them. ``candidates`` is how deep
-    each signal looks; ``weights`` tune the signals; ``include_turns`` adds raw
-    conversation turns of the entity and persona (every session) to the pool.
+    - ``weights``: per signal (``memory_text``, ``memory_vector``, ``turn_text``,
+      ``turn_vector``, ``recency``); a missing or zero weight turns a signal off.
+    - ``candidates``: how deep each search looks (at least the ``limit`` asked).
+    - ``rrf_k``: the fusion constant; small values favour each ranking's top places.
+    - ``query_processor``: text for the text searches (default: content words and
+      their inflections); None sends the query unchanged.
+    - ``recency_half_life``: seconds after which the recency bonus halves.
+    - ``context_window`` / ``context_seeds`` / ``context_weight``: turns up to
+      ``context_window`` places from each of the best ``context_seeds`` turns get
+      ``context_weight / distance`` of its score; each seed's session is read up to
+      its latest ``context_session_limit`` turns. ``context_window=0`` turns it off.
+    - ``native_fusion``: on a store that fuses text and vector itself, use that.
+    - ``reranker``: called with the query and the best ``rerank_depth`` hits.
     """
 
     embedder: Embedder | None = None
-    candidates: int = 40
+    weights: dict[str, float] = field(default_factory=default_weights)
+    candidates: int = 50
+    rrf_k: int = 5
     include_turns: bool = True
-    weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "memory_text": 1.0, "memory_vector": 1.0,
-            "turn_text": 0.8, "turn_vector": 0.8, "recency": 0.2,
-        }
-    )
+    query_processor: Callable[[str], str] | None = text_query
+    recency_half_life: float = 30 * DAY
+    context_window: int = 2
+    context_seeds: int = 10
+    context_weight: float = 0.5
+    context_session_limit: int = 256
+    dedup: bool = True
+    native_fusion: bool = False
+    reranker: Reranker | None = None
+    rerank_depth: int = 50
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        unknown = set(self.weights) - set(SIGNALS)
+        if unknown:
+            raise ValueError(f"unknown signal(s) {sorted(unknown)}; known: {list(SIGNALS)}")
+        if any(w < 0 for w in self.weights.values()):
+            raise ValueError("weights must not be negative")
+        if self.candidates < 1 or self.rrf_k < 0 or self.context_window < 0:
+            raise ValueError("candidates >= 1, rrf_k >= 0 and context_window >= 0")
+
+    # the pieces shared by the sync and async paths
+
+    def text_for(self, query: str) -> str:
+        """What the text searches receive for ``query``."""
+        return self.query_processor(query) if self.query_processor else query
+
+    def wants_vector(self, store: MemoryStore) -> bool:
+        return self.embedder is not None and needs_vector(
+            self.weights, store.capabilities, self.include_turns
+        )
 
     def query_vector(self, store: MemoryStore, query: str) -> list[float] | None:
-        if self.embedder is None or Capability.VECTOR_SEARCH not in store.capabilities:
+        """The query's embedding, or None when no vector search would run."""
+        if self.embedder is None or not query.strip() or not self.wants_vector(store):
             return None
         return self.embedder.embed([query])[0]
+
+    def plan(
+        self, store: MemoryStore, query: str, vector: Sequence[float] | None,
+    ) -> tuple[list[Search], dict[str, float]]:
+        return plan_searches(
+            self.weights, store.capabilities, text=self.text_for(query), vector=vector,
+            include_turns=self.include_turns, native_fusion=self.native_fusion,
+        )
+
+    def depth(self, limit: int) -> int:
+        return max(self.candidates, limit, 1)
+
+    def _fuse(
+        self, rankings: Mapping[str, Sequence[Hit]], weights: Mapping[str, float],
+    ) -> tuple[dict[Key, Candidate], float]:
+        candidates = fuse(rankings, weights, self.rrf_k)
+        scale = rrf_best(weights, list(rankings), self.rrf_k)
+        add_recency(
+            candidates.values(), now=self.clock(), half_life=self.recency_half_life,
+            scale=self.weights.get(RECENCY, 0.0) / (self.rrf_k + 1),
+        )
+        return candidates, scale
+
+    def _seeds(self, candidates: Mapping[Key, Candidate]) -> list[Candidate]:
+        if self.context_window <= 0 or self.context_weight <= 0 or not self.include_turns:
+            return []
+        return seed_turns(candidates.values(), self.context_seeds)
+
+    def _finish(
+        self, query: str, candidates: dict[Key, Candidate], scale: float,
+        limit: int, token_budget: int | None,
+    ) -> list[Hit]:
+        pool = without_duplicates(candidates.values()) if self.dedup else candidates.values()
+        hits = ranked(pool, scale)
+        if self.reranker is not None:
+            depth = max(self.rerank_depth, limit)
+            hits = list(self.reranker(query, hits[:depth])) + hits[depth:]
+        return select_within_budget(hits, limit, token_budget)
+
+    # sync
 
     def retrieve(
         self, store: MemoryStore, scope: Scope, query: str, *,
         limit: int = 10, token_budget: int | None = None,
         include_history: bool = False, vector: Sequence[float] | None = None,
     ) -> list[Hit]:
+        """The best hits for ``query`` inside ``scope`` (``vector``: a precomputed embedding)."""
+        if limit <= 0:
+            return []
         if vector is None:
             vector = self.query_vector(store, query)
-        rankings = self.rankings(store, scope, query, vector, include_history)
-        fused = reciprocal_rank_fusion(rankings, self.weights)
-        return select_within_budget(fused, limit, token_budget)
+        searches, weights = self.plan(store, query, vector)
+        n = self.depth(limit)
+        rankings = {s.name: self._run(store, scope, s, n, include_history) for s in searches}
+        candidates, scale = self._fuse(rankings, weights)
+        seeds = self._seeds(candidates)
+        if seeds:
+            sessions = {
+                sid: store.list_turns(scope.with_session(sid), limit=self.context_session_limit)
+                for sid in seed_sessions(seeds)
+            }
+            add_neighbours(candidates, seeds, sessions, window=self.context_window,
+                           weight=self.context_weight)
+        return self._finish(query, candidates, scale, limit, token_budget)
 
-    def rankings(
-        self, store: MemoryStore, scope: Scope, query: str,
-        vector: Sequence[float] | None, include_history: bool,
-    ) -> dict[str, list[Hit]]:
-        n = max(self.candidates, 1)
-        caps = store.capabilities
-        out: dict[str, list[Hit]] = {}
-        text_ok = Capability.TEXT_SEARCH in caps and query.strip()
-        if text_ok:
-            out["memory_text"] = store.search_memories(
-                scope, text=query, limit=n, include_superseded=include_history
+    @staticmethod
+    def _run(store: MemoryStore, scope: Scope, s: Search, n: int, history: bool) -> list[Hit]:
+        if s.kind == "memory":
+            return store.search_memories(
+                scope, text=s.text, vector=s.vector, limit=n, include_superseded=history
             )
-        if vector is not None:
-            out["memory_vector"] = store.search_memories(
-                scope, vector=vector, limit=n, include_superseded=include_history
+        return store.search_turns(scope.with_session(None), text=s.text, vector=s.vector, limit=n)
+
+    # async
+
+    async def aretrieve(
+        self, store: Any, scope: Scope, query: str, *,
+        limit: int = 10, token_budget: int | None = None,
+        include_history: bool = False, vector: Sequence[float] | None = None,
+    ) -> list[Hit]:
+        """:meth:`retrieve` on the store's ``a*`` methods, its searches run concurrently.
+
+        A store without async methods is searched in a worker thread; the query is
+        embedded by the embedder's ``aembed`` if it has one, else in a worker thread.
+        """
+        if limit <= 0:
+            return []
+        if not hasattr(store, "asearch_turns"):
+            return await asyncio.to_thread(
+                self.retrieve, store, scope, query, limit=limit, token_budget=token_budget,
+                include_history=include_history, vector=vector,
             )
-        if self.include_turns:
-            turn_scope = scope.with_session(None)
-            if text_ok:
-                out["turn_text"] = store.search_turns(turn_scope, text=query, limit=n)
-            if vector is not None:
-                out["turn_vector"] = store.search_turns(turn_scope, vector=vector, limit=n)
-        pool = {(h.kind, h.id): h for hits in out.values() for h in hits}
-        if pool:
-            out["recency"] = sorted(pool.values(), key=lambda h: -h.item.created_at)
-        return out
+        if vector is None:
+            vector = await self._aquery_vector(store, query)
+        searches, weights = self.plan(store, query, vector)
+        n = self.depth(limit)
+        results = await asyncio.gather(
+            *(self._arun(store, scope, s, n, include_history) for s in searches)
+        )
+        rankings = dict(zip((s.name for s in searches), results, strict=True))
+        candidates, scale = self._fuse(rankings, weights)
+        seeds = self._seeds(candidates)
+        if seeds:
+            sids = seed_sessions(seeds)
+            lists: list[list[Turn]] = await asyncio.gather(*(
+                store.alist_turns(scope.with_session(sid), limit=self.context_session_limit)
+                for sid in sids
+            ))
+            add_neighbours(candidates, seeds, dict(zip(sids, lists, strict=True)),
+                           window=self.context_window, weight=self.context_weight)
+        return self._finish(query, candidates, scale, limit, token_budget)
 
+    async def _aquery_vector(self, store: MemoryStore, query: str) -> list[float] | None:
+        if self.embedder is None or not query.strip() or not self.wants_vector(store):
+            return None
+        aembed = getattr(self.embedder, "aembed", None)
+        if aembed is not None:
+            vectors: list[list[float]] = await aembed([query])
+            return vectors[0]
+        return await asyncio.to_thread(lambda: self.embedder.embed([query])[0])  # type: ignore[union-attr]
 
-def select_within_budget(hits: Sequence[Hit], limit: int, token_budget: int | None) -> list[Hit]:
-    """The best ``limit`` hits whose contents fit in ``token_budget`` tokens together."""
-    chosen: list[Hit] = []
-    used = 0
-    for hit in hits:
-        if len(chosen) >= limit:
-            break
-        cost = count_tokens(hit.content)
-        if token_budget is not None and used + cost > token_budget:
-            continue
-        chosen.append(hit)
-        used += cost
-    return chosen
+    @staticmethod
+    async def _arun(store: Any, scope: Scope, s: Search, n: int, history: bool) -> list[Hit]:
+        if s.kind == "memory":
+            hits: list[Hit] = await store.asearch_memories(
+                scope, text=s.text, vector=s.vector, limit=n, include_superseded=history
+            )
+            return hits
+        turns: list[Hit] = await store.asearch_turns(
+            scope.with_session(None), text=s.text, vector=s.vector, limit=n
+        )
+        return turns

@@ -1,0 +1,428 @@
+"""LoCoMo turn-level evidence recall: BM25-only, dense-only and hybrid retrieval side by side.
+
+Run: ``python benchmarks/bench_locomo.py [--embedder local|hash] [--ablation]``.
+Reads ``MEMORI_LOCOMO_PATH`` or ``../shared/data/locomo/locomo-dev.json`` (skips with a
+message when absent), ingests each conversation's turns through the public API (one
+entity per conversation, one session per LoCoMo session, each turn with its speaker
+and session date; no extraction), asks every question with ``Memori.recall`` and
+scores the retrieved turns against the gold evidence ids. Prints tables and writes
+``benchmarks/results/locomo.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    CACHE_DIR,
+    REPO_ROOT,
+    RESULTS_DIR,
+    DiskCachedEmbedder,
+    latency_summary,
+    machine_info,
+    print_table,
+    write_result,
+)
+
+from memori import Memori
+from memori.core import Embedder, Hit, Turn
+from memori.llm.context import build_block
+from memori.retrieval import HybridRetriever, count_tokens, default_weights
+from memori.retrieval.query import content_words
+
+# The data set (CC BY-NC 4.0) is read at run time from outside the repository.
+
+ENV_VAR = "MEMORI_LOCOMO_PATH"
+DEFAULT_PATH = REPO_ROOT.parent / "shared" / "data" / "locomo" / "locomo-dev.json"
+
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop",
+              5: "adversarial"}
+
+_SESSION = re.compile(r"^session_(\d+)$")
+_EVIDENCE_ID = re.compile(r"D:?(\d+):(\d+)")
+
+
+@dataclass(frozen=True)
+class DialogueTurn:
+    """One turn as the harness records it."""
+
+    dia_id: str
+    speaker: str
+    text: str
+    caption: str | None
+
+
+@dataclass(frozen=True)
+class Session:
+    number: int
+    date: str
+    timestamp: float
+    turns: tuple[DialogueTurn, ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    conversation: str
+    text: str
+    evidence: frozenset[str]
+    category: int
+
+
+@dataclass(frozen=True)
+class Conversation:
+    sample_id: str
+    speakers: tuple[str, str]
+    sessions: tuple[Session, ...]
+    questions: tuple[Question, ...]
+
+    @property
+    def dia_ids(self) -> frozenset[str]:
+        return frozenset(t.dia_id for s in self.sessions for t in s.turns)
+
+
+def data_path() -> Path:
+    """Where the data set is read from (the environment variable wins)."""
+    value = os.environ.get(ENV_VAR)
+    return Path(value).expanduser() if value else DEFAULT_PATH
+
+
+def parse_date(text: str) -> float:
+    """A LoCoMo session date ("1:56 pm on 8 May, 2023") as a UTC epoch timestamp."""
+    return datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y").replace(
+        tzinfo=UTC
+    ).timestamp()
+
+
+def load(path: Path) -> list[Conversation]:
+    """Parse the data set at ``path`` into conversations with their questions."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return [_conversation(item) for item in raw]
+
+
+def _conversation(item: dict[str, object]) -> Conversation:
+    conv = item["conversation"]
+    assert isinstance(conv, dict)
+    sessions = []
+    for key, turns in conv.items():
+        match = _SESSION.match(key)
+        if match is None or not turns:
+            continue
+        number = int(match.group(1))
+        date = str(conv[f"{key}_date_time"])
+        sessions.append(Session(
+            number, date, parse_date(date),
+            tuple(DialogueTurn(str(t["dia_id"]), str(t["speaker"]), str(t["text"]),
+                               t.get("blip_caption")) for t in turns),
+        ))
+    sessions.sort(key=lambda s: s.number)
+    sample_id = str(item["sample_id"])
+    qa = item["qa"]
+    assert isinstance(qa, list)
+    questions = tuple(
+        Question(sample_id, str(q["question"]), _evidence(q.get("evidence", [])),
+                 int(q["category"]))
+        for q in qa
+    )
+    return Conversation(sample_id, (str(conv["speaker_a"]), str(conv["speaker_b"])),
+                        tuple(sessions), questions)
+
+
+def _evidence(values: object) -> frozenset[str]:
+    """Evidence ids; a few entries hold several ids ("D8:6; D9:17") or a stray colon."""
+    ids: set[str] = set()
+    for value in values if isinstance(values, list) else []:
+        ids.update(f"D{s}:{t}" for s, t in _EVIDENCE_ID.findall(str(value)))
+    return frozenset(ids)
+
+
+def turn_content(turn: DialogueTurn) -> str:
+    """What the harness records as the turn's content: "speaker: text [shares caption]"."""
+    text = f"{turn.speaker}: {turn.text}"
+    if turn.caption:
+        text += f" [shares {turn.caption}]"
+    return text
+
+
+# The benchmark
+
+KS = (1, 5, 10, 25, 50)
+DEPTH = max(KS)
+DEFAULT_BUDGET = 1000
+"""The facade's default token budget for the injected context."""
+
+RetrieverFactory = Callable[[Embedder | None, Conversation], HybridRetriever]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named retriever configuration; the factory sees the conversation being asked."""
+
+    name: str
+    description: str
+    factory: RetrieverFactory
+
+
+@dataclass
+class Run:
+    """The ranked evidence ids of every question for one retriever configuration."""
+
+    name: str
+    ranked: list[list[str]] = field(default_factory=list)
+    tokens_top10: list[int] = field(default_factory=list)
+    block_tokens: list[int] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+
+
+TEXT_ONLY = {"memory_text": 1.0, "turn_text": 1.0}
+DENSE_ONLY = {"memory_vector": 1.0, "turn_vector": 1.0}
+
+
+def plain(embedder: Embedder | None, weights: dict[str, float], k: int = 5) -> HybridRetriever:
+    """The bare searches: the query as asked, no conversation context, no recency."""
+    return HybridRetriever(embedder=embedder, weights=weights, rrf_k=k,
+                           query_processor=None, context_window=0)
+
+
+def main_variants() -> list[Variant]:
+    """The three configurations the report shows side by side."""
+    return [
+        Variant("bm25", "the store's BM25 (FTS5) on the question as asked",
+                lambda emb, conv: plain(None, TEXT_ONLY)),
+        Variant("dense", "cosine over all-MiniLM-L6-v2 turn embeddings",
+                lambda emb, conv: plain(emb, DENSE_ONLY)),
+        Variant("hybrid", "the default HybridRetriever",
+                lambda emb, conv: HybridRetriever(embedder=emb)),
+    ]
+
+
+def ablation_variants() -> list[Variant]:
+    """Each idea of the default retriever switched on (or off) one at a time."""
+    hybrid = HybridRetriever
+    textbook = {"memory_text": 1.0, "memory_vector": 1.0, "turn_text": 1.0,
+                "turn_vector": 1.0}
+    return [
+        Variant("bm25 + content words", "stopwords dropped from the text query",
+                lambda e, c: hybrid(weights=TEXT_ONLY, context_window=0,
+                                    query_processor=_content_words)),
+        Variant("bm25 + content words + inflections", "the default text query",
+                lambda e, c: hybrid(weights=TEXT_ONLY, context_window=0)),
+        Variant("bm25 + query + context", "text only, with conversation context",
+                lambda e, c: hybrid(weights=TEXT_ONLY)),
+        Variant("dense + context", "dense only, with conversation context",
+                lambda e, c: hybrid(embedder=e, weights=DENSE_ONLY)),
+        Variant("hybrid, textbook RRF", "k=60, equal weights, raw query, no context",
+                lambda e, c: plain(e, textbook, k=60)),
+        Variant("hybrid, textbook RRF + query", "k=60, equal weights, no context",
+                lambda e, c: hybrid(embedder=e, weights=textbook, rrf_k=60,
+                                    context_window=0)),
+        Variant("hybrid, tuned RRF + query", "k=5, text 1.5 / dense 1.0, no context",
+                lambda e, c: hybrid(embedder=e, context_window=0)),
+        Variant("hybrid + context window 1", "neighbours at distance 1 only",
+                lambda e, c: hybrid(embedder=e, context_window=1)),
+        Variant("hybrid, context seeds 5", "5 seeds instead of 10",
+                lambda e, c: hybrid(embedder=e, context_seeds=5)),
+        Variant("hybrid, 100 candidates", "each search 100 deep instead of 50",
+                lambda e, c: hybrid(embedder=e, candidates=100)),
+        Variant("hybrid, no recency", "recency weight 0",
+                lambda e, c: hybrid(embedder=e, weights={**default_weights(), "recency": 0.0})),
+        Variant("hybrid, recency at the conversation's end",
+                "clock set to the last session date, so recency acts on this data",
+                lambda e, c: hybrid(embedder=e, clock=_clock_at_end(c))),
+    ]
+
+
+def _content_words(text: str) -> str:
+    return " ".join(content_words(text))
+
+
+def _clock_at_end(conv: Conversation) -> Callable[[], float]:
+    end = max(s.timestamp for s in conv.sessions) + 86_400.0
+    return lambda: end
+
+
+def make_embedder(name: str, cache: bool) -> Embedder:
+    from memori.embedders import HashEmbedder, LocalEmbedder
+
+    inner: Embedder = LocalEmbedder() if name == "local" else HashEmbedder(dim=256)
+    return DiskCachedEmbedder(inner, CACHE_DIR / "embeddings.sqlite3") if cache else inner
+
+
+def ingest(mem: Memori, conversations: Sequence[Conversation]) -> float:
+    """Record every turn through the public API; returns the seconds until flushed."""
+    start = time.perf_counter()
+    for conv in conversations:
+        for session in conv.sessions:
+            mem.attribution(entity_id=conv.sample_id, session_id=f"session_{session.number}")
+            scope = mem.scope()
+            turns = [
+                Turn(
+                    entity_id=scope.entity_id, session_id=str(scope.session_id), role="user",
+                    content=turn_content(t), created_at=session.timestamp + 30.0 * i,
+                    metadata={"speaker": t.speaker, "dia_id": t.dia_id, "date": session.date},
+                )
+                for i, t in enumerate(session.turns)
+            ]
+            mem.record(turns)
+    mem.flush()
+    return time.perf_counter() - start
+
+
+def evidence_of(hits: Sequence[Hit]) -> list[str]:
+    """The dia_ids of the turn hits, in rank order."""
+    return [str(h.item.metadata.get("dia_id")) for h in hits if h.kind == "turn"]
+
+
+def run_questions(
+    mem: Memori, variant: Variant, conversations: Sequence[Conversation],
+) -> tuple[Run, list[Question]]:
+    """Ask every question of every conversation; the answers' evidence ids in rank order."""
+    run = Run(variant.name)
+    questions: list[Question] = []
+    for conv in conversations:
+        mem.retriever = variant.factory(mem.embedder, conv)
+        for q in conv.questions:
+            questions.append(q)
+            run_one(mem, run, q)
+    return run, questions
+
+
+def run_one(mem: Memori, run: Run, q: Question) -> None:
+    """Recall for one question and record what it returned and cost."""
+    start = time.perf_counter()
+    hits = mem.recall(q.text, limit=DEPTH, entity_id=q.conversation)
+    run.latency_ms.append((time.perf_counter() - start) * 1000.0)
+    run.ranked.append(evidence_of(hits))
+    run.tokens_top10.append(sum(count_tokens(h.content) for h in hits[:10]))
+    block = build_block(hits[:10], [], budget=DEFAULT_BUDGET)
+    run.block_tokens.append(block.tokens if block else 0)
+
+
+def recall_at(ranked: Sequence[str], gold: frozenset[str], k: int) -> float:
+    return len(gold.intersection(ranked[:k])) / len(gold)
+
+
+def score(run: Run, questions: Sequence[Question]) -> dict[str, Any]:
+    """Recall@k overall and by category, over the questions that have evidence."""
+    groups: dict[str, list[int]] = {"all": []}
+    for i, q in enumerate(questions):
+        if q.evidence:
+            groups["all"].append(i)
+            groups.setdefault(CATEGORIES[q.category], []).append(i)
+    out: dict[str, Any] = {}
+    for group, idx in groups.items():
+        out[group] = {"questions": len(idx)} | {
+            f"R@{k}": round(100.0 * sum(
+                recall_at(run.ranked[i], questions[i].evidence, k) for i in idx
+            ) / len(idx), 2)
+            for k in KS
+        }
+    return out
+
+
+def run_variants(
+    mem: Memori, variants: Sequence[Variant], conversations: Sequence[Conversation],
+) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    for variant in variants:
+        run, questions = run_questions(mem, variant, conversations)
+        results[variant.name] = {
+            "description": variant.description,
+            "recall": score(run, questions),
+            "tokens_top10": _mean(run.tokens_top10),
+            "context_block_tokens": _mean(run.block_tokens),
+            "recall_latency": latency_summary(run.latency_ms),
+        }
+    return results
+
+
+def _mean(values: Sequence[int]) -> float:
+    return round(sum(values) / max(len(values), 1), 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedder", choices=("local", "hash"), default="local")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not read or write the on-disk embedding cache")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also run each idea of the default retriever on its own")
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "locomo.json")
+    args = parser.parse_args()
+
+    path = data_path()
+    if not path.is_file():
+        print(f"SKIP: LoCoMo data not found at {path} (set {ENV_VAR} to its path)")
+        return 0
+    conversations = load(path)
+    questions = [q for c in conversations for q in c.questions]
+    embedder = make_embedder(args.embedder, cache=not args.no_cache)
+    with tempfile.TemporaryDirectory(prefix="memori-locomo-") as tmp:
+        mem = Memori(f"sqlite:///{Path(tmp) / 'locomo.db'}", embedder=embedder, extractor=None)
+        try:
+            ingest_s = ingest(mem, conversations)
+            results = run_variants(mem, main_variants(), conversations)
+            ablation = (run_variants(mem, ablation_variants(), conversations)
+                        if args.ablation else {})
+        finally:
+            mem.close()
+    report = {
+        "benchmark": "locomo-turn-retrieval",
+        "data": path.name,
+        "conversations": len(conversations),
+        "turns": sum(len(s.turns) for c in conversations for s in c.sessions),
+        "questions": len(questions),
+        "embedder": embedder.name,
+        "extraction": "none (turns only)",
+        "ingest_seconds": round(ingest_s, 2),
+        "results": results,
+        "ablation": ablation,
+        "machine": machine_info(),
+    }
+    print_report(report)
+    write_result(args.output, report)
+    print(f"written to {args.output.name}")
+    return 0
+
+
+def print_report(report: dict[str, Any]) -> None:
+    print(f"LoCoMo {report['data']}: {report['conversations']} conversations, "
+          f"{report['turns']} turns, {report['questions']} questions; "
+          f"embedder {report['embedder']}; extraction: {report['extraction']}")
+    print_recall_table(report["results"])
+    print()
+    cats = list(CATEGORIES.values())
+    rows = [[name, *(res["recall"].get(c, {}).get("R@10", "-") for c in cats)]
+            for name, res in report["results"].items()]
+    print("R@10 by category")
+    print_table(["retriever", *cats], rows)
+    if report["ablation"]:
+        print()
+        print("Ablation")
+        print_recall_table(report["ablation"])
+
+
+def print_recall_table(results: dict[str, dict[str, Any]]) -> None:
+    rows = []
+    for name, res in results.items():
+        overall = res["recall"]["all"]
+        rows.append([name, *(overall[f"R@{k}"] for k in KS), res["tokens_top10"],
+                     res["context_block_tokens"], res["recall_latency"]["p50_ms"]])
+    print_table(["retriever", *(f"R@{k}" for k in KS), "tok@10", "block tok", "p50 ms"], rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

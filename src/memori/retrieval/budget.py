@@ -1,0 +1,27 @@
+"""Choosing what goes into a context of limited size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from memori.core import Hit
+from memori.retrieval.tokens import count_tokens
+
+
+def select_within_budget(hits: Sequence[Hit], limit: int, token_budget: int | None) -> list[Hit]:
+    """The best ``limit`` hits whose contents fit in ``token_budget`` tokens together.
+
+    A hit that does not fit is skipped and smaller ones after it may still
+    enter, so a long turn does not crowd out the rest.
+    """
+    chosen: list[Hit] = []
+    used = 0
+    for hit in hits:
+        if len(chosen) >= limit:
+            break
+        cost = count_tokens(hit.content)
+        if token_budget is not None and used + cost > token_budget:
+            continue
+        chosen.append(hit)
+        used += cost
+    return chosen

@@ -1,0 +1,65 @@
+"""Conversation context: turns next to a strongly matching turn share some of its score.
+
+In a conversation the answer to a question often sits one or two turns away
+from the words that match it ("Did you go?" / "Yes, last Sunday"). The best
+turn candidates (the seeds) lend ``weight / distance`` of their score to the
+turns up to ``window`` places before and after them in their session, which
+also brings in neighbours that no search returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from memori.core import Turn
+from memori.retrieval.candidates import Candidate, Key, key_of
+
+
+def seed_turns(candidates: Iterable[Candidate], count: int) -> list[Candidate]:
+    """The ``count`` best turn candidates, best first."""
+    turns = [c for c in candidates if isinstance(c.item, Turn)]
+    turns.sort(key=lambda c: (-c.score, -c.item.created_at, c.item.id))
+    return turns[: max(0, count)]
+
+
+def seed_sessions(seeds: Sequence[Candidate]) -> list[str]:
+    """The distinct sessions of the seeds, in seed order."""
+    return list(dict.fromkeys(c.item.session_id for c in seeds if isinstance(c.item, Turn)))
+
+
+def add_neighbours(
+    candidates: dict[Key, Candidate], seeds: Sequence[Candidate],
+    sessions: Mapping[str, Sequence[Turn]], *, window: int, weight: float,
+) -> None:
+    """Give each seed's neighbours ``weight * seed score / distance`` (signal ``context``).
+
+    ``sessions`` maps a session id to its turns, oldest first. Bonuses come from
+    the seeds' scores before any bonus, so the order of the seeds does not matter.
+    """
+    if window <= 0 or weight <= 0:
+        return
+    base = [(seed, seed.score) for seed in seeds]
+    positions = {
+        sid: {t.id: i for i, t in enumerate(turns)} for sid, turns in sessions.items()
+    }
+    for seed, seed_score in base:
+        turn = seed.item
+        if not isinstance(turn, Turn):
+            continue
+        turns = sessions.get(turn.session_id, ())
+        at = positions.get(turn.session_id, {}).get(turn.id)
+        if at is None:
+            continue
+        for distance in range(1, window + 1):
+            for i in (at - distance, at + distance):
+                if 0 <= i < len(turns):
+                    _lend(candidates, turns[i], weight * seed_score / distance, distance)
+
+
+def _lend(candidates: dict[Key, Candidate], turn: Turn, bonus: float, distance: int) -> None:
+    key = key_of(turn)
+    cand = candidates.get(key)
+    if cand is None:
+        cand = candidates[key] = Candidate(turn)
+    cand.score += bonus
+    cand.signals["context"] = max(cand.signals.get("context", 0.0), 1.0 / distance)

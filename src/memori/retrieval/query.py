@@ -1,0 +1,93 @@
+"""Text-search query processing: keep the content words, add their common inflections.
+
+Stored text is never changed; only the query sent to a backend's text search is.
+Function words ("what", "did", "the") match most rows and drown the words that
+matter, so they are dropped. Backends whose text index does not stem (SQLite's
+``unicode61``) would miss "painted" for "painting": each content word therefore
+brings its regular English inflections along (an OR query, so extra forms only
+add matches). Stemming indexes (PostgreSQL, MongoDB) reduce the forms to one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from memori.retrieval.stopwords import ENGLISH
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_VOWELS = frozenset("aeiou")
+MAX_TERMS = 48
+"""Terms kept in a processed query (backends bound their own query size too)."""
+
+
+def words(text: str) -> list[str]:
+    """Casefolded word tokens of ``text`` (letters and digits; punctuation splits)."""
+    return [m.group(0).casefold() for m in _WORD.finditer(text)]
+
+
+def content_words(text: str, stopwords: frozenset[str] = ENGLISH) -> list[str]:
+    """The distinct words of ``text`` that are not function words, in order.
+
+    When every word is a function word, all words are kept: a query such as
+    "the who" still means something.
+    """
+    tokens = list(dict.fromkeys(words(text)))
+    kept = [w for w in tokens if w not in stopwords and (len(w) > 1 or w.isdigit())]
+    return kept or tokens
+
+
+def _stems(word: str) -> set[str]:
+    """Likely base forms of a regular English inflection of ``word`` (maybe none)."""
+    out: set[str] = set()
+    n = len(word)
+    if n > 4 and word.endswith("ies"):
+        out.add(word[:-3] + "y")
+    elif n > 4 and word.endswith(("ches", "shes", "sses", "xes", "zes")):
+        out.add(word[:-2])
+    elif n > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        out.add(word[:-1])
+    for suffix in ("ing", "ed"):
+        base = word[: -len(suffix)]
+        if not word.endswith(suffix) or len(base) < 3:
+            continue
+        if suffix == "ed" and base.endswith("i"):
+            out.add(base[:-1] + "y")
+            continue
+        out.update((base, base + "e"))
+        if len(base) > 3 and base[-1] == base[-2] and base[-1] not in _VOWELS | {"l", "s"}:
+            out.add(base[:-1])
+    return {s for s in out if any(c in _VOWELS or c == "y" for c in s)}
+
+
+def _forms(base: str) -> list[str]:
+    """Regular inflections of a base form: plural / third person, past, gerund."""
+    if base.endswith("e") and not base.endswith("ee"):
+        stem = base[:-1]
+        return [base + "s", base + "d", stem + "ing"]
+    if base.endswith("y") and len(base) > 2 and base[-2] not in _VOWELS:
+        return [base[:-1] + "ies", base[:-1] + "ied", base + "ing"]
+    if base.endswith(("s", "x", "z", "ch", "sh")):
+        return [base + "es", base + "ed", base + "ing"]
+    return [base + "s", base + "ed", base + "ing"]
+
+
+def inflections(word: str) -> list[str]:
+    """``word`` first, then its likely base forms and their regular inflections."""
+    if len(word) < 4 or not word.isalpha():
+        return [word]
+    bases = _stems(word) or {word}
+    forms = [word]
+    for base in sorted(bases):
+        forms.append(base)
+        forms.extend(_forms(base))
+    return list(dict.fromkeys(forms))
+
+
+def text_query(text: str, *, expand: bool = True,
+               stopwords: frozenset[str] = ENGLISH) -> str:
+    """The query to send to text search: content words, with inflections if ``expand``."""
+    kept = content_words(text, stopwords)
+    terms: list[str] = list(kept)
+    if expand:  # the words themselves first, so a long query loses inflections, not words
+        terms.extend(form for w in kept if w not in stopwords for form in inflections(w)[1:])
+    return " ".join(list(dict.fromkeys(terms))[:MAX_TERMS])
