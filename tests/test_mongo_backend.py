@@ -755,18 +755,14 @@ def test_native_pipelines_take_the_scope_and_words_as_data() -> None:
 
     scope = Scope('{"$ne": ""}', "$where")
     where = filters.memory_scope(scope, include_superseded=False)
-    pipeline = text_search.native_pipeline(scope.entity_id, where,
-                                           text_search.query_terms('-a "b" c*'), 5)
-    match = pipeline[0]["$match"]
-    assert match["$text"] == {"$search": "a b c"}
-    assert match["entity_id"] == {"$eq": '{"$ne": ""}'}
-    assert match["$and"] == [where]
+    assert where == {"entity_id": '{"$ne": ""}', "audience": {"$in": ["", "$where"]},
+                     "current": True}
+    pipeline = text_search.native_pipeline(where, text_search.query_terms('-a "b" c*'), 5)
+    assert pipeline[0]["$match"] == {**where, "$text": {"$search": "a b c"}}
     stage = vector_search.native_pipeline("idx", where, np.ones(DIM, dtype=np.float32), 3)
-    assert stage[0]["$vectorSearch"]["filter"] == where
+    assert stage[0]["$vectorSearch"]["filter"] == {
+        "entity_id": {"$eq": '{"$ne": ""}'}, "audience": {"$in": ["", "$where"]},
+        "current": {"$eq": True},
+    }
     assert stage[0]["$vectorSearch"]["limit"] == 3
     assert stage[2] == {"$match": where}
-    assert where == {"$and": [
-        {"entity_id": {"$eq": '{"$ne": ""}'}},
-        {"$or": [{"open": {"$eq": True}}, {"process_id": {"$eq": "$where"}}]},
-        {"current": {"$eq": True}},
-    ]}

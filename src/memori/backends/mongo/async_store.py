@@ -46,7 +46,7 @@ class AsyncMongoMethods(MongoStoreBase):
         vector: Sequence[float] | None = None, limit: int = 10,
     ) -> list[Hit]:
         where = filters.turn_scope(check_scope(scope))
-        query = self._query(TURNS, scope, where, text, vector, limit)
+        query = self._query(TURNS, where, text, vector, limit)
         scored = await self._arun(
             search(query, self._features, self.collection_prefix, self.vector_dim), "search turns"
         )
@@ -88,7 +88,7 @@ class AsyncMongoMethods(MongoStoreBase):
         include_superseded: bool = False,
     ) -> list[Hit]:
         where = filters.memory_scope(check_scope(scope), include_superseded=include_superseded)
-        query = self._query(MEMORIES, scope, where, text, vector, limit)
+        query = self._query(MEMORIES, where, text, vector, limit)
         scored = await self._arun(
             search(query, self._features, self.collection_prefix, self.vector_dim),
             "search memories",

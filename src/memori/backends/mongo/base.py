@@ -129,7 +129,7 @@ class MongoStoreBase:
             return await ops.arun(plan, self._conn.adb(), self.collection_prefix)
 
     def _query(
-        self, collection: str, scope: Scope, scope_filter: Filter, text: str | None,
+        self, collection: str, scope_filter: Filter, text: str | None,
         vector: Sequence[float] | None, limit: int,
     ) -> Query:
         if text is not None and not isinstance(text, str):
@@ -137,8 +137,7 @@ class MongoStoreBase:
         query_vector = None
         if vector is not None:
             query_vector = vector_search.check_vector(vector, self.vector_dim)
-        return Query(collection, scope.entity_id, scope_filter, text, query_vector,
-                     check_limit(limit))
+        return Query(collection, scope_filter, text, query_vector, check_limit(limit))
 
     @staticmethod
     def _hits(collection: str, scored: list[Scored]) -> list[Hit]:

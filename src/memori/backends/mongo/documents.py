@@ -1,9 +1,10 @@
 """How turns and memories map to MongoDB documents, and back.
 
 Besides the model's fields a document carries derived fields that keep every
-query a plain equality: ``personal`` (a turn has a persona), ``open`` (a memory
-is visible to all personas), ``current`` (a memory is not superseded), and the
-text-search fields of :mod:`.text_search`. ``metadata`` is stored as JSON text:
+query a plain equality: ``persona`` (a turn's persona, ``""`` for none),
+``audience`` (the persona a memory is for, ``""`` when all personas see it),
+``current`` (a memory is not superseded), and the text-search fields of
+:mod:`.text_search`. ``metadata`` is stored as JSON text:
 its keys come from LLM tool calls and may start with ``$`` or contain dots,
 which MongoDB would read as operators or paths.
 """
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from memori.backends.mongo import text_search, vector_search
+from memori.backends.mongo.filters import EVERYONE
 from memori.core import MEMORY_PATCH_FIELDS, ExtractState, Memory, Turn, check_id
 from memori.core.ids import check_optional_id
 
@@ -42,13 +44,18 @@ def _embedding_in(embedding: Sequence[float] | None, dim: int | None) -> Any:
     return vector_search.encode(vector_search.check_vector(embedding, dim))
 
 
+def audience(process_id: str | None, shared: bool) -> str:
+    """Who may see a memory: its persona, or everyone (no persona, or shared)."""
+    return EVERYONE if process_id is None or shared else process_id
+
+
 def turn_to_doc(turn: Turn, dim: int | None) -> Document:
     check_id(turn.id, "turn id")
     doc: Document = {
         "entity_id": turn.entity_id,
         "id": turn.id,
         "process_id": turn.process_id,
-        "personal": turn.process_id is not None,
+        "persona": EVERYONE if turn.process_id is None else turn.process_id,
         "session_id": turn.session_id,
         "role": turn.role,
         "content": turn.content,
@@ -89,7 +96,7 @@ def memory_to_doc(memory: Memory, dim: int | None) -> Document:
         "process_id": memory.process_id,
         "session_id": memory.session_id,
         "shared": bool(memory.shared),
-        "open": memory.process_id is None or bool(memory.shared),
+        "audience": audience(memory.process_id, bool(memory.shared)),
         "kind": str(memory.kind),
         "content": memory.content,
         "created_at": float(memory.created_at),
@@ -132,7 +139,7 @@ def memory_patch(
     """The ``$set`` document for :meth:`update_memory`, derived fields included.
 
     ``process_id`` is the stored memory's persona (it never changes), needed to
-    recompute ``open`` when ``shared`` changes.
+    recompute ``audience`` when ``shared`` changes.
     """
     unknown = set(changes) - MEMORY_PATCH_FIELDS
     if unknown:
@@ -148,7 +155,7 @@ def memory_patch(
             out["kind"] = str(getattr(value, "value", value))
         elif key == "shared":
             out["shared"] = bool(value)
-            out["open"] = process_id is None or bool(value)
+            out["audience"] = audience(process_id, bool(value))
         elif key == "count":
             out["count"] = int(value)
         elif key in ("last_seen_at", "updated_at"):

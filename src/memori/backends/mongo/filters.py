@@ -1,11 +1,18 @@
 """Scope filters: the only place where ids enter a MongoDB query.
 
-Every id is validated with :func:`memori.core.check_id` (a ``str``, never a dict,
-list or bytes) and placed under an explicit ``$eq`` or ``$in``, so an id such as
-``{"$ne": ""}`` (as text), ``$where`` or ``.*`` is compared as plain data. The
-same filters serve ``find``, ``aggregate`` and ``$vectorSearch`` (which accepts
-only the long ``$eq`` form and no null tests, hence the boolean helper fields
-``personal``, ``open`` and ``current`` written by :mod:`.documents`).
+Every id is validated with :func:`memori.core.check_id` before it is placed in a
+filter, so it is always a ``str`` (never a dict, list or bytes). A ``str`` value
+in a plain equality ``{"entity_id": value}`` can never be read as an operator,
+so an id such as ``{"$ne": ""}`` (as text), ``$where`` or ``.*`` is compared as
+data. Filters are flat (plain equality and ``$in`` only, no ``$or``/``$and``),
+which every query planner maps onto the compound indexes that lead with
+``entity_id``; :func:`vector_search_filter` renders the same filter in the long
+``$eq`` form that ``$vectorSearch`` requires.
+
+Two derived fields written by :mod:`.documents` keep every rule an equality:
+``persona`` is a turn's process id, or ``""`` for none; ``audience`` is a
+memory's process id, or ``""`` when every persona may see it (no persona, or
+shared). ``""`` is never a valid id, so it cannot collide with one.
 """
 
 from __future__ import annotations
@@ -16,22 +23,19 @@ from typing import Any
 from memori.core import Scope, check_id
 
 Filter = dict[str, Any]
-
-
-def eq(field: str, value: Any) -> Filter:
-    """``{field: {"$eq": value}}``: equality that no value can turn into an operator."""
-    return {field: {"$eq": value}}
+EVERYONE = ""
+"""The ``persona``/``audience`` value meaning "no persona" (never a valid id)."""
 
 
 def entity_filter(entity_id: str) -> Filter:
     """Everything stored for one entity."""
-    return eq("entity_id", check_id(entity_id, "entity_id"))
+    return {"entity_id": check_id(entity_id, "entity_id")}
 
 
 def item_ids(ids: Sequence[str], name: str) -> list[str]:
     """Validate item ids (turn or memory ids) before they reach a query."""
-    if isinstance(ids, str | bytes):
-        raise TypeError(f"{name} must be a sequence of str, not a single {type(ids).__name__}")
+    if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
+        raise TypeError(f"{name}s must be a sequence of str, not {type(ids).__name__}")
     return [check_id(i, name) for i in ids]
 
 
@@ -40,31 +44,51 @@ def ids_in(ids: Sequence[str], name: str) -> Filter:
     return {"id": {"$in": item_ids(ids, name)}}
 
 
+def item_id(value: str, name: str) -> Filter:
+    """``{"id": value}`` for one validated id."""
+    return {"id": check_id(value, name)}
+
+
 def turn_scope(scope: Scope) -> Filter:
     """Turns of ``(entity, persona, session)``: persona matched exactly, None only None."""
-    clauses = [entity_filter(scope.entity_id)]
-    if scope.process_id is None:
-        clauses.append(eq("personal", False))
-    else:
-        clauses.append(eq("process_id", check_id(scope.process_id, "process_id")))
+    where = entity_filter(scope.entity_id)
+    persona = scope.process_id
+    where["persona"] = EVERYONE if persona is None else check_id(persona, "process_id")
     if scope.session_id is not None:
-        clauses.append(eq("session_id", check_id(scope.session_id, "session_id")))
-    return {"$and": clauses}
+        where["session_id"] = check_id(scope.session_id, "session_id")
+    return where
 
 
 def memory_scope(scope: Scope, *, include_superseded: bool = True) -> Filter:
     """Memories visible to the scope: the persona's own, persona-less and shared ones."""
-    clauses = [entity_filter(scope.entity_id)]
+    where = entity_filter(scope.entity_id)
     if scope.process_id is None:
-        clauses.append(eq("open", True))
+        where["audience"] = EVERYONE
     else:
-        persona = check_id(scope.process_id, "process_id")
-        clauses.append({"$or": [eq("open", True), eq("process_id", persona)]})
+        where["audience"] = {"$in": [EVERYONE, check_id(scope.process_id, "process_id")]}
     if not include_superseded:
-        clauses.append(eq("current", True))
-    return {"$and": clauses}
+        where["current"] = True
+    return where
 
 
 def both(*filters: Filter) -> Filter:
-    """The conjunction of filters (kept as ``$and`` so no key can overwrite another)."""
-    return {"$and": list(filters)}
+    """The conjunction of flat filters (``$and`` only if two of them test the same field)."""
+    merged: Filter = {}
+    for f in filters:
+        if set(f) & set(merged):
+            return {"$and": list(filters)}
+        merged.update(f)
+    return merged
+
+
+def vector_search_filter(where: Filter) -> Filter:
+    """The filter with each equality spelled ``{"$eq": value}``, as ``$vectorSearch`` wants."""
+    out: Filter = {}
+    for key, value in where.items():
+        if key in ("$and", "$or"):
+            out[key] = [vector_search_filter(v) for v in value]
+        elif isinstance(value, dict):
+            out[key] = value
+        else:
+            out[key] = {"$eq": value}
+    return out

@@ -25,7 +25,7 @@ BATCH = 500
 
 
 def _key(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return f.both(f.eq("entity_id", doc["entity_id"]), f.eq("id", doc["id"]))
+    return {"entity_id": check_id(doc["entity_id"], "entity_id"), "id": check_id(doc["id"], "id")}
 
 
 def _upserts(collection: str, documents: list[dict[str, Any]]) -> Plan[None]:
@@ -81,7 +81,7 @@ def put_memories(memories: Sequence[Memory], dim: int | None) -> Plan[None]:
 
 
 def get_memory(scope: Scope, memory_id: str) -> Plan[Memory | None]:
-    where = f.both(f.memory_scope(scope), f.eq("id", check_id(memory_id, "memory id")))
+    where = f.both(f.memory_scope(scope), f.item_id(memory_id, "memory id"))
     rows = yield Find(MEMORIES, where, docs.result_projection(), limit=1)
     return docs.doc_to_memory(rows[0]) if rows else None
 
@@ -107,7 +107,7 @@ def count_memories(scope: Scope, include_superseded: bool) -> Plan[int]:
 def update_memory(
     scope: Scope, memory_id: str, changes: Mapping[str, Any], dim: int | None
 ) -> Plan[bool]:
-    where = f.both(f.memory_scope(scope), f.eq("id", check_id(memory_id, "memory id")))
+    where = f.both(f.memory_scope(scope), f.item_id(memory_id, "memory id"))
     docs.memory_patch(changes, dim, None)  # validate before any query
     if not changes:
         return bool((yield Count(MEMORIES, where)))
@@ -160,7 +160,7 @@ def outbox_pending(limit: int) -> Plan[list[Turn]]:
     _check_limit(limit)
     if limit == 0:
         return []
-    rows = yield Find(TURNS, f.eq("extract_state", ExtractState.PENDING.value),
+    rows = yield Find(TURNS, {"extract_state": ExtractState.PENDING.value},
                       docs.result_projection(), OUTBOX_ORDER, limit=limit)
     return [docs.doc_to_turn(r) for r in rows]
 
@@ -185,7 +185,7 @@ def admin_counts(prefix: str) -> Plan[dict[str, int]]:
     """Totals across entities (the admin view)."""
     turns: int = yield Count(TURNS, {})
     memories: int = yield Count(MEMORIES, {})
-    pending: int = yield Count(TURNS, f.eq("extract_state", ExtractState.PENDING.value))
+    pending: int = yield Count(TURNS, {"extract_state": ExtractState.PENDING.value})
     rows = yield Aggregate(TURNS, [
         {"$project": {"entity_id": 1}},
         {"$unionWith": {"coll": prefix + MEMORIES, "pipeline": [{"$project": {"entity_id": 1}}]}},

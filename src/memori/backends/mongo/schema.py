@@ -58,7 +58,7 @@ def _index(name: str, keys: list[tuple[str, int]], **options: Any) -> IndexModel
 STEPS: tuple[Step, ...] = (
     Step(1, "turns: unique id per entity; read by persona, session and time", TURNS, (
         _index("entity_id_1_id_1", [("entity_id", 1), ("id", 1)], unique=True),
-        _index("scope_time", [("entity_id", 1), ("process_id", 1), ("session_id", 1),
+        _index("scope_time", [("entity_id", 1), ("persona", 1), ("session_id", 1),
                               ("created_at", 1), ("id", 1)]),
     )),
     Step(2, "turns: the augmentation outbox (pending turns, oldest first)", TURNS, (
@@ -67,8 +67,8 @@ STEPS: tuple[Step, ...] = (
     )),
     Step(3, "memories: unique id per entity; read by visibility and time", MEMORIES, (
         _index("entity_id_1_id_1", [("entity_id", 1), ("id", 1)], unique=True),
-        _index("visible_time", [("entity_id", 1), ("current", 1), ("created_at", 1), ("id", 1)]),
-        _index("persona_time", [("entity_id", 1), ("process_id", 1), ("created_at", 1)]),
+        _index("visible_time", [("entity_id", 1), ("audience", 1), ("current", 1),
+                                ("created_at", 1), ("id", 1)]),
     )),
     Step(4, "terms for text search without a text index", TURNS, (
         _index("entity_id_1_terms_1", [("entity_id", 1), ("terms", 1)]),

@@ -38,7 +38,6 @@ class Query:
     """One search: where, what, how many."""
 
     collection: str
-    entity_id: str
     scope: Filter
     text: str | None
     vector: vector_search.Vector | None
@@ -77,7 +76,7 @@ def text_hits(q: Query, terms: list[str], pool: int, features: Features) -> Plan
     project = {"$project": result_projection()}
     if features.text.get(q.collection) is Mode.NATIVE:
         rows = yield Aggregate(q.collection, [
-            *text_search.native_pipeline(q.entity_id, q.scope, terms, pool), project])
+            *text_search.native_pipeline(q.scope, terms, pool), project])
         scores = [text_search.squash(r.pop(text_search.SCORE_FIELD, 0.0)) for r in rows]
     else:
         stats_rows = yield Aggregate(q.collection, text_search.stats_pipeline(q.scope, terms))
@@ -103,8 +102,8 @@ def vector_hits(
             *vector_search.native_pipeline(name, q.scope, query, pool), project])
         return [Scored(r, s, {"vector": s}) for r in rows
                 for s in [_clamp(r.pop(vector_search.SCORE_FIELD, 0.0))]]
-    candidates = yield Find(q.collection, both(q.scope, {"embedding": {"$ne": None}}),
-                            {"_id": 1, "embedding": 1}, OLDEST_FIRST)  # ties: older first
+    candidates = yield Find(q.collection, q.scope, {"_id": 1, "embedding": 1},
+                            OLDEST_FIRST)  # ties: older first
     ids, rows_vec = [], []
     for row in candidates:
         vec = vector_search.decode(row.get("embedding"))

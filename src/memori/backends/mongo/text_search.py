@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from memori.backends.mongo.filters import Filter
-from memori.core import check_id
 
 _WORD = re.compile(r"\w+")
 MAX_QUERY_TERMS = 32
@@ -48,19 +47,16 @@ def term_fields(content: str) -> dict[str, Any]:
     }
 
 
-def native_pipeline(
-    entity_id: str, scope: Filter, terms: list[str], limit: int
-) -> list[dict[str, Any]]:
+def native_pipeline(scope: Filter, terms: list[str], limit: int) -> list[dict[str, Any]]:
     """Rank with the server's text index: ``$text`` over the query's words only.
 
     Joining the extracted words with spaces keeps the search string free of
     phrases (``"..."``) and negations (``-word``), so no query is a syntax error.
-    The entity equality sits at the top level, where the compound text index
+    The scope's equalities sit at the top level, where the compound text index
     ``(entity_id, content)`` requires its prefix.
     """
     return [
-        {"$match": {"$text": {"$search": " ".join(terms)},
-                    "entity_id": {"$eq": check_id(entity_id, "entity_id")}, "$and": [scope]}},
+        {"$match": {**scope, "$text": {"$search": " ".join(terms)}}},
         {"$addFields": {SCORE_FIELD: {"$meta": "textScore"}}},
         {"$sort": {SCORE_FIELD: -1, "created_at": 1, "id": 1}},
         {"$limit": limit},
@@ -132,7 +128,7 @@ def bm25_pipeline(
             {"$add": ["$$tf", {"$multiply": [BM25_K1, norm]}]},
         ]}}})
     return [
-        {"$match": {"$and": [scope, {"terms": {"$in": present}}]}},
+        {"$match": {**scope, "terms": {"$in": present}}},
         {"$addFields": {SCORE_FIELD: {"$add": parts}}},
         {"$sort": {SCORE_FIELD: -1, "created_at": 1, "id": 1}},
         {"$limit": limit},

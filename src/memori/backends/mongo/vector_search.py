@@ -16,10 +16,10 @@ import numpy as np
 import numpy.typing as npt
 from bson.binary import Binary, BinaryVectorDtype
 
-from memori.backends.mongo.filters import Filter
+from memori.backends.mongo.filters import Filter, vector_search_filter
 from memori.core import DimensionMismatchError
 
-FILTER_FIELDS = ("entity_id", "process_id", "session_id", "personal", "open", "current")
+FILTER_FIELDS = ("entity_id", "persona", "session_id", "audience", "current")
 """Fields the vector index must know, so that ``$vectorSearch`` can pre-filter by scope."""
 SCORE_FIELD = "_memori_score"
 MAX_CANDIDATES = 10_000
@@ -80,6 +80,7 @@ def native_pipeline(
 ) -> list[dict[str, Any]]:
     """``$vectorSearch`` pre-filtered by the scope, then the scope checked again."""
     candidates = min(MAX_CANDIDATES, max(limit * 20, 100))
+    prefilter = vector_search_filter(scope)
     return [
         {"$vectorSearch": {
             "index": index_name,
@@ -87,7 +88,7 @@ def native_pipeline(
             "queryVector": [float(x) for x in query],
             "numCandidates": candidates,
             "limit": min(limit, candidates),
-            "filter": scope,
+            "filter": prefilter,
         }},
         {"$addFields": {SCORE_FIELD: {"$meta": "vectorSearchScore"}}},
         {"$match": scope},
