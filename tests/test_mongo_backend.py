@@ -34,7 +34,7 @@ from memori.core import (
     Turn,
 )
 from memori.core.registry import Plugins
-from memori.testing.mongo_server import URL_ENV, MongoServer, start_mongo_server
+from memori.testing.mongo_server import URL_ENV, MongoServer, shared_server, start_mongo_server
 
 DIM = 4
 HOSTILE_IDS = [
@@ -46,9 +46,8 @@ Doc = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MongoServer]:
-    with start_mongo_server() as srv:
-        yield srv
+def server() -> MongoServer:
+    return shared_server()
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,13 @@
 ``MEMORI_TEST_MONGO_URL`` names a real MongoDB to use instead. Otherwise the
 ``secantusd-py`` server of the ``secantusdb`` package (a pip-installable server
 speaking the MongoDB wire protocol) runs in memory on a free 127.0.0.1 port,
-as a child process that :meth:`MongoServer.stop` shuts down.
+as a child process that :meth:`MongoServer.stop` shuts down. Test modules share
+one server per process through :func:`shared_server`.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -15,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,3 +155,17 @@ def start_mongo_server(*, attempts: int = 3) -> MongoServer:
             last = e
             Path(name).unlink(missing_ok=True)
     raise RuntimeError(f"could not start {SCRIPT}: {last}")
+
+
+_shared: MongoServer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_server() -> MongoServer:
+    """One server per process for every test module (stopped when the process exits)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = start_mongo_server()
+            atexit.register(_shared.stop)
+        return _shared
