@@ -675,6 +675,15 @@ async def test_local_sync_client_serves_async_calls_from_a_thread() -> None:
     await store.aclose()
 
 
+def test_unreachable_server_over_grpc_is_unavailable() -> None:
+    port = _closed_port()
+    store = open_store(f"qdrant+http://127.0.0.1:{port}?prefer_grpc=true&grpc_port={port}"
+                       "&timeout=2")
+    with pytest.raises(StoreUnavailableError):
+        store.count_turns(Scope("u"))
+    store.close()
+
+
 async def test_a_server_client_gets_its_twin_from_its_own_options() -> None:
     port = _closed_port()
     sync_client = QdrantClient(url=f"http://127.0.0.1:{port}", timeout=2,

@@ -109,11 +109,23 @@ def translate(method: str, error: Exception) -> Exception:
     except ImportError:  # pragma: no cover - httpx ships with qdrant-client
         pass
     detail = f"{type(error).__name__}: {str(error)[:300]}"
-    if isinstance(error, unavailable) or (
+    if isinstance(error, unavailable) or _grpc_unavailable(error) or (
         isinstance(error, RuntimeError) and "closed" in str(error)
-    ) or type(error).__name__ in {"AioRpcError", "_InactiveRpcError"}:
+    ):
         return StoreUnavailableError(f"Qdrant {method} failed: {detail}")
     return StoreError(f"Qdrant {method} failed: {detail}")
+
+
+def _grpc_unavailable(error: Exception) -> bool:
+    """A gRPC error (``prefer_grpc``) saying the server cannot be reached right now."""
+    code = getattr(error, "code", None)
+    if not callable(code):
+        return False
+    try:
+        name = getattr(code(), "name", "")
+    except Exception:
+        return False
+    return name in {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 
 
 class Connection:
