@@ -544,3 +544,21 @@ async def test_async_raw_response_and_beta_parse(
     assert [t.content for t in stored(mem, "u1")] == [
         "when does my train leave?", "echo: when does my train leave?",
         "async raw stream", "echo: async raw stream", "beta", '{"answer":"beta"}']
+
+
+def test_a_pasted_document_is_stored_whole_but_recalled_by_its_end(
+    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer
+) -> None:
+    queries: list[str] = []
+    retrieve = mem.retriever.retrieve
+
+    def watched(store: Any, scope: Scope, query: str, **kwargs: Any) -> Any:
+        queries.append(query)
+        return retrieve(store, scope, query, **kwargs)
+
+    mem.retriever.retrieve = watched  # type: ignore[method-assign]
+    mem.attribution(entity_id="u1")
+    document = "lorem ipsum dolor " * 3000 + "so what is the summary?"
+    say(client, document)
+    assert len(queries[-1]) == 2000 and queries[-1].endswith("so what is the summary?")
+    assert stored(mem, "u1")[0].content == document

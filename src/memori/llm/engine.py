@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("memori.llm")
 
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+MAX_QUERY_CHARS = 2000
 R = TypeVar("R")
 
 
@@ -74,10 +75,15 @@ class CallPlan:
 
 
 def _query(request: Request, history: list[Turn]) -> str:
-    """The retrieval query: the latest user message sent, else the session's latest."""
-    return latest_user_text(request.drafts) or latest_user_text(
+    """The retrieval query: the latest user message sent, else the session's latest.
+
+    A very long message is cut to its last ``MAX_QUERY_CHARS`` characters (where the
+    question usually is), so one pasted document cannot make recall slow.
+    """
+    text = latest_user_text(request.drafts) or latest_user_text(
         [Draft(t.role, t.content) for t in history]
     )
+    return text[-MAX_QUERY_CHARS:]
 
 
 def _in_session(hit: Hit, scope: Scope) -> bool:
