@@ -36,3 +36,22 @@ class HybridSearchTests:
         hits = store.search_turns(scope, text="violin mango", vector=basis(1), limit=2)
         assert_turn_hits(hits, scope, {both.id, *(t.id for t in others)}, limit=2)
         assert hits[0].id == both.id
+
+    def test_wordless_text_with_a_vector_ranks_by_the_vector(
+        self, store: MemoryStore, ids: Ids
+    ) -> None:
+        requires(store, Capability.TEXT_SEARCH, Capability.VECTOR_SEARCH)
+        scope = Scope(ids.entity(), "p", fresh("s"))
+        near, far = basis(0), vec(-1, 0.2)
+        memories = [memory(scope, "zebra", embedding=far), memory(scope, "quartz",
+                                                                 embedding=near)]
+        turns = [turn(scope, "zebra", embedding=far), turn(scope, "quartz", embedding=near)]
+        store.put_memories(memories)
+        store.append_turns(turns)
+        for query in ("%", "", "'\"*"):
+            hits = store.search_memories(scope, text=query, vector=basis(0), limit=5)
+            assert_memory_hits(hits, scope, {m.id for m in memories}, limit=5)
+            assert [h.id for h in hits][:1] == [memories[1].id], f"text {query!r} + vector"
+            turn_hits = store.search_turns(scope, text=query, vector=basis(0), limit=5)
+            assert_turn_hits(turn_hits, scope, {t.id for t in turns}, limit=5)
+            assert [h.id for h in turn_hits][:1] == [turns[1].id], f"text {query!r} + vector"

@@ -7,8 +7,9 @@ agree. Rankings may differ between backends, so text search is compared as
 "the right items, as many as the limit allows", vector search by score.
 
 Size: ``MEMORI_CONFORMANCE_EXAMPLES`` (runs, default 20) and
-``MEMORI_CONFORMANCE_STEPS`` (steps per run, default 30). A failure is shrunk to
-a minimal sequence of steps unless ``MEMORI_CONFORMANCE_SHRINK=0``.
+``MEMORI_CONFORMANCE_STEPS`` (steps per run, default 30). A failure prints the
+steps that led to it; ``MEMORI_CONFORMANCE_SHRINK=1`` shrinks them to a minimal
+sequence first (which may take minutes on a database).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ EXAMPLES = _env_int("MEMORI_CONFORMANCE_EXAMPLES", 20)
 STEPS = _env_int("MEMORI_CONFORMANCE_STEPS", 30)
 PHASES = tuple(
     p for p in Phase
-    if p is not Phase.shrink or _env_int("MEMORI_CONFORMANCE_SHRINK", 1)
+    if p is not Phase.shrink or _env_int("MEMORI_CONFORMANCE_SHRINK", 0)
 )
 
 N_ENTITIES, N_PERSONAS, N_SESSIONS, N_MEMORY_IDS = 4, 4, 3, 5
