@@ -36,21 +36,22 @@ def _finish(
     raw = _is_raw(plan.kwargs)
 
     def wrap(stream: Any) -> Any:
-        sink = ReplySink(engine, plan, api.stream_reply())
         engine.commit(plan, plan.turns)
         plan.turns = []
-        return AsyncRecordingStream(stream, sink) if is_async else RecordingStream(stream, sink)
-
-    if streamed:
-        if raw:
-            engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
-            return RawStreamResponse(result, wrap)
         try:
-            return wrap(result)
+            sink = ReplySink(engine, plan, api.stream_reply())
+            cls = AsyncRecordingStream if is_async else RecordingStream
+            return cls(stream, sink)
         except Exception as e:  # not a stream we know: hand it back as it came
             memory_failure(engine.counters, "record_failures", "wrapping a stream", e,
                            strict=engine.mem.strict)
-            return result
+            return stream
+
+    if streamed:
+        if raw:  # the stream comes from parse(), if the caller asks for it
+            engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
+            return RawStreamResponse(result, wrap)
+        return wrap(result)
 
     def record() -> None:
         parsed = result.parse() if raw else result
