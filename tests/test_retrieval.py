@@ -341,7 +341,7 @@ async def test_aretrieve_on_a_sync_only_store_runs_it_off_the_loop(store: Memory
     r = retriever()
     wrapped = SyncOnly(store)
     assert not hasattr(wrapped, "asearch_turns")
-    result = await r.aretrieve(wrapped, Scope("e"), "red kite", limit=5)  # type: ignore[arg-type]
+    result = await r.aretrieve(wrapped, Scope("e"), "red kite", limit=5)
     assert wrapped.threads and threading.get_ident() not in wrapped.threads
     assert [h.id for h in result] == [
         h.id for h in r.retrieve(store, Scope("e"), "red kite", limit=5)]
