@@ -15,9 +15,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from memori.attribution import EMPTY, Attribution, AttributionScope, next_attribution
+from memori.augmentation.async_worker import AsyncExtractor
+from memori.augmentation.outbox_logic import AugmentationStats
 from memori.augmentation.reconcile import Reconciler
 from memori.augmentation.resolve import resolve_extractor
-from memori.augmentation.worker import AugmentationStats, OutboxWorker
+from memori.augmentation.runner import AugmentationRunner, FlushOnLoopError
 from memori.config import open_backend
 from memori.core import (
     Embedder,
@@ -81,7 +83,7 @@ class Memori:
         conn: Any = None,
         *,
         embedder: Embedder | str | None = "default",
-        extractor: Extractor | str | None = "offline",
+        extractor: Extractor | AsyncExtractor | str | None = "offline",
         retriever: Retriever | None = None,
         migrate: bool = False,
         strict: bool = False,
@@ -111,11 +113,12 @@ class Memori:
         self._paused: ContextVar[bool] = ContextVar(f"memori-paused-{id(self):x}", default=False)
         self._reconciler = Reconciler(self.store, self.embedder)
         extractor_obj = resolve_extractor(extractor)
-        self._worker: OutboxWorker | None = None
+        # extraction runs on a thread, or as a task on the app's loop once async code uses it
+        self._worker: AugmentationRunner | None = None
         if extractor_obj is not None:
-            self._worker = OutboxWorker(
+            self._worker = AugmentationRunner(
                 self.store, extractor_obj, self._reconciler,
-                thread_init=lambda: self._paused.set(True),
+                context_init=lambda: self._paused.set(True),
             )
         self._recorder = TurnRecorder(
             self.store, self.embedder,
@@ -235,6 +238,8 @@ class Memori:
         """Queue turns for durable writing (used by the LLM interceptors)."""
         if not self.is_paused:
             self._recorder.submit(turns)
+            if self._worker is not None:
+                self._worker.use_running_loop()
 
     def history(self, limit: int = 20) -> list[Turn]:
         """The latest turns of the current (entity, persona, session), oldest first."""
@@ -245,7 +250,9 @@ class Memori:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything recorded so far is stored and extracted.
 
-        Returns False if ``timeout`` (seconds) ran out first.
+        Returns False if ``timeout`` (seconds) ran out first. On the event loop thread
+        that runs augmentation it cannot wait for extraction: use ``await mem.aflush()``
+        there (``FlushOnLoopError`` when turns are still to extract).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._recorder.flush(timeout):
@@ -275,7 +282,10 @@ class Memori:
         self._closed = True
         if self._llm is not None:
             self._llm.unregister_all()
-        ok = self.flush(timeout)
+        try:
+            ok = self.flush(timeout)
+        except FlushOnLoopError:  # sync close inside async code: extraction resumes later
+            ok = False
         self._recorder.close(0 if not ok else timeout)
         if self._worker is not None:
             self._worker.close()
@@ -305,9 +315,21 @@ class Memori:
         return await asyncio.to_thread(self.forget, entity_id=entity_id)
 
     async def aflush(self, timeout: float | None = None) -> bool:
-        return await asyncio.to_thread(self.flush, timeout)
+        """``flush`` for async code: extraction runs as a task on this loop, awaited here."""
+        if self._worker is None:
+            return await asyncio.to_thread(self.flush, timeout)
+        self._worker.use_running_loop()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not await asyncio.to_thread(self._recorder.flush, timeout):
+            return False
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return await self._worker.adrain(remaining)
 
     async def aclose(self, timeout: float | None = 10.0) -> None:
+        """``close`` for async code: the augmentation task ends cleanly on this loop."""
+        if not self._closed and self._worker is not None:
+            await self.aflush(timeout)
+            await self._worker.aclose(timeout)
         await asyncio.to_thread(self.close, timeout)
 
     async def __aenter__(self) -> Memori:
@@ -334,7 +356,7 @@ class Memori:
 
 
 
-def _notifier(worker: OutboxWorker) -> Callable[[Sequence[Turn]], None]:
+def _notifier(worker: AugmentationRunner) -> Callable[[Sequence[Turn]], None]:
     def notify(_turns: Sequence[Turn]) -> None:
         worker.notify()
 

@@ -83,14 +83,35 @@ def parse_output(raw: str | None) -> list[dict[str, Any]]:
     return items
 
 
-class LLMExtractor:
-    """Extraction through ``client.chat.completions.create`` with a JSON schema.
+def reply_content(response: Any) -> str | None:
+    """The text of the first choice; ExtractionError when the reply has none."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise ExtractionError("model reply has no choices")
+    message = getattr(choices[0], "message", None)
+    if getattr(message, "refusal", None):
+        raise ExtractionError("the model refused to extract")
+    content = getattr(message, "content", None)
+    return content if isinstance(content, str) or content is None else str(content)
 
-    ``client`` is an ``openai.OpenAI`` (or compatible) client; ``model`` the
-    model name. Only user and assistant turns are shown to the model.
-    """
 
-    name = "llm"
+def to_memories(turns: Sequence[Turn], items: Sequence[dict[str, Any]]) -> list[Memory]:
+    """Candidate memories in the scope of the first turn, sourced from every turn."""
+    first = turns[0]
+    source = tuple(t.id for t in turns)
+    return [
+        Memory(
+            entity_id=first.entity_id, process_id=first.process_id,
+            session_id=first.session_id, content=item["content"], kind=item["kind"],
+            shared=item["shared"], source_turn_ids=source,
+            metadata={"slot": item["slot"]} if item["slot"] else {},
+        )
+        for item in items
+    ]
+
+
+class _ModelExtraction:
+    """What both LLM extractors share: the client, the model and the request they send."""
 
     def __init__(self, client: Any, model: str, *, temperature: float = 0.0,
                  max_turns: int = 20) -> None:
@@ -105,25 +126,45 @@ class LLMExtractor:
         return [{"role": "system", "content": PROMPT},
                 {"role": "user", "content": "\n".join(lines)}]
 
+    def _request(self, turns: Sequence[Turn]) -> dict[str, Any]:
+        """The ``chat.completions.create`` arguments: the turns and a strict JSON schema."""
+        return {
+            "model": self.model,
+            "messages": self._messages(turns),
+            "temperature": self.temperature,
+            "response_format": {"type": "json_schema", "json_schema": {
+                "name": "memories", "strict": True, "schema": SCHEMA}},
+        }
+
+
+class LLMExtractor(_ModelExtraction):
+    """Extraction through ``client.chat.completions.create`` with a JSON schema.
+
+    ``client`` is an ``openai.OpenAI`` (or compatible) client; ``model`` the
+    model name. Only user and assistant turns are shown to the model.
+    """
+
+    name = "llm"
+
     def extract(self, turns: Sequence[Turn]) -> list[Memory]:
         if not any(t.role == "user" for t in turns):
             return []
-        response = self.client.chat.completions.create(
-            model=self.model,
-            messages=self._messages(turns),
-            temperature=self.temperature,
-            response_format={"type": "json_schema", "json_schema": {
-                "name": "memories", "strict": True, "schema": SCHEMA}},
-        )
-        items = parse_output(response.choices[0].message.content)
-        first = turns[0]
-        source = tuple(t.id for t in turns)
-        return [
-            Memory(
-                entity_id=first.entity_id, process_id=first.process_id,
-                session_id=first.session_id, content=item["content"], kind=item["kind"],
-                shared=item["shared"], source_turn_ids=source,
-                metadata={"slot": item["slot"]} if item["slot"] else {},
-            )
-            for item in items
-        ]
+        response = self.client.chat.completions.create(**self._request(turns))
+        return to_memories(turns, parse_output(reply_content(response)))
+
+
+class AsyncLLMExtractor(_ModelExtraction):
+    """The LLM extractor on an ``openai.AsyncOpenAI`` (or compatible) client.
+
+    Its model calls are awaited on the application's event loop, so Memori runs
+    augmentation as a task there (see ``AsyncOutboxWorker``). It has no sync
+    ``extract``: in sync code use ``LLMExtractor`` with an ``openai.OpenAI``.
+    """
+
+    name = "llm-async"
+
+    async def aextract(self, turns: Sequence[Turn]) -> list[Memory]:
+        if not any(t.role == "user" for t in turns):
+            return []
+        response = await self.client.chat.completions.create(**self._request(turns))
+        return to_memories(turns, parse_output(reply_content(response)))

@@ -14,3 +14,7 @@ def memori_register_extractors(register: Any) -> None:
     register(ComponentSpec("llm", "memori.augmentation.llm_extractor:LLMExtractor",
                            extra="openai",
                            description="Extraction through an OpenAI-compatible model."))
+    register(ComponentSpec("llm-async", "memori.augmentation.llm_extractor:AsyncLLMExtractor",
+                           extra="openai",
+                           description="Extraction through an async OpenAI-compatible client, "
+                                       "awaited on the app's event loop."))

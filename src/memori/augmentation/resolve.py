@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from memori.augmentation.async_worker import AsyncExtractor
 from memori.core import ConfigurationError, Extractor, get_plugins
 
 
-def resolve_extractor(value: Extractor | str | None, **options: Any) -> Extractor | None:
+def resolve_extractor(
+    value: Extractor | AsyncExtractor | str | None, **options: Any
+) -> Extractor | AsyncExtractor | None:
     """None/"none" -> no augmentation; a registered name ("offline") -> a new one; an object -> it.
 
-    The LLM extractor needs a client and model, so pass an ``LLMExtractor(client, model)``.
+    The LLM extractors need a client and model, so pass an ``LLMExtractor(client, model)``
+    (sync client) or an ``AsyncLLMExtractor(aclient, model)`` (async client).
     """
     if value is None or value == "none":
         return None
     if not isinstance(value, str):
-        if callable(getattr(value, "extract", None)):
+        if callable(getattr(value, "extract", None)) or callable(getattr(value, "aextract", None)):
             return value
-        raise ConfigurationError(f"extractor must be a name or have extract(); got {value!r}")
+        raise ConfigurationError(
+            f"extractor must be a name or have extract() or aextract(); got {value!r}"
+        )
     spec = get_plugins().extractors.get(value)
     if spec is None:
         known = ", ".join(["none", *sorted(get_plugins().extractors)])

@@ -1,4 +1,4 @@
-"""The augmentation worker: drains the durable outbox into memories.
+"""The augmentation thread worker: drains the durable outbox into memories.
 
 Turns are stored first with ``extract_state = pending`` and an outbox row; the
 worker (one background thread) picks pending turns oldest first, runs the
@@ -6,40 +6,32 @@ extractor, reconciles the candidates into the store and marks the turns done.
 A crash at any point loses nothing: unmarked turns stay pending and the next
 process picks them up; memory ids derive from the turn, so a re-run is a no-op.
 Failures are retried with backoff; a turn that keeps failing is parked with the
-reason and not retried again.
+reason and not retried again. The decisions live in ``outbox_logic`` and are
+shared with the task worker that async applications run (``async_worker``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 
+from memori.augmentation.outbox_logic import (
+    AugmentationStats,
+    EntityJob,
+    Mark,
+    OutboxPolicy,
+    derived_id,
+    parked_count,
+    stamp_ids,
+)
 from memori.augmentation.reconcile import Reconciler
-from memori.core import Extractor, ExtractState, MemoryStore, Turn
+from memori.core import Extractor, MemoryStore, Turn
+
+__all__ = ["AugmentationStats", "OutboxWorker", "derived_id"]
 
 log = logging.getLogger("memori.augmentation")
-
-
-@dataclass
-class AugmentationStats:
-    processed: int = 0
-    failed: int = 0
-    parked: int = 0
-    memories: int = 0
-
-
-def derived_id(turn_ids: Sequence[str], index: int, content: str) -> str:
-    """A stable memory id for the ``index``-th candidate extracted from these turns."""
-    h = hashlib.blake2b(digest_size=16)
-    for part in (*turn_ids, str(index), content):
-        h.update(part.encode("utf-8"))
-        h.update(b"\x00")
-    return h.hexdigest()
 
 
 class OutboxWorker:
@@ -49,22 +41,47 @@ class OutboxWorker:
         self, store: MemoryStore, extractor: Extractor, reconciler: Reconciler, *,
         batch_size: int = 32, max_attempts: int = 4, base_backoff: float = 0.05,
         thread_init: Callable[[], object] | None = None,
+        policy: OutboxPolicy | None = None, stats: AugmentationStats | None = None,
     ) -> None:
-        """``thread_init`` runs first in the worker thread (e.g. to pause interception)."""
+        """``thread_init`` runs first in the worker thread (e.g. to pause interception).
+        ``policy`` and ``stats`` may be shared with a task worker that takes over."""
         self.store = store
         self.extractor = extractor
         self.reconciler = reconciler
-        self.batch_size = batch_size
-        self.max_attempts = max_attempts
-        self.base_backoff = base_backoff
-        self.stats = AugmentationStats()
+        self.policy = policy or OutboxPolicy(batch_size, max_attempts, base_backoff)
+        self.stats = stats or AugmentationStats()
         self._cond = threading.Condition()
         self._wakeups = 0
         self._idle_after = 0.0
         self._closed = False
+        self._suspended = False
         self._thread: threading.Thread | None = None
-        self._retry_at: dict[str, float] = {}
         self._thread_init = thread_init
+
+    # the policy's knobs, settable on the worker as before
+    @property
+    def batch_size(self) -> int:
+        return self.policy.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self.policy.batch_size = value
+
+    @property
+    def max_attempts(self) -> int:
+        return self.policy.max_attempts
+
+    @max_attempts.setter
+    def max_attempts(self, value: int) -> None:
+        self.policy.max_attempts = value
+
+    @property
+    def base_backoff(self) -> float:
+        return self.policy.base_backoff
+
+    @base_backoff.setter
+    def base_backoff(self, value: float) -> None:
+        self.policy.base_backoff = value
 
     def notify(self) -> None:
         """New turns were stored: wake the worker."""
@@ -74,7 +91,9 @@ class OutboxWorker:
             self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
-        if not self._closed and (self._thread is None or not self._thread.is_alive()):
+        if self._closed or self._suspended:
+            return
+        if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
                 target=self._run, name="memori-augmentation", daemon=True
             )
@@ -85,7 +104,8 @@ class OutboxWorker:
             self._thread_init()
         while True:
             with self._cond:
-                if self._closed:
+                if self._closed or self._suspended:
+                    self._cond.notify_all()
                     return
                 seen = self._wakeups
             started = time.time()
@@ -94,72 +114,57 @@ class OutboxWorker:
             except Exception as e:
                 log.warning("memori: augmentation pass failed (%s)", type(e).__name__)
                 worked, waiting = False, True
-                time.sleep(self.base_backoff)
+                time.sleep(self.policy.base_backoff)
             if worked:
                 continue
             with self._cond:
                 if not waiting:
                     self._idle_after = started
                     self._cond.notify_all()
-                if self._wakeups == seen and not self._closed:
-                    self._cond.wait(timeout=self._next_retry_delay())
-
-    def _next_retry_delay(self) -> float | None:
-        if not self._retry_at:
-            return None
-        return max(0.0, min(self._retry_at.values()) - time.monotonic())
+                if self._wakeups == seen and not (self._closed or self._suspended):
+                    self._cond.wait(timeout=self.policy.next_retry_delay())
 
     def run_once(self) -> tuple[bool, bool]:
-        """Process one batch. Returns (worked, waiting): whether a batch was processed,
-        and whether turns remain that wait for a retry."""
-        pending = self.store.outbox_pending(self.batch_size)
-        clock = time.monotonic()
-        ready = [t for t in pending if self._retry_at.get(t.id, 0.0) <= clock]
-        if not ready:
+        """Process one round of batches. Returns (worked, waiting): whether a batch was
+        processed, and whether turns remain that wait for a retry."""
+        pending = self.store.outbox_pending(self.policy.fetch_limit())
+        plan = self.policy.plan(pending)
+        if not plan.jobs:
             return False, bool(pending)
-        by_entity: dict[str, list[Turn]] = defaultdict(list)
-        for turn in ready:
-            by_entity[turn.entity_id].append(turn)
-        for entity_id, turns in by_entity.items():
-            self._process(entity_id, turns)
+        for job in plan.jobs:
+            self._run_job(job)
         return True, False
 
-    def _process(self, entity_id: str, turns: list[Turn]) -> None:
+    def _run_job(self, job: EntityJob) -> None:
+        for batch in job.batches:
+            self._process(list(batch))
+
+    def _process(self, turns: list[Turn]) -> None:
         try:
-            candidates = self.extractor.extract(turns)
-            stamped = [
-                replace(m, id=derived_id(m.source_turn_ids or [t.id for t in turns], i, m.content))
-                for i, m in enumerate(candidates)
-            ]
-            changed = self.reconciler.apply(stamped)
+            changed = self.reconciler.apply(stamp_ids(self.extractor.extract(turns), turns))
         except Exception as e:
-            self._failed(entity_id, turns, e)
+            self._failed(turns, e)
             return
-        self.store.outbox_mark(entity_id, [t.id for t in turns], ExtractState.DONE)
-        for t in turns:
-            self._retry_at.pop(t.id, None)
+        self._mark(self.policy.succeeded(turns))
         self.stats.processed += len(turns)
         self.stats.memories += len(changed)
 
-    def _failed(self, entity_id: str, turns: list[Turn], error: Exception) -> None:
+    def _failed(self, turns: list[Turn], error: Exception) -> None:
         self.stats.failed += 1
-        reason = f"{type(error).__name__}: {str(error)[:200]}"
         log.warning("memori: extraction of %d turn(s) failed (%s)",
                     len(turns), type(error).__name__)
-        for turn in turns:
-            attempts = turn.extract_attempts + 1
-            if attempts >= self.max_attempts:
-                self.store.outbox_mark(entity_id, [turn.id], ExtractState.PARKED,
-                                       attempts=attempts, error=reason)
-                self._retry_at.pop(turn.id, None)
-                self.stats.parked += 1
-            else:
-                self.store.outbox_mark(entity_id, [turn.id], ExtractState.PENDING,
-                                       attempts=attempts, error=reason)
-                self._retry_at[turn.id] = time.monotonic() + self.base_backoff * 2 ** attempts
+        marks = self.policy.failed(turns, error)
+        for mark in marks:
+            self._mark(mark)
+        self.stats.parked += parked_count(marks)
+
+    def _mark(self, mark: Mark) -> None:
+        self.store.outbox_mark(mark.entity_id, mark.turn_ids, mark.state,
+                               attempts=mark.attempts, error=mark.error)
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until the worker found the outbox empty after this call; False on timeout."""
+        """Wait until the worker found the outbox empty after this call; False on timeout
+        (or when the worker is closed or suspended)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         asked = time.time()
         with self._cond:
@@ -180,11 +185,33 @@ class OutboxWorker:
         pending = self.store.outbox_pending(1)
         return max(0.0, time.time() - pending[0].created_at) if pending else 0.0
 
+    # hand-over to and from a task worker
+    @property
+    def suspended(self) -> bool:
+        return self._suspended
+
+    def suspend(self) -> None:
+        """Stop after the current batch (a task worker takes over); ``resume`` undoes it."""
+        with self._cond:
+            self._suspended = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        """Run again after ``suspend`` (and look at the outbox at once)."""
+        with self._cond:
+            self._suspended = False
+        self.notify()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until the thread has exited (after ``suspend`` or ``close``)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
-
-

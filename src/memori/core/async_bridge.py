@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from memori.core.models import Hit, Memory, Scope, Turn
+from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 
 
 class ThreadedAsyncMixin:
@@ -82,3 +82,15 @@ class ThreadedAsyncMixin:
 
     async def aforget(self, entity_id: str) -> int:
         return await asyncio.to_thread(self.forget, entity_id)  # type: ignore[attr-defined]
+
+    async def aoutbox_pending(self, limit: int = 100) -> list[Turn]:
+        return await asyncio.to_thread(self.outbox_pending, limit)  # type: ignore[attr-defined]
+
+    async def aoutbox_mark(
+        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
+        *, attempts: int | None = None, error: str | None = None,
+    ) -> None:
+        await asyncio.to_thread(
+            self.outbox_mark, entity_id, turn_ids, state,  # type: ignore[attr-defined]
+            attempts=attempts, error=error,
+        )

@@ -131,6 +131,13 @@ class AsyncMemoryStore(Protocol):
         include_superseded: bool = False,
     ) -> list[Hit]: ...
     async def aforget(self, entity_id: str) -> int: ...
+    # the outbox, for the task worker of async apps (which falls back to a thread
+    # running the sync twins when a store lacks these two)
+    async def aoutbox_pending(self, limit: int = 100) -> list[Turn]: ...
+    async def aoutbox_mark(
+        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
+        *, attempts: int | None = None, error: str | None = None,
+    ) -> None: ...
 
 
 @runtime_checkable

@@ -1,0 +1,292 @@
+"""The augmentation task worker: the outbox drained by an asyncio task on the app's loop.
+
+The same outbox semantics as the thread worker (``outbox_logic`` decides:
+batching by entity, retries with backoff, parking, derived ids), run as one
+dispatcher task that starts at most ``concurrency`` entity jobs at once (never
+two of one entity). Nothing blocks the loop: a sync extractor, reconciliation
+and sync store calls run in ``asyncio.to_thread``; an extractor's ``aextract``
+and a store's native ``aoutbox_pending``/``aoutbox_mark`` are awaited directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from memori.augmentation.outbox_logic import (
+    AugmentationStats,
+    EntityJob,
+    Mark,
+    OutboxPolicy,
+    parked_count,
+    stamp_ids,
+)
+from memori.augmentation.reconcile import Reconciler
+from memori.core import Memory, MemoryStore, Turn
+
+log = logging.getLogger("memori.augmentation")
+
+MAX_FAILURE_BACKOFF = 5.0
+
+
+@runtime_checkable
+class AsyncExtractor(Protocol):
+    """An extractor whose model calls are awaited on the event loop."""
+
+    name: str
+
+    async def aextract(self, turns: Sequence[Turn]) -> list[Memory]: ...
+
+
+class AsyncOutboxWorker:
+    """Outbox extraction as a task on one event loop (see module docstring).
+
+    ``start()`` runs on the loop; ``notify()`` may be called from any thread;
+    ``drain()`` and ``aclose()`` are awaited on the worker's loop.
+    """
+
+    def __init__(
+        self, store: MemoryStore, extractor: Any, reconciler: Reconciler, *,
+        concurrency: int = 4, policy: OutboxPolicy | None = None,
+        stats: AugmentationStats | None = None,
+        task_init: Callable[[], object] | None = None,
+        before_start: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """``extractor`` has ``aextract`` (awaited) or ``extract`` (run in a thread).
+        ``task_init`` runs first inside the task (its context is inherited by every
+        job and thread it starts); ``before_start`` is awaited before the first pass."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.store = store
+        self.extractor = extractor
+        self.reconciler = reconciler
+        self.concurrency = concurrency
+        self.policy = policy or OutboxPolicy()
+        self.stats = stats or AugmentationStats()
+        self._task_init = task_init
+        self._before_start = before_start
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._busy_turns = 0
+        self._asked = 0
+        self._waiters: list[tuple[int, asyncio.Future[bool]]] = []
+        self._closing = False
+
+    # lifecycle
+    def start(self) -> None:
+        """Start the dispatcher task on the running loop (call it on that loop)."""
+        if self._task is not None:
+            raise RuntimeError("this worker was started already")
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._task = loop.create_task(self._run(), name="memori-augmentation")
+        self._task.add_done_callback(self._ended)
+
+    @property
+    def alive(self) -> bool:
+        """Started, not stopped, and its loop not closed (it may be paused, not running)."""
+        return (self._task is not None and not self._task.done() and not self._closing
+                and self.loop is not None and not self.loop.is_closed())
+
+    @property
+    def in_flight(self) -> int:
+        """Entity jobs running now."""
+        return len(self._jobs)
+
+    def on_loop_thread(self) -> bool:
+        """Whether the caller runs on the thread of the worker's loop."""
+        return on_thread_of(self.loop)
+
+    def notify(self) -> None:
+        """New turns were stored: wake the dispatcher. Safe from any thread."""
+        loop, wake = self.loop, self._wake
+        if loop is None or wake is None or not self.alive:
+            return
+        if self.on_loop_thread():
+            wake.set()
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(wake.set)
+
+    def abandon(self) -> None:
+        """Give up the worker without waiting (its loop stopped): it starts no more work."""
+        self._closing = True
+        if self.on_loop_thread():
+            self._cancel_all()
+        elif self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # it cancels when (if) the loop runs again
+                self.loop.call_soon_threadsafe(self._cancel_all)
+
+    def _cancel_all(self) -> None:
+        for task in [*self._jobs.values(), *([self._task] if self._task else [])]:
+            task.cancel()
+
+    async def aclose(self, timeout: float | None = 10.0) -> None:
+        """Let jobs in flight finish (up to ``timeout``), then end the task. On its loop."""
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        jobs = list(self._jobs.values())
+        if jobs:
+            await asyncio.wait(jobs, timeout=timeout)
+        task = self._task
+        leftover = [j for j in jobs if not j.done()]
+        for t in [*leftover, *([task] if task is not None else [])]:
+            t.cancel()
+        await asyncio.gather(*leftover, *([task] if task is not None else []),
+                             return_exceptions=True)
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until a pass that started after this call found the outbox empty.
+
+        False on timeout, or when the worker stopped first. Await it on the worker's loop.
+        """
+        if not self.alive or self.loop is None or self._wake is None:
+            return False
+        self._asked += 1
+        waiter: asyncio.Future[bool] = self.loop.create_future()
+        entry = (self._asked, waiter)
+        self._waiters.append(entry)
+        self._wake.set()
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=timeout)
+            return bool(waiter.result()) if done else False
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(entry)
+
+    # the dispatcher
+    async def _run(self) -> None:
+        assert self._wake is not None
+        if self._task_init is not None:
+            self._task_init()
+        if self._before_start is not None:
+            await self._before_start()
+        failures = 0
+        while not self._closing:
+            self._wake.clear()
+            generation = self._asked
+            try:
+                waiting = await self._pass(generation)
+                failures = 0
+                delay = self.policy.next_retry_delay() if waiting else None
+            except Exception as e:
+                failures += 1
+                log.warning("memori: augmentation pass failed (%s)", type(e).__name__)
+                delay = min(self.policy.base_backoff * 2 ** failures, MAX_FAILURE_BACKOFF)
+            if self._closing:
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    async def _pass(self, generation: int) -> bool:
+        """Start the jobs that are ready; returns whether turns wait (retry or busy)."""
+        assert self._slots is not None
+        pending = await self._pending(self.policy.fetch_limit(self._busy_turns))
+        if not pending and not self._jobs:
+            self._idle(generation)
+            return False
+        plan = self.policy.plan(pending, busy_entities=self._jobs.keys())
+        for job in plan.jobs:
+            await self._slots.acquire()
+            if self._closing:
+                self._slots.release()
+                break
+            self._launch(job)
+        return plan.waiting
+
+    def _launch(self, job: EntityJob) -> None:
+        assert self.loop is not None
+        self._busy_turns += job.turn_count
+        task = self.loop.create_task(self._run_job(job), name=f"memori-extract-{id(job):x}")
+        self._jobs[job.entity_id] = task
+
+    async def _run_job(self, job: EntityJob) -> None:
+        try:
+            for batch in job.batches:
+                if self._closing:
+                    break
+                await self._process(list(batch))
+        except Exception as e:  # the store failed while marking: the turns stay pending
+            log.warning("memori: augmentation job failed (%s)", type(e).__name__)
+        finally:
+            self._jobs.pop(job.entity_id, None)
+            self._busy_turns -= job.turn_count
+            if self._slots is not None:
+                self._slots.release()
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _process(self, turns: list[Turn]) -> None:
+        try:
+            candidates = await self._extract(turns)
+            changed = await asyncio.to_thread(self.reconciler.apply, stamp_ids(candidates, turns))
+        except Exception as e:
+            self.stats.failed += 1
+            log.warning("memori: extraction of %d turn(s) failed (%s)",
+                        len(turns), type(e).__name__)
+            marks = self.policy.failed(turns, e)
+            for mark in marks:
+                await self._mark(mark)
+            self.stats.parked += parked_count(marks)
+            return
+        await self._mark(self.policy.succeeded(turns))
+        self.stats.processed += len(turns)
+        self.stats.memories += len(changed)
+
+    async def _extract(self, turns: list[Turn]) -> list[Memory]:
+        aextract = getattr(self.extractor, "aextract", None)
+        if aextract is not None:
+            memories: list[Memory] = await aextract(turns)
+            return memories
+        extracted: list[Memory] = await asyncio.to_thread(self.extractor.extract, turns)
+        return extracted
+
+    # store I/O: native async when the store has it, else in a thread
+    async def _pending(self, limit: int) -> list[Turn]:
+        native = getattr(self.store, "aoutbox_pending", None)
+        if native is not None:
+            turns: list[Turn] = await native(limit)
+            return turns
+        return await asyncio.to_thread(self.store.outbox_pending, limit)
+
+    async def _mark(self, mark: Mark) -> None:
+        native = getattr(self.store, "aoutbox_mark", None)
+        if native is not None:
+            await native(mark.entity_id, mark.turn_ids, mark.state,
+                         attempts=mark.attempts, error=mark.error)
+            return
+        await asyncio.to_thread(self.store.outbox_mark, mark.entity_id, mark.turn_ids,
+                                mark.state, attempts=mark.attempts, error=mark.error)
+
+    # drain bookkeeping
+    def _idle(self, generation: int) -> None:
+        for target, waiter in list(self._waiters):
+            if target <= generation and not waiter.done():
+                waiter.set_result(True)
+
+    def _ended(self, _task: asyncio.Task[None]) -> None:
+        self._closing = True
+        for _, waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(False)
+
+
+
+def on_thread_of(loop: asyncio.AbstractEventLoop | None) -> bool:
+    """Whether the calling thread is the one running ``loop``."""
+    if loop is None:
+        return False
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -1,0 +1,274 @@
+"""Where augmentation runs: a thread in sync apps, a task on the app's event loop in async ones.
+
+``AugmentationRunner`` owns both workers. They share the policy (retry times)
+and the counters and never run at once: a task worker starts its first pass
+only after the thread worker has stopped. The thread serves sync code; an async
+extractor, or the first use from a running loop (an async model call, ``await
+mem.aflush()``), moves extraction onto that loop as a task. When that loop ends
+(``asyncio.run`` returns), sync code gets the thread back, and the outbox makes
+the move lossless: unmarked turns simply stay pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from memori.augmentation.async_worker import AsyncOutboxWorker
+from memori.augmentation.outbox_logic import AugmentationStats, OutboxPolicy
+from memori.augmentation.reconcile import Reconciler
+from memori.augmentation.worker import OutboxWorker
+from memori.core import MemoryStore
+
+log = logging.getLogger("memori.augmentation")
+
+T = TypeVar("T")
+
+POLL_SECONDS = 0.25
+GRACE_SECONDS = 1.0
+DEFAULT_CONCURRENCY = 4
+
+
+class FlushOnLoopError(RuntimeError):
+    """A sync flush on the event loop thread that runs augmentation, with work left."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "mem.flush() was called on the event loop thread where augmentation runs, "
+            "with turns still to extract: it cannot wait there without blocking the loop. "
+            "Use 'await mem.aflush()' (and 'await mem.aclose()') in async code."
+        )
+
+
+class AugmentationRunner:
+    """Runs outbox extraction on a thread or as a task on the app's event loop."""
+
+    def __init__(
+        self, store: MemoryStore, extractor: Any, reconciler: Reconciler, *,
+        context_init: Callable[[], object] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        """``extractor`` has ``extract`` (runs anywhere) and/or ``aextract`` (needs a loop).
+        ``context_init`` runs first in the worker thread or task (e.g. to pause recording)."""
+        self.store = store
+        self.extractor = extractor
+        self.reconciler = reconciler
+        self.concurrency = concurrency
+        self.policy = OutboxPolicy()
+        self.stats = AugmentationStats()
+        self._context_init = context_init
+        self._lock = threading.Lock()
+        self._closed = False
+        self.thread: OutboxWorker | None = None
+        if callable(getattr(extractor, "extract", None)):
+            self.thread = OutboxWorker(store, extractor, reconciler, thread_init=context_init,
+                                       policy=self.policy, stats=self.stats)
+        self.task: AsyncOutboxWorker | None = None
+        if callable(getattr(extractor, "aextract", None)):
+            self.use_running_loop()
+
+    @property
+    def batch_size(self) -> int:
+        return self.policy.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self.policy.batch_size = value
+
+    @property
+    def mode(self) -> str:
+        """``"task"`` when a task worker runs extraction now, else ``"thread"``."""
+        task = self.task
+        return "task" if task is not None and task.alive else "thread"
+
+    # choosing the worker
+    def use_running_loop(self) -> None:
+        """Run extraction as a task on the running loop, unless a live one runs already.
+
+        A no-op outside an event loop. Called by the facade wherever async code uses it.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = self.task
+        if task is not None and task.loop is loop and task.alive:
+            return
+        with self._lock:
+            task = self.task
+            if self._closed or (task is not None and _usable(task, loop)):
+                return
+            if task is not None:
+                task.abandon()
+            self.task = AsyncOutboxWorker(
+                self.store, self.extractor, self.reconciler, concurrency=self.concurrency,
+                policy=self.policy, stats=self.stats, task_init=self._context_init,
+                before_start=self._take_over,
+            )
+            self.task.start()
+
+    async def _take_over(self) -> None:
+        """Wait (off the loop) until the thread worker has stopped: never both at once."""
+        thread = self.thread
+        if thread is None:
+            return
+        thread.suspend()
+        while not thread.wait_stopped(0):
+            await asyncio.to_thread(thread.wait_stopped, POLL_SECONDS)
+
+    def _back_to_thread(self, task: AsyncOutboxWorker) -> None:
+        """The task's loop is gone: give the work back to the thread worker."""
+        with self._lock:
+            if self.task is not task:
+                return
+            task.abandon()
+            self.task = None
+            if self.thread is not None and not self._closed:
+                self.thread.resume()
+
+    def _live_task(self) -> AsyncOutboxWorker | None:
+        """The task worker if it can still run, else None (and the thread takes over)."""
+        task = self.task
+        if task is None:
+            return None
+        if task.alive and (task.on_loop_thread() or _loop_running(task)):
+            return task
+        self._back_to_thread(task)
+        return None
+
+    # what the facade calls
+    def notify(self) -> None:
+        """New turns were stored (called from the recorder's thread)."""
+        task = self.task
+        if task is not None and task.alive:
+            task.notify()  # a paused loop sees it when it runs again
+            return
+        if task is not None:
+            self._back_to_thread(task)
+        if self.thread is not None:
+            self.thread.notify()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Sync wait until everything stored before the call is extracted; False on timeout.
+
+        On the loop thread of the task worker it cannot wait: it returns True when
+        nothing is left to extract and raises ``FlushOnLoopError`` otherwise.
+        """
+        if self._closed:
+            return True
+        task = self._live_task()
+        if task is not None:
+            if task.on_loop_thread():
+                if self.store.outbox_pending(1):
+                    raise FlushOnLoopError()
+                return True
+            try:
+                done = _wait_on(task, lambda: task.drain(timeout), timeout)
+            except TimeoutError:
+                return False
+            if done is not None:
+                return done
+            self._back_to_thread(task)
+        if self.thread is None:
+            return self._no_worker_left()
+        return self.thread.drain(timeout)
+
+    async def adrain(self, timeout: float | None = None) -> bool:
+        """Await until everything stored before the call is extracted, without blocking."""
+        self.use_running_loop()
+        task = None if self._closed else self._live_task()
+        if task is None:
+            return await asyncio.to_thread(self.drain, timeout)
+        if task.on_loop_thread():
+            return await task.drain(timeout)
+        return await asyncio.to_thread(self.drain, timeout)  # a task on another thread's loop
+
+    def _no_worker_left(self) -> bool:
+        if not self.store.outbox_pending(1):
+            return True
+        log.warning("memori: the extractor is async only and no event loop runs it; "
+                    "turns stay pending until 'await mem.aflush()' runs in async code")
+        return False
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Stop extraction (turns left pending stay durable and are resumed later)."""
+        with self._lock:
+            self._closed = True
+            task = self.task
+        if task is not None and task.alive:
+            stopped = False
+            if not task.on_loop_thread() and _loop_running(task):
+                try:
+                    stopped = _wait_on(task, lambda: task.aclose(timeout), timeout) is not None
+                except TimeoutError:
+                    stopped = False
+            if not stopped:  # on its own loop thread, or its loop is gone or stuck
+                task.abandon()
+        if self.thread is not None:
+            self.thread.close()
+
+    async def aclose(self, timeout: float | None = 10.0) -> None:
+        """Stop extraction; a task worker on this loop finishes its jobs and ends cleanly."""
+        with self._lock:
+            self._closed = True
+            task = self.task
+        if task is not None and task.alive and not task.on_loop_thread():
+            await asyncio.to_thread(self.close, timeout)  # a task on another thread's loop
+            return
+        if task is not None and task.alive:
+            await task.aclose(timeout)
+        if self.thread is not None:
+            await asyncio.to_thread(self.thread.close)
+
+    def lag(self) -> float:
+        """Seconds since the oldest turn still waiting was recorded (0 when none)."""
+        pending = self.store.outbox_pending(1)
+        return max(0.0, time.time() - pending[0].created_at) if pending else 0.0
+
+
+def _loop_running(task: AsyncOutboxWorker) -> bool:
+    return task.loop is not None and task.loop.is_running()
+
+
+def _usable(task: AsyncOutboxWorker, loop: asyncio.AbstractEventLoop) -> bool:
+    """Keep a live task on this loop, or on another loop that is running."""
+    return task.alive and (task.loop is loop or _loop_running(task))
+
+
+def _wait_on(
+    task: AsyncOutboxWorker, make: Callable[[], Coroutine[Any, Any, T]],
+    timeout: float | None,
+) -> T | None:
+    """Run ``make()`` on the task's loop from another thread and wait for its result.
+
+    None when that loop stops or closes before answering (the caller falls back),
+    so a loop that ends mid-wait never leaves the caller hanging; TimeoutError when
+    the loop runs but gives no answer within ``timeout`` (plus a short grace).
+    """
+    loop = task.loop
+    if loop is None or loop.is_closed():
+        return None
+    coro = make()
+    try:
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+    except RuntimeError:
+        coro.close()
+        return None
+    deadline = None if timeout is None else time.monotonic() + timeout + GRACE_SECONDS
+    while True:
+        try:
+            return future.result(timeout=POLL_SECONDS)
+        except concurrent.futures.TimeoutError:
+            if not loop.is_running():
+                future.cancel()
+                return None
+            if deadline is not None and time.monotonic() > deadline:
+                future.cancel()
+                raise TimeoutError from None
+        except concurrent.futures.CancelledError:
+            return None
