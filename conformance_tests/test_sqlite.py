@@ -1,4 +1,9 @@
-"""The conformance suite against the SQLite backend, on both vector search paths."""
+"""The conformance suite against the SQLite backend: both vector paths, cache on and off.
+
+Vector search normally runs on the store's in-process vector cache (numpy arrays of
+each entity's vectors, kept current through entity versions); the ``NoCache``
+classes switch it off so the SQL paths themselves are proven too.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,10 @@ HAS_SQLITE_VEC = extension_driver() is not None and sqlite_vec_module() is not N
 
 
 class TestSQLiteExact(StoreConformance):
-    """Stock sqlite3 path: vectors ranked by an exact numpy scan of the scope's rows."""
+    """Stock sqlite3 driver, vectors searched through the in-process vector cache."""
 
     vector_search = "exact"
+    vector_cache_items: int | None = None  # the default bound
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -29,13 +35,27 @@ class TestSQLiteExact(StoreConformance):
     def make_store(self, lifespan: Path) -> Callable[..., SQLiteStore]:
         def factory(**options: Any) -> SQLiteStore:
             options.setdefault("vector_search", self.vector_search)
+            options.setdefault("vector_cache_items", self.vector_cache_items)
             return open_store(f"sqlite:///{lifespan}", **options)
 
         return factory
 
 
+class TestSQLiteExactNoCache(TestSQLiteExact):
+    """Stock sqlite3 path without the cache: an exact numpy scan of the scope's rows."""
+
+    vector_cache_items = 0
+
+
 @pytest.mark.skipif(not HAS_SQLITE_VEC, reason="no sqlite3 module here can load sqlite-vec")
 class TestSQLiteVec(TestSQLiteExact):
-    """pysqlite3 path: vectors ranked by sqlite-vec's vec_distance_cosine inside SQLite."""
+    """pysqlite3 driver with sqlite-vec loaded, vectors searched through the cache."""
 
     vector_search = "sqlite-vec"
+
+
+@pytest.mark.skipif(not HAS_SQLITE_VEC, reason="no sqlite3 module here can load sqlite-vec")
+class TestSQLiteVecNoCache(TestSQLiteVec):
+    """pysqlite3 path without the cache: vec_distance_cosine inside SQLite."""
+
+    vector_cache_items = 0

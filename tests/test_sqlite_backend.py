@@ -462,10 +462,11 @@ def test_forget_leaves_no_trace(store: SQLiteStore, entity: str) -> None:
                         Memory(keep, "forget me too")])
     assert [h.content for h in store.search_memories(Scope(entity, "p"), text="forget")] == [
         "forget me too"]
-    assert store.raw_count(entity) == 5  # turn, memory, their two FTS rows, the outbox row
+    # turn, memory, their two FTS rows, the outbox row, the turns and memories versions
+    assert store.raw_count(entity) == 7
     assert store.forget(entity) == 2
     assert store.raw_count(entity) == 0
-    assert store.raw_count(keep) == 5
+    assert store.raw_count(keep) == 7
     assert store.search_memories(Scope(entity, "p"), text="forget") == []
 
 

@@ -1,12 +1,13 @@
 """Ranked text and vector candidates inside a scope, for the SQLite store.
 
-Each function returns ``(id, row mapping, score)`` best first, with scores in
-[0, 1]; the store maps rows to models and fuses the lists when both are asked.
+Each ``*_candidates``/``*_hits`` function returns ``(id, row mapping, score)`` best
+first, with scores in [0, 1]; the store maps rows to models and fuses the lists when
+both are asked. ``scan_vectors`` reads what the in-process vector cache holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,10 +28,14 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
+from memori.backends.sql.filters import ids_in
 from memori.backends.sql.rows import RowLike
 from memori.backends.sql.scoring import cosine_score, relevance_score
+from memori.backends.sql.tables import MEMORIES, TURNS
 from memori.backends.sqlite.fts import fts_table, match_expression
+from memori.backends.sqlite.vector_set import VectorRow
 from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
+from memori.backends.sqlite.versions import Kind
 
 Ranked = list[tuple[str, RowLike, float]]
 ScopeFilter = Callable[[ColumnElement[str] | None], ColumnElement[bool]]
@@ -145,3 +150,43 @@ def vector_candidates_exact(
         if row is not None:
             out.append((row["id"], row, cosine_score(wanted[int(pairs[i][0])])))
     return out
+
+
+_SCANS: dict[Kind, str] = {
+    "turns": (
+        f"SELECT id, created_at, process_id, session_id, 0, 0, embedding FROM {TURNS} "
+        "WHERE entity_id = ? AND embedding IS NOT NULL AND length(embedding) = ?"
+    ),
+    "memories": (
+        "SELECT id, created_at, process_id, NULL, shared, superseded_by IS NOT NULL, "
+        f"embedding FROM {MEMORIES} "
+        "WHERE entity_id = ? AND embedding IS NOT NULL AND length(embedding) = ?"
+    ),
+}
+
+
+def scan_vectors(conn: Connection, kind: Kind, entity_id: str, nbytes: int) -> list[VectorRow]:
+    """Every row of the entity with a vector of ``nbytes`` bytes (what a VectorSet holds)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        rows = cursor.execute(_SCANS[kind], (entity_id, nbytes)).fetchall()
+    finally:
+        cursor.close()
+    return [VectorRow._make(r) for r in rows]
+
+
+def cached_hits(
+    conn: Connection, table: Table, where: ColumnElement[bool],
+    nearest: Sequence[tuple[str, float]],
+) -> Ranked:
+    """The rows of the cache's ``(id, cosine)`` hits, best first, fetched under the scope.
+
+    The scope filter is applied again here, so a row the cache wrongly held is never
+    returned.
+    """
+    if not nearest:
+        return []
+    ids = [item_id for item_id, _ in nearest]
+    rows = conn.execute(select(table).where(where, ids_in(table.c.id, ids))).mappings()
+    by_id = {r["id"]: r for r in rows}
+    return [(i, by_id[i], cosine_score(c)) for i, c in nearest if i in by_id]

@@ -37,12 +37,28 @@ from memori.backends.sqlite.fts import entity_expression, fts_table
 from memori.backends.sqlite.search import (
     Ranked,
     ScopeFilter,
+    cached_hits,
+    scan_vectors,
     text_candidates,
     vector_candidates_exact,
     vector_candidates_sqlite_vec,
 )
 from memori.backends.sqlite.targets import busy_timeout_ms, resolve_target
+from memori.backends.sqlite.vector_cache import (
+    Changes,
+    VectorCache,
+    memory_vector_row,
+    turn_vector_row,
+)
+from memori.backends.sqlite.vector_set import VectorSet, unit_query
 from memori.backends.sqlite.vectors import BlobCodec, check_vector
+from memori.backends.sqlite.versions import (
+    Kind,
+    count_versions,
+    delete_versions,
+    read_version,
+    read_versions,
+)
 from memori.core.async_bridge import ThreadedAsyncMixin
 from memori.core.capabilities import Capability
 from memori.core.errors import ConfigurationError, StoreUnavailableError
@@ -57,6 +73,12 @@ PAGE = 500
 """Rows per page when exporting (the connection is released between pages)."""
 CANDIDATE_FACTOR = 4
 """Candidates fetched per list, as a multiple of ``limit``, before fusing text and vectors."""
+CACHE_BYTES = 256 * 1024 * 1024
+CACHE_MAX_ITEMS = 200_000
+"""Default vector cache bound: the vectors that fit in CACHE_BYTES, at most this many."""
+
+Mask = Callable[[VectorSet], Any]
+"""Builds a VectorSet's boolean mask of the rows a scope sees."""
 
 T = TypeVar("T")
 
@@ -87,6 +109,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         migrate: bool = False,
         connection_setup: conns.ConnectionSetup,
         file_backed: bool = True,
+        vector_cache_items: int | None = None,
     ) -> None:
         self.engine = engine
         self.vector_dim = vector_dim
@@ -97,6 +120,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         self._setup_hook = connection_setup
         self._file_backed = file_backed
         self._codec = BlobCodec(vector_dim)
+        self._cache = _vector_cache(vector_dim, vector_cache_items)
         self._tables: Tables = build_tables()
         self._use_vec = False
         self._ready = False
@@ -186,6 +210,30 @@ class SQLiteStore(ThreadedAsyncMixin):
         with self._guard, translate_errors(), conns.write_transaction(self.engine) as conn:
             yield conn
 
+    @contextmanager
+    def _tracked_write(
+        self, entity_ids: Iterable[str]
+    ) -> Iterator[tuple[Connection, Changes | None]]:
+        """A write transaction whose changes to searchable rows reach the vector cache.
+
+        The entity versions are read under the write lock before and after the
+        writes; after the commit the cache applies the recorded changes to the sets
+        that were current before (see ``VectorCache.apply``). Without a cache the
+        ``Changes`` are None and nothing is read.
+        """
+        if self._cache is None:
+            with self._write() as conn:
+                yield conn, None
+            return
+        entities = list(dict.fromkeys(entity_ids))
+        changes = Changes()
+        with self._write() as conn:
+            changes.before = read_versions(conn, entities)
+            yield conn, changes
+            changes.entities.update(entities)
+            changes.after = read_versions(conn, changes.entities)
+        self._cache.apply(changes)
+
     @property
     def _turns(self) -> Table:
         return self._tables.turns
@@ -210,11 +258,12 @@ class SQLiteStore(ThreadedAsyncMixin):
         if not unique:
             return
         rows = {key: turn_to_row(t, self._codec.encode) for key, t in unique.items()}
-        with self._write() as conn:
-            self._insert_new_turns(conn, rows)
+        with self._tracked_write(e for e, _ in rows) as (conn, changes):
+            self._insert_new_turns(conn, rows, changes)
 
     def _insert_new_turns(
-        self, conn: Connection, rows: Mapping[tuple[str, str], dict[str, Any]]
+        self, conn: Connection, rows: Mapping[tuple[str, str], dict[str, Any]],
+        changes: Changes | None,
     ) -> int:
         keys = list(rows)
         existing: set[tuple[str, str]] = set()
@@ -228,6 +277,9 @@ class SQLiteStore(ThreadedAsyncMixin):
         if not new:
             return 0
         conn.execute(insert(self._turns), new)
+        if changes is not None:
+            for r in new:
+                changes.upsert("turns", r["entity_id"], [turn_vector_row(r)])
         pending = [
             {"entity_id": r["entity_id"], "turn_id": r["id"], "created_at": r["created_at"]}
             for r in new if r["extract_state"] == ExtractState.PENDING.value
@@ -262,9 +314,12 @@ class SQLiteStore(ThreadedAsyncMixin):
             [None] if turn_ids is None else [ids_in(t.c.id, part) for part in _chunks(turn_ids)]
         )
         deleted = 0
-        with self._write() as conn:
+        with self._tracked_write([scope.entity_id]) as (conn, changes):
             for group in groups:
                 where = base if group is None else base & group
+                if changes is not None:
+                    gone = [str(i) for (i,) in conn.execute(select(t.c.id).where(where))]
+                    changes.remove("turns", scope.entity_id, gone)
                 conn.execute(delete(o).where(
                     o.c.entity_id == scope.entity_id, o.c.turn_id.in_(select(t.c.id).where(where))
                 ))
@@ -278,7 +333,12 @@ class SQLiteStore(ThreadedAsyncMixin):
         def scope_filter(entity: Any = None) -> Any:
             return turn_scope(self._turns, scope, entity=entity)
 
-        return self._search(self._turns, scope_filter, scope, text, vector, limit, self._to_turn)
+        def mask(vectors: VectorSet) -> Any:
+            return vectors.turn_mask(scope.process_id, scope.session_id)
+
+        return self._search(
+            "turns", scope_filter, mask, scope, text, vector, limit, self._to_turn
+        )
 
     # memories
 
@@ -291,15 +351,20 @@ class SQLiteStore(ThreadedAsyncMixin):
             rows[(m.entity_id, m.id)] = memory_to_row(m, self._codec.encode)
         if not rows:
             return
-        with self._write() as conn:
-            self._upsert_memories(conn, list(rows.values()))
+        with self._tracked_write(e for e, _ in rows) as (conn, changes):
+            self._upsert_memories(conn, list(rows.values()), changes)
 
-    def _upsert_memories(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def _upsert_memories(
+        self, conn: Connection, rows: list[dict[str, Any]], changes: Changes | None
+    ) -> None:
         stmt = sqlite_insert(self._memories)
         changed = {c: stmt.excluded[c] for c in MEMORY_COLUMNS if c not in ("entity_id", "id")}
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["entity_id", "id"], set_=changed), rows
         )
+        if changes is not None:
+            for r in rows:
+                changes.upsert("memories", r["entity_id"], [memory_vector_row(r)])
 
     def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
         m = self._memories
@@ -335,17 +400,27 @@ class SQLiteStore(ThreadedAsyncMixin):
         m = self._memories
         values = memory_patch_to_values(changes, self._codec.encode)
         where = memory_visible(m, scope) & ids_in(m.c.id, [memory_id])
-        with self._write() as conn:
+        with self._tracked_write([scope.entity_id]) as (conn, delta):
             if not values:
                 return conn.execute(select(func.count()).where(where)).scalar_one() > 0
-            return bool(conn.execute(update(m).where(where).values(**values)).rowcount > 0)
+            if conn.execute(update(m).where(where).values(**values)).rowcount == 0:
+                return False
+            if delta is not None:
+                key = (m.c.entity_id == scope.entity_id) & (m.c.id == memory_id)
+                delta.upsert("memories", scope.entity_id, [
+                    memory_vector_row(r) for r in conn.execute(select(m).where(key)).mappings()
+                ])
+            return True
 
     def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
         m = self._memories
         deleted = 0
-        with self._write() as conn:
+        with self._tracked_write([scope.entity_id]) as (conn, changes):
             for part in _chunks(list(memory_ids)):
                 where = memory_visible(m, scope) & ids_in(m.c.id, part)
+                if changes is not None:
+                    gone = [str(i) for (i,) in conn.execute(select(m.c.id).where(where))]
+                    changes.remove("memories", scope.entity_id, gone)
                 deleted += conn.execute(delete(m).where(where)).rowcount
         return deleted
 
@@ -359,8 +434,11 @@ class SQLiteStore(ThreadedAsyncMixin):
                 self._memories, scope, include_superseded=include_superseded, entity=entity
             )
 
+        def mask(vectors: VectorSet) -> Any:
+            return vectors.memory_mask(scope.process_id, include_superseded)
+
         return self._search(
-            self._memories, scope_filter, scope, text, vector, limit, self._to_memory
+            "memories", scope_filter, mask, scope, text, vector, limit, self._to_memory
         )
 
     # search
@@ -372,8 +450,9 @@ class SQLiteStore(ThreadedAsyncMixin):
         return row_to_memory(row, self._codec.decode)
 
     def _search(
-        self, table: Table, scope_filter: ScopeFilter, scope: Scope, text: str | None,
-        vector: Sequence[float] | None, limit: int, to_model: Callable[[RowLike], Any],
+        self, kind: Kind, scope_filter: ScopeFilter, mask: Mask, scope: Scope,
+        text: str | None, vector: Sequence[float] | None, limit: int,
+        to_model: Callable[[RowLike], Any],
     ) -> list[Hit]:
         _check_limit(limit)
         if text is not None and not isinstance(text, str):
@@ -383,6 +462,7 @@ class SQLiteStore(ThreadedAsyncMixin):
             return []
         both = text is not None and query is not None
         pool = max(limit * CANDIDATE_FACTOR, 40) if both else limit
+        table = self._turns if kind == "turns" else self._memories
         lists: dict[str, Ranked] = {}
         with self._read() as conn:
             if text is not None:
@@ -391,7 +471,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                 )
             if query is not None:
                 lists["vector"] = self._vector_candidates(
-                    conn, table, scope_filter(None), scope, query, pool
+                    conn, kind, table, scope_filter(None), mask, scope, query, pool
                 )
         if not both:
             ((signal, ranked),) = lists.items()
@@ -400,12 +480,51 @@ class SQLiteStore(ThreadedAsyncMixin):
         return [Hit(to_model(f.item), f.score, f.signals) for f in fused]
 
     def _vector_candidates(
-        self, conn: Connection, table: Table, where: Any, scope: Scope,
-        query: npt.NDArray[np.float32], limit: int,
+        self, conn: Connection, kind: Kind, table: Table, where: Any, mask: Mask,
+        scope: Scope, query: npt.NDArray[np.float32], limit: int,
     ) -> Ranked:
+        if self._cache is not None and limit > 0:
+            nearest = self._cached_nearest(conn, kind, scope.entity_id, mask, query, limit)
+            if nearest is not None:
+                return cached_hits(conn, table, where, nearest)
         if self._use_vec:
             return vector_candidates_sqlite_vec(conn, table, where, query, limit)
         return vector_candidates_exact(conn, table, where, scope.entity_id, query, limit)
+
+    def _cached_nearest(
+        self, conn: Connection, kind: Kind, entity_id: str, mask: Mask,
+        query: npt.NDArray[np.float32], limit: int,
+    ) -> list[tuple[str, float]] | None:
+        """``(id, cosine)`` from the entity's cached vectors, None when too many to cache.
+
+        The version is read before any scan, so a set is never labelled newer than
+        its contents; a set found at another version is used only if the database
+        has moved to that version since (this store's own write), else rebuilt.
+        """
+        assert self._cache is not None and self.vector_dim is not None
+        version = read_version(conn, kind, entity_id)
+        if version is None:
+            return []  # no row of this kind was ever written for the entity (or forgotten)
+        key = (kind, entity_id)
+        unit = unit_query(query)
+        cached = self._cache.get(key)
+        if cached is not None:
+            with cached.lock:
+                if cached.version != version:
+                    version = read_version(conn, kind, entity_id)
+                if version is None:
+                    return []
+                if cached.version == version:
+                    return cached.nearest(unit, mask(cached), limit)
+        if self._cache.oversized(key, version):
+            return None
+        built = VectorSet(
+            self.vector_dim, version, scan_vectors(conn, kind, entity_id, self._codec.nbytes)
+        )
+        if not self._cache.put(key, built):
+            return None
+        with built.lock:
+            return built.nearest(unit, mask(built), limit)
 
     # whole entity
 
@@ -413,11 +532,14 @@ class SQLiteStore(ThreadedAsyncMixin):
         """Delete every turn, memory and outbox row of the entity (FTS rows go by trigger)."""
         check_id(entity_id)
         removed = 0
-        with self._write() as conn:
+        with self._tracked_write([entity_id]) as (conn, changes):
             conn.execute(delete(self._outbox).where(self._outbox.c.entity_id == entity_id))
             for table in (self._turns, self._memories):
                 stmt = delete(table).where(table.c.entity_id == entity_id)
                 removed += conn.execute(stmt).rowcount
+            delete_versions(conn, entity_id)
+            if changes is not None:
+                changes.forget(entity_id)
         return removed
 
     def export(self, entity_id: str) -> Iterator[Record]:
@@ -465,15 +587,16 @@ class SQLiteStore(ThreadedAsyncMixin):
                 memories[key] = memory_to_row(item, self._codec.encode)
             count += 1
         if turns or memories:
-            with self._write() as conn:
+            entities = [e for e, _ in turns] + [e for e, _ in memories]
+            with self._tracked_write(entities) as (conn, changes):
                 for part in _chunks(list(turns), 5000):
-                    self._insert_new_turns(conn, {k: turns[k] for k in part})
+                    self._insert_new_turns(conn, {k: turns[k] for k in part}, changes)
                 for mpart in _chunks(list(memories.values()), 5000):
-                    self._upsert_memories(conn, list(mpart))
+                    self._upsert_memories(conn, list(mpart), changes)
         return count
 
     def raw_count(self, entity_id: str) -> int:
-        """Rows of the entity in every table: turns, memories, outbox and both FTS indexes."""
+        """Rows of the entity in every table: turns, memories, outbox, FTS, entity versions."""
         check_id(entity_id)
         total = 0
         with self._read() as conn:
@@ -488,6 +611,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                     f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
                     (entity_expression(entity_id),),
                 ).scalar_one())
+            total += count_versions(conn, entity_id)
         return total
 
     # augmentation outbox
@@ -549,6 +673,7 @@ class SQLiteStore(ThreadedAsyncMixin):
             }
         stats["vector_dim"] = self.vector_dim
         stats["vector_search"] = self.vector_path
+        stats["vector_cache"] = None if self._cache is None else self._cache.stats()
         stats["text_search"] = "fts5"
         return stats
 
@@ -566,18 +691,36 @@ class SQLiteStore(ThreadedAsyncMixin):
             yield from self._export(entity_id)
 
 
+def _vector_cache(dim: int | None, items: int | None) -> VectorCache | None:
+    """The store's vector cache (None without vectors or with ``vector_cache_items=0``)."""
+    if dim is None:
+        return None
+    if items is None:
+        items = min(CACHE_MAX_ITEMS, CACHE_BYTES // (dim * 4))
+    if isinstance(items, bool) or not isinstance(items, int) or items < 0:
+        raise ConfigurationError("vector_cache_items must be a non-negative int")
+    return VectorCache(items) if items > 0 else None
+
+
 def open_store(
     target: Any, *, vector_dim: int | None = None, migrate: bool = False, **options: Any
 ) -> SQLiteStore:
     """Open (not yet set up) a SQLite store on a URL, an Engine or a DB-API connection.
 
     Options: ``vector_search`` ("auto", "sqlite-vec" or "exact"), ``busy_timeout``
-    (seconds a writer waits for the file's write lock, default 30).
+    (seconds a writer waits for the file's write lock, default 30),
+    ``vector_cache_items`` (vectors kept in memory for fast vector search: by default
+    as many as fit in 256 MiB, at most 200,000; 0 turns the cache off).
     """
     if vector_dim is not None and (type(vector_dim) is not int or vector_dim <= 0):
         raise ConfigurationError("vector_dim must be a positive int or None")
     mode = options.pop("vector_search", "auto")
     busy_ms = busy_timeout_ms(options.pop("busy_timeout", None))
+    cache_items = options.pop("vector_cache_items", None)
+    if cache_items is not None and (
+        isinstance(cache_items, bool) or not isinstance(cache_items, int) or cache_items < 0
+    ):
+        raise ConfigurationError("vector_cache_items must be a non-negative int")
     if options:
         raise ConfigurationError(f"unknown sqlite options: {', '.join(sorted(options))}")
     opened = resolve_target(target, mode, vectors=vector_dim is not None)
@@ -587,7 +730,7 @@ def open_store(
     return SQLiteStore(
         opened.engine, url_hint=opened.url_hint, owns_engine=opened.owns_engine,
         vector_dim=vector_dim, vector_search=mode, migrate=migrate, connection_setup=setup,
-        file_backed=opened.file_backed,
+        file_backed=opened.file_backed, vector_cache_items=cache_items,
     )
 
 
