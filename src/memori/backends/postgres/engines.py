@@ -35,7 +35,7 @@ def normalise_url(url: str) -> URL:
     """``postgresql://``, ``postgres://`` or ``postgresql+psycopg://`` as a psycopg 3 URL."""
     try:
         parsed = make_url(url)
-    except ArgumentError:  # its message quotes the URL, password included: not chained
+    except (ArgumentError, ValueError):  # the message may quote the URL: never chained
         raise ConfigurationError(f"not a PostgreSQL URL: {redact_url(url)}") from None
     if parsed.drivername not in SCHEMES:
         raise ConfigurationError(
@@ -69,18 +69,21 @@ def _check_psycopg_dialect(engine: Engine | AsyncEngine) -> None:
         )
 
 
+def _check_idle(raw: Any) -> None:
+    """Refuse a borrowed connection in the middle of the caller's transaction."""
+    if int(raw.info.transaction_status) != 0:  # psycopg.pq.TransactionStatus.IDLE
+        raise ConfigurationError(
+            "the borrowed psycopg connection has a transaction in progress: "
+            "commit or roll it back before memori uses the connection"
+        )
+
+
 def _borrow_events(engine: Engine) -> None:
     """Use a caller's connection between its transactions, restoring its autocommit."""
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
-        raw = getattr(dbapi_conn, "driver_connection", None) or dbapi_conn
-        status = raw.info.transaction_status
-        if int(status) != 0:  # psycopg.pq.TransactionStatus.IDLE
-            raise ConfigurationError(
-                "the borrowed psycopg connection has a transaction in progress: "
-                "commit or roll it back before memori uses the connection"
-            )
+        _check_idle(getattr(dbapi_conn, "driver_connection", None) or dbapi_conn)
         record.info["memori_autocommit"] = bool(dbapi_conn.autocommit)
         if dbapi_conn.autocommit:
             dbapi_conn.autocommit = False
@@ -130,6 +133,8 @@ class Engines:
 
 def engines_for(target: Any, options: Mapping[str, Any]) -> Engines:
     """Sync and async engines for a URL, an Engine, an AsyncEngine or a psycopg connection."""
+    if isinstance(target, URL):
+        target = target.render_as_string(hide_password=False)
     if isinstance(target, str):
         url = normalise_url(target)
         kw = engine_options(options)
@@ -161,6 +166,7 @@ def _borrowed(conn: Any, options: Mapping[str, Any]) -> Engines:
     if isinstance(conn, psycopg.AsyncConnection):
 
         async def _same() -> Any:
+            _check_idle(conn)
             return conn
 
         aengine = create_async_engine(DRIVER + "://", async_creator=_same,
@@ -168,7 +174,11 @@ def _borrowed(conn: Any, options: Mapping[str, Any]) -> Engines:
         _borrow_events(aengine.sync_engine)
         return Engines(url_hint=hint, async_=aengine, borrowed=True)
     if isinstance(conn, psycopg.Connection):
-        engine = create_engine(DRIVER + "://", creator=lambda: conn, poolclass=StaticPool, **kw)
+        def _creator() -> Any:
+            _check_idle(conn)
+            return conn
+
+        engine = create_engine(DRIVER + "://", creator=_creator, poolclass=StaticPool, **kw)
         _borrow_events(engine)
         return Engines(url_hint=hint, sync=engine, borrowed=True)
     raise ConfigurationError(

@@ -137,7 +137,7 @@ def update_memory(
     if "embedding" in values and values["embedding"] is not None:
         values["embedding"] = to_text(values["embedding"])
     if "content" in values:
-        values["search_tsv"] = tsvector_text(values["content"])
+        values["search_tsv"] = tsvector_text(values["content"], scope.entity_id)
     m = ctx.layout.memories
     where = and_(memory_visible(m, scope, include_superseded=True), m.c.id == memory_id)
     if not values:

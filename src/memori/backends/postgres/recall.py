@@ -71,8 +71,8 @@ def search_plan(
 ) -> Plan[Any]:
     """Hits of ``table`` inside ``where``, best first (or the EXPLAIN document)."""
     tq, query = check_search_args(ctx, text, vector, limit)
-    return _search(ctx, table, where, entity_id, text is not None, tq, query, limit, to_model,
-                   explain)
+    with_text = tq is not None  # a text without words adds nothing: the vector alone ranks
+    return _search(ctx, table, where, entity_id, with_text, tq, query, limit, to_model, explain)
 
 
 def _search(
@@ -84,7 +84,7 @@ def _search(
         return [] if not explain else None
     if query is None:
         assert tq is not None
-        stmt = search.text_search(table, where, tq, limit)
+        stmt = search.text_search(table, where, entity_id, tq, limit)
         if explain:
             return (yield Explain(stmt))
         rows = (yield Exec(stmt)).mappings().all()

@@ -35,7 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import BindParameter
 
-from memori.backends.postgres.layout import TSQUERY, VECTOR, VectorType
+from memori.backends.postgres.layout import SEARCH_COLUMN, TSQUERY, VECTOR, VectorType
+from memori.backends.postgres.text import scoped_tsquery_text
 from memori.backends.sql.scoring import RRF_K
 
 RANK = "memori_rank"
@@ -69,6 +70,11 @@ def hnsw_index_sql(qualified_table: str, table: str, dim: int, *, m: int, ef_con
     )
 
 
+def _row(table: Table) -> list[ColumnElement[Any]]:
+    """The model columns (the search column stays in the database)."""
+    return [c for c in table.c if c.name != SEARCH_COLUMN]
+
+
 def _tiebreak(table: Table) -> list[ColumnElement[Any]]:
     return [table.c.created_at, table.c.id.collate("C")]
 
@@ -82,16 +88,15 @@ def _once(param: BindParameter[Any]) -> ColumnElement[Any]:
     return select(param).scalar_subquery()
 
 
-def _tsquery(query_text: str) -> ColumnElement[Any]:
-    return _once(bindparam("memori_tsquery", query_text, type_=TSQUERY))
-
-
 def _text_parts(
-    table: Table, where: ColumnElement[bool], query_text: str
+    table: Table, where: ColumnElement[bool], entity_id: str, query_text: str
 ) -> tuple[ColumnElement[Any], list[ColumnElement[bool]]]:
-    tq = _tsquery(query_text)
-    rank = func.ts_rank(table.c.search_tsv, tq)
-    return rank, [where, table.c.search_tsv.op("@@")(tq)]
+    """``ts_rank`` over the query words; the match also names the entity (see ``text``)."""
+    words = _once(bindparam("memori_tsquery", query_text, type_=TSQUERY))
+    scoped = _once(bindparam("memori_scoped_tsquery", scoped_tsquery_text(query_text, entity_id),
+                             type_=TSQUERY))
+    rank = func.ts_rank(table.c.search_tsv, words)
+    return rank, [where, table.c.search_tsv.op("@@")(scoped)]
 
 
 def _vector_parts(
@@ -111,12 +116,12 @@ def _vector_parts(
 
 
 def text_search(
-    table: Table, where: ColumnElement[bool], query_text: str, limit: int
+    table: Table, where: ColumnElement[bool], entity_id: str, query_text: str, limit: int
 ) -> Select[Any]:
     """Rows matching any query word, by ``ts_rank`` (best first)."""
-    rank, conds = _text_parts(table, where, query_text)
+    rank, conds = _text_parts(table, where, entity_id, query_text)
     return (
-        select(table, rank.label(RANK))
+        select(*_row(table), rank.label(RANK))
         .where(*conds)
         .order_by(rank.desc(), *_tiebreak(table))
         .limit(limit)
@@ -128,7 +133,7 @@ def vector_search(
 ) -> Select[Any]:
     """Rows with a vector of the store's dimension, nearest first."""
     distance, conds = _vector_parts(table, where, vq)
-    stmt = select(table, distance.label(DISTANCE)).where(*conds)
+    stmt = select(*_row(table), distance.label(DISTANCE)).where(*conds)
     if vq.ann:  # the graph yields rows in distance order: no tiebreak, or the index is unused
         return stmt.order_by(distance).limit(limit)
     return stmt.order_by(distance, *_tiebreak(table)).limit(limit)
@@ -154,7 +159,7 @@ def fused_search(
     vq: VectorQuery, limit: int, pool: int,
 ) -> Select[Any]:
     """Text and vector rankings (``pool`` candidates each) fused by RRF inside PostgreSQL."""
-    rank, tconds = _text_parts(table, where, query_text)
+    rank, tconds = _text_parts(table, where, entity_id, query_text)
     distance, vconds = _vector_parts(table, where, vq)
     t = _ranked(table, rank, tconds, [rank.desc(), *_tiebreak(table)], pool, "memori_t", RANK)
     v_order = [distance] if vq.ann else [distance, *_tiebreak(table)]
@@ -174,7 +179,8 @@ def fused_search(
         .subquery("memori_fused")
     )
     return (
-        select(table, fused.c[RANK], fused.c[DISTANCE], fused.c[SCORE], fused.c[VECTOR_COUNT])
+        select(*_row(table), fused.c[RANK], fused.c[DISTANCE], fused.c[SCORE],
+               fused.c[VECTOR_COUNT])
         .select_from(fused.join(table, and_(table.c.entity_id == entity_id,
                                             table.c.id == fused.c.fid)))
         .order_by(fused.c[SCORE].desc(), *_tiebreak(table))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memori.backends.postgres import plans, writes
@@ -256,7 +256,8 @@ def open_store(
 ) -> PostgresStore:
     """Open (not yet set up) a PostgreSQL store.
 
-    ``target``: a ``postgresql://`` / ``postgresql+psycopg://`` URL, a SQLAlchemy
+    ``target``: a ``postgresql://`` / ``postgresql+psycopg://`` URL (str or SQLAlchemy
+    ``URL``), a SQLAlchemy
     Engine or AsyncEngine (psycopg driver), or a psycopg Connection /
     AsyncConnection (borrowed, never closed). Options: ``schema`` (several apps
     share one database), ``migrate`` (upgrade an older schema), ``row_level_security``,
@@ -293,6 +294,8 @@ def open_store(
 
 def _password_of(target: Any) -> str | None:
     """The password the store connects with, to mask it in error messages."""
+    if isinstance(target, URL):
+        return target.password
     if isinstance(target, str):
         try:
             return normalise_url(target).password

@@ -6,10 +6,18 @@ by the server's locale (a ``C`` locale leaves ``Ü`` alone), so the store comput
 the ``tsvector`` of each row and the ``tsquery`` of each search from the same
 Python tokeniser: identical on every server, and any user string is words, never
 syntax (each word is quoted as one lexeme).
+
+Each row's ``tsvector`` also holds one entity lexeme (a hash of its entity id
+containing ``:``, which no ``\\w+`` word can), and each search asks for
+``entity & (word | word ...)``. The GIN index then intersects the entity's short
+posting list with the words' lists (GIN skips through the long ones), so a text
+search reads the entity's index entries, not every tenant's entries for a common
+word. The exact ``entity_id = :e`` filter still decides; the hash only narrows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _WORD = re.compile(r"\w+")
@@ -40,8 +48,13 @@ def _quote(lexeme: str) -> str:
     return "'" + lexeme + "'"
 
 
-def tsvector_text(content: str) -> str:
-    """The ``tsvector`` input text of ``content``: each word with its positions."""
+def entity_lexeme(entity_id: str) -> str:
+    """The lexeme standing for an entity in its rows' ``tsvector`` (never a word)."""
+    return "memori:e:" + hashlib.sha256(entity_id.encode("utf-8")).hexdigest()[:32]
+
+
+def tsvector_text(content: str, entity_id: str) -> str:
+    """The ``tsvector`` input text of a row: the entity lexeme, each word with its positions."""
     positions: dict[str, list[int]] = {}
     for i, word in enumerate(words(content), start=1):
         kept = positions.setdefault(word, [])
@@ -55,6 +68,7 @@ def tsvector_text(content: str) -> str:
         if size > MAX_TSVECTOR_BYTES:
             break
         parts.append(part)
+    parts.append(_quote(entity_lexeme(entity_id)))
     return " ".join(parts)
 
 
@@ -64,3 +78,8 @@ def tsquery_text(query: str) -> str | None:
     if not unique:
         return None
     return " | ".join(_quote(w) for w in unique)
+
+
+def scoped_tsquery_text(words_query: str, entity_id: str) -> str:
+    """``entity & (words)``: what the GIN index is asked for."""
+    return f"{_quote(entity_lexeme(entity_id))} & ({words_query})"

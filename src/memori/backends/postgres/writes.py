@@ -34,7 +34,7 @@ def turn_rows(ctx: Context, turns: Iterable[Turn]) -> list[dict[str, Any]]:
         if not isinstance(t, Turn):
             raise ValueError(f"append_turns takes Turn objects, got {type(t).__name__}")
         row = turn_to_row(t, ctx.codec.check)
-        row["search_tsv"] = tsvector_text(t.content)
+        row["search_tsv"] = tsvector_text(t.content, t.entity_id)
         rows[(t.entity_id, t.id)] = row
     return list(rows.values())
 
@@ -45,7 +45,7 @@ def memory_rows(ctx: Context, memories: Iterable[Memory]) -> list[dict[str, Any]
         if not isinstance(m, Memory):
             raise ValueError(f"put_memories takes Memory objects, got {type(m).__name__}")
         row = memory_to_row(m, ctx.codec.check)
-        row["search_tsv"] = tsvector_text(m.content)
+        row["search_tsv"] = tsvector_text(m.content, m.entity_id)
         rows[(m.entity_id, m.id)] = row
     return list(rows.values())
 

@@ -66,7 +66,7 @@ def _backfill(schema: str | None, table: str) -> None:
                 f"UPDATE {name} SET search_tsv = CAST(:v AS tsvector) "
                 "WHERE entity_id = :e AND id = :i"
             ),
-            [{"v": tsvector_text(r[2]), "e": r[0], "i": r[1]} for r in rows],
+            [{"v": tsvector_text(r[2], r[0]), "e": r[0], "i": r[1]} for r in rows],
         )
         after = (rows[-1][0], rows[-1][1])
 
