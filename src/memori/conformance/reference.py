@@ -369,7 +369,10 @@ class InMemoryStore(ThreadedAsyncMixin):
 
     def import_records(self, records: Iterable[Record]) -> int:
         self._check_ready()
-        items = [from_record(r) for r in records]
+        try:
+            items = [from_record(r) for r in records]
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"malformed record: {type(e).__name__}: {e}") from e
         turns = [self._clean_turn(i) for i in items if isinstance(i, Turn)]
         memories = [self._clean_memory(i) for i in items if isinstance(i, Memory)]
         with self.db.lock:
@@ -442,8 +445,22 @@ class InMemoryStore(ThreadedAsyncMixin):
         return iter(self._records(turns, memories))
 
 
+_named: dict[str, InMemoryDatabase] = {}
+_named_lock = threading.Lock()
+
+
 def open_store(
-    database: InMemoryDatabase | None = None, *, vector_dim: int | None = None, **_: Any
+    target: str | InMemoryDatabase | None = None, *, vector_dim: int | None = None, **_: Any
 ) -> InMemoryStore:
-    """Open a handle on ``database`` (a new private one when None)."""
+    """Open a handle: on ``target`` (a database), on a new private database (None or
+    ``"memory://"``), or on the process-wide database named by ``"memory://name"``."""
+    if target is None or isinstance(target, InMemoryDatabase):
+        return InMemoryStore(target, vector_dim=vector_dim)
+    if not target.startswith("memory://"):
+        raise ConfigurationError("an in-memory store URL looks like memory:// or memory://name")
+    name = target[len("memory://"):]
+    if not name:
+        return InMemoryStore(vector_dim=vector_dim)
+    with _named_lock:
+        database = _named.setdefault(name, InMemoryDatabase())
     return InMemoryStore(database, vector_dim=vector_dim)
