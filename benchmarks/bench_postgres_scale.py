@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                   else "given by --url", "settings": SERVER_SETTINGS if server else None,
         "command": "python benchmarks/bench_postgres_scale.py " + " ".join(argv or sys.argv[1:]),
         "runs": [],
+        "load_average_before": _load(),
     }
     schemas: list[str] = []
     try:
@@ -225,10 +226,19 @@ def main(argv: list[str] | None = None) -> int:
             _drop(url, schemas)
         if server is not None:
             server.stop()
+    results["load_average_after"] = _load()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written: {args.out.name}")
     return 0
+
+
+def _load() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (other work on the machine skews latencies)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _drop(url: str, schemas: list[str]) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memori.backends.postgres import rls
 from memori.backends.postgres.bulk import CopyRows, copy_async, copy_sync
@@ -34,8 +34,20 @@ class Runner:
         self.rls_active = False
         self.vector_oid = 0
         self._alock: asyncio.Lock | None = None
+        self._sync_autocommit: Engine | None = None
+        self._async_autocommit: AsyncEngine | None = None
 
     # sync
+
+    def _autocommit_sync(self, engine: Engine) -> Engine:
+        if self._sync_autocommit is None:
+            self._sync_autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._sync_autocommit
+
+    def _autocommit_async(self, engine: AsyncEngine) -> AsyncEngine:
+        if self._async_autocommit is None:
+            self._async_autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._async_autocommit
 
     def _autocommit(self, read_only: bool) -> bool:
         """Reads skip BEGIN/COMMIT (one round trip) unless RLS needs a transaction-local entity."""
@@ -48,11 +60,8 @@ class Runner:
         statements then sees its own snapshot, which reads tolerate.
         """
         engine = self.engines.require_sync()
-        if self._autocommit(read_only):
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-            begin: Any = engine.connect
-        else:
-            begin = engine.begin
+        begin: Any = (self._autocommit_sync(engine).connect if self._autocommit(read_only)
+                      else engine.begin)
         with self.engines.guard(), self.translate(), begin() as conn:
             if self.rls_active:
                 conn.execute(rls.set_scope_statement(), rls.scope_params(entity_id))
@@ -99,11 +108,8 @@ class Runner:
     async def _arun(self, plan: Plan[T], entity_id: str | None, read_only: bool) -> T:
         engine = self.engines.async_
         assert engine is not None
-        if self._autocommit(read_only):
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-            begin: Any = engine.connect
-        else:
-            begin = engine.begin
+        begin: Any = (self._autocommit_async(engine).connect if self._autocommit(read_only)
+                      else engine.begin)
         with self.translate():
             async with begin() as conn:
                 if self.rls_active:

@@ -46,7 +46,7 @@ def from_text(value: Any) -> tuple[float, ...] | None:
     text = str(value).strip()
     if text in ("[]", ""):
         return ()
-    return tuple(float(x) for x in text[1:-1].split(","))
+    return tuple(map(float, text[1:-1].split(",")))
 
 
 _BIG_ENDIAN_F4 = np.dtype(">f4")
