@@ -7,8 +7,10 @@ Backends: ``sqlite-vec`` and ``sqlite-exact`` (the two SQLite vector paths), ``m
 ``qdrant-path`` (qdrant-client's local mode, in memory or persisted to a directory).
 PostgreSQL has its own benchmark.
 
-All memories belong to one entity (the worst case for a scoped search) and are
-written with ``put_memories`` in batches of 1,000; texts are synthetic sentences
+By default all memories belong to one entity (the worst case for a scoped
+search); ``--per-entity N`` spreads them over entities of N memories each and
+queries random loaded entities. Memories are written with ``put_memories`` in
+batches of 1,000; texts are synthetic sentences
 over a Zipf-distributed vocabulary and vectors random unit vectors of 384
 dimensions (the local embedder's size; the embedder is measured elsewhere).
 Sizes grow cumulatively; at each size the default ``HybridRetriever`` is timed
@@ -50,6 +52,11 @@ from memori.retrieval import HybridRetriever
 DIM = 384
 BATCH = 1000
 ENTITY = "scale-user"
+
+
+def entity_of(index: int, per_entity: int) -> str:
+    """The entity of the ``index``-th memory (all in one when ``per_entity`` is 0)."""
+    return ENTITY if per_entity <= 0 else f"{ENTITY}-{index // per_entity}"
 BACKENDS = ("sqlite-vec", "sqlite-exact", "mongo", "qdrant-memory", "qdrant-path")
 CAPS = {"mongo": 10_000, "qdrant-memory": 10_000, "qdrant-path": 10_000}
 """Largest default size of the backends whose local stand-ins scan in Python
@@ -99,11 +106,12 @@ class Corpus:
             at += length
         return out
 
-    def memories(self, n: int, start: float) -> list[Memory]:
+    def memories(self, n: int, first: int, per_entity: int) -> list[Memory]:
+        """Memories number ``first`` to ``first + n - 1``."""
         texts, vectors = self.texts(n), self.vectors(n)
         return [
-            Memory(entity_id=ENTITY, content=t, created_at=start + i,
-                   embedding=tuple(vectors[i].tolist()))
+            Memory(entity_id=entity_of(first + i, per_entity), content=t,
+                   created_at=1.7e9 + first + i, embedding=tuple(vectors[i].tolist()))
             for i, t in enumerate(texts)
         ]
 
@@ -174,21 +182,22 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def measure_searches(
-    store: MemoryStore, queries: Sequence[tuple[str, list[float]]], seconds: float,
+    store: MemoryStore, queries: Sequence[tuple[str, list[float]]], scopes: Sequence[Scope],
+    seconds: float,
 ) -> dict[str, Any]:
     """Latencies of the default retriever and of the store's searches (limit 10).
 
-    Stops after ``seconds`` once at least ``MIN_QUERIES`` queries ran.
+    Query ``i`` runs in ``scopes[i]``. Stops after ``seconds`` once at least
+    ``MIN_QUERIES`` queries ran.
     """
-    scope = Scope(ENTITY)
     retriever = HybridRetriever()
     recall: list[float] = []
     text: list[float] = []
     vector: list[float] = []
-    for q, v in queries[:2]:  # warm caches and lazy paths
+    for (q, v), scope in zip(queries[:2], scopes, strict=False):  # warm lazy paths
         retriever.retrieve(store, scope, q, limit=10, vector=v)
     deadline = time.monotonic() + seconds
-    for q, v in queries:
+    for (q, v), scope in zip(queries, scopes, strict=True):
         if len(recall) >= MIN_QUERIES and time.monotonic() > deadline:
             break
         recall.append(timed(partial(retriever.retrieve, store, scope, q, limit=10, vector=v)))
@@ -200,10 +209,12 @@ def measure_searches(
 
 def child(
     backend: str, sizes: Sequence[int], n_queries: int, budget_s: float, query_s: float,
+    per_entity: int,
 ) -> dict[str, Any]:
     """Run one backend through every size; returns its rows (runs in its own process)."""
     corpus = Corpus()
     queries = corpus.queries(n_queries)
+    picks = np.random.default_rng(SEED + 1).random(n_queries)
     rows: list[dict[str, Any]] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="memori-scale-") as tmp, \
@@ -215,17 +226,23 @@ def child(
                 break
             ingest_s = 0.0
             while have < size:
-                batch = corpus.memories(min(BATCH, size - have), start=1.7e9 + have)
+                batch = corpus.memories(min(BATCH, size - have), have, per_entity)
                 t0 = time.perf_counter()
                 store.put_memories(batch)
                 ingest_s += time.perf_counter() - t0
                 have += len(batch)
-            count = store.count_memories(Scope(ENTITY))
-            if count != size:
-                raise RuntimeError(f"{backend}: {count} memories stored, expected {size}")
+            expected = size if per_entity <= 0 else min(per_entity, size)
+            count = store.count_memories(Scope(entity_of(0, per_entity)))
+            if count != expected:
+                raise RuntimeError(f"{backend}: {count} memories stored, expected {expected}")
+            entities = 1 if per_entity <= 0 else -(-size // per_entity)
+            scopes = [Scope(entity_of(int(p * entities) * max(per_entity, 1), per_entity))
+                      for p in picks]
             added = size - (rows[-1]["memories"] if rows else 0)
-            row = {"memories": size, "ingest_per_s": round(added / max(ingest_s, 1e-9), 1),
-                   **measure_searches(store, queries, query_s), "peak_rss_mb": peak_rss_mb()}
+            row = {"memories": size, "entities": entities,
+                   "ingest_per_s": round(added / max(ingest_s, 1e-9), 1),
+                   **measure_searches(store, queries, scopes, query_s),
+                   "peak_rss_mb": peak_rss_mb()}
             rows.append(row)
             print(f"  {backend} {size:>9,}: ingest {row['ingest_per_s']:>9,.0f}/s, recall p50 "
                   f"{row['recall']['p50_ms']:.2f} ms, peak RSS {row['peak_rss_mb']:.0f} MiB",
@@ -240,7 +257,8 @@ def run_child(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         return {"backend": backend, "stopped": "every size is above its cap", "rows": []}
     cmd = [sys.executable, __file__, "--child", backend, "--sizes",
            ",".join(str(s) for s in sizes), "--queries", str(args.queries),
-           "--budget", str(args.budget), "--query-seconds", str(args.query_seconds)]
+           "--budget", str(args.budget), "--query-seconds", str(args.query_seconds),
+           "--per-entity", str(args.per_entity)]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         return {"backend": backend, "error": f"exited with code {proc.returncode}", "rows": []}
@@ -270,16 +288,20 @@ def main() -> int:
                         help="timed queries per size (at most)")
     parser.add_argument("--query-seconds", type=float, default=15.0,
                         help=f"stop timing queries of a size after this (>= {MIN_QUERIES} run)")
+    parser.add_argument("--per-entity", type=int, default=0,
+                        help="memories per entity (default 0: all in one entity)")
     parser.add_argument("--uncapped", action="store_true",
                         help="run the slow local stand-ins at every size too")
     parser.add_argument("--budget", type=float, default=600.0,
                         help="seconds per backend after which no larger size is started")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "scale.json")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default results/scale.json (scale_per_entity.json with "
+                             "--per-entity)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.sizes, args.queries, args.budget,
-                               args.query_seconds)))
+                               args.query_seconds, args.per_entity)))
         return 0
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - set(BACKENDS)
@@ -288,11 +310,14 @@ def main() -> int:
     results = [run_child(b, args) for b in backends]
     report = {
         "benchmark": "scale", "dim": DIM, "batch": BATCH, "queries": args.queries,
+        "per_entity": args.per_entity or "all in one entity",
         "sizes": args.sizes, "backends": results, "machine": machine_info(),
     }
     print_report(results)
-    write_result(args.output, report)
-    print(f"written to {args.output.name}")
+    output = args.output or RESULTS_DIR / (
+        "scale_per_entity.json" if args.per_entity > 0 else "scale.json")
+    write_result(output, report)
+    print(f"written to {output.name}")
     return 0
 
 

@@ -79,7 +79,7 @@ class HybridRetriever:
     context_window: int = 2
     context_seeds: int = 10
     context_weight: float = 0.5
-    context_session_limit: int = 256
+    context_session_limit: int = 64
     dedup: bool = True
     native_fusion: bool = False
     reranker: Reranker | None = None
