@@ -116,6 +116,15 @@ def test_local_lazy_load_is_thread_safe() -> None:
     assert embedder._runtime is runtime
 
 
+async def test_local_aembed_matches_embed_and_answers_cache_hits_inline(
+    local: LocalEmbedder,
+) -> None:
+    texts = ["async query about marathons", "and another one"]
+    vectors = await local.aembed(texts)
+    assert vectors == local.embed(texts)
+    assert await local.aembed(texts[:1]) == vectors[:1]
+
+
 def test_local_rejects_non_string_inputs(local: LocalEmbedder) -> None:
     with pytest.raises(TypeError):
         local.embed("not a list")
@@ -355,6 +364,20 @@ def test_openai_embedder_works_with_the_shared_test_server() -> None:
     assert cosine(vectors[0], embed_text("hello shared server", 24)) > 0.999999
 
 
+async def test_openai_embedder_aembed_uses_the_async_client() -> None:
+    from memori.testing.openai_server import OpenAIServer
+
+    with OpenAIServer(embedding_dim=16) as api:
+        embedder = OpenAIEmbedder(async_client=api.async_client(), model="custom", dim=16)
+        vectors = await embedder.aembed(["async text", "more"])
+        assert len(api.embedding_requests()) == 1
+        with pytest.raises(ConfigurationError, match="aembed"):
+            embedder.embed(["sync without a sync client"])
+        threaded = OpenAIEmbedder(api.client(), model="custom", dim=16)
+        assert await threaded.aembed(["async text", "more"]) == vectors
+    assert [len(v) for v in vectors] == [16, 16]
+
+
 def test_openai_embedder_without_openai_package_names_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -388,6 +411,7 @@ def test_resolve_registered_names() -> None:
     assert isinstance(wide, HashEmbedder) and wide.name == "hash-128"
     local = resolve_embedder("local")
     assert isinstance(local, LocalEmbedder) and local._runtime is None  # still lazy
+    assert isinstance(resolve_embedder("default"), LocalEmbedder)
 
 
 def test_resolve_unknown_name_lists_registered_names() -> None:

@@ -8,6 +8,7 @@ against pinned sha256 hashes before first use (see :mod:`memori.embedders.model_
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections import OrderedDict
@@ -145,6 +146,15 @@ class LocalEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit vectors of 384 floats, one per text, in order."""
         return [row.tolist() for row in self._embed_rows(texts)]
+
+    async def aembed(self, texts: Sequence[str]) -> list[list[float]]:
+        """:meth:`embed` for async code: cache hits return at once, the model runs in a thread."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not one string")
+        hits = self._cache_get(texts)
+        if len(hits) == len(set(texts)):
+            return [hits[t].tolist() for t in texts]
+        return await asyncio.to_thread(self.embed, texts)
 
     def embed_array(self, texts: Sequence[str]) -> FloatArray:
         """Like :meth:`embed`, as one ``(len(texts), 384)`` float32 array."""

@@ -7,6 +7,7 @@ here, since not every server returns unit vectors.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import threading
@@ -39,6 +40,7 @@ class OpenAIEmbedder:
     ``dim`` is the vector size: if given for a ``text-embedding-3`` model it is sent as
     ``dimensions``; otherwise it is known for common models or learned from the first
     response (one short request when ``dim`` is read before any ``embed``).
+    ``async_client`` (an ``openai.AsyncOpenAI``) serves :meth:`aembed` natively.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class OpenAIEmbedder:
         base_url: str | None = None,
         api_key: str | None = None,
         *,
+        async_client: Any = None,
         batch_size: int = MAX_BATCH,
     ) -> None:
         if not model:
@@ -64,7 +67,10 @@ class OpenAIEmbedder:
         self._send_dimensions = dim is not None and model.startswith("text-embedding-3")
         self._dim: int | None = dim or KNOWN_DIMS.get(model)
         self._dim_lock = threading.Lock()
-        self._client = client if client is not None else _make_client(base_url, api_key)
+        self._async_client = async_client
+        self._client = client
+        if client is None and (async_client is None or base_url or api_key):
+            self._client = _make_client(base_url, api_key)
 
     def __repr__(self) -> str:
         return f"OpenAIEmbedder(model={self.model!r}, dim={self._dim})"
@@ -86,27 +92,45 @@ class OpenAIEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit vectors, one per text, in order; empty texts are sent as one space."""
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a sequence of texts, not one string")
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError(f"embed() takes strings, got {type(text).__name__}")
+        _check_texts(texts)
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             vectors.extend(self._request(list(texts[start : start + self.batch_size])))
         return vectors
 
-    def _request(self, texts: list[str]) -> list[list[float]]:
+    async def aembed(self, texts: Sequence[str]) -> list[list[float]]:
+        """:meth:`embed` for async code: on ``async_client`` if given, else in a thread."""
+        if self._async_client is None:
+            return await asyncio.to_thread(self.embed, texts)
+        _check_texts(texts)
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            response = await self._async_client.embeddings.create(**self._request_args(batch))
+            vectors.extend(self._vectors(response, len(batch)))
+        return vectors
+
+    def _request_args(self, texts: list[str]) -> dict[str, Any]:
         # OpenAI rejects empty strings; a space embeds as "nothing" everywhere.
         inputs = [t if t.strip() else " " for t in texts]
         kwargs: dict[str, Any] = {"model": self.model, "input": inputs, "encoding_format": "float"}
         if self._send_dimensions:
             kwargs["dimensions"] = self._requested_dim
-        response = self._client.embeddings.create(**kwargs)
+        return kwargs
+
+    def _request(self, texts: list[str]) -> list[list[float]]:
+        if self._client is None:
+            raise ConfigurationError(
+                "this OpenAIEmbedder has only an async client: use aembed(), or pass client="
+            )
+        response = self._client.embeddings.create(**self._request_args(texts))
+        return self._vectors(response, len(texts))
+
+    def _vectors(self, response: Any, expected: int) -> list[list[float]]:
         data = sorted(response.data, key=lambda item: item.index)
-        if len(data) != len(inputs):
+        if len(data) != expected:
             raise ValueError(
-                f"the embeddings endpoint returned {len(data)} vectors for {len(inputs)} inputs"
+                f"the embeddings endpoint returned {len(data)} vectors for {expected} inputs"
             )
         vectors = [_normalise(item.embedding) for item in data]
         for vector in vectors:
@@ -121,6 +145,14 @@ class OpenAIEmbedder:
             raise DimensionMismatchError(
                 f"model {self.model!r} returned {size} dimensions, expected {self._dim}"
             )
+
+
+def _check_texts(texts: Sequence[str]) -> None:
+    if isinstance(texts, str):
+        raise TypeError("embed() takes a sequence of texts, not one string")
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"embed() takes strings, got {type(text).__name__}")
 
 
 def _make_client(base_url: str | None, api_key: str | None) -> Any:

@@ -27,7 +27,8 @@ def _is_embedder(obj: Any) -> bool:
 
 
 def resolve_embedder(value: str | Embedder | None, **options: Any) -> Embedder | None:
-    """``None``/``"none"`` -> None; ``"name[:arg]"`` -> a registered embedder; an object -> itself.
+    """``None``/``"none"`` -> None; ``"default"`` -> :func:`default_embedder`;
+    ``"name[:arg]"`` -> a registered embedder; an object -> itself.
 
     Names are looked up in the plugin registry (``local``, ``hash``, ``hash:128``,
     ``openai:<model>``, plus any third-party embedder); ``options`` go to its factory.
@@ -44,6 +45,8 @@ def resolve_embedder(value: str | Embedder | None, **options: Any) -> Embedder |
     text = value.strip()
     if text.lower() in NONE_NAMES:
         return None
+    if text.lower() == "default":
+        return default_embedder()
     name, sep, arg = text.partition(":")
     registered = get_plugins().embedders
     spec = registered.get(name)
