@@ -9,7 +9,7 @@ import pytest
 from memori.conformance.base import AsyncStore
 from memori.conformance.checks import assert_memory_hits, assert_same_memory, assert_same_turns
 from memori.conformance.data import fresh, memory, turn, vec
-from memori.core import Capability, MemoryStore, Scope
+from memori.core import Capability, ExtractState, MemoryStore, Scope
 
 
 def _need(astore: AsyncStore | None) -> AsyncStore:
@@ -57,6 +57,27 @@ class AsyncApiTests:
             await a.asetup()
             assert await a.aforget(e) == 3
             assert store.raw_count(e) == 0
+        finally:
+            await a.aforget(e)
+
+    @pytest.mark.asyncio
+    async def test_async_outbox_twins(self, astore: AsyncStore | None) -> None:
+        a = _need(astore)
+        if not hasattr(a, "aoutbox_pending"):
+            pytest.skip("the store has no async outbox twins (callers use a thread)")
+        e = fresh("mc-e")
+        scope = Scope(e, None, fresh("s"))
+        turns = [turn(scope, f"turn {i}", created_at=30.0 + i) for i in range(3)]
+        try:
+            await a.aappend_turns(turns)
+            pending = [t for t in await a.aoutbox_pending(100_000) if t.entity_id == e]
+            assert [t.id for t in pending] == [t.id for t in turns]
+            await a.aoutbox_mark(e, [turns[0].id], ExtractState.DONE)
+            await a.aoutbox_mark(e, [turns[1].id], ExtractState.PENDING, attempts=2, error="x")
+            pending = [t for t in await a.aoutbox_pending(100_000) if t.entity_id == e]
+            assert [(t.id, t.extract_attempts, t.extract_error) for t in pending] == [
+                (turns[1].id, 2, "x"), (turns[2].id, 0, None),
+            ]
         finally:
             await a.aforget(e)
 

@@ -26,6 +26,10 @@ ASYNC_METHODS = (
 )
 
 
+OPTIONAL_ASYNC_METHODS = ("aoutbox_pending", "aoutbox_mark")
+"""Async twins a store may lack (callers fall back to a thread running the sync ones)."""
+
+
 class AsyncStore(MemoryStore, AsyncMemoryStore, Protocol):
     """A store with the async twins (what the ``astore`` fixture yields)."""
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 import inspect
 import threading
 
-from memori.conformance.base import ASYNC_METHODS, Ids, StoreOpener, has_async_api
+from memori.conformance.base import (
+    ASYNC_METHODS,
+    OPTIONAL_ASYNC_METHODS,
+    Ids,
+    StoreOpener,
+    has_async_api,
+)
 from memori.conformance.data import DIM, fresh, memory, turn
 from memori.core import Capability, MemoryStore, Scope
 
@@ -41,6 +47,11 @@ class LifecycleTests:
         if Capability.ASYNC in store.capabilities or has_async_api(store):
             for name in ASYNC_METHODS:
                 assert inspect.iscoroutinefunction(getattr(store, name, None)), (
+                    f"{name} must be an async method"
+                )
+            for name in OPTIONAL_ASYNC_METHODS:
+                method = getattr(store, name, None)
+                assert method is None or inspect.iscoroutinefunction(method), (
                     f"{name} must be an async method"
                 )
             assert Capability.ASYNC in store.capabilities, "a* methods exist: declare ASYNC"

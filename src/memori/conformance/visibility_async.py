@@ -12,7 +12,7 @@ from memori.conformance.base import AsyncStore, Ids
 from memori.conformance.checks import assert_memory_hits, assert_turn_hits
 from memori.conformance.guard import isolation
 from memori.conformance.worlds import build_memory_world, build_turn_world, searches
-from memori.core import Capability, MemoryStore, Scope
+from memori.core import Capability, ExtractState, MemoryStore, Scope
 
 
 class AsyncVisibilityTests:
@@ -59,6 +59,18 @@ class AsyncVisibilityTests:
             others = [t.id for t in tw.turns if t.id not in want_turns]
             if scope.session_id is not None and others:
                 assert await a.adelete_turns(scope, others) == 0
+        if hasattr(a, "aoutbox_mark"):
+            await a.aoutbox_mark(tw.entity, [t.id for t in tw.turns], ExtractState.DONE)
+            for e in tw.neighbours:
+                for t in store.list_turns(Scope(e, tw.personas[1])):
+                    assert t.extract_state == ExtractState.PENDING, (
+                        f"LEAK: aoutbox_mark for {tw.entity!r} changed turn {t.id!r} of {e!r}"
+                    )
+            mine = {t.id for t in tw.turns}
+            assert not [
+                t for t in await a.aoutbox_pending(100_000)
+                if t.entity_id == tw.entity and t.id in mine
+            ]
         before = store.raw_count(mw.entity)
         for e in mw.neighbours:
             assert await a.aforget(e) > 0
