@@ -61,6 +61,13 @@ def _embedding(value: Any) -> tuple[float, ...] | None:
 
 def from_record(record: Record) -> Turn | Memory:
     """Rebuild a Turn or Memory; raises ValueError on a malformed record."""
+    try:
+        return _from_record(record)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"malformed {record.get('type', 'unknown')} record: {e!r}") from e
+
+
+def _from_record(record: Record) -> Turn | Memory:
     kind = record.get("type")
     if kind == "turn":
         return Turn(
