@@ -28,12 +28,12 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from memori.backends.sql.filters import ids_in
 from memori.backends.sql.rows import RowLike
 from memori.backends.sql.scoring import cosine_score, relevance_score
 from memori.backends.sql.tables import MEMORIES, TURNS
+from memori.backends.sqlite.cache_scopes import CacheScope
 from memori.backends.sqlite.fts import fts_table, match_expression
-from memori.backends.sqlite.vector_set import VectorRow
+from memori.backends.sqlite.vector_set import RowTuple
 from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
 from memori.backends.sqlite.versions import Kind
 
@@ -165,28 +165,52 @@ _SCANS: dict[Kind, str] = {
 }
 
 
-def scan_vectors(conn: Connection, kind: Kind, entity_id: str, nbytes: int) -> list[VectorRow]:
-    """Every row of the entity with a vector of ``nbytes`` bytes (what a VectorSet holds)."""
+def scan_vectors(conn: Connection, kind: Kind, entity_id: str, nbytes: int) -> list[RowTuple]:
+    """Every row of the entity with a vector of ``nbytes`` bytes, as VectorRow fields."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        rows = cursor.execute(_SCANS[kind], (entity_id, nbytes)).fetchall()
+        rows: list[RowTuple] = cursor.execute(_SCANS[kind], (entity_id, nbytes)).fetchall()
     finally:
         cursor.close()
-    return [VectorRow._make(r) for r in rows]
+    return rows
+
+
+def _row_reader(conn: Connection, table: Table) -> tuple[str, Callable[[Any], dict[str, Any]]]:
+    """The column list of ``table`` and a function turning a driver row into a mapping.
+
+    Values go through each column type's own result processor (JSON decoding...),
+    as SQLAlchemy would apply them, without its per-statement overhead.
+    """
+    names = [c.name for c in table.columns]
+    processors = [c.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None)
+                  for c in table.columns]
+
+    def read(raw: Any) -> dict[str, Any]:
+        return {name: value if proc is None else proc(value)
+                for name, proc, value in zip(names, processors, raw, strict=True)}
+
+    return ", ".join(names), read
 
 
 def cached_hits(
-    conn: Connection, table: Table, where: ColumnElement[bool],
-    nearest: Sequence[tuple[str, float]],
+    conn: Connection, table: Table, scope: CacheScope, nearest: Sequence[tuple[str, float]],
 ) -> Ranked:
-    """The rows of the cache's ``(id, cosine)`` hits, best first, fetched under the scope.
+    """The rows of the cache's ``(id, cosine)`` hits, best first, by primary key.
 
-    The scope filter is applied again here, so a row the cache wrongly held is never
-    returned.
+    Each row is re-checked against the scope, so a row the cache wrongly held is
+    never returned.
     """
     if not nearest:
         return []
-    ids = [item_id for item_id, _ in nearest]
-    rows = conn.execute(select(table).where(where, ids_in(table.c.id, ids))).mappings()
-    by_id = {r["id"]: r for r in rows}
+    columns, read = _row_reader(conn, table)
+    marks = ", ".join("?" * len(nearest))
+    sql = (f"SELECT {columns} FROM {table.name} "  # names from the schema, values bound
+           f"WHERE entity_id = ? AND id IN ({marks})")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        raw = cursor.execute(sql, (scope.entity_id, *(i for i, _ in nearest))).fetchall()
+    finally:
+        cursor.close()
+    rows = (read(r) for r in raw)
+    by_id = {r["id"]: r for r in rows if scope.admits(r)}
     return [(i, by_id[i], cosine_score(c)) for i, c in nearest if i in by_id]

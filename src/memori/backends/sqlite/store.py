@@ -32,6 +32,7 @@ from memori.backends.sql.rows import (
 from memori.backends.sql.scoring import rrf_fuse
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
+from memori.backends.sqlite.cache_scopes import CacheScope, MemoryScope, TurnScope
 from memori.backends.sqlite.errors import translate_errors
 from memori.backends.sqlite.fts import entity_expression, fts_table
 from memori.backends.sqlite.search import (
@@ -73,12 +74,9 @@ PAGE = 500
 """Rows per page when exporting (the connection is released between pages)."""
 CANDIDATE_FACTOR = 4
 """Candidates fetched per list, as a multiple of ``limit``, before fusing text and vectors."""
-CACHE_BYTES = 256 * 1024 * 1024
+CACHE_BYTES = 512 * 1024 * 1024
 CACHE_MAX_ITEMS = 200_000
 """Default vector cache bound: the vectors that fit in CACHE_BYTES, at most this many."""
-
-Mask = Callable[[VectorSet], Any]
-"""Builds a VectorSet's boolean mask of the rows a scope sees."""
 
 T = TypeVar("T")
 
@@ -333,11 +331,9 @@ class SQLiteStore(ThreadedAsyncMixin):
         def scope_filter(entity: Any = None) -> Any:
             return turn_scope(self._turns, scope, entity=entity)
 
-        def mask(vectors: VectorSet) -> Any:
-            return vectors.turn_mask(scope.process_id, scope.session_id)
-
+        cached = TurnScope(scope.entity_id, scope.process_id, scope.session_id)
         return self._search(
-            "turns", scope_filter, mask, scope, text, vector, limit, self._to_turn
+            "turns", scope_filter, cached, scope, text, vector, limit, self._to_turn
         )
 
     # memories
@@ -434,11 +430,9 @@ class SQLiteStore(ThreadedAsyncMixin):
                 self._memories, scope, include_superseded=include_superseded, entity=entity
             )
 
-        def mask(vectors: VectorSet) -> Any:
-            return vectors.memory_mask(scope.process_id, include_superseded)
-
+        cached = MemoryScope(scope.entity_id, scope.process_id, include_superseded)
         return self._search(
-            "memories", scope_filter, mask, scope, text, vector, limit, self._to_memory
+            "memories", scope_filter, cached, scope, text, vector, limit, self._to_memory
         )
 
     # search
@@ -450,7 +444,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         return row_to_memory(row, self._codec.decode)
 
     def _search(
-        self, kind: Kind, scope_filter: ScopeFilter, mask: Mask, scope: Scope,
+        self, kind: Kind, scope_filter: ScopeFilter, cached: CacheScope, scope: Scope,
         text: str | None, vector: Sequence[float] | None, limit: int,
         to_model: Callable[[RowLike], Any],
     ) -> list[Hit]:
@@ -471,7 +465,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                 )
             if query is not None:
                 lists["vector"] = self._vector_candidates(
-                    conn, kind, table, scope_filter(None), mask, scope, query, pool
+                    conn, kind, table, scope_filter, cached, scope, query, pool
                 )
         if not both:
             ((signal, ranked),) = lists.items()
@@ -480,19 +474,20 @@ class SQLiteStore(ThreadedAsyncMixin):
         return [Hit(to_model(f.item), f.score, f.signals) for f in fused]
 
     def _vector_candidates(
-        self, conn: Connection, kind: Kind, table: Table, where: Any, mask: Mask,
-        scope: Scope, query: npt.NDArray[np.float32], limit: int,
+        self, conn: Connection, kind: Kind, table: Table, scope_filter: ScopeFilter,
+        cached: CacheScope, scope: Scope, query: npt.NDArray[np.float32], limit: int,
     ) -> Ranked:
         if self._cache is not None and limit > 0:
-            nearest = self._cached_nearest(conn, kind, scope.entity_id, mask, query, limit)
+            nearest = self._cached_nearest(conn, kind, cached, query, limit)
             if nearest is not None:
-                return cached_hits(conn, table, where, nearest)
+                return cached_hits(conn, table, cached, nearest)
+        where = scope_filter(None)
         if self._use_vec:
             return vector_candidates_sqlite_vec(conn, table, where, query, limit)
         return vector_candidates_exact(conn, table, where, scope.entity_id, query, limit)
 
     def _cached_nearest(
-        self, conn: Connection, kind: Kind, entity_id: str, mask: Mask,
+        self, conn: Connection, kind: Kind, scope: CacheScope,
         query: npt.NDArray[np.float32], limit: int,
     ) -> list[tuple[str, float]] | None:
         """``(id, cosine)`` from the entity's cached vectors, None when too many to cache.
@@ -502,6 +497,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         has moved to that version since (this store's own write), else rebuilt.
         """
         assert self._cache is not None and self.vector_dim is not None
+        entity_id = scope.entity_id
         version = read_version(conn, kind, entity_id)
         if version is None:
             return []  # no row of this kind was ever written for the entity (or forgotten)
@@ -515,7 +511,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                 if version is None:
                     return []
                 if cached.version == version:
-                    return cached.nearest(unit, mask(cached), limit)
+                    return cached.nearest(unit, scope.mask, limit)
         if self._cache.oversized(key, version):
             return None
         built = VectorSet(
@@ -524,7 +520,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         if not self._cache.put(key, built):
             return None
         with built.lock:
-            return built.nearest(unit, mask(built), limit)
+            return built.nearest(unit, scope.mask, limit)
 
     # whole entity
 
@@ -709,8 +705,10 @@ def open_store(
 
     Options: ``vector_search`` ("auto", "sqlite-vec" or "exact"), ``busy_timeout``
     (seconds a writer waits for the file's write lock, default 30),
-    ``vector_cache_items`` (vectors kept in memory for fast vector search: by default
-    as many as fit in 256 MiB, at most 200,000; 0 turns the cache off).
+    ``vector_cache_items`` (vectors kept in memory for fast vector search, across
+    entities: by default 200,000, fewer above 640 dimensions so they fit in 512 MiB;
+    an entity's turns or memories are cached only if they hold at most half of it;
+    0 turns the cache off).
     """
     if vector_dim is not None and (type(vector_dim) is not int or vector_dim <= 0):
         raise ConfigurationError("vector_dim must be a positive int or None")

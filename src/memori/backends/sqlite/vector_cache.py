@@ -5,7 +5,8 @@ version read before the scan (revision 0004). A search uses it only while the
 database still holds that version; the store's own writes bring it forward (the
 change is applied when the set was current just before the write), and any
 other writer changes the version, so the next search scans again.
-Memory is bounded by ``max_items`` vectors: least recently used sets go first.
+Memory is bounded by ``max_items`` vectors held (about ``max_items * dim * 4``
+bytes, plus the slack sets keep for appends): least recently used sets go first.
 """
 
 from __future__ import annotations
@@ -90,10 +91,14 @@ class VectorCache:
             return found
 
     def put(self, key: Key, vectors: VectorSet) -> bool:
-        """Cache a freshly built set (replacing any other); False when it alone is too big."""
+        """Cache a freshly built set (replacing any other); False when it is too big.
+
+        A set may hold at most half the bound, so an entity's turns and memories never
+        evict each other search after search.
+        """
         with self._lock:
             self.builds += 1
-            if len(vectors) > self.max_items:
+            if len(vectors) > self.max_items // 2:
                 self._drop(key)
                 self._oversized[key] = vectors.version
                 self._oversized.move_to_end(key)
@@ -103,7 +108,7 @@ class VectorCache:
             self._oversized.pop(key, None)
             self._sets[key] = vectors
             self._sets.move_to_end(key)
-            self._resize(key, vectors.capacity)
+            self._resize(key, len(vectors))
             return True
 
     def oversized(self, key: Key, version: int) -> bool:
@@ -149,18 +154,17 @@ class VectorCache:
             vectors.upsert(change.upserts)
             vectors.remove(change.removed)
             vectors.version = after
-            capacity = vectors.capacity
+            size = len(vectors)
         with self._lock:
             if self._sets.get(key) is vectors:
-                self._resize(key, capacity)
+                self._resize(key, size)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "max_items": self.max_items,
                 "sets": len(self._sets),
-                "items": sum(len(v) for v in self._sets.values()),
-                "allocated": self._total,
+                "items": self._total,
                 "builds": self.builds,
             }
 
@@ -175,9 +179,9 @@ class VectorCache:
             if self._sets.get(key) is vectors:
                 self._drop(key)
 
-    def _resize(self, key: Key, capacity: int) -> None:
-        self._total += capacity - self._sizes.get(key, 0)
-        self._sizes[key] = capacity
+    def _resize(self, key: Key, size: int) -> None:
+        self._total += size - self._sizes.get(key, 0)
+        self._sizes[key] = size
         while self._total > self.max_items and len(self._sets) > 1:
             oldest = next(iter(self._sets))
             if oldest == key:

@@ -2,14 +2,17 @@
 
 Rows carry what the scope filters and the tie-break read: id, created_at,
 process_id, session_id (turns), shared and superseded (memories). Vectors are kept
-L2-normalised in float32 so a search is one matrix-vector product; the scope is a
-boolean mask over the rows, with the same rules as ``memori.backends.sql.filters``.
+L2-normalised in float32, so a search is a matrix-vector product over the rows
+the scope can see. Rows are kept grouped by audience (everyone's first, then per
+persona, superseded apart, then per session), so a scope's rows are a few
+contiguous runs and only those are multiplied; rows written since the last
+reorganisation are appended and may add runs.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,11 +23,13 @@ from memori.backends.sqlite.vectors import FLOAT32
 NULL = -1
 """Code of a NULL process or session id."""
 GROWTH = 1.25
-COMPACT_MIN_DEAD = 64
+MAX_RUNS = 64
+"""More runs of visible rows than this: multiply every row (and maybe reorganise)."""
 SUBSET_FRACTION = 0.25
-"""Below this share of visible rows, only the visible rows are multiplied."""
+"""Below this share of visible rows (in many runs), the visible rows are copied first."""
 
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 
 class VectorRow(NamedTuple):
@@ -37,6 +42,10 @@ class VectorRow(NamedTuple):
     shared: bool
     superseded: bool
     embedding: bytes | None
+
+
+RowTuple = tuple[str, float, "str | None", "str | None", bool, bool, "bytes | None"]
+"""A VectorRow's fields in order (a scan's driver rows are used as they come)."""
 
 
 class _Codes:
@@ -58,12 +67,11 @@ class _Codes:
         return NULL if value is None else self.codes.get(value)
 
 
-def _unit_rows(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Rows scaled to length 1 in place (all-zero rows stay zero: their cosine is 0)."""
+def _normalise(matrix: npt.NDArray[np.float32]) -> None:
+    """Scale rows to length 1 in place (all-zero rows stay zero: their cosine is 0)."""
     norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
-    nonzero = norms > 0
-    matrix[nonzero] /= norms[nonzero, None].astype(np.float32)
-    return matrix
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    matrix *= inverse.astype(np.float32)[:, None]
 
 
 def unit_query(query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -74,6 +82,14 @@ def unit_query(query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return (query.astype(np.float64) / norm).astype(np.float32)
 
 
+def _runs(slots: IntArray) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges of consecutive values in sorted ``slots``."""
+    breaks = np.flatnonzero(np.diff(slots) != 1)
+    starts = [int(slots[0]), *(slots[breaks + 1]).tolist()]
+    ends = [*(slots[breaks] + 1).tolist(), int(slots[-1]) + 1]
+    return list(zip(starts, ends, strict=True))
+
+
 class VectorSet:
     """The searchable rows of one (kind, entity) at one version of the database.
 
@@ -81,21 +97,27 @@ class VectorSet:
     version (revision 0004) the contents match.
     """
 
-    def __init__(self, dim: int, version: int, rows: Sequence[VectorRow] = ()) -> None:
+    def __init__(self, dim: int, version: int, rows: Sequence[RowTuple] = ()) -> None:
         self.dim = dim
         self.nbytes = dim * FLOAT32.itemsize
         self.version = version
         self.lock = threading.Lock()
-        self._processes = _Codes()
-        self._sessions = _Codes()
+        self.processes = _Codes()
+        self.sessions = _Codes()
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._n = 0
-        self._allocate(max(16, int(len(rows) * GROWTH)))
-        self.upsert(rows)
+        self._changed = 0
+        nbytes = self.nbytes
+        usable = [r for r in rows if r[6] is not None and len(r[6]) == nbytes]
+        if len({r[0] for r in usable}) != len(usable):
+            usable = list({r[0]: r for r in usable}.values())
+        self._allocate(len(usable) + max(16, len(usable) // 16))
+        if usable:
+            self._load(usable, grouped=True)
 
     def _allocate(self, capacity: int) -> None:
-        self._matrix = np.zeros((capacity, self.dim), dtype=FLOAT32)
+        self._matrix = np.empty((capacity, self.dim), dtype=FLOAT32)  # rows >= n never read
         self._created = np.zeros(capacity, dtype=np.float64)
         self._alive = np.zeros(capacity, dtype=np.bool_)
         self._process = np.full(capacity, NULL, dtype=np.int32)
@@ -103,132 +125,186 @@ class VectorSet:
         self._shared = np.zeros(capacity, dtype=np.bool_)
         self._superseded = np.zeros(capacity, dtype=np.bool_)
 
+    def _columns(self) -> list[npt.NDArray[Any]]:
+        return [self._matrix, self._created, self._alive, self._process, self._session,
+                self._shared, self._superseded]
+
     @property
     def capacity(self) -> int:
-        """Rows allocated (what the cache's memory bound counts)."""
+        """Rows allocated (at least ``len``: room for appends)."""
         return int(self._matrix.shape[0])
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def _columns(self) -> list[npt.NDArray[Any]]:
-        return [self._matrix, self._created, self._alive, self._process, self._session,
-                self._shared, self._superseded]
+    def _load(self, rows: Sequence[RowTuple], *, grouped: bool = False) -> None:
+        """Append rows whose ids are not held yet (one vectorised pass).
 
-    def _grow(self, needed: int) -> None:
-        old, previous = self._n, self._columns()
-        self._allocate(max(needed, int(self.capacity * GROWTH) + 16))
-        for new, prev in zip(self._columns(), previous, strict=True):
-            new[:old] = prev[:old]
+        ``grouped``: store them in audience order (see ``_reorganise``), as a fresh set does.
+        """
+        start, end = self._n, self._n + len(rows)
+        if end > self.capacity:
+            previous = self._columns()
+            self._allocate(max(end, int(self.capacity * GROWTH) + 16))
+            for new, prev in zip(self._columns(), previous, strict=True):
+                new[:start] = prev[:start]
+        ids, created, processes, sessions, shared, superseded, blobs = zip(*rows, strict=True)
+        process = np.array([self.processes.encode(p) for p in processes], dtype=np.int32)
+        session = np.array([self.sessions.encode(s) for s in sessions], dtype=np.int32)
+        times = np.array(created, dtype=np.float64)
+        flags = np.array(shared, dtype=np.bool_), np.array(superseded, dtype=np.bool_)
+        if grouped:
+            order = _audience_order(process, session, *flags)
+            ids = tuple(ids[i] for i in order.tolist())
+            blobs = tuple(blobs[i] for i in order.tolist())
+            times, process, session = times[order], process[order], session[order]
+            flags = flags[0][order], flags[1][order]
+        block = self._matrix[start:end]
+        block[:] = np.frombuffer(b"".join(blobs), dtype=FLOAT32).reshape(len(rows), self.dim)
+        _normalise(block)
+        self._created[start:end] = times
+        self._alive[start:end] = True
+        self._process[start:end] = process
+        self._session[start:end] = session
+        self._shared[start:end], self._superseded[start:end] = flags
+        self._rows.update(zip(ids, range(start, end), strict=True))
+        self._ids.extend(ids)
+        self._n = end
 
-    def upsert(self, rows: Iterable[VectorRow]) -> None:
+    def upsert(self, rows: Iterable[RowTuple]) -> None:
         """Add or replace rows by id (the last of an id wins); no usable vector: removed."""
-        latest = {row.id: row for row in rows}
-        unusable = [i for i, r in latest.items()
-                    if r.embedding is None or len(r.embedding) != self.nbytes]
-        for item_id in unusable:
-            del latest[item_id]
-        if latest:
-            self._put(list(latest.values()))
-        if unusable:
-            self.remove(unusable)
+        latest = {row[0]: row for row in rows}
+        unusable = [i for i, r in latest.items() if not _usable(r, self.nbytes)]
+        replaced = [r for i, r in latest.items() if i in self._rows and _usable(r, self.nbytes)]
+        new = [r for i, r in latest.items() if i not in self._rows and _usable(r, self.nbytes)]
+        # a replaced row moves to the end, as a new one: its audience may have changed
+        self.remove([r[0] for r in replaced] + unusable, reorganise=False)
+        if replaced or new:
+            self._load(replaced + new)
+            self._changed += len(replaced) + len(new)
+        self._maybe_compact()
 
-    def _put(self, rows: list[VectorRow]) -> None:
-        slots = np.empty(len(rows), dtype=np.int64)
-        for i, row in enumerate(rows):
-            slot = self._rows.get(row.id)
-            if slot is None:
-                if self._n >= self.capacity:
-                    self._grow(self._n + 1)
-                slot = self._rows[row.id] = self._n
-                self._ids.append(row.id)
-                self._n += 1
-            slots[i] = slot
-        block = np.frombuffer(b"".join(r.embedding or b"" for r in rows), dtype=FLOAT32)
-        self._matrix[slots] = _unit_rows(block.reshape(len(rows), self.dim).copy())
-        self._created[slots] = [r.created_at for r in rows]
-        self._alive[slots] = True
-        self._process[slots] = [self._processes.encode(r.process_id) for r in rows]
-        self._session[slots] = [self._sessions.encode(r.session_id) for r in rows]
-        self._shared[slots] = [r.shared for r in rows]
-        self._superseded[slots] = [r.superseded for r in rows]
-
-    def remove(self, ids: Iterable[str]) -> None:
-        """Forget rows by id (unknown ids are ignored); compacts when many slots are dead."""
+    def remove(self, ids: Iterable[str], *, reorganise: bool = True) -> None:
+        """Forget rows by id (unknown ids are ignored)."""
         for item_id in ids:
             slot = self._rows.pop(item_id, None)
             if slot is not None:
                 self._alive[slot] = False
-        dead = self._n - len(self._rows)
-        if dead >= COMPACT_MIN_DEAD and dead * 4 >= self._n:
-            self._compact()
+                self._changed += 1
+        if reorganise:
+            self._maybe_compact()
 
-    def _compact(self) -> None:
-        keep = np.flatnonzero(self._alive[: self._n])
-        kept = [column[keep] for column in self._columns()]
-        self._ids = [self._ids[i] for i in keep.tolist()]
-        self._rows = {item_id: i for i, item_id in enumerate(self._ids)}
+    def _maybe_compact(self) -> None:
+        dead = self._n - len(self._rows)
+        if dead >= 64 and dead * 4 >= self._n:
+            self._reorganise()
+
+    def _reorganise(self) -> None:
+        """Drop dead slots and group rows by audience, persona, superseded and session."""
+        alive = np.flatnonzero(self._alive[: self._n])
+        order = alive[_audience_order(self._process[alive], self._session[alive],
+                                      self._shared[alive], self._superseded[alive])]
+        kept = [column[order] for column in self._columns()]
+        self._ids = [self._ids[i] for i in order.tolist()]
+        self._rows = dict(zip(self._ids, range(len(self._ids)), strict=True))
         self._n = len(self._ids)
-        self._allocate(max(16, int(self._n * GROWTH)))
+        if self.capacity < self._n + 16:
+            self._allocate(self._n + max(16, self._n // 16))
         for new, old in zip(self._columns(), kept, strict=True):
             new[: self._n] = old
+        self._alive[self._n :] = False
+        self._changed = 0
 
     # scopes (the rules of memori.backends.sql.filters, over the arrays)
 
     def memory_mask(self, process_id: str | None, include_superseded: bool) -> BoolArray:
         """Memories of the persona, of no persona, or shared (superseded left out unless asked)."""
         n = self._n
-        mask = self._alive[:n] & ((self._process[:n] == NULL) | self._shared[:n])
-        code = self._processes.lookup(process_id)
+        audience = (self._process[:n] == NULL) | self._shared[:n]
+        code = self.processes.lookup(process_id)
         if process_id is not None and code is not None:
-            mask |= self._alive[:n] & (self._process[:n] == code)
+            audience |= self._process[:n] == code
+        mask: BoolArray = self._alive[:n] & audience
         if not include_superseded:
             mask &= ~self._superseded[:n]
-        out: BoolArray = mask
-        return out
+        return mask
 
     def turn_mask(self, process_id: str | None, session_id: str | None) -> BoolArray:
         """Turns of exactly this persona (None: no persona) and, if given, this session."""
         n = self._n
-        code = self._processes.lookup(process_id)
-        if code is None:
+        code = self.processes.lookup(process_id)
+        session = self.sessions.lookup(session_id)
+        if code is None or session is None:
             return np.zeros(n, dtype=np.bool_)
-        mask = self._alive[:n] & (self._process[:n] == code)
+        mask: BoolArray = self._alive[:n] & (self._process[:n] == code)
         if session_id is not None:
-            session = self._sessions.lookup(session_id)
-            if session is None:
-                return np.zeros(n, dtype=np.bool_)
             mask &= self._session[:n] == session
-        out: BoolArray = mask
-        return out
+        return mask
 
     # ranking
 
-    def nearest(
-        self, query: npt.NDArray[np.float32], mask: BoolArray, k: int
-    ) -> list[tuple[str, float]]:
-        """``(id, cosine)`` of the ``k`` rows in ``mask`` nearest to the unit ``query``.
+    def _dots(self, visible: IntArray, query: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
+        """``query`` . row for each visible slot, multiplying as few rows as it can.
 
-        Best first; equal cosines go older first, then by id (as the SQL paths order them).
+        einsum, not BLAS: OpenBLAS threads a matrix-vector product, which on a busy
+        machine turns a sub-millisecond job into tens of milliseconds.
         """
-        visible = np.flatnonzero(mask)
-        if k <= 0 or visible.size == 0:
-            return []
+        runs = _runs(visible)
+        if len(runs) > MAX_RUNS and self._changed * 16 >= self._n:
+            self._reorganise()
+            return np.zeros(0)
+        if len(runs) <= MAX_RUNS:
+            parts = [np.einsum("ij,j->i", self._matrix[s:e], query) for s, e in runs]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        dots: npt.NDArray[Any]
         if visible.size < SUBSET_FRACTION * self._n:
             dots = np.einsum("ij,j->i", self._matrix[visible], query)
         else:
-            # einsum, not BLAS: OpenBLAS threads a matrix-vector product, which costs
-            # tens of milliseconds on a busy machine for a sub-millisecond job
             dots = np.einsum("ij,j->i", self._matrix[: self._n], query)[visible]
+        return dots
+
+    def nearest(
+        self, query: npt.NDArray[np.float32], mask_of: Callable[[VectorSet], BoolArray],
+        k: int,
+    ) -> list[tuple[str, float]]:
+        """``(id, cosine)`` of the ``k`` rows ``mask_of(self)`` selects nearest to ``query``.
+
+        ``query`` has length 1. Best first; equal cosines go older first, then by id
+        (as the SQL paths order them).
+        """
+        if k <= 0:
+            return []
+        visible = np.flatnonzero(mask_of(self))
+        if visible.size == 0:
+            return []
+        dots = self._dots(visible, query)
+        if dots.size != visible.size:  # reorganised: slots moved
+            visible = np.flatnonzero(mask_of(self))
+            dots = self._dots(visible, query)
         cosines = np.clip(dots.astype(np.float64), -1.0, 1.0)
         if cosines.size > k:
             cut = np.partition(cosines, cosines.size - k)[cosines.size - k]
             candidates = np.flatnonzero(cosines >= cut)
         else:
             candidates = np.arange(cosines.size)
+        slots = visible[candidates].tolist()
+        scores = cosines[candidates].tolist()
         created, ids = self._created, self._ids
-        ordered = sorted(
-            candidates.tolist(),
-            key=lambda j: (-cosines[j], created[visible[j]], ids[visible[j]]),
-        )[:k]
-        return [(ids[int(visible[j])], float(cosines[j])) for j in ordered]
+        ordered = sorted(range(len(slots)),
+                         key=lambda j: (-scores[j], created[slots[j]], ids[slots[j]]))[:k]
+        return [(ids[slots[j]], scores[j]) for j in ordered]
+
+
+def _usable(row: RowTuple, nbytes: int) -> bool:
+    return row[6] is not None and len(row[6]) == nbytes
+
+
+def _audience_order(
+    process: npt.NDArray[np.int32], session: npt.NDArray[np.int32],
+    shared: BoolArray, superseded: BoolArray,
+) -> IntArray:
+    """Row order: everyone's rows (no persona, or shared) first, then per persona;
+    within those, current before superseded, then by persona, then by session."""
+    everyone = (process == NULL) | shared
+    order: IntArray = np.lexsort((session, process, superseded, ~everyone))
+    return order
