@@ -1,6 +1,7 @@
 """LoCoMo turn-level evidence recall: BM25-only, dense-only and hybrid retrieval side by side.
 
-Run: ``python benchmarks/bench_locomo.py [--embedder local|hash] [--ablation]``.
+Run: ``python benchmarks/bench_locomo.py [--embedder local|hash] [--ablation] [--dated]
+[--url URL]``.
 Reads ``MEMORI_LOCOMO_PATH`` or ``../shared/data/locomo/locomo-dev.json`` (skips with a
 message when absent), ingests each conversation's turns through the public API (one
 entity per conversation, one session per LoCoMo session, each turn with its speaker
@@ -38,7 +39,7 @@ from _common import (
 )
 
 from memori import Memori
-from memori.core import Embedder, Hit, Turn
+from memori.core import Capability, Embedder, Hit, Turn
 from memori.llm.context import build_block
 from memori.retrieval import HybridRetriever, count_tokens, default_weights
 from memori.retrieval.query import content_words
@@ -148,11 +149,16 @@ def _evidence(values: object) -> frozenset[str]:
     return frozenset(ids)
 
 
-def turn_content(turn: DialogueTurn) -> str:
-    """What the harness records as the turn's content: "speaker: text [shares caption]"."""
+def turn_content(turn: DialogueTurn, date: str | None = None) -> str:
+    """What the harness records as the turn's content: "speaker: text [shares caption]".
+
+    With ``date`` (the ``--dated`` experiment) the session's day leads: "[8 May, 2023] ...".
+    """
     text = f"{turn.speaker}: {turn.text}"
     if turn.caption:
         text += f" [shares {turn.caption}]"
+    if date:
+        text = f"[{date.split(' on ')[-1]}] {text}"
     return text
 
 
@@ -196,16 +202,22 @@ def plain(embedder: Embedder | None, weights: dict[str, float], k: int = 5) -> H
                            query_processor=None, context_window=0)
 
 
-def main_variants() -> list[Variant]:
-    """The three configurations the report shows side by side."""
-    return [
-        Variant("bm25", "the store's BM25 (FTS5) on the question as asked",
+def main_variants(native_fusion: bool = False) -> list[Variant]:
+    """The three configurations the report shows side by side (plus the store's own
+    text+vector fusion when it has one)."""
+    variants = [
+        Variant("bm25", "the store's BM25 text search on the question as asked",
                 lambda emb, conv: plain(None, TEXT_ONLY)),
-        Variant("dense", "cosine over all-MiniLM-L6-v2 turn embeddings",
+        Variant("dense", "cosine over the embedder's turn vectors",
                 lambda emb, conv: plain(emb, DENSE_ONLY)),
         Variant("hybrid", "the default HybridRetriever",
                 lambda emb, conv: HybridRetriever(embedder=emb)),
     ]
+    if native_fusion:
+        variants.append(Variant(
+            "hybrid (native fusion)", "the default with the store's own text+vector fusion",
+            lambda emb, conv: HybridRetriever(embedder=emb, native_fusion=True)))
+    return variants
 
 
 def ablation_variants() -> list[Variant]:
@@ -260,7 +272,7 @@ def make_embedder(name: str, cache: bool) -> Embedder:
     return DiskCachedEmbedder(inner, CACHE_DIR / "embeddings.sqlite3") if cache else inner
 
 
-def ingest(mem: Memori, conversations: Sequence[Conversation]) -> float:
+def ingest(mem: Memori, conversations: Sequence[Conversation], dated: bool = False) -> float:
     """Record every turn through the public API; returns the seconds until flushed."""
     start = time.perf_counter()
     for conv in conversations:
@@ -270,7 +282,8 @@ def ingest(mem: Memori, conversations: Sequence[Conversation]) -> float:
             turns = [
                 Turn(
                     entity_id=scope.entity_id, session_id=str(scope.session_id), role="user",
-                    content=turn_content(t), created_at=session.timestamp + 30.0 * i,
+                    content=turn_content(t, session.date if dated else None),
+                    created_at=session.timestamp + 30.0 * i,
                     metadata={"speaker": t.speaker, "dia_id": t.dia_id, "date": session.date},
                 )
                 for i, t in enumerate(session.turns)
@@ -360,7 +373,13 @@ def main() -> int:
                         help="do not read or write the on-disk embedding cache")
     parser.add_argument("--ablation", action="store_true",
                         help="also run each idea of the default retriever on its own")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "locomo.json")
+    parser.add_argument("--dated", action="store_true",
+                        help="experiment: each turn's content starts with its session's day")
+    parser.add_argument("--url", help="store URL (default: a temporary SQLite file)")
+    parser.add_argument("--variants", help="names of the variants to run, separated by '|'")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default results/locomo.json (locomo_dated.json with --dated, "
+                             "locomo_<backend>.json with --url)")
     args = parser.parse_args()
 
     path = data_path()
@@ -371,12 +390,16 @@ def main() -> int:
     questions = [q for c in conversations for q in c.questions]
     embedder = make_embedder(args.embedder, cache=not args.no_cache)
     with tempfile.TemporaryDirectory(prefix="memori-locomo-") as tmp:
-        mem = Memori(f"sqlite:///{Path(tmp) / 'locomo.db'}", embedder=embedder, extractor=None)
+        url = args.url or f"sqlite:///{Path(tmp) / 'locomo.db'}"
+        mem = Memori(url, embedder=embedder, extractor=None)
         try:
-            ingest_s = ingest(mem, conversations)
-            results = run_variants(mem, main_variants(), conversations)
-            ablation = (run_variants(mem, ablation_variants(), conversations)
-                        if args.ablation else {})
+            ingest_s = ingest(mem, conversations, dated=args.dated)
+            fuses = Capability.HYBRID_FUSION in mem.store.capabilities
+            results = run_variants(mem, chosen(main_variants(fuses), args.variants),
+                                   conversations)
+            ablation = (run_variants(mem, chosen(ablation_variants(), args.variants),
+                                     conversations) if args.ablation else {})
+            backend = mem.store.name
         finally:
             mem.close()
     report = {
@@ -385,23 +408,36 @@ def main() -> int:
         "conversations": len(conversations),
         "turns": sum(len(s.turns) for c in conversations for s in c.sessions),
         "questions": len(questions),
+        "backend": backend,
         "embedder": embedder.name,
         "extraction": "none (turns only)",
+        "turn_content": "[session day] speaker: text" if args.dated else "speaker: text",
         "ingest_seconds": round(ingest_s, 2),
         "results": results,
         "ablation": ablation,
         "machine": machine_info(),
     }
     print_report(report)
-    write_result(args.output, report)
-    print(f"written to {args.output.name}")
+    name = "locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if args.url else "")
+    output = args.output or RESULTS_DIR / f"{name}.json"
+    write_result(output, report)
+    print(f"written to {output.name}")
     return 0
+
+
+def chosen(variants: list[Variant], names: str | None) -> list[Variant]:
+    """The variants named in ``names`` (separated by '|'), or all of them."""
+    if not names:
+        return variants
+    wanted = {n.strip() for n in names.split("|")}
+    return [v for v in variants if v.name in wanted]
 
 
 def print_report(report: dict[str, Any]) -> None:
     print(f"LoCoMo {report['data']}: {report['conversations']} conversations, "
           f"{report['turns']} turns, {report['questions']} questions; "
-          f"embedder {report['embedder']}; extraction: {report['extraction']}")
+          f"backend {report['backend']}; embedder {report['embedder']}; "
+          f"extraction: {report['extraction']}; content: {report['turn_content']}")
     print_recall_table(report["results"])
     print()
     cats = list(CATEGORIES.values())

@@ -211,43 +211,60 @@ def child(
     backend: str, sizes: Sequence[int], n_queries: int, budget_s: float, query_s: float,
     per_entity: int,
 ) -> dict[str, Any]:
-    """Run one backend through every size; returns its rows (runs in its own process)."""
+    """Run one backend through every size (in its own process).
+
+    Returns the rows measured; an error (a missing driver, a server that does not
+    start, memory running out) ends the run with the rows so far and its reason.
+    """
+    rows: list[dict[str, Any]] = []
+    info: dict[str, Any] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="memori-scale-") as tmp, \
+                open_for(backend, Path(tmp)) as (store, facts):
+            info = facts
+            grow(store, backend, rows, info, sizes, n_queries, budget_s, query_s, per_entity)
+    except Exception as e:
+        info["error"] = f"{type(e).__name__}: {e}"[:400]
+    return {"backend": backend, **info, "rows": rows}
+
+
+def grow(
+    store: MemoryStore, backend: str, rows: list[dict[str, Any]], info: dict[str, Any],
+    sizes: Sequence[int], n_queries: int, budget_s: float, query_s: float, per_entity: int,
+) -> None:
+    """Load the store size by size, measuring at each; rows are appended as they come."""
     corpus = Corpus()
     queries = corpus.queries(n_queries)
     picks = np.random.default_rng(SEED + 1).random(n_queries)
-    rows: list[dict[str, Any]] = []
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="memori-scale-") as tmp, \
-            open_for(backend, Path(tmp)) as (store, info):
-        have = 0
-        for size in sorted(sizes):
-            if time.monotonic() - started > budget_s:
-                info["stopped"] = f"time budget of {budget_s:.0f} s spent before {size:,}"
-                break
-            ingest_s = 0.0
-            while have < size:
-                batch = corpus.memories(min(BATCH, size - have), have, per_entity)
-                t0 = time.perf_counter()
-                store.put_memories(batch)
-                ingest_s += time.perf_counter() - t0
-                have += len(batch)
-            expected = size if per_entity <= 0 else min(per_entity, size)
-            count = store.count_memories(Scope(entity_of(0, per_entity)))
-            if count != expected:
-                raise RuntimeError(f"{backend}: {count} memories stored, expected {expected}")
-            entities = 1 if per_entity <= 0 else -(-size // per_entity)
-            scopes = [Scope(entity_of(int(p * entities) * max(per_entity, 1), per_entity))
-                      for p in picks]
-            added = size - (rows[-1]["memories"] if rows else 0)
-            row = {"memories": size, "entities": entities,
-                   "ingest_per_s": round(added / max(ingest_s, 1e-9), 1),
-                   **measure_searches(store, queries, scopes, query_s),
-                   "peak_rss_mb": peak_rss_mb()}
-            rows.append(row)
-            print(f"  {backend} {size:>9,}: ingest {row['ingest_per_s']:>9,.0f}/s, recall p50 "
-                  f"{row['recall']['p50_ms']:.2f} ms, peak RSS {row['peak_rss_mb']:.0f} MiB",
-                  file=sys.stderr, flush=True)
-    return {"backend": backend, **info, "rows": rows}
+    have = 0
+    for size in sorted(sizes):
+        if time.monotonic() - started > budget_s:
+            info["stopped"] = f"time budget of {budget_s:.0f} s spent before {size:,}"
+            return
+        ingest_s = 0.0
+        while have < size:
+            batch = corpus.memories(min(BATCH, size - have), have, per_entity)
+            t0 = time.perf_counter()
+            store.put_memories(batch)
+            ingest_s += time.perf_counter() - t0
+            have += len(batch)
+        expected = size if per_entity <= 0 else min(per_entity, size)
+        count = store.count_memories(Scope(entity_of(0, per_entity)))
+        if count != expected:
+            raise RuntimeError(f"{count} memories stored for an entity, expected {expected}")
+        entities = 1 if per_entity <= 0 else -(-size // per_entity)
+        scopes = [Scope(entity_of(int(p * entities) * max(per_entity, 1), per_entity))
+                  for p in picks]
+        added = size - (rows[-1]["memories"] if rows else 0)
+        row = {"memories": size, "entities": entities,
+               "ingest_per_s": round(added / max(ingest_s, 1e-9), 1),
+               **measure_searches(store, queries, scopes, query_s),
+               "peak_rss_mb": peak_rss_mb()}
+        rows.append(row)
+        print(f"  {backend} {size:>9,}: ingest {row['ingest_per_s']:>9,.0f}/s, recall p50 "
+              f"{row['recall']['p50_ms']:.2f} ms, peak RSS {row['peak_rss_mb']:.0f} MiB",
+              file=sys.stderr, flush=True)
 
 
 def run_child(backend: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -260,9 +277,10 @@ def run_child(backend: str, args: argparse.Namespace) -> dict[str, Any]:
            "--budget", str(args.budget), "--query-seconds", str(args.query_seconds),
            "--per-entity", str(args.per_entity)]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
-    if proc.returncode != 0:
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
         return {"backend": backend, "error": f"exited with code {proc.returncode}", "rows": []}
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(lines[-1])
     capped = [s for s in args.sizes if s not in sizes]
     if capped:
         result["capped"] = (f"sizes {', '.join(f'{s:,}' for s in capped)} skipped "
@@ -324,8 +342,6 @@ def main() -> int:
 def print_report(results: Sequence[dict[str, Any]]) -> None:
     rows = []
     for res in results:
-        if res.get("error"):
-            rows.append([res["backend"], "-", res["error"], "", "", "", "", ""])
         for r in res["rows"]:
             rows.append([res["backend"], f"{r['memories']:,}", f"{r['ingest_per_s']:,.0f}",
                          r["recall"]["p50_ms"], r["recall"]["p95_ms"],
@@ -334,7 +350,7 @@ def print_report(results: Sequence[dict[str, Any]]) -> None:
     print_table(["backend", "memories", "ingest/s", "recall p50 ms", "recall p95 ms",
                  "text p50 ms", "vector p50 ms", "peak RSS MiB"], rows)
     for res in results:
-        for note in ("capped", "stopped"):
+        for note in ("capped", "stopped", "error"):
             if res.get(note):
                 print(f"{res['backend']}: {res[note]}")
 
