@@ -9,5 +9,8 @@ from memori.core import ComponentSpec, hookimpl
 
 @hookimpl
 def memori_register_retrievers(register: Any) -> None:
-    register(ComponentSpec("hybrid", "memori.retrieval.hybrid:HybridRetriever",
-                           description="Dense + text + recency over memories and turns (RRF)."))
+    register(ComponentSpec(
+        "hybrid", "memori.retrieval.hybrid:HybridRetriever",
+        description="Text + dense + recency over memories and turns: weighted RRF, "
+                    "conversation context, rerank hook.",
+    ))
