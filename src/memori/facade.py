@@ -272,8 +272,17 @@ class Memori:
             write_failures=rec.write_failures, dropped=rec.dropped,
             processed=aug.processed, failed=aug.failed, parked=aug.parked,
             memories=aug.memories,
-            lag=self._worker.lag() if self._worker else 0.0,
+            lag=self._lag(),
         )
+
+    def _lag(self) -> float:
+        """Seconds the oldest waiting turn has waited; NaN while the store cannot say."""
+        if self._worker is None:
+            return 0.0
+        try:
+            return self._worker.lag()
+        except Exception:  # metrics must not fail while the store is down
+            return float("nan")
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Flush (bounded by ``timeout``), stop background work and close the store."""
