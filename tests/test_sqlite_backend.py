@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import random
 import sqlite3
+import struct
 import subprocess
 import sys
 import textwrap
@@ -553,3 +556,328 @@ def test_two_processes_set_up_and_write_one_new_file_and_lose_nothing(tmp_path: 
             assert s.count_memories(Scope(name)) == 150
             assert len(s.search_turns(Scope(name, None, "s"), text=name, limit=5000)) == 3000
         assert s.admin_stats()["outbox_pending"] == 2 * 150 * 20
+
+
+# the in-process vector cache (searches answered from numpy arrays, kept current by versions)
+
+PERSONAS = ["coach", "planner", "Coach", None]
+SESSIONS = ["s1", "s2", "S1"]
+
+
+def _random_vector(rng: random.Random) -> tuple[float, ...]:
+    choice = rng.random()
+    if choice < 0.05:
+        return (0.0,) * DIM  # zero vectors score 0.5, like the SQL paths
+    if choice < 0.25:
+        return (1.0, 0.0, rng.choice([0.0, 1.0]), 0.0)  # exact ties
+    return tuple(float(rng.randint(-3, 3)) for _ in range(DIM))
+
+
+def _random_data(rng: random.Random, entity: str, n: int) -> tuple[list[Memory], list[Turn]]:
+    base = 1_700_000_000.0
+    memories = [
+        Memory(entity, f"m{i}", process_id=rng.choice(PERSONAS), shared=rng.random() < 0.2,
+               superseded_by=f"newer-{i}" if rng.random() < 0.15 else None,
+               created_at=base + rng.randint(0, n // 4),  # many equal ages: ties go by id
+               embedding=None if rng.random() < 0.1 else _random_vector(rng))
+        for i in range(n)
+    ]
+    turns = [
+        turn(entity, f"t{i}", p=rng.choice(PERSONAS), s=rng.choice(SESSIONS),
+             created_at=base + rng.randint(0, n // 4),
+             embedding=None if rng.random() < 0.1 else _random_vector(rng))
+        for i in range(n)
+    ]
+    return memories, turns
+
+
+def _all_searches(s: SQLiteStore, entity: str, rng: random.Random) -> list[list[tuple[str, float]]]:
+    """Every scope shape, vector and hybrid, memories and turns, as (id, score) lists."""
+    out = []
+    for q in ([1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0],
+              [float(rng.randint(-3, 3)) for _ in range(DIM)]):
+        for p in [*PERSONAS, "unknown"]:
+            for history in (False, True):
+                for limit in (1, 5, 500):
+                    hits = s.search_memories(Scope(entity, p), vector=q, limit=limit,
+                                             include_superseded=history)
+                    out.append([(h.id, h.score) for h in hits])
+            hits = s.search_memories(Scope(entity, p), text="m1", vector=q, limit=7)
+            out.append([(h.id, h.score) for h in hits])
+            for session in [None, *SESSIONS, "unknown"]:
+                hits = s.search_turns(Scope(entity, p, session), vector=q, limit=8)
+                out.append([(h.id, h.score) for h in hits])
+    return out
+
+
+def _assert_same_results(
+    got: list[list[tuple[str, float]]], want: list[list[tuple[str, float]]]
+) -> None:
+    """Same ids in the same order with the same scores, to the last bit (ties included)."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g == w
+
+
+@pytest.fixture
+def cached_and_plain(db_url: str) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
+    """Two stores on one file: one answering vector searches from its cache, one without."""
+    cached = open_store(db_url, vector_dim=DIM, vector_search="exact")
+    plain = open_store(db_url, vector_dim=DIM, vector_search="exact", vector_cache_items=0)
+    cached.setup()
+    plain.setup()
+    yield cached, plain
+    cached.close()
+    plain.close()
+
+
+def _cache_builds(s: SQLiteStore) -> int:
+    stats = s.admin_stats()["vector_cache"]
+    assert stats is not None
+    return int(stats["builds"])
+
+
+def test_cache_ranks_exactly_like_the_sql_path(
+    cached_and_plain: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    cached, plain = cached_and_plain
+    rng = random.Random(11)
+    memories, turns = _random_data(rng, "e", 400)
+    other_m, other_t = _random_data(rng, "e%", 100)
+    cached.put_memories(memories + other_m)
+    cached.append_turns(turns + other_t)
+    got = _all_searches(cached, "e", random.Random(5))
+    want = _all_searches(plain, "e", random.Random(5))
+    _assert_same_results(got, want)
+    assert _cache_builds(cached) == 2  # one scan per kind, then every search from memory
+    assert plain.admin_stats()["vector_cache"] is None
+
+
+def test_cache_follows_its_own_writes_without_rescanning(
+    cached_and_plain: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    cached, plain = cached_and_plain
+    rng = random.Random(3)
+    memories, turns = _random_data(rng, "e", 300)
+    cached.put_memories(memories)
+    cached.append_turns(turns)
+    _all_searches(cached, "e", random.Random(1))
+    builds = _cache_builds(cached)
+    more_m, more_t = _random_data(rng, "e", 150)  # appended: out of the grouped order
+    cached.put_memories(more_m)
+    cached.append_turns(more_t)
+    for m in rng.sample(memories, 60):
+        cached.update_memory(Scope("e", m.process_id), m.id, rng.choice([
+            {"embedding": _random_vector(rng)}, {"embedding": None},
+            {"shared": not m.shared}, {"superseded_by": "x"}, {"superseded_by": None},
+            {"count": 5}, {"content": "m1 again"},
+        ]))
+    replaced = [Memory("e", "replaced", id=m.id, process_id=rng.choice(PERSONAS),
+                       created_at=m.created_at, embedding=_random_vector(rng))
+                for m in rng.sample(memories, 40)]
+    cached.put_memories(replaced)
+    cached.delete_memories(Scope("e", "coach"), [m.id for m in memories[:100]])
+    cached.delete_turns(Scope("e", "planner", "s2"))
+    cached.delete_turns(Scope("e", "coach"), [t.id for t in turns[:50]])
+    cached.import_records([{"type": "memory", "entity_id": "e", "id": "imported",
+                            "content": "from an export", "created_at": 1.0,
+                            "embedding": [1.0, 0.0, 0.0, 0.0]}])
+    cached.outbox_mark("e", [t.id for t in turns[50:80]], ExtractState.DONE)
+    _assert_same_results(_all_searches(cached, "e", random.Random(2)),
+                         _all_searches(plain, "e", random.Random(2)))
+    assert _cache_builds(cached) == builds, "the store's own writes must not force a rescan"
+
+
+def test_another_connection_s_write_is_seen(
+    cached_and_plain: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    cached, other = cached_and_plain
+    cached.put_memories([Memory("e", "old", embedding=(0, 1.0, 0, 0))])
+    cached.append_turns([turn("e", "old", embedding=(0, 1.0, 0, 0))])
+    assert [h.content for h in cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])] == [
+        "old"]
+    assert len(cached.search_turns(Scope("e", None, "s1"), vector=[1.0, 0, 0, 0])) == 1
+    builds = _cache_builds(cached)
+    new = Memory("e", "new", embedding=(1.0, 0, 0, 0))
+    other.put_memories([new])
+    hits = cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])
+    assert [h.content for h in hits] == ["new", "old"]
+    assert _cache_builds(cached) == builds + 1  # the memories rescanned; turns untouched
+    assert len(cached.search_turns(Scope("e", None, "s1"), vector=[1.0, 0, 0, 0])) == 1
+    assert _cache_builds(cached) == builds + 1
+    other.update_memory(Scope("e"), new.id, {"superseded_by": "newer"})
+    assert [h.content for h in cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])] == [
+        "old"]
+    other.forget("e")
+    assert cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0]) == []
+    assert cached.search_turns(Scope("e", None, "s1"), vector=[1.0, 0, 0, 0]) == []
+    other.put_memories([Memory("e", "after forget", embedding=(1.0, 0, 0, 0))])
+    assert [h.content for h in cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])] == [
+        "after forget"]
+
+
+def test_raw_sql_writes_are_seen_too(db_url: str) -> None:
+    """The versions are kept by triggers, so any writer on the file counts, not just memori."""
+    with open_store(db_url, vector_dim=DIM) as s:
+        m = Memory("e", "shared later", process_id="planner", embedding=(1.0, 0, 0, 0))
+        s.put_memories([m])
+        assert s.search_memories(Scope("e", "coach"), vector=[1.0, 0, 0, 0]) == []
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+        with conn:
+            conn.execute("UPDATE memori_memories SET shared = 1 WHERE id = ?", (m.id,))
+        conn.close()
+        assert [h.id for h in s.search_memories(Scope("e", "coach"), vector=[1, 0, 0, 0])] == [
+            m.id]
+
+
+def test_cache_bound_evicts_and_oversized_sets_fall_back(db_url: str) -> None:
+    with open_store(db_url, vector_dim=DIM, vector_cache_items=100) as s:
+        for e in ("a", "b", "c"):
+            s.put_memories([Memory(e, f"{e}{i}", embedding=(1.0, i, 0, 0)) for i in range(40)])
+        s.put_memories([Memory("big", f"big{i}", embedding=(1.0, i, 0, 0)) for i in range(60)])
+        for e in ("a", "b", "c"):
+            assert len(s.search_memories(Scope(e), vector=[1.0, 0, 0, 0], limit=50)) == 40
+        stats = s.admin_stats()["vector_cache"]
+        assert stats["items"] <= 100 and stats["sets"] == 2  # "a" was evicted
+        hits = s.search_memories(Scope("big"), vector=[0, 1.0, 0, 0], limit=3)
+        assert [h.content for h in hits] == ["big59", "big58", "big57"]  # SQL path answers
+        assert s.admin_stats()["vector_cache"]["sets"] == 2
+        assert len(s.search_memories(Scope("a"), vector=[1.0, 0, 0, 0], limit=50)) == 40
+
+
+def test_cache_option_is_checked(db_url: str) -> None:
+    for bad in (-1, 1.5, True, "10"):
+        with pytest.raises(ConfigurationError, match="vector_cache_items"):
+            open_store(db_url, vector_dim=DIM, vector_cache_items=bad)
+    with open_store(db_url, vector_dim=DIM, vector_cache_items=0) as s:
+        assert s.admin_stats()["vector_cache"] is None
+    with open_store(db_url, vector_dim=1536) as s:
+        assert s.admin_stats()["vector_cache"]["max_items"] == 512 * 1024 * 1024 // (1536 * 4)
+    with open_store(db_url, vector_dim=DIM) as s:
+        assert s.admin_stats()["vector_cache"]["max_items"] == 200_000
+
+
+def test_many_interleaved_appends_keep_results_exact(
+    cached_and_plain: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    """Appends from alternating personas split a scope into many runs; still exact."""
+    cached, plain = cached_and_plain
+    rng = random.Random(8)
+    cached.append_turns([turn("e", f"seed {i}", p=PERSONAS[i % 4], embedding=_random_vector(rng))
+                         for i in range(50)])
+    q = [1.0, 0.5, 0.0, 0.0]
+    cached.search_turns(Scope("e", "coach"), vector=q)
+    for i in range(400):
+        cached.append_turns([turn("e", f"t{i}", p=PERSONAS[i % 4], s=SESSIONS[i % 3],
+                                  embedding=_random_vector(rng))])
+        if i % 37 == 0:
+            assert [h.id for h in cached.search_turns(Scope("e", "coach"), vector=q, limit=20)] \
+                == [h.id for h in plain.search_turns(Scope("e", "coach"), vector=q, limit=20)]
+    for p in PERSONAS:
+        for sess in (None, "s2"):
+            got = cached.search_turns(Scope("e", p, sess), vector=q, limit=30)
+            want = plain.search_turns(Scope("e", p, sess), vector=q, limit=30)
+            assert [h.id for h in got] == [h.id for h in want]
+
+
+def test_migration_keeps_versions_for_existing_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrate.upgrade(conn, "0003")
+        conn.exec_driver_sql(
+            "INSERT INTO memori_memories (entity_id, id, process_id, shared, kind, content, "
+            "session_id, created_at, count, source_turn_ids, metadata, embedding) VALUES "
+            "('e', 'm1', NULL, 0, 'fact', 'before 0004', NULL, 1.0, 1, '[]', '{}', ?)",
+            (struct.pack("<4f", 1.0, 0, 0, 0),),
+        )
+    with open_store(url, vector_dim=DIM, migrate=True) as s:
+        s.setup()
+        assert s.raw_count("e") == 3  # the memory, its FTS row, its version
+        assert [h.id for h in s.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])] == ["m1"]
+    with engine.begin() as conn:
+        migrate.downgrade(conn, "0003")
+        names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+    assert "memori_entity_versions" not in names
+    assert not {n for n in names if n.endswith(("_version_ai", "_version_ad", "_version_au"))}
+    engine.dispose()
+
+
+# several processes: A caches, B writes, A sees it
+
+MUTATOR = textwrap.dedent("""
+    import json, sys
+    from memori.backends.sqlite.store import open_store
+    from memori.core import Memory, Scope, Turn
+    store = open_store(sys.argv[1], vector_dim=4, vector_cache_items=0)
+    store.setup()
+    for line in sys.stdin:
+        op = json.loads(line)
+        e = op["entity"]
+        if op["op"] == "put":
+            store.put_memories([Memory(e, op["content"], id=op["id"], process_id=op["p"],
+                                       embedding=tuple(op["v"]))])
+        elif op["op"] == "turn":
+            store.append_turns([Turn(e, "s1", "user", op["content"], process_id=op["p"],
+                                     embedding=tuple(op["v"]))])
+        elif op["op"] == "update":
+            store.update_memory(Scope(e, op["p"]), op["id"], op["changes"])
+        elif op["op"] == "delete":
+            store.delete_memories(Scope(e, op["p"]), [op["id"]])
+        elif op["op"] == "forget":
+            store.forget(e)
+        print("ok", flush=True)
+    store.close()
+""")
+
+
+def test_a_cache_sees_another_process_s_writes(tmp_path: Path, db_url: str) -> None:
+    script = tmp_path / "mutator.py"
+    script.write_text(MUTATOR)
+    proc = subprocess.Popen([sys.executable, str(script), db_url], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def other(**op: object) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"entity": "e", "p": "coach", **op}) + "\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "ok"
+
+    q = [1.0, 0, 0, 0]
+    try:
+        with open_store(db_url, vector_dim=DIM, vector_search="exact") as a:
+            a.put_memories([Memory("e", "mine", process_id="coach", embedding=(0.5, 1.0, 0, 0))])
+            a.append_turns([turn("e", "my turn", p="coach", embedding=(0.5, 1.0, 0, 0))])
+
+            def memories() -> list[str]:
+                return [h.content for h in a.search_memories(Scope("e", "coach"), vector=q)]
+
+            def turns() -> list[str]:
+                return [h.content for h in a.search_turns(Scope("e", "coach", "s1"), vector=q)]
+
+            assert memories() == ["mine"] and turns() == ["my turn"]
+            other(op="put", id="b1", content="theirs", v=[1.0, 0, 0, 0])
+            assert memories() == ["theirs", "mine"]
+            other(op="turn", content="their turn", v=[1.0, 0, 0, 0])
+            assert turns() == ["their turn", "my turn"]
+            other(op="update", id="b1", changes={"embedding": [0, 0, 1.0, 0]})
+            assert memories() == ["mine", "theirs"]
+            other(op="update", id="b1", changes={"superseded_by": "b2"})
+            assert memories() == ["mine"]
+            other(op="put", id="b3", content="planner's", v=[1.0, 0, 0, 0], p="planner")
+            assert memories() == ["mine"]
+            other(op="update", id="b3", p="planner", changes={"shared": True})
+            assert memories() == ["planner's", "mine"]
+            other(op="delete", id="b3", p="planner")
+            assert memories() == ["mine"]
+            a.put_memories([Memory("e", "mine again", process_id="coach",
+                                   embedding=(1.0, 0, 0, 0))])  # A's own write, after B's
+            assert memories() == ["mine again", "mine"]
+            other(op="forget")
+            assert memories() == [] and turns() == []
+            assert a.raw_count("e") == 0
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""

@@ -51,7 +51,7 @@ from memori.backends.sqlite.vector_cache import (
     memory_vector_row,
     turn_vector_row,
 )
-from memori.backends.sqlite.vector_set import VectorSet, unit_query
+from memori.backends.sqlite.vector_set import VectorSet
 from memori.backends.sqlite.vectors import BlobCodec, check_vector
 from memori.backends.sqlite.versions import (
     Kind,
@@ -502,7 +502,6 @@ class SQLiteStore(ThreadedAsyncMixin):
         if version is None:
             return []  # no row of this kind was ever written for the entity (or forgotten)
         key = (kind, entity_id)
-        unit = unit_query(query)
         cached = self._cache.get(key)
         if cached is not None:
             with cached.lock:
@@ -511,7 +510,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                 if version is None:
                     return []
                 if cached.version == version:
-                    return cached.nearest(unit, scope.mask, limit)
+                    return cached.nearest(query, scope.mask, limit)
         if self._cache.oversized(key, version):
             return None
         built = VectorSet(
@@ -520,7 +519,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         if not self._cache.put(key, built):
             return None
         with built.lock:
-            return built.nearest(unit, scope.mask, limit)
+            return built.nearest(query, scope.mask, limit)
 
     # whole entity
 

@@ -2,11 +2,12 @@
 
 Rows carry what the scope filters and the tie-break read: id, created_at,
 process_id, session_id (turns), shared and superseded (memories). Vectors are kept
-L2-normalised in float32, so a search is a matrix-vector product over the rows
-the scope can see. Rows are kept grouped by audience (everyone's first, then per
-persona, superseded apart, then per session), so a scope's rows are a few
-contiguous runs and only those are multiplied; rows written since the last
-reorganisation are appended and may add runs.
+in float32 with their lengths, so a search is a matrix-vector product over the
+rows the scope can see, turned into cosines exactly as the exact scan does. Rows
+are kept grouped by audience (everyone's first, then per persona, superseded
+apart, then per session), so a scope's rows are a few contiguous runs and only
+those are multiplied; rows written since the last reorganisation are appended and
+may add runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from memori.backends.sqlite.vectors import FLOAT32
+from memori.backends.sqlite.vectors import FLOAT32, cosines, row_dots, row_norms
 
 NULL = -1
 """Code of a NULL process or session id."""
@@ -67,21 +68,6 @@ class _Codes:
         return NULL if value is None else self.codes.get(value)
 
 
-def _normalise(matrix: npt.NDArray[np.float32]) -> None:
-    """Scale rows to length 1 in place (all-zero rows stay zero: their cosine is 0)."""
-    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    matrix *= inverse.astype(np.float32)[:, None]
-
-
-def unit_query(query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """The query scaled to length 1 (an all-zero query stays zero)."""
-    norm = float(np.linalg.norm(query.astype(np.float64)))
-    if norm == 0.0:
-        return np.zeros_like(query, dtype=np.float32)
-    return (query.astype(np.float64) / norm).astype(np.float32)
-
-
 def _runs(slots: IntArray) -> list[tuple[int, int]]:
     """``[start, end)`` ranges of consecutive values in sorted ``slots``."""
     breaks = np.flatnonzero(np.diff(slots) != 1)
@@ -118,6 +104,7 @@ class VectorSet:
 
     def _allocate(self, capacity: int) -> None:
         self._matrix = np.empty((capacity, self.dim), dtype=FLOAT32)  # rows >= n never read
+        self._norms = np.zeros(capacity, dtype=FLOAT32)
         self._created = np.zeros(capacity, dtype=np.float64)
         self._alive = np.zeros(capacity, dtype=np.bool_)
         self._process = np.full(capacity, NULL, dtype=np.int32)
@@ -126,8 +113,8 @@ class VectorSet:
         self._superseded = np.zeros(capacity, dtype=np.bool_)
 
     def _columns(self) -> list[npt.NDArray[Any]]:
-        return [self._matrix, self._created, self._alive, self._process, self._session,
-                self._shared, self._superseded]
+        return [self._matrix, self._norms, self._created, self._alive, self._process,
+                self._session, self._shared, self._superseded]
 
     @property
     def capacity(self) -> int:
@@ -161,7 +148,7 @@ class VectorSet:
             flags = flags[0][order], flags[1][order]
         block = self._matrix[start:end]
         block[:] = np.frombuffer(b"".join(blobs), dtype=FLOAT32).reshape(len(rows), self.dim)
-        _normalise(block)
+        self._norms[start:end] = row_norms(block)
         self._created[start:end] = times
         self._alive[start:end] = True
         self._process[start:end] = process
@@ -244,23 +231,19 @@ class VectorSet:
     # ranking
 
     def _dots(self, visible: IntArray, query: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
-        """``query`` . row for each visible slot, multiplying as few rows as it can.
-
-        einsum, not BLAS: OpenBLAS threads a matrix-vector product, which on a busy
-        machine turns a sub-millisecond job into tens of milliseconds.
-        """
+        """``row . query`` for each visible slot, multiplying as few rows as it can."""
         runs = _runs(visible)
         if len(runs) > MAX_RUNS and self._changed * 16 >= self._n:
             self._reorganise()
             return np.zeros(0)
         if len(runs) <= MAX_RUNS:
-            parts = [np.einsum("ij,j->i", self._matrix[s:e], query) for s, e in runs]
+            parts = [row_dots(self._matrix[s:e], query) for s, e in runs]
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
         dots: npt.NDArray[Any]
         if visible.size < SUBSET_FRACTION * self._n:
-            dots = np.einsum("ij,j->i", self._matrix[visible], query)
+            dots = row_dots(self._matrix[visible], query)
         else:
-            dots = np.einsum("ij,j->i", self._matrix[: self._n], query)[visible]
+            dots = row_dots(self._matrix[: self._n], query)[visible]
         return dots
 
     def nearest(
@@ -269,8 +252,8 @@ class VectorSet:
     ) -> list[tuple[str, float]]:
         """``(id, cosine)`` of the ``k`` rows ``mask_of(self)`` selects nearest to ``query``.
 
-        ``query`` has length 1. Best first; equal cosines go older first, then by id
-        (as the SQL paths order them).
+        Best first; equal cosines go older first, then by id (as the SQL paths order
+        them). Cosines are computed as the exact scan computes them.
         """
         if k <= 0:
             return []
@@ -281,14 +264,14 @@ class VectorSet:
         if dots.size != visible.size:  # reorganised: slots moved
             visible = np.flatnonzero(mask_of(self))
             dots = self._dots(visible, query)
-        cosines = np.clip(dots.astype(np.float64), -1.0, 1.0)
-        if cosines.size > k:
-            cut = np.partition(cosines, cosines.size - k)[cosines.size - k]
-            candidates = np.flatnonzero(cosines >= cut)
+        cos = cosines(dots, self._norms[visible], query)
+        if cos.size > k:
+            cut = np.partition(cos, cos.size - k)[cos.size - k]
+            candidates = np.flatnonzero(cos >= cut)
         else:
-            candidates = np.arange(cosines.size)
+            candidates = np.arange(cos.size)
         slots = visible[candidates].tolist()
-        scores = cosines[candidates].tolist()
+        scores = cos[candidates].tolist()
         created, ids = self._created, self._ids
         ordered = sorted(range(len(slots)),
                          key=lambda j: (-scores[j], created[slots[j]], ids[slots[j]]))[:k]
