@@ -5,7 +5,8 @@ batching by entity, retries with backoff, parking, derived ids), run as one
 dispatcher task that starts at most ``concurrency`` entity jobs at once (never
 two of one entity). Nothing blocks the loop: a sync extractor, reconciliation
 and sync store calls run in ``asyncio.to_thread``; an extractor's ``aextract``
-and a store's native ``aoutbox_pending``/``aoutbox_mark`` are awaited directly.
+and a store's native ``aoutbox_pending``/``aoutbox_mark`` are awaited directly
+(a batch's "done" mark goes with its reconciliation, in the same thread call).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class AsyncOutboxWorker:
         self._wake: asyncio.Event | None = None
         self._slots: asyncio.Semaphore | None = None
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._ended_jobs: set[str] = set()  # entities whose job ended during this pass's read
+        self._stale = True  # the outbox may hold turns the last read did not plan
         self._busy_turns = 0
         self._asked = 0
         self._waiters: list[tuple[int, asyncio.Future[bool]]] = []
@@ -111,10 +114,15 @@ class AsyncOutboxWorker:
         if loop is None or wake is None or not self.alive:
             return
         if self.on_loop_thread():
-            wake.set()
+            self._poke()
             return
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(wake.set)
+            loop.call_soon_threadsafe(self._poke)
+
+    def _poke(self) -> None:
+        self._stale = True
+        if self._wake is not None:
+            self._wake.set()
 
     def abandon(self) -> None:
         """Give up the worker without waiting (its loop stopped): it starts no more work."""
@@ -191,11 +199,18 @@ class AsyncOutboxWorker:
     async def _pass(self, generation: int) -> bool:
         """Start the jobs that are ready; returns whether turns wait (retry or busy)."""
         assert self._slots is not None
-        pending = await self._pending(self.policy.fetch_limit(self._busy_turns))
+        self._ended_jobs.clear()
+        self._stale = False
+        limit = self.policy.fetch_limit(self._busy_turns)
+        pending = await self._pending(limit)
         if not pending and not self._jobs:
             self._idle(generation)
             return False
-        plan = self.policy.plan(pending, busy_entities=self._jobs.keys())
+        # a job that ended while we read may have marked turns we still see as pending:
+        # its entity waits for the next pass (the job's end woke the dispatcher)
+        plan = self.policy.plan(pending, busy_entities=self._jobs.keys() | self._ended_jobs)
+        if plan.waiting or len(pending) >= limit:
+            self._stale = True  # read again once a job ends
         for job in plan.jobs:
             await self._slots.acquire()
             if self._closing:
@@ -220,16 +235,22 @@ class AsyncOutboxWorker:
             log.warning("memori: augmentation job failed (%s)", type(e).__name__)
         finally:
             self._jobs.pop(job.entity_id, None)
+            self._ended_jobs.add(job.entity_id)
             self._busy_turns -= job.turn_count
             if self._slots is not None:
                 self._slots.release()
-            if self._wake is not None:
-                self._wake.set()
+            if self._wake is not None and (self._stale or self._waiters):
+                self._wake.set()  # else the last read planned everything: nothing to read
 
     async def _process(self, turns: list[Turn]) -> None:
+        done = self.policy.succeeded(turns)  # a failure below sets a new retry time
         try:
-            candidates = await self._extract(turns)
-            changed = await asyncio.to_thread(self.reconciler.apply, stamp_ids(candidates, turns))
+            aextract = getattr(self.extractor, "aextract", None)
+            if aextract is not None:
+                candidates: list[Memory] = await aextract(turns)
+                changed = await asyncio.to_thread(self._commit, done, turns, candidates)
+            else:  # one thread hop for a sync extractor: extract, reconcile, mark
+                changed = await asyncio.to_thread(self._commit, done, turns, None)
         except Exception as e:
             self.stats.failed += 1
             log.warning("memori: extraction of %d turn(s) failed (%s)",
@@ -239,17 +260,20 @@ class AsyncOutboxWorker:
                 await self._mark(mark)
             self.stats.parked += parked_count(marks)
             return
-        await self._mark(self.policy.succeeded(turns))
         self.stats.processed += len(turns)
         self.stats.memories += len(changed)
 
-    async def _extract(self, turns: list[Turn]) -> list[Memory]:
-        aextract = getattr(self.extractor, "aextract", None)
-        if aextract is not None:
-            memories: list[Memory] = await aextract(turns)
-            return memories
-        extracted: list[Memory] = await asyncio.to_thread(self.extractor.extract, turns)
-        return extracted
+    def _commit(
+        self, done: Mark, turns: list[Turn], candidates: list[Memory] | None
+    ) -> list[Memory]:
+        """(Extract with the sync extractor,) reconcile and mark done, in one thread call:
+        once it starts, cancelling the task (``asyncio.run`` ending) cannot leave
+        memories stored but their turns unmarked."""
+        if candidates is None:
+            candidates = self.extractor.extract(turns)
+        changed = self.reconciler.apply(stamp_ids(candidates, turns))
+        self.store.outbox_mark(done.entity_id, done.turn_ids, done.state)
+        return changed
 
     # store I/O: native async when the store has it, else in a thread
     async def _pending(self, limit: int) -> list[Turn]:
