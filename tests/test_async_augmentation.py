@@ -179,6 +179,30 @@ async def test_malformed_output_is_retried_then_parked_and_the_task_survives(
     await aclient.close()
 
 
+async def test_a_poison_turn_is_parked_alone_and_its_batch_neighbour_is_extracted(
+    tmp_path: Path, openai_server: OpenAIServer
+) -> None:
+    def model(request: RecordedRequest) -> Reply | str:
+        return "{broken" if "poison" in request.last_user_text else echo_facts(request)
+
+    openai_server.set_responder(model, model=EXTRACTOR)
+    aclient = openai_server.async_client()
+    async with Memori(db_url(tmp_path), embedder="hash",
+                      extractor=AsyncLLMExtractor(aclient, EXTRACTOR)) as mem:
+        mem.record([user_turn("hal", "I keep bees."), user_turn("hal", "poison pill")])
+        assert await mem.aflush(timeout=30)
+        good, bad = mem.store.list_turns(Scope("hal", None, "s"))
+        assert good.extract_state is ExtractState.DONE and good.extract_attempts == 1
+        assert bad.extract_state is ExtractState.PARKED and bad.extract_attempts == 4
+        assert [m.content for m in mem.store.list_memories(Scope("hal"))] == [
+            "The user said: I keep bees."]
+        assert mem.metrics.parked == 1 and mem.metrics.processed == 1
+        shown = [r.last_user_text for r in openai_server.chat_requests(model=EXTRACTOR)]
+        assert shown[0] == "user: I keep bees.\nuser: poison pill"  # one batch at first,
+        assert shown[1:].count("user: poison pill") == 3  # then each turn on its own
+    await aclient.close()
+
+
 @pytest.mark.parametrize("kind", ["async-llm", "offline"])
 async def test_the_loop_never_stalls_while_many_turns_are_extracted(
     tmp_path: Path, openai_server: OpenAIServer, kind: str
@@ -241,8 +265,22 @@ class CountingExtractor(AsyncLLMExtractor):
             self.entities.remove(entity)
 
 
+class WithoutAsyncOutbox:
+    """The SQLite store seen without ``aoutbox_pending``/``aoutbox_mark`` (as the MongoDB
+    and Qdrant stores are today): the worker must run the sync twins in a thread."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("aoutbox_pending", "aoutbox_mark"):
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("outbox", ["native-async", "sync-in-thread"])
 async def test_at_most_n_entity_batches_are_in_flight(
-    tmp_path: Path, openai_server: OpenAIServer
+    tmp_path: Path, openai_server: OpenAIServer, outbox: str
 ) -> None:
     aclient = openai_server.async_client()
     openai_server.set_responder(
@@ -250,8 +288,10 @@ async def test_at_most_n_entity_batches_are_in_flight(
         model=EXTRACTOR)
     store = open_backend(db_url(tmp_path), vector_dim=None)
     store.setup()
+    seen: Any = store if outbox == "native-async" else WithoutAsyncOutbox(store)
+    assert hasattr(seen, "aoutbox_pending") is (outbox == "native-async")
     extractor = CountingExtractor(aclient, EXTRACTOR)
-    worker = AsyncOutboxWorker(store, extractor, Reconciler(store), concurrency=3)
+    worker = AsyncOutboxWorker(seen, extractor, Reconciler(seen), concurrency=3)
     worker.policy.batch_size = 4  # several passes, each with a few entities
     await asyncio.to_thread(store.append_turns, [
         user_turn(f"e{i % 10}", f"turn {i} of entity {i % 10}") for i in range(30)])
