@@ -325,6 +325,25 @@ async def test_sync_flush_on_the_loop_thread_raises_only_when_it_would_have_to_w
     await mem.aclose()
 
 
+async def test_sync_close_on_the_loop_thread_stops_cleanly_and_the_turn_waits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    mem = Memori(db_url(tmp_path), embedder="hash", extractor="offline")
+    mem.record([user_turn("ivy", "I live in Rome.")])
+    assert mem._worker is not None
+    task = mem._worker.task
+    assert task is not None and task.alive
+    mem.close()  # sync, on the loop's thread: it cannot wait for the task, nor hang
+    await asyncio.sleep(0)  # the cancelled task ends at the loop's next turn
+    assert not task.alive
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("memori-")] == []
+    assert "pending turns resume at the next run" in caplog.text
+    with Memori(db_url(tmp_path), embedder="hash", extractor="offline") as again:
+        assert again.flush(timeout=30)  # sync code: the thread worker
+        assert [m.content for m in again.store.list_memories(Scope("ivy"))] == [
+            "I live in Rome."]
+
+
 def test_thread_task_thread_hand_over_loses_nothing(tmp_path: Path) -> None:
     """Sync code, then ``asyncio.run`` (the loop's task), then sync code again."""
     with Memori(db_url(tmp_path), embedder="hash", extractor="offline") as mem:

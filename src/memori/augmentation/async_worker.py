@@ -298,8 +298,11 @@ class AsyncOutboxWorker:
             if target <= generation and not waiter.done():
                 waiter.set_result(True)
 
-    def _ended(self, _task: asyncio.Task[None]) -> None:
+    def _ended(self, task: asyncio.Task[None]) -> None:
         self._closing = True
+        if not task.cancelled() and task.exception() is not None:
+            log.error("memori: the augmentation task ended (%s); turns stay pending",
+                      type(task.exception()).__name__)
         for _, waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(False)

@@ -209,6 +209,10 @@ class AugmentationRunner:
                     stopped = False
             if not stopped:  # on its own loop thread, or its loop is gone or stuck
                 task.abandon()
+                if task.on_loop_thread() and self.store.outbox_pending(1):
+                    log.warning("memori: close() on the event loop thread stopped "
+                                "extraction; pending turns resume at the next run "
+                                "(use 'await mem.aclose()' in async code)")
         if self.thread is not None:
             self.thread.close()
 
