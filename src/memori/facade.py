@@ -299,7 +299,8 @@ class Memori:
         if self._worker is not None:
             self._worker.close()
         if not ok:
-            log.error("memori: %d turn(s) not written or extracted at close",
+            log.error("memori: closed before the pipeline drained (%d turn(s) still "
+                      "unwritten; unextracted turns resume on the next start)",
                       self._recorder.pending())
         _live.discard(self)
         self.store.close()

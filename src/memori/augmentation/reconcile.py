@@ -4,7 +4,8 @@ For each candidate memory, in order:
 1. already applied (its deterministic id exists, or its source turns were
    merged before): skipped, so re-running a turn after a crash changes nothing;
 2. an exact duplicate (same normalised text) or a near duplicate (cosine at
-   least ``near_duplicate``) of a current memory: merged, ``count`` + 1 and
+   least ``near_duplicate``, stating the same numbers) of a current memory:
+   merged, ``count`` + 1 and
    ``last_seen_at`` updated;
 3. the same ``slot`` as a current memory with other content (``lives_in``:
    Berlin, then Paris): stored, and the old one marked ``superseded_by`` it;
@@ -25,6 +26,14 @@ _WORDS = re.compile(r"\w+", re.UNICODE)
 
 def normalise(text: str) -> str:
     return " ".join(_WORDS.findall(text.lower()))
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def same_numbers(a: str, b: str) -> bool:
+    """Near-duplicates must state the same numbers: "14 plants" is not "38 plants"."""
+    return sorted(_NUMBER.findall(a)) == sorted(_NUMBER.findall(b))
 
 
 class Reconciler:
@@ -63,7 +72,8 @@ class Reconciler:
             mem = hit.item
             assert isinstance(mem, Memory)
             cosine = 2 * hit.signals.get("vector", -1.0) - 1 if "vector" in hit.signals else -1.0
-            if normalise(mem.content) == key or cosine >= self.near_duplicate:
+            near = cosine >= self.near_duplicate and same_numbers(mem.content, cand.content)
+            if normalise(mem.content) == key or near:
                 if set(cand.source_turn_ids) and set(cand.source_turn_ids) <= set(
                     mem.source_turn_ids
                 ):
