@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import importlib.util
 import os
 import pwd
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -57,6 +54,7 @@ class PostgresServer:
     url: str
     data_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def owned(self) -> bool:
@@ -65,6 +63,12 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Fast shutdown of a server we started, then remove its directory."""
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
+            if self.watchdog.stdin is not None:
+                self.watchdog.stdin.close()
+            self.watchdog = None
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.send_signal(2)  # SIGINT: fast shutdown
@@ -93,12 +97,24 @@ def _run_as() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _die_with_parent() -> None:
-    """In the child: ask Linux to stop the server if the test process dies (best effort)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG: SIGINT is a fast shutdown
+_WATCHDOG = (
+    'read _ignored; kill -INT "$1" 2>/dev/null; '
+    'while kill -0 "$1" 2>/dev/null; do sleep 1; done; rm -rf "$2"'
+)
+"""Reads its stdin until EOF, then stops the server and removes its directory. EOF comes
+when the test process ends, however it ends (the pipe closes with the process), so no
+server outlives it; ``stop()`` kills the watchdog first and does the same itself."""
+
+
+def _start_watchdog(
+    pid: int, root: Path, user_kw: Mapping[str, int]
+) -> subprocess.Popen[bytes]:
+    watchdog: subprocess.Popen[bytes] = subprocess.Popen(
+        ["/bin/sh", "-c", _WATCHDOG, "memori-pg-watchdog", str(pid), str(root)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, **user_kw,  # type: ignore[call-overload]
+    )
+    return watchdog
 
 
 def _wait_ready(bin_dir: Path, socket_dir: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -168,12 +184,13 @@ def start_bundled(
                 start_new_session=True,
                 **user_kw,  # type: ignore[call-overload]
             )
+        watchdog = _start_watchdog(proc.pid, root, user_kw)
         _wait_ready(bin_dir, root, proc, log)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
     url = f"postgresql+psycopg://postgres@/postgres?host={root}"
-    return PostgresServer(url=url, data_dir=root, process=proc)
+    return PostgresServer(url=url, data_dir=root, process=proc, watchdog=watchdog)
 
 
 def start_server(settings: Mapping[str, str] = FAST_SETTINGS) -> PostgresServer:
