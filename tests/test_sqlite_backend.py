@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from memori.backends.sql import migrate
+from memori.backends.sqlite import versions
 from memori.backends.sqlite.connection import extension_driver, sqlite_vec_module
 from memori.backends.sqlite.fts import match_expression, query_tokens
 from memori.backends.sqlite.store import SQLiteStore, open_store
@@ -465,11 +466,12 @@ def test_forget_leaves_no_trace(store: SQLiteStore, entity: str) -> None:
                         Memory(keep, "forget me too")])
     assert [h.content for h in store.search_memories(Scope(entity, "p"), text="forget")] == [
         "forget me too"]
-    # turn, memory, their two FTS rows, the outbox row, the turns and memories versions
-    assert store.raw_count(entity) == 7
+    # turn, memory, their two FTS rows, the outbox row, and for turns and memories each
+    # a version row and a change-log row
+    assert store.raw_count(entity) == 9
     assert store.forget(entity) == 2
     assert store.raw_count(entity) == 0
-    assert store.raw_count(keep) == 7
+    assert store.raw_count(keep) == 9
     assert store.search_memories(Scope(entity, "p"), text="forget") == []
 
 
@@ -632,9 +634,16 @@ def cached_and_plain(db_url: str) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
 
 
 def _cache_builds(s: SQLiteStore) -> int:
+    """Sets built by a scan (a set brought forward from the change log is not rebuilt)."""
     stats = s.admin_stats()["vector_cache"]
     assert stats is not None
     return int(stats["builds"])
+
+
+def _cache_catch_ups(s: SQLiteStore) -> int:
+    stats = s.admin_stats()["vector_cache"]
+    assert stats is not None
+    return int(stats["catch_ups"])
 
 
 def test_cache_ranks_exactly_like_the_sql_path(
@@ -653,39 +662,46 @@ def test_cache_ranks_exactly_like_the_sql_path(
     assert plain.admin_stats()["vector_cache"] is None
 
 
-def test_cache_follows_its_own_writes_without_rescanning(
+def test_cache_catches_up_with_writes_without_rescanning(
     cached_and_plain: tuple[SQLiteStore, SQLiteStore],
 ) -> None:
+    """Writes by this store or the other one are read back from the change log."""
     cached, plain = cached_and_plain
     rng = random.Random(3)
     memories, turns = _random_data(rng, "e", 300)
     cached.put_memories(memories)
     cached.append_turns(turns)
     _all_searches(cached, "e", random.Random(1))
-    builds = _cache_builds(cached)
-    more_m, more_t = _random_data(rng, "e", 150)  # appended: out of the grouped order
-    cached.put_memories(more_m)
-    cached.append_turns(more_t)
-    for m in rng.sample(memories, 60):
-        cached.update_memory(Scope("e", m.process_id), m.id, rng.choice([
-            {"embedding": _random_vector(rng)}, {"embedding": None},
-            {"shared": not m.shared}, {"superseded_by": "x"}, {"superseded_by": None},
-            {"count": 5}, {"content": "m1 again"},
-        ]))
-    replaced = [Memory("e", "replaced", id=m.id, process_id=rng.choice(PERSONAS),
-                       created_at=m.created_at, embedding=_random_vector(rng))
-                for m in rng.sample(memories, 40)]
-    cached.put_memories(replaced)
-    cached.delete_memories(Scope("e", "coach"), [m.id for m in memories[:100]])
-    cached.delete_turns(Scope("e", "planner", "s2"))
-    cached.delete_turns(Scope("e", "coach"), [t.id for t in turns[:50]])
-    cached.import_records([{"type": "memory", "entity_id": "e", "id": "imported",
-                            "content": "from an export", "created_at": 1.0,
-                            "embedding": [1.0, 0.0, 0.0, 0.0]}])
-    cached.outbox_mark("e", [t.id for t in turns[50:80]], ExtractState.DONE)
-    _assert_same_results(_all_searches(cached, "e", random.Random(2)),
-                         _all_searches(plain, "e", random.Random(2)))
-    assert _cache_builds(cached) == builds, "the store's own writes must not force a rescan"
+    builds, catch_ups = _cache_builds(cached), _cache_catch_ups(cached)
+    more_m, more_t = _random_data(rng, "e", 100)  # appended: out of the grouped order
+    writes = [
+        lambda: cached.put_memories(more_m),
+        lambda: plain.append_turns(more_t),
+        *[lambda m=m: (cached if rng.random() < 0.5 else plain).update_memory(
+            Scope("e", m.process_id), m.id, rng.choice([
+                {"embedding": _random_vector(rng)}, {"embedding": None},
+                {"shared": not m.shared}, {"superseded_by": "x"}, {"superseded_by": None},
+                {"count": 5}, {"content": "m1 again"},
+            ])) for m in rng.sample(memories, 60)],
+        lambda: cached.put_memories([
+            Memory("e", "replaced", id=m.id, process_id=rng.choice(PERSONAS),
+                   created_at=m.created_at, embedding=_random_vector(rng))
+            for m in rng.sample(memories, 40)]),
+        lambda: plain.delete_memories(Scope("e", "coach"), [m.id for m in memories[:100]]),
+        lambda: cached.delete_turns(Scope("e", "planner", "s2")),
+        lambda: plain.delete_turns(Scope("e", "coach"), [t.id for t in turns[:50]]),
+        lambda: cached.import_records([{
+            "type": "memory", "entity_id": "e", "id": "imported", "content": "from an export",
+            "created_at": 1.0, "embedding": [1.0, 0.0, 0.0, 0.0]}]),
+        lambda: cached.outbox_mark("e", [t.id for t in turns[50:80]], ExtractState.DONE),
+    ]
+    for i, write in enumerate(writes):
+        write()
+        if i % 7 == 0 or i == len(writes) - 1:
+            _assert_same_results(_all_searches(cached, "e", random.Random(i)),
+                                 _all_searches(plain, "e", random.Random(i)))
+    assert _cache_builds(cached) == builds, "writes must not force a rescan"
+    assert _cache_catch_ups(cached) > catch_ups
 
 
 def test_another_connection_s_write_is_seen(
@@ -697,14 +713,14 @@ def test_another_connection_s_write_is_seen(
     assert [h.content for h in cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])] == [
         "old"]
     assert len(cached.search_turns(Scope("e", None, "s1"), vector=[1.0, 0, 0, 0])) == 1
-    builds = _cache_builds(cached)
+    builds, catch_ups = _cache_builds(cached), _cache_catch_ups(cached)
     new = Memory("e", "new", embedding=(1.0, 0, 0, 0))
     other.put_memories([new])
     hits = cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])
     assert [h.content for h in hits] == ["new", "old"]
-    assert _cache_builds(cached) == builds + 1  # the memories rescanned; turns untouched
+    assert _cache_catch_ups(cached) == catch_ups + 1  # the memories; turns did not change
     assert len(cached.search_turns(Scope("e", None, "s1"), vector=[1.0, 0, 0, 0])) == 1
-    assert _cache_builds(cached) == builds + 1
+    assert (_cache_builds(cached), _cache_catch_ups(cached)) == (builds, catch_ups + 1)
     other.update_memory(Scope("e"), new.id, {"superseded_by": "newer"})
     assert [h.content for h in cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])] == [
         "old"]
@@ -714,6 +730,24 @@ def test_another_connection_s_write_is_seen(
     other.put_memories([Memory("e", "after forget", embedding=(1.0, 0, 0, 0))])
     assert [h.content for h in cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])] == [
         "after forget"]
+
+
+def test_a_cache_far_behind_rescans_and_the_log_stays_bounded(
+    cached_and_plain: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    cached, other = cached_and_plain
+    cached.put_memories([Memory("e", "first", embedding=(0, 1.0, 0, 0))])
+    assert len(cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0])) == 1
+    builds = _cache_builds(cached)
+    many = [Memory("e", f"m{i}", embedding=(1.0, i / 5000, 0, 0)) for i in range(5000)]
+    other.put_memories(many)  # more changes than the log keeps
+    hits = cached.search_memories(Scope("e"), vector=[1.0, 0, 0, 0], limit=2)
+    assert [h.content for h in hits] == ["m0", "m1"]
+    assert _cache_builds(cached) == builds + 1
+    with other.engine.connect() as conn:
+        logged = conn.exec_driver_sql(
+            "SELECT count(*) FROM memori_entity_changes WHERE entity_id = 'e'").scalar_one()
+    assert logged == versions.CHANGE_LOG_KEEP
 
 
 def test_raw_sql_writes_are_seen_too(db_url: str) -> None:
@@ -742,6 +776,11 @@ def test_cache_bound_evicts_and_oversized_sets_fall_back(db_url: str) -> None:
         hits = s.search_memories(Scope("big"), vector=[0, 1.0, 0, 0], limit=3)
         assert [h.content for h in hits] == ["big59", "big58", "big57"]  # SQL path answers
         assert s.admin_stats()["vector_cache"]["sets"] == 2
+        builds = _cache_builds(s)
+        s.put_memories([Memory("big", "big60", embedding=(1.0, 60, 0, 0))])
+        hits = s.search_memories(Scope("big"), vector=[0, 1.0, 0, 0], limit=1)
+        assert [h.content for h in hits] == ["big60"]
+        assert _cache_builds(s) == builds, "known too big, it grew: no scan to find that out"
         assert len(s.search_memories(Scope("a"), vector=[1.0, 0, 0, 0], limit=50)) == 40
 
 

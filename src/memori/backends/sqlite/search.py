@@ -35,7 +35,7 @@ from memori.backends.sqlite.cache_scopes import CacheScope
 from memori.backends.sqlite.fts import fts_table, match_expression
 from memori.backends.sqlite.vector_set import RowTuple
 from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
-from memori.backends.sqlite.versions import Kind
+from memori.backends.sqlite.versions import Kind, chunks
 
 Ranked = list[tuple[str, RowLike, float]]
 ScopeFilter = Callable[[ColumnElement[str] | None], ColumnElement[bool]]
@@ -165,14 +165,24 @@ _SCANS: dict[Kind, str] = {
 }
 
 
-def scan_vectors(conn: Connection, kind: Kind, entity_id: str, nbytes: int) -> list[RowTuple]:
-    """Every row of the entity with a vector of ``nbytes`` bytes, as VectorRow fields."""
+def scan_vectors(
+    conn: Connection, kind: Kind, entity_id: str, nbytes: int,
+    ids: Sequence[str] | None = None,
+) -> list[RowTuple]:
+    """Rows of the entity (only ``ids`` if given) with a vector of ``nbytes`` bytes,
+    as VectorRow fields."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        rows: list[RowTuple] = cursor.execute(_SCANS[kind], (entity_id, nbytes)).fetchall()
+        if ids is None:
+            rows: list[RowTuple] = cursor.execute(_SCANS[kind], (entity_id, nbytes)).fetchall()
+            return rows
+        rows = []
+        for part in chunks(ids):
+            sql = f"{_SCANS[kind]} AND id IN ({', '.join('?' * len(part))})"
+            rows.extend(cursor.execute(sql, (entity_id, nbytes, *part)).fetchall())
+        return rows
     finally:
         cursor.close()
-    return rows
 
 
 def _row_reader(conn: Connection, table: Table) -> tuple[str, Callable[[Any], dict[str, Any]]]:

@@ -32,6 +32,7 @@ from memori.backends.sql.rows import (
 from memori.backends.sql.scoring import rrf_fuse
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
+from memori.backends.sqlite import versions
 from memori.backends.sqlite.cache_scopes import CacheScope, MemoryScope, TurnScope
 from memori.backends.sqlite.errors import translate_errors
 from memori.backends.sqlite.fts import entity_expression, fts_table
@@ -45,21 +46,10 @@ from memori.backends.sqlite.search import (
     vector_candidates_sqlite_vec,
 )
 from memori.backends.sqlite.targets import busy_timeout_ms, resolve_target
-from memori.backends.sqlite.vector_cache import (
-    Changes,
-    VectorCache,
-    memory_vector_row,
-    turn_vector_row,
-)
+from memori.backends.sqlite.vector_cache import VectorCache
 from memori.backends.sqlite.vector_set import VectorSet
 from memori.backends.sqlite.vectors import BlobCodec, check_vector
-from memori.backends.sqlite.versions import (
-    Kind,
-    count_versions,
-    delete_versions,
-    read_version,
-    read_versions,
-)
+from memori.backends.sqlite.versions import Kind
 from memori.core.async_bridge import ThreadedAsyncMixin
 from memori.core.capabilities import Capability
 from memori.core.errors import ConfigurationError, StoreUnavailableError
@@ -180,6 +170,8 @@ class SQLiteStore(ThreadedAsyncMixin):
         if self._closed:
             return
         self._closed = True
+        if self._cache is not None:
+            self._cache.clear()
         self._setup_hook.detach(self.engine)
         if self._owns_engine:
             self.engine.dispose()
@@ -208,30 +200,6 @@ class SQLiteStore(ThreadedAsyncMixin):
         with self._guard, translate_errors(), conns.write_transaction(self.engine) as conn:
             yield conn
 
-    @contextmanager
-    def _tracked_write(
-        self, entity_ids: Iterable[str]
-    ) -> Iterator[tuple[Connection, Changes | None]]:
-        """A write transaction whose changes to searchable rows reach the vector cache.
-
-        The entity versions are read under the write lock before and after the
-        writes; after the commit the cache applies the recorded changes to the sets
-        that were current before (see ``VectorCache.apply``). Without a cache the
-        ``Changes`` are None and nothing is read.
-        """
-        if self._cache is None:
-            with self._write() as conn:
-                yield conn, None
-            return
-        entities = list(dict.fromkeys(entity_ids))
-        changes = Changes()
-        with self._write() as conn:
-            changes.before = read_versions(conn, entities)
-            yield conn, changes
-            changes.entities.update(entities)
-            changes.after = read_versions(conn, changes.entities)
-        self._cache.apply(changes)
-
     @property
     def _turns(self) -> Table:
         return self._tables.turns
@@ -256,12 +224,11 @@ class SQLiteStore(ThreadedAsyncMixin):
         if not unique:
             return
         rows = {key: turn_to_row(t, self._codec.encode) for key, t in unique.items()}
-        with self._tracked_write(e for e, _ in rows) as (conn, changes):
-            self._insert_new_turns(conn, rows, changes)
+        with self._write() as conn:
+            self._insert_new_turns(conn, rows)
 
     def _insert_new_turns(
-        self, conn: Connection, rows: Mapping[tuple[str, str], dict[str, Any]],
-        changes: Changes | None,
+        self, conn: Connection, rows: Mapping[tuple[str, str], dict[str, Any]]
     ) -> int:
         keys = list(rows)
         existing: set[tuple[str, str]] = set()
@@ -275,9 +242,6 @@ class SQLiteStore(ThreadedAsyncMixin):
         if not new:
             return 0
         conn.execute(insert(self._turns), new)
-        if changes is not None:
-            for r in new:
-                changes.upsert("turns", r["entity_id"], [turn_vector_row(r)])
         pending = [
             {"entity_id": r["entity_id"], "turn_id": r["id"], "created_at": r["created_at"]}
             for r in new if r["extract_state"] == ExtractState.PENDING.value
@@ -312,12 +276,9 @@ class SQLiteStore(ThreadedAsyncMixin):
             [None] if turn_ids is None else [ids_in(t.c.id, part) for part in _chunks(turn_ids)]
         )
         deleted = 0
-        with self._tracked_write([scope.entity_id]) as (conn, changes):
+        with self._write() as conn:
             for group in groups:
                 where = base if group is None else base & group
-                if changes is not None:
-                    gone = [str(i) for (i,) in conn.execute(select(t.c.id).where(where))]
-                    changes.remove("turns", scope.entity_id, gone)
                 conn.execute(delete(o).where(
                     o.c.entity_id == scope.entity_id, o.c.turn_id.in_(select(t.c.id).where(where))
                 ))
@@ -347,20 +308,15 @@ class SQLiteStore(ThreadedAsyncMixin):
             rows[(m.entity_id, m.id)] = memory_to_row(m, self._codec.encode)
         if not rows:
             return
-        with self._tracked_write(e for e, _ in rows) as (conn, changes):
-            self._upsert_memories(conn, list(rows.values()), changes)
+        with self._write() as conn:
+            self._upsert_memories(conn, list(rows.values()))
 
-    def _upsert_memories(
-        self, conn: Connection, rows: list[dict[str, Any]], changes: Changes | None
-    ) -> None:
+    def _upsert_memories(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         stmt = sqlite_insert(self._memories)
         changed = {c: stmt.excluded[c] for c in MEMORY_COLUMNS if c not in ("entity_id", "id")}
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["entity_id", "id"], set_=changed), rows
         )
-        if changes is not None:
-            for r in rows:
-                changes.upsert("memories", r["entity_id"], [memory_vector_row(r)])
 
     def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
         m = self._memories
@@ -396,27 +352,17 @@ class SQLiteStore(ThreadedAsyncMixin):
         m = self._memories
         values = memory_patch_to_values(changes, self._codec.encode)
         where = memory_visible(m, scope) & ids_in(m.c.id, [memory_id])
-        with self._tracked_write([scope.entity_id]) as (conn, delta):
+        with self._write() as conn:
             if not values:
                 return conn.execute(select(func.count()).where(where)).scalar_one() > 0
-            if conn.execute(update(m).where(where).values(**values)).rowcount == 0:
-                return False
-            if delta is not None:
-                key = (m.c.entity_id == scope.entity_id) & (m.c.id == memory_id)
-                delta.upsert("memories", scope.entity_id, [
-                    memory_vector_row(r) for r in conn.execute(select(m).where(key)).mappings()
-                ])
-            return True
+            return bool(conn.execute(update(m).where(where).values(**values)).rowcount > 0)
 
     def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
         m = self._memories
         deleted = 0
-        with self._tracked_write([scope.entity_id]) as (conn, changes):
+        with self._write() as conn:
             for part in _chunks(list(memory_ids)):
                 where = memory_visible(m, scope) & ids_in(m.c.id, part)
-                if changes is not None:
-                    gone = [str(i) for (i,) in conn.execute(select(m.c.id).where(where))]
-                    changes.remove("memories", scope.entity_id, gone)
                 deleted += conn.execute(delete(m).where(where)).rowcount
         return deleted
 
@@ -492,34 +438,56 @@ class SQLiteStore(ThreadedAsyncMixin):
     ) -> list[tuple[str, float]] | None:
         """``(id, cosine)`` from the entity's cached vectors, None when too many to cache.
 
-        The version is read before any scan, so a set is never labelled newer than
-        its contents; a set found at another version is used only if the database
-        has moved to that version since (this store's own write), else rebuilt.
+        The set is used at the entity's current version: brought forward from the
+        change log when it is behind by at most CHANGE_LOG_KEEP changes, else rebuilt
+        by one scan. The version is read before any other read, so a set is never
+        labelled newer than what it holds.
         """
-        assert self._cache is not None and self.vector_dim is not None
+        assert self._cache is not None
         entity_id = scope.entity_id
-        version = read_version(conn, kind, entity_id)
+        version = versions.read_version(conn, kind, entity_id)
         if version is None:
             return []  # no row of this kind was ever written for the entity (or forgotten)
         key = (kind, entity_id)
         cached = self._cache.get(key)
         if cached is not None:
             with cached.lock:
-                if cached.version != version:
-                    version = read_version(conn, kind, entity_id)
-                if version is None:
-                    return []
-                if cached.version == version:
+                ahead = cached.version - version
+                if ahead < 0 and self._catch_up(conn, kind, entity_id, cached, version):
+                    self._cache.caught_up(key, cached)
+                    ahead = 0
+                if 0 <= ahead <= versions.CHANGE_LOG_KEEP:  # ahead: another search moved it
                     return cached.nearest(query, scope.mask, limit)
         if self._cache.oversized(key, version):
             return None
-        built = VectorSet(
-            self.vector_dim, version, scan_vectors(conn, kind, entity_id, self._codec.nbytes)
-        )
+        built = self._scan_set(conn, kind, entity_id, version)
         if not self._cache.put(key, built):
             return None
         with built.lock:
             return built.nearest(query, scope.mask, limit)
+
+    def _scan_set(self, conn: Connection, kind: Kind, entity_id: str, version: int) -> VectorSet:
+        assert self.vector_dim is not None
+        rows = scan_vectors(conn, kind, entity_id, self._codec.nbytes)
+        return VectorSet(self.vector_dim, version, rows)
+
+    def _catch_up(
+        self, conn: Connection, kind: Kind, entity_id: str, vectors: VectorSet, version: int
+    ) -> bool:
+        """Bring ``vectors`` (held locked) to ``version`` from the change log; False if
+        the log no longer reaches back to the set's version (or it is another counter's)."""
+        behind = version - vectors.version
+        if not 0 < behind <= versions.CHANGE_LOG_KEEP or behind > max(64, len(vectors) // 2):
+            return False
+        changed = versions.changed_since(conn, kind, entity_id, vectors.version)
+        latest = versions.read_version(conn, kind, entity_id)
+        if latest is None or latest - versions.CHANGE_LOG_KEEP > vectors.version:
+            return False  # pruned while we read: the log may have lost a change
+        rows = scan_vectors(conn, kind, entity_id, self._codec.nbytes, ids=changed)
+        vectors.remove(changed)
+        vectors.upsert(rows)
+        vectors.version = version
+        return True
 
     # whole entity
 
@@ -527,14 +495,14 @@ class SQLiteStore(ThreadedAsyncMixin):
         """Delete every turn, memory and outbox row of the entity (FTS rows go by trigger)."""
         check_id(entity_id)
         removed = 0
-        with self._tracked_write([entity_id]) as (conn, changes):
+        with self._write() as conn:
             conn.execute(delete(self._outbox).where(self._outbox.c.entity_id == entity_id))
             for table in (self._turns, self._memories):
                 stmt = delete(table).where(table.c.entity_id == entity_id)
                 removed += conn.execute(stmt).rowcount
-            delete_versions(conn, entity_id)
-            if changes is not None:
-                changes.forget(entity_id)
+            versions.delete_entity(conn, entity_id)  # after the deletes: their triggers log
+        if self._cache is not None:
+            self._cache.discard(entity_id)
         return removed
 
     def export(self, entity_id: str) -> Iterator[Record]:
@@ -582,16 +550,15 @@ class SQLiteStore(ThreadedAsyncMixin):
                 memories[key] = memory_to_row(item, self._codec.encode)
             count += 1
         if turns or memories:
-            entities = [e for e, _ in turns] + [e for e, _ in memories]
-            with self._tracked_write(entities) as (conn, changes):
+            with self._write() as conn:
                 for part in _chunks(list(turns), 5000):
-                    self._insert_new_turns(conn, {k: turns[k] for k in part}, changes)
+                    self._insert_new_turns(conn, {k: turns[k] for k in part})
                 for mpart in _chunks(list(memories.values()), 5000):
-                    self._upsert_memories(conn, list(mpart), changes)
+                    self._upsert_memories(conn, list(mpart))
         return count
 
     def raw_count(self, entity_id: str) -> int:
-        """Rows of the entity in every table: turns, memories, outbox, FTS, entity versions."""
+        """Rows of the entity in every table: turns, memories, outbox, FTS, versions, changes."""
         check_id(entity_id)
         total = 0
         with self._read() as conn:
@@ -606,7 +573,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                     f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
                     (entity_expression(entity_id),),
                 ).scalar_one())
-            total += count_versions(conn, entity_id)
+            total += versions.count_rows(conn, entity_id)
         return total
 
     # augmentation outbox

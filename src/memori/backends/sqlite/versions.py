@@ -1,18 +1,22 @@
-"""Entity versions (revision 0004): how an in-process vector cache knows it is current.
+"""Entity versions and change log (revision 0004): how the vector cache stays current.
 
-Triggers give an (entity, kind) a fresh random version in the same transaction as
-any change to its rows that vector search could see, whoever wrote it. No version
-row means the entity has no rows of that kind (forget deletes both together).
+Triggers advance an (entity, kind) version by one for every change to one of its
+rows that vector search could see, and note the version of each item's last
+change, in the writer's own transaction, whoever wrote it. No version row means
+the entity has no rows of that kind (forget deletes both together).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from sqlalchemy.engine import Connection
 
-TABLE = "memori_entity_versions"
+VERSIONS = "memori_entity_versions"
+CHANGES = "memori_entity_changes"
+CHANGE_LOG_KEEP = 4096
+"""Changes the log keeps per entity and kind (the KEEP of revision 0004)."""
 Kind = Literal["turns", "memories"]
 KINDS: tuple[Kind, ...] = ("turns", "memories")
 Key = tuple[Kind, str]
@@ -20,41 +24,39 @@ Key = tuple[Kind, str]
 CHUNK = 400
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
+def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def read_version(conn: Connection, kind: Kind, entity_id: str) -> int | None:
     """The current version of ``(kind, entity_id)``, None when it has no rows."""
     value = conn.exec_driver_sql(
-        f"SELECT version FROM {TABLE} WHERE entity_id = ? AND kind = ?", (entity_id, kind)
+        f"SELECT version FROM {VERSIONS} WHERE entity_id = ? AND kind = ?", (entity_id, kind)
     ).scalar()
     return None if value is None else int(value)
 
 
-def read_versions(conn: Connection, entity_ids: Iterable[str]) -> dict[Key, int]:
-    """Versions of every kind of the given entities (keys without rows are absent)."""
-    out: dict[Key, int] = {}
-    for part in _chunks(list(dict.fromkeys(entity_ids))):
-        marks = ", ".join("?" * len(part))
-        rows = conn.exec_driver_sql(
-            f"SELECT kind, entity_id, version FROM {TABLE} WHERE entity_id IN ({marks})",
-            tuple(part),
-        )
-        for kind, entity_id, version in rows:
-            if kind in KINDS:
-                out[(kind, str(entity_id))] = int(version)
-    return out
+def changed_since(conn: Connection, kind: Kind, entity_id: str, version: int) -> list[str]:
+    """Ids of the items changed after ``version`` (written, updated or deleted)."""
+    rows = conn.exec_driver_sql(
+        f"SELECT item_id FROM {CHANGES} WHERE entity_id = ? AND kind = ? AND seq > ?",
+        (entity_id, kind, version),
+    )
+    return [str(item_id) for (item_id,) in rows]
 
 
-def delete_versions(conn: Connection, entity_id: str) -> None:
-    """Drop the entity's version rows (``forget``: the entity then has no rows at all)."""
-    conn.exec_driver_sql(f"DELETE FROM {TABLE} WHERE entity_id = ?", (entity_id,))
+def delete_entity(conn: Connection, entity_id: str) -> None:
+    """Drop the entity's versions and change log (``forget``: it then has no rows at all)."""
+    for table in (CHANGES, VERSIONS):
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE entity_id = ?", (entity_id,))
 
 
-def count_versions(conn: Connection, entity_id: str) -> int:
-    """Version rows of the entity (part of ``raw_count``)."""
-    return int(conn.exec_driver_sql(
-        f"SELECT count(*) FROM {TABLE} WHERE entity_id = ?", (entity_id,)
-    ).scalar_one())
+def count_rows(conn: Connection, entity_id: str) -> int:
+    """Version and change-log rows of the entity (part of ``raw_count``)."""
+    return sum(
+        int(conn.exec_driver_sql(
+            f"SELECT count(*) FROM {table} WHERE entity_id = ?", (entity_id,)
+        ).scalar_one())
+        for table in (VERSIONS, CHANGES)
+    )
