@@ -8,7 +8,7 @@ never on the caller's connection), search text as ``tsvector`` input text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +38,15 @@ class VectorBytes(bytes):
 
 @dataclass(frozen=True)
 class CopyRows:
-    """A step of a plan: create the staging table if needed and COPY ``rows`` into it."""
+    """A step of a plan: create the staging table if needed and COPY ``rows`` into it.
+
+    ``rows`` may be lazy: formatting then overlaps with the server consuming the
+    COPY stream (psycopg sends it in chunks as it fills).
+    """
 
     stage: str
     columns: tuple[tuple[str, str], ...]
-    rows: Sequence[tuple[Any, ...]]
+    rows: Iterable[tuple[Any, ...]]
 
     def create_sql(self) -> str:
         cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in self.columns)

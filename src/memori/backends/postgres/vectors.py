@@ -23,15 +23,16 @@ def check_vector(vector: Sequence[float], dim: int | None) -> npt.NDArray[np.flo
     if isinstance(vector, (str, bytes)):
         raise ValueError("a vector must be a sequence of numbers")
     try:
-        arr = np.asarray(vector, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            arr = np.asarray(vector, dtype=np.float32)
     except (TypeError, ValueError) as e:
         raise ValueError("a vector must be a sequence of numbers") from e
     if arr.ndim != 1 or arr.shape[0] != dim:
         got = arr.shape[0] if arr.ndim == 1 else arr.shape
         raise DimensionMismatchError(f"vector has {got} components, the store expects {dim}")
     if not np.isfinite(arr).all():
-        raise ValueError("a vector must hold finite numbers only")
-    return arr.astype(np.float32)
+        raise ValueError("a vector must hold finite float32 numbers only")
+    return arr
 
 
 def to_text(values: npt.NDArray[np.float32]) -> str:

@@ -84,7 +84,7 @@ def upsert_turns(ctx: Context, rows: Sequence[dict[str, Any]]) -> Plan[None]:
     if len(rows) >= bulk.MIN_ROWS:
         stage = "memori_stage_turns"
         yield bulk.CopyRows(stage, bulk.TURN_STAGE,
-                            [_stage_tuple(r, bulk.TURN_STAGE) for r in rows])
+                            (_stage_tuple(r, bulk.TURN_STAGE) for r in rows))
         yield Exec(text(bulk.merge_sql(layout.schema, TURNS, stage, bulk.TURN_STAGE, key=KEY)))
         out = qualified(layout.schema, OUTBOX)
         yield Exec(text(
@@ -131,7 +131,7 @@ def upsert_memories(ctx: Context, rows: Sequence[dict[str, Any]]) -> Plan[None]:
     if len(rows) >= bulk.MIN_ROWS:
         stage = "memori_stage_memories"
         yield bulk.CopyRows(stage, bulk.MEMORY_STAGE,
-                            [_stage_tuple(r, bulk.MEMORY_STAGE) for r in rows])
+                            (_stage_tuple(r, bulk.MEMORY_STAGE) for r in rows))
         yield Exec(text(bulk.merge_sql(layout.schema, MEMORIES, stage, bulk.MEMORY_STAGE, key=KEY)))
         return
     stmt = pg_insert(layout.memories)
