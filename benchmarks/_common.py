@@ -57,12 +57,37 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
         "processor": _cpu_model() or platform.processor() or platform.machine(),
-        "sqlite": sqlite3.sqlite_version,
+        "sqlite": _store_sqlite_version(),
+        "packages": _versions("onnxruntime", "sqlite-vec", "qdrant-client", "pymongo",
+                              "secantusdb", "SQLAlchemy"),
     }
     mem = _total_memory_gb()
     if mem is not None:
         info["memory_gb"] = mem
+    if hasattr(os, "getloadavg"):  # other work on the machine skews latencies
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
     return info
+
+
+def _store_sqlite_version() -> str:
+    """The SQLite library the SQLite store runs on (pysqlite3's when installed)."""
+    try:
+        from pysqlite3 import dbapi2
+    except ImportError:
+        return sqlite3.sqlite_version
+    return str(dbapi2.sqlite_version)
+
+
+def _versions(*names: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str] = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
 
 
 def _cpu_model() -> str | None:
