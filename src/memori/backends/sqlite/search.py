@@ -7,6 +7,7 @@ both are asked. ``scan_vectors`` reads what the in-process vector cache holds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import table as sql_table
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -185,14 +186,17 @@ def scan_vectors(
         cursor.close()
 
 
-def _row_reader(conn: Connection, table: Table) -> tuple[str, Callable[[Any], dict[str, Any]]]:
+@functools.lru_cache(maxsize=16)
+def _row_reader(
+    dialect: Dialect, table: Table
+) -> tuple[str, Callable[[Any], dict[str, Any]]]:
     """The column list of ``table`` and a function turning a driver row into a mapping.
 
     Values go through each column type's own result processor (JSON decoding...),
     as SQLAlchemy would apply them, without its per-statement overhead.
     """
     names = [c.name for c in table.columns]
-    processors = [c.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None)
+    processors = [c.type.dialect_impl(dialect).result_processor(dialect, None)
                   for c in table.columns]
 
     def read(raw: Any) -> dict[str, Any]:
@@ -212,7 +216,7 @@ def cached_hits(
     """
     if not nearest:
         return []
-    columns, read = _row_reader(conn, table)
+    columns, read = _row_reader(conn.dialect, table)
     marks = ", ".join("?" * len(nearest))
     sql = (f"SELECT {columns} FROM {table.name} "  # names from the schema, values bound
            f"WHERE entity_id = ? AND id IN ({marks})")

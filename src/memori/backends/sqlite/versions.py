@@ -30,11 +30,18 @@ def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
 
 
 def read_version(conn: Connection, kind: Kind, entity_id: str) -> int | None:
-    """The current version of ``(kind, entity_id)``, None when it has no rows."""
-    value = conn.exec_driver_sql(
-        f"SELECT version FROM {VERSIONS} WHERE entity_id = ? AND kind = ?", (entity_id, kind)
-    ).scalar()
-    return None if value is None else int(value)
+    """The current version of ``(kind, entity_id)``, None when it has no rows.
+
+    Read through the driver's cursor: it runs before every cached search.
+    """
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        row = cursor.execute(
+            f"SELECT version FROM {VERSIONS} WHERE entity_id = ? AND kind = ?", (entity_id, kind)
+        ).fetchone()
+    finally:
+        cursor.close()
+    return None if row is None else int(row[0])
 
 
 def changed_since(conn: Connection, kind: Kind, entity_id: str, version: int) -> list[str]:
