@@ -146,9 +146,16 @@ class VectorSet:
             blobs = tuple(blobs[i] for i in order.tolist())
             times, process, session = times[order], process[order], session[order]
             flags = flags[0][order], flags[1][order]
-        block = self._matrix[start:end]
-        block[:] = np.frombuffer(b"".join(blobs), dtype=FLOAT32).reshape(len(rows), self.dim)
-        self._norms[start:end] = row_norms(block)
+        if start == 0 and self._n == 0:
+            # a fresh set: the joined bytes become the matrix (filling newly allocated
+            # memory page by page costs more than the whole rest of a build)
+            slack = bytes((self.capacity - end) * self.nbytes)
+            joined = bytearray().join([*blobs, slack])
+            self._matrix = np.frombuffer(joined, dtype=FLOAT32).reshape(self.capacity, self.dim)
+        else:
+            block = np.frombuffer(b"".join(blobs), dtype=FLOAT32)
+            self._matrix[start:end] = block.reshape(len(rows), self.dim)
+        self._norms[start:end] = row_norms(self._matrix[start:end])
         self._created[start:end] = times
         self._alive[start:end] = True
         self._process[start:end] = process
