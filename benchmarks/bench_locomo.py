@@ -379,7 +379,8 @@ def main() -> int:
     parser.add_argument("--variants", help="names of the variants to run, separated by '|'")
     parser.add_argument("--output", type=Path, default=None,
                         help="default results/locomo.json (locomo_dated.json with --dated, "
-                             "locomo_<backend>.json with --url)")
+                             "locomo_<backend>.json with --url, locomo_hash.json with "
+                             "--embedder hash)")
     args = parser.parse_args()
 
     path = data_path()
@@ -418,7 +419,8 @@ def main() -> int:
         "machine": machine_info(),
     }
     print_report(report)
-    name = "locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if args.url else "")
+    name = ("locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if args.url else "")
+            + ("" if args.embedder == "local" else f"_{args.embedder}"))
     output = args.output or RESULTS_DIR / f"{name}.json"
     write_result(output, report)
     print(f"written to {output.name}")
