@@ -16,7 +16,6 @@ from memori.backends.postgres.recall import search_plan
 from memori.backends.postgres.runner import Runner
 from memori.backends.postgres.steps import Plan
 from memori.backends.postgres.vectors import VectorCodec
-from memori.backends.sql.filters import memory_visible, turn_scope
 from memori.core.capabilities import Capability
 from memori.core.errors import StoreUnavailableError
 from memori.core.models import Memory, Scope, Turn
@@ -104,9 +103,6 @@ class StoreBase:
 
     # plans shared by the sync and async methods
 
-    def _turns_where(self, scope: Scope) -> Any:
-        return turn_scope(self._ctx.layout.turns, scope)
-
     @property
     def _search_reads_only(self) -> bool:
         """Searches need a transaction only to set ``hnsw.ef_search`` locally."""
@@ -121,8 +117,9 @@ class StoreBase:
         explain: bool = False,
     ) -> Call:
         t = self._ctx.layout.turns
-        return search_plan(self._ctx, t, turn_scope(t, scope), scope.entity_id, text, vector,
-                           limit, plans.to_turn, explain=explain), scope.entity_id
+        plan = search_plan(self._ctx, t, scope, text, vector, limit, plans.to_turn,
+                           explain=explain)
+        return plan, scope.entity_id
 
     def _c_put_memories(self, memories: Sequence[Memory]) -> Call:
         rows = writes.memory_rows(self._ctx, memories)
@@ -132,8 +129,8 @@ class StoreBase:
         self, scope: Scope, text: str | None, vector: Sequence[float] | None, limit: int,
         include_superseded: bool, explain: bool = False,
     ) -> Call:
-        m = self._ctx.layout.memories
-        where = memory_visible(m, scope, include_superseded=include_superseded)
-        return search_plan(self._ctx, m, where, scope.entity_id, text, vector, limit,
-                           plans.to_memory, explain=explain), scope.entity_id
+        plan = search_plan(self._ctx, self._ctx.layout.memories, scope, text, vector, limit,
+                           plans.to_memory, include_superseded=include_superseded,
+                           explain=explain)
+        return plan, scope.entity_id
 

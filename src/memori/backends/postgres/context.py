@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, Text, any_, literal
@@ -30,6 +30,8 @@ class Context:
     layout: Layout
     codec: VectorCodec
     ann: AnnSettings | None = None
+    statements: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False)
+    """Search statements built once per shape (they hold named parameters only)."""
 
     @property
     def vector_dim(self) -> int | None:
@@ -38,8 +40,8 @@ class Context:
 
 def decode_vector(value: Any) -> tuple[float, ...] | None:
     """A vector column value (already parsed by the column type, or pgvector text)."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, tuple):
+        return value
     if isinstance(value, str):
         return from_text(value)
     return tuple(float(x) for x in value)

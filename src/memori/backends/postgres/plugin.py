@@ -23,6 +23,8 @@ SPEC = BackendSpec(
         "sqlalchemy.ext.asyncio.engine.AsyncEngine",
         "psycopg.Connection",
         "psycopg.AsyncConnection",
+        "psycopg.connection.Connection",
+        "psycopg.connection_async.AsyncConnection",
     ),
     accepts=_is_postgres,
     extra="postgres",

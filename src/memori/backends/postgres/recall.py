@@ -9,21 +9,20 @@ exactly, so a search never returns fewer hits than the scope holds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import Table, func, select
 
 from memori.backends.postgres import search
 from memori.backends.postgres.context import Context, check_limit
 from memori.backends.postgres.steps import Exec, Explain, Plan
-from memori.backends.postgres.text import tsquery_text
+from memori.backends.postgres.text import scoped_tsquery_text, tsquery_text
 from memori.backends.postgres.vectors import check_vector, to_text
 from memori.backends.sql.rows import RowLike
 from memori.backends.sql.scoring import cosine_score, relevance_score
-from memori.core.models import Hit
+from memori.core.models import Hit, Scope
 
 POOL_FACTOR = 4
 """Candidates per ranking, as a multiple of ``limit``, before text and vectors are fused."""
@@ -65,52 +64,54 @@ def check_search_args(
 
 
 def search_plan(
-    ctx: Context, table: Table, where: ColumnElement[bool], entity_id: str,
-    text: str | None, vector: Sequence[float] | None, limit: int,
-    to_model: Callable[[RowLike], M], *, explain: bool = False,
+    ctx: Context, table: Table, scope: Scope, text: str | None,
+    vector: Sequence[float] | None, limit: int, to_model: Callable[[RowLike], M], *,
+    include_superseded: bool = False, explain: bool = False,
 ) -> Plan[Any]:
-    """Hits of ``table`` inside ``where``, best first (or the EXPLAIN document)."""
+    """Hits of ``table`` visible to ``scope``, best first (or the EXPLAIN document)."""
     tq, query = check_search_args(ctx, text, vector, limit)
-    with_text = tq is not None  # a text without words adds nothing: the vector alone ranks
-    return _search(ctx, table, where, entity_id, with_text, tq, query, limit, to_model, explain)
+    params: dict[str, Any] = {**search.scope_params(scope), search.P_LIMIT: limit,
+                              search.P_POOL: max(limit * POOL_FACTOR, MIN_POOL)}
+    if tq is not None:  # a text without words adds nothing: the vector alone ranks
+        params[search.P_WORDS] = tq
+        params[search.P_SCOPED] = scoped_tsquery_text(tq, scope.entity_id)
+    if query is not None:
+        params[search.P_VECTOR] = to_text(query)
+    mode = "text" if query is None else ("vector" if tq is None else "fused")
+    return _search(ctx, table, scope, include_superseded, mode, params, to_model, explain)
+
+
+def _statement(ctx: Context, table: Table, shape: search.Shape) -> Any:
+    found = ctx.statements.get(shape)
+    if found is None:
+        found = ctx.statements[shape] = search.search_statement(table, shape, ctx.vector_dim)
+    return found
 
 
 def _search(
-    ctx: Context, table: Table, where: ColumnElement[bool], entity_id: str, with_text: bool,
-    tq: str | None, query: npt.NDArray[np.float32] | None, limit: int,
-    to_model: Callable[[RowLike], Any], explain: bool,
+    ctx: Context, table: Table, scope: Scope, include_superseded: bool, mode: str,
+    params: dict[str, Any], to_model: Callable[[RowLike], Any], explain: bool,
 ) -> Plan[Any]:
-    if limit == 0 or (query is None and tq is None):
+    if params[search.P_LIMIT] == 0 or (mode == "text" and search.P_WORDS not in params):
         return [] if not explain else None
-    if query is None:
-        assert tq is not None
-        stmt = search.text_search(table, where, entity_id, tq, limit)
-        if explain:
-            return (yield Explain(stmt))
-        rows = (yield Exec(stmt)).mappings().all()
-        return _hits(rows, to_model, "text")
-    assert ctx.vector_dim is not None
-    vq = search.VectorQuery(to_text(query), ctx.vector_dim)
-    if ctx.ann is not None:
-        n = (yield Exec(search.size_probe(table, entity_id, ctx.ann.min_rows))).scalar_one()
+    ann = False
+    if mode != "text" and ctx.ann is not None:
+        probe = ctx.statements.get(("probe", table.name))
+        if probe is None:
+            probe = ctx.statements[("probe", table.name)] = search.size_probe(table)
+        n = (yield Exec(probe, {search.P_ENTITY: scope.entity_id,
+                                search.P_CAP: ctx.ann.min_rows})).scalar_one()
         if int(n) >= ctx.ann.min_rows:
             yield Exec(select(func.set_config("hnsw.ef_search", str(ctx.ann.ef_search), True)))
-            vq = replace(vq, ann=True)
-    pool = max(limit * POOL_FACTOR, MIN_POOL)
-
-    def statement(v: search.VectorQuery) -> Any:
-        if not with_text:
-            return search.vector_search(table, where, v, limit)
-        return search.fused_search(table, where, entity_id, tq or "", v, limit, pool)
-
+            ann = True
+    shape = search.shape_of(table, mode, ann, scope, include_superseded)
     if explain:
-        return (yield Explain(statement(vq)))
-    rows = (yield Exec(statement(vq))).mappings().all()
-    if vq.ann and _short(rows, with_text, limit, pool):
-        rows = (yield Exec(statement(replace(vq, ann=False)))).mappings().all()
-    return _hits(rows, to_model, "fused" if with_text else "vector")
-
-
+        return (yield Explain(_statement(ctx, table, shape), params))
+    rows = (yield Exec(_statement(ctx, table, shape), params)).mappings().all()
+    if ann and _short(rows, mode == "fused", params[search.P_LIMIT], params[search.P_POOL]):
+        exact = shape._replace(ann=False)
+        rows = (yield Exec(_statement(ctx, table, exact), params)).mappings().all()
+    return _hits(rows, to_model, mode)
 def _short(rows: Sequence[RowLike], fused: bool, limit: int, pool: int) -> bool:
     """Whether a graph scan may have missed in-scope rows (it returned fewer than asked)."""
     if not fused:

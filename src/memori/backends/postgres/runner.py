@@ -25,6 +25,12 @@ T = TypeVar("T")
 EXPLAIN_PREFIX = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
 
 
+def _explained(step: Explain, dialect: Any) -> tuple[str, dict[str, Any]]:
+    """The EXPLAIN statement for ``step`` and its parameters (the driver's own form)."""
+    compiled = step.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    return EXPLAIN_PREFIX + str(compiled), {**compiled.params, **(step.params or {})}
+
+
 class Runner:
     """Executes plans; ``rls_active`` and ``vector_oid`` are learnt by the store's setup."""
 
@@ -83,8 +89,8 @@ class Runner:
             copy_sync(conn.connection.driver_connection, step, self.vector_oid)
             return None
         if isinstance(step, Explain):
-            compiled = step.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
-            return conn.exec_driver_sql(EXPLAIN_PREFIX + str(compiled), compiled.params).scalar()
+            sql, params = _explained(step, conn.dialect)
+            return conn.exec_driver_sql(sql, params).scalar()
         raise TypeError(f"unknown plan step {type(step).__name__}")
 
     # async
@@ -133,7 +139,6 @@ class Runner:
             await copy_async(raw.driver_connection, step, self.vector_oid)
             return None
         if isinstance(step, Explain):
-            compiled = step.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
-            result = await conn.exec_driver_sql(EXPLAIN_PREFIX + str(compiled), compiled.params)
-            return result.scalar()
+            sql, params = _explained(step, conn.dialect)
+            return (await conn.exec_driver_sql(sql, params)).scalar()
         raise TypeError(f"unknown plan step {type(step).__name__}")

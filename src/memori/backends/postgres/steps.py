@@ -30,6 +30,7 @@ class Explain:
     """``EXPLAIN (ANALYZE, FORMAT JSON)`` of ``statement``; the result is the plan document."""
 
     statement: Executable
+    params: Mapping[str, Any] | None = None
 
 
 Plan = Generator[Any, Any, T]
