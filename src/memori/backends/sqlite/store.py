@@ -108,7 +108,8 @@ class SQLiteStore(ThreadedAsyncMixin):
         self._setup_hook = connection_setup
         self._file_backed = file_backed
         self._codec = BlobCodec(vector_dim)
-        self._cache = _vector_cache(vector_dim, vector_cache_items)
+        bound = cache_bound(vector_dim, vector_cache_items)
+        self._cache = VectorCache(bound) if bound > 0 else None
         self._tables: Tables = build_tables()
         self._use_vec = False
         self._ready = False
@@ -653,15 +654,13 @@ class SQLiteStore(ThreadedAsyncMixin):
             yield from self._export(entity_id)
 
 
-def _vector_cache(dim: int | None, items: int | None) -> VectorCache | None:
-    """The store's vector cache (None without vectors or with ``vector_cache_items=0``)."""
-    if dim is None:
-        return None
-    if items is None:
-        items = min(CACHE_MAX_ITEMS, CACHE_BYTES // (dim * 4))
-    if isinstance(items, bool) or not isinstance(items, int) or items < 0:
+def cache_bound(dim: int | None, items: Any) -> int:
+    """The vector cache bound for ``vector_cache_items`` (None: the default; 0: no cache)."""
+    if items is not None and (isinstance(items, bool) or not isinstance(items, int) or items < 0):
         raise ConfigurationError("vector_cache_items must be a non-negative int")
-    return VectorCache(items) if items > 0 else None
+    if dim is None:
+        return 0
+    return min(CACHE_MAX_ITEMS, CACHE_BYTES // (dim * 4)) if items is None else items
 
 
 def open_store(
@@ -680,11 +679,7 @@ def open_store(
         raise ConfigurationError("vector_dim must be a positive int or None")
     mode = options.pop("vector_search", "auto")
     busy_ms = busy_timeout_ms(options.pop("busy_timeout", None))
-    cache_items = options.pop("vector_cache_items", None)
-    if cache_items is not None and (
-        isinstance(cache_items, bool) or not isinstance(cache_items, int) or cache_items < 0
-    ):
-        raise ConfigurationError("vector_cache_items must be a non-negative int")
+    cache_items = cache_bound(vector_dim, options.pop("vector_cache_items", None))
     if options:
         raise ConfigurationError(f"unknown sqlite options: {', '.join(sorted(options))}")
     opened = resolve_target(target, mode, vectors=vector_dim is not None)
