@@ -1,8 +1,9 @@
 """PostgreSQL at scale: bulk ingest rate and recall latency at 10k, 100k and 1M memories.
 
 Memories belong to many entities (``--per-entity`` each, default 1,000), carry a
-sentence of 8-20 words from a 5,000-word vocabulary and a 384-dimension unit
-vector (the local embedder's size). Ingest goes through ``put_memories`` in
+sentence of 8-20 words (Zipf-distributed over a 5,000-word vocabulary) and a
+384-dimension unit vector (the local embedder's size) near a 24-dimension
+subspace, like text embeddings. Ingest goes through ``put_memories`` in
 batches (the COPY path); recall is timed through the store's public API
 (``search_memories``: vector, text, and both fused) for random entities, so the
 figures include Python, the driver and the round trip.
@@ -63,8 +64,16 @@ def _zipf_indexes(rng: np.random.Generator, n: int) -> np.ndarray[Any, Any]:
     return np.minimum(rng.zipf(1.3, size=n) - 1, VOCABULARY - 1)
 
 
+LATENT = 24
+"""Vectors live near a 24-dimension subspace, as text embeddings do (uniformly random
+384-dimension vectors have no near neighbours at all: every graph index fails on them)."""
+_PROJECTION = np.random.default_rng(12345).standard_normal((LATENT, DIM)).astype(np.float32)
+
+
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray[Any, Any]:
-    v = rng.standard_normal((n, DIM)).astype(np.float32)
+    """Unit vectors: a random point of the latent space, projected, plus a little noise."""
+    latent = rng.standard_normal((n, LATENT)).astype(np.float32)
+    v = latent @ _PROJECTION + 0.35 * rng.standard_normal((n, DIM)).astype(np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     return v
 

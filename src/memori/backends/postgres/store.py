@@ -276,7 +276,7 @@ def open_store(
     hnsw = HnswOptions(m=_positive_int(opts, "hnsw_m", 16),
                        ef_construction=_positive_int(opts, "hnsw_ef_construction", 64))
     ann = AnnSettings(min_rows=_positive_int(opts, "hnsw_min_rows", 10_000),
-                      ef_search=_positive_int(opts, "hnsw_ef_search", 200))
+                      ef_search=_positive_int(opts, "hnsw_ef_search", 100))
     if ann.ef_search > 1000:
         raise ConfigurationError("hnsw_ef_search must be at most 1000 (pgvector's limit)")
     check_limit(pool_size, "pool_size")
