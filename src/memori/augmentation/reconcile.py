@@ -72,8 +72,8 @@ class Reconciler:
             mem = hit.item
             assert isinstance(mem, Memory)
             cosine = 2 * hit.signals.get("vector", -1.0) - 1 if "vector" in hit.signals else -1.0
-            near = cosine >= self.near_duplicate and same_numbers(mem.content, cand.content)
-            if normalise(mem.content) == key or near:
+            similar = cosine >= self.near_duplicate and same_numbers(mem.content, cand.content)
+            if normalise(mem.content) == key or similar:
                 if set(cand.source_turn_ids) and set(cand.source_turn_ids) <= set(
                     mem.source_turn_ids
                 ):
