@@ -519,6 +519,8 @@ def test_outbox_marks_and_keeps_state_on_turns(store: SQLiteStore) -> None:
         ExtractState.PARKED, 3, "model down")
     store.outbox_mark("e", [a.id], ExtractState.PENDING)
     assert [t.id for t in store.outbox_pending()] == [a.id, b.id]
+    (back,) = [t for t in store.list_turns(Scope("e", None, "s1")) if t.id == a.id]
+    assert (back.extract_attempts, back.extract_error) == (3, "model down")  # None keeps them
     store.outbox_mark("x", [b.id], ExtractState.DONE)
     store.outbox_mark("e", [a.id], ExtractState.SKIPPED)
     assert store.outbox_pending() == []

@@ -598,9 +598,11 @@ class SQLiteStore(ThreadedAsyncMixin):
         check_id(entity_id)
         state = ExtractState(state)
         t, o = self._turns, self._outbox
-        values: dict[str, Any] = {"extract_state": state.value, "extract_error": error}
+        values: dict[str, Any] = {"extract_state": state.value}
         if attempts is not None:
             values["extract_attempts"] = int(attempts)
+        if error is not None:  # None keeps the last error, as every backend does
+            values["extract_error"] = str(error)
         with self._write() as conn:
             for part in _chunks(list(turn_ids)):
                 where = (t.c.entity_id == entity_id) & ids_in(t.c.id, part)
