@@ -28,7 +28,6 @@ from sqlalchemy import create_engine, inspect, select, text  # noqa: E402
 from sqlalchemy.engine import URL, Engine, make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from memori.backends.postgres import runner as runner_module  # noqa: E402
 from memori.backends.postgres.layout import quote_ident  # noqa: E402
 from memori.backends.postgres.steps import Exec  # noqa: E402
 from memori.backends.postgres.store import PostgresStore, open_store  # noqa: E402
@@ -273,7 +272,7 @@ async def test_async_methods_run_without_worker_threads(
     def no_threads(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the async path offloaded to a thread")
 
-    monkeypatch.setattr(runner_module.asyncio, "to_thread", no_threads)
+    monkeypatch.setattr(asyncio, "to_thread", no_threads)
     s = open_store(pg_url, vector_dim=DIM, schema=schema)
     assert Capability.NATIVE_ASYNC in s.capabilities
     await s.asetup()
