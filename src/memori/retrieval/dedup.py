@@ -14,9 +14,11 @@ def normalised(text: str) -> str:
 
 
 def without_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """One candidate per normalised content: the best scored, a memory on a tie.
+    """One candidate per normalised content, scored as the best of them.
 
-    Empty contents (a tool-call turn) are never merged with one another.
+    A memory stands for the turns it repeats (it carries the kind and whether
+    it is still current); among equals the best scored is kept. Empty contents
+    (a tool-call turn) are never merged with one another.
     """
     best: dict[str, Candidate] = {}
     kept: list[Candidate] = []
@@ -26,12 +28,17 @@ def without_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:
             kept.append(cand)
             continue
         other = best.get(text)
-        if other is None or _better(cand, other):
-            best[text] = cand
+        best[text] = cand if other is None else _merged(cand, other)
     return kept + list(best.values())
 
 
-def _better(a: Candidate, b: Candidate) -> bool:
-    if a.score != b.score:
-        return a.score > b.score
-    return isinstance(a.item, Memory) and not isinstance(b.item, Memory)
+def _merged(a: Candidate, b: Candidate) -> Candidate:
+    a_mem, b_mem = isinstance(a.item, Memory), isinstance(b.item, Memory)
+    if a_mem != b_mem:
+        keep, other = (a, b) if a_mem else (b, a)
+    else:
+        keep, other = (a, b) if a.score >= b.score else (b, a)
+    if other.score > keep.score:
+        signals = {**other.signals, **keep.signals}
+        return Candidate(keep.item, other.score, signals)
+    return keep
