@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,3 +36,13 @@ def openai_server(_openai_server_session: OpenAIServer) -> OpenAIServer:
     """The session's OpenAI-compatible server on 127.0.0.1, with a clean record and script."""
     _openai_server_session.clear()
     return _openai_server_session
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A PostgreSQL with pgvector: MEMORI_TEST_POSTGRES_URL, else one started for the session."""
+    from memori.testing.postgres_server import URL_ENV, shared_server
+
+    if not os.environ.get(URL_ENV):
+        pytest.importorskip("pgserver", reason=f"pip install pgserver, or set {URL_ENV}")
+    return shared_server().url

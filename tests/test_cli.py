@@ -158,3 +158,51 @@ def test_backends_discovers_the_installed_example_plugin() -> None:
     rows = {b["name"]: b for b in json.loads(out.stdout)["backends"]}
     assert "jsonl" in rows, "pip install -e examples/plugin-jsonl (scripts/test does)"
     assert rows["jsonl"]["schemes"] == "jsonl" and rows["jsonl"]["installed"] == "yes"
+
+
+def test_export_import_moves_an_entity_from_sqlite_to_postgres(
+    sqlite_url: str, pg_url: str
+) -> None:
+    import uuid
+
+    from memori.config import open_backend
+    from memori.core import Scope
+
+    alice, bob = f"cli-alice-{uuid.uuid4().hex[:8]}", f"cli-bob-{uuid.uuid4().hex[:8]}"
+    for args in (
+        ["--entity", alice, "--process", "coach", "Goal: sub-25 5K by June."],
+        ["--entity", alice, "--process", "planner", "Prefers vegetarian dinners."],
+        ["--entity", alice, "--shared", "Allergic to peanuts."],
+        ["--entity", bob, "Bob's private note."],
+    ):
+        done = run("remember", "--embedder", "hash", *args, url=sqlite_url)
+        assert done.returncode == 0, done.stderr
+    pipe = subprocess.run(
+        f"'{MEMORI}' export --url '{sqlite_url}' --entity '{alice}' --embedder hash | "
+        f"'{MEMORI}' import --url '{pg_url}' --embedder hash",
+        shell=True, capture_output=True, text=True, timeout=300)
+    assert pipe.returncode == 0, pipe.stderr
+
+    source, target = open_backend(sqlite_url, vector_dim=64), open_backend(pg_url, vector_dim=64)
+    source.setup()
+    target.setup()
+    try:
+        for persona in ("coach", "planner", None):
+            scope = Scope(alice, persona)
+            want = {(m.id, m.content, m.process_id, m.shared)
+                    for m in source.list_memories(scope)}
+            got = {(m.id, m.content, m.process_id, m.shared)
+                   for m in target.list_memories(scope)}
+            assert got == want and got
+        coach = [h.content for h in target.search_memories(Scope(alice, "coach"),
+                                                           text="dinners 5K peanuts")]
+        assert "Prefers vegetarian dinners." not in coach
+        assert {"Goal: sub-25 5K by June.", "Allergic to peanuts."} <= set(coach)
+        exported = sorted(r["id"] for r in source.export(alice))
+        assert sorted(r["id"] for r in target.export(alice)) == exported
+        assert len(exported) == 3
+        assert target.raw_count(bob) == 0
+    finally:
+        target.forget(alice)
+        source.close()
+        target.close()

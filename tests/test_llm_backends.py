@@ -3,7 +3,6 @@ the driver itself, and the seed scenario holds there as on SQLite."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -15,15 +14,6 @@ from memori.core import Capability, Scope
 from memori.testing import OpenAIServer
 
 MODEL = "gpt-4o-mini"
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> str:
-    from memori.testing.postgres_server import URL_ENV, shared_server
-
-    if not os.environ.get(URL_ENV):
-        pytest.importorskip("pgserver", reason=f"pip install pgserver, or set {URL_ENV}")
-    return shared_server().url
 
 
 @pytest.fixture
