@@ -28,7 +28,7 @@ SPEC = BackendSpec(
     ),
     accepts=_is_postgres,
     extra="postgres",
-    requires=("psycopg", "pgvector"),
+    requires=("psycopg", "greenlet"),
     description="PostgreSQL with pgvector (HNSW) and tsvector/GIN text search.",
 )
 

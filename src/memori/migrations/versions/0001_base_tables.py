@@ -25,6 +25,8 @@ def _schema() -> str | None:
 
 def upgrade() -> None:
     schema = _schema()
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS vector")  # the embedding columns need it
     op.create_table(
         "memori_turns",
         sa.Column("entity_id", sa.String(255), nullable=False),
