@@ -71,7 +71,9 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def run(queries: int, n_sentences: int, threads: int, workers: int | None) -> dict[str, Any]:
+def run(
+    queries: int, n_sentences: int, threads: int | None, workers: int | None
+) -> dict[str, Any]:
     embedder = LocalEmbedder(threads=threads, workers=workers)
     start = time.perf_counter()
     embedder.load()
@@ -131,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--sentences", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=1, help="intra-op threads per run")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads per run")
     parser.add_argument("--workers", type=int, default=None, help="batches run at once")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
