@@ -44,6 +44,9 @@ class TurnCrudTests:
         store.append_turns(written)
         assert [t.id for t in store.list_turns(scope, limit=2)] == [t.id for t in written[3:]]
         assert [t.id for t in store.list_turns(scope, limit=50)] == [t.id for t in written]
+        assert [t.id for t in store.list_turns(scope, limit=len(written) + 2)] == [
+            t.id for t in written
+        ]
         assert store.list_turns(scope, limit=0) == []
 
     def test_turns_of_one_session_and_of_every_session(

@@ -193,7 +193,7 @@ class InMemoryStore(ThreadedAsyncMixin):
         if limit is not None:
             if limit < 0:
                 raise ValueError("limit must not be negative")
-            found = found[len(found) - limit:] if limit else []
+            found = found[max(0, len(found) - limit):] if limit else []
         return [_copy(t) for t in found]
 
     def count_turns(self, scope: Scope) -> int:
