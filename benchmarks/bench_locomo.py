@@ -1,7 +1,7 @@
 """LoCoMo turn-level evidence recall: BM25-only, dense-only and hybrid retrieval side by side.
 
 Run: ``python benchmarks/bench_locomo.py [--embedder local|hash] [--ablation] [--dated]
-[--url URL]``.
+[--url URL | --postgres]``.
 Reads ``MEMORI_LOCOMO_PATH`` or ``../shared/data/locomo/locomo-dev.json`` (skips with a
 message when absent), ingests each conversation's turns through the public API (one
 entity per conversation, one session per LoCoMo session, each turn with its speaker
@@ -19,7 +19,8 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -376,10 +377,13 @@ def main() -> int:
     parser.add_argument("--dated", action="store_true",
                         help="experiment: each turn's content starts with its session's day")
     parser.add_argument("--url", help="store URL (default: a temporary SQLite file)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="use MEMORI_TEST_POSTGRES_URL or a throwaway bundled PostgreSQL")
     parser.add_argument("--variants", help="names of the variants to run, separated by '|'")
     parser.add_argument("--output", type=Path, default=None,
                         help="default results/locomo.json (locomo_dated.json with --dated, "
-                             "locomo_<backend>.json with --url, locomo_hash.json with "
+                             "locomo_<backend>.json with --url or --postgres, "
+                             "locomo_hash.json with "
                              "--embedder hash)")
     args = parser.parse_args()
 
@@ -390,8 +394,8 @@ def main() -> int:
     conversations = load(path)
     questions = [q for c in conversations for q in c.questions]
     embedder = make_embedder(args.embedder, cache=not args.no_cache)
-    with tempfile.TemporaryDirectory(prefix="memori-locomo-") as tmp:
-        url = args.url or f"sqlite:///{Path(tmp) / 'locomo.db'}"
+    with tempfile.TemporaryDirectory(prefix="memori-locomo-") as tmp, \
+            store_url(args, Path(tmp)) as url:
         mem = Memori(url, embedder=embedder, extractor=None)
         try:
             ingest_s = ingest(mem, conversations, dated=args.dated)
@@ -419,12 +423,25 @@ def main() -> int:
         "machine": machine_info(),
     }
     print_report(report)
-    name = ("locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if args.url else "")
+    other = args.url or args.postgres
+    name = ("locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if other else "")
             + ("" if args.embedder == "local" else f"_{args.embedder}"))
     output = args.output or RESULTS_DIR / f"{name}.json"
     write_result(output, report)
     print(f"written to {output.name}")
     return 0
+
+
+@contextmanager
+def store_url(args: argparse.Namespace, tmp: Path) -> Iterator[str]:
+    """The URL of the store to benchmark (a throwaway server is stopped afterwards)."""
+    if args.postgres:
+        from memori.testing.postgres_server import postgres_server
+
+        with postgres_server() as url:
+            yield url
+        return
+    yield args.url or f"sqlite:///{tmp / 'locomo.db'}"
 
 
 def chosen(variants: list[Variant], names: str | None) -> list[Variant]:
