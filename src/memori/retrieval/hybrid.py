@@ -102,6 +102,7 @@ class HybridRetriever:
         return self.query_processor(query) if self.query_processor else query
 
     def wants_vector(self, store: MemoryStore) -> bool:
+        """Whether a query on ``store`` runs any vector ranking."""
         return self.embedder is not None and needs_vector(
             self.weights, store.capabilities, self.include_turns
         )
@@ -115,12 +116,14 @@ class HybridRetriever:
     def plan(
         self, store: MemoryStore, query: str, vector: Sequence[float] | None,
     ) -> tuple[list[Search], dict[str, float]]:
+        """The searches a query runs on ``store`` and the weight of each ranking."""
         return plan_searches(
             self.weights, store.capabilities, text=self.text_for(query), vector=vector,
             include_turns=self.include_turns, native_fusion=self.native_fusion,
         )
 
     def depth(self, limit: int) -> int:
+        """How many hits each search asks for."""
         return max(self.candidates, limit, 1)
 
     def _fuse(
