@@ -68,13 +68,22 @@ def text_candidates(
     fts_rows = sql_table(fts_name, column("rowid"))
     fts: ColumnElement[Any] = literal_column(fts_name)
     rank = func.bm25(fts, 1.0, 0.0).label("memori_rank")
-    stmt = (
-        select(table, rank)
+    # Rank and cut on the light columns first, then read the whole rows of the
+    # winners only: sorting every match with its content and vector was most
+    # of the cost when the query's words are common.
+    best = (
+        select(_rowid(table).label("memori_rowid"), rank)
         .select_from(fts_rows.join(table, fts_rows.c.rowid == _rowid(table)))
         .where(fts.op("MATCH")(bindparam("memori_match", expression)))
         .where(scope_filter(unindexed(table.c.entity_id)))
         .order_by(rank, table.c.created_at, table.c.id)
         .limit(limit)
+        .subquery("memori_best")
+    )
+    stmt = (
+        select(table, best.c.memori_rank)
+        .select_from(best.join(table, _rowid(table) == best.c.memori_rowid))
+        .order_by(best.c.memori_rank, table.c.created_at, table.c.id)
     )
     out: Ranked = []
     for row in conn.execute(stmt).mappings():
