@@ -177,6 +177,12 @@ def test_export_import_moves_an_entity_from_sqlite_to_postgres(
     ):
         done = run("remember", "--embedder", "hash", *args, url=sqlite_url)
         assert done.returncode == 0, done.stderr
+    database = f"memori_cli_{uuid.uuid4().hex[:10]}"  # its own database: a fresh schema
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    pg_url = sa.engine.make_url(pg_url).set(database=database).render_as_string(
+        hide_password=False)
     pipe = subprocess.run(
         f"'{MEMORI}' export --url '{sqlite_url}' --entity '{alice}' --embedder hash | "
         f"'{MEMORI}' import --url '{pg_url}' --embedder hash",
@@ -203,6 +209,8 @@ def test_export_import_moves_an_entity_from_sqlite_to_postgres(
         assert len(exported) == 3
         assert target.raw_count(bob) == 0
     finally:
-        target.forget(alice)
         source.close()
         target.close()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE "{database}" WITH (FORCE)'))
+        admin.dispose()
