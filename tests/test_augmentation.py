@@ -144,7 +144,7 @@ CHILD = textwrap.dedent("""
 
     url, marker = sys.argv[1], Path(sys.argv[2])
     mem = Memori(url, embedder="hash", extractor="offline")
-    mem._worker.batch_size = 5
+    mem._worker.policy.batch_size = 5
     put = mem.store.put_memories
     writes = 0
 

@@ -73,14 +73,6 @@ class AugmentationRunner:
             self.use_running_loop()
 
     @property
-    def batch_size(self) -> int:
-        return self.policy.batch_size
-
-    @batch_size.setter
-    def batch_size(self, value: int) -> None:
-        self.policy.batch_size = value
-
-    @property
     def mode(self) -> str:
         """``"task"`` when a task worker runs extraction now, else ``"thread"``."""
         task = self.task

@@ -58,31 +58,6 @@ class OutboxWorker:
         self._thread: threading.Thread | None = None
         self._thread_init = thread_init
 
-    # the policy's knobs, settable on the worker as before
-    @property
-    def batch_size(self) -> int:
-        return self.policy.batch_size
-
-    @batch_size.setter
-    def batch_size(self, value: int) -> None:
-        self.policy.batch_size = value
-
-    @property
-    def max_attempts(self) -> int:
-        return self.policy.max_attempts
-
-    @max_attempts.setter
-    def max_attempts(self, value: int) -> None:
-        self.policy.max_attempts = value
-
-    @property
-    def base_backoff(self) -> float:
-        return self.policy.base_backoff
-
-    @base_backoff.setter
-    def base_backoff(self, value: float) -> None:
-        self.policy.base_backoff = value
-
     def notify(self) -> None:
         """New turns were stored: wake the worker."""
         with self._cond:
