@@ -133,6 +133,30 @@ def _wait_ready(bin_dir: Path, socket_dir: Path, proc: subprocess.Popen[bytes], 
     raise RuntimeError(f"PostgreSQL did not start in 60 s:\n{log.read_text()[-2000:]}")
 
 
+def _can_execute(program: Path, user_kw: Mapping[str, int]) -> bool:
+    """Whether the account PostgreSQL runs as can reach ``program`` (a checkout under a
+    private directory, e.g. one made by ``mktemp -d``, hides the venv from it)."""
+    probe: subprocess.CompletedProcess[bytes] = subprocess.run(
+        ["/bin/sh", "-c", 'test -x "$1"', "probe", str(program)],
+        check=False, **user_kw,  # type: ignore[call-overload]
+    )
+    return probe.returncode == 0
+
+
+def _private_copy(bin_dir: Path, root: Path, owner: tuple[int, int]) -> Path:
+    """Copy the bundled installation into the server's own directory, owned by the
+    server's account so the watchdog can remove it with the rest."""
+    install = bin_dir.parent  # .../site-packages/pgserver/pginstall
+    site = root / "site"  # the binaries find their libraries at $ORIGIN/../../../pgserver.libs
+    shutil.copytree(install, site / "pgserver" / "pginstall", symlinks=True)
+    libs = install.parent.parent / "pgserver.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, site / "pgserver.libs", symlinks=True)
+    for path in (site, *site.rglob("*")):
+        os.chown(path, *owner, follow_symlinks=False)
+    return site / "pgserver" / "pginstall" / "bin"
+
+
 def start_bundled(
     settings: Mapping[str, str] = FAST_SETTINGS, *, parent: str | None = None
 ) -> PostgresServer:
@@ -145,12 +169,13 @@ def start_bundled(
     try:
         data.mkdir()
         log.touch()
-        if run_as is not None:
-            for p in (root, data, log):
-                os.chown(p, *run_as)
         user_kw: dict[str, int] = {}
         if run_as is not None:
             user_kw = {"user": run_as[0], "group": run_as[1]}
+            if not _can_execute(bin_dir / "initdb", user_kw):
+                bin_dir = _private_copy(bin_dir, root, run_as)
+            for p in (root, data, log):
+                os.chown(p, *run_as)
         subprocess.run(
             [
                 str(bin_dir / "initdb"),
