@@ -66,6 +66,8 @@ class HybridRetriever:
       ``context_weight / distance`` of its score; each seed's session is read up to
       its latest ``context_session_limit`` turns. ``context_window=0`` turns it off.
     - ``native_fusion``: on a store that fuses text and vector itself, use that.
+    - Context turns are read with the store's ``recent_turns(scope, limit=)`` when it
+      has one (the latest turns, oldest first, vectors left out), else ``list_turns``.
     - ``reranker``: called with the query and the best ``rerank_depth`` hits.
     """
 
@@ -171,8 +173,9 @@ class HybridRetriever:
         candidates, scale = self._fuse(rankings, weights)
         seeds = self._seeds(candidates)
         if seeds:
+            read = getattr(store, "recent_turns", None) or store.list_turns
             sessions = {
-                sid: store.list_turns(scope.with_session(sid), limit=self.context_session_limit)
+                sid: read(scope.with_session(sid), limit=self.context_session_limit)
                 for sid in seed_sessions(seeds)
             }
             add_neighbours(candidates, seeds, sessions, window=self.context_window,
@@ -196,12 +199,14 @@ class HybridRetriever:
     ) -> list[Hit]:
         """:meth:`retrieve` on the store's ``a*`` methods, its searches run concurrently.
 
-        A store without async methods is searched in a worker thread; the query is
-        embedded by the embedder's ``aembed`` if it has one, else in a worker thread.
+        A store without async methods of its own (none, or the worker-thread twins of
+        ``ThreadedAsyncMixin``) is searched by :meth:`retrieve` in one worker thread;
+        the query is embedded by the embedder's ``aembed`` if it has one, else in a
+        worker thread.
         """
         if limit <= 0:
             return []
-        if not hasattr(store, "asearch_turns"):
+        if not hasattr(store, "asearch_turns") or getattr(store, "threaded_async", False):
             return await asyncio.to_thread(
                 self.retrieve, store, scope, query, limit=limit, token_budget=token_budget,
                 include_history=include_history, vector=vector,

@@ -62,7 +62,7 @@ def row_to_turn(row: RowLike, decode: VectorDecoder) -> Turn:
         extract_state=ExtractState(row["extract_state"]),
         extract_attempts=int(row["extract_attempts"]),
         extract_error=row["extract_error"],
-        embedding=decode(row["embedding"]),
+        embedding=decode(row.get("embedding")),
     )
 
 
@@ -104,7 +104,7 @@ def row_to_memory(row: RowLike, decode: VectorDecoder) -> Memory:
         superseded_by=row["superseded_by"],
         source_turn_ids=tuple(row["source_turn_ids"] or ()),
         metadata=dict(row["metadata"] or {}),
-        embedding=decode(row["embedding"]),
+        embedding=decode(row.get("embedding")),
     )
 
 

@@ -1,16 +1,24 @@
-"""The visibility rules of ``memori.backends.sql.filters`` for the vector cache.
+"""The visibility rules of ``memori.backends.sql.filters`` for the in-process sets.
 
-Each scope selects a VectorSet's rows (a numpy mask) and re-checks a fetched row
-(``admits``), so a hit that the cache got wrong is dropped, never returned.
+Each scope selects a set's rows (a numpy mask) and re-checks an item before it is
+returned (``admits``), so a hit that a cache got wrong is dropped, never returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
-from memori.backends.sqlite.vector_set import BoolArray, VectorSet
+from memori.backends.sqlite.audience import BoolArray
+from memori.core.models import Memory, Turn
+
+
+class Audiences(Protocol):
+    """A set that can select the rows of a scope (``VectorSet``, ``ItemSet``)."""
+
+    def memory_mask(self, process_id: str | None, include_superseded: bool) -> BoolArray: ...
+
+    def turn_mask(self, process_id: str | None, session_id: str | None) -> BoolArray: ...
 
 
 @dataclass(frozen=True)
@@ -21,15 +29,15 @@ class MemoryScope:
     process_id: str | None
     include_superseded: bool
 
-    def mask(self, vectors: VectorSet) -> BoolArray:
-        return vectors.memory_mask(self.process_id, self.include_superseded)
+    def mask(self, rows: Audiences) -> BoolArray:
+        return rows.memory_mask(self.process_id, self.include_superseded)
 
-    def admits(self, row: Mapping[str, Any]) -> bool:
+    def admits(self, item: Turn | Memory) -> bool:
         return (
-            row["entity_id"] == self.entity_id
-            and (row["process_id"] is None or bool(row["shared"])
-                 or (self.process_id is not None and row["process_id"] == self.process_id))
-            and (self.include_superseded or row["superseded_by"] is None)
+            isinstance(item, Memory) and item.entity_id == self.entity_id
+            and (item.process_id is None or item.shared
+                 or (self.process_id is not None and item.process_id == self.process_id))
+            and (self.include_superseded or item.superseded_by is None)
         )
 
 
@@ -41,14 +49,14 @@ class TurnScope:
     process_id: str | None
     session_id: str | None
 
-    def mask(self, vectors: VectorSet) -> BoolArray:
-        return vectors.turn_mask(self.process_id, self.session_id)
+    def mask(self, rows: Audiences) -> BoolArray:
+        return rows.turn_mask(self.process_id, self.session_id)
 
-    def admits(self, row: Mapping[str, Any]) -> bool:
+    def admits(self, item: Turn | Memory) -> bool:
         return (
-            row["entity_id"] == self.entity_id
-            and row["process_id"] == self.process_id
-            and (self.session_id is None or row["session_id"] == self.session_id)
+            isinstance(item, Turn) and item.entity_id == self.entity_id
+            and item.process_id == self.process_id
+            and (self.session_id is None or item.session_id == self.session_id)
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +37,13 @@ from memori.backends.sqlite.fts import fts_table, match_expression
 from memori.backends.sqlite.vector_set import RowTuple
 from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
 from memori.backends.sqlite.versions import Kind, chunks
+from memori.core.models import Memory, Turn
 
 Ranked = list[tuple[str, RowLike, float]]
+Item = Turn | Memory
+Found = list[tuple[str, Item, float]]
+"""Ranked items: ``(id, item, score)`` best first."""
+T = TypeVar("T")
 ScopeFilter = Callable[[ColumnElement[str] | None], ColumnElement[bool]]
 """Builds the scope's WHERE clause, given the expression to compare the entity id with."""
 
@@ -196,17 +201,19 @@ def scan_vectors(
 
 
 @functools.lru_cache(maxsize=16)
-def _row_reader(
+def row_reader(
     dialect: Dialect, table: Table
 ) -> tuple[str, Callable[[Any], dict[str, Any]]]:
-    """The column list of ``table`` and a function turning a driver row into a mapping.
+    """The column list of ``table`` (its vector left out) and a function turning a
+    driver row into a mapping.
 
     Values go through each column type's own result processor (JSON decoding...),
     as SQLAlchemy would apply them, without its per-statement overhead.
     """
-    names = [c.name for c in table.columns]
+    columns = [c for c in table.columns if c.name != "embedding"]
+    names = [c.name for c in columns]
     processors = [c.type.dialect_impl(dialect).result_processor(dialect, None)
-                  for c in table.columns]
+                  for c in columns]
 
     def read(raw: Any) -> dict[str, Any]:
         return {name: value if proc is None else proc(value)
@@ -215,25 +222,38 @@ def _row_reader(
     return ", ".join(names), read
 
 
+def read_items(
+    conn: Connection, table: Table, entity_id: str, to_model: Callable[[Any], T],
+    ids: Sequence[str] | None = None,
+) -> list[T]:
+    """Items of the entity (only ``ids`` if given), read without their vectors."""
+    columns, read = row_reader(conn.dialect, table)
+    sql = f"SELECT {columns} FROM {table.name} WHERE entity_id = ?"  # names from the schema
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if ids is None:
+            return [to_model(read(r)) for r in cursor.execute(sql, (entity_id,)).fetchall()]
+        out: list[T] = []
+        for part in chunks(ids):
+            marks = ", ".join("?" * len(part))
+            raw = cursor.execute(f"{sql} AND id IN ({marks})", (entity_id, *part)).fetchall()
+            out.extend(to_model(read(r)) for r in raw)
+        return out
+    finally:
+        cursor.close()
+
+
 def cached_hits(
     conn: Connection, table: Table, scope: CacheScope, nearest: Sequence[tuple[str, float]],
-) -> Ranked:
-    """The rows of the cache's ``(id, cosine)`` hits, best first, by primary key.
+    to_model: Callable[[Any], Item],
+) -> Found:
+    """The items of the cache's ``(id, cosine)`` hits, best first, read by primary key.
 
-    Each row is re-checked against the scope, so a row the cache wrongly held is
+    Each item is re-checked against the scope, so a row the cache wrongly held is
     never returned.
     """
     if not nearest:
         return []
-    columns, read = _row_reader(conn.dialect, table)
-    marks = ", ".join("?" * len(nearest))
-    sql = (f"SELECT {columns} FROM {table.name} "  # names from the schema, values bound
-           f"WHERE entity_id = ? AND id IN ({marks})")
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        raw = cursor.execute(sql, (scope.entity_id, *(i for i, _ in nearest))).fetchall()
-    finally:
-        cursor.close()
-    rows = (read(r) for r in raw)
-    by_id = {r["id"]: r for r in rows if scope.admits(r)}
+    items = read_items(conn, table, scope.entity_id, to_model, [i for i, _ in nearest])
+    by_id = {item.id: item for item in items if scope.admits(item)}
     return [(i, by_id[i], cosine_score(c)) for i, c in nearest if i in by_id]

@@ -29,25 +29,24 @@ from memori.backends.sql.rows import (
     row_to_turn,
     turn_to_row,
 )
-from memori.backends.sql.scoring import rrf_fuse
+from memori.backends.sql.scoring import cosine_score, relevance_score, rrf_fuse
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
 from memori.backends.sqlite import versions
 from memori.backends.sqlite.cache_scopes import CacheScope, MemoryScope, TurnScope
+from memori.backends.sqlite.entity_cache import EntityCache, EntityView
 from memori.backends.sqlite.errors import translate_errors
-from memori.backends.sqlite.fts import entity_expression, fts_table
+from memori.backends.sqlite.fts import entity_expression, fts_table, query_tokens
 from memori.backends.sqlite.search import (
-    Ranked,
+    Found,
+    Item,
     ScopeFilter,
     cached_hits,
-    scan_vectors,
     text_candidates,
     vector_candidates_exact,
     vector_candidates_sqlite_vec,
 )
 from memori.backends.sqlite.targets import busy_timeout_ms, resolve_target
-from memori.backends.sqlite.vector_cache import VectorCache
-from memori.backends.sqlite.vector_set import VectorSet
 from memori.backends.sqlite.vectors import BlobCodec, check_vector
 from memori.backends.sqlite.versions import Kind
 from memori.core.async_bridge import ThreadedAsyncMixin
@@ -67,6 +66,8 @@ CANDIDATE_FACTOR = 4
 CACHE_BYTES = 512 * 1024 * 1024
 CACHE_MAX_ITEMS = 200_000
 """Default vector cache bound: the vectors that fit in CACHE_BYTES, at most this many."""
+ITEM_CACHE_ITEMS = 100_000
+"""Default item cache bound (turns and memories held whole, without their vectors)."""
 
 T = TypeVar("T")
 
@@ -98,6 +99,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         connection_setup: conns.ConnectionSetup,
         file_backed: bool = True,
         vector_cache_items: int | None = None,
+        item_cache_items: int = ITEM_CACHE_ITEMS,
     ) -> None:
         self.engine = engine
         self.vector_dim = vector_dim
@@ -108,9 +110,15 @@ class SQLiteStore(ThreadedAsyncMixin):
         self._setup_hook = connection_setup
         self._file_backed = file_backed
         self._codec = BlobCodec(vector_dim)
-        bound = cache_bound(vector_dim, vector_cache_items)
-        self._cache = VectorCache(bound) if bound > 0 else None
         self._tables: Tables = build_tables()
+        vector_items = cache_bound(vector_dim, vector_cache_items)
+        self._cache = (
+            EntityCache(
+                tables={"turns": self._tables.turns, "memories": self._tables.memories},
+                to_model={"turns": self._hit_turn, "memories": self._hit_memory},
+                dim=vector_dim, vector_items=vector_items, item_items=item_cache_items,
+            ) if vector_items > 0 or item_cache_items > 0 else None
+        )
         self._use_vec = False
         self._ready = False
         self._closed = False
@@ -295,7 +303,7 @@ class SQLiteStore(ThreadedAsyncMixin):
 
         cached = TurnScope(scope.entity_id, scope.process_id, scope.session_id)
         return self._search(
-            "turns", scope_filter, cached, scope, text, vector, limit, self._to_turn
+            "turns", scope_filter, cached, scope, text, vector, limit, self._hit_turn
         )
 
     # memories
@@ -379,7 +387,7 @@ class SQLiteStore(ThreadedAsyncMixin):
 
         cached = MemoryScope(scope.entity_id, scope.process_id, include_superseded)
         return self._search(
-            "memories", scope_filter, cached, scope, text, vector, limit, self._to_memory
+            "memories", scope_filter, cached, scope, text, vector, limit, self._hit_memory
         )
 
     # search
@@ -389,6 +397,19 @@ class SQLiteStore(ThreadedAsyncMixin):
 
     def _to_memory(self, row: RowLike) -> Memory:
         return row_to_memory(row, self._codec.decode)
+
+    @staticmethod
+    def _hit_turn(row: RowLike) -> Turn:
+        """A turn as search returns it: without its vector."""
+        return row_to_turn(row, _no_vector)
+
+    @staticmethod
+    def _hit_memory(row: RowLike) -> Memory:
+        """A memory as search returns it: without its vector."""
+        return row_to_memory(row, _no_vector)
+
+    def _view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView | None:
+        return None if self._cache is None else self._cache.view(conn, kind, entity_id)
 
     def _search(
         self, kind: Kind, scope_filter: ScopeFilter, cached: CacheScope, scope: Scope,
@@ -404,91 +425,64 @@ class SQLiteStore(ThreadedAsyncMixin):
         both = text is not None and query is not None
         pool = max(limit * CANDIDATE_FACTOR, 40) if both else limit
         table = self._turns if kind == "turns" else self._memories
-        lists: dict[str, Ranked] = {}
+        lists: dict[str, Found] = {}
         with self._read() as conn:
+            view = self._view(conn, kind, scope.entity_id)
             if text is not None:
-                lists["text"] = text_candidates(
-                    conn, table, scope_filter, scope.entity_id, text, pool
-                )
+                lists["text"] = self._text_found(conn, view, table, scope_filter, cached,
+                                                 scope, text, pool, to_model)
             if query is not None:
-                lists["vector"] = self._vector_candidates(
-                    conn, kind, table, scope_filter, cached, scope, query, pool
-                )
+                lists["vector"] = self._vector_found(conn, view, table, scope_filter, cached,
+                                                     scope, query, pool, to_model)
         if not both:
-            ((signal, ranked),) = lists.items()
-            return [Hit(to_model(row), score, {signal: score}) for _, row, score in ranked]
-        fused = rrf_fuse(lists, limit=limit, tiebreak=lambda r: (r["created_at"], r["id"]))
-        return [Hit(to_model(f.item), f.score, f.signals) for f in fused]
+            ((signal, found),) = lists.items()
+            return [Hit(item, score, {signal: score}) for _, item, score in found]
+        fused = rrf_fuse(lists, limit=limit, tiebreak=lambda m: (m.created_at, m.id))
+        return [Hit(f.item, f.score, f.signals) for f in fused]
 
-    def _vector_candidates(
-        self, conn: Connection, kind: Kind, table: Table, scope_filter: ScopeFilter,
-        cached: CacheScope, scope: Scope, query: npt.NDArray[np.float32], limit: int,
-    ) -> Ranked:
-        if self._cache is not None and limit > 0:
-            nearest = self._cached_nearest(conn, kind, cached, query, limit)
+    def _text_found(
+        self, conn: Connection, view: EntityView | None, table: Table,
+        scope_filter: ScopeFilter, cached: CacheScope, scope: Scope, text: str, limit: int,
+        to_model: Callable[[RowLike], Item],
+    ) -> Found:
+        if view is not None:
+            best = view.best_by_text(cached, query_tokens(text), limit)
+            if best is not None:
+                return [(item.id, item, relevance_score(bm25)) for item, bm25 in best]
+        ranked = text_candidates(conn, table, scope_filter, scope.entity_id, text, limit)
+        return [(i, to_model(row), score) for i, row, score in ranked]
+
+    def _vector_found(
+        self, conn: Connection, view: EntityView | None, table: Table,
+        scope_filter: ScopeFilter, cached: CacheScope, scope: Scope,
+        query: npt.NDArray[np.float32], limit: int, to_model: Callable[[RowLike], Item],
+    ) -> Found:
+        if view is not None:
+            nearest = view.nearest(cached, query, limit)
             if nearest is not None:
-                return cached_hits(conn, table, cached, nearest)
+                items = view.items_of(cached, nearest)
+                if items is not None:
+                    return [(item.id, item, cosine_score(cos)) for item, cos in items]
+                return cached_hits(conn, table, cached, nearest, to_model)
         where = scope_filter(None)
         if self._use_vec:
-            return vector_candidates_sqlite_vec(conn, table, where, query, limit)
-        return vector_candidates_exact(conn, table, where, scope.entity_id, query, limit)
+            ranked = vector_candidates_sqlite_vec(conn, table, where, query, limit)
+        else:
+            ranked = vector_candidates_exact(conn, table, where, scope.entity_id, query, limit)
+        return [(i, to_model(row), score) for i, row, score in ranked]
 
-    def _cached_nearest(
-        self, conn: Connection, kind: Kind, scope: CacheScope,
-        query: npt.NDArray[np.float32], limit: int,
-    ) -> list[tuple[str, float]] | None:
-        """``(id, cosine)`` from the entity's cached vectors, None when too many to cache.
-
-        The set is used at the entity's current version: brought forward from the
-        change log when it is behind by at most CHANGE_LOG_KEEP changes, else rebuilt
-        by one scan. The version is read before any other read, so a set is never
-        labelled newer than what it holds.
-        """
-        assert self._cache is not None
-        entity_id = scope.entity_id
-        version = versions.read_version(conn, kind, entity_id)
-        if version is None:
-            return []  # no row of this kind was ever written for the entity (or forgotten)
-        key = (kind, entity_id)
-        cached = self._cache.get(key)
-        if cached is not None:
-            with cached.lock:
-                ahead = cached.version - version
-                if ahead < 0 and self._catch_up(conn, kind, entity_id, cached, version):
-                    self._cache.caught_up(key, cached)
-                    ahead = 0
-                if 0 <= ahead <= versions.CHANGE_LOG_KEEP:  # ahead: another search moved it
-                    return cached.nearest(query, scope.mask, limit)
-        if self._cache.oversized(key, version):
-            return None
-        built = self._scan_set(conn, kind, entity_id, version)
-        if not self._cache.put(key, built):
-            return None
-        with built.lock:
-            return built.nearest(query, scope.mask, limit)
-
-    def _scan_set(self, conn: Connection, kind: Kind, entity_id: str, version: int) -> VectorSet:
-        assert self.vector_dim is not None
-        rows = scan_vectors(conn, kind, entity_id, self._codec.nbytes)
-        return VectorSet(self.vector_dim, version, rows)
-
-    def _catch_up(
-        self, conn: Connection, kind: Kind, entity_id: str, vectors: VectorSet, version: int
-    ) -> bool:
-        """Bring ``vectors`` (held locked) to ``version`` from the change log; False if
-        the log no longer reaches back to the set's version (or it is another counter's)."""
-        behind = version - vectors.version
-        if not 0 < behind <= versions.CHANGE_LOG_KEEP or behind > max(64, len(vectors) // 2):
-            return False
-        changed = versions.changed_since(conn, kind, entity_id, vectors.version)
-        latest = versions.read_version(conn, kind, entity_id)
-        if latest is None or latest - versions.CHANGE_LOG_KEEP > vectors.version:
-            return False  # pruned while we read: the log may have lost a change
-        rows = scan_vectors(conn, kind, entity_id, self._codec.nbytes, ids=changed)
-        vectors.remove(changed)
-        vectors.upsert(rows)
-        vectors.version = version
-        return True
+    def recent_turns(self, scope: Scope, *, limit: int) -> list[Turn]:
+        """The latest ``limit`` turns of the scope, oldest first, without their vectors
+        (``list_turns`` for reading context: served from memory when cached)."""
+        _check_limit(limit)
+        with self._read() as conn:
+            view = self._view(conn, "turns", scope.entity_id)
+            if view is not None:
+                cached = TurnScope(scope.entity_id, scope.process_id, scope.session_id)
+                items = view.latest(cached, limit)
+                if items is not None:
+                    return [t for t in items if isinstance(t, Turn)]
+        return self.list_turns(scope, limit=limit)
 
     # whole entity
 
@@ -638,7 +632,11 @@ class SQLiteStore(ThreadedAsyncMixin):
             }
         stats["vector_dim"] = self.vector_dim
         stats["vector_search"] = self.vector_path
-        stats["vector_cache"] = None if self._cache is None else self._cache.stats()
+        caches = self._cache
+        stats["vector_cache"] = None if caches is None or caches.vectors is None else (
+            caches.vectors.stats())
+        stats["item_cache"] = None if caches is None or caches.items is None else (
+            caches.items.stats())
         stats["text_search"] = "fts5"
         return stats
 
@@ -654,6 +652,10 @@ class SQLiteStore(ThreadedAsyncMixin):
             entity_ids = [str(e) for (e,) in conn.execute(stmt)]
         for entity_id in entity_ids:
             yield from self._export(entity_id)
+
+
+def _no_vector(_blob: Any) -> None:
+    return None
 
 
 def cache_bound(dim: int | None, items: Any) -> int:
@@ -675,13 +677,18 @@ def open_store(
     ``vector_cache_items`` (vectors kept in memory for fast vector search, across
     entities: by default 200,000, fewer above 640 dimensions so they fit in 512 MiB;
     an entity's turns or memories are cached only if they hold at most half of it;
-    0 turns the cache off).
+    0 turns the cache off), ``item_cache_items`` (turns and memories kept whole in
+    memory, without vectors, for text search and hits: by default 100,000, the same
+    half rule; 0 turns it off and text search runs in FTS5).
     """
     if vector_dim is not None and (type(vector_dim) is not int or vector_dim <= 0):
         raise ConfigurationError("vector_dim must be a positive int or None")
     mode = options.pop("vector_search", "auto")
     busy_ms = busy_timeout_ms(options.pop("busy_timeout", None))
     cache_items = cache_bound(vector_dim, options.pop("vector_cache_items", None))
+    item_items = options.pop("item_cache_items", ITEM_CACHE_ITEMS)
+    if isinstance(item_items, bool) or not isinstance(item_items, int) or item_items < 0:
+        raise ConfigurationError("item_cache_items must be a non-negative int")
     if options:
         raise ConfigurationError(f"unknown sqlite options: {', '.join(sorted(options))}")
     opened = resolve_target(target, mode, vectors=vector_dim is not None)
@@ -692,6 +699,7 @@ def open_store(
         opened.engine, url_hint=opened.url_hint, owns_engine=opened.owns_engine,
         vector_dim=vector_dim, vector_search=mode, migrate=migrate, connection_setup=setup,
         file_backed=opened.file_backed, vector_cache_items=cache_items,
+        item_cache_items=item_items,
     )
 
 

@@ -19,17 +19,21 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from memori.backends.sqlite.audience import (
+    NULL,
+    BoolArray,
+    Codes,
+    memory_audience,
+    turn_audience,
+)
 from memori.backends.sqlite.vectors import FLOAT32, cosines, row_dots, row_norms
 
-NULL = -1
-"""Code of a NULL process or session id."""
 GROWTH = 1.25
 MAX_RUNS = 64
 """More runs of visible rows than this: multiply every row (and maybe reorganise)."""
 SUBSET_FRACTION = 0.25
 """Below this share of visible rows (in many runs), the visible rows are copied first."""
 
-BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 
@@ -47,25 +51,6 @@ class VectorRow(NamedTuple):
 
 RowTuple = tuple[str, float, "str | None", "str | None", bool, bool, "bytes | None"]
 """A VectorRow's fields in order (a scan's driver rows are used as they come)."""
-
-
-class _Codes:
-    """Small ints for the distinct ids of one column (NULL is -1)."""
-
-    def __init__(self) -> None:
-        self.codes: dict[str, int] = {}
-
-    def encode(self, value: str | None) -> int:
-        if value is None:
-            return NULL
-        code = self.codes.get(value)
-        if code is None:
-            code = self.codes[value] = len(self.codes)
-        return code
-
-    def lookup(self, value: str | None) -> int | None:
-        """The code of ``value`` (None when no row ever had it)."""
-        return NULL if value is None else self.codes.get(value)
 
 
 def _runs(slots: IntArray) -> list[tuple[int, int]]:
@@ -88,8 +73,8 @@ class VectorSet:
         self.nbytes = dim * FLOAT32.itemsize
         self.version = version
         self.lock = threading.Lock()
-        self.processes = _Codes()
-        self.sessions = _Codes()
+        self.processes = Codes()
+        self.sessions = Codes()
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._n = 0
@@ -214,26 +199,15 @@ class VectorSet:
     def memory_mask(self, process_id: str | None, include_superseded: bool) -> BoolArray:
         """Memories of the persona, of no persona, or shared (superseded left out unless asked)."""
         n = self._n
-        audience = (self._process[:n] == NULL) | self._shared[:n]
-        code = self.processes.lookup(process_id)
-        if process_id is not None and code is not None:
-            audience |= self._process[:n] == code
-        mask: BoolArray = self._alive[:n] & audience
-        if not include_superseded:
-            mask &= ~self._superseded[:n]
-        return mask
+        return memory_audience(self._alive[:n], self._process[:n], self._shared[:n],
+                               self._superseded[:n], self.processes, process_id,
+                               include_superseded)
 
     def turn_mask(self, process_id: str | None, session_id: str | None) -> BoolArray:
         """Turns of exactly this persona (None: no persona) and, if given, this session."""
         n = self._n
-        code = self.processes.lookup(process_id)
-        session = self.sessions.lookup(session_id)
-        if code is None or session is None:
-            return np.zeros(n, dtype=np.bool_)
-        mask: BoolArray = self._alive[:n] & (self._process[:n] == code)
-        if session_id is not None:
-            mask &= self._session[:n] == session
-        return mask
+        return turn_audience(self._alive[:n], self._process[:n], self._session[:n],
+                             self.processes, self.sessions, process_id, session_id)
 
     # ranking
 

@@ -1,34 +1,44 @@
-"""The SQLite store's in-process vector cache: a VectorSet per (kind, entity), bounded.
+"""The SQLite store's in-process caches: one set per (kind, entity), bounded, LRU.
 
-A set is built from one scan of the entity's vectors and labelled with the entity
-version read before the scan (revision 0004); the store brings it forward by
-re-reading the items the change log names (see ``SQLiteStore._cached_nearest``).
-Memory is bounded by ``max_items`` vectors held (about ``max_items * dim * 4``
-bytes, plus the slack sets keep for appends): least recently used sets go first,
-and a set may hold at most half the bound, so an entity's turns and memories
-never evict each other search after search.
+A set (a ``VectorSet`` or an ``ItemSet``) is built from one scan of the entity's
+rows and labelled with the entity version read before the scan (revision 0004);
+the store brings it forward by re-reading the items the change log names (see
+``entity_cache``). Memory is bounded by ``max_items`` rows held across sets:
+least recently used sets go first, and a set may hold at most half the bound,
+so an entity's turns and memories never evict each other search after search.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
-from memori.backends.sqlite.vector_set import VectorSet
 from memori.backends.sqlite.versions import CHANGE_LOG_KEEP, KINDS, Key
+
+
+class CachedSet(Protocol):
+    """What the cache needs of a set: its size and the entity version it matches."""
+
+    version: int
+    lock: threading.Lock
+
+    def __len__(self) -> int: ...
+
+
+S = TypeVar("S", bound=CachedSet)
 
 OVERSIZED_KEYS = 1024
 """How many (kind, entity) keys too large to cache are remembered (to skip rescans)."""
 
 
-class VectorCache:
-    """VectorSets by (kind, entity) under a bound of ``max_items`` vectors (LRU)."""
+class SetCache(Generic[S]):
+    """Sets by (kind, entity) under a bound of ``max_items`` rows held (LRU)."""
 
     def __init__(self, max_items: int) -> None:
         self.max_items = max_items
         self._lock = threading.Lock()
-        self._sets: OrderedDict[Key, VectorSet] = OrderedDict()
+        self._sets: OrderedDict[Key, S] = OrderedDict()
         self._sizes: dict[Key, int] = {}
         self._total = 0
         self._oversized: OrderedDict[Key, tuple[int, int]] = OrderedDict()
@@ -37,7 +47,7 @@ class VectorCache:
         self.catch_ups = 0
         """Sets brought forward from the change log so far."""
 
-    def get(self, key: Key) -> VectorSet | None:
+    def get(self, key: Key) -> S | None:
         """The set cached for ``key`` (at whatever version: the caller checks it)."""
         with self._lock:
             found = self._sets.get(key)
@@ -45,29 +55,29 @@ class VectorCache:
                 self._sets.move_to_end(key)
             return found
 
-    def put(self, key: Key, vectors: VectorSet) -> bool:
+    def put(self, key: Key, found: S) -> bool:
         """Cache a freshly built set (replacing any other); False when it is too big."""
         with self._lock:
             self.builds += 1
-            if len(vectors) > self.max_items // 2:
+            if len(found) > self.max_items // 2:
                 self._drop(key)
-                self._oversized[key] = (vectors.version, len(vectors))
+                self._oversized[key] = (found.version, len(found))
                 self._oversized.move_to_end(key)
                 while len(self._oversized) > OVERSIZED_KEYS:
                     self._oversized.popitem(last=False)
                 return False
             self._oversized.pop(key, None)
-            self._sets[key] = vectors
+            self._sets[key] = found
             self._sets.move_to_end(key)
-            self._resize(key, len(vectors))
+            self._resize(key, len(found))
             return True
 
-    def caught_up(self, key: Key, vectors: VectorSet) -> None:
+    def caught_up(self, key: Key, found: S) -> None:
         """Account for a set brought forward in place (its size may have changed)."""
         with self._lock:
             self.catch_ups += 1
-            if self._sets.get(key) is vectors:
-                self._resize(key, len(vectors))
+            if self._sets.get(key) is found:
+                self._resize(key, len(found))
 
     def oversized(self, key: Key, version: int) -> bool:
         """Whether ``key`` is known to be too big to cache at ``version``.

@@ -1,0 +1,207 @@
+"""The SQLite store's in-process copy of an entity: its vectors and its items, kept current.
+
+For each (kind, entity) searched, the store keeps a ``VectorSet`` (when it has
+vectors) and an ``ItemSet`` (the items and their words), each labelled with the
+entity version of revision 0004 that it matches. A search reads the current
+version first (one indexed row), then uses each set at that version: brought
+forward by re-reading the items the change log names when it is behind by at most
+``CHANGE_LOG_KEEP`` changes, else rebuilt by one scan. Because the version is read
+before anything else, a set is never labelled newer than what it holds; every
+writer, in any process, advances the version in its own transaction (triggers of
+revisions 0004 and 0005), so no change is missed. An entity too large for a cache
+(more than half its bound) is searched in SQL instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
+
+from memori.backends.sqlite import versions
+from memori.backends.sqlite.cache_scopes import CacheScope
+from memori.backends.sqlite.item_set import Item, ItemSet
+from memori.backends.sqlite.search import read_items, scan_vectors
+from memori.backends.sqlite.set_cache import CachedSet, SetCache
+from memori.backends.sqlite.vector_set import VectorSet
+from memori.backends.sqlite.versions import Key, Kind
+
+S = TypeVar("S", bound=CachedSet)
+Build = Callable[[Connection, Kind, str, int], S]
+"""Builds a set of (kind, entity) at a version from one scan."""
+CatchUp = Callable[[Connection, Kind, str, S, Sequence[str]], None]
+"""Applies the changed item ids to a set (held locked)."""
+
+
+class EntityCache:
+    """The store's sets of vectors and of items, by (kind, entity)."""
+
+    def __init__(
+        self, *, tables: dict[Kind, Table], to_model: dict[Kind, Callable[[Any], Item]],
+        dim: int | None, vector_items: int, item_items: int,
+    ) -> None:
+        self.tables = tables
+        self.to_model = to_model
+        self.dim = dim
+        self.nbytes = 0 if dim is None else dim * 4
+        self.vectors: SetCache[VectorSet] | None = (
+            SetCache(vector_items) if vector_items > 0 and dim is not None else None
+        )
+        self.items: SetCache[ItemSet] | None = SetCache(item_items) if item_items > 0 else None
+
+    def view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView:
+        """The entity's sets of ``kind`` as of now (the version is read here, once)."""
+        return EntityView(self, conn, kind, entity_id,
+                          versions.read_version(conn, kind, entity_id))
+
+    def discard(self, entity_id: str) -> None:
+        for cache in (self.vectors, self.items):
+            if cache is not None:
+                cache.discard(entity_id)
+
+    def clear(self) -> None:
+        for cache in (self.vectors, self.items):
+            if cache is not None:
+                cache.clear()
+
+    # building and catching up
+
+    def build_vectors(self, conn: Connection, kind: Kind, entity_id: str,
+                      version: int) -> VectorSet:
+        assert self.dim is not None
+        return VectorSet(self.dim, version, scan_vectors(conn, kind, entity_id, self.nbytes))
+
+    def catch_up_vectors(self, conn: Connection, kind: Kind, entity_id: str,
+                         found: VectorSet, changed: Sequence[str]) -> None:
+        rows = scan_vectors(conn, kind, entity_id, self.nbytes, ids=changed)
+        found.remove(changed)
+        found.upsert(rows)
+
+    def build_items(self, conn: Connection, kind: Kind, entity_id: str,
+                    version: int) -> ItemSet:
+        return ItemSet(version, read_items(conn, self.tables[kind], entity_id,
+                                           self.to_model[kind]))
+
+    def catch_up_items(self, conn: Connection, kind: Kind, entity_id: str,
+                       found: ItemSet, changed: Sequence[str]) -> None:
+        items = read_items(conn, self.tables[kind], entity_id, self.to_model[kind], changed)
+        found.remove(changed, compact=False)
+        found.upsert(items)
+
+
+@dataclass
+class EntityView:
+    """One search's look at an entity's sets of one kind (``version`` None: no rows)."""
+
+    cache: EntityCache
+    conn: Connection
+    kind: Kind
+    entity_id: str
+    version: int | None
+    _items: ItemSet | None = field(default=None, init=False)
+    _items_known: bool = field(default=False, init=False)
+
+    def item_set(self) -> ItemSet | None:
+        """The items at this version, None when they are not cached (too many)."""
+        if not self._items_known:
+            self._items_known = True
+            if self.cache.items is not None and self.version is not None:
+                self._items = _current(self.cache.items, self.conn, self.kind, self.entity_id,
+                                       self.version, self.cache.build_items,
+                                       self.cache.catch_up_items)
+        return self._items
+
+    def best_by_text(
+        self, scope: CacheScope, terms: Sequence[str], k: int,
+    ) -> list[tuple[Item, float]] | None:
+        """``(item, bm25)`` best first; None when the items are not cached."""
+        if self.version is None:
+            return []
+        found = self.item_set()
+        if found is None:
+            return None
+        with found.lock:
+            hits = found.best_by_text(terms, scope.mask(found), k)
+        return [(item, score) for item, score in hits if scope.admits(item)]
+
+    def nearest(
+        self, scope: CacheScope, query: npt.NDArray[np.float32], k: int,
+    ) -> list[tuple[str, float]] | None:
+        """``(id, cosine)`` best first; None when the vectors are not cached."""
+        if self.version is None:
+            return []
+        if self.cache.vectors is None:
+            return None
+        found = _current(self.cache.vectors, self.conn, self.kind, self.entity_id, self.version,
+                         self.cache.build_vectors, self.cache.catch_up_vectors)
+        if found is None:
+            return None
+        with found.lock:
+            return found.nearest(query, scope.mask, k)
+
+    def items_of(
+        self, scope: CacheScope, ranked: Sequence[tuple[str, float]],
+    ) -> list[tuple[Item, float]] | None:
+        """The items of ``(id, score)`` pairs, in order; None when they are not cached."""
+        found = self.item_set()
+        if found is None:
+            return None
+        with found.lock:
+            pairs = [(found.get(i), score) for i, score in ranked]
+        return [(item, score) for item, score in pairs
+                if item is not None and scope.admits(item)]
+
+    def latest(self, scope: CacheScope, limit: int) -> list[Item] | None:
+        """The latest ``limit`` items of the scope, oldest first; None when not cached."""
+        if self.version is None:
+            return []
+        found = self.item_set()
+        if found is None:
+            return None
+        with found.lock:
+            items = found.latest(scope.mask(found), limit)
+        return [item for item in items if scope.admits(item)]
+
+
+def _current(
+    cache: SetCache[S], conn: Connection, kind: Kind, entity_id: str, version: int,
+    build: Build[S], catch_up: CatchUp[S],
+) -> S | None:
+    """The set of (kind, entity) at ``version`` (or newer), None when too big to cache."""
+    key: Key = (kind, entity_id)
+    found = cache.get(key)
+    if found is not None:
+        with found.lock:
+            ahead = found.version - version
+            if ahead < 0 and _caught_up(conn, kind, entity_id, found, version, catch_up):
+                cache.caught_up(key, found)
+                ahead = 0
+            if 0 <= ahead <= versions.CHANGE_LOG_KEEP:  # ahead: another search moved it
+                return found
+    if cache.oversized(key, version):
+        return None
+    built = build(conn, kind, entity_id, version)
+    return built if cache.put(key, built) else None
+
+
+def _caught_up(
+    conn: Connection, kind: Kind, entity_id: str, found: S, version: int,
+    catch_up: CatchUp[S],
+) -> bool:
+    """Bring ``found`` (held locked) to ``version`` from the change log; False if the
+    log no longer reaches back to the set's version (or it is another counter's)."""
+    behind = version - found.version
+    if not 0 < behind <= versions.CHANGE_LOG_KEEP or behind > max(64, len(found) // 2):
+        return False
+    changed = versions.changed_since(conn, kind, entity_id, found.version)
+    latest = versions.read_version(conn, kind, entity_id)
+    if latest is None or latest - versions.CHANGE_LOG_KEEP > found.version:
+        return False  # pruned while we read: the log may have lost a change
+    catch_up(conn, kind, entity_id, found, changed)
+    found.version = version
+    return True

@@ -1,0 +1,170 @@
+"""One entity's turns or memories held in process: the items, who may see them, their words.
+
+A set answers a scoped text search (BM25, see ``text_index``), hands out the items
+that a vector search found, and reads a session's latest turns, without SQL. Items
+are kept without their embeddings (the vectors live in the ``VectorSet``), so the
+items a set returns carry ``embedding=None``.
+
+Each item has a slot; replacing an item gives it a new slot and kills the old one,
+and the set is rebuilt once a quarter of its slots are dead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from memori.backends.sqlite.audience import (
+    NULL,
+    BoolArray,
+    Codes,
+    memory_audience,
+    turn_audience,
+)
+from memori.backends.sqlite.text_index import TextIndex
+from memori.core.models import Memory, Turn
+
+Item = Turn | Memory
+
+
+class ItemSet:
+    """The items of one (kind, entity) at one ``version`` of the database.
+
+    Callers hold ``lock`` while reading or changing it.
+    """
+
+    def __init__(self, version: int, items: Sequence[Item] = ()) -> None:
+        self.version = version
+        self.lock = threading.Lock()
+        self.processes = Codes()
+        self.sessions = Codes()
+        self._items: list[Item | None] = []
+        self._slots: dict[str, int] = {}
+        self._allocate(len(items) + 16)
+        self.text = TextIndex(self.capacity)
+        self.upsert(items)
+
+    def _allocate(self, capacity: int) -> None:
+        self._created = np.zeros(capacity, dtype=np.float64)
+        self._alive = np.zeros(capacity, dtype=np.bool_)
+        self._process = np.full(capacity, NULL, dtype=np.int32)
+        self._session = np.full(capacity, NULL, dtype=np.int32)
+        self._shared = np.zeros(capacity, dtype=np.bool_)
+        self._superseded = np.zeros(capacity, dtype=np.bool_)
+
+    def _columns(self) -> list[npt.NDArray[np.generic]]:
+        return [self._created, self._alive, self._process, self._session, self._shared,
+                self._superseded]
+
+    @property
+    def capacity(self) -> int:
+        return int(self._alive.shape[0])
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def get(self, item_id: str) -> Item | None:
+        slot = self._slots.get(item_id)
+        return None if slot is None else self._items[slot]
+
+    # changes
+
+    def upsert(self, items: Iterable[Item]) -> None:
+        """Add or replace items by id (the last of an id wins)."""
+        latest = {item.id: item for item in items}
+        if not latest:
+            return
+        self.remove(latest, compact=False)
+        start = len(self._items)
+        end = start + len(latest)
+        if end > self.capacity:
+            previous = self._columns()
+            self._allocate(max(end, self.capacity * 2))
+            for new, old in zip(self._columns(), previous, strict=True):
+                new[:start] = old[:start]
+        for slot, item in enumerate(latest.values(), start):
+            self._items.append(item)
+            self._slots[item.id] = slot
+            self._created[slot] = item.created_at
+            self._process[slot] = self.processes.encode(item.process_id)
+            self._session[slot] = self.sessions.encode(item.session_id)
+            if isinstance(item, Memory):
+                self._shared[slot] = item.shared
+                self._superseded[slot] = item.superseded_by is not None
+            self.text.add(slot, item.content)
+        self._alive[start:end] = True
+        self._maybe_compact()
+
+    def remove(self, ids: Iterable[str], *, compact: bool = True) -> None:
+        """Forget items by id (unknown ids are ignored)."""
+        for item_id in ids:
+            slot = self._slots.pop(item_id, None)
+            if slot is not None:
+                self._alive[slot] = False
+                self._items[slot] = None
+        if compact:
+            self._maybe_compact()
+
+    def _maybe_compact(self) -> None:
+        dead = len(self._items) - len(self._slots)
+        if dead >= 64 and dead * 4 >= len(self._items):
+            living = [item for item in self._items if item is not None]
+            self._items, self._slots = [], {}
+            self._allocate(len(living) + 16)
+            self.text = TextIndex(self.capacity)
+            self.upsert(living)
+
+    # scopes (see cache_scopes)
+
+    def memory_mask(self, process_id: str | None, include_superseded: bool) -> BoolArray:
+        n = len(self._items)
+        return memory_audience(self._alive[:n], self._process[:n], self._shared[:n],
+                               self._superseded[:n], self.processes, process_id,
+                               include_superseded)
+
+    def turn_mask(self, process_id: str | None, session_id: str | None) -> BoolArray:
+        n = len(self._items)
+        return turn_audience(self._alive[:n], self._process[:n], self._session[:n],
+                             self.processes, self.sessions, process_id, session_id)
+
+    # reads
+
+    def best_by_text(
+        self, terms: Sequence[str], mask: BoolArray, k: int,
+    ) -> list[tuple[Item, float]]:
+        """The ``k`` items of ``mask`` with the highest BM25 for ``terms`` (> 0), best
+        first; equal scores go older first, then by id (as the FTS5 path orders them)."""
+        if k <= 0 or not terms:
+            return []
+        n = len(self._items)
+        scores = self.text.scores(terms, self._alive[:n])
+        if scores is None:
+            return []
+        candidates = np.flatnonzero(mask & (scores > 0.0))
+        if candidates.size > k:
+            values = scores[candidates]
+            cut = np.partition(values, values.size - k)[values.size - k]
+            candidates = candidates[values >= cut]
+        return self._ordered(candidates.tolist(), scores[candidates].tolist(), k)
+
+    def _ordered(self, slots: list[int], scores: list[float], k: int) -> list[tuple[Item, float]]:
+        created, items = self._created, self._items
+        order = sorted(range(len(slots)), key=lambda j: (
+            -scores[j], created[slots[j]], items[slots[j]].id))  # type: ignore[union-attr]
+        out: list[tuple[Item, float]] = []
+        for j in order[:k]:
+            item = items[slots[j]]
+            assert item is not None
+            out.append((item, scores[j]))
+        return out
+
+    def latest(self, mask: BoolArray, limit: int) -> list[Item]:
+        """The latest ``limit`` items of ``mask``, oldest first (by time, then id)."""
+        slots = np.flatnonzero(mask).tolist()
+        created, items = self._created, self._items
+        slots.sort(key=lambda s: (created[s], items[s].id))  # type: ignore[union-attr]
+        chosen = slots[-limit:] if limit else []
+        return [item for item in (items[s] for s in chosen) if item is not None]

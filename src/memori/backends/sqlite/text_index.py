@@ -1,0 +1,106 @@
+"""BM25 over the texts of an in-process item set, in numpy.
+
+Words are cut as the FTS5 tables of revision 0002 cut them (Unicode ``\\w+`` runs,
+case-folded, accents kept) and a query matches the rows holding any of its words.
+Each row is scored by the formula of SQLite's ``bm25()`` (k1 = 1.2, b = 0.75,
+idf = ln((N - n + 0.5) / (n + 0.5)), at least 1e-6), with one difference: N, n and
+the average length are the entity's own (its living rows of one kind), where FTS5
+counts the whole table, every entity's rows. So no tenant's writes move another
+tenant's scores.
+
+Postings only grow: a row that dies keeps its postings until the owning set is
+rebuilt, and the set's ``alive`` array says which slots count.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+K1 = 1.2
+B = 0.75
+MIN_IDF = 1e-6
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+FloatArray = npt.NDArray[np.float64]
+SlotArray = npt.NDArray[np.int64]
+
+
+def term_counts(text: str) -> Counter[str]:
+    """How often each word occurs in ``text`` (the FTS5 tokenizer's words)."""
+    return Counter(word.lower() for word in _WORD.findall(text))
+
+
+class TextIndex:
+    """Postings (slot, term frequency) per word and each slot's length in words."""
+
+    def __init__(self, capacity: int = 16) -> None:
+        self._slots: dict[str, list[int]] = {}
+        self._tfs: dict[str, list[int]] = {}
+        self._arrays: dict[str, tuple[SlotArray, FloatArray]] = {}
+        self._lengths = np.zeros(max(capacity, 16), dtype=np.float64)
+
+    def add(self, slot: int, text: str) -> None:
+        """Index ``text`` as the content of ``slot`` (a slot is written once)."""
+        counts = term_counts(text)
+        if slot >= self._lengths.shape[0]:
+            grown = np.zeros(max(slot + 1, self._lengths.shape[0] * 2), dtype=np.float64)
+            grown[: self._lengths.shape[0]] = self._lengths
+            self._lengths = grown
+        self._lengths[slot] = sum(counts.values())
+        for term, tf in counts.items():
+            slots = self._slots.get(term)
+            if slots is None:
+                self._slots[term] = [slot]
+                self._tfs[term] = [tf]
+            else:
+                slots.append(slot)
+                self._tfs[term].append(tf)
+            self._arrays.pop(term, None)
+
+    def _postings(self, term: str) -> tuple[SlotArray, FloatArray] | None:
+        found = self._arrays.get(term)
+        if found is None:
+            slots = self._slots.get(term)
+            if slots is None:
+                return None
+            found = (np.array(slots, dtype=np.int64), np.array(self._tfs[term], dtype=np.float64))
+            self._arrays[term] = found
+        return found
+
+    def scores(self, terms: Sequence[str], alive: npt.NDArray[np.bool_]) -> FloatArray | None:
+        """BM25 of each slot of ``alive`` (its length) for the query ``terms``; 0 where
+        no term occurs. None when no living row holds any of the terms."""
+        n = alive.shape[0]
+        living = int(np.count_nonzero(alive))
+        if living == 0:
+            return None
+        lengths = self._lengths[:n]
+        average = float(lengths[alive].sum()) / living or 1.0
+        parts: list[tuple[SlotArray, FloatArray]] = []
+        for term in dict.fromkeys(terms):
+            postings = self._postings(term)
+            if postings is None:
+                continue
+            slots, tfs = postings
+            keep = alive[slots]
+            slots, tfs = slots[keep], tfs[keep]
+            hits = slots.shape[0]
+            if hits == 0:
+                continue
+            idf = max(math.log((living - hits + 0.5) / (hits + 0.5)), MIN_IDF)
+            norm = K1 * (1.0 - B + B * lengths[slots] / average)
+            parts.append((slots, idf * tfs * (K1 + 1.0) / (tfs + norm)))
+        if not parts:
+            return None
+        if len(parts) == 1:
+            slots, weights = parts[0]
+        else:
+            slots = np.concatenate([p[0] for p in parts])
+            weights = np.concatenate([p[1] for p in parts])
+        return np.bincount(slots, weights=weights, minlength=n).astype(np.float64, copy=False)

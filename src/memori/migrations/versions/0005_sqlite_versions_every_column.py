@@ -1,0 +1,48 @@
+"""SQLite entity versions advance on an update of any column, not only the searched ones.
+
+Revision 0004 counted changes to the columns vector search reads. The store now
+also keeps whole items in process (text search, hits, a session's latest turns),
+so a change to content, metadata, counts or extraction state must move the
+version too. This revision re-creates the update triggers of 0004 without a
+column list; inserts and deletes are unchanged. Downgrade restores 0004's.
+No-op on every other dialect.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-24
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+_V4 = importlib.import_module("memori.migrations.versions.0004_sqlite_entity_versions")
+
+
+def _is_sqlite() -> bool:
+    return bool(op.get_bind().dialect.name == "sqlite")
+
+
+def upgrade() -> None:
+    if not _is_sqlite():
+        return
+    for table, (kind, _columns) in _V4.WATCHED.items():
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_version_au")
+        op.execute(
+            f"CREATE TRIGGER {table}_version_au AFTER UPDATE ON {table} "
+            f"BEGIN {_V4._record(kind, 'new')} END"
+        )
+
+
+def downgrade() -> None:
+    if not _is_sqlite():
+        return
+    for table in _V4.WATCHED:
+        _V4._create_triggers(table)
