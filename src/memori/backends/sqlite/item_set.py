@@ -24,6 +24,7 @@ from memori.backends.sqlite.audience import (
     memory_audience,
     turn_audience,
 )
+from memori.backends.sqlite.ranking import best_slots, latest_slots
 from memori.backends.sqlite.text_index import TextIndex
 from memori.core.models import Memory, Turn
 
@@ -148,23 +149,18 @@ class ItemSet:
             values = scores[candidates]
             cut = np.partition(values, values.size - k)[values.size - k]
             candidates = candidates[values >= cut]
-        return self._ordered(candidates.tolist(), scores[candidates].tolist(), k)
-
-    def _ordered(self, slots: list[int], scores: list[float], k: int) -> list[tuple[Item, float]]:
-        created, items = self._created, self._items
-        order = sorted(range(len(slots)), key=lambda j: (
-            -scores[j], created[slots[j]], items[slots[j]].id))  # type: ignore[union-attr]
-        out: list[tuple[Item, float]] = []
-        for j in order[:k]:
-            item = items[slots[j]]
-            assert item is not None
-            out.append((item, scores[j]))
-        return out
+        chosen = best_slots(candidates, scores[candidates], self._created, k, self._id_of)
+        return [(self._item(s), float(scores[s])) for s in chosen]
 
     def latest(self, mask: BoolArray, limit: int) -> list[Item]:
         """The latest ``limit`` items of ``mask``, oldest first (by time, then id)."""
-        slots = np.flatnonzero(mask).tolist()
-        created, items = self._created, self._items
-        slots.sort(key=lambda s: (created[s], items[s].id))  # type: ignore[union-attr]
-        chosen = slots[-limit:] if limit else []
-        return [item for item in (items[s] for s in chosen) if item is not None]
+        chosen = latest_slots(np.flatnonzero(mask), self._created, limit, self._id_of)
+        return [self._item(s) for s in chosen]
+
+    def _item(self, slot: int) -> Item:
+        item = self._items[slot]
+        assert item is not None, "a living slot holds its item"
+        return item
+
+    def _id_of(self, slot: int) -> str:
+        return self._item(slot).id

@@ -260,6 +260,11 @@ class SQLiteStore(ThreadedAsyncMixin):
         return len(new)
 
     def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
+        return self._list_turns(scope, limit, self._to_turn)
+
+    def _list_turns(
+        self, scope: Scope, limit: int | None, to_model: Callable[[RowLike], Turn],
+    ) -> list[Turn]:
         _check_limit(limit)
         t = self._turns
         stmt = select(t).where(turn_scope(t, scope))
@@ -268,7 +273,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         else:
             stmt = stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
         with self._read() as conn:
-            turns = [row_to_turn(r, self._codec.decode) for r in conn.execute(stmt).mappings()]
+            turns = [to_model(r) for r in conn.execute(stmt).mappings()]
         return turns if limit is None else turns[::-1]
 
     def count_turns(self, scope: Scope) -> int:
@@ -482,7 +487,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                 items = view.latest(cached, limit)
                 if items is not None:
                     return [t for t in items if isinstance(t, Turn)]
-        return self.list_turns(scope, limit=limit)
+        return self._list_turns(scope, limit, self._hit_turn)
 
     # whole entity
 

@@ -25,6 +25,9 @@ import numpy.typing as npt
 K1 = 1.2
 B = 0.75
 MIN_IDF = 1e-6
+ENTITY_TOKENS = 1
+"""Tokens of a row's FTS5 entity column: bm25() weighs that column 0 but still counts
+it in the row's length (and the average), so a row is that much longer here too."""
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,13 +39,30 @@ def term_counts(text: str) -> Counter[str]:
     return Counter(word.lower() for word in _WORD.findall(text))
 
 
+class _Postings:
+    """One word's postings: slots and term frequencies in arrays that grow by doubling."""
+
+    __slots__ = ("count", "slots", "tfs")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.slots = np.empty(4, dtype=np.int64)
+        self.tfs = np.empty(4, dtype=np.float64)
+
+    def append(self, slot: int, tf: int) -> None:
+        if self.count == self.slots.shape[0]:
+            self.slots = np.concatenate([self.slots, np.empty_like(self.slots)])
+            self.tfs = np.concatenate([self.tfs, np.empty_like(self.tfs)])
+        self.slots[self.count] = slot
+        self.tfs[self.count] = tf
+        self.count += 1
+
+
 class TextIndex:
     """Postings (slot, term frequency) per word and each slot's length in words."""
 
     def __init__(self, capacity: int = 16) -> None:
-        self._slots: dict[str, list[int]] = {}
-        self._tfs: dict[str, list[int]] = {}
-        self._arrays: dict[str, tuple[SlotArray, FloatArray]] = {}
+        self._postings: dict[str, _Postings] = {}
         self._lengths = np.zeros(max(capacity, 16), dtype=np.float64)
 
     def add(self, slot: int, text: str) -> None:
@@ -52,26 +72,12 @@ class TextIndex:
             grown = np.zeros(max(slot + 1, self._lengths.shape[0] * 2), dtype=np.float64)
             grown[: self._lengths.shape[0]] = self._lengths
             self._lengths = grown
-        self._lengths[slot] = sum(counts.values())
+        self._lengths[slot] = sum(counts.values()) + ENTITY_TOKENS
         for term, tf in counts.items():
-            slots = self._slots.get(term)
-            if slots is None:
-                self._slots[term] = [slot]
-                self._tfs[term] = [tf]
-            else:
-                slots.append(slot)
-                self._tfs[term].append(tf)
-            self._arrays.pop(term, None)
-
-    def _postings(self, term: str) -> tuple[SlotArray, FloatArray] | None:
-        found = self._arrays.get(term)
-        if found is None:
-            slots = self._slots.get(term)
-            if slots is None:
-                return None
-            found = (np.array(slots, dtype=np.int64), np.array(self._tfs[term], dtype=np.float64))
-            self._arrays[term] = found
-        return found
+            postings = self._postings.get(term)
+            if postings is None:
+                postings = self._postings[term] = _Postings()
+            postings.append(slot, tf)
 
     def scores(self, terms: Sequence[str], alive: npt.NDArray[np.bool_]) -> FloatArray | None:
         """BM25 of each slot of ``alive`` (its length) for the query ``terms``; 0 where
@@ -84,10 +90,10 @@ class TextIndex:
         average = float(lengths[alive].sum()) / living or 1.0
         parts: list[tuple[SlotArray, FloatArray]] = []
         for term in dict.fromkeys(terms):
-            postings = self._postings(term)
+            postings = self._postings.get(term)
             if postings is None:
                 continue
-            slots, tfs = postings
+            slots, tfs = postings.slots[: postings.count], postings.tfs[: postings.count]
             keep = alive[slots]
             slots, tfs = slots[keep], tfs[keep]
             hits = slots.shape[0]

@@ -26,6 +26,7 @@ from memori.backends.sqlite.audience import (
     memory_audience,
     turn_audience,
 )
+from memori.backends.sqlite.ranking import best_slots
 from memori.backends.sqlite.vectors import FLOAT32, cosines, row_dots, row_norms
 
 GROWTH = 1.25
@@ -251,12 +252,11 @@ class VectorSet:
             candidates = np.flatnonzero(cos >= cut)
         else:
             candidates = np.arange(cos.size)
-        slots = visible[candidates].tolist()
-        scores = cos[candidates].tolist()
-        created, ids = self._created, self._ids
-        ordered = sorted(range(len(slots)),
-                         key=lambda j: (-scores[j], created[slots[j]], ids[slots[j]]))[:k]
-        return [(ids[slots[j]], scores[j]) for j in ordered]
+        scores = cos[candidates].astype(np.float64)
+        ids = self._ids
+        chosen = best_slots(visible[candidates], scores, self._created, k, ids.__getitem__)
+        score_of = dict(zip(visible[candidates].tolist(), scores.tolist(), strict=True))
+        return [(ids[s], score_of[s]) for s in chosen]
 
 
 def _usable(row: RowTuple, nbytes: int) -> bool:
