@@ -65,8 +65,11 @@ WORDS = (
 
 SERVER_CODE = (
     "import sys\n"
-    "from memori.testing import OpenAIServer\n"
+    "from memori.testing import OpenAIServer, Reply\n"
     "server = OpenAIServer().start()\n"
+    "delay = float(sys.argv[1])\n"
+    "if delay > 0:\n"
+    "    server.set_responder(lambda request: Reply(text='Noted.', delay=delay))\n"
     "print(server.base_url, flush=True)\n"
     "sys.stdin.read()\n"
     "server.stop()\n"
@@ -319,10 +322,11 @@ def stream_overhead(workdir: Path, chunks: int = 2000, repeats: int = 15) -> dic
     }
 
 
-def start_server() -> tuple[subprocess.Popen[str], str]:
+def start_server(model_latency: float = 0.0) -> tuple[subprocess.Popen[str], str]:
+    """The test server in its own process; each answer waits ``model_latency`` seconds."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", SERVER_CODE, str(model_latency)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
     base_url = proc.stdout.readline().strip()
@@ -340,9 +344,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--embedders", default="hash,local")
     parser.add_argument("--extractor", default="offline",
                         help="augmentation running meanwhile ('none' to switch it off)")
+    parser.add_argument("--model-latency", type=float, default=0.0, metavar="MS",
+                        help="the server waits this long before each answer, as a model "
+                             "does (0: answer at once, so background work of one call "
+                             "runs into the next)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    proc, base_url = start_server()
+    proc, base_url = start_server(args.model_latency / 1000.0)
     rows: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -368,18 +377,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"stream wrapper: {chunk_cost['added_us_per_chunk']} us added per chunk, of which "
           f"the reply accumulator {chunk_cost['accumulator_us_per_chunk']} us "
           f"(the SDK's own parsing: {chunk_cost['sdk_us_per_chunk']} us per chunk)")
-    write_result(RESULTS, {
+    write_result(args.output, {
         "benchmark": "interception",
         "description": "latency added to chat.completions.create by a registered client",
         "machine": {**machine_info(), "load_average": list(os.getloadavg())},
         "server": "memori.testing.OpenAIServer in a separate process on 127.0.0.1",
         "backend": "sqlite",
         "augmentation": args.extractor,
+        "model_latency_ms": args.model_latency,
         "calls_per_config": args.calls,
         "results": rows,
         "stream_chunk_overhead": chunk_cost,
     })
-    print(f"wrote {RESULTS.relative_to(RESULTS_DIR.parent.parent)}")
+    print(f"wrote {args.output}")
     return 0
 
 

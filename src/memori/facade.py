@@ -33,6 +33,7 @@ from memori.core import (
     check_id,
 )
 from memori.core.models import new_id
+from memori.foreground import ForegroundGate
 from memori.recording import TurnRecorder
 from memori.retrieval import HybridRetriever
 
@@ -112,17 +113,20 @@ class Memori:
         self._attr: ContextVar[Attribution] = ContextVar(f"memori-{id(self):x}", default=EMPTY)
         self._paused: ContextVar[bool] = ContextVar(f"memori-paused-{id(self):x}", default=False)
         self._reconciler = Reconciler(self.store, self.embedder)
+        self.foreground = ForegroundGate()
+        """Recall for calls holds it; recording and extraction wait for it (briefly)."""
         extractor_obj = resolve_extractor(extractor)
         # extraction runs on a thread, or as a task on the app's loop once async code uses it
         self._worker: AugmentationRunner | None = None
         if extractor_obj is not None:
             self._worker = AugmentationRunner(
                 self.store, extractor_obj, self._reconciler,
-                context_init=lambda: self._paused.set(True),
+                context_init=lambda: self._paused.set(True), gate=self.foreground,
             )
         self._recorder = TurnRecorder(
             self.store, self.embedder,
             on_written=None if self._worker is None else _notifier(self._worker),
+            gate=self.foreground,
         )
         _live.add(self)
         self._llm: LLMRegistry | None = None

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from memori.core import Embedder, MemoryStore, Turn
+from memori.foreground import ForegroundGate
 
 log = logging.getLogger("memori.recording")
 
@@ -36,7 +37,7 @@ class TurnRecorder:
         self, store: MemoryStore, embedder: Embedder | None, *,
         max_queue: int = 10_000, batch_size: int = 64,
         on_written: Callable[[Sequence[Turn]], None] | None = None,
-        max_backoff: float = 5.0,
+        max_backoff: float = 5.0, gate: ForegroundGate | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -45,6 +46,7 @@ class TurnRecorder:
         self._batch_size = batch_size
         self._on_written = on_written
         self._max_backoff = max_backoff
+        self._gate = gate
         self._cond = threading.Condition()
         self._enqueued = 0
         self._done = 0
@@ -88,6 +90,8 @@ class TurnRecorder:
                 if not self._queue and self._closed:
                     return
                 batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
+            if self._gate is not None:
+                self._gate.wait_idle()
             try:
                 self._write(batch)
             except Exception as e:  # fail open: keep the batch and retry

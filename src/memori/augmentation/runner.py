@@ -24,6 +24,7 @@ from memori.augmentation.outbox_logic import AugmentationStats, OutboxPolicy
 from memori.augmentation.reconcile import Reconciler
 from memori.augmentation.worker import OutboxWorker
 from memori.core import MemoryStore
+from memori.foreground import ForegroundGate
 
 log = logging.getLogger("memori.augmentation")
 
@@ -50,6 +51,7 @@ class AugmentationRunner:
 
     def __init__(
         self, store: MemoryStore, extractor: Any, reconciler: Reconciler, *,
+        gate: ForegroundGate | None = None,
         context_init: Callable[[], object] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
@@ -67,7 +69,7 @@ class AugmentationRunner:
         self.thread: OutboxWorker | None = None
         if callable(getattr(extractor, "extract", None)):
             self.thread = OutboxWorker(store, extractor, reconciler, thread_init=context_init,
-                                       policy=self.policy, stats=self.stats)
+                                       policy=self.policy, stats=self.stats, gate=gate)
         self.task: AsyncOutboxWorker | None = None
         if callable(getattr(extractor, "aextract", None)):
             self.use_running_loop()

@@ -28,6 +28,7 @@ from memori.augmentation.outbox_logic import (
 )
 from memori.augmentation.reconcile import Reconciler
 from memori.core import Extractor, MemoryStore, Turn
+from memori.foreground import ForegroundGate
 
 __all__ = ["AugmentationStats", "OutboxWorker", "derived_id"]
 
@@ -42,9 +43,11 @@ class OutboxWorker:
         batch_size: int = 32, max_attempts: int = 4, base_backoff: float = 0.05,
         thread_init: Callable[[], object] | None = None,
         policy: OutboxPolicy | None = None, stats: AugmentationStats | None = None,
+        gate: ForegroundGate | None = None,
     ) -> None:
         """``thread_init`` runs first in the worker thread (e.g. to pause interception).
-        ``policy`` and ``stats`` may be shared with a task worker that takes over."""
+        ``policy`` and ``stats`` may be shared with a task worker that takes over.
+        ``gate``: each batch waits (briefly) for foreground reads to finish."""
         self.store = store
         self.extractor = extractor
         self.reconciler = reconciler
@@ -57,6 +60,7 @@ class OutboxWorker:
         self._suspended = False
         self._thread: threading.Thread | None = None
         self._thread_init = thread_init
+        self._gate = gate
 
     def notify(self) -> None:
         """New turns were stored: wake the worker."""
@@ -115,6 +119,8 @@ class OutboxWorker:
             self._process(list(batch))
 
     def _process(self, turns: list[Turn]) -> None:
+        if self._gate is not None:
+            self._gate.wait_idle()
         try:
             changed = self.reconciler.apply(stamp_ids(self.extractor.extract(turns), turns))
         except Exception as e:

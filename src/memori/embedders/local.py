@@ -63,6 +63,9 @@ class LocalEmbedder:
 
     name = "all-MiniLM-L6-v2-int8"
     dim = 384
+    gil_free = True
+    """Inference runs in onnxruntime with the GIL released: the retriever searches
+    text meanwhile (see memori.retrieval.overlap)."""
 
     def __init__(
         self,

@@ -43,6 +43,9 @@ class OpenAIEmbedder:
     ``async_client`` (an ``openai.AsyncOpenAI``) serves :meth:`aembed` natively.
     """
 
+    gil_free = True
+    """A network call: the retriever searches text while it waits."""
+
     def __init__(
         self,
         client: Any = None,

@@ -135,9 +135,10 @@ class MemoryEngine:
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
-        history = self._guard_read("reading session history", self.sessions.recent, scope)
-        query = _query(request, history or [])
-        hits = self._guard_read("recall", self._retrieve, scope, query) if query else None
+        with self.mem.foreground.busy():
+            history = self._guard_read("reading session history", self.sessions.recent, scope)
+            query = _query(request, history or [])
+            hits = self._guard_read("recall", self._retrieve, scope, query) if query else None
         return self._assemble(api, scope, request, history or [], hits or [])
 
     async def aplan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
@@ -176,7 +177,8 @@ class MemoryEngine:
 
     def _retrieve(self, scope: Scope, query: str) -> list[Hit]:
         mem = self.mem
-        return mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit)
+        with mem.foreground.busy():
+            return mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit)
 
     async def _aretrieve(self, scope: Scope, query: str) -> list[Hit]:
         """With a natively async store, the retriever's ``aretrieve`` (searches run
@@ -186,7 +188,8 @@ class MemoryEngine:
         aretrieve = getattr(mem.retriever, "aretrieve", None)
         if aretrieve is None or Capability.NATIVE_ASYNC not in mem.store.capabilities:
             return await asyncio.to_thread(self._retrieve, scope, query)
-        hits: list[Hit] = await aretrieve(mem.store, scope, query, limit=mem.recall_limit)
+        with mem.foreground.busy():
+            hits: list[Hit] = await aretrieve(mem.store, scope, query, limit=mem.recall_limit)
         return hits
 
     def _assemble(
@@ -208,7 +211,11 @@ class MemoryEngine:
         return CallPlan(scope, api.inject(request, block.text), turns, block)
 
     def _load_turns(self, scope: Scope, limit: int) -> list[Turn]:
-        return self.mem.store.list_turns(scope, limit=limit)
+        """The session's latest turns (vectors not needed: ``recent_turns`` if offered)."""
+        store = self.mem.store
+        read = getattr(store, "recent_turns", None) or store.list_turns
+        turns: list[Turn] = read(scope, limit=limit)
+        return turns
 
     # recording
     def turn(self, scope: Scope, draft: Draft, **extra: Any) -> Turn:

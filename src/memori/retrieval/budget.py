@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memori.core import Hit
+from memori.retrieval.candidates import Candidate, to_hit
 from memori.retrieval.tokens import count_tokens
 
 
@@ -23,5 +24,23 @@ def select_within_budget(hits: Sequence[Hit], limit: int, token_budget: int | No
         if token_budget is not None and used + cost > token_budget:
             continue
         chosen.append(hit)
+        used += cost
+    return chosen
+
+
+def best_within_budget(
+    ordered: Sequence[Candidate], scale: float, limit: int, token_budget: int | None,
+) -> list[Hit]:
+    """:func:`select_within_budget` over candidates already in ranked order, making
+    hits of the chosen ones only."""
+    chosen: list[Hit] = []
+    used = 0
+    for cand in ordered:
+        if len(chosen) >= limit:
+            break
+        cost = count_tokens(cand.item.content)
+        if token_budget is not None and used + cost > token_budget:
+            continue
+        chosen.append(to_hit(cand, scale))
         used += cost
     return chosen

@@ -33,6 +33,16 @@ def ranked(candidates: Iterable[Candidate], scale: float) -> list[Hit]:
 
     Ties go to the newer item, then to the smaller id (a stable, total order).
     """
+    return [to_hit(c, scale) for c in best_first(candidates)]
+
+
+def best_first(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Candidates in :func:`ranked` order."""
+    return sorted(candidates, key=lambda c: (-c.score, -c.item.created_at, c.item.id))
+
+
+def to_hit(candidate: Candidate, scale: float) -> Hit:
+    """The candidate as a hit, its score divided by ``scale`` and clamped into [0, 1]."""
     scale = scale if scale > 0 else 1.0
-    ordered = sorted(candidates, key=lambda c: (-c.score, -c.item.created_at, c.item.id))
-    return [Hit(c.item, min(1.0, max(0.0, c.score / scale)), dict(c.signals)) for c in ordered]
+    return Hit(candidate.item, min(1.0, max(0.0, candidate.score / scale)),
+               dict(candidate.signals))

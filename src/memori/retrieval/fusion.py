@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from memori.core import Hit
+from memori.core import Hit, Memory
 from memori.retrieval.candidates import Candidate, Key, ranked
 
 RRF_K = 60
@@ -34,12 +34,13 @@ def fuse(
         weight = weights.get(name, 0.0)
         if weight <= 0:
             continue
-        for rank, hit in enumerate(hits):
-            key = (hit.kind, hit.id)
+        for rank, hit in enumerate(hits, k + 1):
+            item = hit.item
+            key = ("memory" if isinstance(item, Memory) else "turn", item.id)
             cand = out.get(key)
             if cand is None:
-                cand = out[key] = Candidate(hit.item)
-            cand.score += weight / (k + rank + 1)
+                cand = out[key] = Candidate(item)
+            cand.score += weight / rank
             cand.signals[name] = hit.score
     return out
 

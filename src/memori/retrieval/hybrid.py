@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memori.core import Embedder, Hit, MemoryStore, Scope, Turn
-from memori.retrieval.budget import select_within_budget
-from memori.retrieval.candidates import Candidate, Key, ranked
+from memori.retrieval.budget import best_within_budget, select_within_budget
+from memori.retrieval.candidates import Candidate, Key, best_first, ranked
 from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
 from memori.retrieval.dedup import without_duplicates
 from memori.retrieval.fusion import fuse, rrf_best
+from memori.retrieval.overlap import embed_aside, overlaps
 from memori.retrieval.plan import (
     MEMORY_TEXT,
     MEMORY_VECTOR,
@@ -69,11 +70,13 @@ class HybridRetriever:
     - Context turns are read with the store's ``recent_turns(scope, limit=)`` when it
       has one (the latest turns, oldest first, vectors left out), else ``list_turns``.
     - ``reranker``: called with the query and the best ``rerank_depth`` hits.
+    - An embedder with ``gil_free = True`` embeds the query on a small pool while the
+      text searches run (see ``memori.retrieval.overlap``).
     """
 
     embedder: Embedder | None = None
     weights: dict[str, float] = field(default_factory=default_weights)
-    candidates: int = 50
+    candidates: int = 20
     rrf_k: int = 5
     include_turns: bool = True
     query_processor: Callable[[str], str] | None = text_query
@@ -149,10 +152,11 @@ class HybridRetriever:
         limit: int, token_budget: int | None,
     ) -> list[Hit]:
         pool = without_duplicates(candidates.values()) if self.dedup else candidates.values()
+        if self.reranker is None:
+            return best_within_budget(best_first(pool), scale, limit, token_budget)
         hits = ranked(pool, scale)
-        if self.reranker is not None:
-            depth = max(self.rerank_depth, limit)
-            hits = list(self.reranker(query, hits[:depth])) + hits[depth:]
+        depth = max(self.rerank_depth, limit)
+        hits = list(self.reranker(query, hits[:depth])) + hits[depth:]
         return select_within_budget(hits, limit, token_budget)
 
     # sync
@@ -165,11 +169,19 @@ class HybridRetriever:
         """The best hits for ``query`` inside ``scope`` (``vector``: a precomputed embedding)."""
         if limit <= 0:
             return []
-        if vector is None:
+        n = self.depth(limit)
+        pending = None
+        if vector is None and not self.native_fusion and overlaps(self.embedder) \
+                and query.strip() and self.wants_vector(store):
+            pending = embed_aside(self.embedder, query)  # type: ignore[arg-type]
+        if vector is None and pending is None:
             vector = self.query_vector(store, query)
         searches, weights = self.plan(store, query, vector)
-        n = self.depth(limit)
         rankings = {s.name: self._run(store, scope, s, n, include_history) for s in searches}
+        if pending is not None:  # the text searches ran while the query was embedded
+            searches, weights = self.plan(store, query, pending.result())
+            rankings.update({s.name: self._run(store, scope, s, n, include_history)
+                             for s in searches if s.name not in rankings})
         candidates, scale = self._fuse(rankings, weights)
         seeds = self._seeds(candidates)
         if seeds:

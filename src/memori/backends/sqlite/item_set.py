@@ -147,7 +147,7 @@ class ItemSet:
         candidates = np.flatnonzero(mask & (scores > 0.0))
         if candidates.size > k:
             values = scores[candidates]
-            cut = np.partition(values, values.size - k)[values.size - k]
+            cut = -np.partition(-values, k - 1)[k - 1]  # as in VectorSet.nearest
             candidates = candidates[values >= cut]
         chosen = best_slots(candidates, scores[candidates], self._created, k, self._id_of)
         return [(self._item(s), float(scores[s])) for s in chosen]

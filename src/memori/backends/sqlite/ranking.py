@@ -35,11 +35,21 @@ def best_slots(
         extra = int(np.argmin(same)) if not same.all() else int(same.size)
         order = order[: k + extra]
     chosen: list[int] = slots[order].tolist()
-    if len(chosen) > 1:
+    if _tied(times[order], None if scores is None else scores[order]):
         score_of = dict(zip(chosen, (scores[order] if scores is not None
                                      else np.zeros(len(chosen))).tolist(), strict=True))
         chosen.sort(key=lambda s: (-score_of[s], float(created[s]), id_of(s)))
     return chosen[:k]
+
+
+def _tied(times: FloatArray, scores: FloatArray | None) -> bool:
+    """Whether two neighbours of an ordered run share their time (and score)."""
+    if times.size < 2:
+        return False
+    same = times[1:] == times[:-1]
+    if scores is not None:
+        same &= scores[1:] == scores[:-1]
+    return bool(same.any())
 
 
 def latest_slots(
@@ -56,5 +66,6 @@ def latest_slots(
         extra = int(np.argmin(same[::-1])) if not same.all() else int(same.size)
         order = order[order.size - k - extra:]
     chosen: list[int] = slots[order].tolist()
-    chosen.sort(key=lambda s: (float(created[s]), id_of(s)))
+    if _tied(times[order], None):
+        chosen.sort(key=lambda s: (float(created[s]), id_of(s)))
     return chosen[-k:]

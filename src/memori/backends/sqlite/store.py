@@ -29,7 +29,7 @@ from memori.backends.sql.rows import (
     row_to_turn,
     turn_to_row,
 )
-from memori.backends.sql.scoring import cosine_score, relevance_score, rrf_fuse
+from memori.backends.sql.scoring import cosine_score, rrf_fuse
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
 from memori.backends.sqlite import versions
@@ -453,7 +453,8 @@ class SQLiteStore(ThreadedAsyncMixin):
         if view is not None:
             best = view.best_by_text(cached, query_tokens(text), limit)
             if best is not None:
-                return [(item.id, item, relevance_score(bm25)) for item, bm25 in best]
+                # relevance_score for a positive finite bm25, inline: hits are many
+                return [(item.id, item, bm25 / (1.0 + bm25)) for item, bm25 in best]
         ranked = text_candidates(conn, table, scope_filter, scope.entity_id, text, limit)
         return [(i, to_model(row), score) for i, row, score in ranked]
 
