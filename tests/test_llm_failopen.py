@@ -21,7 +21,7 @@ SECRET = "my-passport-number-is-X9911"
 STORE_CALLS = (
     "append_turns", "list_turns", "count_turns", "search_turns", "put_memories",
     "get_memory", "list_memories", "count_memories", "update_memory", "search_memories",
-    "outbox_pending", "outbox_mark",
+    "outbox_pending", "outbox_mark", "recent_turns",
 )
 
 

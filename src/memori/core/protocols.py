@@ -30,7 +30,11 @@ class MemoryStore(Protocol):
       Text search matches any of the query's words (case-insensitive, ranked by
       relevance, never a syntax error whatever the query holds; a query with no
       words returns nothing). Vector search scores ``(1 + cosine) / 2``. With
-      both ``text`` and ``vector`` the backend fuses the two rankings.
+      both ``text`` and ``vector`` the backend fuses the two rankings. The items
+      of search hits may leave ``embedding`` out (None): read an item to get it.
+    - Optional: ``recent_turns(scope, *, limit)``, the latest ``limit`` turns of
+      the scope oldest first and vectors left out, for stores that can answer it
+      faster than ``list_turns`` (the retriever and the LLM path use it if there).
     - Vectors must have ``vector_dim`` components (``DimensionMismatchError``
       otherwise); a store opened with ``vector_dim=None`` stores no vectors.
     - Methods whose name starts with ``admin_`` or ``outbox_`` cross entities

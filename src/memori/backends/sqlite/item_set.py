@@ -5,8 +5,9 @@ that a vector search found, and reads a session's latest turns, without SQL. Ite
 are kept without their embeddings (the vectors live in the ``VectorSet``), so the
 items a set returns carry ``embedding=None``.
 
-Each item has a slot; replacing an item gives it a new slot and kills the old one,
-and the set is rebuilt once a quarter of its slots are dead.
+Each item has a slot. An item replaced with the same content keeps its slot; one
+whose content changed gets a new slot and the old one dies (its words stay in
+the postings, ignored), and the set is rebuilt once a quarter of its slots are dead.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class ItemSet:
         latest = {item.id: item for item in items}
         if not latest:
             return
+        for item_id in [i for i, item in latest.items() if self._same_words(item)]:
+            self._put(self._slots[item_id], latest.pop(item_id))  # words unchanged: in place
+        if not latest:
+            return
         self.remove(latest, compact=False)
         start = len(self._items)
         end = start + len(latest)
@@ -89,15 +94,25 @@ class ItemSet:
         for slot, item in enumerate(latest.values(), start):
             self._items.append(item)
             self._slots[item.id] = slot
-            self._created[slot] = item.created_at
-            self._process[slot] = self.processes.encode(item.process_id)
-            self._session[slot] = self.sessions.encode(item.session_id)
-            if isinstance(item, Memory):
-                self._shared[slot] = item.shared
-                self._superseded[slot] = item.superseded_by is not None
+            self._put(slot, item)
             self.text.add(slot, item.content)
         self._alive[start:end] = True
         self._maybe_compact()
+
+    def _same_words(self, item: Item) -> bool:
+        slot = self._slots.get(item.id)
+        held = None if slot is None else self._items[slot]
+        return held is not None and held.content == item.content
+
+    def _put(self, slot: int, item: Item) -> None:
+        """Hold ``item`` in ``slot`` (its words are indexed by the caller)."""
+        self._items[slot] = item
+        self._created[slot] = item.created_at
+        self._process[slot] = self.processes.encode(item.process_id)
+        self._session[slot] = self.sessions.encode(item.session_id)
+        if isinstance(item, Memory):
+            self._shared[slot] = item.shared
+            self._superseded[slot] = item.superseded_by is not None
 
     def remove(self, ids: Iterable[str], *, compact: bool = True) -> None:
         """Forget items by id (unknown ids are ignored)."""
