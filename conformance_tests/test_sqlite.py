@@ -1,8 +1,10 @@
 """The conformance suite against the SQLite backend: both vector paths, cache on and off.
 
-Vector search normally runs on the store's in-process vector cache (numpy arrays of
-each entity's vectors, kept current through entity versions); the ``NoCache``
-classes switch it off so the SQL paths themselves are proven too.
+Search normally runs on the store's in-process caches (each entity's vectors in numpy
+arrays, and its items with their words), kept current through entity versions. The
+exact-path classes cache items from an entity's first search, the sqlite-vec ones
+after the default few searches (both paths mixed); the ``NoCache`` classes switch
+both caches off so the SQL paths themselves are proven too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class TestSQLiteExact(StoreConformance):
 
     vector_search = "exact"
     vector_cache_items: int | None = None  # the default bound
+    item_cache_items: int | None = None
+    item_cache_after: int | None = 0
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -36,15 +40,20 @@ class TestSQLiteExact(StoreConformance):
         def factory(**options: Any) -> SQLiteStore:
             options.setdefault("vector_search", self.vector_search)
             options.setdefault("vector_cache_items", self.vector_cache_items)
+            for name in ("item_cache_items", "item_cache_after"):
+                if getattr(self, name) is not None:
+                    options.setdefault(name, getattr(self, name))
             return open_store(f"sqlite:///{lifespan}", **options)
 
         return factory
 
 
 class TestSQLiteExactNoCache(TestSQLiteExact):
-    """Stock sqlite3 path without the cache: an exact numpy scan of the scope's rows."""
+    """Stock sqlite3 path without the caches: an exact numpy scan of the scope's rows
+    and FTS5."""
 
     vector_cache_items = 0
+    item_cache_items = 0
 
 
 @pytest.mark.skipif(not HAS_SQLITE_VEC, reason="no sqlite3 module here can load sqlite-vec")
@@ -52,10 +61,12 @@ class TestSQLiteVec(TestSQLiteExact):
     """pysqlite3 driver with sqlite-vec loaded, vectors searched through the cache."""
 
     vector_search = "sqlite-vec"
+    item_cache_after = None  # the default
 
 
 @pytest.mark.skipif(not HAS_SQLITE_VEC, reason="no sqlite3 module here can load sqlite-vec")
 class TestSQLiteVecNoCache(TestSQLiteVec):
-    """pysqlite3 path without the cache: vec_distance_cosine inside SQLite."""
+    """pysqlite3 path without the caches: vec_distance_cosine inside SQLite and FTS5."""
 
     vector_cache_items = 0
+    item_cache_items = 0

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from memori.backends.sql import migrate
 from memori.backends.sqlite.store import SQLiteStore, open_store
 from memori.core import (
+    ConfigurationError,
     ExtractState,
     Hit,
     Memory,
@@ -44,9 +45,28 @@ def db_url(tmp_path: Path) -> str:
 
 
 def _open(url: str, **options: Any) -> SQLiteStore:
+    """A store that caches an entity's items from its first search (the default waits
+    for a few searches first, see test_items_are_cached_after_a_few_searches)."""
+    options.setdefault("item_cache_after", 0)
     s = open_store(url, vector_dim=DIM, vector_search="exact", **options)
     s.setup()
     return s
+
+
+def test_items_are_cached_after_a_few_searches(db_url: str) -> None:
+    default = open_store(db_url, vector_dim=DIM)
+    default.setup()
+    default.put_memories([Memory("e", f"alpha {w}", embedding=(1.0, 0, 0, 0)) for w in WORDS])
+    want = [h.id for h in default.search_memories(Scope("e"), text="alpha beta", limit=5)]
+    for _ in range(3):  # four searches in all are served by FTS5: nothing built yet
+        assert [h.id for h in default.search_memories(
+            Scope("e"), text="alpha beta", limit=5)] == want
+    assert default.admin_stats()["item_cache"]["builds"] == 0
+    got = [h.id for h in default.search_memories(Scope("e"), text="alpha beta", limit=5)]
+    assert got == want and default.admin_stats()["item_cache"]["builds"] == 1
+    with pytest.raises(ConfigurationError):
+        open_store(db_url, vector_dim=DIM, item_cache_after=-1)
+    default.close()
 
 
 @pytest.fixture
@@ -527,7 +547,7 @@ def test_migration_0005_down_and_up_with_data(db_url: str) -> None:
             assert (_version(conn, "memories"), _version(conn, "turns")) == (mv, tv)
             conn.exec_driver_sql("UPDATE memori_memories SET shared = 1 WHERE id = ?", (m.id,))
             assert _version(conn, "memories") == mv + 1  # a column 0004 watches
-        stale = open_store(db_url, vector_dim=DIM)
+        stale = open_store(db_url, vector_dim=DIM, item_cache_after=0)
         with pytest.raises(SchemaOutdatedError):
             stale.setup()
         stale.close()

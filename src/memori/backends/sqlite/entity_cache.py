@@ -9,7 +9,9 @@ forward by re-reading the items the change log names when it is behind by at mos
 before anything else, a set is never labelled newer than what it holds; every
 writer, in any process, advances the version in its own transaction (triggers of
 revisions 0004 and 0005), so no change is missed. An entity too large for a cache
-(more than half its bound) is searched in SQL instead.
+(more than half its bound) is searched in SQL instead, and so are an entity's first
+few searches for items (``item_admit_after``): a short-lived process making one
+call never pays for reading the whole entity.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class EntityCache:
 
     def __init__(
         self, *, tables: dict[Kind, Table], to_model: dict[Kind, Callable[[Any], Item]],
-        dim: int | None, vector_items: int, item_items: int,
+        dim: int | None, vector_items: int, item_items: int, item_admit_after: int = 0,
     ) -> None:
         self.tables = tables
         self.to_model = to_model
@@ -52,7 +54,9 @@ class EntityCache:
         self.vectors: SetCache[VectorSet] | None = (
             SetCache(vector_items) if vector_items > 0 and dim is not None else None
         )
-        self.items: SetCache[ItemSet] | None = SetCache(item_items) if item_items > 0 else None
+        self.items: SetCache[ItemSet] | None = (
+            SetCache(item_items, admit_after=item_admit_after) if item_items > 0 else None
+        )
 
     def view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView:
         """The entity's sets of ``kind`` as of now (the version is read here, once)."""
@@ -183,7 +187,7 @@ def _current(
                 ahead = 0
             if 0 <= ahead <= versions.CHANGE_LOG_KEEP:  # ahead: another search moved it
                 return found
-    if cache.oversized(key, version):
+    if cache.oversized(key, version) or not cache.admit(key):
         return None
     built = build(conn, kind, entity_id, version)
     return built if cache.put(key, built) else None

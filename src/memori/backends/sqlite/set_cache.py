@@ -35,8 +35,12 @@ OVERSIZED_KEYS = 1024
 class SetCache(Generic[S]):
     """Sets by (kind, entity) under a bound of ``max_items`` rows held (LRU)."""
 
-    def __init__(self, max_items: int) -> None:
+    def __init__(self, max_items: int, *, admit_after: int = 0) -> None:
+        """``admit_after``: requests for a key answered without a set (the caller
+        searches in SQL) before one is built for it."""
         self.max_items = max_items
+        self.admit_after = admit_after
+        self._requests: OrderedDict[Key, int] = OrderedDict()
         self._lock = threading.Lock()
         self._sets: OrderedDict[Key, S] = OrderedDict()
         self._sizes: dict[Key, int] = {}
@@ -78,6 +82,20 @@ class SetCache(Generic[S]):
             self.catch_ups += 1
             if self._sets.get(key) is found:
                 self._resize(key, len(found))
+
+    def admit(self, key: Key) -> bool:
+        """Count a request for ``key``, which has no set; True once a set may be built
+        (after ``admit_after`` earlier requests), so one-off searches stay in SQL."""
+        if self.admit_after <= 0:
+            return True
+        with self._lock:
+            seen = self._requests.pop(key, 0) + 1
+            if seen > self.admit_after:
+                return True
+            self._requests[key] = seen
+            while len(self._requests) > OVERSIZED_KEYS:
+                self._requests.popitem(last=False)
+            return False
 
     def oversized(self, key: Key, version: int) -> bool:
         """Whether ``key`` is known to be too big to cache at ``version``.

@@ -68,6 +68,9 @@ CACHE_MAX_ITEMS = 200_000
 """Default vector cache bound: the vectors that fit in CACHE_BYTES, at most this many."""
 ITEM_CACHE_ITEMS = 100_000
 """Default item cache bound (turns and memories held whole, without their vectors)."""
+ITEM_CACHE_AFTER = 4
+"""Default searches of an entity's turns or memories served in SQL before its items
+are cached (one intercepted call makes 2-4: a one-off call never builds a set)."""
 
 T = TypeVar("T")
 
@@ -100,6 +103,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         file_backed: bool = True,
         vector_cache_items: int | None = None,
         item_cache_items: int = ITEM_CACHE_ITEMS,
+        item_cache_after: int = ITEM_CACHE_AFTER,
     ) -> None:
         self.engine = engine
         self.vector_dim = vector_dim
@@ -117,6 +121,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                 tables={"turns": self._tables.turns, "memories": self._tables.memories},
                 to_model={"turns": self._hit_turn, "memories": self._hit_memory},
                 dim=vector_dim, vector_items=vector_items, item_items=item_cache_items,
+                item_admit_after=item_cache_after,
             ) if vector_items > 0 or item_cache_items > 0 else None
         )
         self._use_vec = False
@@ -685,7 +690,10 @@ def open_store(
     an entity's turns or memories are cached only if they hold at most half of it;
     0 turns the cache off), ``item_cache_items`` (turns and memories kept whole in
     memory, without vectors, for text search and hits: by default 100,000, the same
-    half rule; 0 turns it off and text search runs in FTS5).
+    half rule; 0 turns it off and text search runs in FTS5), ``item_cache_after``
+    (searches of an entity's turns or memories served in SQL before its items are
+    cached, default 4: a one-off call in a short-lived process never reads the
+    whole entity).
     """
     if vector_dim is not None and (type(vector_dim) is not int or vector_dim <= 0):
         raise ConfigurationError("vector_dim must be a positive int or None")
@@ -693,8 +701,10 @@ def open_store(
     busy_ms = busy_timeout_ms(options.pop("busy_timeout", None))
     cache_items = cache_bound(vector_dim, options.pop("vector_cache_items", None))
     item_items = options.pop("item_cache_items", ITEM_CACHE_ITEMS)
-    if isinstance(item_items, bool) or not isinstance(item_items, int) or item_items < 0:
-        raise ConfigurationError("item_cache_items must be a non-negative int")
+    item_after = options.pop("item_cache_after", ITEM_CACHE_AFTER)
+    for name, value in (("item_cache_items", item_items), ("item_cache_after", item_after)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigurationError(f"{name} must be a non-negative int")
     if options:
         raise ConfigurationError(f"unknown sqlite options: {', '.join(sorted(options))}")
     opened = resolve_target(target, mode, vectors=vector_dim is not None)
@@ -705,7 +715,7 @@ def open_store(
         opened.engine, url_hint=opened.url_hint, owns_engine=opened.owns_engine,
         vector_dim=vector_dim, vector_search=mode, migrate=migrate, connection_setup=setup,
         file_backed=opened.file_backed, vector_cache_items=cache_items,
-        item_cache_items=item_items,
+        item_cache_items=item_items, item_cache_after=item_after,
     )
 
 

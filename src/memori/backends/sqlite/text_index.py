@@ -36,26 +36,40 @@ SlotArray = npt.NDArray[np.int64]
 
 def term_counts(text: str) -> Counter[str]:
     """How often each word occurs in ``text`` (the FTS5 tokenizer's words)."""
-    return Counter(word.lower() for word in _WORD.findall(text))
+    return Counter([word.lower() for word in _WORD.findall(text)])
 
 
 class _Postings:
-    """One word's postings: slots and term frequencies in arrays that grow by doubling."""
+    """One word's postings: slots and term frequencies in arrays, plus the ones added
+    since the arrays were last read (appending to a Python list is cheap; numpy
+    arrays are built when a query needs them)."""
 
-    __slots__ = ("count", "slots", "tfs")
+    __slots__ = ("slots", "tail_slots", "tail_tfs", "tfs")
 
     def __init__(self) -> None:
-        self.count = 0
-        self.slots = np.empty(4, dtype=np.int64)
-        self.tfs = np.empty(4, dtype=np.float64)
+        self.slots: SlotArray = _NO_SLOTS
+        self.tfs: FloatArray = _NO_TFS
+        self.tail_slots: list[int] = []
+        self.tail_tfs: list[int] = []
 
     def append(self, slot: int, tf: int) -> None:
-        if self.count == self.slots.shape[0]:
-            self.slots = np.concatenate([self.slots, np.empty_like(self.slots)])
-            self.tfs = np.concatenate([self.tfs, np.empty_like(self.tfs)])
-        self.slots[self.count] = slot
-        self.tfs[self.count] = tf
-        self.count += 1
+        self.tail_slots.append(slot)
+        self.tail_tfs.append(tf)
+
+    def arrays(self) -> tuple[SlotArray, FloatArray]:
+        if self.tail_slots:
+            new_slots = np.array(self.tail_slots, dtype=np.int64)
+            new_tfs = np.array(self.tail_tfs, dtype=np.float64)
+            if self.slots.size:
+                new_slots = np.concatenate([self.slots, new_slots])
+                new_tfs = np.concatenate([self.tfs, new_tfs])
+            self.slots, self.tfs = new_slots, new_tfs
+            self.tail_slots, self.tail_tfs = [], []
+        return self.slots, self.tfs
+
+
+_NO_SLOTS: SlotArray = np.zeros(0, dtype=np.int64)
+_NO_TFS: FloatArray = np.zeros(0, dtype=np.float64)
 
 
 class TextIndex:
@@ -93,7 +107,7 @@ class TextIndex:
             postings = self._postings.get(term)
             if postings is None:
                 continue
-            slots, tfs = postings.slots[: postings.count], postings.tfs[: postings.count]
+            slots, tfs = postings.arrays()
             keep = alive[slots]
             slots, tfs = slots[keep], tfs[keep]
             hits = slots.shape[0]
