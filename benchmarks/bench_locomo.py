@@ -180,6 +180,8 @@ class Variant:
     name: str
     description: str
     factory: RetrieverFactory
+    limit: int = DEPTH
+    """Hits asked per question: recall@k beyond it is recall@limit."""
 
 
 @dataclass
@@ -247,12 +249,13 @@ def ablation_variants() -> list[Variant]:
                 lambda e, c: hybrid(embedder=e, context_window=1)),
         Variant("hybrid, context seeds 5", "5 seeds instead of 10",
                 lambda e, c: hybrid(embedder=e, context_seeds=5)),
-        Variant("hybrid, 100 candidates", "each search 100 deep instead of 50",
+        Variant("hybrid, 100 candidates", "each search 100 deep instead of 50 (the depth "
+                "is at least the 50 hits asked)",
                 lambda e, c: hybrid(embedder=e, candidates=100)),
-        Variant("hybrid, 30 candidates", "each search 30 deep instead of 50",
-                lambda e, c: hybrid(embedder=e, candidates=30)),
-        Variant("hybrid, 20 candidates", "each search 20 deep instead of 50",
-                lambda e, c: hybrid(embedder=e, candidates=20)),
+        Variant("hybrid, limit 10", "10 hits asked, as the LLM path asks (each search 20 "
+                "deep, the default)", lambda e, c: hybrid(embedder=e), limit=10),
+        Variant("hybrid, limit 10, 50 candidates", "10 hits asked, each search 50 deep",
+                lambda e, c: hybrid(embedder=e, candidates=50), limit=10),
         Variant("hybrid, no recency", "recency weight 0",
                 lambda e, c: hybrid(embedder=e, weights={**default_weights(), "recency": 0.0})),
         Variant("hybrid, recency at the conversation's end",
@@ -313,14 +316,14 @@ def run_questions(
         mem.retriever = variant.factory(mem.embedder, conv)
         for q in conv.questions:
             questions.append(q)
-            run_one(mem, run, q)
+            run_one(mem, run, q, variant.limit)
     return run, questions
 
 
-def run_one(mem: Memori, run: Run, q: Question) -> None:
+def run_one(mem: Memori, run: Run, q: Question, limit: int = DEPTH) -> None:
     """Recall for one question and record what it returned and cost."""
     start = time.perf_counter()
-    hits = mem.recall(q.text, limit=DEPTH, entity_id=q.conversation)
+    hits = mem.recall(q.text, limit=limit, entity_id=q.conversation)
     run.latency_ms.append((time.perf_counter() - start) * 1000.0)
     run.ranked.append(evidence_of(hits))
     run.tokens_top10.append(sum(count_tokens(h.content) for h in hits[:10]))
