@@ -45,11 +45,18 @@ def read_version(conn: Connection, kind: Kind, entity_id: str) -> int | None:
 
 
 def changed_since(conn: Connection, kind: Kind, entity_id: str, version: int) -> list[str]:
-    """Ids of the items changed after ``version`` (written, updated or deleted)."""
-    rows = conn.exec_driver_sql(
-        f"SELECT item_id FROM {CHANGES} WHERE entity_id = ? AND kind = ? AND seq > ?",
-        (entity_id, kind, version),
-    )
+    """Ids of the items changed after ``version`` (written, updated or deleted).
+
+    Read through the driver's cursor: it runs whenever a cached set catches up.
+    """
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        rows = cursor.execute(
+            f"SELECT item_id FROM {CHANGES} WHERE entity_id = ? AND kind = ? AND seq > ?",
+            (entity_id, kind, version),
+        ).fetchall()
+    finally:
+        cursor.close()
     return [str(item_id) for (item_id,) in rows]
 
 
