@@ -147,9 +147,20 @@ def test_text_searches_run_while_the_query_is_embedded(store: MemoryStore) -> No
     assert searched and aside.finished and searched[0] < aside.finished[0]
 
 
-async def test_aretrieve_on_a_threaded_store_matches_retrieve(store: MemoryStore) -> None:
-    assert getattr(store, "threaded_async", False) is True
+async def test_aretrieve_on_a_threaded_store_matches_retrieve(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hops: list[str] = []
+    original = store.search_memories
+
+    def search(*args: object, **kwargs: object) -> object:
+        hops.append(threading.current_thread().name)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "search_memories", search)
     r = HybridRetriever(embedder=EMBEDDER)
     scope = Scope("u", None, "s1")
-    assert _ids(await r.aretrieve(store, scope, "river", limit=5)) == _ids(
-        r.retrieve(store, scope, "river", limit=5))
+    got = await r.aretrieve(store, scope, "river", limit=5)
+    assert len(hops) == 2 and len(set(hops)) == 1  # both searches in one worker thread
+    assert hops[0] != threading.current_thread().name
+    assert _ids(got) == _ids(r.retrieve(store, scope, "river", limit=5))

@@ -16,10 +16,6 @@ from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 class ThreadedAsyncMixin:
     """Adds the ``a*`` methods of ``AsyncMemoryStore`` on top of the sync ones."""
 
-    threaded_async = True
-    """The ``a*`` methods run the sync ones in a thread: a caller making several calls
-    may rather make them all in one thread (as the default retriever does)."""
-
     async def asetup(self) -> None:
         await asyncio.to_thread(self.setup)  # type: ignore[attr-defined]
 

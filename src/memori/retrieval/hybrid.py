@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memori.core import Embedder, Hit, MemoryStore, Scope, Turn
+from memori.core import Capability, Embedder, Hit, MemoryStore, Scope, Turn
 from memori.retrieval.budget import best_within_budget, select_within_budget
 from memori.retrieval.candidates import Candidate, Key, best_first, ranked
 from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
@@ -171,9 +171,10 @@ class HybridRetriever:
             return []
         n = self.depth(limit)
         pending = None
-        if vector is None and not self.native_fusion and overlaps(self.embedder) \
-                and query.strip() and self.wants_vector(store):
-            pending = embed_aside(self.embedder, query)  # type: ignore[arg-type]
+        embedder = self.embedder
+        if vector is None and embedder is not None and overlaps(embedder) \
+                and not self.native_fusion and query.strip() and self.wants_vector(store):
+            pending = embed_aside(embedder, query)
         if vector is None and pending is None:
             vector = self.query_vector(store, query)
         searches, weights = self.plan(store, query, vector)
@@ -211,14 +212,16 @@ class HybridRetriever:
     ) -> list[Hit]:
         """:meth:`retrieve` on the store's ``a*`` methods, its searches run concurrently.
 
-        A store without async methods of its own (none, or the worker-thread twins of
-        ``ThreadedAsyncMixin``) is searched by :meth:`retrieve` in one worker thread;
+        A store without a native async driver (no ``Capability.NATIVE_ASYNC``: its
+        ``a*`` methods, if any, would each hop to a worker thread) is searched by
+        :meth:`retrieve` in one worker thread;
         the query is embedded by the embedder's ``aembed`` if it has one, else in a
         worker thread.
         """
         if limit <= 0:
             return []
-        if not hasattr(store, "asearch_turns") or getattr(store, "threaded_async", False):
+        if not hasattr(store, "asearch_turns") \
+                or Capability.NATIVE_ASYNC not in store.capabilities:
             return await asyncio.to_thread(
                 self.retrieve, store, scope, query, limit=limit, token_budget=token_budget,
                 include_history=include_history, vector=vector,
