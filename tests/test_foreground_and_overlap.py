@@ -164,3 +164,31 @@ async def test_aretrieve_on_a_threaded_store_matches_retrieve(
     assert len(hops) == 2 and len(set(hops)) == 1  # both searches in one worker thread
     assert hops[0] != threading.current_thread().name
     assert _ids(got) == _ids(r.retrieve(store, scope, "river", limit=5))
+
+
+def test_the_task_workers_batch_waits_at_the_gate_in_its_thread(store: MemoryStore) -> None:
+    from memori.augmentation.async_worker import AsyncOutboxWorker
+    from memori.augmentation.outbox_logic import OutboxPolicy
+    from memori.augmentation.reconcile import Reconciler
+    from memori.augmentation.resolve import resolve_extractor
+
+    gate = ForegroundGate(max_wait=5.0)
+    turns = [Turn("w", "s1", "user", "I moved to Lisbon last year")]
+    store.append_turns(turns)
+    worker = AsyncOutboxWorker(store, resolve_extractor("offline"), Reconciler(store),
+                               gate=gate)
+    done = OutboxPolicy().succeeded(turns)
+    finished = threading.Event()
+
+    def commit() -> None:
+        worker._commit(done, turns, None)
+        finished.set()
+
+    with gate.busy():
+        thread = threading.Thread(target=commit)
+        thread.start()
+        assert not finished.wait(0.2)  # the batch waits while the foreground reads
+        assert store.count_memories(Scope("w")) == 0
+    thread.join(10)
+    assert finished.is_set() and store.count_memories(Scope("w")) >= 1
+    assert gate.waits == 1

@@ -27,6 +27,7 @@ from memori.augmentation.outbox_logic import (
 )
 from memori.augmentation.reconcile import Reconciler
 from memori.core import Memory, MemoryStore, Turn
+from memori.foreground import ForegroundGate
 
 log = logging.getLogger("memori.augmentation")
 
@@ -55,10 +56,12 @@ class AsyncOutboxWorker:
         stats: AugmentationStats | None = None,
         task_init: Callable[[], object] | None = None,
         before_start: Callable[[], Awaitable[None]] | None = None,
+        gate: ForegroundGate | None = None,
     ) -> None:
         """``extractor`` has ``aextract`` (awaited) or ``extract`` (run in a thread).
         ``task_init`` runs first inside the task (its context is inherited by every
-        job and thread it starts); ``before_start`` is awaited before the first pass."""
+        job and thread it starts); ``before_start`` is awaited before the first pass.
+        ``gate``: each batch's thread call waits (briefly) for foreground reads to end."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.store = store
@@ -69,6 +72,7 @@ class AsyncOutboxWorker:
         self.stats = stats or AugmentationStats()
         self._task_init = task_init
         self._before_start = before_start
+        self._gate = gate
         self.loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -269,6 +273,8 @@ class AsyncOutboxWorker:
         """(Extract with the sync extractor,) reconcile and mark done, in one thread call:
         once it starts, cancelling the task (``asyncio.run`` ending) cannot leave
         memories stored but their turns unmarked."""
+        if self._gate is not None:
+            self._gate.wait_idle()  # in the worker thread: the loop never waits here
         if candidates is None:
             candidates = self.extractor.extract(turns)
         changed = self.reconciler.apply(stamp_ids(candidates, turns))

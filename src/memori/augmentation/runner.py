@@ -64,6 +64,7 @@ class AugmentationRunner:
         self.policy = OutboxPolicy()
         self.stats = AugmentationStats()
         self._context_init = context_init
+        self._gate = gate
         self._lock = threading.Lock()
         self._closed = False
         self.thread: OutboxWorker | None = None
@@ -102,7 +103,7 @@ class AugmentationRunner:
             self.task = AsyncOutboxWorker(
                 self.store, self.extractor, self.reconciler, concurrency=self.concurrency,
                 policy=self.policy, stats=self.stats, task_init=self._context_init,
-                before_start=self._take_over,
+                before_start=self._take_over, gate=self._gate,
             )
             self.task.start()
 
