@@ -586,3 +586,76 @@ def test_migration_0005_down_and_up_with_data(db_url: str) -> None:
         raw.close()
         assert s.search_memories(Scope("e"), text="changed") == []
         assert [h.content for h in s.search_memories(Scope("e"), text="raw")] == ["edited raw"]
+
+
+# 8. concurrency
+
+
+def test_searches_racing_writes_never_fail_or_leak(db_url: str) -> None:
+    """Threads search one store while another thread adds, edits, supersedes and
+    deletes through a second store on the same file (catch-ups and compactions
+    happen under the searches): nothing raises, and every hit is the searcher's."""
+    import threading
+
+    reader = _open(db_url)
+    writer = _open(db_url)
+    rng = random.Random(5)
+    writer.put_memories([Memory("e", t, process_id=["p1", "p2", None][i % 3],
+                                embedding=(1.0, float(i % 7), 0.0, 1.0))
+                         for i, t in enumerate(_corpus(rng, 300))])
+    writer.put_memories([Memory("x", f"alpha {t}", embedding=(1.0, 0.0, 0.0, 0.0))
+                         for t in _corpus(rng, 50)])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def search(persona: str) -> None:
+        scope = Scope("e", persona)
+        try:
+            while not stop.is_set():
+                for q in QUERIES:
+                    hits = reader.search_memories(scope, text=q, limit=20) + \
+                        reader.search_memories(scope, vector=(1.0, 2.0, 0.0, 1.0), limit=20)
+                    for h in hits:
+                        m = h.item
+                        assert isinstance(m, Memory) and m.entity_id == "e"
+                        assert m.process_id in (None, persona) or m.shared
+                        assert m.superseded_by is None
+        except BaseException as e:  # reported below
+            errors.append(e)
+            stop.set()
+
+    def write() -> None:
+        wrng = random.Random(6)
+        try:
+            for round_ in range(40):
+                fresh = [Memory("e", t, process_id=wrng.choice(["p1", "p2", None]))
+                         for t in _corpus(wrng, 10)]
+                writer.put_memories(fresh)
+                some = writer.list_memories(Scope("e", "p1"), limit=30)
+                for m in some[:5]:
+                    writer.update_memory(Scope("e", "p1"), m.id,
+                                         {"content": f"kappa {round_}", "count": m.count + 1})
+                if len(some) > 8:
+                    writer.update_memory(Scope("e", "p1"), some[6].id,
+                                         {"superseded_by": some[7].id})
+                    writer.delete_memories(Scope("e", "p1"), [some[8].id])
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            stop.set()
+
+    threads = [threading.Thread(target=search, args=(p,)) for p in ("p1", "p2")]
+    threads.append(threading.Thread(target=write))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert not errors, errors[0]
+    stats = _item_stats(reader)
+    assert stats["catch_ups"] > 0 or stats["builds"] > 1  # the cache kept up with the writer
+    final = {h.id for h in reader.search_memories(Scope("e", "p1"), text="kappa", limit=500)}
+    want = {m.id for m in writer.list_memories(Scope("e", "p1")) if "kappa" in m.content}
+    assert final == want
+    reader.close()
+    writer.close()
