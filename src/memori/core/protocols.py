@@ -146,10 +146,18 @@ class AsyncMemoryStore(Protocol):
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns texts into dense vectors of a fixed dimension (unit length)."""
+    """Turns texts into dense vectors of a fixed dimension (unit length).
 
-    name: str
-    dim: int
+    ``name`` and ``dim`` are read, never set, by memori: a plain attribute or a
+    property both do. An embedder may also declare ``gil_free = True`` when it
+    embeds outside the GIL (see ``memori.retrieval.overlap``).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
