@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx2
 import openai
 import pytest
 from pydantic import BaseModel
@@ -466,19 +464,16 @@ def test_only_openai_clients_can_be_registered(mem: Memori) -> None:
 
 
 def test_azure_client_is_intercepted(mem: Memori, openai_server: OpenAIServer) -> None:
-    def to_v1(request: httpx2.Request) -> None:  # the test server speaks /v1 paths only
-        path = re.sub(r"^/openai/deployments/[^/]+", "/v1", request.url.path)
-        request.url = request.url.copy_with(path=path)
-
     azure = openai.AzureOpenAI(
         api_key="k", api_version="2024-10-21", azure_endpoint=openai_server.url, max_retries=0,
-        http_client=httpx2.Client(event_hooks={"request": [to_v1]}),
     )
     mem.llm.register(azure)
     mem.attribution(entity_id="u1")
     mem.remember("Azure users like blue.")
     say(azure, "what do Azure users like?")
-    assert "like blue" in blocks(openai_server.last_request("chat").messages)[0]
+    request = openai_server.last_request("chat")
+    assert request.path == f"/openai/deployments/{MODEL}/chat/completions"
+    assert "like blue" in blocks(request.messages)[0]
     assert stored(mem, "u1")[0].content == "what do Azure users like?"
     azure.close()
 

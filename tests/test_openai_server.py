@@ -841,3 +841,20 @@ def test_example_for_schema_stops_on_recursive_schemas() -> None:
         value = value["children"][0]
         depth += 1
     assert 0 < depth < 10
+
+
+@pytest.mark.parametrize(("path", "endpoint"), [
+    ("/v1/chat/completions", "chat"),
+    ("/openai/deployments/gpt-4o-mini/chat/completions", "chat"),
+    ("/openai/deployments/text-embedding-3-small/embeddings", "embeddings"),
+    ("/openai/responses", "responses"),
+    ("/openai/deployments/x/responses", "responses"),
+    ("/openai/deployments/x/images/generations", None),
+    ("/openai/deployments//chat/completions", None),
+    ("/v2/chat/completions", None),
+])
+def test_azure_routes_name_the_same_endpoints(path: str, endpoint: str | None) -> None:
+    from memori.testing.openai_records import RecordedRequest
+
+    request = RecordedRequest("POST", path, "", {}, {}, b"{}", 0.0)
+    assert request.endpoint == endpoint

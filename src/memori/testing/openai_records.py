@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,11 @@ _ENDPOINTS_BY_PATH: Mapping[str, str] = {
     "/v1/responses": "responses",
     "/v1/embeddings": "embeddings",
 }
+_AZURE_PATH = re.compile(
+    r"^/openai(?:/deployments/[^/]+)?(/chat/completions|/responses|/embeddings)$"
+)
+"""Azure OpenAI's routes: ``/openai/deployments/{deployment}/chat/completions`` and
+``.../embeddings`` (the deployment stands for the model), ``/openai/responses``."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,14 @@ class RecordedRequest:
 
     @property
     def endpoint(self) -> str | None:
-        """`chat`, `responses` or `embeddings` for the model endpoints, else None."""
-        return _ENDPOINTS_BY_PATH.get(self.path)
+        """`chat`, `responses` or `embeddings` for the model endpoints (OpenAI's `/v1`
+        routes or Azure OpenAI's), else None."""
+        found = _ENDPOINTS_BY_PATH.get(self.path)
+        if found is None:
+            azure = _AZURE_PATH.match(self.path)
+            if azure is not None:
+                found = _ENDPOINTS_BY_PATH.get("/v1" + azure.group(1))
+        return found
 
     @property
     def json(self) -> dict[str, Any]:
