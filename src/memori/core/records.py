@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from memori.core.models import ExtractState, Memory, Turn
@@ -70,36 +71,60 @@ def from_record(record: Record) -> Turn | Memory:
 def _from_record(record: Record) -> Turn | Memory:
     kind = record.get("type")
     if kind == "turn":
-        return Turn(
-            id=record["id"],
-            entity_id=record["entity_id"],
-            process_id=record.get("process_id"),
-            session_id=record["session_id"],
-            role=record["role"],
-            content=record["content"],
-            created_at=float(record["created_at"]),
-            metadata=dict(record.get("metadata") or {}),
-            extract_state=ExtractState(record.get("extract_state", "pending")),
-            extract_attempts=int(record.get("extract_attempts", 0)),
-            extract_error=record.get("extract_error"),
-            embedding=_embedding(record.get("embedding")),
-        )
+        return turn_from_fields(record, metadata=record.get("metadata"),
+                                embedding=_embedding(record.get("embedding")))
     if kind == "memory":
-        return Memory(
-            id=record["id"],
-            entity_id=record["entity_id"],
-            process_id=record.get("process_id"),
-            session_id=record.get("session_id"),
-            shared=bool(record.get("shared", False)),
-            kind=record.get("kind", "fact"),
-            content=record["content"],
-            created_at=float(record["created_at"]),
-            updated_at=record.get("updated_at"),
-            last_seen_at=record.get("last_seen_at"),
-            count=int(record.get("count", 1)),
-            superseded_by=record.get("superseded_by"),
-            source_turn_ids=tuple(record.get("source_turn_ids") or ()),
-            metadata=dict(record.get("metadata") or {}),
-            embedding=_embedding(record.get("embedding")),
-        )
+        return memory_from_fields(record, metadata=record.get("metadata"),
+                                  embedding=_embedding(record.get("embedding")))
     raise ValueError(f"unknown record type {kind!r}")
+
+
+def turn_from_fields(
+    fields: Mapping[str, Any], *, metadata: Mapping[str, Any] | None,
+    embedding: tuple[float, ...] | None,
+) -> Turn:
+    """A turn from a mapping of its fields (a record, a row, a document); the caller
+    decodes ``metadata`` and ``embedding``, whose stored forms differ by backend."""
+    return Turn(
+        id=fields["id"],
+        entity_id=fields["entity_id"],
+        process_id=fields.get("process_id"),
+        session_id=fields["session_id"],
+        role=fields["role"],
+        content=fields["content"],
+        created_at=float(fields["created_at"]),
+        metadata=dict(metadata or {}),
+        extract_state=ExtractState(fields.get("extract_state") or ExtractState.PENDING.value),
+        extract_attempts=int(fields.get("extract_attempts") or 0),
+        extract_error=fields.get("extract_error"),
+        embedding=embedding,
+    )
+
+
+def memory_from_fields(
+    fields: Mapping[str, Any], *, metadata: Mapping[str, Any] | None,
+    embedding: tuple[float, ...] | None,
+) -> Memory:
+    """A memory from a mapping of its fields (see :func:`turn_from_fields`)."""
+    count = fields.get("count")
+    return Memory(
+        id=fields["id"],
+        entity_id=fields["entity_id"],
+        process_id=fields.get("process_id"),
+        session_id=fields.get("session_id"),
+        shared=bool(fields.get("shared", False)),
+        kind=fields.get("kind") or "fact",
+        content=fields["content"],
+        created_at=float(fields["created_at"]),
+        updated_at=_optional_float(fields.get("updated_at")),
+        last_seen_at=_optional_float(fields.get("last_seen_at")),
+        count=1 if count is None else int(count),
+        superseded_by=fields.get("superseded_by"),
+        source_turn_ids=tuple(fields.get("source_turn_ids") or ()),
+        metadata=dict(metadata or {}),
+        embedding=embedding,
+    )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

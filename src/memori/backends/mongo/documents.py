@@ -19,6 +19,7 @@ from memori.backends.mongo import text_search, vector_search
 from memori.backends.mongo.filters import EVERYONE
 from memori.core import MEMORY_PATCH_FIELDS, ExtractState, Memory, Turn, check_id
 from memori.core.ids import check_optional_id
+from memori.core.records import memory_from_fields, turn_from_fields
 
 Document = dict[str, Any]
 ITEM_FIELDS_EXCLUDED_FROM_RESULTS = ("terms", "term_freqs", "term_total")
@@ -71,20 +72,8 @@ def turn_to_doc(turn: Turn, dim: int | None) -> Document:
 
 
 def doc_to_turn(doc: Mapping[str, Any]) -> Turn:
-    return Turn(
-        id=doc["id"],
-        entity_id=doc["entity_id"],
-        process_id=doc.get("process_id"),
-        session_id=doc["session_id"],
-        role=doc["role"],
-        content=doc["content"],
-        created_at=float(doc["created_at"]),
-        metadata=_metadata_out(doc.get("metadata")),
-        extract_state=ExtractState(doc.get("extract_state", ExtractState.PENDING.value)),
-        extract_attempts=int(doc.get("extract_attempts", 0)),
-        extract_error=doc.get("extract_error"),
-        embedding=vector_search.to_tuple(vector_search.decode(doc.get("embedding"))),
-    )
+    return turn_from_fields(doc, metadata=_metadata_out(doc.get("metadata")),
+                            embedding=_embedding_out(doc.get("embedding")))
 
 
 def memory_to_doc(memory: Memory, dim: int | None) -> Document:
@@ -114,23 +103,12 @@ def memory_to_doc(memory: Memory, dim: int | None) -> Document:
 
 
 def doc_to_memory(doc: Mapping[str, Any]) -> Memory:
-    return Memory(
-        id=doc["id"],
-        entity_id=doc["entity_id"],
-        process_id=doc.get("process_id"),
-        session_id=doc.get("session_id"),
-        shared=bool(doc.get("shared", False)),
-        kind=doc.get("kind", "fact"),
-        content=doc["content"],
-        created_at=float(doc["created_at"]),
-        updated_at=doc.get("updated_at"),
-        last_seen_at=doc.get("last_seen_at"),
-        count=int(doc.get("count", 1)),
-        superseded_by=doc.get("superseded_by"),
-        source_turn_ids=tuple(doc.get("source_turn_ids") or ()),
-        metadata=_metadata_out(doc.get("metadata")),
-        embedding=vector_search.to_tuple(vector_search.decode(doc.get("embedding"))),
-    )
+    return memory_from_fields(doc, metadata=_metadata_out(doc.get("metadata")),
+                              embedding=_embedding_out(doc.get("embedding")))
+
+
+def _embedding_out(value: Any) -> tuple[float, ...] | None:
+    return vector_search.to_tuple(vector_search.decode(value))
 
 
 def memory_patch(

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from memori.core.models import MEMORY_PATCH_FIELDS, ExtractState, Memory, Turn
+from memori.core.records import memory_from_fields, turn_from_fields
 
 VectorEncoder = Callable[[Sequence[float] | None], Any]
 """Turns a model's embedding (or None) into the column value."""
@@ -50,20 +51,7 @@ def turn_to_row(turn: Turn, encode: VectorEncoder) -> dict[str, Any]:
 
 def row_to_turn(row: RowLike, decode: VectorDecoder) -> Turn:
     """Rebuild a turn from a row mapping (extra columns are ignored)."""
-    return Turn(
-        entity_id=row["entity_id"],
-        id=row["id"],
-        process_id=row["process_id"],
-        session_id=row["session_id"],
-        role=row["role"],
-        content=row["content"],
-        created_at=float(row["created_at"]),
-        metadata=dict(row["metadata"] or {}),
-        extract_state=ExtractState(row["extract_state"]),
-        extract_attempts=int(row["extract_attempts"]),
-        extract_error=row["extract_error"],
-        embedding=decode(row.get("embedding")),
-    )
+    return turn_from_fields(row, metadata=row["metadata"], embedding=decode(row.get("embedding")))
 
 
 def memory_to_row(memory: Memory, encode: VectorEncoder) -> dict[str, Any]:
@@ -89,23 +77,8 @@ def memory_to_row(memory: Memory, encode: VectorEncoder) -> dict[str, Any]:
 
 def row_to_memory(row: RowLike, decode: VectorDecoder) -> Memory:
     """Rebuild a memory from a row mapping (extra columns are ignored)."""
-    return Memory(
-        entity_id=row["entity_id"],
-        id=row["id"],
-        process_id=row["process_id"],
-        shared=bool(row["shared"]),
-        kind=row["kind"],
-        content=row["content"],
-        session_id=row["session_id"],
-        created_at=float(row["created_at"]),
-        updated_at=_opt_float(row["updated_at"]),
-        last_seen_at=_opt_float(row["last_seen_at"]),
-        count=int(row["count"]),
-        superseded_by=row["superseded_by"],
-        source_turn_ids=tuple(row["source_turn_ids"] or ()),
-        metadata=dict(row["metadata"] or {}),
-        embedding=decode(row.get("embedding")),
-    )
+    return memory_from_fields(row, metadata=row["metadata"],
+                              embedding=decode(row.get("embedding")))
 
 
 def memory_patch_to_values(changes: Mapping[str, Any], encode: VectorEncoder) -> dict[str, Any]:
