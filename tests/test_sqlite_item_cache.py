@@ -659,3 +659,30 @@ def test_searches_racing_writes_never_fail_or_leak(db_url: str) -> None:
     assert final == want
     reader.close()
     writer.close()
+
+
+def test_own_writes_bring_the_cached_sets_forward_at_once(db_url: str) -> None:
+    """A write through the store catches its cached sets up in the writer's thread, so
+    the next search (often on a caller's critical path) has nothing left to do."""
+    s = _open(db_url)
+    s.append_turns([turn("e", "alpha beta", embedding=(1.0, 0.0, 0.0, 0.0))])
+    s.put_memories([Memory("e", "gamma", embedding=(0.0, 1.0, 0.0, 0.0))])
+    for kind_search in (s.search_turns, s.search_memories):  # build the sets
+        kind_search(Scope("e"), text="alpha gamma", vector=(1.0, 1.0, 0.0, 0.0), limit=5)
+
+    def catch_ups() -> tuple[int, int]:
+        stats = s.admin_stats()
+        return stats["item_cache"]["catch_ups"], stats["vector_cache"]["catch_ups"]
+
+    before = catch_ups()
+    s.append_turns([turn("e", "delta", embedding=(0.0, 0.0, 1.0, 0.0))])
+    m = s.list_memories(Scope("e"))[0]
+    s.update_memory(Scope("e"), m.id, {"content": "epsilon"})
+    after_writes = catch_ups()
+    assert after_writes == (before[0] + 2, before[1] + 2)  # turns and memories, each cache
+    assert [h.content for h in s.search_turns(Scope("e"), text="delta", limit=5)] == ["delta"]
+    assert [h.content for h in s.search_memories(Scope("e"), text="epsilon")] == ["epsilon"]
+    assert catch_ups() == after_writes  # the searches found the sets current
+    s.put_memories([Memory("other", "zeta")])  # an entity with no cached set: nothing to do
+    assert catch_ups() == after_writes
+    s.close()

@@ -63,6 +63,27 @@ class EntityCache:
         return EntityView(self, conn, kind, entity_id,
                           versions.read_version(conn, kind, entity_id))
 
+    def holds(self, kind: Kind, entity_id: str) -> bool:
+        """Whether any set of (kind, entity) is cached (cheap: no SQL)."""
+        key: Key = (kind, entity_id)
+        return any(cache is not None and cache.get(key) is not None
+                   for cache in (self.vectors, self.items))
+
+    def refresh(self, conn: Connection, kind: Kind, entity_id: str) -> None:
+        """Bring the cached sets of (kind, entity), if any, to the current version.
+
+        Called after this store's own writes, in the writer's thread, so the next
+        search finds them current; never builds a set.
+        """
+        version = versions.read_version(conn, kind, entity_id)
+        if version is None:
+            return
+        key: Key = (kind, entity_id)
+        if self.vectors is not None:
+            _catch_up_held(self.vectors, key, conn, version, self.catch_up_vectors)
+        if self.items is not None:
+            _catch_up_held(self.items, key, conn, version, self.catch_up_items)
+
     def discard(self, entity_id: str) -> None:
         for cache in (self.vectors, self.items):
             if cache is not None:
@@ -191,6 +212,18 @@ def _current(
         return None
     built = build(conn, kind, entity_id, version)
     return built if cache.put(key, built) else None
+
+
+def _catch_up_held(
+    cache: SetCache[S], key: Key, conn: Connection, version: int, catch_up: CatchUp[S],
+) -> None:
+    found = cache.get(key)
+    if found is None:
+        return
+    with found.lock:
+        if found.version < version and _caught_up(conn, key[0], key[1], found, version,
+                                                  catch_up):
+            cache.caught_up(key, found)
 
 
 def _caught_up(

@@ -7,6 +7,7 @@ Engine or a sqlite3 DB-API connection.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -73,6 +74,7 @@ ITEM_CACHE_AFTER = 4
 are cached (one intercepted call makes 2-4: a one-off call never builds a set)."""
 
 T = TypeVar("T")
+log = logging.getLogger("memori.sqlite")
 
 
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -240,6 +242,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         rows = {key: turn_to_row(t, self._codec.encode) for key, t in unique.items()}
         with self._write() as conn:
             self._insert_new_turns(conn, rows)
+        self._refresh("turns", {e for e, _ in unique})
 
     def _insert_new_turns(
         self, conn: Connection, rows: Mapping[tuple[str, str], dict[str, Any]]
@@ -302,6 +305,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                     o.c.entity_id == scope.entity_id, o.c.turn_id.in_(select(t.c.id).where(where))
                 ))
                 deleted += conn.execute(delete(t).where(where)).rowcount
+        self._refresh("turns", {scope.entity_id})
         return deleted
 
     def search_turns(
@@ -329,6 +333,7 @@ class SQLiteStore(ThreadedAsyncMixin):
             return
         with self._write() as conn:
             self._upsert_memories(conn, list(rows.values()))
+        self._refresh("memories", {e for e, _ in rows})
 
     def _upsert_memories(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         stmt = sqlite_insert(self._memories)
@@ -374,7 +379,9 @@ class SQLiteStore(ThreadedAsyncMixin):
         with self._write() as conn:
             if not values:
                 return conn.execute(select(func.count()).where(where)).scalar_one() > 0
-            return bool(conn.execute(update(m).where(where).values(**values)).rowcount > 0)
+            changed = bool(conn.execute(update(m).where(where).values(**values)).rowcount > 0)
+        self._refresh("memories", {scope.entity_id})
+        return changed
 
     def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
         m = self._memories
@@ -383,6 +390,7 @@ class SQLiteStore(ThreadedAsyncMixin):
             for part in _chunks(list(memory_ids)):
                 where = memory_visible(m, scope) & ids_in(m.c.id, part)
                 deleted += conn.execute(delete(m).where(where)).rowcount
+        self._refresh("memories", {scope.entity_id})
         return deleted
 
     def search_memories(
@@ -420,6 +428,24 @@ class SQLiteStore(ThreadedAsyncMixin):
 
     def _view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView | None:
         return None if self._cache is None else self._cache.view(conn, kind, entity_id)
+
+    def _refresh(self, kind: Kind, entity_ids: Iterable[str]) -> None:
+        """After a write: bring the cached sets of these entities forward now, in the
+        writer's thread (the recorder, the extraction worker), so the next search,
+        often on a caller's critical path, has nothing to catch up. Best effort: the
+        write is committed, and a search catches up by itself anyway."""
+        cache = self._cache
+        if cache is None:
+            return
+        held = [e for e in entity_ids if cache.holds(kind, e)]
+        if not held:
+            return
+        try:
+            with self._read() as conn:
+                for entity_id in held:
+                    cache.refresh(conn, kind, entity_id)
+        except Exception as e:  # the next search catches up (or reports) by itself
+            log.debug("memori: refreshing the SQLite caches failed (%s)", type(e).__name__)
 
     def _search(
         self, kind: Kind, scope_filter: ScopeFilter, cached: CacheScope, scope: Scope,
@@ -623,6 +649,7 @@ class SQLiteStore(ThreadedAsyncMixin):
                     conn.execute(delete(o).where(
                         o.c.entity_id == entity_id, ids_in(o.c.turn_id, part)
                     ))
+        self._refresh("turns", {entity_id})
 
     # admin (cross entities, by name)
 
