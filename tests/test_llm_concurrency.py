@@ -131,6 +131,16 @@ def _slowed(method: Callable[..., Any], seconds: float) -> Callable[..., Any]:
     return slow
 
 
+def _burning(method: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    def burn(*args: Any, **kwargs: Any) -> Any:
+        until = time.thread_time() + seconds  # CPU work, charged to the calling thread
+        while time.thread_time() < until:
+            pass
+        return method(*args, **kwargs)
+
+    return burn
+
+
 async def test_slow_store_never_blocks_the_event_loop(
     mem: Memori, openai_server: OpenAIServer
 ) -> None:
@@ -155,12 +165,15 @@ async def test_slow_store_never_blocks_the_event_loop(
     assert beat.worst < 0.025, f"event loop stalled {beat.worst * 1000:.1f} ms"
 
 
-async def test_interceptor_work_on_the_event_loop_thread_stays_under_two_ms_per_call(
+async def test_recall_and_storage_spend_no_cpu_on_the_event_loop_thread(
     sqlite_url: str, openai_server: OpenAIServer
 ) -> None:
-    """CPU time of the loop's own thread, memory calls minus bare calls: what the LLM
-    path runs on the loop (recall and storage run in worker threads and are not
-    counted). Augmentation is off here: its task has its own budget and tests."""
+    """CPU time of the loop's own thread, memory calls minus bare calls, while every
+    store read burns 10 ms of CPU in whichever thread makes it: had recall or history
+    run on the loop, each call would charge it 20 ms or more. What the LLM path
+    itself runs on the loop (reading the request, the block, queueing turns,
+    observing chunks) is about a millisecond. Augmentation is off here: its task has
+    its own budget and tests."""
     mem = Memori(sqlite_url, embedder="hash", extractor=None)
     bare = openai_server.async_client()
     client = mem.llm.register(openai_server.async_client())
@@ -185,13 +198,13 @@ async def test_interceptor_work_on_the_event_loop_thread_stays_under_two_ms_per_
 
     await calls(bare, 3)
     await calls(client, 3)  # warm both paths
-    bare_cost = min([await calls(bare, 10) for _ in range(3)])
-    memory_cost = min([await calls(client, 10) for _ in range(3)])
-    # about 0.4 ms on a quiet machine, about 1 ms on a loaded one; even all at once it
-    # would stay below "a few milliseconds" of stall
-    assert memory_cost - bare_cost < 0.002, (
+    for name in ("search_memories", "search_turns", "recent_turns", "list_turns"):
+        setattr(mem.store, name, _burning(getattr(mem.store, name), 0.01))
+    bare_cost = min([await calls(bare, 5) for _ in range(3)])
+    memory_cost = min([await calls(client, 5) for _ in range(3)])
+    assert memory_cost - bare_cost < 0.01, (
         f"memory adds {(memory_cost - bare_cost) * 1000:.2f} ms of loop-thread CPU per call")
-    assert mem.llm.stats.injected >= 60
+    assert mem.llm.stats.injected >= 30
     await bare.close()
     await client.close()
     await mem.aclose()
