@@ -122,8 +122,13 @@ class HybridRetriever:
         self, store: MemoryStore, query: str, vector: Sequence[float] | None,
     ) -> tuple[list[Search], dict[str, float]]:
         """The searches a query runs on ``store`` and the weight of each ranking."""
+        return self._plan(store, self.text_for(query), vector)
+
+    def _plan(
+        self, store: MemoryStore, text: str, vector: Sequence[float] | None,
+    ) -> tuple[list[Search], dict[str, float]]:
         return plan_searches(
-            self.weights, store.capabilities, text=self.text_for(query), vector=vector,
+            self.weights, store.capabilities, text=text, vector=vector,
             include_turns=self.include_turns, native_fusion=self.native_fusion,
         )
 
@@ -177,10 +182,11 @@ class HybridRetriever:
             pending = embed_aside(embedder, query)
         if vector is None and pending is None:
             vector = self.query_vector(store, query)
-        searches, weights = self.plan(store, query, vector)
+        text = self.text_for(query)
+        searches, weights = self._plan(store, text, vector)
         rankings = {s.name: self._run(store, scope, s, n, include_history) for s in searches}
         if pending is not None:  # the text searches ran while the query was embedded
-            searches, weights = self.plan(store, query, pending.result())
+            searches, weights = self._plan(store, text, pending.result())
             rankings.update({s.name: self._run(store, scope, s, n, include_history)
                              for s in searches if s.name not in rankings})
         candidates, scale = self._fuse(rankings, weights)

@@ -34,6 +34,7 @@ from memori.backends.sqlite.vector_set import VectorSet
 from memori.backends.sqlite.versions import Key, Kind
 
 S = TypeVar("S", bound=CachedSet)
+T = TypeVar("T")
 Build = Callable[[Connection, Kind, str, int], S]
 """Builds a set of (kind, entity) at a version from one scan."""
 CatchUp = Callable[[Connection, Kind, str, S, Sequence[str]], None]
@@ -145,14 +146,8 @@ class EntityView:
         self, scope: CacheScope, terms: Sequence[str], k: int,
     ) -> list[tuple[Item, float]] | None:
         """``(item, bm25)`` best first; None when the items are not cached."""
-        if self.version is None:
-            return []
-        found = self.item_set()
-        if found is None:
-            return None
-        with found.lock:
-            hits = found.best_by_text(terms, scope.mask(found), k)
-        return [(item, score) for item, score in hits if scope.admits(item)]
+        hits = self._with_items(lambda found: found.best_by_text(terms, scope.mask(found), k))
+        return None if hits is None else [(i, s) for i, s in hits if scope.admits(i)]
 
     def nearest(
         self, scope: CacheScope, query: npt.NDArray[np.float32], k: int,
@@ -173,24 +168,25 @@ class EntityView:
         self, scope: CacheScope, ranked: Sequence[tuple[str, float]],
     ) -> list[tuple[Item, float]] | None:
         """The items of ``(id, score)`` pairs, in order; None when they are not cached."""
-        found = self.item_set()
-        if found is None:
-            return None
-        with found.lock:
-            pairs = [(found.get(i), score) for i, score in ranked]
-        return [(item, score) for item, score in pairs
-                if item is not None and scope.admits(item)]
+        pairs = self._with_items(lambda found: [(found.get(i), s) for i, s in ranked])
+        return None if pairs is None else [
+            (item, s) for item, s in pairs if item is not None and scope.admits(item)]
 
     def latest(self, scope: CacheScope, limit: int) -> list[Item] | None:
         """The latest ``limit`` items of the scope, oldest first; None when not cached."""
+        items = self._with_items(lambda found: found.latest(scope.mask(found), limit))
+        return None if items is None else [item for item in items if scope.admits(item)]
+
+    def _with_items(self, read: Callable[[ItemSet], list[T]]) -> list[T] | None:
+        """``read(items)`` under the set's lock; [] when the entity has no rows of this
+        kind, None when its items are not cached."""
         if self.version is None:
             return []
         found = self.item_set()
         if found is None:
             return None
         with found.lock:
-            items = found.latest(scope.mask(found), limit)
-        return [item for item in items if scope.admits(item)]
+            return read(found)
 
 
 def _current(

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
+    Column,
     ColumnElement,
     String,
     Table,
@@ -53,6 +54,12 @@ def unindexed(column: ColumnElement[str]) -> ColumnElement[str]:
     return UnaryExpression(column, operator=custom_op("+"), type_=String())
 
 
+def item_columns(table: Table) -> list[Column[Any]]:
+    """The columns an item is read from: all but its vector (search results carry
+    none, so the blob is never read for them)."""
+    return [c for c in table.columns if c.name != "embedding"]
+
+
 def _rowid(table: Table) -> ColumnElement[Any]:
     return literal_column(f"{table.name}.rowid")
 
@@ -86,7 +93,7 @@ def text_candidates(
         .subquery("memori_best")
     )
     stmt = (
-        select(table, best.c.memori_rank)
+        select(*item_columns(table), best.c.memori_rank)
         .select_from(best.join(table, _rowid(table) == best.c.memori_rowid))
         .order_by(best.c.memori_rank, table.c.created_at, table.c.id)
     )
@@ -111,7 +118,7 @@ def vector_candidates_sqlite_vec(
         func.vec_distance_cosine(table.c.embedding, bindparam("memori_q", query.tobytes())), 1.0
     ).label("memori_distance")
     stmt = (
-        select(table, distance)
+        select(*item_columns(table), distance)
         .where(where, *_vector_rows_filter(table, query.nbytes))
         .order_by(distance, table.c.created_at, table.c.id)
         .limit(limit)
@@ -156,7 +163,8 @@ def vector_candidates_exact(
     best = top_k(cosines, limit, lambda i: (float(pairs[i][2]), str(pairs[i][3])))
     wanted = {int(pairs[i][0]): float(cosines[i]) for i in best}
     rows = conn.execute(
-        select(table, rowid).where(table.c.entity_id == entity_id, rowid.in_(list(wanted)))
+        select(*item_columns(table), rowid)
+        .where(table.c.entity_id == entity_id, rowid.in_(list(wanted)))
     ).mappings()
     by_rowid = {int(r["memori_rowid"]): r for r in rows}
     out: Ranked = []
@@ -210,7 +218,7 @@ def row_reader(
     Values go through each column type's own result processor (JSON decoding...),
     as SQLAlchemy would apply them, without its per-statement overhead.
     """
-    columns = [c for c in table.columns if c.name != "embedding"]
+    columns = item_columns(table)
     names = [c.name for c in columns]
     processors = [c.type.dialect_impl(dialect).result_processor(dialect, None)
                   for c in columns]
