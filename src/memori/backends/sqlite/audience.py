@@ -16,6 +16,7 @@ NULL = -1
 
 BoolArray = npt.NDArray[np.bool_]
 CodeArray = npt.NDArray[np.int32]
+TimeArray = npt.NDArray[np.float64]
 
 
 class Codes:
@@ -65,3 +66,49 @@ def turn_audience(
     if session_id is not None:
         mask &= session == scode
     return mask
+
+
+class AudienceColumns:
+    """The per-slot columns a set keeps for the scope rules and the tie-break (time,
+    liveness, persona and session codes, shared, superseded), and the scope masks.
+
+    A set calls ``_allocate_audience`` when it (re)allocates and says how many slots
+    are in use (``_used``); ``processes`` / ``sessions`` hold the id codes.
+    """
+
+    processes: Codes
+    sessions: Codes
+    _created: TimeArray
+    _alive: BoolArray
+    _process: CodeArray
+    _session: CodeArray
+    _shared: BoolArray
+    _superseded: BoolArray
+
+    def _allocate_audience(self, capacity: int) -> None:
+        self._created = np.zeros(capacity, dtype=np.float64)
+        self._alive = np.zeros(capacity, dtype=np.bool_)
+        self._process = np.full(capacity, NULL, dtype=np.int32)
+        self._session = np.full(capacity, NULL, dtype=np.int32)
+        self._shared = np.zeros(capacity, dtype=np.bool_)
+        self._superseded = np.zeros(capacity, dtype=np.bool_)
+
+    def _audience_columns(self) -> list[npt.NDArray[np.generic]]:
+        return [self._created, self._alive, self._process, self._session, self._shared,
+                self._superseded]
+
+    def _used(self) -> int:
+        raise NotImplementedError
+
+    def memory_mask(self, process_id: str | None, include_superseded: bool) -> BoolArray:
+        """Memories of the persona, of no persona, or shared (superseded left out unless asked)."""
+        n = self._used()
+        return memory_audience(self._alive[:n], self._process[:n], self._shared[:n],
+                               self._superseded[:n], self.processes, process_id,
+                               include_superseded)
+
+    def turn_mask(self, process_id: str | None, session_id: str | None) -> BoolArray:
+        """Turns of exactly this persona (None: no persona) and, if given, this session."""
+        n = self._used()
+        return turn_audience(self._alive[:n], self._process[:n], self._session[:n],
+                             self.processes, self.sessions, process_id, session_id)

@@ -16,15 +16,8 @@ import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import numpy.typing as npt
 
-from memori.backends.sqlite.audience import (
-    NULL,
-    BoolArray,
-    Codes,
-    memory_audience,
-    turn_audience,
-)
+from memori.backends.sqlite.audience import AudienceColumns, BoolArray, Codes
 from memori.backends.sqlite.ranking import best_slots, latest_slots
 from memori.backends.sqlite.text_index import TextIndex
 from memori.core.models import Memory, Turn
@@ -32,7 +25,7 @@ from memori.core.models import Memory, Turn
 Item = Turn | Memory
 
 
-class ItemSet:
+class ItemSet(AudienceColumns):
     """The items of one (kind, entity) at one ``version`` of the database.
 
     Callers hold ``lock`` while reading or changing it.
@@ -45,21 +38,12 @@ class ItemSet:
         self.sessions = Codes()
         self._items: list[Item | None] = []
         self._slots: dict[str, int] = {}
-        self._allocate(len(items) + 16)
+        self._allocate_audience(len(items) + 16)
         self.text = TextIndex(self.capacity)
         self.upsert(items)
 
-    def _allocate(self, capacity: int) -> None:
-        self._created = np.zeros(capacity, dtype=np.float64)
-        self._alive = np.zeros(capacity, dtype=np.bool_)
-        self._process = np.full(capacity, NULL, dtype=np.int32)
-        self._session = np.full(capacity, NULL, dtype=np.int32)
-        self._shared = np.zeros(capacity, dtype=np.bool_)
-        self._superseded = np.zeros(capacity, dtype=np.bool_)
-
-    def _columns(self) -> list[npt.NDArray[np.generic]]:
-        return [self._created, self._alive, self._process, self._session, self._shared,
-                self._superseded]
+    def _used(self) -> int:
+        return len(self._items)
 
     @property
     def capacity(self) -> int:
@@ -87,9 +71,9 @@ class ItemSet:
         start = len(self._items)
         end = start + len(latest)
         if end > self.capacity:
-            previous = self._columns()
-            self._allocate(max(end, self.capacity * 2))
-            for new, old in zip(self._columns(), previous, strict=True):
+            previous = self._audience_columns()
+            self._allocate_audience(max(end, self.capacity * 2))
+            for new, old in zip(self._audience_columns(), previous, strict=True):
                 new[:start] = old[:start]
         for slot, item in enumerate(latest.values(), start):
             self._items.append(item)
@@ -129,22 +113,9 @@ class ItemSet:
         if dead >= 64 and dead * 4 >= len(self._items):
             living = [item for item in self._items if item is not None]
             self._items, self._slots = [], {}
-            self._allocate(len(living) + 16)
+            self._allocate_audience(len(living) + 16)
             self.text = TextIndex(self.capacity)
             self.upsert(living)
-
-    # scopes (see cache_scopes)
-
-    def memory_mask(self, process_id: str | None, include_superseded: bool) -> BoolArray:
-        n = len(self._items)
-        return memory_audience(self._alive[:n], self._process[:n], self._shared[:n],
-                               self._superseded[:n], self.processes, process_id,
-                               include_superseded)
-
-    def turn_mask(self, process_id: str | None, session_id: str | None) -> BoolArray:
-        n = len(self._items)
-        return turn_audience(self._alive[:n], self._process[:n], self._session[:n],
-                             self.processes, self.sessions, process_id, session_id)
 
     # reads
 

@@ -19,13 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from memori.backends.sqlite.audience import (
-    NULL,
-    BoolArray,
-    Codes,
-    memory_audience,
-    turn_audience,
-)
+from memori.backends.sqlite.audience import NULL, AudienceColumns, BoolArray, Codes
 from memori.backends.sqlite.ranking import best_slots
 from memori.backends.sqlite.vectors import FLOAT32, cosines, row_dots, row_norms
 
@@ -62,7 +56,7 @@ def _runs(slots: IntArray) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-class VectorSet:
+class VectorSet(AudienceColumns):
     """The searchable rows of one (kind, entity) at one version of the database.
 
     Callers hold ``lock`` while reading or changing it; ``version`` is the entity
@@ -91,16 +85,13 @@ class VectorSet:
     def _allocate(self, capacity: int) -> None:
         self._matrix = np.empty((capacity, self.dim), dtype=FLOAT32)  # rows >= n never read
         self._norms = np.zeros(capacity, dtype=FLOAT32)
-        self._created = np.zeros(capacity, dtype=np.float64)
-        self._alive = np.zeros(capacity, dtype=np.bool_)
-        self._process = np.full(capacity, NULL, dtype=np.int32)
-        self._session = np.full(capacity, NULL, dtype=np.int32)
-        self._shared = np.zeros(capacity, dtype=np.bool_)
-        self._superseded = np.zeros(capacity, dtype=np.bool_)
+        self._allocate_audience(capacity)
 
     def _columns(self) -> list[npt.NDArray[Any]]:
-        return [self._matrix, self._norms, self._created, self._alive, self._process,
-                self._session, self._shared, self._superseded]
+        return [self._matrix, self._norms, *self._audience_columns()]
+
+    def _used(self) -> int:
+        return self._n
 
     @property
     def capacity(self) -> int:
@@ -196,19 +187,6 @@ class VectorSet:
         self._changed = 0
 
     # scopes (the rules of memori.backends.sql.filters, over the arrays)
-
-    def memory_mask(self, process_id: str | None, include_superseded: bool) -> BoolArray:
-        """Memories of the persona, of no persona, or shared (superseded left out unless asked)."""
-        n = self._n
-        return memory_audience(self._alive[:n], self._process[:n], self._shared[:n],
-                               self._superseded[:n], self.processes, process_id,
-                               include_superseded)
-
-    def turn_mask(self, process_id: str | None, session_id: str | None) -> BoolArray:
-        """Turns of exactly this persona (None: no persona) and, if given, this session."""
-        n = self._n
-        return turn_audience(self._alive[:n], self._process[:n], self._session[:n],
-                             self.processes, self.sessions, process_id, session_id)
 
     # ranking
 
