@@ -61,7 +61,7 @@ class EntityCache:
 
     def view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView:
         """The entity's sets of ``kind`` as of now (the version is read here, once)."""
-        return EntityView(self, conn, kind, entity_id,
+        return EntityView(self, ChangeLog(conn, kind, entity_id),
                           versions.read_version(conn, kind, entity_id))
 
     def holds(self, kind: Kind, entity_id: str) -> bool:
@@ -79,11 +79,11 @@ class EntityCache:
         version = versions.read_version(conn, kind, entity_id)
         if version is None:
             return
-        key: Key = (kind, entity_id)
+        log = ChangeLog(conn, kind, entity_id)
         if self.vectors is not None:
-            _catch_up_held(self.vectors, key, conn, version, self.catch_up_vectors)
+            _catch_up_held(self.vectors, log, version, self.catch_up_vectors)
         if self.items is not None:
-            _catch_up_held(self.items, key, conn, version, self.catch_up_items)
+            _catch_up_held(self.items, log, version, self.catch_up_items)
 
     def discard(self, entity_id: str) -> None:
         for cache in (self.vectors, self.items):
@@ -125,9 +125,7 @@ class EntityView:
     """One search's look at an entity's sets of one kind (``version`` None: no rows)."""
 
     cache: EntityCache
-    conn: Connection
-    kind: Kind
-    entity_id: str
+    log: ChangeLog
     version: int | None
     _items: ItemSet | None = field(default=None, init=False)
     _items_known: bool = field(default=False, init=False)
@@ -137,9 +135,8 @@ class EntityView:
         if not self._items_known:
             self._items_known = True
             if self.cache.items is not None and self.version is not None:
-                self._items = _current(self.cache.items, self.conn, self.kind, self.entity_id,
-                                       self.version, self.cache.build_items,
-                                       self.cache.catch_up_items)
+                self._items = _current(self.cache.items, self.log, self.version,
+                                       self.cache.build_items, self.cache.catch_up_items)
         return self._items
 
     def best_by_text(
@@ -157,7 +154,7 @@ class EntityView:
             return []
         if self.cache.vectors is None:
             return None
-        found = _current(self.cache.vectors, self.conn, self.kind, self.entity_id, self.version,
+        found = _current(self.cache.vectors, self.log, self.version,
                          self.cache.build_vectors, self.cache.catch_up_vectors)
         if found is None:
             return None
@@ -189,52 +186,69 @@ class EntityView:
             return read(found)
 
 
+class ChangeLog:
+    """The change log of one (kind, entity) as one search or refresh reads it: each
+    starting version is read once, so the vector and item sets, usually at the same
+    version, share one read."""
+
+    def __init__(self, conn: Connection, kind: Kind, entity_id: str) -> None:
+        self.conn = conn
+        self.kind = kind
+        self.entity_id = entity_id
+        self._since: dict[int, list[str] | None] = {}
+
+    def since(self, version: int) -> list[str] | None:
+        """Ids of the items changed after ``version``; None when the log no longer
+        reaches back to it (pruned, or another counter's)."""
+        if version not in self._since:
+            changed = versions.changed_since(self.conn, self.kind, self.entity_id, version)
+            latest = versions.read_version(self.conn, self.kind, self.entity_id)
+            pruned = latest is None or latest - versions.CHANGE_LOG_KEEP > version
+            self._since[version] = None if pruned else changed  # pruned while we read?
+        return self._since[version]
+
+
 def _current(
-    cache: SetCache[S], conn: Connection, kind: Kind, entity_id: str, version: int,
-    build: Build[S], catch_up: CatchUp[S],
+    cache: SetCache[S], log: ChangeLog, version: int, build: Build[S], catch_up: CatchUp[S],
 ) -> S | None:
     """The set of (kind, entity) at ``version`` (or newer), None when too big to cache."""
-    key: Key = (kind, entity_id)
+    key: Key = (log.kind, log.entity_id)
     found = cache.get(key)
     if found is not None:
         with found.lock:
             ahead = found.version - version
-            if ahead < 0 and _caught_up(conn, kind, entity_id, found, version, catch_up):
+            if ahead < 0 and _caught_up(log, found, version, catch_up):
                 cache.caught_up(key, found)
                 ahead = 0
             if 0 <= ahead <= versions.CHANGE_LOG_KEEP:  # ahead: another search moved it
                 return found
     if cache.oversized(key, version) or not cache.admit(key):
         return None
-    built = build(conn, kind, entity_id, version)
+    built = build(log.conn, log.kind, log.entity_id, version)
     return built if cache.put(key, built) else None
 
 
 def _catch_up_held(
-    cache: SetCache[S], key: Key, conn: Connection, version: int, catch_up: CatchUp[S],
+    cache: SetCache[S], log: ChangeLog, version: int, catch_up: CatchUp[S],
 ) -> None:
+    key: Key = (log.kind, log.entity_id)
     found = cache.get(key)
     if found is None:
         return
     with found.lock:
-        if found.version < version and _caught_up(conn, key[0], key[1], found, version,
-                                                  catch_up):
+        if found.version < version and _caught_up(log, found, version, catch_up):
             cache.caught_up(key, found)
 
 
-def _caught_up(
-    conn: Connection, kind: Kind, entity_id: str, found: S, version: int,
-    catch_up: CatchUp[S],
-) -> bool:
+def _caught_up(log: ChangeLog, found: S, version: int, catch_up: CatchUp[S]) -> bool:
     """Bring ``found`` (held locked) to ``version`` from the change log; False if the
-    log no longer reaches back to the set's version (or it is another counter's)."""
+    log no longer reaches back to the set's version."""
     behind = version - found.version
     if not 0 < behind <= versions.CHANGE_LOG_KEEP or behind > max(64, len(found) // 2):
         return False
-    changed = versions.changed_since(conn, kind, entity_id, found.version)
-    latest = versions.read_version(conn, kind, entity_id)
-    if latest is None or latest - versions.CHANGE_LOG_KEEP > found.version:
-        return False  # pruned while we read: the log may have lost a change
-    catch_up(conn, kind, entity_id, found, changed)
+    changed = log.since(found.version)
+    if changed is None:
+        return False
+    catch_up(log.conn, log.kind, log.entity_id, found, changed)
     found.version = version
     return True
