@@ -12,6 +12,19 @@ from memori import Memori
 from memori.testing.openai_server import OpenAIServer
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _memori_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the suite's per-user files (the derived int8 model) out of the user's home."""
+    if os.environ.get("MEMORI_HOME"):
+        yield
+        return
+    os.environ["MEMORI_HOME"] = str(tmp_path_factory.mktemp("memori-home"))
+    try:
+        yield
+    finally:
+        del os.environ["MEMORI_HOME"]
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'memori.db'}"

@@ -52,7 +52,7 @@ def local() -> LocalEmbedder:
 
 def test_local_embedder_gives_unit_vectors_of_384(local: LocalEmbedder) -> None:
     vectors = local.embed(["I like pasta", "", "x" * 5000])
-    assert local.name == "all-MiniLM-L6-v2-int8"
+    assert local.name == "all-MiniLM-L6-v2-int8-dynamic"
     assert [len(v) for v in vectors] == [384, 384, 384]
     assert all(abs(norm(v) - 1.0) < 1e-5 for v in vectors)
     assert local.embed([]) == []
@@ -130,6 +130,94 @@ def test_local_rejects_non_string_inputs(local: LocalEmbedder) -> None:
         local.embed("not a list")
     with pytest.raises(TypeError):
         local.embed([b"bytes"])  # type: ignore[list-item]
+
+
+# ---------------------------------------------------------------- int8 arithmetic
+
+SENTENCES = [
+    "I want to run a 5K in under 25 minutes",
+    "What do you remember about my running morning? (message 3)",
+    "Melanie: I went camping with my kids last weekend at the lake.",
+    "hi",
+    "The user prefers spicy vegetarian food and cycles to the office every morning.",
+]
+
+
+@pytest.fixture(scope="module")
+def float32() -> LocalEmbedder:
+    embedder = LocalEmbedder(arithmetic="float32", cache_size=0)
+    embedder.load()
+    return embedder
+
+
+def test_int8_and_float32_are_named_apart_and_agree_closely(
+    local: LocalEmbedder, float32: LocalEmbedder
+) -> None:
+    assert (local.arithmetic, float32.arithmetic) == ("int8", "float32")
+    assert float32.name == "all-MiniLM-L6-v2-int8"
+    assert local.name != float32.name
+    fast, exact = local.embed(SENTENCES), float32.embed(SENTENCES)
+    similarities = [cosine(a, b) for a, b in zip(fast, exact, strict=True)]
+    assert min(similarities) > 0.98, similarities
+    assert max(similarities) < 0.99999  # the products really ran in int8
+    assert all(abs(norm(v) - 1.0) < 1e-5 for v in fast)
+
+
+def test_float32_batches_match_single_runs(float32: LocalEmbedder) -> None:
+    batch = LocalEmbedder(arithmetic="float32", cache_size=0, batch_size=8)
+    batch._runtime = float32._runtime
+    for text, vector in zip(SENTENCES, batch.embed(SENTENCES), strict=True):
+        assert cosine(vector, float32.embed([text])[0]) > 0.9999
+
+
+def test_int8_model_is_cached_with_its_digest_and_rederived_when_damaged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = LocalEmbedder(cache_dir=tmp_path)
+    expected = first.embed(SENTENCES[:2])
+    models = sorted(tmp_path.glob("*.onnx"))
+    digests = sorted(tmp_path.glob("*.sha256"))
+    assert len(models) == 1 and len(digests) == 1
+    assert MODEL_FILE.sha256[:16] in models[0].name
+    assert model_files.sha256_file(models[0]) == digests[0].read_text()
+    stamp = models[0].stat().st_mtime_ns
+
+    assert LocalEmbedder(cache_dir=tmp_path).embed(SENTENCES[:2]) == expected
+    assert models[0].stat().st_mtime_ns == stamp  # read, not derived again
+
+    with models[0].open("r+b") as f:  # damage the cached model
+        f.seek(1000)
+        f.write(b"\x00" * 16)
+    with caplog.at_level(logging.WARNING, logger="memori.embedders"):
+        assert LocalEmbedder(cache_dir=tmp_path).embed(SENTENCES[:2]) == expected
+    assert "does not match its sha256" in caplog.text
+    assert model_files.sha256_file(models[0]) == digests[0].read_text()
+
+
+def test_int8_without_a_writable_cache_still_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert len(LocalEmbedder(cache_dir=blocker / "models").embed(["x"])[0]) == 384
+    home = tmp_path / "home"
+    monkeypatch.setenv("MEMORI_HOME", str(home))
+    assert len(LocalEmbedder(cache_dir=False).embed(["y"])[0]) == 384
+    assert not home.exists()  # no cache: nothing written
+    assert len(LocalEmbedder().embed(["z"])[0]) == 384
+    assert len(list((home / "cache" / "models").glob("*.onnx"))) == 1  # the default place
+
+
+def test_int8_needs_onnx_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime.quantization", None)
+    with pytest.raises(ConfigurationError, match="pip install onnx"):
+        LocalEmbedder(cache_dir=tmp_path).load()
+    assert len(LocalEmbedder(arithmetic="float32").embed(["fine"])[0]) == 384
+
+
+def test_unknown_arithmetic_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="'int8' or 'float32'"):
+        LocalEmbedder(arithmetic="int4")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- hash pinning

@@ -25,6 +25,20 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("memori", appauthor=False))
 
 
+def default_cache_dir() -> Path:
+    """The per-user cache directory: ``$MEMORI_HOME/cache`` if set, else the platform's.
+
+    Linux: ``~/.cache/memori``; macOS: ``~/Library/Caches/memori``; Windows:
+    ``%LOCALAPPDATA%\\memori\\Cache``. Only derived files live there (safe to delete).
+    """
+    override = os.environ.get("MEMORI_HOME")
+    if override:
+        return Path(override) / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("memori", appauthor=False))
+
+
 def default_url() -> str:
     """``MEMORI_URL`` if set, else a SQLite file in the per-user data directory."""
     url = os.environ.get(ENV_URL)

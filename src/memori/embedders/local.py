@@ -4,6 +4,8 @@ Same pipeline as sentence-transformers' ``all-MiniLM-L6-v2``: lower-cased WordPi
 tokens (at most 256), mean pooling over the attention mask, L2 normalisation; 384
 dimensions. The model and tokenizer come from installed packages and are checked
 against pinned sha256 hashes before first use (see :mod:`memori.embedders.model_files`).
+By default the matrix products run in int8 (see :mod:`memori.embedders.quantize`);
+``arithmetic="float32"`` runs the shipped graph as it is.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from memori.core import ConfigurationError
 from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, read_verified
+from memori.embedders.quantize import cached_dynamic_int8
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -30,6 +33,8 @@ FloatArray = npt.NDArray[np.float32]
 CACHE_FILL_MAX_TEXTS = 8
 #: Longer texts are not cached (queries are short; this bounds the cache's memory).
 CACHE_MAX_CHARS = 2048
+#: The embedder's name for each arithmetic: vectors of one are not those of the other.
+NAMES = {"int8": "all-MiniLM-L6-v2-int8-dynamic", "float32": "all-MiniLM-L6-v2-int8"}
 
 
 def _default_threads() -> int:
@@ -56,12 +61,17 @@ class LocalEmbedder:
 
     ``model_path`` / ``tokenizer_path`` default to the files of the installed packages;
     whatever the path, the file must hash to ``model_sha256`` / ``tokenizer_sha256``.
+    ``arithmetic``: ``"int8"`` (default) quantizes the model's matrix products to int8
+    when it loads, about twice as fast on x86-64, its vectors within cosine 0.98 of the
+    float32 ones; the derived model is cached in ``cache_dir`` (default: memori's
+    per-user cache directory; ``False``: derive it at each load). ``"float32"`` runs the
+    shipped graph unchanged. The two have different ``name``s. With int8 each text runs
+    alone (its activations are scaled per run), so ``batch_size`` applies to float32.
     ``threads`` is onnxruntime's intra-op threads per run (default 1 below four cores,
     where one keeps a short query stable while the app and its database share the CPU;
     2 above). Large inputs are cut into batches run on up to ``workers`` threads at once.
     """
 
-    name = "all-MiniLM-L6-v2-int8"
     dim = 384
     gil_free = True
     """Inference runs in onnxruntime with the GIL released: the retriever searches
@@ -79,7 +89,11 @@ class LocalEmbedder:
         threads: int | None = None,
         workers: int | None = None,
         cache_size: int = 1024,
+        arithmetic: Literal["int8", "float32"] = "int8",
+        cache_dir: str | os.PathLike[str] | Literal[False] | None = None,
     ) -> None:
+        if arithmetic not in NAMES:
+            raise ConfigurationError(f"arithmetic is 'int8' or 'float32', not {arithmetic!r}")
         if max_length < 2 or batch_size < 1 or cache_size < 0:
             raise ConfigurationError("max_length >= 2, batch_size >= 1 and cache_size >= 0")
         if (threads is not None and threads < 1) or (workers is not None and workers < 1):
@@ -93,10 +107,16 @@ class LocalEmbedder:
         self.threads = threads or _default_threads()
         self.workers = workers or _default_workers(self.threads)
         self.cache_size = cache_size
+        self.arithmetic = arithmetic
+        self._cache_dir = cache_dir
         self._runtime: _Runtime | None = None
         self._load_lock = threading.Lock()
         self._cache: OrderedDict[str, FloatArray] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return NAMES[self.arithmetic]
 
     def __repr__(self) -> str:
         state = "loaded" if self._runtime is not None else "not loaded"
@@ -130,6 +150,8 @@ class LocalEmbedder:
         tokenizer_path = self._tokenizer_path or TOKENIZER_FILE.locate()
         model = read_verified(model_path, self._model_sha256, "embedding model")
         vocab = read_verified(tokenizer_path, self._tokenizer_sha256, "embedding tokenizer")
+        if self.arithmetic == "int8":
+            model = cached_dynamic_int8(model, self._model_sha256, self._model_cache_dir())
 
         tokenizer = Tokenizer.from_str(vocab.decode("utf-8"))
         tokenizer.no_padding()  # the shipped file pads every text to 128 tokens
@@ -148,6 +170,15 @@ class LocalEmbedder:
         if not {"input_ids", "attention_mask"} <= inputs:
             raise ConfigurationError(f"the embedding model takes {sorted(inputs)}, not BERT inputs")
         return _Runtime(tokenizer, session, "token_type_ids" in inputs)
+
+    def _model_cache_dir(self) -> Path | None:
+        if self._cache_dir is False:
+            return None
+        if self._cache_dir is None:
+            from memori.config import default_cache_dir
+
+            return default_cache_dir() / "models"
+        return Path(self._cache_dir)
 
     # embedding
 
@@ -210,11 +241,14 @@ class LocalEmbedder:
                 self._cache.popitem(last=False)
 
     def _compute(self, texts: list[str]) -> list[FloatArray]:
-        """Embed texts in batches of similar token length (little padding)."""
+        """Embed texts in batches of similar token length (little padding), or one by one."""
         runtime = self._ensure_runtime()
         encodings = runtime.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        chunks = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        # int8 activations are scaled per run: in a batch, a text's vector would depend on
+        # its neighbours (cosine 0.99), so each text runs alone (deterministic per text).
+        size = 1 if self.arithmetic == "int8" else self.batch_size
+        chunks = [order[s : s + size] for s in range(0, len(order), size)]
 
         def run(chunk: list[int]) -> FloatArray:
             return self._run(runtime, [encodings[i].ids for i in chunk])
