@@ -150,7 +150,8 @@ class Embedder(Protocol):
 
     ``name`` and ``dim`` are read, never set, by memori: a plain attribute or a
     property both do. An embedder may also declare ``gil_free = True`` when it
-    embeds outside the GIL (see ``memori.retrieval.overlap``).
+    spends its time waiting outside the GIL, as on a network call: the retriever then
+    embeds the query while the text searches run (see ``memori.retrieval.overlap``).
     """
 
     @property

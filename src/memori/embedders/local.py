@@ -73,9 +73,10 @@ class LocalEmbedder:
     """
 
     dim = 384
-    gil_free = True
-    """Inference runs in onnxruntime with the GIL released: the retriever searches
-    text meanwhile (see memori.retrieval.overlap)."""
+    gil_free = False
+    """Inference releases the GIL, but it needs a core: run beside the text searches
+    (memori.retrieval.overlap) it slowed both on two vCPUs (retrieval p50 7.9 against
+    6.7 ms, 10,000 memories, once the model ran in int8), so the query is embedded first."""
 
     def __init__(
         self,
