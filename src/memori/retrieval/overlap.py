@@ -1,12 +1,12 @@
 """Embedding the query while the text searches run.
 
 An embedder that spends its time waiting outside the GIL (a network call) declares
-``gil_free = True``; the retriever then embeds the query on a small shared
-pool while the caller's thread runs the searches that need no vector, and the query
-embedding costs the call only what outlasts them. Local inference (the ONNX model)
-needs a core of its own and does not declare it: on two vCPUs, running it beside the
-searches slowed both. When the pool is full (many
-retrievals at once) the caller embeds in its own thread, as without overlap.
+``gil_free = True``; the retriever then embeds the query on a small shared pool while
+the caller's thread runs the searches that need no vector, and the query embedding
+costs the call only what outlasts them. When the pool is full (many retrievals at
+once) the caller embeds in its own thread, as without overlap. Local inference (the
+ONNX model) needs a core of its own and does not declare it: on two vCPUs, running it
+beside the searches slowed both.
 """
 
 from __future__ import annotations
