@@ -35,6 +35,7 @@ from memori.core.protocols import (
     MemoryStore,
     Record,
     Retriever,
+    recent_turns,
 )
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
 
@@ -71,4 +72,5 @@ __all__ = [
     "check_optional_id",
     "get_plugins",
     "hookimpl",
+    "recent_turns",
 ]

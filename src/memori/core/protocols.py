@@ -144,6 +144,14 @@ class AsyncMemoryStore(Protocol):
     ) -> None: ...
 
 
+def recent_turns(store: MemoryStore, scope: Scope, *, limit: int) -> list[Turn]:
+    """The latest ``limit`` turns of ``scope``, oldest first: the store's optional
+    ``recent_turns`` (vectors left out) when it has one, else ``list_turns``."""
+    read = getattr(store, "recent_turns", None) or store.list_turns
+    turns: list[Turn] = read(scope, limit=limit)
+    return turns
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Turns texts into dense vectors of a fixed dimension (unit length).

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from memori.core import Capability, Hit, Scope, Turn
+from memori.core import Capability, Hit, Scope, Turn, recent_turns
 from memori.llm.context import ContextBlock, build_block
 from memori.llm.messages import Draft, latest_user_text, select_new
 from memori.llm.session import SessionCache
@@ -138,7 +138,7 @@ class MemoryEngine:
         with self.mem.foreground.busy():
             history = self._guard_read("reading session history", self.sessions.recent, scope)
             query = _query(request, history or [])
-            hits = self._guard_read("recall", self._retrieve, scope, query) if query else None
+            hits = self._guard_read("recall", self._recall, scope, query) if query else None
         return self._assemble(api, scope, request, history or [], hits or [])
 
     async def aplan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
@@ -175,10 +175,14 @@ class MemoryEngine:
             memory_failure(self.counters, "read_failures", what, e, strict=self.mem.strict)
             return None
 
-    def _retrieve(self, scope: Scope, query: str) -> list[Hit]:
+    def _recall(self, scope: Scope, query: str) -> list[Hit]:
         mem = self.mem
-        with mem.foreground.busy():
-            return mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit)
+        return mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit)
+
+    def _retrieve(self, scope: Scope, query: str) -> list[Hit]:
+        """:meth:`_recall` holding the foreground gate (a worker thread's recall)."""
+        with self.mem.foreground.busy():
+            return self._recall(scope, query)
 
     async def _aretrieve(self, scope: Scope, query: str) -> list[Hit]:
         """With a natively async store, the retriever's ``aretrieve`` (searches run
@@ -212,10 +216,7 @@ class MemoryEngine:
 
     def _load_turns(self, scope: Scope, limit: int) -> list[Turn]:
         """The session's latest turns (vectors not needed: ``recent_turns`` if offered)."""
-        store = self.mem.store
-        read = getattr(store, "recent_turns", None) or store.list_turns
-        turns: list[Turn] = read(scope, limit=limit)
-        return turns
+        return recent_turns(self.mem.store, scope, limit=limit)
 
     # recording
     def turn(self, scope: Scope, draft: Draft, **extra: Any) -> Turn:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memori.core import Capability, Embedder, Hit, MemoryStore, Scope, Turn
+from memori.core import Capability, Embedder, Hit, MemoryStore, Scope, Turn, recent_turns
 from memori.retrieval.budget import best_within_budget, select_within_budget
 from memori.retrieval.candidates import Candidate, Key, best_first, ranked
 from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
@@ -192,9 +192,9 @@ class HybridRetriever:
         candidates, scale = self._fuse(rankings, weights)
         seeds = self._seeds(candidates)
         if seeds:
-            read = getattr(store, "recent_turns", None) or store.list_turns
             sessions = {
-                sid: read(scope.with_session(sid), limit=self.context_session_limit)
+                sid: recent_turns(store, scope.with_session(sid),
+                                  limit=self.context_session_limit)
                 for sid in seed_sessions(seeds)
             }
             add_neighbours(candidates, seeds, sessions, window=self.context_window,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
@@ -177,6 +177,16 @@ def uses_shared_connection(engine: Engine) -> bool:
 
 def dbapi_of(conn: Connection) -> Any:
     return conn.connection.dbapi_connection
+
+
+def driver_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    """The rows of ``sql`` as the driver returns them, run on the driver's own cursor:
+    no SQLAlchemy per-statement or per-row work (reads on the search path, scans)."""
+    cursor = dbapi_of(conn).cursor()
+    try:
+        return list(cursor.execute(sql, params).fetchall())
+    finally:
+        cursor.close()
 
 
 @contextmanager

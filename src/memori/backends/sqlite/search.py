@@ -34,6 +34,7 @@ from memori.backends.sql.rows import RowLike
 from memori.backends.sql.scoring import cosine_score, relevance_score
 from memori.backends.sql.tables import MEMORIES, TURNS
 from memori.backends.sqlite.cache_scopes import CacheScope
+from memori.backends.sqlite.connection import driver_rows
 from memori.backends.sqlite.fts import fts_table, match_expression
 from memori.backends.sqlite.vector_set import RowTuple
 from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
@@ -138,11 +139,7 @@ def _raw_rows(conn: Connection, stmt: Select[Any]) -> list[Any]:
     compiled = stmt.compile(dialect=conn.dialect)
     names = compiled.positiontup or []
     params = [compiled.params[name] for name in names]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        return list(cursor.execute(str(compiled), params).fetchall())
-    finally:
-        cursor.close()
+    return driver_rows(conn, str(compiled), params)
 
 
 def vector_candidates_exact(
@@ -194,18 +191,22 @@ def scan_vectors(
 ) -> list[RowTuple]:
     """Rows of the entity (only ``ids`` if given) with a vector of ``nbytes`` bytes,
     as VectorRow fields."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        if ids is None:
-            rows: list[RowTuple] = cursor.execute(_SCANS[kind], (entity_id, nbytes)).fetchall()
-            return rows
-        rows = []
-        for part in chunks(ids):
-            sql = f"{_SCANS[kind]} AND id IN ({', '.join('?' * len(part))})"
-            rows.extend(cursor.execute(sql, (entity_id, nbytes, *part)).fetchall())
-        return rows
-    finally:
-        cursor.close()
+    rows: list[RowTuple] = _rows_by_id(conn, _SCANS[kind], (entity_id, nbytes), ids)
+    return rows
+
+
+def _rows_by_id(
+    conn: Connection, sql: str, params: tuple[Any, ...], ids: Sequence[str] | None,
+) -> list[Any]:
+    """The driver rows of ``sql``; with ``ids``, only those whose id is one of them
+    (``sql`` ends in a WHERE clause; ids go in ``IN`` lists of ``CHUNK``)."""
+    if ids is None:
+        return driver_rows(conn, sql, params)
+    rows: list[Any] = []
+    for part in chunks(ids):
+        marks = ", ".join("?" * len(part))
+        rows.extend(driver_rows(conn, f"{sql} AND id IN ({marks})", (*params, *part)))
+    return rows
 
 
 @functools.lru_cache(maxsize=16)
@@ -237,18 +238,7 @@ def read_items(
     """Items of the entity (only ``ids`` if given), read without their vectors."""
     columns, read = row_reader(conn.dialect, table)
     sql = f"SELECT {columns} FROM {table.name} WHERE entity_id = ?"  # names from the schema
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        if ids is None:
-            return [to_model(read(r)) for r in cursor.execute(sql, (entity_id,)).fetchall()]
-        out: list[T] = []
-        for part in chunks(ids):
-            marks = ", ".join("?" * len(part))
-            raw = cursor.execute(f"{sql} AND id IN ({marks})", (entity_id, *part)).fetchall()
-            out.extend(to_model(read(r)) for r in raw)
-        return out
-    finally:
-        cursor.close()
+    return [to_model(read(r)) for r in _rows_by_id(conn, sql, (entity_id,), ids)]
 
 
 def cached_hits(

@@ -13,6 +13,8 @@ from typing import Literal
 
 from sqlalchemy.engine import Connection
 
+from memori.backends.sqlite.connection import driver_rows
+
 VERSIONS = "memori_entity_versions"
 CHANGES = "memori_entity_changes"
 CHANGE_LOG_KEEP = 4096
@@ -34,14 +36,10 @@ def read_version(conn: Connection, kind: Kind, entity_id: str) -> int | None:
 
     Read through the driver's cursor: it runs before every cached search.
     """
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        row = cursor.execute(
-            f"SELECT version FROM {VERSIONS} WHERE entity_id = ? AND kind = ?", (entity_id, kind)
-        ).fetchone()
-    finally:
-        cursor.close()
-    return None if row is None else int(row[0])
+    rows = driver_rows(
+        conn, f"SELECT version FROM {VERSIONS} WHERE entity_id = ? AND kind = ?", (entity_id, kind)
+    )
+    return int(rows[0][0]) if rows else None
 
 
 def changed_since(conn: Connection, kind: Kind, entity_id: str, version: int) -> list[str]:
@@ -49,14 +47,10 @@ def changed_since(conn: Connection, kind: Kind, entity_id: str, version: int) ->
 
     Read through the driver's cursor: it runs whenever a cached set catches up.
     """
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        rows = cursor.execute(
-            f"SELECT item_id FROM {CHANGES} WHERE entity_id = ? AND kind = ? AND seq > ?",
-            (entity_id, kind, version),
-        ).fetchall()
-    finally:
-        cursor.close()
+    rows = driver_rows(
+        conn, f"SELECT item_id FROM {CHANGES} WHERE entity_id = ? AND kind = ? AND seq > ?",
+        (entity_id, kind, version),
+    )
     return [str(item_id) for (item_id,) in rows]
 
 
