@@ -20,15 +20,10 @@ import openai
 import pytest
 
 from memori import Memori
-from memori.augmentation import (
-    AsyncLLMExtractor,
-    AsyncOutboxWorker,
-    FlushOnLoopError,
-    OfflineExtractor,
-    Reconciler,
-)
 from memori.config import open_backend
 from memori.core import ExtractState, Memory, Scope, Turn
+from memori.extractors import AsyncLLMExtractor, OfflineExtractor
+from memori.pipeline import AsyncOutboxWorker, FlushOnLoopError, Reconciler
 from memori.testing import OpenAIServer, RecordedRequest, Reply
 
 CHAT = "gpt-4o-mini"
@@ -369,7 +364,7 @@ SCRIPT = textwrap.dedent("""
     import asyncio, sys
     from openai import AsyncOpenAI
     from memori import Memori
-    from memori.augmentation import AsyncLLMExtractor
+    from memori.extractors import AsyncLLMExtractor
     from memori.core import Turn
 
     url, base_url, mode = sys.argv[1:4]

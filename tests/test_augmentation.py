@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from memori import Memori
-from memori.augmentation import LLMExtractor, OfflineExtractor
-from memori.augmentation.llm_extractor import ExtractionError, parse_output
 from memori.core import ExtractState, Memory, Scope, Turn
+from memori.extractors import LLMExtractor, OfflineExtractor
+from memori.extractors.llm import ExtractionError, parse_output
 from memori.testing.openai_server import OpenAIServer
 
 

@@ -14,7 +14,7 @@ from memori import Memori
 from memori.config import open_backend
 from memori.core import Memory, MemoryStore, Scope, Turn
 from memori.embedders import HashEmbedder
-from memori.foreground import ForegroundGate
+from memori.pipeline.gate import ForegroundGate
 from memori.retrieval import HybridRetriever
 from memori.retrieval import overlap as overlap_module
 
@@ -167,10 +167,10 @@ async def test_aretrieve_on_a_threaded_store_matches_retrieve(
 
 
 def test_the_task_workers_batch_waits_at_the_gate_in_its_thread(store: MemoryStore) -> None:
-    from memori.augmentation.async_worker import AsyncOutboxWorker
-    from memori.augmentation.outbox_logic import OutboxPolicy
-    from memori.augmentation.reconcile import Reconciler
-    from memori.augmentation.resolve import resolve_extractor
+    from memori.extractors.resolve import resolve_extractor
+    from memori.pipeline.async_worker import AsyncOutboxWorker
+    from memori.pipeline.outbox_logic import OutboxPolicy
+    from memori.pipeline.reconcile import Reconciler
 
     gate = ForegroundGate(max_wait=5.0)
     turns = [Turn("w", "s1", "user", "I moved to Lisbon last year")]

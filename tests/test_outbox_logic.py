@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from memori.augmentation.outbox_logic import (
+from memori.core import ExtractState, Memory, Turn
+from memori.pipeline.outbox_logic import (
     OutboxPolicy,
     derived_id,
     parked_count,
     stamp_ids,
 )
-from memori.core import ExtractState, Memory, Turn
 
 
 def turn(entity: str, text: str, attempts: int = 0) -> Turn:

@@ -15,13 +15,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from memori.attribution import EMPTY, Attribution, AttributionScope, next_attribution
-from memori.augmentation.async_worker import AsyncExtractor
-from memori.augmentation.outbox_logic import AugmentationStats
-from memori.augmentation.reconcile import Reconciler
-from memori.augmentation.resolve import resolve_extractor
-from memori.augmentation.runner import AugmentationRunner, FlushOnLoopError
 from memori.config import open_backend
 from memori.core import (
+    AsyncExtractor,
     Embedder,
     Extractor,
     Hit,
@@ -33,8 +29,12 @@ from memori.core import (
     check_id,
 )
 from memori.core.models import new_id
-from memori.foreground import ForegroundGate
-from memori.recording import TurnRecorder
+from memori.extractors.resolve import resolve_extractor
+from memori.pipeline.gate import ForegroundGate
+from memori.pipeline.outbox_logic import AugmentationStats
+from memori.pipeline.reconcile import Reconciler
+from memori.pipeline.recorder import TurnRecorder
+from memori.pipeline.runner import AugmentationRunner, FlushOnLoopError
 from memori.retrieval import HybridRetriever
 
 if TYPE_CHECKING:

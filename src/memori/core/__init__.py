@@ -29,6 +29,7 @@ from memori.core.models import (
     Turn,
 )
 from memori.core.protocols import (
+    AsyncExtractor,
     AsyncMemoryStore,
     Embedder,
     Extractor,
@@ -40,6 +41,7 @@ from memori.core.protocols import (
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
 
 __all__ = [
+    "AsyncExtractor",
     "MEMORY_PATCH_FIELDS",
     "AsyncMemoryStore",
     "BackendNotFoundError",

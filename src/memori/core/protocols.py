@@ -189,3 +189,13 @@ class Extractor(Protocol):
     name: str
 
     def extract(self, turns: Sequence[Turn]) -> list[Memory]: ...
+
+
+@runtime_checkable
+class AsyncExtractor(Protocol):
+    """An extractor bound to an event loop (an async model client): ``aextract`` is
+    awaited on the application's loop, so the pipeline runs it as a task there."""
+
+    name: str
+
+    async def aextract(self, turns: Sequence[Turn]) -> list[Memory]: ...

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memori.augmentation.async_worker import AsyncExtractor
-from memori.core import ConfigurationError, Extractor, get_plugins
+from memori.core import AsyncExtractor, ConfigurationError, Extractor, get_plugins
 
 
 def resolve_extractor(

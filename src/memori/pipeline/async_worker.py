@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from memori.augmentation.outbox_logic import (
+from memori.core import Memory, MemoryStore, Turn
+from memori.pipeline.gate import ForegroundGate
+from memori.pipeline.outbox_logic import (
     AugmentationStats,
     EntityJob,
     Mark,
@@ -25,22 +27,11 @@ from memori.augmentation.outbox_logic import (
     parked_count,
     stamp_ids,
 )
-from memori.augmentation.reconcile import Reconciler
-from memori.core import Memory, MemoryStore, Turn
-from memori.foreground import ForegroundGate
+from memori.pipeline.reconcile import Reconciler
 
-log = logging.getLogger("memori.augmentation")
+log = logging.getLogger(__name__)
 
 MAX_FAILURE_BACKOFF = 5.0
-
-
-@runtime_checkable
-class AsyncExtractor(Protocol):
-    """An extractor whose model calls are awaited on the event loop."""
-
-    name: str
-
-    async def aextract(self, turns: Sequence[Turn]) -> list[Memory]: ...
 
 
 class AsyncOutboxWorker:

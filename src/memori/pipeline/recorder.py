@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from memori.core import Embedder, MemoryStore, Turn
-from memori.foreground import ForegroundGate
+from memori.pipeline.gate import ForegroundGate
 
-log = logging.getLogger("memori.recording")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -19,14 +19,14 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from memori.augmentation.async_worker import AsyncOutboxWorker
-from memori.augmentation.outbox_logic import AugmentationStats, OutboxPolicy
-from memori.augmentation.reconcile import Reconciler
-from memori.augmentation.worker import OutboxWorker
 from memori.core import MemoryStore
-from memori.foreground import ForegroundGate
+from memori.pipeline.async_worker import AsyncOutboxWorker
+from memori.pipeline.gate import ForegroundGate
+from memori.pipeline.outbox_logic import AugmentationStats, OutboxPolicy
+from memori.pipeline.reconcile import Reconciler
+from memori.pipeline.worker import OutboxWorker
 
-log = logging.getLogger("memori.augmentation")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from memori.augmentation.outbox_logic import (
+from memori.core import Extractor, MemoryStore, Turn
+from memori.pipeline.gate import ForegroundGate
+from memori.pipeline.outbox_logic import (
     AugmentationStats,
     EntityJob,
     Mark,
@@ -26,13 +28,11 @@ from memori.augmentation.outbox_logic import (
     parked_count,
     stamp_ids,
 )
-from memori.augmentation.reconcile import Reconciler
-from memori.core import Extractor, MemoryStore, Turn
-from memori.foreground import ForegroundGate
+from memori.pipeline.reconcile import Reconciler
 
 __all__ = ["AugmentationStats", "OutboxWorker", "derived_id"]
 
-log = logging.getLogger("memori.augmentation")
+log = logging.getLogger(__name__)
 
 
 class OutboxWorker:
