@@ -1,5 +1,7 @@
 """memori: long-term memory for LLM applications, stored in the database you already run."""
 
+# First, before anything can load a dependency: switch dependencies' telemetry off.
+from memori import telemetry as _telemetry  # noqa: F401  (its import sets the switches)
 from memori.core import (
     Capability,
     Hit,

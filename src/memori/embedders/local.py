@@ -25,6 +25,7 @@ import numpy.typing as npt
 from memori.core import ConfigurationError
 from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, read_verified
 from memori.embedders.quantize import cached_dynamic_int8
+from memori.telemetry import disable_dependency_telemetry
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -139,6 +140,7 @@ class LocalEmbedder:
             return self._runtime
 
     def _build_runtime(self) -> _Runtime:
+        disable_dependency_telemetry()  # again, right before onnxruntime may load
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer

@@ -25,12 +25,14 @@ import tempfile
 from pathlib import Path
 
 from memori.core import ConfigurationError
+from memori.telemetry import disable_dependency_telemetry
 
 log = logging.getLogger("memori.embedders")
 
 
 def dynamic_int8(model: bytes) -> bytes:
     """The model with its float32 matrix products quantized dynamically to int8."""
+    disable_dependency_telemetry()  # again, right before onnxruntime may load
     try:
         from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
     except ImportError as e:  # onnx is missing: onnxruntime.quantization imports it
@@ -56,6 +58,7 @@ def cached_dynamic_int8(model: bytes, source_sha256: str, cache_dir: Path | None
     """
     if cache_dir is None:
         return dynamic_int8(model)
+    disable_dependency_telemetry()  # again, right before onnxruntime may load
     import onnxruntime
 
     stem = f"minilm-{source_sha256[:16]}-ort{onnxruntime.__version__}-int8"
