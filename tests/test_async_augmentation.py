@@ -22,6 +22,7 @@ import pytest
 from memori import Memori
 from memori.config import open_backend
 from memori.core import ExtractState, Memory, Scope, Turn
+from memori.core.errors import FlushError
 from memori.extractors import AsyncLLMExtractor, OfflineExtractor
 from memori.pipeline import AsyncOutboxWorker, FlushOnLoopError, Reconciler
 from memori.testing import OpenAIServer, RecordedRequest, Reply
@@ -158,7 +159,8 @@ async def test_malformed_output_is_retried_then_parked_and_the_task_survives(
         assert task is not None and task.alive
         mem.attribution(entity_id="erin")
         mem.record([user_turn("erin", "gibberish turn")])
-        assert await mem.aflush(timeout=30)
+        with pytest.raises(FlushError, match="parked"):
+            await mem.aflush(timeout=30)
         assert mem.metrics.failed == 4 and mem.metrics.parked == 1
         parked = mem.store.list_turns(Scope("erin", None, "s"))[0]
         assert parked.extract_state is ExtractState.PARKED and parked.extract_attempts == 4
@@ -185,7 +187,8 @@ async def test_a_poison_turn_is_parked_alone_and_its_batch_neighbour_is_extracte
     async with Memori(db_url(tmp_path), embedder="hash",
                       extractor=AsyncLLMExtractor(aclient, EXTRACTOR)) as mem:
         mem.record([user_turn("hal", "I keep bees."), user_turn("hal", "poison pill")])
-        assert await mem.aflush(timeout=30)
+        with pytest.raises(FlushError, match="1 turn"):
+            await mem.aflush(timeout=30)
         good, bad = mem.store.list_turns(Scope("hal", None, "s"))
         assert good.extract_state is ExtractState.DONE and good.extract_attempts == 1
         assert bad.extract_state is ExtractState.PARKED and bad.extract_attempts == 4
@@ -302,10 +305,19 @@ async def test_at_most_n_entity_batches_are_in_flight(
     await aclient.close()
 
 
+class LoopBoundOffline:
+    """The offline extractor behind ``aextract`` only: bound to the loop, like an async client."""
+
+    name = "loop-bound-offline"
+
+    async def aextract(self, turns: Sequence[Turn]) -> list[Memory]:
+        return OfflineExtractor().extract(turns)
+
+
 async def test_sync_flush_on_the_loop_thread_raises_only_when_it_would_have_to_wait(
     tmp_path: Path,
 ) -> None:
-    mem = Memori(db_url(tmp_path), embedder="hash", extractor="offline")
+    mem = Memori(db_url(tmp_path), embedder="hash", extractor=LoopBoundOffline())
     mem.attribution(entity_id="fay")
     mem.record([user_turn("fay", "I live in Lisbon.")])  # from the loop: the task takes over
     assert mem._worker is not None and mem._worker.mode == "task"
@@ -323,7 +335,7 @@ async def test_sync_flush_on_the_loop_thread_raises_only_when_it_would_have_to_w
 async def test_sync_close_on_the_loop_thread_stops_cleanly_and_the_turn_waits(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mem = Memori(db_url(tmp_path), embedder="hash", extractor="offline")
+    mem = Memori(db_url(tmp_path), embedder="hash", extractor=LoopBoundOffline())
     mem.record([user_turn("ivy", "I live in Rome.")])
     assert mem._worker is not None
     task = mem._worker.task
@@ -339,8 +351,9 @@ async def test_sync_close_on_the_loop_thread_stops_cleanly_and_the_turn_waits(
             "I live in Rome."]
 
 
-def test_thread_task_thread_hand_over_loses_nothing(tmp_path: Path) -> None:
-    """Sync code, then ``asyncio.run`` (the loop's task), then sync code again."""
+def test_a_sync_extractor_stays_on_its_thread_in_sync_and_async_code(tmp_path: Path) -> None:
+    """Sync code, then ``asyncio.run``, then sync code again: one worker thread throughout
+    (only a loop-bound extractor runs on the application's loop)."""
     with Memori(db_url(tmp_path), embedder="hash", extractor="offline") as mem:
         assert mem._worker is not None
         mem.record([user_turn("gus", "I live in Oslo.")])
@@ -349,10 +362,10 @@ def test_thread_task_thread_hand_over_loses_nothing(tmp_path: Path) -> None:
         async def app() -> str:
             mem.record([user_turn("gus", "I work at the museum.")])
             assert await mem.aflush(timeout=30)
-            assert mem._worker is not None
+            assert mem._worker is not None and mem._worker.task is None
             return mem._worker.mode
 
-        assert asyncio.run(app()) == "task"
+        assert asyncio.run(app()) == "thread"
         mem.record([user_turn("gus", "My favourite colour is green.")])
         assert mem.flush(timeout=30) and mem._worker.mode == "thread"
         assert mem.metrics.processed == 3 and mem.metrics.failed == 0

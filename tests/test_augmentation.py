@@ -11,8 +11,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from memori import Memori
 from memori.core import ExtractState, Memory, Scope, Turn
+from memori.core.errors import FlushError
 from memori.extractors import LLMExtractor, OfflineExtractor
 from memori.extractors.llm import ExtractionError, parse_output
 from memori.testing.openai_server import OpenAIServer
@@ -116,7 +119,9 @@ def test_malformed_model_output_is_retried_then_parked_and_the_worker_survives(
         mem.attribution(entity_id="erin")
         bad = user_turn(mem, "gibberish turn")
         mem.record([bad])
-        assert mem.flush(timeout=30)
+        with pytest.raises(FlushError, match=r"1 turn\(s\).*parked.*not JSON") as caught:
+            mem.flush(timeout=30)
+        assert caught.value.turns == 1 and "gibberish" not in str(caught.value)
         assert mem.metrics.parked == 1 and mem.metrics.failed == 4
         parked = mem.store.list_turns(mem.scope())
         assert parked[0].extract_state is ExtractState.PARKED

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures.thread  # noqa: F401  (imported first: our exit hook runs before its)
 import logging
-import time
+import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +28,15 @@ from memori.core import (
     Turn,
     check_id,
 )
+from memori.core.inputs import MAX_CONTENT_CHARS, check_limit, check_metadata, clean_text
 from memori.core.models import new_id
 from memori.extractors.resolve import resolve_extractor
+from memori.pipeline.durability import open_journal
 from memori.pipeline.gate import ForegroundGate
-from memori.pipeline.outbox_logic import AugmentationStats
+from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS
+from memori.pipeline.outbox_logic import MAX_EXTRACT_CHARS, MAX_MEMORIES_PER_TURN, OutboxPolicy
 from memori.pipeline.reconcile import Reconciler
-from memori.pipeline.recorder import TurnRecorder
-from memori.pipeline.runner import AugmentationRunner, FlushOnLoopError
+from memori.pipeline.write_path import Metrics, WritePath
 from memori.retrieval import HybridRetriever
 
 if TYPE_CHECKING:
@@ -45,19 +47,7 @@ log = logging.getLogger("memori")
 DEFAULT_TOKEN_BUDGET = 1000
 
 
-@dataclass(frozen=True)
-class Metrics:
-    """Pipeline counters: turns queued/written, augmentation processed/failed/parked, lag (s)."""
-
-    queued: int
-    written: int
-    write_failures: int
-    dropped: int
-    processed: int
-    failed: int
-    parked: int
-    memories: int
-    lag: float
+__all__ = ["CURRENT", "Memori", "Metrics"]
 
 
 class _Current:
@@ -77,6 +67,14 @@ class Memori:
     ``qdrant+http://...``), a connection object (SQLAlchemy engine, DB-API or
     psycopg connection, MongoClient, QdrantClient) or None for the embedded
     default (``MEMORI_URL``, else a SQLite file in the per-user data directory).
+
+    The write path (``docs/augmentation.md``): ``durability="journal"`` keeps every
+    recorded turn in a local journal until the store holds it, so it survives SIGKILL
+    once the call returned (``"memory"``: a few ms of turns are lost on a kill). The
+    next call of the same entity waits up to ``read_your_writes`` seconds for that
+    entity's own turns to be stored and extracted. ``max_content_chars`` caps one
+    turn's or memory's text; ``max_extract_chars`` and ``max_memories_per_turn`` bound
+    what extraction reads and produces per turn.
     """
 
     def __init__(
@@ -91,6 +89,11 @@ class Memori:
         token_budget: int = DEFAULT_TOKEN_BUDGET,
         recall_limit: int = 10,
         store_options: dict[str, Any] | None = None,
+        durability: str = "journal",
+        read_your_writes: float = READ_YOUR_WRITES_SECONDS,
+        max_content_chars: int = MAX_CONTENT_CHARS,
+        max_extract_chars: int = MAX_EXTRACT_CHARS,
+        max_memories_per_turn: int = MAX_MEMORIES_PER_TURN,
     ) -> None:
         from memori.embedders.resolve import default_embedder, resolve_embedder
 
@@ -109,26 +112,34 @@ class Memori:
         self.retriever: Retriever = retriever or HybridRetriever(embedder=self.embedder)
         self.strict = strict
         self.token_budget = token_budget
-        self.recall_limit = recall_limit
+        self.recall_limit = check_limit(recall_limit, "recall_limit")
+        self.max_content_chars = check_limit(max_content_chars, "max_content_chars",
+                                             maximum=1 << 31)
         self._attr: ContextVar[Attribution] = ContextVar(f"memori-{id(self):x}", default=EMPTY)
         self._paused: ContextVar[bool] = ContextVar(f"memori-paused-{id(self):x}", default=False)
         self._reconciler = Reconciler(self.store, self.embedder)
         self.foreground = ForegroundGate()
         """Recall for calls holds it; recording and extraction wait for it (briefly)."""
-        extractor_obj = resolve_extractor(extractor)
-        # extraction runs on a thread, or as a task on the app's loop once async code uses it
-        self._worker: AugmentationRunner | None = None
-        if extractor_obj is not None:
-            self._worker = AugmentationRunner(
-                self.store, extractor_obj, self._reconciler,
-                context_init=lambda: self._paused.set(True), gate=self.foreground,
+        try:
+            self.pipeline = WritePath(
+                self.store, self.embedder, resolve_extractor(extractor), self._reconciler,
+                journal=open_journal(conn, self.store, durability), gate=self.foreground,
+                context_init=lambda: self._paused.set(True),
+                policy=OutboxPolicy(
+                    max_extract_chars=check_limit(max_extract_chars, "max_extract_chars",
+                                                  maximum=1 << 31),
+                    max_memories_per_turn=check_limit(max_memories_per_turn,
+                                                      "max_memories_per_turn")),
+                read_your_writes=read_your_writes,
             )
-        self._recorder = TurnRecorder(
-            self.store, self.embedder,
-            on_written=None if self._worker is None else _notifier(self._worker),
-            gate=self.foreground,
-        )
+        except BaseException:
+            self.store.close()
+            raise
+        """The write path: recorder, journal, extraction (see :mod:`memori.pipeline`)."""
+        self._recorder = self.pipeline.recorder
+        self._worker = self.pipeline.runner
         _live.add(self)
+        self.pipeline.start()
         self._llm: LLMRegistry | None = None
         self._closed = False
 
@@ -192,14 +203,24 @@ class Memori:
         entity_id: str | None = None, process_id: Any = CURRENT,
         metadata: dict[str, Any] | None = None,
     ) -> Memory:
-        """Store a memory now (embedded when an embedder is set) and return it."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("text must be a non-empty str")
+        """Store a memory now (embedded when an embedder is set) and return it.
+
+        ``ValueError`` naming the field for text that is empty or longer than
+        ``max_content_chars``, and metadata that JSON cannot hold exactly.
+        """
+        text = clean_text(text, "text", max_chars=self.max_content_chars)
+        if not text.strip():
+            raise ValueError("text must not be empty")
+        if not isinstance(kind, str) or not kind:
+            raise ValueError("kind must be a non-empty str")
+        if not isinstance(shared, bool):
+            raise ValueError(f"shared must be a bool, got {type(shared).__name__}")
+        meta = check_metadata(metadata)
         scope = self._scope_for(entity_id, process_id)
         memory = Memory(
             entity_id=scope.entity_id, process_id=scope.process_id, shared=shared,
             kind=kind, content=text, session_id=scope.session_id,
-            metadata=dict(metadata or {}), embedding=self._embed_one(text),
+            metadata=meta, embedding=self._embed_one(text),
         )
         changed = self._reconciler.apply([memory])
         return changed[0] if changed else memory
@@ -207,23 +228,31 @@ class Memori:
     def _embed_one(self, text: str) -> tuple[float, ...] | None:
         if self.embedder is None or self.store.vector_dim is None:
             return None
-        return tuple(self.embedder.embed([text])[0])
+        from memori.pipeline.recorder import EMBED_MAX_CHARS
+
+        return tuple(self.embedder.embed([text[:EMBED_MAX_CHARS]])[0])
 
     def recall(
         self, query: str, *, limit: int | None = None, token_budget: int | None = None,
         include_history: bool = False, entity_id: str | None = None, process_id: Any = CURRENT,
     ) -> list[Hit]:
-        """What the current scope (or the one named) remembers about ``query``, best first."""
-        if not isinstance(query, str):
-            raise ValueError("query must be a str")
+        """What the current scope (or the one named) remembers about ``query``, best first.
+
+        Sees the turns this process recorded for the entity (it waits briefly for them).
+        """
+        query = clean_text(query, "query", max_chars=self.max_content_chars)
+        limit = self.recall_limit if limit is None else check_limit(limit)
         scope = self._scope_for(entity_id, process_id)
+        self.pipeline.wait_for(scope.entity_id)
         return self.retriever.retrieve(
-            self.store, scope, query, limit=limit or self.recall_limit,
+            self.store, scope, query, limit=limit,
             token_budget=token_budget, include_history=include_history,
         )
 
     def memories(self, *, include_history: bool = False, limit: int | None = None) -> list[Memory]:
         """The memories the current scope sees, oldest first."""
+        if limit is not None:
+            check_limit(limit)
         return self.store.list_memories(
             self.scope(), include_superseded=include_history, limit=limit
         )
@@ -239,11 +268,18 @@ class Memori:
 
     # turns
     def record(self, turns: Sequence[Turn]) -> None:
-        """Queue turns for durable writing (used by the LLM interceptors)."""
-        if not self.is_paused:
-            self._recorder.submit(turns)
-            if self._worker is not None:
-                self._worker.use_running_loop()
+        """Journal and queue turns for writing (the LLM path's way in); ``ValueError``
+        naming the field for a turn the stores could not hold."""
+        if self.is_paused:
+            return
+        for turn in turns:
+            if not isinstance(turn, Turn):
+                raise ValueError(f"record takes Turn objects, got {type(turn).__name__}")
+            cleaned = clean_text(turn.content, "content", max_chars=self.max_content_chars)
+            if cleaned is not turn.content:
+                raise ValueError("content must not hold NUL or lone surrogates")
+            check_metadata(turn.metadata)
+        self.pipeline.record(turns)
 
     def history(self, limit: int = 20) -> list[Turn]:
         """The latest turns of the current (entity, persona, session), oldest first."""
@@ -254,39 +290,24 @@ class Memori:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything recorded so far is stored and extracted.
 
-        Returns False if ``timeout`` (seconds) ran out first. On the event loop thread
-        that runs augmentation it cannot wait for extraction: use ``await mem.aflush()``
-        there (``FlushOnLoopError`` when turns are still to extract).
+        Returns False if ``timeout`` (seconds) ran out first. Raises ``FlushError``
+        (how many turns, and the cause: error class and message, never message text)
+        when turns were set aside or parked, or the store kept failing for a few
+        seconds; nothing is lost then (see :meth:`retry`). On the event loop thread
+        that runs a loop-bound extractor it cannot wait for extraction: use
+        ``await mem.aflush()`` there (``FlushOnLoopError`` when turns are still to extract).
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._recorder.flush(timeout):
-            return False
-        if self._worker is None:
-            return True
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self._worker.drain(remaining)
+        return self.pipeline.flush(timeout)
+
+    def retry(self) -> int:
+        """Queue parked turns for extraction again and record set-aside turns again;
+        returns how many. ``memori retry URL`` does the same from the shell."""
+        return self.pipeline.retry()
 
     @property
     def metrics(self) -> Metrics:
         """Counters of the write and augmentation pipeline (a snapshot)."""
-        rec = self._recorder.stats
-        aug = self._worker.stats if self._worker else AugmentationStats()
-        return Metrics(
-            queued=self._recorder.pending(), written=rec.written,
-            write_failures=rec.write_failures, dropped=rec.dropped,
-            processed=aug.processed, failed=aug.failed, parked=aug.parked,
-            memories=aug.memories,
-            lag=self._lag(),
-        )
-
-    def _lag(self) -> float:
-        """Seconds the oldest waiting turn has waited; NaN while the store cannot say."""
-        if self._worker is None:
-            return 0.0
-        try:
-            return self._worker.lag()
-        except Exception:  # metrics must not fail while the store is down
-            return float("nan")
+        return self.pipeline.metrics()
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Flush (bounded by ``timeout``), stop background work and close the store."""
@@ -296,18 +317,10 @@ class Memori:
         if self._llm is not None:
             self._llm.unregister_all()
         try:
-            ok = self.flush(timeout)
-        except FlushOnLoopError:  # sync close inside async code: extraction resumes later
-            ok = False
-        self._recorder.close(0 if not ok else timeout)
-        if self._worker is not None:
-            self._worker.close()
-        if not ok:
-            log.error("memori: closed before the pipeline drained (%d turn(s) still "
-                      "unwritten; unextracted turns resume on the next start)",
-                      self._recorder.pending())
-        _live.discard(self)
-        self.store.close()
+            self.pipeline.close(timeout)
+        finally:
+            _live.discard(self)
+            self.store.close()
 
     def __enter__(self) -> Memori:
         return self
@@ -319,6 +332,12 @@ class Memori:
         self.close()
 
     # async twins: database and model I/O run off the event loop
+    async def arecord(self, turns: Sequence[Turn]) -> None:
+        self.record(turns)  # journals and queues only: no store I/O on the loop
+
+    async def aretry(self) -> int:
+        return await asyncio.to_thread(self.retry)
+
     async def aremember(self, text: str, **kwargs: Any) -> Memory:
         return await asyncio.to_thread(self.remember, text, **kwargs)
 
@@ -329,21 +348,13 @@ class Memori:
         return await asyncio.to_thread(self.forget, entity_id=entity_id)
 
     async def aflush(self, timeout: float | None = None) -> bool:
-        """``flush`` for async code: extraction runs as a task on this loop, awaited here."""
-        if self._worker is None:
-            return await asyncio.to_thread(self.flush, timeout)
-        self._worker.use_running_loop()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if not await asyncio.to_thread(self._recorder.flush, timeout):
-            return False
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return await self._worker.adrain(remaining)
+        """``flush`` for async code (a loop-bound extractor's task is awaited here)."""
+        return await self.pipeline.aflush(timeout)
 
     async def aclose(self, timeout: float | None = 10.0) -> None:
-        """``close`` for async code: the augmentation task ends cleanly on this loop."""
-        if not self._closed and self._worker is not None:
-            await self.aflush(timeout)
-            await self._worker.aclose(timeout)
+        """``close`` for async code: a loop-bound extractor's task ends cleanly on this loop."""
+        if not self._closed:
+            await self.pipeline.aclose(timeout)
         await asyncio.to_thread(self.close, timeout)
 
     async def __aenter__(self) -> Memori:
@@ -370,22 +381,30 @@ class Memori:
 
 
 
-def _notifier(worker: AugmentationRunner) -> Callable[[Sequence[Turn]], None]:
-    def notify(_turns: Sequence[Turn]) -> None:
-        worker.notify()
-
-    return notify
-
-
 ATEXIT_FLUSH_SECONDS = 5.0
 _live: weakref.WeakSet[Memori] = weakref.WeakSet()
 
 
-@atexit.register
 def _flush_at_exit() -> None:
-    """Scripts that never call close() still get their last turns stored (bounded wait)."""
+    """Scripts that never call close() still get their turns stored and extracted (bounded
+    wait; what is left stays journaled or pending for the next process)."""
     for mem in list(_live):
         try:
             mem.close(timeout=ATEXIT_FLUSH_SECONDS)
         except Exception:
             log.exception("memori: flush at exit failed")
+
+
+def _register_exit_hook() -> None:
+    """Run at interpreter exit *before* the thread pools shut down (threading's exit
+    hooks run first, newest first), so storing and extracting can still use them."""
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:
+            raise RuntimeError
+        register(_flush_at_exit)
+    except RuntimeError:  # no such hook, or shutdown already started
+        atexit.register(_flush_at_exit)
+
+
+_register_exit_hook()

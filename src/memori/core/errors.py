@@ -59,3 +59,17 @@ class DimensionMismatchError(ConfigurationError):
 
 class ClientAlreadyRegisteredError(MemoriError, RuntimeError):
     """An LLM client is already registered with another Memori instance."""
+
+
+class FlushError(MemoriError):
+    """``flush()`` cannot finish: turns could not be stored or extracted.
+
+    ``turns`` counts the turns concerned; ``cause`` names the error class and message
+    (never message text). Nothing is lost: unstored turns stay in the local journal
+    and parked turns in the store, and ``Memori.retry()`` / ``memori retry`` re-queue them.
+    """
+
+    def __init__(self, message: str, *, turns: int = 0, cause: str | None = None) -> None:
+        self.turns = turns
+        self.cause = cause
+        super().__init__(message)

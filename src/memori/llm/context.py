@@ -9,6 +9,7 @@ Its size, tags included, stays within the token budget, counted offline.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -85,8 +86,9 @@ def build_block(
 
     History keeps its newest turns (a contiguous tail) within its share of the
     budget; memories fill what is left, best first, each skipped if it does not
-    fit. Hits already present in the history or in the request (``exclude``,
-    compared on whitespace-normalised text) are left out.
+    fit. Hits whose words already appear, in order, in the history or in the
+    request (``exclude``; compared as lower-case words, punctuation ignored: the
+    memory "I live in Oslo." of the message "Hi. I live in Oslo") are left out.
     """
     fixed = _tokens(OPEN_TAG) + _tokens(PREAMBLE) + _tokens(CLOSE_TAG)
     remaining = budget - fixed
@@ -106,13 +108,13 @@ def build_block(
         used += cost
     history_lines.reverse()
 
-    seen = {" ".join(t.split()) for t in exclude}
-    seen.update(" ".join(t.content.split()) for t in history)
+    shown = [_words(t) for t in exclude]
+    shown.extend(_words(t.content) for t in history)
     history_ids = {t.id for t in history}
     memory_lines: list[str] = []
     for hit in hits:
-        norm = " ".join(hit.content.split())
-        if hit.id in history_ids or norm in seen:
+        norm = _words(hit.content)
+        if hit.id in history_ids or any(norm in text for text in shown):
             continue
         line = _hit_line(hit)
         if not line:
@@ -120,7 +122,7 @@ def build_block(
         cost = _tokens(line) + (0 if memory_lines else _tokens(MEMORIES_HEADING))
         if used + cost > remaining:
             continue
-        seen.add(norm)
+        shown.append(norm)
         memory_lines.append(line)
         used += cost
 
@@ -158,3 +160,12 @@ def inject_instructions(instructions: Any, block: str) -> str:
     if isinstance(instructions, str) and instructions.strip():
         return f"{instructions}\n\n{block}"
     return block
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> str:
+    """``text`` as `` word word ``: lower case, punctuation dropped, padded for whole-word
+    containment tests."""
+    return " " + " ".join(_WORD.findall(text.lower())) + " "

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from memori.core import Capability, Hit, Scope, Turn, recent_turns
+from memori.core.inputs import coerce_metadata, truncate_text
 from memori.llm.context import ContextBlock, build_block
 from memori.llm.messages import Draft, latest_user_text, select_new
 from memori.llm.session import SessionCache
@@ -135,6 +136,7 @@ class MemoryEngine:
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
+        self.mem.pipeline.wait_for(scope.entity_id)  # read this entity's own last turns
         with self.mem.foreground.busy():
             history = self._guard_read("reading session history", self.sessions.recent, scope)
             query = _query(request, history or [])
@@ -146,6 +148,7 @@ class MemoryEngine:
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
+        await self.mem.pipeline.await_for(scope.entity_id)
         history = self.sessions.fresh(scope)
         if history is None:
             history = await asyncio.to_thread(
@@ -220,12 +223,21 @@ class MemoryEngine:
 
     # recording
     def turn(self, scope: Scope, draft: Draft, **extra: Any) -> Turn:
-        """A turn of the call's scope (session set: ``begin`` only admits full scopes)."""
+        """A turn of the call's scope (session set: ``begin`` only admits full scopes).
+
+        Text beyond ``max_content_chars`` is cut (``truncated_from`` in the metadata
+        keeps the length); metadata JSON cannot hold is made JSON-exact: the model
+        call never fails for what memory cannot store.
+        """
         assert scope.session_id is not None
+        content, cut = truncate_text(draft.content, max_chars=self.mem.max_content_chars)
+        metadata = {**draft.metadata, **extra}
+        if cut is not None:
+            metadata["truncated_from"] = cut
         return Turn(
             entity_id=scope.entity_id, session_id=scope.session_id, role=draft.role,
-            content=draft.content, process_id=scope.process_id,
-            metadata={**draft.metadata, **extra},
+            content=content, process_id=scope.process_id,
+            metadata=coerce_metadata(metadata),
         )
 
     def commit(self, plan: CallPlan, turns: Sequence[Turn]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memori.core import Turn
+from memori.core.inputs import storable_text
 
 RECORDED_ROLES = frozenset({"user", "tool", "function"})
 INSTRUCTION_ROLES = frozenset({"system", "developer"})
@@ -27,6 +28,11 @@ class Draft:
     role: str
     content: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # stored as every backend can hold it (NUL, lone surrogates -> U+FFFD), and
+        # compared with the stored history in that form
+        object.__setattr__(self, "content", storable_text(self.content))
 
     @property
     def key(self) -> tuple[str, str]:

@@ -17,15 +17,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from memori.core import Memory, MemoryStore, Turn
+from memori.core import ExtractState, Memory, MemoryStore, Turn
 from memori.pipeline.gate import ForegroundGate
+from memori.pipeline.inflight import InFlight
 from memori.pipeline.outbox_logic import (
     AugmentationStats,
     EntityJob,
     Mark,
     OutboxPolicy,
+    failure_reason,
     parked_count,
-    stamp_ids,
 )
 from memori.pipeline.reconcile import Reconciler
 
@@ -47,7 +48,7 @@ class AsyncOutboxWorker:
         stats: AugmentationStats | None = None,
         task_init: Callable[[], object] | None = None,
         before_start: Callable[[], Awaitable[None]] | None = None,
-        gate: ForegroundGate | None = None,
+        gate: ForegroundGate | None = None, inflight: InFlight | None = None,
     ) -> None:
         """``extractor`` has ``aextract`` (awaited) or ``extract`` (run in a thread).
         ``task_init`` runs first inside the task (its context is inherited by every
@@ -64,6 +65,7 @@ class AsyncOutboxWorker:
         self._task_init = task_init
         self._before_start = before_start
         self._gate = gate
+        self._inflight = inflight
         self.loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -242,14 +244,15 @@ class AsyncOutboxWorker:
         try:
             aextract = getattr(self.extractor, "aextract", None)
             if aextract is not None:
-                candidates: list[Memory] = await aextract(turns)
+                candidates: list[Memory] = await aextract(self.policy.extraction_input(turns))
                 changed = await asyncio.to_thread(self._commit, done, turns, candidates)
             else:  # one thread hop for a sync extractor: extract, reconcile, mark
                 changed = await asyncio.to_thread(self._commit, done, turns, None)
         except Exception as e:
             self.stats.failed += 1
+            self.stats.last_error = failure_reason(e)
             log.warning("memori: extraction of %d turn(s) failed (%s)",
-                        len(turns), type(e).__name__)
+                        len(turns), self.stats.last_error)
             marks = self.policy.failed(turns, e)
             for mark in marks:
                 await self._mark(mark)
@@ -267,10 +270,15 @@ class AsyncOutboxWorker:
         if self._gate is not None:
             self._gate.wait_idle()  # in the worker thread: the loop never waits here
         if candidates is None:
-            candidates = self.extractor.extract(turns)
-        changed = self.reconciler.apply(stamp_ids(candidates, turns))
+            candidates = self.extractor.extract(self.policy.extraction_input(turns))
+        changed = self.reconciler.apply(self.policy.candidates(candidates, turns))
         self.store.outbox_mark(done.entity_id, done.turn_ids, done.state)
+        self._settled(done)
         return changed
+
+    def _settled(self, mark: Mark) -> None:
+        if self._inflight is not None and mark.state is not ExtractState.PENDING:
+            self._inflight.finish(mark.entity_id, mark.turn_ids)
 
     # store I/O: native async when the store has it, else in a thread
     async def _pending(self, limit: int) -> list[Turn]:
@@ -285,9 +293,10 @@ class AsyncOutboxWorker:
         if native is not None:
             await native(mark.entity_id, mark.turn_ids, mark.state,
                          attempts=mark.attempts, error=mark.error)
-            return
-        await asyncio.to_thread(self.store.outbox_mark, mark.entity_id, mark.turn_ids,
-                                mark.state, attempts=mark.attempts, error=mark.error)
+        else:
+            await asyncio.to_thread(self.store.outbox_mark, mark.entity_id, mark.turn_ids,
+                                    mark.state, attempts=mark.attempts, error=mark.error)
+        self._settled(mark)
 
     # drain bookkeeping
     def _idle(self, generation: int) -> None:

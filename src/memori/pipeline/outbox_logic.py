@@ -9,6 +9,7 @@ backoff, or park with the reason). Only the I/O differs between the two.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,11 @@ from dataclasses import dataclass, field, replace
 from memori.core import ExtractState, Memory, Turn
 
 MAX_REASON_CHARS = 200
+
+MAX_EXTRACT_CHARS = 20_000
+"""Text of one turn an extractor reads (the start of it); ``Memori(max_extract_chars=)``."""
+MAX_MEMORIES_PER_TURN = 20
+"""Candidates kept per turn, in the extractor's order; ``Memori(max_memories_per_turn=)``."""
 
 
 @dataclass
@@ -26,6 +32,8 @@ class AugmentationStats:
     failed: int = 0
     parked: int = 0
     memories: int = 0
+    last_error: str | None = None
+    """The cause of the latest failure (error class and message; never message text)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,36 @@ def stamp_ids(candidates: Sequence[Memory], turns: Sequence[Turn]) -> list[Memor
     ]
 
 
+def clip_turns(turns: Sequence[Turn], max_chars: int) -> list[Turn]:
+    """The turns as the extractor sees them: each cut to its first ``max_chars`` characters."""
+    return [t if len(t.content) <= max_chars else replace(t, content=t.content[:max_chars])
+            for t in turns]
+
+
+def cap_candidates(
+    candidates: Sequence[Memory], turns: Sequence[Turn], per_turn: int
+) -> list[Memory]:
+    """At most ``per_turn`` candidates for each source turn (a batch's share without sources)."""
+    limit = per_turn * max(len(turns), 1)
+    counts: dict[tuple[str, ...], int] = {}
+    kept: list[Memory] = []
+    for cand in candidates:
+        key = tuple(cand.source_turn_ids)
+        allowed = per_turn * len(key) if key else limit
+        if counts.get(key, 0) < allowed and len(kept) < limit:
+            counts[key] = counts.get(key, 0) + 1
+            kept.append(cand)
+    return kept
+
+
+def is_shutdown_error(error: BaseException) -> bool:
+    """Errors that only say the interpreter is exiting: the turns stay pending, no attempt
+    is counted (the next process extracts them)."""
+    return sys.is_finalizing() or (
+        isinstance(error, RuntimeError) and "shutdown" in str(error)
+    )
+
+
 def failure_reason(error: BaseException) -> str:
     """What a parked turn keeps in ``extract_error``: the error type and a short message."""
     return f"{type(error).__name__}: {str(error)[:MAX_REASON_CHARS]}"
@@ -94,7 +132,17 @@ class OutboxPolicy:
     batch_size: int = 32
     max_attempts: int = 4
     base_backoff: float = 0.05
+    max_extract_chars: int = MAX_EXTRACT_CHARS
+    max_memories_per_turn: int = MAX_MEMORIES_PER_TURN
     retry_at: dict[str, float] = field(default_factory=dict)
+
+    def extraction_input(self, turns: Sequence[Turn]) -> list[Turn]:
+        """What the extractor reads of a batch (bounded text per turn)."""
+        return clip_turns(turns, self.max_extract_chars)
+
+    def candidates(self, found: Sequence[Memory], turns: Sequence[Turn]) -> list[Memory]:
+        """The extractor's candidates, capped per turn, with ids derived from their turns."""
+        return stamp_ids(cap_candidates(found, turns, self.max_memories_per_turn), turns)
 
     def fetch_limit(self, busy_turns: int = 0) -> int:
         """How many pending turns to read so that ``batch_size`` fresh ones can show up
@@ -156,7 +204,10 @@ class OutboxPolicy:
         self, turns: Sequence[Turn], error: BaseException, clock: float | None = None
     ) -> list[Mark]:
         """Marks for a failed batch: each turn back to pending with a later retry time,
-        or parked with the reason once it has failed ``max_attempts`` times."""
+        or parked with the reason once it has failed ``max_attempts`` times. None when the
+        interpreter is exiting: the turns simply stay pending."""
+        if is_shutdown_error(error):
+            return []
         clock = time.monotonic() if clock is None else clock
         reason = failure_reason(error)
         marks: list[Mark] = []

@@ -7,9 +7,15 @@ For each candidate memory, in order:
    least ``near_duplicate``, stating the same numbers) of a current memory:
    merged, ``count`` + 1 and
    ``last_seen_at`` updated;
-3. the same ``slot`` as a current memory with other content (``lives_in``:
-   Berlin, then Paris): stored, and the old one marked ``superseded_by`` it;
+3. the same ``slot`` as current memories with other content (``lives_in``:
+   Berlin, then Paris): every one of them is marked ``superseded_by`` it first,
+   then it is stored;
 4. otherwise stored as new.
+
+A crash between the two writes of a supersession never leaves two current
+memories for one slot: the old ones are superseded before the new one is stored,
+and a re-run of the same candidate (its turn is still pending) stores it, or, when
+it is stored already, supersedes whatever current memory of its slot is older.
 """
 
 from __future__ import annotations
@@ -64,7 +70,11 @@ class Reconciler:
 
     def _apply_one(self, cand: Memory) -> Memory | None:
         scope = Scope(cand.entity_id, cand.process_id)
-        if self.store.get_memory(scope, cand.id) is not None:
+        stored = self.store.get_memory(scope, cand.id)
+        if stored is not None:  # applied before: finish a supersession cut short
+            slot = stored.metadata.get("slot")
+            if slot and stored.is_current:
+                self._supersede(scope, self._same_slot(scope, stored, slot), stored)
             return None
         near = self._neighbours(scope, cand)
         key = normalise(cand.content)
@@ -81,14 +91,17 @@ class Reconciler:
                 return self._merge(scope, mem, cand)
         slot = cand.metadata.get("slot")
         if slot:
-            for old in self._same_slot(scope, cand, slot):
-                self.store.put_memories([cand])
-                self.store.update_memory(
-                    scope, old.id, {"superseded_by": cand.id, "updated_at": now()}
-                )
-                return cand
+            self._supersede(scope, self._same_slot(scope, cand, slot), cand)
         self.store.put_memories([cand])
         return cand
+
+    def _supersede(self, scope: Scope, olds: Sequence[Memory], new: Memory) -> None:
+        """Mark every older one of ``olds`` superseded by ``new`` (before ``new`` is stored)."""
+        for old in olds:
+            if (old.created_at, old.id) < (new.created_at, new.id):
+                self.store.update_memory(
+                    scope, old.id, {"superseded_by": new.id, "updated_at": now()}
+                )
 
     def _neighbours(self, scope: Scope, cand: Memory) -> list[Hit]:
         hits: dict[str, Hit] = {}

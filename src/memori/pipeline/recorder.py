@@ -1,25 +1,45 @@
-"""The write-behind recorder: turns are queued right after a call and written durably.
+"""The recorder: turns are journaled in the caller's thread, then embedded and stored.
 
-A single background thread embeds queued turns in batches and appends them to
-the store. If the store fails, the batch stays queued and is retried with
-backoff (the failure is logged without message text and counted), so turns
-recorded while the database is down land when it comes back. ``flush()``
-returns once everything queued before the call is written.
+``submit`` appends the turns to the local journal (so they survive SIGKILL once
+the call returns) and queues them; one background thread embeds queued turns in
+batches and appends them to the store, then confirms them in the journal.
+
+Failures are told apart:
+- the store is unreachable (``StoreUnavailableError``, ``OSError``): the batch is
+  kept and retried with exponential backoff and jitter;
+- anything else may be one bad turn: the batch is written again turn by turn, so
+  every other turn lands; a turn that fails alone while others land (or keeps
+  failing) is rejected: moved to the journal's rejected file with its reason,
+  counted, and reported by ``flush()`` (``Memori.retry()`` records it again).
+
+``flush()`` returns once everything queued before it is stored, and raises
+:class:`~memori.core.FlushError` (naming the cause, never message text) when
+turns were rejected or the store has kept failing for ``stall_seconds``.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from memori.core import Embedder, MemoryStore, Turn
+from memori.core import Embedder, MemoryStore, StoreUnavailableError, Turn
+from memori.core.errors import FlushError
 from memori.pipeline.gate import ForegroundGate
+from memori.pipeline.inflight import InFlight
+from memori.pipeline.journal import Journal
+from memori.pipeline.outbox_logic import failure_reason
 
 log = logging.getLogger(__name__)
+
+EMBED_MAX_CHARS = 16_384
+"""Text an embedder is given of one turn (the local model reads 256 tokens of it)."""
+MAX_TURN_ATTEMPTS = 8
+STALL_SECONDS = 5.0
 
 
 @dataclass
@@ -28,16 +48,20 @@ class RecorderStats:
     written: int = 0
     write_failures: int = 0
     dropped: int = 0
+    rejected: int = 0
 
 
 class TurnRecorder:
-    """Bounded queue + one writer thread. Thread-safe; never blocks the caller on I/O."""
+    """Journal + bounded queue + one writer thread. Thread-safe; never blocks the caller on
+    the store (the journal append is one local file write)."""
 
     def __init__(
         self, store: MemoryStore, embedder: Embedder | None, *,
         max_queue: int = 10_000, batch_size: int = 64,
         on_written: Callable[[Sequence[Turn]], None] | None = None,
         max_backoff: float = 5.0, gate: ForegroundGate | None = None,
+        journal: Journal | None = None, inflight: InFlight | None = None,
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -47,16 +71,24 @@ class TurnRecorder:
         self._on_written = on_written
         self._max_backoff = max_backoff
         self._gate = gate
+        self.journal = journal
+        self._inflight = inflight
+        self.stall_seconds = stall_seconds
         self._cond = threading.Condition()
         self._enqueued = 0
         self._done = 0
         self._closed = False
-        self._give_up = False
         self._thread: threading.Thread | None = None
+        self._probe = 0  # turns still to write one by one after a batch failed
+        self._probe_landed = False
+        self._failures: dict[str, int] = {}
+        self._failing_since: float | None = None
+        self.last_error: str | None = None
+        self._rejections: list[tuple[int, str]] = []  # (done count when rejected, reason)
         self.stats = RecorderStats()
 
     def submit(self, turns: Sequence[Turn]) -> None:
-        """Queue turns for writing; drops (and counts) what exceeds the bound."""
+        """Journal and queue turns for writing; drops (and counts) what exceeds the bound."""
         if not turns:
             return
         with self._cond:
@@ -68,11 +100,27 @@ class TurnRecorder:
                 self.stats.dropped += len(turns) - len(accepted)
                 log.error("memori: write queue full, %d turn(s) dropped",
                           len(turns) - len(accepted))
+            if not accepted:
+                return
+            self._journal(accepted)
             self._queue.extend(accepted)
             self._enqueued += len(accepted)
             self.stats.queued = len(self._queue)
+            if self._inflight is not None:
+                self._inflight.add(accepted)
             self._ensure_thread()
             self._cond.notify_all()
+
+    def _journal(self, turns: list[Turn]) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.append(turns)
+        except OSError as e:  # fail open: keep recording, without the crash guarantee
+            log.error("memori: the local journal failed (%s: %s); turns recorded from now "
+                      "on are lost if the process is killed before they are stored",
+                      type(e).__name__, e)
+            self.journal = None
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -89,69 +137,171 @@ class TurnRecorder:
                     self._cond.wait()
                 if not self._queue and self._closed:
                     return
-                batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
+                size = 1 if self._probe > 0 else self._batch_size
+                batch = [self._queue[i] for i in range(min(size, len(self._queue)))]
             if self._gate is not None:
                 self._gate.wait_idle()
             try:
                 self._write(batch)
-            except Exception as e:  # fail open: keep the batch and retry
-                self.stats.write_failures += 1
-                log.warning("memori: writing %d turn(s) failed (%s); will retry",
-                            len(batch), type(e).__name__)
-                with self._cond:
-                    self._cond.wait(timeout=backoff)
-                    if self._closed and self._give_up:
-                        return
-                backoff = min(backoff * 2, self._max_backoff)
+            except Exception as e:
+                if self._failed(batch, e):
+                    with self._cond:
+                        if self._closed:
+                            return
+                        self._cond.wait(timeout=backoff * random.uniform(0.5, 1.5))
+                    backoff = min(backoff * 2, self._max_backoff)
                 continue
             backoff = 0.05
-            with self._cond:
-                for _ in batch:
-                    self._queue.popleft()
-                self._done += len(batch)
-                self.stats.written += len(batch)
-                self.stats.queued = len(self._queue)
-                self._cond.notify_all()
-            if self._on_written is not None:
-                try:
-                    self._on_written(batch)
-                except Exception:
-                    log.exception("memori: post-write hook failed")
+            self._landed(batch)
 
     def _write(self, batch: list[Turn]) -> None:
         if self._embedder is not None and self._store.vector_dim is not None:
             missing = [t for t in batch if t.embedding is None and t.content]
             if missing:
-                vectors = self._embedder.embed([t.content for t in missing])
+                vectors = self._embedder.embed([t.content[:EMBED_MAX_CHARS] for t in missing])
                 by_id = {t.id: tuple(v) for t, v in zip(missing, vectors, strict=True)}
                 batch = [_with_embedding(t, by_id.get(t.id)) for t in batch]
         self._store.append_turns(batch)
+
+    def _landed(self, batch: list[Turn]) -> None:
+        ids = [t.id for t in batch]
+        with self._cond:
+            for _ in batch:
+                self._queue.popleft()
+            for turn_id in ids:
+                self._failures.pop(turn_id, None)
+            if self._probe > 0:
+                self._probe -= len(batch)
+                self._probe_landed = True
+            self._failing_since = None
+            self._done += len(batch)
+            self.stats.written += len(batch)
+            self.stats.queued = len(self._queue)
+            self._cond.notify_all()
+        if self.journal is not None:
+            try:
+                self.journal.confirm(ids)
+            except OSError as e:
+                log.warning("memori: confirming turns in the journal failed (%s)",
+                            type(e).__name__)
+        if self._on_written is not None:
+            try:
+                self._on_written(batch)
+            except Exception:
+                log.exception("memori: post-write hook failed")
+
+    def _failed(self, batch: list[Turn], error: Exception) -> bool:
+        """Decide what a failed write means; True when the writer should back off."""
+        reason = failure_reason(error)
+        self.stats.write_failures += 1
+        with self._cond:
+            self.last_error = reason
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+            self._cond.notify_all()
+        if isinstance(error, StoreUnavailableError | OSError):
+            log.warning("memori: writing %d turn(s) failed (%s); will retry",
+                        len(batch), reason)
+            return True
+        if len(batch) > 1:  # perhaps one bad turn: write them one by one
+            with self._cond:
+                self._probe, self._probe_landed = len(batch), False
+            log.warning("memori: writing %d turn(s) failed (%s); writing them one by one",
+                        len(batch), reason)
+            return False
+        turn = batch[0]
+        attempts = self._failures.get(turn.id, 0) + 1
+        self._failures[turn.id] = attempts
+        if (self._probe_landed and attempts >= 2) or attempts >= MAX_TURN_ATTEMPTS:
+            self._reject(turn, reason)
+            return False
+        with self._cond:
+            if self._probe > 1 and attempts == 1:  # let the others of the batch go first
+                self._queue.popleft()
+                self._queue.insert(self._probe - 1, turn)
+                return False
+        log.warning("memori: writing a turn failed (%s); will retry", reason)
+        return True
+
+    def _reject(self, turn: Turn, reason: str) -> None:
+        log.error("memori: a turn of entity %r could not be stored and was set aside "
+                  "(%s); 'memori retry' records it again", turn.entity_id, reason)
+        if self.journal is not None:
+            try:
+                self.journal.reject(turn, reason)
+            except OSError as e:
+                log.error("memori: keeping the rejected turn failed (%s)", type(e).__name__)
+        with self._cond:
+            self._queue.popleft()
+            self._failures.pop(turn.id, None)
+            if self._probe > 0:
+                self._probe -= 1
+            self._done += 1
+            self.stats.rejected += 1
+            self._rejections.append((self._done, reason))
+            self.stats.queued = len(self._queue)
+            self._cond.notify_all()
+        if self._inflight is not None:
+            self._inflight.finish(turn.entity_id, [turn.id])
 
     def pending(self) -> int:
         with self._cond:
             return len(self._queue)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every turn queued before this call is written; False on timeout."""
+        """Wait until every turn queued before this call is stored; False on timeout.
+
+        Raises :class:`FlushError` when some of them were rejected, or when the store
+        has failed without a success for ``stall_seconds`` (the turns stay journaled
+        and queued, and writing goes on in the background).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            target = self._enqueued
+            start, target = self._done, self._enqueued
             while self._done < target:
+                stalled = self._stalled()
+                if stalled:
+                    raise FlushError(
+                        f"{target - self._done} turn(s) not stored: the store has failed for "
+                        f"{stalled:.1f} s ({self.last_error}); they stay journaled and are "
+                        "retried in the background", turns=target - self._done,
+                        cause=self.last_error)
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._cond.wait(timeout=remaining)
+                wait = self.stall_seconds if remaining is None else min(
+                    remaining, self.stall_seconds)
+                self._cond.wait(timeout=max(wait / 4, 0.01))
+            bad = [reason for done, reason in self._rejections if start < done <= target]
+        if bad:
+            raise FlushError(
+                f"{len(bad)} turn(s) could not be stored and were set aside ({bad[-1]}); "
+                "'memori retry' or Memori.retry() records them again",
+                turns=len(bad), cause=bad[-1])
         return True
 
+    def _stalled(self) -> float:
+        since = self._failing_since
+        if since is None:
+            return 0.0
+        elapsed = time.monotonic() - since
+        return elapsed if elapsed >= self.stall_seconds else 0.0
+
     def close(self, timeout: float | None = None) -> bool:
-        """Flush (bounded by ``timeout``), then stop the writer thread."""
-        ok = self.flush(timeout)
+        """Flush (bounded by ``timeout``), then stop the writer thread; turns not stored
+        stay in the journal for the next process."""
+        try:
+            ok = self.flush(timeout)
+        except FlushError as e:
+            log.error("memori: %s", e)
+            ok = False
         with self._cond:
             self._closed = True
-            self._give_up = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
+        if self.journal is not None and (self._thread is None or not self._thread.is_alive()):
+            self.journal.close()
         return ok
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from memori.core import MemoryStore
 from memori.pipeline.async_worker import AsyncOutboxWorker
 from memori.pipeline.gate import ForegroundGate
+from memori.pipeline.inflight import InFlight
 from memori.pipeline.outbox_logic import AugmentationStats, OutboxPolicy
 from memori.pipeline.reconcile import Reconciler
 from memori.pipeline.worker import OutboxWorker
@@ -54,14 +55,17 @@ class AugmentationRunner:
         gate: ForegroundGate | None = None,
         context_init: Callable[[], object] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        policy: OutboxPolicy | None = None, inflight: InFlight | None = None,
     ) -> None:
-        """``extractor`` has ``extract`` (runs anywhere) and/or ``aextract`` (needs a loop).
-        ``context_init`` runs first in the worker thread or task (e.g. to pause recording)."""
+        """``extractor`` has ``extract`` (runs on the worker thread) or only ``aextract``
+        (bound to an event loop: runs as a task there). ``context_init`` runs first in the
+        worker thread or task (e.g. to pause recording); ``inflight`` hears of settled turns."""
         self.store = store
         self.extractor = extractor
         self.reconciler = reconciler
         self.concurrency = concurrency
-        self.policy = OutboxPolicy()
+        self.policy = policy or OutboxPolicy()
+        self._inflight = inflight
         self.stats = AugmentationStats()
         self._context_init = context_init
         self._gate = gate
@@ -70,7 +74,8 @@ class AugmentationRunner:
         self.thread: OutboxWorker | None = None
         if callable(getattr(extractor, "extract", None)):
             self.thread = OutboxWorker(store, extractor, reconciler, thread_init=context_init,
-                                       policy=self.policy, stats=self.stats, gate=gate)
+                                       policy=self.policy, stats=self.stats, gate=gate,
+                                       inflight=inflight)
         self.task: AsyncOutboxWorker | None = None
         if callable(getattr(extractor, "aextract", None)):
             self.use_running_loop()
@@ -83,10 +88,11 @@ class AugmentationRunner:
 
     # choosing the worker
     def use_running_loop(self) -> None:
-        """Run extraction as a task on the running loop, unless a live one runs already.
-
-        A no-op outside an event loop. Called by the facade wherever async code uses it.
-        """
+        """For a loop-bound extractor (``aextract`` only): run extraction as a task on the
+        running loop, unless a live one runs already. A no-op outside an event loop and
+        for sync extractors, which always run on the worker thread."""
+        if self.thread is not None:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -103,7 +109,7 @@ class AugmentationRunner:
             self.task = AsyncOutboxWorker(
                 self.store, self.extractor, self.reconciler, concurrency=self.concurrency,
                 policy=self.policy, stats=self.stats, task_init=self._context_init,
-                before_start=self._take_over, gate=self._gate,
+                before_start=self._take_over, gate=self._gate, inflight=self._inflight,
             )
             self.task.start()
 

@@ -17,16 +17,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from memori.core import Extractor, MemoryStore, Turn
+from memori.core import Extractor, ExtractState, MemoryStore, Turn
 from memori.pipeline.gate import ForegroundGate
+from memori.pipeline.inflight import InFlight
 from memori.pipeline.outbox_logic import (
     AugmentationStats,
     EntityJob,
     Mark,
     OutboxPolicy,
     derived_id,
+    failure_reason,
+    is_shutdown_error,
     parked_count,
-    stamp_ids,
 )
 from memori.pipeline.reconcile import Reconciler
 
@@ -43,11 +45,12 @@ class OutboxWorker:
         batch_size: int = 32, max_attempts: int = 4, base_backoff: float = 0.05,
         thread_init: Callable[[], object] | None = None,
         policy: OutboxPolicy | None = None, stats: AugmentationStats | None = None,
-        gate: ForegroundGate | None = None,
+        gate: ForegroundGate | None = None, inflight: InFlight | None = None,
     ) -> None:
         """``thread_init`` runs first in the worker thread (e.g. to pause interception).
         ``policy`` and ``stats`` may be shared with a task worker that takes over.
-        ``gate``: each batch waits (briefly) for foreground reads to finish."""
+        ``gate``: each batch waits (briefly) for foreground reads to finish.
+        ``inflight``: told when turns are done or parked (read-your-writes)."""
         self.store = store
         self.extractor = extractor
         self.reconciler = reconciler
@@ -61,6 +64,7 @@ class OutboxWorker:
         self._thread: threading.Thread | None = None
         self._thread_init = thread_init
         self._gate = gate
+        self._inflight = inflight
 
     def notify(self) -> None:
         """New turns were stored: wake the worker."""
@@ -91,7 +95,9 @@ class OutboxWorker:
             try:
                 worked, waiting = self.run_once()
             except Exception as e:
-                log.warning("memori: augmentation pass failed (%s)", type(e).__name__)
+                if is_shutdown_error(e):
+                    return  # the interpreter is exiting: pending turns wait for the next run
+                log.warning("memori: augmentation pass failed (%s)", failure_reason(e))
                 worked, waiting = False, True
                 time.sleep(self.policy.base_backoff)
             if worked:
@@ -122,7 +128,8 @@ class OutboxWorker:
         if self._gate is not None:
             self._gate.wait_idle()
         try:
-            changed = self.reconciler.apply(stamp_ids(self.extractor.extract(turns), turns))
+            found = self.extractor.extract(self.policy.extraction_input(turns))
+            changed = self.reconciler.apply(self.policy.candidates(found, turns))
         except Exception as e:
             self._failed(turns, e)
             return
@@ -132,8 +139,9 @@ class OutboxWorker:
 
     def _failed(self, turns: list[Turn], error: Exception) -> None:
         self.stats.failed += 1
+        self.stats.last_error = failure_reason(error)
         log.warning("memori: extraction of %d turn(s) failed (%s)",
-                    len(turns), type(error).__name__)
+                    len(turns), self.stats.last_error)
         marks = self.policy.failed(turns, error)
         for mark in marks:
             self._mark(mark)
@@ -142,6 +150,8 @@ class OutboxWorker:
     def _mark(self, mark: Mark) -> None:
         self.store.outbox_mark(mark.entity_id, mark.turn_ids, mark.state,
                                attempts=mark.attempts, error=mark.error)
+        if self._inflight is not None and mark.state is not ExtractState.PENDING:
+            self._inflight.finish(mark.entity_id, mark.turn_ids)
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until the worker found the outbox empty after this call; False on timeout
