@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 from typing import Any
 
-from memori.cli.common import shown_url, url_of
+from memori.cli.common import shown_text, shown_url, url_of
 from memori.cli.errors import OK, UNHEALTHY
 from memori.cli.output import emit_json, key_values, table
 from memori.config import open_backend
@@ -31,13 +31,14 @@ def cmd_backends(args: argparse.Namespace) -> int:
     return OK
 
 
-def _embedder_status(name: str | None) -> str:
+def _embedder_status(args: argparse.Namespace) -> str:
     from memori.embedders.resolve import default_embedder, resolve_embedder
 
+    name = args.embedder
     try:
         emb = default_embedder() if name in (None, "default") else resolve_embedder(name)
     except Exception as e:
-        return f"error: {type(e).__name__}: {e}"
+        return shown_text(f"error: {type(e).__name__}: {e}", args)
     if emb is None:
         return "none (text search only)"
     emb.embed(["doctor check"])
@@ -50,7 +51,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     try:
         store = open_backend(url_of(args), vector_dim=None)
     except MemoriError as e:
-        report["backend"] = f"error: {e}"
+        report["backend"] = shown_text(f"error: {e}", args)
         store, healthy = None, False
     if store is not None:
         report["backend"] = store.name
@@ -60,17 +61,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             report["capabilities"] = ", ".join(sorted(c.value for c in store.capabilities))
             report.update({f"stats.{k}": v for k, v in store.admin_stats().items()})
         except MemoriError as e:
-            report["schema"] = f"error: {e}"
+            report["schema"] = shown_text(f"error: {e}", args)
             healthy = False
         except Exception as e:
-            report["connectivity"] = f"error: {type(e).__name__}: {e}"
+            report["connectivity"] = shown_text(f"error: {type(e).__name__}: {e}", args)
             healthy = False
         finally:
             store.close()
     report["sqlite-vec"] = "available" if (
         importlib.util.find_spec("sqlite_vec") and importlib.util.find_spec("pysqlite3")
     ) else "not installed (exact vector scan): pip install 'memori[sqlite-vec]'"
-    report["embedder"] = _embedder_status(args.embedder)
+    report["embedder"] = _embedder_status(args)
     if report["embedder"].startswith("error"):
         healthy = False
     report["healthy"] = healthy
@@ -82,8 +83,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    url = args.target or url_of(args)
-    store = open_backend(url, vector_dim=None, migrate=True)
+    store = open_backend(url_of(args), vector_dim=None, migrate=True)
     try:
         store.setup()
     finally:

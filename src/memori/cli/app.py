@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 from memori.cli import admin_commands, chat_command, data_commands, transfer_commands
+from memori.cli.common import shown_text
 from memori.cli.errors import FAILURE, NOT_FOUND, USAGE, CLIError
 from memori.core import BackendNotFoundError, MemoriError, MissingExtraError, SchemaOutdatedError
-from memori.core.urls import redact_text
+from memori.core.redact import RedactingFilter
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -40,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("backends", admin_commands.cmd_backends, "installed backend plugins and their schemes")
-    add("doctor", admin_commands.cmd_doctor,
-        "check connectivity, schema revision, extensions and the embedder")
+    p = add("doctor", admin_commands.cmd_doctor,
+            "check connectivity, schema revision, extensions and the embedder")
+    p.add_argument("target", nargs="?", help="database URL (same as --url)")
     p = add("migrate", admin_commands.cmd_migrate, "upgrade a database to the current schema")
     p.add_argument("target", nargs="?", help="database URL (same as --url)")
     p = add("remember", data_commands.cmd_remember, "store a memory")
@@ -61,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("forget", data_commands.cmd_forget, "erase everything of an entity (GDPR)")
     p.add_argument("--entity", required=True)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    add("stats", data_commands.cmd_stats, "counts across all entities (admin)")
+    p = add("stats", data_commands.cmd_stats, "counts across all entities (admin)")
+    p.add_argument("target", nargs="?", help="database URL (same as --url)")
     p = add("export", transfer_commands.cmd_export, "write records as JSONL to stdout")
     p.add_argument("--entity", help="only this entity (default: all, an admin export)")
     p.add_argument("--no-turns", action="store_true", help="memories only")
@@ -75,29 +79,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_stderr() -> None:
+    """``--verbose``: log records on stderr, credentials masked."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+        _log_to_stderr()
+
+    def fail(error: BaseException, code: int, text: str | None = None) -> int:
+        print(f"memori: {shown_text(text or str(error), args)}", file=sys.stderr)
+        return code
+
     try:
         code: int = args.fn(args)
         return code
     except CLIError as e:
-        print(f"memori: {e}", file=sys.stderr)
-        return e.code
+        return fail(e, e.code)
     except (BackendNotFoundError, MissingExtraError) as e:
-        print(f"memori: {e}", file=sys.stderr)
-        return NOT_FOUND if isinstance(e, BackendNotFoundError) else USAGE
-    except SchemaOutdatedError as e:
-        print(f"memori: {e}", file=sys.stderr)
-        return FAILURE
+        return fail(e, NOT_FOUND if isinstance(e, BackendNotFoundError) else USAGE)
+    except (SchemaOutdatedError, MemoriError) as e:
+        return fail(e, FAILURE)
     except ValueError as e:
-        print(f"memori: {e}", file=sys.stderr)
-        return USAGE
-    except MemoriError as e:
-        print(f"memori: {redact_text(str(e))}", file=sys.stderr)
-        return FAILURE
+        return fail(e, USAGE)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return FAILURE
+    except Exception as e:  # a driver error memori did not translate: one redacted line
+        if args.verbose:
+            print(shown_text("".join(traceback.format_exception(e)), args), file=sys.stderr)
+        return fail(e, FAILURE, f"{type(e).__name__}: {e}")

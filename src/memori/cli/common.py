@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from memori.cli.errors import USAGE, CLIError
-from memori.config import default_url
+from memori.config import ENV_URL, default_url
 from memori.core import Scope
-from memori.core.urls import redact_url
+from memori.core.redact import redact_url, scrub, secrets_in
 
 
 def url_of(args: argparse.Namespace) -> str:
-    url: str = args.url or default_url()
+    """The database URL: the positional ``target``, else ``--url``, else the default."""
+    url: str = getattr(args, "target", None) or getattr(args, "url", None) or default_url()
     return url
 
 
@@ -32,4 +34,11 @@ def scope_of(args: argparse.Namespace) -> Scope:
 
 
 def shown_url(args: argparse.Namespace) -> str:
+    """The database URL as the CLI prints it: credentials masked."""
     return redact_url(url_of(args))
+
+
+def shown_text(text: str, args: argparse.Namespace) -> str:
+    """``text`` safe to print: credentials, and any secret of the database URL, masked."""
+    given = getattr(args, "target", None) or getattr(args, "url", None) or os.environ.get(ENV_URL)
+    return scrub(text, secrets_in(given) if given else ())

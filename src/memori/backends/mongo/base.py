@@ -16,7 +16,7 @@ from memori.backends.mongo.filters import Filter
 from memori.backends.mongo.schema import MEMORIES, apply_steps, check_vector_dim
 from memori.backends.mongo.search import Query, Scored
 from memori.core import Capability, ConfigurationError, Hit, Scope
-from memori.core.urls import redact_url
+from memori.core.redact import redact_url
 
 T = TypeVar("T")
 _PREFIX = re.compile(r"^[A-Za-z0-9_\-]{0,64}$")
@@ -119,13 +119,13 @@ class MongoStoreBase:
                           self._want_vector, migrate=self._migrate, command=command)
 
     def _run(self, plan: ops.Plan[T], action: str) -> T:
-        with translated(action, self._conn.secret):
+        with translated(action, self._conn.secrets):
             return ops.run(plan, self._conn.db(), self.collection_prefix)
 
     async def _arun(self, plan: ops.Plan[T], action: str) -> T:
         if not self._conn.has_async:  # only a sync client was given: keep the loop free
             return await asyncio.to_thread(self._run, plan, action)
-        with translated(action, self._conn.secret):
+        with translated(action, self._conn.secrets):
             return await ops.arun(plan, self._conn.adb(), self.collection_prefix)
 
     def _query(

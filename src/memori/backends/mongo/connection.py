@@ -22,7 +22,8 @@ from pymongo.errors import InvalidName, PyMongoError
 from pymongo.synchronous.database import Database
 
 from memori.core import ConfigurationError, StoreUnavailableError
-from memori.core.urls import redact_url, url_scheme
+from memori.core.redact import option_secrets, redact_url, scrub, secrets_in
+from memori.core.urls import url_scheme
 
 DEFAULT_DATABASE = "memori"
 SCHEMES = ("mongodb", "mongodb+srv")
@@ -36,13 +37,6 @@ def _url_database(url: str) -> str | None:
     return unquote(path) or None
 
 
-def _url_secret(url: str) -> str | None:
-    try:
-        return urlsplit(url).password or None
-    except ValueError:
-        return None
-
-
 class Connection:
     """Resolves the target once; hands out the sync and async ``Database`` on demand."""
 
@@ -51,7 +45,7 @@ class Connection:
         sync_client: Any = None, client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.url: str | None = None
-        self.secret: str | None = None
+        self.secrets: tuple[str, ...] = option_secrets(client_options or {})
         self._lock = threading.Lock()
         self._closed = False
         self._client_options = {**DEFAULT_CLIENT_OPTIONS, **(client_options or {})}
@@ -63,7 +57,7 @@ class Connection:
             if url_scheme(target) not in SCHEMES:
                 raise ConfigurationError(f"not a MongoDB URL: {redact_url(target)}")
             self.url = target
-            self.secret = _url_secret(target)
+            self.secrets += secrets_in(target)
             name = database or _url_database(target) or DEFAULT_DATABASE
         else:
             name = self._adopt(target, database)
@@ -141,7 +135,8 @@ class Connection:
                     self._own_sync = MongoClient(self.url, **self._client_options)
                     self._sync = self._own_sync[self.database_name]
                 except (PyMongoError, ValueError, TypeError) as e:
-                    raise ConfigurationError(f"cannot open {self.describe()}: {e}") from None
+                    raise ConfigurationError(
+                        scrub(f"cannot open {self.describe()}: {e}", self.secrets)) from None
             return self._sync
 
     def adb(self) -> AsyncDatabase[Doc]:
@@ -160,7 +155,8 @@ class Connection:
                     self._own_async = AsyncMongoClient(self.url, **self._client_options)
                     self._async = self._own_async[self.database_name]
                 except (PyMongoError, ValueError, TypeError) as e:
-                    raise ConfigurationError(f"cannot open {self.describe()}: {e}") from None
+                    raise ConfigurationError(
+                        scrub(f"cannot open {self.describe()}: {e}", self.secrets)) from None
             return self._async
 
     def close(self) -> None:

@@ -136,7 +136,7 @@ class MongoStore(AsyncMongoMethods):
         db = self._conn.db()
         for collection, convert in ((TURNS, documents.doc_to_turn),
                                     (MEMORIES, documents.doc_to_memory)):
-            with translated(action, self._conn.secret):
+            with translated(action, self._conn.secrets):
                 cursor = db[self.collection_prefix + collection].find(
                     where, documents.result_projection(), sort=EXPORT_ORDER
                 )

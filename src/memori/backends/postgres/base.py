@@ -32,7 +32,7 @@ class StoreBase:
     def __init__(
         self, engines: Engines, *, vector_dim: int | None, schema: str | None,
         migrate: bool, row_level_security: bool, vector_index: str,
-        hnsw: HnswOptions, ann: AnnSettings, secret: str | None,
+        hnsw: HnswOptions, ann: AnnSettings, secrets: tuple[str, ...],
     ) -> None:
         self.vector_dim = vector_dim
         self.schema = schema
@@ -41,7 +41,7 @@ class StoreBase:
         self._migrate = migrate
         self._want_rls = row_level_security
         self._hnsw = hnsw
-        self._translate = ErrorTranslator(secret)
+        self._translate = ErrorTranslator(secrets)
         self._runner = Runner(engines, self._translate)
         layout: Layout = build_layout(schema)
         self._ctx = Context(layout, VectorCodec(vector_dim),

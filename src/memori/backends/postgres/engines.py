@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from memori.core.errors import ConfigurationError
-from memori.core.urls import redact_url
+from memori.core.redact import redact_url
 
 DRIVER = "postgresql+psycopg"
 SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg_async")
@@ -139,7 +139,7 @@ def engines_for(target: Any, options: Mapping[str, Any]) -> Engines:
         url = normalise_url(target)
         kw = engine_options(options)
         return Engines(
-            url_hint=url.render_as_string(hide_password=True),
+            url_hint=_hint(url),
             sync=create_engine(url, **kw), async_=create_async_engine(url, **kw),
             owns_sync=True, owns_async=True,
         )
@@ -147,15 +147,20 @@ def engines_for(target: Any, options: Mapping[str, Any]) -> Engines:
         _check_psycopg_dialect(target)
         twin = (create_engine(target.url.set(drivername=DRIVER), **engine_options(options))
                 if _has_target(target.url) else None)
-        return Engines(url_hint=target.url.render_as_string(hide_password=True), sync=twin,
+        return Engines(url_hint=_hint(target.url), sync=twin,
                        async_=target, owns_sync=twin is not None)
     if isinstance(target, Engine):
         _check_psycopg_dialect(target)
         atwin = (create_async_engine(target.url.set(drivername=DRIVER), **engine_options(options))
                  if _has_target(target.url) else None)
-        return Engines(url_hint=target.url.render_as_string(hide_password=True), sync=target,
+        return Engines(url_hint=_hint(target.url), sync=target,
                        async_=atwin, owns_async=atwin is not None)
     return _borrowed(target, options)
+
+
+def _hint(url: URL) -> str:
+    """How messages and reprs name ``url``: password and ``?password=`` masked."""
+    return redact_url(url.render_as_string(hide_password=True))
 
 
 def _borrowed(conn: Any, options: Mapping[str, Any]) -> Engines:

@@ -1,7 +1,8 @@
 """Translation of psycopg and SQLAlchemy errors into memori's errors, passwords removed.
 
 libpq may quote a connection string in its messages, so every message is
-passed through ``redact_text`` and the store's own password is masked too. The
+passed through ``scrub``: credentials it spells out and the store's own secrets
+(password, ``?password=``, ``connect_args``) are masked. The
 driver exception stays chained as ``__cause__`` (its SQL parameters are never
 copied into the message).
 """
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from sqlalchemy import exc as sa_exc
 
 from memori.core.errors import MemoriError, StoreError, StoreUnavailableError
-from memori.core.urls import redact_text
+from memori.core.redact import scrub
 
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53")
 """Connection exceptions, operator intervention (shutdown), insufficient resources."""
@@ -23,15 +24,12 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53")
 class ErrorTranslator:
     """Re-raises driver failures as ``StoreError`` / ``StoreUnavailableError`` / ``ValueError``."""
 
-    def __init__(self, secret: str | None = None) -> None:
-        self._secret = secret or None
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        self._secrets = secrets
 
     def clean(self, text: str) -> str:
-        """``text`` with URL and DSN passwords, and this store's password, masked."""
-        text = redact_text(text)
-        if self._secret:
-            text = text.replace(self._secret, "***")
-        return text
+        """``text`` with URL and DSN credentials, and this store's secrets, masked."""
+        return scrub(text, self._secrets)
 
     def describe(self, error: BaseException) -> str:
         orig = getattr(error, "orig", None) or error

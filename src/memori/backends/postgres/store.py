@@ -18,7 +18,7 @@ from memori.backends.postgres import plans, writes
 from memori.backends.postgres.async_store import AsyncMethods
 from memori.backends.postgres.base import Call
 from memori.backends.postgres.context import AnnSettings, check_limit
-from memori.backends.postgres.engines import ENGINE_OPTIONS, engines_for, normalise_url
+from memori.backends.postgres.engines import ENGINE_OPTIONS, engines_for
 from memori.backends.postgres.layout import check_schema_name
 from memori.backends.postgres.provision import HnswOptions
 from memori.backends.postgres.steps import Plan
@@ -28,6 +28,7 @@ from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
 from memori.core.records import from_record, memory_to_record, turn_to_record
+from memori.core.redact import option_secrets, secrets_in
 
 PAGE = 1000
 """Rows per page when exporting (the connection is released between pages)."""
@@ -288,23 +289,23 @@ def open_store(
     return PostgresStore(
         engines, vector_dim=vector_dim, schema=schema, migrate=bool(migrate),
         row_level_security=bool(row_level_security), vector_index=vector_index,
-        hnsw=hnsw, ann=ann, secret=_password_of(target),
+        hnsw=hnsw, ann=ann, secrets=_secrets_of(target, engine_kw),
     )
 
 
-def _password_of(target: Any) -> str | None:
-    """The password the store connects with, to mask it in error messages."""
-    if isinstance(target, URL):
-        return target.password
-    if isinstance(target, str):
-        try:
-            return normalise_url(target).password
-        except ConfigurationError:
-            return None
+def _secrets_of(target: Any, engine_kw: Mapping[str, Any]) -> tuple[str, ...]:
+    """The credentials the store connects with, to mask them in error messages."""
+    found = option_secrets(engine_kw.get("connect_args") or {})
     if isinstance(target, (Engine, AsyncEngine)):
-        password = target.url.password
-        return None if password is None else str(password)
-    return None
+        target = target.url
+    if isinstance(target, URL):
+        target = target.render_as_string(hide_password=False)
+    if isinstance(target, str):
+        found += secrets_in(target)
+    password = getattr(getattr(target, "info", None), "password", None)
+    if isinstance(password, str) and password:
+        found += (password,)
+    return found
 
 
 __all__ = ["PostgresStore", "open_store"]

@@ -32,6 +32,7 @@ from typing import Any
 from memori.backends.qdrant.calls import Call
 from memori.backends.qdrant.urls import QdrantTarget
 from memori.core.errors import MemoriError, StoreError, StoreUnavailableError
+from memori.core.redact import option_secrets, redact_url, scrub
 
 _registry_lock = threading.Lock()
 _shared: dict[str, list[Any]] = {}
@@ -93,8 +94,8 @@ def _step(coroutine: Coroutine[Any, Any, Any]) -> Any:
     raise StoreError("a local AsyncQdrantClient call suspended; it cannot serve sync calls")
 
 
-def translate(method: str, error: Exception) -> Exception:
-    """The memori error for a driver exception (chained by the caller)."""
+def translate(method: str, error: Exception, secrets: tuple[str, ...] = ()) -> Exception:
+    """The memori error for a driver exception (chained by the caller), credentials masked."""
     if isinstance(error, MemoriError):
         return error
     from qdrant_client.http.exceptions import ResponseHandlingException
@@ -108,7 +109,7 @@ def translate(method: str, error: Exception) -> Exception:
         unavailable += (httpx.TransportError,)
     except ImportError:  # pragma: no cover - httpx ships with qdrant-client
         pass
-    detail = f"{type(error).__name__}: {str(error)[:300]}"
+    detail = f"{type(error).__name__}: {scrub(str(error), secrets)[:300]}"
     if isinstance(error, unavailable) or _grpc_unavailable(error) or (
         isinstance(error, RuntimeError) and "closed" in str(error)
     ):
@@ -145,6 +146,8 @@ class Connection:
         self._lock = _lock_for(self._engine) if local and self._engine is not None else None
         self._create_lock = threading.Lock()
         self.closed = False
+        self.secrets = option_secrets(options or {})
+        self.where = _where(options) if not local else "local"
 
     @classmethod
     def open(cls, target: QdrantTarget, client_options: dict[str, Any]) -> Connection:
@@ -221,7 +224,7 @@ class Connection:
                         return getattr(client, call.method)(**call.kwargs)
                     return _step(getattr(self._async, call.method)(**call.kwargs))
             except Exception as e:
-                raise translate(call.method, e) from e
+                raise translate(call.method, e, self.secrets) from e
 
     async def acall(self, call: Call) -> Any:
         """Await one call on the async client (what a store does when :attr:`native_async`)."""
@@ -231,7 +234,7 @@ class Connection:
                     client = self._client(asynchronous=True)
                     return await getattr(client, call.method)(**call.kwargs)
             except Exception as e:
-                raise translate(call.method, e) from e
+                raise translate(call.method, e, self.secrets) from e
 
     def close(self) -> None:
         """Close what this connection opened; an async client is closed as well as
@@ -257,6 +260,15 @@ class Connection:
             closing = client.close()
             if inspect.iscoroutine(closing):
                 await closing
+
+
+def _where(options: dict[str, Any] | None) -> str:
+    """The server a remote connection talks to, credentials masked (for reprs)."""
+    opts = options or {}
+    url = opts.get("url") or opts.get("location")
+    if url is None and opts.get("host"):
+        url = f"{opts['host']}:{opts.get('port', 6333)}"
+    return redact_url(str(url)) if url else "server"
 
 
 def _close_coroutine(closing: Coroutine[Any, Any, Any], *, local: bool) -> None:

@@ -45,8 +45,8 @@ class QdrantStore(AsyncTwins):
         self._setup_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        mode = "local" if self._conn.local else "server"
-        return f"<QdrantStore {mode} prefix={self._layout.prefix!r} vector_dim={self.vector_dim}>"
+        where = "local" if self._conn.local else f"server {self._conn.where}"
+        return f"<QdrantStore {where} prefix={self._layout.prefix!r} vector_dim={self.vector_dim}>"
 
     @property
     def layout(self) -> Layout:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import exc as sa_exc
 
 from memori.core.errors import MemoriError, StoreError, StoreUnavailableError
+from memori.core.redact import redact_text
 
 _UNAVAILABLE = ("database is locked", "database is busy", "unable to open", "disk i/o error",
                 "closed database", "cannot operate on a closed")
@@ -16,7 +17,7 @@ _UNAVAILABLE = ("database is locked", "database is busy", "unable to open", "dis
 def _describe(error: BaseException) -> str:
     """The driver's own message (never the SQL parameters, which may hold user text)."""
     orig = getattr(error, "orig", None) or error
-    return f"{type(orig).__name__}: {orig}"
+    return redact_text(f"{type(orig).__name__}: {orig}")
 
 
 @contextmanager

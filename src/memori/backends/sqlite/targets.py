@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from memori.backends.sqlite import connection as conns
 from memori.core.errors import ConfigurationError
-from memori.core.urls import redact_url
+from memori.core.redact import redact_url
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ def resolve_target(target: Any, mode: str, *, vectors: bool) -> OpenedTarget:
     if isinstance(target, Engine):
         if target.dialect.name != "sqlite":
             raise ConfigurationError(f"not a SQLite engine: {target.dialect.name}")
-        return OpenedTarget(target, target.url.render_as_string(hide_password=True), False,
-                            not conns.is_memory_url(target.url), load_vec)
+        hint = redact_url(target.url.render_as_string(hide_password=True))
+        return OpenedTarget(target, hint, False, not conns.is_memory_url(target.url), load_vec)
     if hasattr(target, "execute") and hasattr(target, "cursor"):
         hint = connection_hint(target)
         return OpenedTarget(conns.engine_from_connection(target), hint, False,
