@@ -123,7 +123,8 @@ class Memori:
         try:
             self.pipeline = WritePath(
                 self.store, self.embedder, resolve_extractor(extractor), self._reconciler,
-                journal=open_journal(conn, self.store, durability), gate=self.foreground,
+                journal=open_journal(conn, self.store, durability, store_options),
+                gate=self.foreground,
                 context_init=lambda: self._paused.set(True),
                 policy=OutboxPolicy(
                     max_extract_chars=check_limit(max_extract_chars, "max_extract_chars",

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,18 @@ log = logging.getLogger(__name__)
 DURABILITY = ("journal", "memory")
 
 
-def store_identity(conn: Any, store: MemoryStore) -> str | None:
-    """What names the store across processes (its URL or connection target), or None for a
-    store that lives in this process's memory only."""
+def store_identity(
+    conn: Any, store: MemoryStore, options: Mapping[str, Any] | None = None
+) -> str | None:
+    """What names the store across processes (its URL or connection target and the store
+    options, such as a schema), or None for a store that lives in this process's memory."""
+    base = _target(conn, store)
+    if base is None:
+        return None
+    return base + (f"|{sorted((str(k), repr(v)) for k, v in options.items())}" if options else "")
+
+
+def _target(conn: Any, store: MemoryStore) -> str | None:
     if conn is None:
         from memori.config import default_url
 
@@ -51,14 +61,16 @@ def store_identity(conn: Any, store: MemoryStore) -> str | None:
     return f"{type(conn).__module__}.{type(conn).__name__}:{store!r}"
 
 
-def open_journal(conn: Any, store: MemoryStore, durability: str) -> Journal | None:
+def open_journal(
+    conn: Any, store: MemoryStore, durability: str, options: Mapping[str, Any] | None = None
+) -> Journal | None:
     """This process's journal for the store, or None (``"memory"``, or a store in memory)."""
     if durability not in DURABILITY:
         raise ConfigurationError(
             f"durability must be one of {', '.join(DURABILITY)}; got {durability!r}")
     if durability == "memory":
         return None
-    identity = store_identity(conn, store)
+    identity = store_identity(conn, store, options)
     if identity is None:
         return None
     from memori.config import default_data_dir

@@ -255,11 +255,12 @@ class TurnRecorder:
         has failed without a success for ``stall_seconds`` (the turns stay journaled
         and queued, and writing goes on in the background).
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = None if timeout is None else began + timeout
         with self._cond:
             start, target = self._done, self._enqueued
             while self._done < target:
-                stalled = self._stalled()
+                stalled = self._stalled(began)
                 if stalled:
                     raise FlushError(
                         f"{target - self._done} turn(s) not stored: the store has failed for "
@@ -280,11 +281,12 @@ class TurnRecorder:
                 turns=len(bad), cause=bad[-1])
         return True
 
-    def _stalled(self) -> float:
-        since = self._failing_since
-        if since is None:
+    def _stalled(self, began: float) -> float:
+        """Seconds the store has failed without a success while this flush waited (0 when
+        below ``stall_seconds``)."""
+        if self._failing_since is None:
             return 0.0
-        elapsed = time.monotonic() - since
+        elapsed = time.monotonic() - max(self._failing_since, began)
         return elapsed if elapsed >= self.stall_seconds else 0.0
 
     def close(self, timeout: float | None = None) -> bool:
