@@ -35,9 +35,11 @@ from memori.core.protocols import (
     Extractor,
     MemoryStore,
     Record,
+    Redactor,
     Retriever,
     recent_turns,
 )
+from memori.core.query_terms import query_terms
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "MissingExtraError",
     "Plugins",
     "Record",
+    "Redactor",
     "Retriever",
     "SchemaOutdatedError",
     "SchemaTooNewError",
@@ -74,5 +77,6 @@ __all__ = [
     "check_optional_id",
     "get_plugins",
     "hookimpl",
+    "query_terms",
     "recent_turns",
 ]

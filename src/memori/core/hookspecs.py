@@ -43,3 +43,8 @@ def memori_register_extractors(register: Any) -> None:
 @hookspec
 def memori_register_retrievers(register: Any) -> None:
     """Register retrievers: ``register(ComponentSpec(name, loader))``."""
+
+
+@hookspec
+def memori_register_redactors(register: Any) -> None:
+    """Register redactors: ``register(ComponentSpec(name, loader))``."""

@@ -199,3 +199,16 @@ class AsyncExtractor(Protocol):
     name: str
 
     async def aextract(self, turns: Sequence[Turn]) -> list[Memory]: ...
+
+
+@runtime_checkable
+class Redactor(Protocol):
+    """Rewrites text before it is stored or embedded (secrets out, placeholders in).
+
+    ``redact`` is pure and fast (it runs on every turn and memory): it returns the
+    text unchanged, ideally the same object, when there is nothing to redact.
+    """
+
+    name: str
+
+    def redact(self, text: str) -> str: ...

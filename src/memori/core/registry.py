@@ -87,7 +87,7 @@ class BackendSpec:
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """An embedder, extractor or retriever: a name and a ``"module:factory"`` path."""
+    """An embedder, extractor, retriever or redactor: a name and a ``"module:factory"`` path."""
 
     name: str
     loader: str
@@ -147,6 +147,7 @@ class Plugins:
         self._embedders = _Registry("embedder")
         self._extractors = _Registry("extractor")
         self._retrievers = _Registry("retriever")
+        self._redactors = _Registry("redactor")
         self.pm.register(_SpecTableResolver(self), name="memori-spec-table")
         if load_entry_points:
             self._load_entry_points()
@@ -167,6 +168,10 @@ class Plugins:
     @property
     def retrievers(self) -> Mapping[str, ComponentSpec]:
         return self._retrievers.view
+
+    @property
+    def redactors(self) -> Mapping[str, ComponentSpec]:
+        return self._redactors.view
 
     def _load_entry_points(self) -> None:
         allow = _names_from_env("MEMORI_LOAD_PLUGINS")
@@ -193,6 +198,7 @@ class Plugins:
         hook.memori_register_embedders(register=self._embedders.register)
         hook.memori_register_extractors(register=self._extractors.register)
         hook.memori_register_retrievers(register=self._retrievers.register)
+        hook.memori_register_redactors(register=self._redactors.register)
 
     def add_plugin(self, plugin: Any, name: str | None = None) -> None:
         """Register an in-process plugin object or module (tests, apps embedding a backend)."""

@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from memori.backends.mongo.filters import Filter
+from memori.core.query_terms import bounded_terms
 
 _WORD = re.compile(r"\w+")
 MAX_QUERY_TERMS = 32
-"""Words of a query beyond this many are ignored (bounds the pipeline's size)."""
+"""Words searched for (bounds the pipeline's size): past this many, the content words
+of the query's end (see ``memori.core.query_terms``)."""
 BM25_K1 = 1.2
 BM25_B = 0.75
 SCORE_FIELD = "_memori_score"
@@ -33,8 +35,9 @@ def tokenize(text: str) -> list[str]:
 
 
 def query_terms(text: str) -> list[str]:
-    """The distinct words of a query, in order, at most :data:`MAX_QUERY_TERMS`."""
-    return list(dict.fromkeys(tokenize(text)))[:MAX_QUERY_TERMS]
+    """The distinct words of a query, at most :data:`MAX_QUERY_TERMS` (a longer query
+    keeps the content words of its end)."""
+    return bounded_terms(tokenize(text), MAX_QUERY_TERMS)
 
 
 def term_fields(content: str) -> dict[str, Any]:

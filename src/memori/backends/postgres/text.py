@@ -20,7 +20,13 @@ from __future__ import annotations
 import hashlib
 import re
 
+from memori.core.query_terms import bounded_terms
+
 _WORD = re.compile(r"\w+")
+
+MAX_QUERY_WORDS = 64
+"""Words of a query searched for: past this many, the content words of its end
+(bounds the ``tsquery``; see ``memori.core.query_terms``)."""
 
 MAX_LEXEME_BYTES = 2046
 """PostgreSQL refuses longer lexemes; such words are left out (as ``to_tsvector`` does)."""
@@ -73,8 +79,9 @@ def tsvector_text(content: str, entity_id: str) -> str:
 
 
 def tsquery_text(query: str) -> str | None:
-    """A ``tsquery`` matching any word of ``query`` (None when it has no words)."""
-    unique = list(dict.fromkeys(words(query)))
+    """A ``tsquery`` matching any word of ``query`` (None when it has no words); a long
+    query keeps its last :data:`MAX_QUERY_WORDS` content words."""
+    unique = bounded_terms(words(query), MAX_QUERY_WORDS)
     if not unique:
         return None
     return " | ".join(_quote(w) for w in unique)

@@ -15,12 +15,17 @@ from collections import Counter
 from functools import lru_cache
 from hashlib import blake2b
 
+from memori.core.query_terms import bounded_terms
+
 INDEX_SPACE = 2**31
 """Sparse indices lie in [0, 2**31): fits Qdrant's u32 and signed 32-bit clients."""
 K1 = 1.2
 B = 0.75
 AVG_LEN = 32.0
 """Assumed average document length in words (memories and chat turns are short)."""
+MAX_QUERY_WORDS = 64
+"""Words of a query searched for: past this many, the content words of its end
+(bounds the sparse query; see ``memori.core.query_terms``)."""
 
 _WORD = re.compile(r"\w+")
 _HASH_PERSON = b"memori-bow-v1"
@@ -58,8 +63,9 @@ def document_vector(text: str, *, avg_len: float = AVG_LEN) -> tuple[list[int], 
 
 
 def query_vector(text: str) -> tuple[list[int], list[float]]:
-    """(indices, values) of a query: each distinct word once; empty when it has no words."""
-    return _merge({word_index(w): 1.0 for w in set(words(text))})
+    """(indices, values) of a query: each distinct word once, a long query's last
+    :data:`MAX_QUERY_WORDS` content words; empty when it has no words."""
+    return _merge({word_index(w): 1.0 for w in bounded_terms(words(text), MAX_QUERY_WORDS)})
 
 
 def text_score(raw: float) -> float:

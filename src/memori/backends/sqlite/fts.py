@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 
+from memori.core.query_terms import bounded_terms
+
 MAX_QUERY_TOKENS = 64
-"""Words kept from a query (bounds the cost of one search)."""
+"""Words kept from a query (bounds the cost of one search): past this many, the
+content words of its end (see ``memori.core.query_terms``)."""
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -20,19 +23,13 @@ def fts_table(base_table: str) -> str:
 
 
 def query_tokens(text: str) -> list[str]:
-    """Distinct lower-cased ``\\w+`` words of ``text``, in order, at most MAX_QUERY_TOKENS.
+    """Distinct lower-cased ``\\w+`` words of ``text``, at most MAX_QUERY_TOKENS (a
+    longer query keeps the content words of its end).
 
     The FTS5 tokenizer (unicode61 with ``_`` as a token character) cuts indexed
     text the same way and folds the case of the quoted words itself.
     """
-    seen: dict[str, None] = {}
-    for match in _WORD.finditer(text or ""):
-        word = match.group(0).lower()
-        if word not in seen:
-            seen[word] = None
-            if len(seen) >= MAX_QUERY_TOKENS:
-                break
-    return list(seen)
+    return bounded_terms((w.lower() for w in _WORD.findall(text or "")), MAX_QUERY_TOKENS)
 
 
 def entity_key(entity_id: str) -> str:
