@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from memori.core import (
     Hit,
     Memory,
     MemoryStore,
+    Redactor,
     Retriever,
     Scope,
     Turn,
@@ -74,7 +76,8 @@ class Memori:
     next call of the same entity waits up to ``read_your_writes`` seconds for that
     entity's own turns to be stored and extracted. ``max_content_chars`` caps one
     turn's or memory's text; ``max_extract_chars`` and ``max_memories_per_turn`` bound
-    what extraction reads and produces per turn.
+    what extraction reads and produces per turn. ``redactor`` (e.g. ``"secrets"``)
+    rewrites every turn and memory before it is journaled, embedded or stored.
     """
 
     def __init__(
@@ -94,8 +97,12 @@ class Memori:
         max_content_chars: int = MAX_CONTENT_CHARS,
         max_extract_chars: int = MAX_EXTRACT_CHARS,
         max_memories_per_turn: int = MAX_MEMORIES_PER_TURN,
+        redactor: Redactor | str | Sequence[Redactor | str] | None = None,
     ) -> None:
         from memori.embedders.resolve import default_embedder, resolve_embedder
+        from memori.redaction import resolve_redactor
+
+        self.redactor: Redactor | None = resolve_redactor(redactor)
 
         self.embedder: Embedder | None = (
             default_embedder() if embedder == "default" else resolve_embedder(embedder)
@@ -209,7 +216,7 @@ class Memori:
         ``ValueError`` naming the field for text that is empty or longer than
         ``max_content_chars``, and metadata that JSON cannot hold exactly.
         """
-        text = clean_text(text, "text", max_chars=self.max_content_chars)
+        text = self.redact(clean_text(text, "text", max_chars=self.max_content_chars))
         if not text.strip():
             raise ValueError("text must not be empty")
         if not isinstance(kind, str) or not kind:
@@ -280,7 +287,13 @@ class Memori:
             if cleaned is not turn.content:
                 raise ValueError("content must not hold NUL or lone surrogates")
             check_metadata(turn.metadata)
+        if self.redactor is not None:
+            turns = [replace(t, content=self.redact(t.content)) for t in turns]
         self.pipeline.record(turns)
+
+    def redact(self, text: str) -> str:
+        """``text`` as it may be stored: through the redactor, if one is set."""
+        return text if self.redactor is None else self.redactor.redact(text)
 
     def history(self, limit: int = 20) -> list[Turn]:
         """The latest turns of the current (entity, persona, session), oldest first."""

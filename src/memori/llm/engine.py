@@ -231,6 +231,7 @@ class MemoryEngine:
         """
         assert scope.session_id is not None
         content, cut = truncate_text(draft.content, max_chars=self.mem.max_content_chars)
+        content = self.mem.redact(content)
         metadata = {**draft.metadata, **extra}
         if cut is not None:
             metadata["truncated_from"] = cut
