@@ -9,6 +9,7 @@ from typing import Any
 from memori.cli.common import shown_text, shown_url, url_of
 from memori.cli.errors import OK, UNHEALTHY
 from memori.cli.output import emit_json, key_values, table
+from memori.cli.pipeline_commands import pipeline_report
 from memori.config import open_backend
 from memori.core import MemoriError, get_plugins
 
@@ -60,6 +61,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             report["schema"] = "ok (at the current revision)"
             report["capabilities"] = ", ".join(sorted(c.value for c in store.capabilities))
             report.update({f"stats.{k}": v for k, v in store.admin_stats().items()})
+            report.update(pipeline_report(store, args))
         except MemoriError as e:
             report["schema"] = shown_text(f"error: {e}", args)
             healthy = False

@@ -8,7 +8,13 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from memori.cli import admin_commands, chat_command, data_commands, transfer_commands
+from memori.cli import (
+    admin_commands,
+    chat_command,
+    data_commands,
+    pipeline_commands,
+    transfer_commands,
+)
 from memori.cli.common import shown_text
 from memori.cli.errors import FAILURE, NOT_FOUND, USAGE, CLIError
 from memori.core import BackendNotFoundError, MemoriError, MissingExtraError, SchemaOutdatedError
@@ -66,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p = add("stats", data_commands.cmd_stats, "counts across all entities (admin)")
     p.add_argument("target", nargs="?", help="database URL (same as --url)")
+    p = add("retry", pipeline_commands.cmd_retry,
+            "queue parked and set-aside turns again and process them now")
+    p.add_argument("target", nargs="?", help="database URL (same as --url)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
+    p.add_argument("--no-extract", dest="extract", action="store_false",
+                   help="only queue them; the application extracts them when it runs")
     p = add("export", transfer_commands.cmd_export, "write records as JSONL to stdout")
     p.add_argument("--entity", help="only this entity (default: all, an admin export)")
     p.add_argument("--no-turns", action="store_true", help="memories only")

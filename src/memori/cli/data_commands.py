@@ -9,6 +9,7 @@ from typing import Any
 from memori.cli.common import open_memori, scope_of
 from memori.cli.errors import ABORTED, NOT_FOUND, OK, USAGE, CLIError
 from memori.cli.output import emit_json, key_values, table
+from memori.cli.pipeline_commands import pipeline_report
 from memori.core.records import memory_to_record
 
 
@@ -72,7 +73,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     with open_memori(args) as mem:
-        stats = mem.store.admin_stats()
+        stats = {**mem.store.admin_stats(), **pipeline_report(mem.store, args)}
     if args.json:
         emit_json(stats)
     else:
