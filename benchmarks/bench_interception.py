@@ -209,14 +209,15 @@ def measure_async(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[s
 
 def run_config(
     base_url: str, embedder_name: str, memories: int, calls: int, warmup: int, workdir: Path,
-    extractor: str,
-) -> list[dict[str, Any]]:
+    extractor: str, write_path: str = "guarded") -> list[dict[str, Any]]:
     embedder = make_embedder(embedder_name)
     if embedder is None:
         return []
     timing_embedder = TimingEmbedder(embedder)
     url = f"sqlite:///{workdir / f'{embedder_name}-{memories}.db'}"
-    mem = Memori(url, embedder=embedder, extractor=None if extractor == "none" else extractor)
+    guards = {} if write_path == "guarded" else {"durability": "memory", "read_your_writes": 0}
+    mem = Memori(url, embedder=embedder, extractor=None if extractor == "none" else extractor,
+                 **guards)
     retriever = TimingRetriever(mem.retriever)
     inner_retriever = retriever.inner
     if hasattr(inner_retriever, "embedder"):
@@ -348,6 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the server waits this long before each answer, as a model "
                              "does (0: answer at once, so background work of one call "
                              "runs into the next)")
+    parser.add_argument("--write-path", default="guarded", choices=["guarded", "unguarded"],
+                        help="guarded (the defaults: local journal, read-your-writes wait) "
+                             "or unguarded (durability='memory', read_your_writes=0)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -358,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in args.embedders.split(","):
                 for n in sorted({0, args.memories}):
                     rows += run_config(base_url, name.strip(), n, args.calls, args.warmup,
-                                       Path(tmp), args.extractor)
+                                       Path(tmp), args.extractor, args.write_path)
             chunk_cost = stream_overhead(Path(tmp))
     finally:
         assert proc.stdin is not None
@@ -384,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "server": "memori.testing.OpenAIServer in a separate process on 127.0.0.1",
         "backend": "sqlite",
         "augmentation": args.extractor,
+        "write_path": args.write_path,
         "model_latency_ms": args.model_latency,
         "calls_per_config": args.calls,
         "results": rows,

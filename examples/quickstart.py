@@ -39,7 +39,7 @@ def main() -> None:
             reply = client.chat.completions.create(
                 model=model, messages=[{"role": "user", "content": text}]
             )
-            mem.flush()  # the turn is stored and its facts extracted
+            # no flush() needed: the user's next call waits for this turn's facts
             return reply.choices[0].message.content or ""
 
         ask("fitness-coach", "Goal: sub-25 5K by June.")

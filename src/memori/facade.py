@@ -258,12 +258,13 @@ class Memori:
         )
 
     def memories(self, *, include_history: bool = False, limit: int | None = None) -> list[Memory]:
-        """The memories the current scope sees, oldest first."""
+        """The memories the current scope sees, oldest first (after its entity's own
+        recorded turns are settled, as for recall)."""
         if limit is not None:
             check_limit(limit)
-        return self.store.list_memories(
-            self.scope(), include_superseded=include_history, limit=limit
-        )
+        scope = self.scope()
+        self.pipeline.wait_for(scope.entity_id)
+        return self.store.list_memories(scope, include_superseded=include_history, limit=limit)
 
     def forget(self, *, entity_id: str) -> int:
         """Erase everything stored for ``entity_id`` (GDPR erasure); returns items removed."""
