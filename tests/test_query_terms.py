@@ -196,9 +196,6 @@ def test_mongo_finds_a_memory_matching_the_end_of_a_long_question() -> None:
             client.drop_database(database)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "memori.retrieval.query.text_query keeps the FIRST 48 terms of a long query; it "
-    "should keep the last content words too (memori.core.query_terms)"))
 def test_default_recall_finds_a_memory_matching_the_end_of_a_long_question(
     open_memori: Callable[..., Memori], sqlite_url: str,
 ) -> None:

@@ -85,8 +85,16 @@ def inflections(word: str) -> list[str]:
 
 def text_query(text: str, *, expand: bool = True,
                stopwords: frozenset[str] = ENGLISH) -> str:
-    """The query to send to text search: content words, with inflections if ``expand``."""
+    """The query to send to text search: content words, with inflections if ``expand``.
+
+    A query with more than ``MAX_TERMS`` content words keeps its LAST ones (the question
+    of a long message usually comes at its end); inflections only fill the room left.
+    """
     kept = content_words(text, stopwords)
+    if len(kept) > MAX_TERMS:  # each word at its last position, the last MAX_TERMS of them
+        chosen = set(kept)
+        latest = dict.fromkeys(w for w in reversed(words(text)) if w in chosen)
+        kept = list(latest)[:MAX_TERMS][::-1]
     terms: list[str] = list(kept)
     if expand:  # the words themselves first, so a long query loses inflections, not words
         terms.extend(form for w in kept if w not in stopwords for form in inflections(w)[1:])
