@@ -26,7 +26,7 @@ ASYNC_METHODS = (
 )
 
 
-OPTIONAL_ASYNC_METHODS = ("aoutbox_pending", "aoutbox_mark")
+OPTIONAL_ASYNC_METHODS = ("aoutbox_pending", "aoutbox_parked", "aoutbox_mark")
 """Async twins a store may lack (callers fall back to a thread running the sync ones)."""
 
 

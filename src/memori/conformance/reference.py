@@ -8,6 +8,7 @@ connections share a database file. Nothing is persisted.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -393,15 +394,23 @@ class InMemoryStore(ThreadedAsyncMixin):
     # augmentation outbox
 
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
+        return self._in_state(ExtractState.PENDING, limit)
+
+    def outbox_parked(self, limit: int = 100) -> list[Turn]:
+        return self._in_state(ExtractState.PARKED, limit)
+
+    async def aoutbox_parked(self, limit: int = 100) -> list[Turn]:
+        return await asyncio.to_thread(self.outbox_parked, limit)
+
+    def _in_state(self, state: ExtractState, limit: int) -> list[Turn]:
+        """Turns of every entity in ``state``, oldest first (the outbox's order)."""
         self._check_ready()
         if limit < 0:
             raise ValueError("limit must not be negative")
         with self.db.lock:
-            pending = [
-                t for t in self.db.turns.values() if t.extract_state is ExtractState.PENDING
-            ]
-        pending.sort(key=lambda t: (t.created_at, t.entity_id, t.id))
-        return [_copy(t) for t in pending[:limit]]
+            found = [t for t in self.db.turns.values() if t.extract_state is state]
+        found.sort(key=lambda t: (t.created_at, t.entity_id, t.id))
+        return [_copy(t) for t in found[:limit]]
 
     def outbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
@@ -430,11 +439,14 @@ class InMemoryStore(ThreadedAsyncMixin):
         self._check_ready()
         with self.db.lock:
             entities = {k[0] for k in self.db.turns} | {k[0] for k in self.db.memories}
+            states = [t.extract_state for t in self.db.turns.values()]
             return {
                 "backend": self.name,
                 "entities": len(entities),
                 "turns": len(self.db.turns),
                 "memories": len(self.db.memories),
+                "outbox_pending": states.count(ExtractState.PENDING),
+                "outbox_parked": states.count(ExtractState.PARKED),
             }
 
     def admin_export_all(self) -> Iterator[Record]:

@@ -13,6 +13,7 @@ from memori.conformance.forget import ForgetTests
 from memori.conformance.guard import GuardTests
 from memori.conformance.lifecycle import LifecycleTests
 from memori.conformance.outbox import OutboxTests
+from memori.conformance.outbox_parked import OutboxParkedTests
 from memori.conformance.reconciliation import ReconciliationTests
 from memori.conformance.search import SearchOrderingTests
 from memori.conformance.search_hybrid import HybridSearchTests
@@ -39,6 +40,7 @@ class StoreConformance(
     ForgetTests,
     ExportImportTests,
     OutboxTests,
+    OutboxParkedTests,
     StatefulTests,
     TextSearchTests,
     VectorSearchTests,

@@ -95,10 +95,14 @@ class MemoryStore(Protocol):
     # augmentation outbox (crosses entities: the background worker's view)
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
         """Turns waiting for extraction, oldest first, across entities."""
+    def outbox_parked(self, limit: int = 100) -> list[Turn]:
+        """Parked turns (reason in ``extract_error``), oldest first, across entities."""
     def outbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Move turns of the entity to ``state``; PENDING (re)queues them, so a parked turn is
+        retried with ``state=PENDING, attempts=0``. ``error=None`` keeps the last error."""
 
     # admin (cross entities, by name)
     def admin_stats(self) -> dict[str, Any]: ...
@@ -136,8 +140,9 @@ class AsyncMemoryStore(Protocol):
     ) -> list[Hit]: ...
     async def aforget(self, entity_id: str) -> int: ...
     # the outbox, for the task worker of async apps (which falls back to a thread
-    # running the sync twins when a store lacks these two)
+    # running the sync twins when a store lacks these)
     async def aoutbox_pending(self, limit: int = 100) -> list[Turn]: ...
+    async def aoutbox_parked(self, limit: int = 100) -> list[Turn]: ...
     async def aoutbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,

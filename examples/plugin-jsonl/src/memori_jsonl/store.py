@@ -283,13 +283,20 @@ class JsonlStore(ThreadedAsyncMixin):
 
     # outbox
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
+        return self._in_state(ExtractState.PENDING, limit)
+
+    def outbox_parked(self, limit: int = 100) -> list[Turn]:
+        return self._in_state(ExtractState.PARKED, limit)
+
+    def _in_state(self, state: ExtractState, limit: int) -> list[Turn]:
+        """Turns of every entity in ``state``, oldest first (reads every entity file)."""
         self._check()
         if limit < 0:
             raise ValueError("limit must not be negative")
-        pending = [t for data in self.files.all_entities() for t in self._turns(data)
-                   if t.extract_state is ExtractState.PENDING]
-        pending.sort(key=lambda t: (t.created_at, t.entity_id, t.id))
-        return pending[:limit]
+        found = [t for data in self.files.all_entities() for t in self._turns(data)
+                 if t.extract_state is state]
+        found.sort(key=lambda t: (t.created_at, t.entity_id, t.id))
+        return found[:limit]
 
     def outbox_mark(self, entity_id: str, turn_ids: Sequence[str], state: ExtractState, *,
                     attempts: int | None = None, error: str | None = None) -> None:
@@ -315,9 +322,12 @@ class JsonlStore(ThreadedAsyncMixin):
     def admin_stats(self) -> dict[str, Any]:
         self._check()
         entities = self.files.all_entities()
+        states = [r["extract_state"] for d in entities for r in d["turns"].values()]
         return {"backend": self.name, "entities": len(entities),
                 "turns": sum(len(d["turns"]) for d in entities),
-                "memories": sum(len(d["memories"]) for d in entities)}
+                "memories": sum(len(d["memories"]) for d in entities),
+                "outbox_pending": states.count(ExtractState.PENDING.value),
+                "outbox_parked": states.count(ExtractState.PARKED.value)}
 
     def admin_export_all(self) -> Iterator[Record]:
         self._check()

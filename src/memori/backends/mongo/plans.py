@@ -165,6 +165,17 @@ def outbox_pending(limit: int) -> Plan[list[Turn]]:
     return [docs.doc_to_turn(r) for r in rows]
 
 
+def outbox_parked(limit: int) -> Plan[list[Turn]]:
+    """Parked turns, oldest first (no index covers them: the outbox index is partial
+    on pending turns, so this scans the collection)."""
+    _check_limit(limit)
+    if limit == 0:
+        return []
+    rows = yield Find(TURNS, {"extract_state": ExtractState.PARKED.value},
+                      docs.result_projection(), OUTBOX_ORDER, limit=limit)
+    return [docs.doc_to_turn(r) for r in rows]
+
+
 def outbox_mark(
     entity_id: str, turn_ids: Sequence[str], state: ExtractState,
     attempts: int | None, error: str | None,
@@ -186,6 +197,7 @@ def admin_counts(prefix: str) -> Plan[dict[str, int]]:
     turns: int = yield Count(TURNS, {})
     memories: int = yield Count(MEMORIES, {})
     pending: int = yield Count(TURNS, {"extract_state": ExtractState.PENDING.value})
+    parked: int = yield Count(TURNS, {"extract_state": ExtractState.PARKED.value})
     rows = yield Aggregate(TURNS, [
         {"$project": {"entity_id": 1}},
         {"$unionWith": {"coll": prefix + MEMORIES, "pipeline": [{"$project": {"entity_id": 1}}]}},
@@ -193,4 +205,5 @@ def admin_counts(prefix: str) -> Plan[dict[str, int]]:
         {"$count": "n"},
     ])
     entities = int(rows[0]["n"]) if rows else 0
-    return {"entities": entities, "turns": turns, "memories": memories, "pending_turns": pending}
+    return {"entities": entities, "turns": turns, "memories": memories,
+            "outbox_pending": pending, "outbox_parked": parked}

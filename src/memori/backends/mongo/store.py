@@ -153,6 +153,9 @@ class MongoStore(AsyncMongoMethods):
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
         return self._run(plans.outbox_pending(check_limit(limit)), "outbox pending")
 
+    def outbox_parked(self, limit: int = 100) -> list[Turn]:
+        return self._run(plans.outbox_parked(check_limit(limit)), "outbox parked")
+
     def outbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,

@@ -133,6 +133,10 @@ class AsyncMethods(StoreBase):
         out: list[Turn] = await self._aread((plans.outbox_pending(self._ctx, limit), None))
         return out
 
+    async def aoutbox_parked(self, limit: int = 100) -> list[Turn]:
+        out: list[Turn] = await self._aread((plans.outbox_parked(self._ctx, limit), None))
+        return out
+
     async def aoutbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,

@@ -30,6 +30,7 @@ from memori.core.ids import check_id
 from memori.core.models import ExtractState, Memory, Scope, Turn
 
 PENDING = ExtractState.PENDING.value
+PARKED = ExtractState.PARKED.value
 
 
 def to_turn(row: RowLike) -> Turn:
@@ -240,6 +241,20 @@ def outbox_pending(ctx: Context, limit: int) -> Plan[list[Turn]]:
     return _list_turns(stmt, newest_first=False)
 
 
+def outbox_parked(ctx: Context, limit: int) -> Plan[list[Turn]]:
+    """Parked turns, oldest first: the outbox table holds pending work only, so this
+    reads the turns table (no index on ``extract_state``: a scan on a big table)."""
+    check_limit(limit)
+    t = ctx.layout.turns
+    stmt = (
+        select(*turn_columns(t))
+        .where(t.c.extract_state == PARKED)
+        .order_by(t.c.created_at, t.c.entity_id.collate("C"), t.c.id.collate("C"))
+        .limit(limit)
+    )
+    return _list_turns(stmt, newest_first=False)
+
+
 def outbox_mark(
     ctx: Context, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
     attempts: int | None, error: str | None,
@@ -289,6 +304,8 @@ def admin_counts(ctx: Context) -> Plan[dict[str, int]]:
         select(func.count()).select_from(m).scalar_subquery().label("memories"),
         select(func.count()).select_from(u).scalar_subquery().label("entities"),
         select(func.count()).select_from(o).scalar_subquery().label("outbox_pending"),
+        select(func.count()).select_from(t).where(t.c.extract_state == PARKED)
+        .scalar_subquery().label("outbox_parked"),
     )
     return _counts(stmt)
 

@@ -206,6 +206,10 @@ class PostgresStore(AsyncMethods):
         out: list[Turn] = self._read((plans.outbox_pending(self._ctx, limit), None))
         return out
 
+    def outbox_parked(self, limit: int = 100) -> list[Turn]:
+        out: list[Turn] = self._read((plans.outbox_parked(self._ctx, limit), None))
+        return out
+
     def outbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,

@@ -82,3 +82,8 @@ def with_ids(base: models.Filter, ids: Sequence[str]) -> models.Filter:
 def pending() -> models.Filter:
     """Turns waiting for extraction, across entities (the outbox)."""
     return models.Filter(must=[_eq(EXTRACT_STATE, ExtractState.PENDING.value)])
+
+
+def parked() -> models.Filter:
+    """Turns whose extraction was given up, across entities (the operator's view)."""
+    return models.Filter(must=[_eq(EXTRACT_STATE, ExtractState.PARKED.value)])

@@ -300,6 +300,17 @@ def outbox_pending(layout: Layout, limit: int) -> Op[list[Turn]]:
     return sorted((_turn(r) for r in page), key=lambda t: (t.created_at, t.entity_id, t.id))
 
 
+def outbox_parked(layout: Layout, limit: int) -> Op[list[Turn]]:
+    """Parked turns, oldest first (the extract_state keyword index narrows the scroll)."""
+    _check_limit(limit)
+    if limit == 0:
+        return []
+    page, _ = yield from scroll_page(
+        layout.turns, f.parked(), limit=limit, order_by=_BY_TIME, vectors=layout.dense
+    )
+    return sorted((_turn(r) for r in page), key=lambda t: (t.created_at, t.entity_id, t.id))
+
+
 def outbox_mark(
     layout: Layout, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
     attempts: int | None, error: str | None,
@@ -335,6 +346,7 @@ def admin_stats(layout: Layout) -> Op[dict[str, Any]]:
     turns = yield from count(layout.turns, None)
     memories = yield from count(layout.memories, None)
     pending = yield from count(layout.turns, f.pending())
+    parked = yield from count(layout.turns, f.parked())
     entities = (yield from _entities(layout.turns)) | (yield from _entities(layout.memories))
     return {
         "backend": "qdrant",
@@ -342,6 +354,7 @@ def admin_stats(layout: Layout) -> Op[dict[str, Any]]:
         "turns": turns,
         "memories": memories,
         "outbox_pending": pending,
+        "outbox_parked": parked,
         "collections": [layout.turns, layout.memories, layout.meta],
         "vector_dim": layout.vector_dim,
     }

@@ -171,6 +171,9 @@ class QdrantStore(AsyncTwins):
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
         return self._exec(ops.outbox_pending(self._layout, limit))
 
+    def outbox_parked(self, limit: int = 100) -> list[Turn]:
+        return self._exec(ops.outbox_parked(self._layout, limit))
+
     def outbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,

@@ -622,6 +622,18 @@ class SQLiteStore(ThreadedAsyncMixin):
         with self._read() as conn:
             return [self._to_turn(r) for r in conn.execute(stmt).mappings()]
 
+    def outbox_parked(self, limit: int = 100) -> list[Turn]:
+        """Parked turns, oldest first, across entities (a scan of turns: no state index)."""
+        _check_limit(limit)
+        t = self._turns
+        stmt = (
+            select(t).where(t.c.extract_state == ExtractState.PARKED.value)
+            .order_by(t.c.created_at, t.c.entity_id, t.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [self._to_turn(r) for r in conn.execute(stmt).mappings()]
+
     def outbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,
@@ -665,6 +677,8 @@ class SQLiteStore(ThreadedAsyncMixin):
                 "memories": conn.execute(select(func.count()).select_from(m)).scalar_one(),
                 "entities": conn.execute(select(func.count()).select_from(entities)).scalar_one(),
                 "outbox_pending": conn.execute(select(func.count()).select_from(o)).scalar_one(),
+                "outbox_parked": conn.execute(select(func.count()).select_from(t).where(
+                    t.c.extract_state == ExtractState.PARKED.value)).scalar_one(),
                 "sqlite_version": conn.exec_driver_sql("SELECT sqlite_version()").scalar_one(),
                 "journal_mode": conn.exec_driver_sql("PRAGMA journal_mode").scalar_one(),
             }
