@@ -8,7 +8,6 @@ connections share a database file. Nothing is persisted.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -398,9 +397,6 @@ class InMemoryStore(ThreadedAsyncMixin):
 
     def outbox_parked(self, limit: int = 100) -> list[Turn]:
         return self._in_state(ExtractState.PARKED, limit)
-
-    async def aoutbox_parked(self, limit: int = 100) -> list[Turn]:
-        return await asyncio.to_thread(self.outbox_parked, limit)
 
     def _in_state(self, state: ExtractState, limit: int) -> list[Turn]:
         """Turns of every entity in ``state``, oldest first (the outbox's order)."""

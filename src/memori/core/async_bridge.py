@@ -86,6 +86,9 @@ class ThreadedAsyncMixin:
     async def aoutbox_pending(self, limit: int = 100) -> list[Turn]:
         return await asyncio.to_thread(self.outbox_pending, limit)  # type: ignore[attr-defined]
 
+    async def aoutbox_parked(self, limit: int = 100) -> list[Turn]:
+        return await asyncio.to_thread(self.outbox_parked, limit)  # type: ignore[attr-defined]
+
     async def aoutbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,

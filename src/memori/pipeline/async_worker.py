@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from memori.core import ExtractState, Memory, MemoryStore, Turn
@@ -47,12 +47,11 @@ class AsyncOutboxWorker:
         concurrency: int = 4, policy: OutboxPolicy | None = None,
         stats: AugmentationStats | None = None,
         task_init: Callable[[], object] | None = None,
-        before_start: Callable[[], Awaitable[None]] | None = None,
         gate: ForegroundGate | None = None, inflight: InFlight | None = None,
     ) -> None:
         """``extractor`` has ``aextract`` (awaited) or ``extract`` (run in a thread).
         ``task_init`` runs first inside the task (its context is inherited by every
-        job and thread it starts); ``before_start`` is awaited before the first pass.
+        job and thread it starts);
         ``gate``: each batch's thread call waits (briefly) for foreground reads to end."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -63,7 +62,6 @@ class AsyncOutboxWorker:
         self.policy = policy or OutboxPolicy()
         self.stats = stats or AugmentationStats()
         self._task_init = task_init
-        self._before_start = before_start
         self._gate = gate
         self._inflight = inflight
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -173,8 +171,6 @@ class AsyncOutboxWorker:
         assert self._wake is not None
         if self._task_init is not None:
             self._task_init()
-        if self._before_start is not None:
-            await self._before_start()
         failures = 0
         while not self._closing:
             self._wake.clear()

@@ -1,12 +1,12 @@
-"""Where augmentation runs: a thread in sync apps, a task on the app's event loop in async ones.
+"""Where extraction runs: one worker thread, or, for a loop-bound extractor, a task.
 
-``AugmentationRunner`` owns both workers. They share the policy (retry times)
-and the counters and never run at once: a task worker starts its first pass
-only after the thread worker has stopped. The thread serves sync code; an async
-extractor, or the first use from a running loop (an async model call, ``await
-mem.aflush()``), moves extraction onto that loop as a task. When that loop ends
-(``asyncio.run`` returns), sync code gets the thread back, and the outbox makes
-the move lossless: unmarked turns simply stay pending.
+A sync extractor (``extract``: the offline one, an LLM extractor with a sync
+client) always runs on the worker thread, in sync and async applications
+alike. An extractor with only ``aextract`` (the ``AsyncExtractor`` protocol: an
+async model client, bound to the application's event loop) runs as a task on
+that loop, started at its first use there; when the loop ends (``asyncio.run``
+returns) the task is dropped and the next loop that uses memori starts a new
+one. The outbox makes every stop lossless: unmarked turns simply stay pending.
 """
 
 from __future__ import annotations
@@ -109,37 +109,25 @@ class AugmentationRunner:
             self.task = AsyncOutboxWorker(
                 self.store, self.extractor, self.reconciler, concurrency=self.concurrency,
                 policy=self.policy, stats=self.stats, task_init=self._context_init,
-                before_start=self._take_over, gate=self._gate, inflight=self._inflight,
+                gate=self._gate, inflight=self._inflight,
             )
             self.task.start()
 
-    async def _take_over(self) -> None:
-        """Wait (off the loop) until the thread worker has stopped: never both at once."""
-        thread = self.thread
-        if thread is None:
-            return
-        thread.suspend()
-        while not thread.wait_stopped(0):
-            await asyncio.to_thread(thread.wait_stopped, POLL_SECONDS)
-
-    def _back_to_thread(self, task: AsyncOutboxWorker) -> None:
-        """The task's loop is gone: give the work back to the thread worker."""
+    def _drop(self, task: AsyncOutboxWorker) -> None:
+        """The task's loop is gone: forget the task (the next loop starts a new one)."""
         with self._lock:
-            if self.task is not task:
-                return
-            task.abandon()
-            self.task = None
-            if self.thread is not None and not self._closed:
-                self.thread.resume()
+            if self.task is task:
+                task.abandon()
+                self.task = None
 
     def _live_task(self) -> AsyncOutboxWorker | None:
-        """The task worker if it can still run, else None (and the thread takes over)."""
+        """The task worker if it can still run, else None."""
         task = self.task
         if task is None:
             return None
         if task.alive and (task.on_loop_thread() or _loop_running(task)):
             return task
-        self._back_to_thread(task)
+        self._drop(task)
         return None
 
     # what the facade calls
@@ -150,7 +138,7 @@ class AugmentationRunner:
             task.notify()  # a paused loop sees it when it runs again
             return
         if task is not None:
-            self._back_to_thread(task)
+            self._drop(task)
         if self.thread is not None:
             self.thread.notify()
 
@@ -174,7 +162,7 @@ class AugmentationRunner:
                 return False
             if done is not None:
                 return done
-            self._back_to_thread(task)
+            self._drop(task)
         if self.thread is None:
             return self._no_worker_left()
         return self.thread.drain(timeout)

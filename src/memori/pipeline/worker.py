@@ -48,7 +48,7 @@ class OutboxWorker:
         gate: ForegroundGate | None = None, inflight: InFlight | None = None,
     ) -> None:
         """``thread_init`` runs first in the worker thread (e.g. to pause interception).
-        ``policy`` and ``stats`` may be shared with a task worker that takes over.
+        ``policy`` and ``stats`` are shared with the runner.
         ``gate``: each batch waits (briefly) for foreground reads to finish.
         ``inflight``: told when turns are done or parked (read-your-writes)."""
         self.store = store
@@ -60,7 +60,6 @@ class OutboxWorker:
         self._wakeups = 0
         self._idle_after = 0.0
         self._closed = False
-        self._suspended = False
         self._thread: threading.Thread | None = None
         self._thread_init = thread_init
         self._gate = gate
@@ -74,7 +73,7 @@ class OutboxWorker:
             self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
-        if self._closed or self._suspended:
+        if self._closed:
             return
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
@@ -87,7 +86,7 @@ class OutboxWorker:
             self._thread_init()
         while True:
             with self._cond:
-                if self._closed or self._suspended:
+                if self._closed:
                     self._cond.notify_all()
                     return
                 seen = self._wakeups
@@ -106,7 +105,7 @@ class OutboxWorker:
                 if not waiting:
                     self._idle_after = started
                     self._cond.notify_all()
-                if self._wakeups == seen and not (self._closed or self._suspended):
+                if self._wakeups == seen and not self._closed:
                     self._cond.wait(timeout=self.policy.next_retry_delay())
 
     def run_once(self) -> tuple[bool, bool]:
@@ -155,7 +154,7 @@ class OutboxWorker:
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until the worker found the outbox empty after this call; False on timeout
-        (or when the worker is closed or suspended)."""
+        (or when the worker is closed)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         asked = time.time()
         with self._cond:
@@ -175,30 +174,6 @@ class OutboxWorker:
         """Seconds since the oldest turn still waiting was recorded (0 when none)."""
         pending = self.store.outbox_pending(1)
         return max(0.0, time.time() - pending[0].created_at) if pending else 0.0
-
-    # hand-over to and from a task worker
-    @property
-    def suspended(self) -> bool:
-        return self._suspended
-
-    def suspend(self) -> None:
-        """Stop after the current batch (a task worker takes over); ``resume`` undoes it."""
-        with self._cond:
-            self._suspended = True
-            self._cond.notify_all()
-
-    def resume(self) -> None:
-        """Run again after ``suspend`` (and look at the outbox at once)."""
-        with self._cond:
-            self._suspended = False
-        self.notify()
-
-    def wait_stopped(self, timeout: float | None = None) -> bool:
-        """Wait until the thread has exited (after ``suspend`` or ``close``)."""
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-        return thread is None or not thread.is_alive()
 
     def close(self) -> None:
         with self._cond:
