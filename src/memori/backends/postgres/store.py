@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memori.backends.postgres import plans, writes
+from memori.backends.postgres import plans, vacuum, writes
 from memori.backends.postgres.async_store import AsyncMethods
 from memori.backends.postgres.base import Call
 from memori.backends.postgres.context import AnnSettings, check_limit
@@ -235,6 +235,19 @@ class PostgresStore(AsyncMethods):
             "pgvector": done.pgvector if done else None,
             "row_level_security": bool(done and done.rls_active),
         }
+
+    def admin_vacuum(self, *, full: bool = False) -> list[str]:
+        """``VACUUM`` memori's tables (across entities): the space of rows deleted by
+        ``forget`` and other deletes is reclaimed now rather than at autovacuum's
+        next pass. ``full=True`` rewrites the tables (``VACUUM FULL``: the old pages
+        are gone at once, but the tables are locked while it runs). WAL, replicas
+        and backups keep their copies until they expire. Returns the tables."""
+        self._check_open()
+        if self._provisioned is None:
+            self.setup()
+        engine = self._engines.require_sync()
+        with self._engines.guard(), self._translate():
+            return vacuum.vacuum(engine, self._ctx.layout, full=full)
 
     def admin_export_all(self) -> Iterator[Record]:
         """Records of every entity, entity by entity (crosses entities on purpose)."""

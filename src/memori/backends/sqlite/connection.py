@@ -106,6 +106,7 @@ class ConnectionSetup:
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            cur.execute("PRAGMA secure_delete = ON")  # deleted rows are zeroed, not freed
             in_tx = bool(getattr(dbapi_conn, "in_transaction", False))
             if self.wal and not in_tx:
                 mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()

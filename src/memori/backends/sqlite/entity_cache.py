@@ -60,9 +60,15 @@ class EntityCache:
         )
 
     def view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView:
-        """The entity's sets of ``kind`` as of now (the version is read here, once)."""
-        return EntityView(self, ChangeLog(conn, kind, entity_id),
-                          versions.read_version(conn, kind, entity_id))
+        """The entity's sets of ``kind`` as of now (the version is read here, once).
+
+        No version means no rows: sets still held were of an entity forgotten by
+        another process (or connection), and are dropped.
+        """
+        version = versions.read_version(conn, kind, entity_id)
+        if version is None and self.holds(kind, entity_id):
+            self.drop(kind, entity_id)
+        return EntityView(self, ChangeLog(conn, kind, entity_id), version)
 
     def holds(self, kind: Kind, entity_id: str) -> bool:
         """Whether any set of (kind, entity) is cached (cheap: no SQL)."""
@@ -86,9 +92,16 @@ class EntityCache:
             _catch_up_held(self.items, log, version, self.catch_up_items)
 
     def discard(self, entity_id: str) -> None:
+        """Drop every set of the entity (``forget``)."""
         for cache in (self.vectors, self.items):
             if cache is not None:
                 cache.discard(entity_id)
+
+    def drop(self, kind: Kind, entity_id: str) -> None:
+        """Drop the sets of (kind, entity)."""
+        for cache in (self.vectors, self.items):
+            if cache is not None:
+                cache.discard(entity_id, kinds=(kind,))
 
     def clear(self) -> None:
         for cache in (self.vectors, self.items):
@@ -224,8 +237,9 @@ def _current(
                 return found
     if cache.oversized(key, version) or not cache.admit(key):
         return None
+    discards = cache.discards  # a forget committed after this may not be in the scan
     built = build(log.conn, log.kind, log.entity_id, version)
-    return built if cache.put(key, built) else None
+    return built if cache.put(key, built, discards=discards) else None
 
 
 def _catch_up_held(

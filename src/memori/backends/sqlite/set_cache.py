@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from memori.backends.sqlite.versions import CHANGE_LOG_KEEP, KINDS, Key
+from memori.backends.sqlite.versions import CHANGE_LOG_KEEP, KINDS, Key, Kind
 
 
 class CachedSet(Protocol):
@@ -50,6 +51,9 @@ class SetCache(Generic[S]):
         """Sets built from a scan so far."""
         self.catch_ups = 0
         """Sets brought forward from the change log so far."""
+        self.discards = 0
+        """Entities dropped so far (``forget``): a set whose build started before the
+        last one may hold a forgotten entity's rows, so ``put`` refuses it."""
 
     def get(self, key: Key) -> S | None:
         """The set cached for ``key`` (at whatever version: the caller checks it)."""
@@ -59,9 +63,12 @@ class SetCache(Generic[S]):
                 self._sets.move_to_end(key)
             return found
 
-    def put(self, key: Key, found: S) -> bool:
-        """Cache a freshly built set (replacing any other); False when it is too big."""
+    def put(self, key: Key, found: S, *, discards: int | None = None) -> bool:
+        """Cache a freshly built set (replacing any other); False when it is too big,
+        or when an entity was discarded since ``discards`` was read (before the build)."""
         with self._lock:
+            if discards is not None and discards != self.discards:
+                return False
             self.builds += 1
             if len(found) > self.max_items // 2:
                 self._drop(key)
@@ -116,18 +123,21 @@ class SetCache(Generic[S]):
                 return True
             return False
 
-    def discard(self, entity_id: str) -> None:
-        """Drop every set of the entity."""
+    def discard(self, entity_id: str, kinds: Sequence[Kind] = KINDS) -> None:
+        """Drop the entity's sets (of ``kinds``) and everything noted about them."""
         with self._lock:
-            for kind in KINDS:
+            self.discards += 1
+            for kind in kinds:
                 self._drop((kind, entity_id))
                 self._oversized.pop((kind, entity_id), None)
+                self._requests.pop((kind, entity_id), None)
 
     def clear(self) -> None:
         with self._lock:
             self._sets.clear()
             self._sizes.clear()
             self._oversized.clear()
+            self._requests.clear()
             self._total = 0
 
     def stats(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from memori.backends.sql.rows import (
 from memori.backends.sql.scoring import cosine_score, rrf_fuse
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
-from memori.backends.sqlite import versions
+from memori.backends.sqlite import erasure, versions
 from memori.backends.sqlite.cache_scopes import CacheScope, MemoryScope, TurnScope
 from memori.backends.sqlite.entity_cache import EntityCache, EntityView
 from memori.backends.sqlite.errors import translate_errors
@@ -106,6 +106,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         vector_cache_items: int | None = None,
         item_cache_items: int = ITEM_CACHE_ITEMS,
         item_cache_after: int = ITEM_CACHE_AFTER,
+        vacuum_on_forget: bool = True,
     ) -> None:
         self.engine = engine
         self.vector_dim = vector_dim
@@ -115,6 +116,7 @@ class SQLiteStore(ThreadedAsyncMixin):
         self._migrate = migrate
         self._setup_hook = connection_setup
         self._file_backed = file_backed
+        self._vacuum_on_forget = vacuum_on_forget
         self._codec = BlobCodec(vector_dim)
         self._tables: Tables = build_tables()
         vector_items = cache_bound(vector_dim, vector_cache_items)
@@ -188,6 +190,12 @@ class SQLiteStore(ThreadedAsyncMixin):
         self._closed = True
         if self._cache is not None:
             self._cache.clear()
+        if self._ready:
+            try:  # the WAL may still hold old page images (e.g. a reader blocked forget's)
+                self._truncate_wal()
+            except Exception as e:
+                log.debug("memori: truncating the SQLite WAL at close failed (%s)",
+                          type(e).__name__)
         self._setup_hook.detach(self.engine)
         if self._owns_engine:
             self.engine.dispose()
@@ -524,7 +532,11 @@ class SQLiteStore(ThreadedAsyncMixin):
     # whole entity
 
     def forget(self, entity_id: str) -> int:
-        """Delete every turn, memory and outbox row of the entity (FTS rows go by trigger)."""
+        """Delete every turn, memory and outbox row of the entity (FTS rows go by trigger),
+        and leave no copy behind: freed space is zeroed (``secure_delete``), the FTS
+        index is merged without the deleted words, the file is rebuilt (``VACUUM``,
+        unless ``vacuum_on_forget=False``), the WAL truncated (see ``erasure``), and
+        the in-process sets of the entity are dropped."""
         check_id(entity_id)
         removed = 0
         with self._write() as conn:
@@ -533,9 +545,20 @@ class SQLiteStore(ThreadedAsyncMixin):
                 stmt = delete(table).where(table.c.entity_id == entity_id)
                 removed += conn.execute(stmt).rowcount
             versions.delete_entity(conn, entity_id)  # after the deletes: their triggers log
+            erasure.purge_text_index(conn)
         if self._cache is not None:
             self._cache.discard(entity_id)
+        if self._file_backed and self._vacuum_on_forget:
+            with self._guard, translate_errors():
+                erasure.vacuum(self.engine)
+        self._truncate_wal()
         return removed
+
+    def _truncate_wal(self) -> bool:
+        if not self._file_backed:
+            return True
+        with self._guard, translate_errors():
+            return erasure.truncate_wal(self.engine)
 
     def export(self, entity_id: str) -> Iterator[Record]:
         """Every turn then every memory of the entity, oldest first, as records."""
@@ -692,6 +715,19 @@ class SQLiteStore(ThreadedAsyncMixin):
         stats["text_search"] = "fts5"
         return stats
 
+    def admin_vacuum(self, *, full: bool = True) -> None:
+        """Rebuild the whole file (``VACUUM``, across entities) and truncate the WAL
+        (``full`` is accepted as PostgreSQL's is: SQLite's VACUUM is always full).
+
+        What ``forget`` does after its deletes unless ``vacuum_on_forget=False``; also
+        clears the free pages of a file written without ``secure_delete`` (by memori
+        before it set it). Needs free disk space about the size of the file.
+        """
+        self._ensure_ready()
+        with self._guard, translate_errors():
+            erasure.vacuum(self.engine)
+        self._truncate_wal()
+
     def admin_export_all(self) -> Iterator[Record]:
         """Records of every entity, entity by entity (crosses entities on purpose)."""
         self._ensure_ready()
@@ -734,7 +770,9 @@ def open_store(
     half rule; 0 turns it off and text search runs in FTS5), ``item_cache_after``
     (searches of an entity's turns or memories served in SQL before its items are
     cached, default 4: a one-off call in a short-lived process never reads the
-    whole entity).
+    whole entity), ``vacuum_on_forget`` (rebuild the file after ``forget`` so no
+    copy of the entity's rows survives in the unused part of a page: default True;
+    False makes a forget cost its own rows only, and ``admin_vacuum`` then does it).
     """
     if vector_dim is not None and (type(vector_dim) is not int or vector_dim <= 0):
         raise ConfigurationError("vector_dim must be a positive int or None")
@@ -743,6 +781,9 @@ def open_store(
     cache_items = cache_bound(vector_dim, options.pop("vector_cache_items", None))
     item_items = options.pop("item_cache_items", ITEM_CACHE_ITEMS)
     item_after = options.pop("item_cache_after", ITEM_CACHE_AFTER)
+    vacuum_on_forget = options.pop("vacuum_on_forget", True)
+    if not isinstance(vacuum_on_forget, bool):
+        raise ConfigurationError("vacuum_on_forget must be a bool")
     for name, value in (("item_cache_items", item_items), ("item_cache_after", item_after)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigurationError(f"{name} must be a non-negative int")
@@ -757,6 +798,7 @@ def open_store(
         vector_dim=vector_dim, vector_search=mode, migrate=migrate, connection_setup=setup,
         file_backed=opened.file_backed, vector_cache_items=cache_items,
         item_cache_items=item_items, item_cache_after=item_after,
+        vacuum_on_forget=vacuum_on_forget,
     )
 
 
