@@ -271,6 +271,7 @@ class Memori:
         check_id(entity_id, "entity_id")
         self._recorder.flush()
         removed = self.store.forget(entity_id)
+        self.pipeline.forget(entity_id)
         if self._llm is not None:
             self._llm.forget_entity(entity_id)  # its cached session history goes too
         return removed

@@ -50,6 +50,10 @@ class InFlight:
         for entity_id, ids in by_entity.items():
             self.finish(entity_id, ids)
 
+    def ids(self, entity_id: str) -> set[str]:
+        with self._cond:
+            return set(self._ids.get(entity_id, ()))
+
     def busy(self, entity_id: str) -> bool:
         """Whether the entity has turns in flight (never blocks)."""
         return entity_id in self._ids

@@ -59,17 +59,18 @@ class Journal:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         _lock(self._fd)
         self._lock = threading.Lock()
-        self._open: set[str] = set()
+        self._open: dict[str, tuple[str, str]] = {}  # turn id -> (entity id, its line)
         self._closed = False
 
     def append(self, turns: Sequence[Turn]) -> None:
         """Journal turns before they are queued (raises ``OSError`` if the disk refuses)."""
-        data = "".join(_line({"turn": turn_to_record(t)}) for t in turns)
+        lines = [(t, _line({"turn": turn_to_record(t)})) for t in turns]
         with self._lock:
             if self._closed:
                 raise RuntimeError("the journal is closed")
-            _write_all(self._fd, data.encode("utf-8", "surrogatepass"))
-            self._open.update(t.id for t in turns)
+            _write_all(self._fd, "".join(line for _, line in lines).encode(
+                "utf-8", "surrogatepass"))
+            self._open.update((t.id, (t.entity_id, line)) for t, line in lines)
 
     def confirm(self, turn_ids: Iterable[str]) -> None:
         """The store holds these turns now: forget them (truncate when nothing is left)."""
@@ -77,7 +78,8 @@ class Journal:
         with self._lock:
             if self._closed:
                 return
-            self._open.difference_update(ids)
+            for turn_id in ids:
+                self._open.pop(turn_id, None)
             if not self._open:
                 os.ftruncate(self._fd, 0)
             else:
@@ -94,6 +96,19 @@ class Journal:
         finally:
             os.close(fd)
         self.confirm([turn.id])
+
+    def forget(self, entity_id: str) -> None:
+        """Leave no text of ``entity_id`` in this journal or the rejected file: this file
+        is rewritten with the other entities' unconfirmed turns only."""
+        with self._lock:
+            if self._closed:
+                return
+            self._open = {k: v for k, v in self._open.items() if v[0] != entity_id}
+            os.ftruncate(self._fd, 0)
+            if self._open:
+                data = "".join(line for _, line in self._open.values())
+                _write_all(self._fd, data.encode("utf-8", "surrogatepass"))
+        _drop_rejected(self.directory, entity_id)
 
     @property
     def unconfirmed(self) -> int:
@@ -162,6 +177,21 @@ def take_rejected(directory: Path) -> list[Turn]:
     finally:
         os.close(fd)
     return turns
+
+
+def _drop_rejected(directory: Path, entity_id: str) -> None:
+    path = directory / REJECTED
+    if not path.exists():
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        _lock(fd, blocking=True)
+        kept = [r for r in _records(path) if r.get("turn", {}).get("entity_id") != entity_id]
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        _write_all(fd, "".join(_line(r) for r in kept).encode("utf-8", "surrogatepass"))
+    finally:
+        os.close(fd)
 
 
 def discard(paths: Iterable[Path]) -> None:

@@ -152,6 +152,14 @@ class WritePath:
                 f"({stats.last_error}); 'memori retry' or Memori.retry() queues them again",
                 turns=count, cause=stats.last_error)
 
+    def forget(self, entity_id: str) -> None:
+        """The entity was erased from the store: erase it from the journal and the in-flight
+        set too (called after the recorder was flushed)."""
+        journal = self.recorder.journal
+        if journal is not None:
+            journal.forget(entity_id)
+        self.inflight.finish(entity_id, list(self.inflight.ids(entity_id)))
+
     # recovery
     def retry(self) -> int:
         """Queue parked turns for extraction again and record rejected turns again."""
