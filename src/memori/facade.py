@@ -270,7 +270,8 @@ class Memori:
         """Erase everything stored for ``entity_id`` (GDPR erasure); returns items removed."""
         check_id(entity_id, "entity_id")
         self._recorder.flush()
-        removed = self.store.forget(entity_id)
+        with self.pipeline.inflight.erasing(entity_id):  # extraction in flight writes nothing
+            removed = self.store.forget(entity_id)
         self.pipeline.forget(entity_id)
         if self._llm is not None:
             self._llm.forget_entity(entity_id)  # its cached session history goes too

@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from memori.core import ExtractState, Memory, MemoryStore, Turn
 from memori.pipeline.gate import ForegroundGate
-from memori.pipeline.inflight import InFlight
+from memori.pipeline.inflight import InFlight, applying
 from memori.pipeline.outbox_logic import (
     AugmentationStats,
     EntityJob,
@@ -195,6 +196,7 @@ class AsyncOutboxWorker:
         self._ended_jobs.clear()
         self._stale = False
         limit = self.policy.fetch_limit(self._busy_turns)
+        read_at = time.monotonic()
         pending = await self._pending(limit)
         if not pending and not self._jobs:
             self._idle(generation)
@@ -209,21 +211,22 @@ class AsyncOutboxWorker:
             if self._closing:
                 self._slots.release()
                 break
-            self._launch(job)
+            self._launch(job, read_at)
         return plan.waiting
 
-    def _launch(self, job: EntityJob) -> None:
+    def _launch(self, job: EntityJob, read_at: float) -> None:
         assert self.loop is not None
         self._busy_turns += job.turn_count
-        task = self.loop.create_task(self._run_job(job), name=f"memori-extract-{id(job):x}")
+        task = self.loop.create_task(self._run_job(job, read_at),
+                                     name=f"memori-extract-{id(job):x}")
         self._jobs[job.entity_id] = task
 
-    async def _run_job(self, job: EntityJob) -> None:
+    async def _run_job(self, job: EntityJob, read_at: float) -> None:
         try:
             for batch in job.batches:
                 if self._closing:
                     break
-                await self._process(list(batch))
+                await self._process(list(batch), read_at)
         except Exception as e:  # the store failed while marking: the turns stay pending
             log.warning("memori: augmentation job failed (%s)", type(e).__name__)
         finally:
@@ -235,15 +238,16 @@ class AsyncOutboxWorker:
             if self._wake is not None and (self._stale or self._waiters):
                 self._wake.set()  # else the last read planned everything: nothing to read
 
-    async def _process(self, turns: list[Turn]) -> None:
+    async def _process(self, turns: list[Turn], read_at: float) -> None:
         done = self.policy.succeeded(turns)  # a failure below sets a new retry time
         try:
             aextract = getattr(self.extractor, "aextract", None)
             if aextract is not None:
                 candidates: list[Memory] = await aextract(self.policy.extraction_input(turns))
-                changed = await asyncio.to_thread(self._commit, done, turns, candidates)
+                changed = await asyncio.to_thread(
+                    self._commit, done, turns, candidates, read_at)
             else:  # one thread hop for a sync extractor: extract, reconcile, mark
-                changed = await asyncio.to_thread(self._commit, done, turns, None)
+                changed = await asyncio.to_thread(self._commit, done, turns, None, read_at)
         except Exception as e:
             self.stats.failed += 1
             self.stats.last_error = failure_reason(e)
@@ -258,17 +262,21 @@ class AsyncOutboxWorker:
         self.stats.memories += len(changed)
 
     def _commit(
-        self, done: Mark, turns: list[Turn], candidates: list[Memory] | None
+        self, done: Mark, turns: list[Turn], candidates: list[Memory] | None, read_at: float
     ) -> list[Memory]:
         """(Extract with the sync extractor,) reconcile and mark done, in one thread call:
         once it starts, cancelling the task (``asyncio.run`` ending) cannot leave
-        memories stored but their turns unmarked."""
+        memories stored but their turns unmarked. Nothing is written for an entity
+        forgotten since the batch was read."""
         if self._gate is not None:
             self._gate.wait_idle()  # in the worker thread: the loop never waits here
         if candidates is None:
             candidates = self.extractor.extract(self.policy.extraction_input(turns))
-        changed = self.reconciler.apply(self.policy.candidates(candidates, turns))
-        self.store.outbox_mark(done.entity_id, done.turn_ids, done.state)
+        with applying(self._inflight, done.entity_id, read_at) as wanted:
+            if not wanted:
+                return []
+            changed = self.reconciler.apply(self.policy.candidates(candidates, turns))
+            self.store.outbox_mark(done.entity_id, done.turn_ids, done.state)
         self._settled(done)
         return changed
 

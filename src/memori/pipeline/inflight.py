@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from memori.core import Turn
 
@@ -27,6 +28,23 @@ class InFlight:
         self._ids: dict[str, set[str]] = {}
         self.waits = 0
         """How many reads found their entity's turns in flight and waited."""
+        self._erase = threading.Lock()
+        self._erased: dict[str, float] = {}
+
+    # forget vs. extraction in flight: a batch read before a forget never writes after it
+    @contextmanager
+    def applying(self, entity_id: str, read_at: float) -> Iterator[bool]:
+        """Hold while a batch's memories are written; yields False (write nothing) when the
+        entity was forgotten after the batch was read (``read_at``: ``time.monotonic()``)."""
+        with self._erase:
+            yield self._erased.get(entity_id, float("-inf")) < read_at
+
+    @contextmanager
+    def erasing(self, entity_id: str) -> Iterator[None]:
+        """Hold while the entity is erased from the store."""
+        with self._erase:
+            yield
+            self._erased[entity_id] = time.monotonic()
 
     def add(self, turns: Sequence[Turn]) -> None:
         with self._cond:
@@ -77,3 +95,13 @@ class InFlight:
         with self._cond:
             self._ids.clear()
             self._cond.notify_all()
+
+
+@contextmanager
+def applying(inflight: InFlight | None, entity_id: str, read_at: float) -> Iterator[bool]:
+    """:meth:`InFlight.applying`, or always True without a tracker."""
+    if inflight is None:
+        yield True
+        return
+    with inflight.applying(entity_id, read_at) as wanted:
+        yield wanted

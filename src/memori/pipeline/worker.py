@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from memori.core import Extractor, ExtractState, MemoryStore, Turn
 from memori.pipeline.gate import ForegroundGate
-from memori.pipeline.inflight import InFlight
+from memori.pipeline.inflight import InFlight, applying
 from memori.pipeline.outbox_logic import (
     AugmentationStats,
     EntityJob,
@@ -111,28 +111,32 @@ class OutboxWorker:
     def run_once(self) -> tuple[bool, bool]:
         """Process one round of batches. Returns (worked, waiting): whether a batch was
         processed, and whether turns remain that wait for a retry."""
+        read_at = time.monotonic()
         pending = self.store.outbox_pending(self.policy.fetch_limit())
         plan = self.policy.plan(pending)
         if not plan.jobs:
             return False, bool(pending)
         for job in plan.jobs:
-            self._run_job(job)
+            self._run_job(job, read_at)
         return True, False
 
-    def _run_job(self, job: EntityJob) -> None:
+    def _run_job(self, job: EntityJob, read_at: float) -> None:
         for batch in job.batches:
-            self._process(list(batch))
+            self._process(list(batch), read_at)
 
-    def _process(self, turns: list[Turn]) -> None:
+    def _process(self, turns: list[Turn], read_at: float) -> None:
         if self._gate is not None:
             self._gate.wait_idle()
         try:
             found = self.extractor.extract(self.policy.extraction_input(turns))
-            changed = self.reconciler.apply(self.policy.candidates(found, turns))
+            with applying(self._inflight, turns[0].entity_id, read_at) as wanted:
+                if not wanted:  # forgotten meanwhile: its turns are gone, write nothing
+                    return
+                changed = self.reconciler.apply(self.policy.candidates(found, turns))
+                self._mark(self.policy.succeeded(turns))
         except Exception as e:
             self._failed(turns, e)
             return
-        self._mark(self.policy.succeeded(turns))
         self.stats.processed += len(turns)
         self.stats.memories += len(changed)
 
