@@ -4,6 +4,7 @@
 from memori import telemetry as _telemetry  # noqa: F401  (its import sets the switches)
 from memori.core import (
     Capability,
+    FlushError,
     Hit,
     InvalidIdError,
     MemoriError,
@@ -16,6 +17,7 @@ from memori.facade import Memori
 
 __all__ = [
     "Capability",
+    "FlushError",
     "Hit",
     "InvalidIdError",
     "Memori",
