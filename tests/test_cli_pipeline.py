@@ -73,3 +73,15 @@ def test_set_aside_turns_are_shown_and_retry_stores_them(tmp_path: Path) -> None
     assert retried["requeued"] == 1 and retried["pipeline.set_aside"] == 0
     with Memori(url, embedder="hash", extractor=None) as again:
         assert [t.content for t in again.store.list_turns(Scope("sam"))] == ["fine", "poison"]
+
+
+def test_purge_vacuums_a_sqlite_file_and_names_backends_without_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    with Memori(url, embedder="hash", extractor=None) as mem:
+        mem.remember("something to purge later", entity_id="pia")
+    done = subprocess.run([sys.executable, "-m", "memori", "purge", url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "sqlite store purged" in done.stdout, done.stderr
+    refused = subprocess.run([sys.executable, "-m", "memori", "purge", "memory://"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "no purge operation" in refused.stderr

@@ -7,7 +7,7 @@ import importlib.util
 from typing import Any
 
 from memori.cli.common import shown_text, shown_url, url_of
-from memori.cli.errors import OK, UNHEALTHY
+from memori.cli.errors import OK, UNHEALTHY, USAGE, CLIError
 from memori.cli.output import emit_json, key_values, table
 from memori.cli.pipeline_commands import pipeline_report
 from memori.config import open_backend
@@ -91,4 +91,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"{store.name} store at the current revision")
+    return OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Reclaim what deletes leave on disk (SQLite VACUUM; PostgreSQL VACUUM [FULL])."""
+    store = open_backend(url_of(args), vector_dim=None)
+    try:
+        vacuum = getattr(store, "admin_vacuum", None)
+        if vacuum is None:
+            raise CLIError(f"the {store.name} backend has no purge operation: see "
+                           "docs/security.md for what it keeps and how to remove it", USAGE)
+        vacuum(full=args.full)
+    finally:
+        store.close()
+    print(f"{store.name} store purged" + (" (full)" if args.full else ""))
     return OK

@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p = add("stats", data_commands.cmd_stats, "counts across all entities (admin)")
     p.add_argument("target", nargs="?", help="database URL (same as --url)")
+    p = add("purge", admin_commands.cmd_purge,
+            "reclaim the space deleted data still holds on disk (VACUUM)")
+    p.add_argument("target", nargs="?", help="database URL (same as --url)")
+    p.add_argument("--full", action="store_true", help="PostgreSQL: VACUUM FULL (locks tables)")
     p = add("retry", pipeline_commands.cmd_retry,
             "queue parked and set-aside turns again and process them now")
     p.add_argument("target", nargs="?", help="database URL (same as --url)")
