@@ -1,6 +1,6 @@
 """The conformance suite catches leaks: it fails deliberately broken stores, where it should.
 
-Three broken versions of the in-memory reference store (each one realistic bug)
+Seven broken versions of the in-memory reference store (each one realistic bug)
 run the whole suite in a child pytest (asyncio in strict mode, as in a
 third-party project without ``asyncio_mode=auto``); the healthy reference runs
 beside them and must pass everything. The guard is checked in process.
@@ -8,11 +8,12 @@ beside them and must pass everything. The guard is checked in process.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from memori.conformance import StoreConformance
 from memori.conformance.guard import GuardTests, violations
 from memori.conformance.reference import InMemoryDatabase, InMemoryStore
-from memori.core import Memory, Scope, check_id
+from memori.core import Hit, Memory, Scope, Turn, check_id
 
 CHILD = "MEMORI_CONFORMANCE_CHILD"
 """Set in the child run: "stores" defines the broken stores' test classes, "xfail" one more."""
@@ -60,6 +61,78 @@ class ForgetLeavesRows(InMemoryStore):
         return len(turns) + len(memories)
 
 
+LARGE = 100
+"""Above this limit the broken search takes its "bulk" plan, which forgets the entity."""
+
+
+class EntityDroppedOnLargeSearch(InMemoryStore):
+    """Searches with a large limit (recall asks for ``max(20, limit)``) skip the entity filter."""
+
+    def search_turns(
+        self, scope: Scope, *, text: str | None = None,
+        vector: Sequence[float] | None = None, limit: int = 10,
+    ) -> list[Hit]:
+        if limit <= LARGE:
+            return super().search_turns(scope, text=text, vector=vector, limit=limit)
+        with self.db.lock:
+            found = [
+                t for t in self.db.turns.values()
+                if t.process_id == scope.process_id
+                and (scope.session_id is None or t.session_id == scope.session_id)
+            ]
+        return [Hit(t, s, sig) for t, s, sig in self._rank(found, text, vector, limit)]
+
+    def search_memories(
+        self, scope: Scope, *, text: str | None = None,
+        vector: Sequence[float] | None = None, limit: int = 10,
+        include_superseded: bool = False,
+    ) -> list[Hit]:
+        if limit <= LARGE:
+            return super().search_memories(scope, text=text, vector=vector, limit=limit,
+                                           include_superseded=include_superseded)
+        with self.db.lock:
+            found = [
+                m for m in self.db.memories.values()
+                if self._persona_visible(m, scope)
+                and (include_superseded or m.superseded_by is None)
+            ]
+        return [Hit(m, s, sig) for m, s, sig in self._rank(found, text, vector, limit)]
+
+
+class RecentTurnsIgnoreSession(InMemoryStore):
+    """Offers the optional ``recent_turns`` fast path, but reads the persona's every session."""
+
+    def recent_turns(self, scope: Scope, *, limit: int) -> list[Turn]:
+        return self.list_turns(scope.with_session(None), limit=limit)
+
+
+class AsyncLimitedTurnsIgnoreSession(InMemoryStore):
+    """``alist_turns`` with a limit (the async retriever's read) forgets the session."""
+
+    async def alist_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
+        if limit is not None:
+            scope = scope.with_session(None)
+        return await super().alist_turns(scope, limit=limit)
+
+
+class AsyncHistoryDropsPersona(InMemoryStore):
+    """``alist_memories(include_superseded=True)`` lists every memory of the entity."""
+
+    async def alist_memories(
+        self, scope: Scope, *, include_superseded: bool = False,
+        limit: int | None = None, offset: int = 0,
+    ) -> list[Memory]:
+        if not include_superseded:
+            return await super().alist_memories(scope, limit=limit, offset=offset)
+        await asyncio.sleep(0)
+        with self.db.lock:
+            found = sorted(
+                (m for m in self.db.memories.values() if m.entity_id == scope.entity_id),
+                key=lambda m: (m.created_at, m.id),
+            )
+        return found[offset:None if limit is None else offset + limit]
+
+
 def _factory(store_type: type[InMemoryStore]) -> Callable[..., InMemoryStore]:
     database = InMemoryDatabase()
     return lambda **options: store_type(database, **options)
@@ -81,6 +154,26 @@ if os.environ.get(CHILD):  # the child run: these classes exist only there
         @pytest.fixture
         def make_store(self) -> Callable[..., InMemoryStore]:
             return _factory(ForgetLeavesRows)
+
+    class TestBrokenLargeLimitSearch(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(EntityDroppedOnLargeSearch)
+
+    class TestBrokenRecentTurns(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(RecentTurnsIgnoreSession)
+
+    class TestBrokenAsyncLimitedTurns(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(AsyncLimitedTurnsIgnoreSession)
+
+    class TestBrokenAsyncHistory(StoreConformance):
+        @pytest.fixture
+        def make_store(self) -> Callable[..., InMemoryStore]:
+            return _factory(AsyncHistoryDropsPersona)
 
     class TestHealthyReference(StoreConformance):
         @pytest.fixture
@@ -180,6 +273,33 @@ def test_forget_that_leaves_rows_is_caught(child: Outcomes) -> None:
         "test_random_operations_agree_with_the_reference",
     } <= failed
     assert "test_memory_reads_respect_entity_and_persona" not in failed
+
+
+def test_search_that_drops_the_entity_on_large_limits_is_caught(child: Outcomes) -> None:
+    failed = _failed(child, "TestBrokenLargeLimitSearch")
+    assert {
+        "test_turn_limits_never_widen_the_scope",
+        "test_memory_limits_never_widen_the_scope",
+        "test_async_turn_limits_never_widen_the_scope",
+        "test_async_memory_history_and_limits_respect_the_scope",
+    } <= failed
+    assert "test_turn_search_respects_entity_persona_and_session" not in failed, "limit=100 is fine"
+
+
+def test_recent_turns_that_ignore_the_session_are_caught(child: Outcomes) -> None:
+    assert _failed(child, "TestBrokenRecentTurns") == {"test_recent_turns_read_one_conversation"}
+
+
+def test_async_limited_history_that_ignores_the_session_is_caught(child: Outcomes) -> None:
+    assert _failed(child, "TestBrokenAsyncLimitedTurns") == {
+        "test_async_turn_limits_never_widen_the_scope"
+    }
+
+
+def test_async_history_that_drops_the_persona_is_caught(child: Outcomes) -> None:
+    assert _failed(child, "TestBrokenAsyncHistory") == {
+        "test_async_memory_history_and_limits_respect_the_scope"
+    }
 
 
 def test_xfail_on_a_whole_class_stops_the_run(tmp_path: Path) -> None:

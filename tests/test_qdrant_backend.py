@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -22,6 +25,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from memori.backends.qdrant import filters
 from memori.backends.qdrant.calls import Call
+from memori.backends.qdrant.connection import PROBE_TIMEOUT
 from memori.backends.qdrant.payload import point_id
 from memori.backends.qdrant.schema import SCHEMA_VERSION
 from memori.backends.qdrant.sparse import (
@@ -45,10 +49,12 @@ from memori.core import (
     MemoryStore,
     SchemaTooNewError,
     Scope,
+    StoreError,
     StoreUnavailableError,
     Turn,
 )
 from memori.core.registry import Plugins
+from memori.facade import Memori
 
 SERVER_URL = os.environ.get("MEMORI_TEST_QDRANT_URL")
 DIM = 4
@@ -700,3 +706,127 @@ async def test_a_server_client_gets_its_twin_from_its_own_options() -> None:
         await store.aclose()
     sync_client.close()
     await async_client.close()
+
+
+# the URL path of Memori(...): every form that runs without a Qdrant server
+
+SECRET = "top-secret-key"
+
+
+class _HeaderLog(BaseHTTPRequestHandler):
+    """A web server that is not Qdrant: answers 404 and logs what each request carried."""
+
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    do_PUT = do_POST = do_GET
+
+    def _answer(self) -> None:
+        self.seen.append((self.path, self.headers.get("api-key")))
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def not_qdrant() -> Iterator[tuple[int, list[tuple[str, str | None]]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HeaderLog)
+    _HeaderLog.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield int(server.server_address[1]), _HeaderLog.seen
+    server.shutdown()
+    server.server_close()
+
+
+def _assert_secret_hidden(error: BaseException) -> None:
+    for shown in (str(error), repr(error), str(error.__cause__ or "")):
+        assert SECRET not in shown
+
+
+@pytest.mark.parametrize("scheme", ["qdrant+http", "qdrant+https", "qdrant"])
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+def test_memori_on_a_server_that_is_down_is_unavailable_quickly(scheme: str) -> None:
+    port = _closed_port()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError) as info:
+        Memori(f"{scheme}://127.0.0.1:{port}?api_key={SECRET}", embedder=None, extractor=None)
+    assert time.monotonic() - started < PROBE_TIMEOUT + 3
+    assert f"127.0.0.1:{port}" in str(info.value)
+    _assert_secret_hidden(info.value)
+
+
+@pytest.mark.parametrize("given_as", ["query", "option", "password"])
+def test_a_server_url_opens_a_real_remote_client_with_the_api_key(given_as: str) -> None:
+    port = _closed_port()
+    base = f"127.0.0.1:{port}/proxy/qdrant"
+    url, options = {
+        "query": (f"qdrant+https://{base}?api_key={SECRET}&timeout=3", {}),
+        "option": (f"qdrant+https://{base}?timeout=3", {"api_key": SECRET}),
+        "password": (f"qdrant+https://:{SECRET}@{base}?timeout=3", {}),
+    }[given_as]
+    store = open_store(url, migrate=False, **options)  # what Memori passes
+    with pytest.raises(StoreUnavailableError) as info:
+        store.setup()
+    client = store._conn._client(asynchronous=False)
+    assert isinstance(client, QdrantClient)
+    assert client.init_options["url"] == f"https://127.0.0.1:{port}"
+    assert client.init_options["prefix"] == "proxy/qdrant"
+    assert client.init_options["api_key"] == SECRET
+    assert client.init_options["timeout"] == 3
+    assert "migrate" not in client.init_options
+    _assert_secret_hidden(info.value)
+    assert SECRET not in repr(store)
+    store.close()
+
+
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+def test_the_probe_sends_no_key_and_the_client_sends_it(
+    not_qdrant: tuple[int, list[tuple[str, str | None]]],
+) -> None:
+    port, seen = not_qdrant
+    with pytest.raises(StoreError) as info:  # something answers: reachable, but not Qdrant
+        Memori(f"qdrant+http://127.0.0.1:{port}", embedder=None, extractor=None,
+               store_options={"api_key": SECRET})
+    assert not isinstance(info.value, StoreUnavailableError)
+    _assert_secret_hidden(info.value)
+    assert seen[0] == ("/", None), "the probe carries no credential"
+    assert len(seen) > 1 and all(key == SECRET for _, key in seen[1:]), (
+        "qdrant-client sends the api key on its calls"
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+async def test_the_async_first_call_on_a_server_that_is_down_is_unavailable() -> None:
+    port = _closed_port()
+    store = open_store(f"qdrant+http://127.0.0.1:{port}?api_key={SECRET}", migrate=False)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError) as info:
+        await store.asetup()
+    assert time.monotonic() - started < PROBE_TIMEOUT + 3
+    assert isinstance(store._conn._client(asynchronous=True), AsyncQdrantClient)
+    _assert_secret_hidden(info.value)
+    await store.aclose()
+
+
+@pytest.mark.parametrize("form", ["path", "memory", "named memory", "qdrant :memory:"])
+def test_memori_remembers_and_recalls_on_local_qdrant_urls(form: str, tmp_path: Path) -> None:
+    url = {
+        "path": f"qdrant+path://{tmp_path / 'q'}",
+        "memory": "qdrant+memory://",
+        "named memory": f"qdrant+memory://{uuid.uuid4().hex}",
+        "qdrant :memory:": "qdrant://:memory:",
+    }[form]
+    with Memori(url, embedder="hash", extractor=None) as mem:
+        mem.attribution(entity_id=e(), process_id="coach")
+        mem.remember("Goal: a sub-25 5K by June")
+        mem.remember("Prefers running at dawn")
+        hits = mem.recall("What is my running goal for the 5K?")
+        assert hits and "sub-25" in hits[0].content
+    if form == "path":
+        assert (tmp_path / "q").is_dir()

@@ -21,6 +21,8 @@ from memori.conformance.search_text import TextSearchTests
 from memori.conformance.search_vector import VectorSearchTests
 from memori.conformance.stateful import StatefulTests
 from memori.conformance.visibility_async import AsyncVisibilityTests
+from memori.conformance.visibility_async_limits import AsyncLimitVisibilityTests
+from memori.conformance.visibility_limits import LimitVisibilityTests
 from memori.conformance.visibility_memories import MemoryVisibilityTests
 from memori.conformance.visibility_turns import TurnVisibilityTests
 
@@ -35,6 +37,8 @@ class StoreConformance(
     MemoryVisibilityTests,
     TurnVisibilityTests,
     AsyncVisibilityTests,
+    LimitVisibilityTests,
+    AsyncLimitVisibilityTests,
     AdversarialIdTests,
     ConcurrencyTests,
     ForgetTests,

@@ -130,6 +130,22 @@ class _SpecTableResolver:
         return next((s for s in self._plugins.backends.values() if s.matches_object(obj)), None)
 
 
+BUILTIN_PLUGINS: Mapping[str, str] = MappingProxyType({
+    "sqlite": "memori.backends.sqlite.plugin",
+    "postgres": "memori.backends.postgres.plugin",
+    "mongo": "memori.backends.mongo.plugin",
+    "qdrant": "memori.backends.qdrant.plugin",
+    "memory": "memori.backends.memory",
+    "embedders": "memori.embedders.plugin",
+    "extractors": "memori.extractors.plugin",
+    "retrievers": "memori.retrieval.plugin",
+    "redactors": "memori.redaction.plugin",
+})
+"""memori's own entry points (as in pyproject.toml), by name. Registered from here when
+the installed metadata lacks them (a bare checkout on ``PYTHONPATH``, a stale install),
+as simonw/llm registers its default plugins; the modules import no driver."""
+
+
 def _names_from_env(var: str) -> set[str] | None:
     raw = os.environ.get(var)
     if raw is None:
@@ -176,7 +192,8 @@ class Plugins:
     def _load_entry_points(self) -> None:
         allow = _names_from_env("MEMORI_LOAD_PLUGINS")
         deny = _names_from_env("MEMORI_DISABLE_PLUGINS") or set()
-        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+        entry_points = importlib.metadata.entry_points(group=hookspecs.PROJECT)
+        for ep in entry_points:
             if (allow is not None and ep.name not in allow) or ep.name in deny:
                 continue
             if self.pm.get_plugin(ep.name) is not None:
@@ -191,6 +208,23 @@ class Plugins:
                 )
                 continue
             self.pm.register(plugin, name=ep.name)
+        self._register_builtins({ep.name for ep in entry_points}, allow, deny)
+
+    def _register_builtins(
+        self, installed: set[str], allow: set[str] | None, deny: set[str]
+    ) -> None:
+        """The built-in plugins the metadata did not name (same allow and deny lists)."""
+        for name, module_name in BUILTIN_PLUGINS.items():
+            if name in installed or (allow is not None and name not in allow) or name in deny:
+                continue
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as e:  # as for an entry point: warn, and go on without it
+                warnings.warn(f"memori built-in plugin {name!r} failed to load: "
+                              f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=3)
+                continue
+            if self.pm.get_plugin(name) is None and not self.pm.is_registered(module):
+                self.pm.register(module, name=name)
 
     def _collect(self) -> None:
         hook = self.pm.hook

@@ -33,6 +33,7 @@ from memori.backends.qdrant.calls import Call
 from memori.backends.qdrant.urls import QdrantTarget
 from memori.core.errors import MemoriError, StoreError, StoreUnavailableError
 from memori.core.redact import option_secrets, redact_url, scrub
+from memori.core.urls import redact_text
 
 _registry_lock = threading.Lock()
 _shared: dict[str, list[Any]] = {}
@@ -41,6 +42,11 @@ _client_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKey
 _closing_tasks: set[asyncio.Task[Any]] = set()
 """Client closes scheduled by a sync ``close()`` inside a running event loop."""
 _LOCAL_INDEX_WARNING = r"Payload indexes have no effect in the local Qdrant"
+MEMORI_OPTIONS = frozenset({"migrate"})
+"""Options memori passes every backend that are no qdrant-client option: Qdrant
+collections are versioned and upgraded by ``setup`` itself."""
+PROBE_TIMEOUT = 2.0
+"""Seconds the first call of a server opened by URL waits for the server to answer."""
 
 
 def _import_clients() -> tuple[Any, Any]:
@@ -132,6 +138,9 @@ def _grpc_unavailable(error: Exception) -> bool:
 class Connection:
     """The clients of one store; see the module docstring for who serves which call."""
 
+    _probe_url: str | None = None
+    """A server opened by URL not yet reached: probed (briefly) before the first call."""
+
     def __init__(
         self, *, sync: Any = None, async_: Any = None, options: dict[str, Any] | None = None,
         local: bool, shared_key: str | None = None, owned: bool = False,
@@ -152,8 +161,11 @@ class Connection:
     @classmethod
     def open(cls, target: QdrantTarget, client_options: dict[str, Any]) -> Connection:
         """A connection for a parsed URL (local clients are shared inside the process)."""
+        client_options = {k: v for k, v in client_options.items() if k not in MEMORI_OPTIONS}
         if not target.is_local:
-            return cls(options={**target.client_options(), **client_options}, local=False)
+            remote = cls(options={**target.client_options(), **client_options}, local=False)
+            remote._probe_url = None if target.prefer_grpc else target.url
+            return remote
         qdrant_client, _ = _import_clients()
         opts = {**target.client_options(), **client_options}
         opts["force_disable_check_same_thread"] = True
@@ -220,6 +232,7 @@ class Connection:
             try:
                 with self._quiet(call):
                     client = self._client(asynchronous=False)
+                    self._probe()
                     if client is not None:
                         return getattr(client, call.method)(**call.kwargs)
                     return _step(getattr(self._async, call.method)(**call.kwargs))
@@ -232,9 +245,40 @@ class Connection:
             try:
                 with self._quiet(call):
                     client = self._client(asynchronous=True)
+                    await self._aprobe()
                     return await getattr(client, call.method)(**call.kwargs)
             except Exception as e:
                 raise translate(call.method, e, self.secrets) from e
+
+    def _probe(self) -> None:
+        """Fail fast (``PROBE_TIMEOUT``) when the server cannot be reached at all: any
+        HTTP answer will do, so the probe sends no credential."""
+        url = self._probe_url
+        if url is None:
+            return
+        import httpx
+
+        try:
+            httpx.get(url, timeout=PROBE_TIMEOUT, verify=self._verify())
+        except httpx.TransportError as e:
+            raise _unreachable(url, e) from e
+        self._probe_url = None
+
+    async def _aprobe(self) -> None:
+        url = self._probe_url
+        if url is None:
+            return
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=PROBE_TIMEOUT, verify=self._verify()) as c:
+                await c.get(url)
+        except httpx.TransportError as e:
+            raise _unreachable(url, e) from e
+        self._probe_url = None
+
+    def _verify(self) -> Any:
+        return (self._options or {}).get("verify", True)
 
     def close(self) -> None:
         """Close what this connection opened; an async client is closed as well as
@@ -269,6 +313,14 @@ def _where(options: dict[str, Any] | None) -> str:
     if url is None and opts.get("host"):
         url = f"{opts['host']}:{opts.get('port', 6333)}"
     return redact_url(str(url)) if url else "server"
+
+
+def _unreachable(url: str, error: Exception) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"Qdrant server {redact_text(url)} could not be reached (probe timeout "
+        f"{PROBE_TIMEOUT:g} s): "
+        f"{type(error).__name__}: {redact_text(str(error))[:200]}"
+    )
 
 
 def _close_coroutine(closing: Coroutine[Any, Any, Any], *, local: bool) -> None:
