@@ -224,7 +224,7 @@ def child(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
 
 
 def _failed(outcomes: Outcomes, cls: str) -> set[str]:
-    return {name for name, outcome in outcomes[cls].items() if outcome != "passed"}
+    return {name for name, outcome in outcomes[cls].items() if outcome in ("failure", "error")}
 
 
 def test_healthy_reference_passes_the_whole_suite_in_strict_asyncio_mode(
@@ -232,7 +232,9 @@ def test_healthy_reference_passes_the_whole_suite_in_strict_asyncio_mode(
 ) -> None:
     results = child["TestHealthyReference"]
     assert len(results) > 60
-    assert {n: o for n, o in results.items() if o != "passed"} == {}
+    assert {n: o for n, o in results.items() if o != "passed"} == {
+        "test_admin_vacuum_keeps_live_data_and_no_forgotten_row": "skipped",  # it has none
+    }
 
 
 def test_dropped_persona_filter_is_caught(child: Outcomes) -> None:

@@ -12,6 +12,7 @@ from memori.conformance.export_import import ExportImportTests
 from memori.conformance.forget import ForgetTests
 from memori.conformance.guard import GuardTests
 from memori.conformance.lifecycle import LifecycleTests
+from memori.conformance.maintenance import MaintenanceTests
 from memori.conformance.outbox import OutboxTests
 from memori.conformance.outbox_parked import OutboxParkedTests
 from memori.conformance.reconciliation import ReconciliationTests
@@ -44,6 +45,7 @@ class StoreConformance(
     ForgetTests,
     ExportImportTests,
     OutboxTests,
+    MaintenanceTests,
     OutboxParkedTests,
     StatefulTests,
     TextSearchTests,
