@@ -87,6 +87,11 @@ def _query(request: Request, history: list[Turn]) -> str:
     return text[-MAX_QUERY_CHARS:]
 
 
+def _conversation(scope: Scope) -> tuple[str | None, str]:
+    assert scope.session_id is not None  # ``begin`` only admits full scopes
+    return (scope.process_id, scope.session_id)
+
+
 def _in_session(hit: Hit, scope: Scope) -> bool:
     return isinstance(hit.item, Turn) and hit.item.session_id == scope.session_id
 
@@ -136,7 +141,8 @@ class MemoryEngine:
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
-        self.mem.pipeline.wait_for(scope.entity_id)  # read this entity's own last turns
+        # this entity's own turns of other conversations (this one's are session history)
+        self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
         with self.mem.foreground.busy():
             history = self._guard_read("reading session history", self.sessions.recent, scope)
             query = _query(request, history or [])
@@ -148,7 +154,7 @@ class MemoryEngine:
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
-        await self.mem.pipeline.await_for(scope.entity_id)
+        await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
         history = self.sessions.fresh(scope)
         if history is None:
             history = await asyncio.to_thread(

@@ -4,7 +4,10 @@ A turn is in flight from the moment it is recorded until the store holds it and
 its extraction has ended (done or parked; or, with no extractor, once it is
 written). The next call of the same entity waits, at most a small bound, until
 that entity has nothing in flight, so it sees its own last turn and the memories
-taken from it with no ``flush()`` and no sleep. Other entities never wait for it.
+taken from it with no ``flush()`` and no sleep. Other entities never wait for it,
+and a call never waits for turns of its own conversation (persona and session):
+the LLM path shows those as session history already, so back-to-back calls of one
+conversation (a chat, an agent's tool loop) do not wait.
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ READ_YOUR_WRITES_SECONDS = 2.0
 """Default bound on the wait (``Memori(read_your_writes=...)``; 0 turns it off)."""
 
 
+Conversation = tuple[str | None, str]
+"""A turn's (persona, session): the history the LLM path already shows for it."""
+
+
 class InFlight:
-    """Turn ids in flight, by entity; thread-safe."""
+    """Turn ids in flight, by entity (with each turn's conversation); thread-safe."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._ids: dict[str, set[str]] = {}
+        self._ids: dict[str, dict[str, Conversation]] = {}
         self.waits = 0
         """How many reads found their entity's turns in flight and waited."""
         self._erase = threading.Lock()
@@ -49,17 +56,18 @@ class InFlight:
     def add(self, turns: Sequence[Turn]) -> None:
         with self._cond:
             for t in turns:
-                self._ids.setdefault(t.entity_id, set()).add(t.id)
+                self._ids.setdefault(t.entity_id, {})[t.id] = (t.process_id, t.session_id)
 
     def finish(self, entity_id: str, turn_ids: Iterable[str]) -> None:
         with self._cond:
             ids = self._ids.get(entity_id)
             if ids is None:
                 return
-            ids.difference_update(turn_ids)
+            for turn_id in turn_ids:
+                ids.pop(turn_id, None)
             if not ids:
                 del self._ids[entity_id]
-                self._cond.notify_all()
+            self._cond.notify_all()
 
     def finish_turns(self, turns: Iterable[Turn]) -> None:
         by_entity: dict[str, list[str]] = {}
@@ -72,19 +80,26 @@ class InFlight:
         with self._cond:
             return set(self._ids.get(entity_id, ()))
 
-    def busy(self, entity_id: str) -> bool:
-        """Whether the entity has turns in flight (never blocks)."""
-        return entity_id in self._ids
+    def busy(self, entity_id: str, shown: Conversation | None = None) -> bool:
+        """Whether the entity has turns in flight outside the conversation ``shown`` (whose
+        turns the caller shows anyway); never blocks."""
+        ids = self._ids.get(entity_id)
+        if not ids:
+            return False
+        if shown is None:
+            return True
+        with self._cond:
+            return any(c != shown for c in self._ids.get(entity_id, {}).values())
 
-    def wait(self, entity_id: str, timeout: float) -> bool:
-        """Wait until ``entity_id`` has nothing in flight, at most ``timeout``; True if so."""
-        if entity_id not in self._ids:
+    def wait(self, entity_id: str, timeout: float, shown: Conversation | None = None) -> bool:
+        """Wait until ``entity_id`` has nothing in flight (outside ``shown``), at most
+        ``timeout``; True if so."""
+        if not self.busy(entity_id, shown):
             return True
         deadline = time.monotonic() + timeout
         with self._cond:
-            if entity_id in self._ids:
-                self.waits += 1
-            while entity_id in self._ids:
+            self.waits += 1
+            while self.busy(entity_id, shown):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False

@@ -20,7 +20,7 @@ from memori.core import Embedder, ExtractState, MemoryStore, Turn
 from memori.core.errors import FlushError
 from memori.pipeline import journal as journals
 from memori.pipeline.gate import ForegroundGate
-from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS, InFlight
+from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS, Conversation, InFlight
 from memori.pipeline.journal import Journal
 from memori.pipeline.outbox_logic import AugmentationStats, OutboxPolicy
 from memori.pipeline.reconcile import Reconciler
@@ -105,15 +105,17 @@ class WritePath:
             self.inflight.finish_turns(batch)
 
     # read-your-writes
-    def wait_for(self, entity_id: str) -> None:
-        """Wait (at most ``read_your_writes`` s) until the entity's own turns are settled."""
-        if self.read_your_writes > 0 and self.inflight.busy(entity_id):
-            self.inflight.wait(entity_id, self.read_your_writes)
+    def wait_for(self, entity_id: str, shown: Conversation | None = None) -> None:
+        """Wait (at most ``read_your_writes`` s) until the entity's own turns are settled,
+        those of the conversation ``shown`` (persona, session) apart."""
+        if self.read_your_writes > 0 and self.inflight.busy(entity_id, shown):
+            self.inflight.wait(entity_id, self.read_your_writes, shown)
 
-    async def await_for(self, entity_id: str) -> None:
+    async def await_for(self, entity_id: str, shown: Conversation | None = None) -> None:
         """:meth:`wait_for` without blocking the event loop."""
-        if self.read_your_writes > 0 and self.inflight.busy(entity_id):
-            await asyncio.to_thread(self.inflight.wait, entity_id, self.read_your_writes)
+        if self.read_your_writes > 0 and self.inflight.busy(entity_id, shown):
+            await asyncio.to_thread(
+                self.inflight.wait, entity_id, self.read_your_writes, shown)
 
     # flush
     def flush(self, timeout: float | None = None) -> bool:
