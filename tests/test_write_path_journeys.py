@@ -216,8 +216,8 @@ def test_bad_input_is_refused_at_the_boundary_while_other_users_land(
         assert [m.content for m in mem.store.list_memories(Scope("nul-user"))] == [
             "lone \ufffd surrogate"]
         for k in range(5):
-            assert [t.content for t in mem.store.list_turns(Scope(f"good-{k}"))][0] == (
-                f"I keep {k} cats.")
+            stored = mem.store.list_turns(Scope(f"good-{k}"))
+            assert stored[0].content == f"I keep {k} cats."
 
 
 def test_a_turn_the_store_refuses_is_set_aside_and_the_others_land(tmp_path: Path) -> None:
