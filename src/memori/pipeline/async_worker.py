@@ -26,7 +26,6 @@ from memori.pipeline.outbox_logic import (
     EntityJob,
     Mark,
     OutboxPolicy,
-    failure_reason,
     parked_count,
 )
 from memori.pipeline.reconcile import Reconciler
@@ -249,10 +248,7 @@ class AsyncOutboxWorker:
             else:  # one thread hop for a sync extractor: extract, reconcile, mark
                 changed = await asyncio.to_thread(self._commit, done, turns, None, read_at)
         except Exception as e:
-            self.stats.failed += 1
-            self.stats.last_error = failure_reason(e)
-            log.warning("memori: extraction of %d turn(s) failed (%s)",
-                        len(turns), self.stats.last_error)
+            self.stats.failure(turns, e)
             marks = self.policy.failed(turns, e)
             for mark in marks:
                 await self._mark(mark)

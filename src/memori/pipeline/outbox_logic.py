@@ -9,12 +9,15 @@ backoff, or park with the reason). Only the I/O differs between the two.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sys
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 from memori.core import ExtractState, Memory, Turn
+
+log = logging.getLogger(__name__)
 
 MAX_REASON_CHARS = 200
 
@@ -34,6 +37,12 @@ class AugmentationStats:
     memories: int = 0
     last_error: str | None = None
     """The cause of the latest failure (error class and message; never message text)."""
+
+    def failure(self, turns: Sequence[Turn], error: BaseException) -> None:
+        """Count and log a failed batch (the cause only, never the text)."""
+        self.failed += 1
+        self.last_error = failure_reason(error)
+        log.warning("memori: extraction of %d turn(s) failed (%s)", len(turns), self.last_error)
 
 
 @dataclass(frozen=True)

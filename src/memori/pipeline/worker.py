@@ -141,10 +141,7 @@ class OutboxWorker:
         self.stats.memories += len(changed)
 
     def _failed(self, turns: list[Turn], error: Exception) -> None:
-        self.stats.failed += 1
-        self.stats.last_error = failure_reason(error)
-        log.warning("memori: extraction of %d turn(s) failed (%s)",
-                    len(turns), self.stats.last_error)
+        self.stats.failure(turns, error)
         marks = self.policy.failed(turns, error)
         for mark in marks:
             self._mark(mark)
