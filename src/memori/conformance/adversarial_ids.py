@@ -22,6 +22,7 @@ from memori.core import ExtractState, Memory, MemoryStore, Scope, Turn
 
 INVALID_IDS: tuple[Any, ...] = (
     None, "", "x" * 256, "a\x00b", b"bytes", {"$ne": ""}, {"$gt": ""}, 5, ["a"],
+    "eve\ud800", "\udfff", "   ", "\t\n",  # a lone surrogate; only whitespace
 )
 
 
