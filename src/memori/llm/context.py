@@ -108,8 +108,8 @@ def build_block(
         used += cost
     history_lines.reverse()
 
-    shown = [_words(t) for t in exclude]
-    shown.extend(_words(t.content) for t in history)
+    shown = [_words(_window(t)) for t in exclude]
+    shown.extend(_words(_window(t.content)) for t in history)
     history_ids = {t.id for t in history}
     memory_lines: list[str] = []
     for hit in hits:
@@ -163,6 +163,15 @@ def inject_instructions(instructions: Any, block: str) -> str:
 
 
 _WORD = re.compile(r"\w+")
+WINDOW_CHARS = 20_000
+"""Of a very long message, the start and end that are compared with memories (a memory
+is taken from a message's first ``max_extract_chars``; a question sits at its end)."""
+
+
+def _window(text: str) -> str:
+    if len(text) <= 2 * WINDOW_CHARS:
+        return text
+    return text[:WINDOW_CHARS] + " \n " + text[-WINDOW_CHARS:]
 
 
 def _words(text: str) -> str:
