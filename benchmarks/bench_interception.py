@@ -13,7 +13,7 @@ would be). Reported per call, p50 and p95:
   recording, the worker-thread hop on the async path).
 
 Run: ``python benchmarks/bench_interception.py [--calls N] [--memories N]
-[--embedders hash,local]``. Prints a table and writes
+[--embedders hash,local] [--write-path guarded|unguarded] [--new-session-every-call]``. Prints a table and writes
 ``benchmarks/results/interception.json``.
 """
 
@@ -48,6 +48,9 @@ from memori import Memori
 from memori.core import Embedder, Hit, Memory, MemoryStore, Retriever, Scope
 
 RESULTS = RESULTS_DIR / "interception.json"
+NEW_SESSION_EVERY_CALL = False
+"""Each registered call starts a new session: it then waits for the previous call's turns
+to be stored and extracted (read-your-writes across conversations, the worst case)."""
 MODEL = "gpt-4o-mini"
 ENTITY, PERSONA = "bench-user", "assistant"
 TOPICS = (
@@ -171,6 +174,8 @@ def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[st
         if i % 2:
             order.reverse()
         for label, client in order:
+            if label == "memory" and NEW_SESSION_EVERY_CALL:
+                mem.new_session()
             began = time.perf_counter()
             client.chat.completions.create(
                 model=MODEL, messages=[{"role": "user", "content": query(i)}])
@@ -194,6 +199,8 @@ def measure_async(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[s
             if i % 2:
                 order.reverse()
             for label, client in order:
+                if label == "memory" and NEW_SESSION_EVERY_CALL:
+                    mem.new_session()
                 began = time.perf_counter()
                 await client.chat.completions.create(
                     model=MODEL, messages=[{"role": "user", "content": query(10_000 + i)}])
@@ -352,8 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write-path", default="guarded", choices=["guarded", "unguarded"],
                         help="guarded (the defaults: local journal, read-your-writes wait) "
                              "or unguarded (durability='memory', read_your_writes=0)")
+    parser.add_argument("--new-session-every-call", action="store_true",
+                        help="each registered call in a new session (waits for the last)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    global NEW_SESSION_EVERY_CALL
+    NEW_SESSION_EVERY_CALL = args.new_session_every_call
 
     proc, base_url = start_server(args.model_latency / 1000.0)
     rows: list[dict[str, Any]] = []
@@ -389,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backend": "sqlite",
         "augmentation": args.extractor,
         "write_path": args.write_path,
+        "new_session_every_call": args.new_session_every_call,
         "model_latency_ms": args.model_latency,
         "calls_per_config": args.calls,
         "results": rows,
