@@ -13,8 +13,8 @@ would be). Reported per call, p50 and p95:
   recording, the worker-thread hop on the async path).
 
 Run: ``python benchmarks/bench_interception.py [--calls N] [--memories N]
-[--embedders hash,local] [--write-path guarded|unguarded] [--new-session-every-call]``. Prints a table and writes
-``benchmarks/results/interception.json``.
+[--embedders hash,local] [--write-path guarded|unguarded] [--new-session-every-call]``.
+Prints a table and writes ``benchmarks/results/interception.json``.
 """
 
 from __future__ import annotations
