@@ -122,6 +122,9 @@ class Memori:
         self.recall_limit = check_limit(recall_limit, "recall_limit")
         self.max_content_chars = check_limit(max_content_chars, "max_content_chars",
                                              maximum=1 << 31)
+        if type(read_your_writes) not in (int, float) or not 0 <= read_your_writes <= 60:
+            raise ValueError(f"read_your_writes must be seconds from 0 to 60, "
+                             f"got {read_your_writes!r}")
         self._attr: ContextVar[Attribution] = ContextVar(f"memori-{id(self):x}", default=EMPTY)
         self._paused: ContextVar[bool] = ContextVar(f"memori-paused-{id(self):x}", default=False)
         self._reconciler = Reconciler(self.store, self.embedder)
