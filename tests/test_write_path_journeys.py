@@ -294,3 +294,43 @@ def test_a_one_megabyte_message_is_stored_whole_and_extraction_stays_bounded(
         assert mem.store.list_turns(Scope("big"))[0].content == text
         assert 0 < len(mem.store.list_memories(Scope("big"))) <= 20
         print(f"flush after a 1 MB turn: {took:.2f} s")
+
+
+def test_a_postgres_server_stopped_mid_run_costs_no_turn(openai_server: OpenAIServer) -> None:
+    """A real PostgreSQL is stopped between calls: the calls still answer, flush raises with
+    the cause instead of hanging, and every turn lands once the server is back."""
+    if os.environ.get("MEMORI_TEST_POSTGRES_URL"):
+        pytest.skip("needs a server this test can stop (a bundled one)")
+    pytest.importorskip("pgserver")
+    from memori.testing.postgres_server import start_bundled
+
+    server = start_bundled()
+    try:
+        with Memori(server.url, embedder="hash") as mem:
+            client = openai_server.client()
+            mem.llm.register(client)
+            mem.attribution(entity_id="pg-user", process_id="coach")
+
+            def ask(text: str) -> str:
+                reply = client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": text}])
+                return reply.choices[0].message.content or ""
+
+            assert ask("I live in Lyon.") == "echo: I live in Lyon."
+            assert mem.flush(timeout=30)
+            server.halt()
+            answers = [ask(f"Call {i} while the database is down.") for i in range(3)]
+            assert answers == [f"echo: Call {i} while the database is down." for i in range(3)]
+            with pytest.raises(FlushError, match=r"not stored: the store has failed") as e:
+                mem.flush(timeout=60)
+            assert "while the database is down" not in str(e.value)
+            server.resume()
+            assert mem.flush(timeout=60)
+            turns = [t.content for t in mem.store.list_turns(Scope("pg-user", "coach"))]
+            assert turns[:2] == ["I live in Lyon.", "echo: I live in Lyon."]
+            assert sorted(turns[2:]) == sorted(
+                [f"Call {i} while the database is down." for i in range(3)]
+                + [f"echo: Call {i} while the database is down." for i in range(3)])
+            assert mem.store.outbox_pending(10) == []
+    finally:
+        server.stop()

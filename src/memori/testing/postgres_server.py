@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +55,9 @@ class PostgresServer:
     data_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    launch: Callable[[], tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]] | None = (
+        field(default=None, repr=False))
+    """Starts the server process and its watchdog again (bundled servers)."""
 
     @property
     def owned(self) -> bool:
@@ -81,6 +84,25 @@ class PostgresServer:
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
+
+    def halt(self) -> None:
+        """Stop the server process (fast shutdown) but keep its data: :meth:`resume` it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(2)
+            self.process.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start a halted server again on the same data and socket."""
+        if self.launch is None or self.data_dir is None:
+            raise RuntimeError("only a bundled server this object started can resume")
+        if self.watchdog is not None:  # it watches the old process: a new one watches the new
+            self.watchdog.kill()
+            self.watchdog.wait()
+            if self.watchdog.stdin is not None:
+                self.watchdog.stdin.close()
+        self.process, self.watchdog = self.launch()
+        bin_dir = bundled_bin_dir()
+        _wait_ready(bin_dir, self.data_dir, self.process, self.data_dir / "postgres.log")
 
     def __enter__(self) -> PostgresServer:
         return self
@@ -200,22 +222,31 @@ def start_bundled(
             **settings,
         }.items():
             options += ["-c", f"{key}={value}"]
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(data), *options],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=root,
-                start_new_session=True,
-                **user_kw,  # type: ignore[call-overload]
-            )
-        watchdog = _start_watchdog(proc.pid, root, user_kw)
+
+        def launch() -> subprocess.Popen[bytes]:
+            with log.open("ab") as out:
+                started: subprocess.Popen[bytes] = subprocess.Popen(
+                    [str(bin_dir / "postgres"), "-D", str(data), *options],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=root,
+                    start_new_session=True,
+                    **user_kw,  # type: ignore[call-overload]
+                )
+            return started
+
+        def launch_watched() -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+            started = launch()
+            return started, _start_watchdog(started.pid, root, user_kw)
+
+        proc, watchdog = launch_watched()
         _wait_ready(bin_dir, root, proc, log)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
     url = f"postgresql+psycopg://postgres@/postgres?host={root}"
-    return PostgresServer(url=url, data_dir=root, process=proc, watchdog=watchdog)
+    return PostgresServer(url=url, data_dir=root, process=proc, watchdog=watchdog,
+                          launch=launch_watched)
 
 
 def start_server(settings: Mapping[str, str] = FAST_SETTINGS) -> PostgresServer:
