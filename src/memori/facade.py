@@ -39,7 +39,7 @@ from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS
 from memori.pipeline.outbox_logic import MAX_EXTRACT_CHARS, MAX_MEMORIES_PER_TURN, OutboxPolicy
 from memori.pipeline.reconcile import Reconciler
 from memori.pipeline.write_path import Metrics, WritePath
-from memori.retrieval import HybridRetriever
+from memori.retrieval.resolve import resolve_retriever
 
 if TYPE_CHECKING:
     from memori.llm import LLMRegistry
@@ -86,7 +86,7 @@ class Memori:
         *,
         embedder: Embedder | str | None = "default",
         extractor: Extractor | AsyncExtractor | str | None = "offline",
-        retriever: Retriever | None = None,
+        retriever: Retriever | str | None = None,
         migrate: bool = False,
         strict: bool = False,
         token_budget: int = DEFAULT_TOKEN_BUDGET,
@@ -116,7 +116,7 @@ class Memori:
         except BaseException:
             self.store.close()
             raise
-        self.retriever: Retriever = retriever or HybridRetriever(embedder=self.embedder)
+        self.retriever: Retriever = resolve_retriever(retriever, embedder=self.embedder)
         self.strict = strict
         self.token_budget = token_budget
         self.recall_limit = check_limit(recall_limit, "recall_limit")

@@ -26,7 +26,9 @@ def cmd_backends(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"backends": rows, "plugins": plugins.plugin_names(),
                    "embedders": sorted(plugins.embedders),
-                   "extractors": sorted(plugins.extractors)})
+                   "extractors": sorted(plugins.extractors),
+                   "retrievers": sorted(plugins.retrievers),
+                   "redactors": sorted(plugins.redactors)})
     else:
         table(rows, ["name", "schemes", "installed", "description"], max_width=70)
     return OK

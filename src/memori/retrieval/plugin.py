@@ -1,4 +1,10 @@
-"""Registers the built-in retrievers."""
+"""Registers the built-in retrievers.
+
+A retriever spec's loader names a factory; ``Memori(retriever="name")`` calls it
+with ``embedder=`` the Memori's embedder when the factory accepts that keyword
+(see :func:`memori.retrieval.resolve.resolve_retriever`). Third-party retrievers
+register the same way.
+"""
 
 from __future__ import annotations
 
