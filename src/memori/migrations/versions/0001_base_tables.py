@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from memori.backends.sql.types import json_type, vector_ddl_type
+from memori.migrations.frozen.r0001_types import json_type, vector_ddl_type
 
 revision = "0001"
 down_revision = None

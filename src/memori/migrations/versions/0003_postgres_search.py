@@ -2,9 +2,10 @@
 
 - ``CREATE EXTENSION IF NOT EXISTS vector`` (a clear error when the role may not).
 - ``search_tsv tsvector`` on turns and memories, written by the store from the
-  same Python tokeniser that builds queries (see memori.backends.postgres.text:
-  the server's parser and locale would split and fold words differently), with
-  a GIN index each; rows already present are back-filled here.
+  same Python tokeniser that builds queries (the server's parser and locale would
+  split and fold words differently), with a GIN index each; rows already present
+  are back-filled here with the tokeniser frozen in
+  ``memori.migrations.frozen.r0003_tsvector``.
 - Vectors are kept inline (``STORAGE MAIN``) so exact in-scope scans read no TOAST.
 - One row-level security policy per table, keyed on the entity; inert until a
   store enables RLS (``row_level_security=True``).
@@ -23,10 +24,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from memori.backends.postgres import rls
-from memori.backends.postgres.extension import ensure_vector_extension
-from memori.backends.postgres.layout import qualified, quote_ident
-from memori.backends.postgres.text import tsvector_text
+from memori.migrations.frozen.r0003_postgres import (
+    POLICY_TABLES,
+    create_policy_sql,
+    drop_policy_sql,
+    ensure_vector_extension,
+    qualified,
+    quote_ident,
+)
+from memori.migrations.frozen.r0003_tsvector import tsvector_text
 
 revision = "0003"
 down_revision = "0002"
@@ -85,19 +91,19 @@ def upgrade() -> None:
             f"CREATE INDEX {quote_ident(table + '_search_idx')} ON {name} "
             "USING gin (search_tsv)"
         )
-    for table in rls.TABLES:
-        op.execute(rls.create_policy_sql(schema, table))
+    for table in POLICY_TABLES:
+        op.execute(create_policy_sql(schema, table))
 
 
 def downgrade() -> None:
     if not _is_postgres():
         return
     schema = _schema()
-    for table in rls.TABLES:
+    for table in POLICY_TABLES:
         name = qualified(schema, table)
         op.execute(f"ALTER TABLE {name} NO FORCE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {name} DISABLE ROW LEVEL SECURITY")
-        op.execute(rls.drop_policy_sql(schema, table))
+        op.execute(drop_policy_sql(schema, table))
     for table in SEARCHABLE:
         name = qualified(schema, table)
         index = qualified(schema, table + "_search_idx")

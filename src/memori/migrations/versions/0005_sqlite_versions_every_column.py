@@ -5,6 +5,7 @@ also keeps whole items in process (text search, hits, a session's latest turns),
 so a change to content, metadata, counts or extraction state must move the
 version too. This revision re-creates the update triggers of 0004 without a
 column list; inserts and deletes are unchanged. Downgrade restores 0004's.
+It reuses 0004's frozen helpers (``memori.migrations.frozen.r0004_sqlite_versions``).
 No-op on every other dialect.
 
 Revision ID: 0005
@@ -14,16 +15,14 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-import importlib
-
 from alembic import op
+
+from memori.migrations.frozen import r0004_sqlite_versions as v4
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
-
-_V4 = importlib.import_module("memori.migrations.versions.0004_sqlite_entity_versions")
 
 
 def _is_sqlite() -> bool:
@@ -33,16 +32,16 @@ def _is_sqlite() -> bool:
 def upgrade() -> None:
     if not _is_sqlite():
         return
-    for table, (kind, _columns) in _V4.WATCHED.items():
+    for table, (kind, _columns) in v4.WATCHED.items():
         op.execute(f"DROP TRIGGER IF EXISTS {table}_version_au")
         op.execute(
             f"CREATE TRIGGER {table}_version_au AFTER UPDATE ON {table} "
-            f"BEGIN {_V4._record(kind, 'new')} END"
+            f"BEGIN {v4.record(kind, 'new')} END"
         )
 
 
 def downgrade() -> None:
     if not _is_sqlite():
         return
-    for table in _V4.WATCHED:
-        _V4._create_triggers(table)
+    for table in v4.WATCHED:
+        v4.create_triggers(table)
