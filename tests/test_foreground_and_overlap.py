@@ -181,7 +181,7 @@ def test_the_task_workers_batch_waits_at_the_gate_in_its_thread(store: MemorySto
     finished = threading.Event()
 
     def commit() -> None:
-        worker._commit(done, turns, None)
+        worker._commit(done, turns, None, time.monotonic())
         finished.set()
 
     with gate.busy():
