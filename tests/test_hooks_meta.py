@@ -126,15 +126,9 @@ def discovery_imports() -> dict[str, list[str]]:
     return result
 
 
-NUMPY_VIA_EMBEDDERS = pytest.mark.xfail(
-    strict=True,
-    reason="the entry point memori.embedders.plugin imports the package memori.embedders, "
-           "whose __init__ imports memori.embedders.local, which imports numpy at module level",
-)
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=NUMPY_VIA_EMBEDDERS) if m == "numpy" else m for m in HEAVY])
+@pytest.mark.parametrize("module", HEAVY)
 def test_plugin_discovery_imports_no_heavy_module(
     discovery_imports: dict[str, list[str]], module: str
 ) -> None:
