@@ -113,3 +113,17 @@ def test_a_50_mb_message_through_the_llm_path_is_stored_truncated_and_the_call_s
         stored = mem.store.list_turns(Scope("paste", None, mem.current.session_id))[0]
         assert len(stored.content) == MAX_CONTENT_CHARS
         assert stored.metadata["truncated_from"] == len(huge)
+
+
+@pytest.mark.parametrize("bad", [
+    {"retriever": "nope"}, {"recall_limit": 0}, {"read_your_writes": -1},
+    {"durability": "disk"}, {"max_content_chars": 0}, {"max_memories_per_turn": 5000},
+    {"redactor": "nope"}, {"extractor": "nope"},
+])
+def test_bad_settings_are_refused_before_the_store_is_opened(
+    tmp_path_factory: pytest.TempPathFactory, bad: dict[str, object]
+) -> None:
+    db = tmp_path_factory.mktemp("settings") / "never.db"
+    with pytest.raises(ValueError):
+        Memori(f"sqlite:///{db}", embedder="hash", **bad)  # type: ignore[arg-type]
+    assert not db.exists()

@@ -19,6 +19,7 @@ from memori.attribution import EMPTY, Attribution, AttributionScope, next_attrib
 from memori.config import open_backend
 from memori.core import (
     AsyncExtractor,
+    ConfigurationError,
     Embedder,
     Extractor,
     Hit,
@@ -33,7 +34,7 @@ from memori.core import (
 from memori.core.inputs import MAX_CONTENT_CHARS, check_limit, check_metadata, clean_text
 from memori.core.models import new_id
 from memori.extractors.resolve import resolve_extractor
-from memori.pipeline.durability import open_journal
+from memori.pipeline.durability import DURABILITY, open_journal
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS
 from memori.pipeline.outbox_logic import MAX_EXTRACT_CHARS, MAX_MEMORIES_PER_TURN, OutboxPolicy
@@ -102,46 +103,44 @@ class Memori:
         from memori.embedders.resolve import default_embedder, resolve_embedder
         from memori.redaction import resolve_redactor
 
+        # every setting is checked and resolved before the store is opened
+        if durability not in DURABILITY:
+            raise ConfigurationError(
+                f"durability must be one of {', '.join(DURABILITY)}; got {durability!r}")
+        if type(read_your_writes) not in (int, float) or not 0 <= read_your_writes <= 60:
+            raise ValueError(f"read_your_writes must be seconds from 0 to 60, "
+                             f"got {read_your_writes!r}")
+        self.recall_limit = check_limit(recall_limit, "recall_limit")
+        self.max_content_chars = check_limit(max_content_chars, "max_content_chars",
+                                             maximum=1 << 31)
+        policy = OutboxPolicy(
+            max_extract_chars=check_limit(max_extract_chars, "max_extract_chars",
+                                          maximum=1 << 31),
+            max_memories_per_turn=check_limit(max_memories_per_turn, "max_memories_per_turn"))
         self.redactor: Redactor | None = resolve_redactor(redactor)
-
+        extractor_obj = resolve_extractor(extractor)
         self.embedder: Embedder | None = (
             default_embedder() if embedder == "default" else resolve_embedder(embedder)
         )
+        self.retriever: Retriever = resolve_retriever(retriever, embedder=self.embedder)
+        self.strict = strict
+        self.token_budget = token_budget
         vector_dim = self.embedder.dim if self.embedder is not None else None
         self.store: MemoryStore = open_backend(
             conn, vector_dim=vector_dim, migrate=migrate, **(store_options or {})
         )
-        try:
-            self.store.setup()
-        except BaseException:
-            self.store.close()
-            raise
-        self.retriever: Retriever = resolve_retriever(retriever, embedder=self.embedder)
-        self.strict = strict
-        self.token_budget = token_budget
-        self.recall_limit = check_limit(recall_limit, "recall_limit")
-        self.max_content_chars = check_limit(max_content_chars, "max_content_chars",
-                                             maximum=1 << 31)
-        if type(read_your_writes) not in (int, float) or not 0 <= read_your_writes <= 60:
-            raise ValueError(f"read_your_writes must be seconds from 0 to 60, "
-                             f"got {read_your_writes!r}")
         self._attr: ContextVar[Attribution] = ContextVar(f"memori-{id(self):x}", default=EMPTY)
         self._paused: ContextVar[bool] = ContextVar(f"memori-paused-{id(self):x}", default=False)
-        self._reconciler = Reconciler(self.store, self.embedder)
         self.foreground = ForegroundGate()
         """Recall for calls holds it; recording and extraction wait for it (briefly)."""
         try:
+            self.store.setup()
+            self._reconciler = Reconciler(self.store, self.embedder)
             self.pipeline = WritePath(
-                self.store, self.embedder, resolve_extractor(extractor), self._reconciler,
+                self.store, self.embedder, extractor_obj, self._reconciler,
                 journal=open_journal(conn, self.store, durability, store_options),
-                gate=self.foreground,
-                context_init=lambda: self._paused.set(True),
-                policy=OutboxPolicy(
-                    max_extract_chars=check_limit(max_extract_chars, "max_extract_chars",
-                                                  maximum=1 << 31),
-                    max_memories_per_turn=check_limit(max_memories_per_turn,
-                                                      "max_memories_per_turn")),
-                read_your_writes=read_your_writes,
+                gate=self.foreground, context_init=lambda: self._paused.set(True),
+                policy=policy, read_your_writes=read_your_writes,
             )
         except BaseException:
             self.store.close()
