@@ -64,6 +64,40 @@ def test_a_script_that_exits_without_flush_keeps_its_memories(tmp_path: Path) ->
             "I live in Lisbon.", "My name is Alice and I am allergic to peanuts."]
 
 
+WORKER_OUTLIVES_MAIN = """
+    import sys, threading, time
+    from openai import OpenAI
+    from memori import Memori
+    from memori.testing import OpenAIServer
+
+    server = OpenAIServer().start()
+    client = OpenAI(base_url=server.base_url, api_key="local", max_retries=0)
+    mem = Memori(sys.argv[1], embedder="hash")
+    mem.llm.register(client)
+
+    def worker():  # a non-daemon thread that goes on after the main thread returns
+        mem.attribution(entity_id="bob", process_id="coach")
+        for i in range(5):
+            time.sleep(0.2)
+            client.chat.completions.create(model="m", messages=[
+                {"role": "user", "content": f"I own {i + 1} bikes now."}])
+
+    threading.Thread(target=worker).start()
+"""
+
+
+def test_memory_keeps_working_for_threads_that_outlive_the_main_thread(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'threads.db'}"
+    done = run_script(WORKER_OUTLIVES_MAIN, url)
+    assert done.returncode == 0, done.stderr
+    assert "closed" not in done.stderr and "failed" not in done.stderr, done.stderr
+    with Memori(url, embedder="hash", extractor=None) as mem:
+        turns = [t.content for t in mem.store.list_turns(Scope("bob", "coach"))]
+        assert [t for t in turns if not t.startswith("echo")] == [
+            f"I own {i + 1} bikes now." for i in range(5)]
+        assert mem.store.outbox_pending(10) == []
+
+
 SEED_TUTORIAL = """
     import sys
     from openai import OpenAI

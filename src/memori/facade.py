@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures.thread  # noqa: F401  (imported first: our exit hook runs before its)
+import contextlib
 import logging
 import threading
 import weakref
@@ -404,26 +405,33 @@ ATEXIT_FLUSH_SECONDS = 5.0
 _live: weakref.WeakSet[Memori] = weakref.WeakSet()
 
 
-def _flush_at_exit() -> None:
-    """Scripts that never call close() still get their turns stored and extracted (bounded
-    wait; what is left stays journaled or pending for the next process)."""
+def _flush_before_pools_stop() -> None:
+    """At interpreter exit, while the thread pools still run (threading's exit hooks run
+    before theirs, newest first): store and extract what was recorded (bounded).
+    Threads of the application may still run: nothing is closed here."""
+    for mem in list(_live):
+        try:
+            mem.flush(timeout=ATEXIT_FLUSH_SECONDS)
+        except Exception as e:  # FlushError names the cause; the close below retries
+            log.warning("memori: flush at exit: %s", e)
+
+
+def _close_at_exit() -> None:
+    """Scripts that never call close() are closed last (bounded): what is left stays
+    journaled or pending, and the next process that opens the store resumes it."""
     for mem in list(_live):
         try:
             mem.close(timeout=ATEXIT_FLUSH_SECONDS)
         except Exception:
-            log.exception("memori: flush at exit failed")
+            log.exception("memori: close at exit failed")
 
 
-def _register_exit_hook() -> None:
-    """Run at interpreter exit *before* the thread pools shut down (threading's exit
-    hooks run first, newest first), so storing and extracting can still use them."""
+def _register_exit_hooks() -> None:
+    atexit.register(_close_at_exit)
     register = getattr(threading, "_register_atexit", None)
-    try:
-        if register is None:
-            raise RuntimeError
-        register(_flush_at_exit)
-    except RuntimeError:  # no such hook, or shutdown already started
-        atexit.register(_flush_at_exit)
+    if register is not None:
+        with contextlib.suppress(RuntimeError):  # shutdown already started
+            register(_flush_before_pools_stop)
 
 
-_register_exit_hook()
+_register_exit_hooks()
