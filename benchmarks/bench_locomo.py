@@ -1,13 +1,20 @@
 """LoCoMo turn-level evidence recall: BM25-only, dense-only and hybrid retrieval side by side.
 
 Run: ``python benchmarks/bench_locomo.py [--embedder local|hash] [--ablation] [--dated]
-[--url URL | --postgres]``.
+[--url URL | --postgres] [--off-topic [--floors 0,0.5]]``.
 Reads ``MEMORI_LOCOMO_PATH`` or ``../shared/data/locomo/locomo-dev.json`` (skips with a
 message when absent), ingests each conversation's turns through the public API (one
 entity per conversation, one session per LoCoMo session, each turn with its speaker
 and session date; no extraction), asks every question with ``Memori.recall`` and
 scores the retrieved turns against the gold evidence ids. Prints tables and writes
 ``benchmarks/results/locomo.json``.
+
+``--off-topic`` measures the relevance floor instead: each conversation is asked, with
+the LLM path's 10 hits, (a) its own questions (recall@10), (b) the questions of the
+other conversations of the split and (c) the general-knowledge questions of
+``off_topic_questions.txt``; for each it reports the share of calls whose context block
+would be empty (nothing injected) and the mean tokens injected, for each floor of
+``--floors``. Writes ``benchmarks/results/locomo_off_topic.json``.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from _common import (
 from memori import Memori
 from memori.core import Capability, Embedder, Hit, Turn
 from memori.llm.context import build_block
-from memori.retrieval import HybridRetriever, count_tokens, default_weights
+from memori.retrieval import MIN_RELEVANCE, HybridRetriever, count_tokens, default_weights
 from memori.retrieval.query import content_words
 
 # The data set (CC BY-NC 4.0) is read at run time from outside the repository.
@@ -373,6 +380,73 @@ def _mean(values: Sequence[int]) -> float:
     return round(sum(values) / max(len(values), 1), 1)
 
 
+# The relevance floor: what is injected for questions about something else
+
+OFF_TOPIC_FILE = Path(__file__).resolve().parent / "off_topic_questions.txt"
+LLM_LIMIT = 10
+"""Hits the LLM path asks for (``Memori.recall_limit``'s default)."""
+
+
+def off_topic_questions(path: Path = OFF_TOPIC_FILE) -> list[str]:
+    """The general-knowledge questions, one a line (``#`` starts a comment line)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def injected(mem: Memori, question: str, entity: str) -> tuple[list[Hit], int]:
+    """The hits the LLM path would get for ``question`` and the tokens of the block it
+    would inject (0: no block), the question being the request's message."""
+    hits = mem.recall(question, limit=LLM_LIMIT, entity_id=entity)
+    block = build_block(hits, [], budget=DEFAULT_BUDGET, exclude=[question])
+    return hits, block.tokens if block else 0
+
+
+def run_off_topic(
+    mem: Memori, conversations: Sequence[Conversation], floors: Sequence[float],
+    general: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """Per floor: recall@10 and injection of each conversation's own questions, of the
+    other conversations' questions and of the general-knowledge questions."""
+    results: dict[str, dict[str, Any]] = {}
+    for floor in floors:
+        mem.retriever = HybridRetriever(embedder=mem.embedder, min_relevance=floor)
+        own = Run(f"floor {floor}")
+        own_questions: list[Question] = []
+        tokens: dict[str, list[int]] = {"own": [], "other": [], "off_topic": []}
+        for conv in conversations:
+            for q in conv.questions:
+                hits, used = injected(mem, q.text, conv.sample_id)
+                own.ranked.append(evidence_of(hits))
+                own_questions.append(q)
+                tokens["own"].append(used)
+            for other in conversations:
+                if other is not conv:
+                    tokens["other"].extend(injected(mem, q.text, conv.sample_id)[1]
+                                           for q in other.questions)
+            tokens["off_topic"].extend(injected(mem, text, conv.sample_id)[1]
+                                       for text in general)
+        results[f"{floor:g}"] = {
+            "min_relevance": floor,
+            "recall": score(own, own_questions),
+            **{kind: {"calls": len(values),
+                      "nothing_injected_pct": round(
+                          100.0 * sum(v == 0 for v in values) / max(len(values), 1), 1),
+                      "mean_tokens": _mean(values)}
+               for kind, values in tokens.items()},
+        }
+    return results
+
+
+def print_off_topic(results: dict[str, dict[str, Any]]) -> None:
+    rows = [[floor, res["recall"]["all"]["R@10"],
+             *(x for kind in ("own", "other", "off_topic")
+               for x in (res[kind]["nothing_injected_pct"], res[kind]["mean_tokens"]))]
+            for floor, res in results.items()]
+    print_table(["min_relevance", "R@10 own", "own: none %", "own: tok",
+                 "other conv: none %", "other conv: tok", "off-topic: none %",
+                 "off-topic: tok"], rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -387,6 +461,12 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true",
                         help="use MEMORI_TEST_POSTGRES_URL or a throwaway bundled PostgreSQL")
     parser.add_argument("--variants", help="names of the variants to run, separated by '|'")
+    parser.add_argument("--off-topic", action="store_true",
+                        help="measure the relevance floor (own, other conversations' and "
+                             "general-knowledge questions) instead of the recall tables")
+    parser.add_argument("--floors", default=f"0,{MIN_RELEVANCE:g}",
+                        help="with --off-topic: the min_relevance values compared, "
+                             "separated by commas (default: 0 and the default floor)")
     parser.add_argument("--output", type=Path, default=None,
                         help="default results/locomo.json (locomo_dated.json with --dated, "
                              "locomo_<backend>.json with --url or --postgres, "
@@ -406,6 +486,13 @@ def main() -> int:
         mem = Memori(url, embedder=embedder, extractor=None)
         try:
             ingest_s = ingest(mem, conversations, dated=args.dated)
+            if args.off_topic:
+                floors = [float(f) for f in args.floors.split(",") if f.strip()]
+                general = off_topic_questions()
+                study = run_off_topic(mem, conversations, floors, general)
+                backend = mem.store.name
+                return report_off_topic(args, path, conversations, embedder, backend,
+                                        ingest_s, study, len(general))
             fuses = Capability.HYBRID_FUSION in mem.store.capabilities
             results = run_variants(mem, chosen(main_variants(fuses), args.variants),
                                    conversations)
@@ -434,6 +521,36 @@ def main() -> int:
     name = ("locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if other else "")
             + ("" if args.embedder == "local" else f"_{args.embedder}"))
     output = args.output or RESULTS_DIR / f"{name}.json"
+    write_result(output, report)
+    print(f"written to {output.name}")
+    return 0
+
+
+def report_off_topic(
+    args: argparse.Namespace, path: Path, conversations: Sequence[Conversation],
+    embedder: Embedder, backend: str, ingest_s: float, study: dict[str, dict[str, Any]],
+    general: int,
+) -> int:
+    report = {
+        "benchmark": "locomo-off-topic",
+        "data": path.name,
+        "conversations": len(conversations),
+        "questions": sum(len(c.questions) for c in conversations),
+        "off_topic_questions": general,
+        "backend": backend,
+        "embedder": embedder.name,
+        "extraction": "none (turns only)",
+        "limit": LLM_LIMIT,
+        "token_budget": DEFAULT_BUDGET,
+        "ingest_seconds": round(ingest_s, 2),
+        "results": study,
+        "machine": machine_info(),
+    }
+    print(f"LoCoMo {path.name}: {len(conversations)} conversations; backend {backend}; "
+          f"embedder {embedder.name}; {LLM_LIMIT} hits per call; {general} off-topic "
+          "questions asked of each conversation")
+    print_off_topic(study)
+    output = args.output or RESULTS_DIR / "locomo_off_topic.json"
     write_result(output, report)
     print(f"written to {output.name}")
     return 0

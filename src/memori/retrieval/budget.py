@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from memori.core import Hit
 from memori.retrieval.candidates import Candidate, to_hit
@@ -29,7 +29,7 @@ def select_within_budget(hits: Sequence[Hit], limit: int, token_budget: int | No
 
 
 def best_within_budget(
-    ordered: Sequence[Candidate], scale: float, limit: int, token_budget: int | None,
+    ordered: Iterable[Candidate], scale: float, limit: int, token_budget: int | None,
 ) -> list[Hit]:
     """:func:`select_within_budget` over candidates already in ranked order, making
     hits of the chosen ones only."""

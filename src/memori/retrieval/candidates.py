@@ -13,11 +13,16 @@ Key = tuple[str, str]
 
 @dataclass
 class Candidate:
-    """One item under consideration; ``score`` is unnormalised until :func:`ranked`."""
+    """One item under consideration; ``score`` is unnormalised until :func:`ranked`.
+
+    ``lent``: the best relevance of the context seeds that lent to it (see
+    ``memori.retrieval.relevance``).
+    """
 
     item: Memory | Turn
     score: float = 0.0
     signals: dict[str, float] = field(default_factory=dict)
+    lent: float = 0.0
 
     @property
     def key(self) -> Key:

@@ -9,7 +9,7 @@ also brings in neighbours that no search returned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from memori.core import Turn
 from memori.retrieval.candidates import Candidate, Key, key_of
@@ -30,19 +30,21 @@ def seed_sessions(seeds: Sequence[Candidate]) -> list[str]:
 def add_neighbours(
     candidates: dict[Key, Candidate], seeds: Sequence[Candidate],
     sessions: Mapping[str, Sequence[Turn]], *, window: int, weight: float,
+    relevance: Callable[[Candidate], float] | None = None,
 ) -> None:
     """Give each seed's neighbours ``weight * seed score / distance`` (signal ``context``).
 
     ``sessions`` maps a session id to its turns, oldest first. Bonuses come from
     the seeds' scores before any bonus, so the order of the seeds does not matter.
+    With ``relevance``, each neighbour's ``lent`` becomes at least its seed's relevance.
     """
     if window <= 0 or weight <= 0:
         return
-    base = [(seed, seed.score) for seed in seeds]
+    base = [(seed, seed.score, relevance(seed) if relevance else 0.0) for seed in seeds]
     positions = {
         sid: {t.id: i for i, t in enumerate(turns)} for sid, turns in sessions.items()
     }
-    for seed, seed_score in base:
+    for seed, seed_score, seed_relevance in base:
         turn = seed.item
         if not isinstance(turn, Turn):
             continue
@@ -53,13 +55,16 @@ def add_neighbours(
         for distance in range(1, window + 1):
             for i in (at - distance, at + distance):
                 if 0 <= i < len(turns):
-                    _lend(candidates, turns[i], weight * seed_score / distance, distance)
+                    _lend(candidates, turns[i], weight * seed_score / distance, distance,
+                          seed_relevance)
 
 
-def _lend(candidates: dict[Key, Candidate], turn: Turn, bonus: float, distance: int) -> None:
+def _lend(candidates: dict[Key, Candidate], turn: Turn, bonus: float, distance: int,
+          relevance: float) -> None:
     key = key_of(turn)
     cand = candidates.get(key)
     if cand is None:
         cand = candidates[key] = Candidate(turn)
     cand.score += bonus
     cand.signals["context"] = max(cand.signals.get("context", 0.0), 1.0 / distance)
+    cand.lent = max(cand.lent, relevance)

@@ -38,7 +38,9 @@ def _merged(a: Candidate, b: Candidate) -> Candidate:
         keep, other = (a, b) if a_mem else (b, a)
     else:
         keep, other = (a, b) if a.score >= b.score else (b, a)
+    lent = max(a.lent, b.lent)
     if other.score > keep.score:
         signals = {**other.signals, **keep.signals}
-        return Candidate(keep.item, other.score, signals)
+        return Candidate(keep.item, other.score, signals, lent)
+    keep.lent = lent
     return keep

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from memori.retrieval.plan import (
 )
 from memori.retrieval.query import text_query
 from memori.retrieval.recency import DAY, add_recency
+from memori.retrieval.relevance import MIN_RELEVANCE, Relevance
 
 log = logging.getLogger("memori.retrieval")
 
@@ -69,7 +70,14 @@ class HybridRetriever:
     - ``native_fusion``: on a store that fuses text and vector itself, use that.
     - Context turns are read with the store's ``recent_turns(scope, limit=)`` when it
       has one (the latest turns, oldest first, vectors left out), else ``list_turns``.
-    - ``reranker``: called with the query and the best ``rerank_depth`` hits.
+    - ``min_relevance``: the relevance floor. Besides its fused (rank-based) score
+      each hit gets absolute signals: ``overlap`` (share of the query's content
+      words it contains), ``cosine`` (dense, when a vector ranking saw it) and
+      ``relevance`` (the larger of the overlap and the rescaled cosine, or what
+      the context seed next to it has); hits below the floor are not returned, so
+      a query about nothing the scope holds returns nothing. 0 turns it off.
+    - ``reranker``: called with the query and the best ``rerank_depth`` hits
+      (those above the floor).
     - An embedder with ``gil_free = True`` embeds the query on a small pool while the
       text searches run (see ``memori.retrieval.overlap``).
     """
@@ -87,6 +95,7 @@ class HybridRetriever:
     context_session_limit: int = 64
     dedup: bool = True
     native_fusion: bool = False
+    min_relevance: float = MIN_RELEVANCE
     reranker: Reranker | None = None
     rerank_depth: int = 50
     clock: Callable[[], float] = time.time
@@ -99,6 +108,8 @@ class HybridRetriever:
             raise ValueError("weights must not be negative")
         if self.candidates < 1 or self.rrf_k < 0 or self.context_window < 0:
             raise ValueError("candidates >= 1, rrf_k >= 0 and context_window >= 0")
+        if not 0.0 <= self.min_relevance <= 1.0:
+            raise ValueError(f"min_relevance must be in [0, 1], got {self.min_relevance!r}")
 
     # the pieces shared by the sync and async paths
 
@@ -154,15 +165,30 @@ class HybridRetriever:
 
     def _finish(
         self, query: str, candidates: dict[Key, Candidate], scale: float,
-        limit: int, token_budget: int | None,
+        limit: int, token_budget: int | None, judge: Relevance,
     ) -> list[Hit]:
         pool = without_duplicates(candidates.values()) if self.dedup else candidates.values()
+        ordered = self._relevant(best_first(pool), judge)
         if self.reranker is None:
-            return best_within_budget(best_first(pool), scale, limit, token_budget)
-        hits = ranked(pool, scale)
+            return best_within_budget(ordered, scale, limit, token_budget)
+        hits = ranked(ordered, scale)
         depth = max(self.rerank_depth, limit)
         hits = list(self.reranker(query, hits[:depth])) + hits[depth:]
         return select_within_budget(hits, limit, token_budget)
+
+    def _relevant(
+        self, ordered: Iterable[Candidate], judge: Relevance,
+    ) -> Iterator[Candidate]:
+        """The candidates at or above the floor, in order, each with its absolute signals
+        (judged lazily: only as far as the caller reads)."""
+        floor = self.min_relevance
+        for cand in ordered:
+            if judge(cand) >= floor:
+                yield cand
+
+    def _lend_relevance(self, judge: Relevance) -> Relevance | None:
+        """What context seeds lend their neighbours: their relevance, when a floor is set."""
+        return judge if self.min_relevance > 0 else None
 
     # sync
 
@@ -190,6 +216,7 @@ class HybridRetriever:
             rankings.update({s.name: self._run(store, scope, s, n, include_history)
                              for s in searches if s.name not in rankings})
         candidates, scale = self._fuse(rankings, weights)
+        judge = Relevance(query)
         seeds = self._seeds(candidates)
         if seeds:
             sessions = {
@@ -198,8 +225,8 @@ class HybridRetriever:
                 for sid in seed_sessions(seeds)
             }
             add_neighbours(candidates, seeds, sessions, window=self.context_window,
-                           weight=self.context_weight)
-        return self._finish(query, candidates, scale, limit, token_budget)
+                           weight=self.context_weight, relevance=self._lend_relevance(judge))
+        return self._finish(query, candidates, scale, limit, token_budget, judge)
 
     @staticmethod
     def _run(store: MemoryStore, scope: Scope, s: Search, n: int, history: bool) -> list[Hit]:
@@ -241,6 +268,7 @@ class HybridRetriever:
         )
         rankings = dict(zip((s.name for s in searches), results, strict=True))
         candidates, scale = self._fuse(rankings, weights)
+        judge = Relevance(query)
         seeds = self._seeds(candidates)
         if seeds:
             sids = seed_sessions(seeds)
@@ -249,8 +277,9 @@ class HybridRetriever:
                 for sid in sids
             ))
             add_neighbours(candidates, seeds, dict(zip(sids, lists, strict=True)),
-                           window=self.context_window, weight=self.context_weight)
-        return self._finish(query, candidates, scale, limit, token_budget)
+                           window=self.context_window, weight=self.context_weight,
+                           relevance=self._lend_relevance(judge))
+        return self._finish(query, candidates, scale, limit, token_budget, judge)
 
     async def _aquery_vector(self, store: MemoryStore, query: str) -> list[float] | None:
         if self.embedder is None or not query.strip() or not self.wants_vector(store):

@@ -1,0 +1,126 @@
+"""Absolute relevance beside the fused rank: is a hit about the query at all?
+
+Fused scores are rank-based: whatever the query, the best hit scores about the
+same. To tell "the best of what is there" from "nothing is about this", each hit
+also gets two absolute signals:
+
+- ``overlap``: the share of the query's content words (function words dropped,
+  as for the text query, and words of asking such as "remind" or "tell") that
+  the hit's text contains, a word counting when any of its regular inflections
+  is there ("painting" matches "painted") or, for a word of 7 letters or more,
+  a word sharing its head ("allergies" matches "allergic"). A query
+  with more than ``OVERLAP_TERMS`` content words needs ``OVERLAP_TERMS`` of them
+  for a full share, so a long message is not out of reach.
+- ``cosine``: the dense cosine of the query and the hit, read from the vector
+  rankings (their score is ``(1 + cosine) / 2``); absent when the hit was not in
+  a vector ranking (or the store fused text and vectors itself).
+
+``relevance`` is the larger of the overlap and the cosine rescaled so that
+``COSINE_ZERO`` maps to 0 and ``COSINE_ONE`` to 1 (clamped into [0, 1]). A turn
+the conversation context brought in (the reply next to a matching question)
+also has the relevance of the best seed that lent to it. The retriever drops
+hits below its ``min_relevance``. The constants were set on the LoCoMo
+development split with the local all-MiniLM-L6-v2 embedder (docs/retrieval.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from memori.retrieval.candidates import Candidate
+from memori.retrieval.plan import VECTOR_SIGNALS
+from memori.retrieval.query import MAX_TERMS, content_words, inflections, words
+
+MIN_RELEVANCE = 0.5
+"""The default floor of ``HybridRetriever.min_relevance``."""
+COSINE_ZERO = 0.3
+"""A cosine at or below this is no evidence of relevance."""
+COSINE_ONE = 0.6
+"""A cosine at or above this is full evidence."""
+OVERLAP_TERMS = 4
+"""Content words a hit needs for a full overlap when the query has more."""
+TEXT_WINDOW = 20_000
+"""Of a very long item, its first and last this many characters are read."""
+
+OVERLAP = "overlap"
+COSINE = "cosine"
+RELEVANCE = "relevance"
+ABSOLUTE_SIGNALS = (OVERLAP, COSINE, RELEVANCE)
+"""The signal names this module adds to ``Hit.signals``."""
+
+
+ASKING_WORDS = frozenset({
+    "remind", "tell", "recall", "remember", "know", "please", "mention", "mentioned",
+    "say", "said", "again",
+})
+"""Words of asking ("remind me of my goal") left out of the overlap: they are about the
+request, not about what is remembered."""
+PREFIX_LENGTHS = (6, 7, 8)
+
+
+def prefix_of(term: str) -> str | None:
+    """The head a stored word must share with a long query word to match it beyond its
+    regular inflections ("allergies" and "allergic"): all but its last 3 letters, at
+    least 6 and at most 8; None for words under 7 letters."""
+    if len(term) < 7 or not term.isalpha():
+        return None
+    return term[: min(PREFIX_LENGTHS[-1], max(PREFIX_LENGTHS[0], len(term) - 3))]
+
+
+def cosine_evidence(cosine: float) -> float:
+    """``cosine`` rescaled from [``COSINE_ZERO``, ``COSINE_ONE``] to [0, 1], clamped."""
+    return min(1.0, max(0.0, (cosine - COSINE_ZERO) / (COSINE_ONE - COSINE_ZERO)))
+
+
+def cosine_of(signals: Mapping[str, float]) -> float | None:
+    """The query-hit cosine, from the vector rankings' scores; None when neither has it."""
+    scores = [signals[name] for name in VECTOR_SIGNALS if name in signals]
+    return 2.0 * max(scores) - 1.0 if scores else None
+
+
+class Relevance:
+    """Judges the candidates of one query; results are kept in their ``signals``."""
+
+    def __init__(self, query: str) -> None:
+        terms = [t for t in content_words(query) if t not in ASKING_WORDS] \
+            or content_words(query)
+        if len(terms) > MAX_TERMS:  # as the text query: a long message's last words
+            terms = terms[-MAX_TERMS:]
+        self.forms = [frozenset(inflections(t)) for t in terms]
+        self.prefixes = [prefix_of(t) for t in terms]
+        self.needed = min(len(self.forms), OVERLAP_TERMS)
+
+    def overlap(self, text: str) -> float:
+        """Share of the query's content words found in ``text`` (0 for an empty query)."""
+        if not self.needed:
+            return 0.0
+        if len(text) > 2 * TEXT_WINDOW:
+            text = text[:TEXT_WINDOW] + " " + text[-TEXT_WINDOW:]
+        present = set(words(text))
+        heads: set[str] | None = None
+        found = 0
+        for forms, prefix in zip(self.forms, self.prefixes, strict=True):
+            if not forms.isdisjoint(present):
+                found += 1
+            elif prefix is not None:
+                if heads is None:
+                    heads = {w[:n] for w in present for n in PREFIX_LENGTHS if len(w) >= n}
+                found += prefix in heads
+        return min(1.0, found / self.needed)
+
+    def own(self, cand: Candidate) -> float:
+        """The candidate's relevance from its own text and cosine (cached in signals)."""
+        signals = cand.signals
+        if OVERLAP not in signals:
+            signals[OVERLAP] = round(self.overlap(cand.item.content), 4)
+        cosine = cosine_of(signals)
+        if cosine is None:
+            return signals[OVERLAP]
+        signals[COSINE] = round(cosine, 4)
+        return max(signals[OVERLAP], cosine_evidence(cosine))
+
+    def __call__(self, cand: Candidate) -> float:
+        """The candidate's relevance: its own, or what a context seed lent it."""
+        value = max(self.own(cand), cand.lent)
+        cand.signals[RELEVANCE] = round(value, 4)
+        return value
