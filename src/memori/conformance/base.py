@@ -7,6 +7,7 @@ suite calls ``setup()`` itself and closes every store it opened.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Protocol, cast
 
@@ -14,7 +15,8 @@ import pytest
 import pytest_asyncio
 
 from memori.conformance.data import DIM, fresh
-from memori.core import AsyncMemoryStore, Capability, MemoryStore
+from memori.core import AsyncMemoryStore, Capability, MemoryStore, SupportsRawCount
+from memori.core.store_base import stored_count
 
 StoreFactory = Callable[..., MemoryStore]
 """``factory(**options) -> MemoryStore``; the suite passes ``vector_dim=8``."""
@@ -36,6 +38,28 @@ class AsyncStore(MemoryStore, AsyncMemoryStore, Protocol):
 
 class StoreOpener(Protocol):
     def __call__(self, *, setup: bool = True) -> MemoryStore: ...
+
+
+class WeakerForgetCheck(UserWarning):
+    """The store has no ``raw_count``: the suite counts an entity's items through
+    ``scan``, so rows that no read path shows (index entries, outbox rows) go unseen."""
+
+
+_warned: set[type] = set()
+
+
+def raw_count(store: MemoryStore, entity_id: str) -> int:
+    """The store's conformance hook ``raw_count`` when it has one, else the items
+    ``scan`` finds (with one ``WeakerForgetCheck`` warning per store class in the run's
+    output)."""
+    if not isinstance(store, SupportsRawCount) and type(store) not in _warned:
+        _warned.add(type(store))
+        warnings.warn(
+            f"{type(store).__name__} has no raw_count: forget and isolation checks count "
+            "through scan(), which cannot see rows the public reads miss",
+            WeakerForgetCheck, stacklevel=2,
+        )
+    return stored_count(store, entity_id)
 
 
 def has_async_api(store: object) -> bool:
@@ -75,7 +99,7 @@ class Ids:
     def entity(self, entity_id: str | None = None) -> str:
         """A fresh entity id (or ``entity_id``, which must be fresh), checked to hold nothing."""
         e = entity_id if entity_id is not None else fresh("mc-e")
-        assert self.store.raw_count(e) == 0, (
+        assert raw_count(self.store, e) == 0, (
             f"fresh entity {e!r} is not empty: the database must not hold data under a new id"
         )
         self.entities.append(e)

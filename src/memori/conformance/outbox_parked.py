@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from memori.conformance.base import AsyncStore, Ids
+from memori.conformance.base import AsyncStore, Ids, raw_count
 from memori.conformance.checks import assert_same_turn
 from memori.conformance.data import fresh, turn
 from memori.core import Capability, ExtractState, MemoryStore, Scope, Turn
@@ -143,7 +143,7 @@ class OutboxParkedTests:
         if not hasattr(astore, "aoutbox_parked"):
             pytest.skip("the store has no async aoutbox_parked (callers use a thread)")
         e = fresh("mc-e")
-        assert store.raw_count(e) == 0
+        assert raw_count(store, e) == 0
         scope = Scope(e, None, fresh("s"))
         turns = [turn(scope, f"turn {i}", created_at=0.1 + i / 10,
                       extract_state=ExtractState.PARKED, extract_error="boom")

@@ -352,6 +352,21 @@ class InMemoryStore(ThreadedAsyncMixin):
                 del self.db.memories[key]
         return len(turns) + len(memories)
 
+    def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
+        self._check_ready()
+        with self.db.lock:
+            if entity_id is None:
+                turns, memories = list(self.db.turns.values()), list(self.db.memories.values())
+            else:
+                tk, mk = self._entity_keys(check_id(entity_id, "entity_id"))
+                turns = [self.db.turns[k] for k in tk]
+                memories = [self.db.memories[k] for k in mk]
+        rows: list[tuple[str, int, float, str, Turn | Memory]] = [
+            (t.entity_id, 0, t.created_at, t.id, _copy(t)) for t in turns]
+        rows += [(m.entity_id, 1, m.created_at, m.id, _copy(m)) for m in memories]
+        rows.sort(key=lambda r: r[:4])
+        return iter([r[4] for r in rows])
+
     def export(self, entity_id: str) -> Iterator[Record]:
         self._check_ready()
         check_id(entity_id, "entity_id")

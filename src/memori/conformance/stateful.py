@@ -29,6 +29,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from memori.conformance.base import raw_count
 from memori.conformance.checks import (
     SCORE_TOLERANCE,
     assert_memory_hits,
@@ -96,7 +97,7 @@ class ReferenceMachine(RuleBasedStateMachine):
         base = fresh("mc-m")
         self.entities = [base, base.upper(), base + "%", base[:-1]]
         for e in self.entities:
-            assert self.store.raw_count(e) == 0, f"fresh entity {e!r} is not empty"
+            assert raw_count(self.store, e) == 0, f"fresh entity {e!r} is not empty"
         self.personas: list[str | None] = [None, "coach", "coach%", "Coach"]
         self.sessions = ["s1", "s2", "S1"]
         self.memory_ids = [f"m{i}" for i in range(N_MEMORY_IDS - 1)] + ["m_"]
@@ -113,7 +114,7 @@ class ReferenceMachine(RuleBasedStateMachine):
         for e in self.entities:
             got, want = self.both("forget", e)
             assert got == want, f"forget({e!r}) removed {got}, expected {want}"
-            assert self.store.raw_count(e) == 0, f"forget({e!r}) left rows behind"
+            assert raw_count(self.store, e) == 0, f"forget({e!r}) left rows behind"
 
     def scope(self, e: int, p: int, s: int | None = None) -> Scope:
         return Scope(self.entities[e], self.personas[p], None if s is None else self.sessions[s])
@@ -211,7 +212,7 @@ class ReferenceMachine(RuleBasedStateMachine):
     def forget(self, e: int) -> None:
         got, want = self.both("forget", self.entities[e])
         assert got == want, f"forget({self.entities[e]!r}) removed {got}, expected {want}"
-        assert self.store.raw_count(self.entities[e]) == 0, "forget left rows behind"
+        assert raw_count(self.store, self.entities[e]) == 0, "forget left rows behind"
 
     # reads
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from memori.conformance.base import AsyncStore, Ids
+from memori.conformance.base import AsyncStore, Ids, raw_count
 from memori.conformance.checks import assert_memory_hits, assert_turn_hits
 from memori.conformance.guard import isolation
 from memori.conformance.worlds import build_memory_world, build_turn_world, searches
@@ -71,10 +71,10 @@ class AsyncVisibilityTests:
                 t for t in await a.aoutbox_pending(100_000)
                 if t.entity_id == tw.entity and t.id in mine
             ]
-        before = store.raw_count(mw.entity)
+        before = raw_count(store, mw.entity)
         for e in mw.neighbours:
             assert await a.aforget(e) > 0
-        assert store.raw_count(mw.entity) == before, "LEAK: aforget of a look-alike entity"
+        assert raw_count(store, mw.entity) == before, "LEAK: aforget of a look-alike entity"
         owner = Scope(mw.entity, None)
         want = mw.expected(owner, include_superseded=True)
         assert await a.acount_memories(owner, include_superseded=True) == len(want)

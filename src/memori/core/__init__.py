@@ -38,10 +38,19 @@ from memori.core.protocols import (
     Record,
     Redactor,
     Retriever,
+    StorePrimitives,
+    SupportsAdminVacuum,
+    SupportsAsyncEmbed,
+    SupportsAsyncOutbox,
+    SupportsAsyncRetrieve,
+    SupportsGilFree,
+    SupportsRawCount,
+    SupportsRecentTurns,
     recent_turns,
 )
 from memori.core.query_terms import query_terms
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
+from memori.core.store_base import StoreBase, stored_count
 
 __all__ = [
     "AsyncExtractor",
@@ -72,8 +81,17 @@ __all__ = [
     "SchemaOutdatedError",
     "SchemaTooNewError",
     "Scope",
+    "StoreBase",
     "StoreError",
+    "StorePrimitives",
     "StoreUnavailableError",
+    "SupportsAdminVacuum",
+    "SupportsAsyncEmbed",
+    "SupportsAsyncOutbox",
+    "SupportsAsyncRetrieve",
+    "SupportsGilFree",
+    "SupportsRawCount",
+    "SupportsRecentTurns",
     "Turn",
     "check_id",
     "check_optional_id",
@@ -81,4 +99,5 @@ __all__ = [
     "hookimpl",
     "query_terms",
     "recent_turns",
+    "stored_count",
 ]

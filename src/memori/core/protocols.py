@@ -13,10 +13,12 @@ Record = dict[str, Any]
 
 
 @runtime_checkable
-class MemoryStore(Protocol):
-    """Storage primitives a backend implements. Every read and write is scoped.
+class StorePrimitives(Protocol):
+    """The required contract: the storage primitives a backend implements.
 
-    Rules every implementation honours (the conformance suite checks them):
+    Subclass :class:`memori.core.store_base.StoreBase` and implement these; it
+    derives the rest of :class:`MemoryStore` from them. Every read and write is
+    scoped. Rules every implementation honours (the conformance suite checks them):
 
     - Every method that takes a ``Scope`` touches nothing outside
       ``scope.entity_id``; ids are compared whole and case-sensitively.
@@ -32,13 +34,11 @@ class MemoryStore(Protocol):
       words returns nothing). Vector search scores ``(1 + cosine) / 2``. With
       both ``text`` and ``vector`` the backend fuses the two rankings. The items
       of search hits may leave ``embedding`` out (None): read an item to get it.
-    - Optional: ``recent_turns(scope, *, limit)``, the latest ``limit`` turns of
-      the scope oldest first and vectors left out, for stores that can answer it
-      faster than ``list_turns`` (the retriever and the LLM path use it if there).
     - Vectors must have ``vector_dim`` components (``DimensionMismatchError``
       otherwise); a store opened with ``vector_dim=None`` stores no vectors.
-    - Methods whose name starts with ``admin_`` or ``outbox_`` cross entities
-      on purpose and are never called on a user's behalf.
+    - Methods whose name starts with ``admin_`` or ``outbox_``, and ``scan()``
+      without an entity, cross entities on purpose and are never called on a
+      user's behalf.
     """
 
     name: str
@@ -53,10 +53,10 @@ class MemoryStore(Protocol):
     def close(self) -> None: ...
 
     # turns
-    def append_turns(self, turns: Sequence[Turn]) -> None: ...
+    def append_turns(self, turns: Sequence[Turn]) -> None:
+        """Insert turns, keyed by ``(entity_id, id)`` (a stored id is kept or replaced)."""
     def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
         """Turns of the scope, oldest first; with ``limit``, the most recent ``limit``."""
-    def count_turns(self, scope: Scope) -> int: ...
     def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
         """Delete the given turns (or all turns of the scope) inside the scope."""
     def search_turns(
@@ -67,13 +67,13 @@ class MemoryStore(Protocol):
     # memories
     def put_memories(self, memories: Sequence[Memory]) -> None:
         """Insert or replace memories, keyed by ``(entity_id, id)``."""
-    def get_memory(self, scope: Scope, memory_id: str) -> Memory | None: ...
+    def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
+        """The memory if the scope sees it (superseded ones too), else None."""
     def list_memories(
         self, scope: Scope, *, include_superseded: bool = False,
         limit: int | None = None, offset: int = 0,
     ) -> list[Memory]:
         """Visible memories, oldest first."""
-    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int: ...
     def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
         """Change fields (see ``MEMORY_PATCH_FIELDS``) of a visible memory; False if none."""
     def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int: ...
@@ -85,18 +85,15 @@ class MemoryStore(Protocol):
 
     # whole entity
     def forget(self, entity_id: str) -> int:
-        """Delete everything stored for the entity; returns the number of items removed."""
-    def export(self, entity_id: str) -> Iterator[Record]: ...
-    def import_records(self, records: Iterable[Record]) -> int: ...
-    def raw_count(self, entity_id: str) -> int:
-        """Rows/documents/points of the entity in every table or collection, bypassing
-        the normal read paths (the conformance suite's check that forget leaves nothing)."""
+        """Delete everything stored for the entity (indexes and outbox included);
+        returns the number of turns and memories removed."""
+    def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
+        """Every turn, then every memory, of the entity (all personas and sessions,
+        superseded too), each oldest first; with no entity, every entity's in turn."""
 
     # augmentation outbox (crosses entities: the background worker's view)
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
         """Turns waiting for extraction, oldest first, across entities."""
-    def outbox_parked(self, limit: int = 100) -> list[Turn]:
-        """Parked turns (reason in ``extract_error``), oldest first, across entities."""
     def outbox_mark(
         self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
         *, attempts: int | None = None, error: str | None = None,
@@ -104,9 +101,65 @@ class MemoryStore(Protocol):
         """Move turns of the entity to ``state``; PENDING (re)queues them, so a parked turn is
         retried with ``state=PENDING, attempts=0``. ``error=None`` keeps the last error."""
 
+
+@runtime_checkable
+class MemoryStore(StorePrimitives, Protocol):
+    """What memori calls on a store: the primitives plus the methods ``StoreBase``
+    derives from them (a backend overrides those only to be faster)."""
+
+    def count_turns(self, scope: Scope) -> int: ...
+    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int: ...
+    def export(self, entity_id: str) -> Iterator[Record]:
+        """``scan(entity_id)`` as records (see ``memori.core.records``)."""
+    def import_records(self, records: Iterable[Record]) -> int:
+        """Insert or replace the records' turns and memories; ``ValueError`` if malformed."""
+    def outbox_parked(self, limit: int = 100) -> list[Turn]:
+        """Parked turns (reason in ``extract_error``), oldest first, across entities."""
+
     # admin (cross entities, by name)
-    def admin_stats(self) -> dict[str, Any]: ...
+    def admin_stats(self) -> dict[str, Any]:
+        """At least ``backend``, ``entities``, ``turns``, ``memories``,
+        ``outbox_pending`` and ``outbox_parked``."""
     def admin_export_all(self) -> Iterator[Record]: ...
+
+
+# Optional abilities memori probes for (a store, retriever or embedder may lack them).
+
+@runtime_checkable
+class SupportsRecentTurns(Protocol):
+    """A store that reads the latest turns faster than ``list_turns``: the latest
+    ``limit`` turns of the scope, oldest first, vectors left out (see :func:`recent_turns`)."""
+
+    def recent_turns(self, scope: Scope, *, limit: int) -> list[Turn]: ...
+
+
+@runtime_checkable
+class SupportsRawCount(Protocol):
+    """Conformance only: rows/documents/points of the entity in every table or
+    collection, bypassing the read paths, so the suite's forget check sees rows no
+    read shows. Without it the suite counts through ``scan`` (a weaker check)."""
+
+    def raw_count(self, entity_id: str) -> int: ...
+
+
+@runtime_checkable
+class SupportsAsyncOutbox(Protocol):
+    """Native async outbox calls, awaited by the async worker (else a thread runs the
+    sync ones)."""
+
+    async def aoutbox_pending(self, limit: int = 100) -> list[Turn]: ...
+    async def aoutbox_parked(self, limit: int = 100) -> list[Turn]: ...
+    async def aoutbox_mark(
+        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
+        *, attempts: int | None = None, error: str | None = None,
+    ) -> None: ...
+
+
+@runtime_checkable
+class SupportsAdminVacuum(Protocol):
+    """A store that can reclaim the space of deleted rows now (``memori admin vacuum``)."""
+
+    def admin_vacuum(self, *, full: bool = False) -> Any: ...
 
 
 class AsyncMemoryStore(Protocol):
@@ -177,6 +230,22 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
+class SupportsAsyncEmbed(Protocol):
+    """An embedder with a native async call (the retriever's ``aretrieve`` awaits it,
+    else it embeds in a worker thread)."""
+
+    async def aembed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class SupportsGilFree(Protocol):
+    """An embedder that declares ``gil_free = True`` waits outside the GIL (a network
+    call): the retriever embeds the query while the text searches run."""
+
+    gil_free: bool
+
+
+@runtime_checkable
 class Retriever(Protocol):
     """Ranks what a scope may see for a query, within a token budget."""
 
@@ -184,6 +253,16 @@ class Retriever(Protocol):
         self, store: MemoryStore, scope: Scope, query: str, *,
         limit: int = 10, token_budget: int | None = None,
         include_history: bool = False,
+    ) -> list[Hit]: ...
+
+
+@runtime_checkable
+class SupportsAsyncRetrieve(Protocol):
+    """A retriever that searches on the event loop (awaited by the async LLM path when
+    the store declares ``NATIVE_ASYNC``; else ``retrieve`` runs in a thread)."""
+
+    async def aretrieve(
+        self, store: MemoryStore, scope: Scope, query: str, *, limit: int = 10,
     ) -> list[Hit]: ...
 
 
