@@ -1,5 +1,7 @@
-"""``JsonlStore``: the whole memori ``MemoryStore`` protocol over entity files.
+"""``JsonlStore``: memori's required store primitives over entity files.
 
+``StoreBase`` derives the rest (counts, export and import, the admin view, the
+async twins) from the primitives implemented here.
 Every method that takes a scope opens exactly one file, the entity's, so a
 read can never see another entity's data. Ranking reuses memori's public
 scoring helpers (BM25 squashed into [0, 1], ``(1 + cos) / 2``, rank fusion).
@@ -7,7 +9,7 @@ scoring helpers (BM25 squashed into [0, 1], ``(1 + cos) / 2``, rank fusion).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,11 @@ from memori.core import (
     Hit,
     Memory,
     Scope,
+    StoreBase,
     StoreError,
     Turn,
     check_id,
 )
-from memori.core.async_bridge import ThreadedAsyncMixin
 from memori.core.protocols import Record
 from memori.core.records import from_record, to_record
 from memori_jsonl.files import EntityData, EntityFiles
@@ -56,7 +58,7 @@ def _order(scores: Mapping[str, float], created: Mapping[str, float]) -> list[st
     return sorted(scores, key=lambda k: (-scores[k], created[k], k))
 
 
-class JsonlStore(ThreadedAsyncMixin):
+class JsonlStore(StoreBase):
     """A directory of JSON files, one per entity (see the package README)."""
 
     name = "jsonl"
@@ -144,10 +146,6 @@ class JsonlStore(ThreadedAsyncMixin):
             found = found[max(0, len(found) - limit):] if limit else []
         return found
 
-    def count_turns(self, scope: Scope) -> int:
-        self._check()
-        return len(self._scoped_turns(scope))
-
     def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
         self._check()
         wanted = None if turn_ids is None else set(_ids(turn_ids, "turn_id"))
@@ -188,10 +186,6 @@ class JsonlStore(ThreadedAsyncMixin):
             raise ValueError("limit and offset must not be negative")
         found = self._visible(scope, include_superseded)
         return found[offset: None if limit is None else offset + limit]
-
-    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int:
-        self._check()
-        return len(self._visible(scope, include_superseded))
 
     def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
         self._check()
@@ -262,39 +256,23 @@ class JsonlStore(ThreadedAsyncMixin):
         self.files.remove(entity_id)
         return len(data["turns"]) + len(data["memories"])
 
-    def export(self, entity_id: str) -> Iterator[Record]:
+    def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
         self._check()
-        data = self.files.read(check_id(entity_id, "entity_id"))
-        return iter([to_record(i) for i in (*self._turns(data), *self._memories(data))])
-
-    def import_records(self, records: Iterable[Record]) -> int:
-        self._check()
-        items = [from_record(r) for r in records]
-        self._write(items)
-        return len(items)
-
-    def raw_count(self, entity_id: str) -> int:
-        self._check()
-        path = self.files.path(check_id(entity_id, "entity_id"))
-        if not path.exists():
-            return 0
-        data = self.files.read(entity_id)
-        return max(1, len(data["turns"]) + len(data["memories"]))
+        entities = ([self.files.read(check_id(entity_id, "entity_id"))] if entity_id is not None
+                    else self.files.all_entities())
+        items: list[Turn | Memory] = []
+        for data in entities:
+            items += [*self._turns(data), *self._memories(data)]
+        return iter(items)
 
     # outbox
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
-        return self._in_state(ExtractState.PENDING, limit)
-
-    def outbox_parked(self, limit: int = 100) -> list[Turn]:
-        return self._in_state(ExtractState.PARKED, limit)
-
-    def _in_state(self, state: ExtractState, limit: int) -> list[Turn]:
-        """Turns of every entity in ``state``, oldest first (reads every entity file)."""
+        """Pending turns of every entity, oldest first (reads every entity file)."""
         self._check()
         if limit < 0:
             raise ValueError("limit must not be negative")
         found = [t for data in self.files.all_entities() for t in self._turns(data)
-                 if t.extract_state is state]
+                 if t.extract_state is ExtractState.PENDING]
         found.sort(key=lambda t: (t.created_at, t.entity_id, t.id))
         return found[:limit]
 
@@ -317,22 +295,6 @@ class JsonlStore(ThreadedAsyncMixin):
                     record["extract_error"] = error
 
         self.files.update(entity_id, change)
-
-    # admin
-    def admin_stats(self) -> dict[str, Any]:
-        self._check()
-        entities = self.files.all_entities()
-        states = [r["extract_state"] for d in entities for r in d["turns"].values()]
-        return {"backend": self.name, "entities": len(entities),
-                "turns": sum(len(d["turns"]) for d in entities),
-                "memories": sum(len(d["memories"]) for d in entities),
-                "outbox_pending": states.count(ExtractState.PENDING.value),
-                "outbox_parked": states.count(ExtractState.PARKED.value)}
-
-    def admin_export_all(self) -> Iterator[Record]:
-        self._check()
-        for data in self.files.all_entities():
-            yield from (to_record(i) for i in (*self._turns(data), *self._memories(data)))
 
 
 def open_store(target: str, *, vector_dim: int | None = None, **options: Any) -> JsonlStore:
