@@ -73,8 +73,11 @@ def test_an_unrelated_question_recalls_nothing_and_injects_no_block(
     mem: Memori, server: OpenAIServer,
 ) -> None:
     assert len(mem.memories()) == len(FACTS)
-    assert mem.recall("quantum chromodynamics") == []
-    assert mem.recall("How does a jet engine produce thrust?") == []
+    assert mem.recall("quantum chromodynamics", min_relevance=MIN_RELEVANCE) == []
+    assert mem.recall("How does a jet engine produce thrust?", min_relevance=MIN_RELEVANCE) == []
+    # recall() itself ranks everything, each hit saying how relevant it is
+    ranked = mem.recall("quantum chromodynamics")
+    assert ranked and all(h.signals["relevance"] < MIN_RELEVANCE for h in ranked)
     assert ask(mem, server, "quantum chromodynamics", "physics") == []
     # without the floor, the same question gets the user's memories anyway
     mem.retriever = HybridRetriever(embedder=mem.embedder, min_relevance=0)
@@ -85,13 +88,13 @@ def test_an_unrelated_question_recalls_nothing_and_injects_no_block(
 def test_a_relevant_question_still_recalls_its_memory(
     mem: Memori, server: OpenAIServer,
 ) -> None:
-    hits = mem.recall("What is my cat called?")
+    hits = mem.recall("What is my cat called?", min_relevance=MIN_RELEVANCE)
     assert hits and hits[0].content == "My cat is called Miso."
     assert set(ABSOLUTE_SIGNALS) <= set(hits[0].signals)
     assert hits[0].signals["overlap"] == 1.0 and hits[0].signals["relevance"] >= MIN_RELEVANCE
     assert all(h.signals["relevance"] >= MIN_RELEVANCE for h in hits)
     # a semantic match without shared words passes on its cosine
-    allergy = mem.recall("Do I have any allergies?")
+    allergy = mem.recall("Do I have any allergies?", min_relevance=MIN_RELEVANCE)
     assert allergy and allergy[0].content == "I am allergic to peanuts."
     sent = ask(mem, server, "Where does my sister live?", "family")
     assert len(sent) == 1 and "Anna lives in Lisbon" in sent[0]

@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import concurrent.futures.thread  # noqa: F401  (imported first: our exit hook runs before its)
 import contextlib
+import inspect
 import logging
 import threading
 import weakref
@@ -246,18 +247,25 @@ class Memori:
     def recall(
         self, query: str, *, limit: int | None = None, token_budget: int | None = None,
         include_history: bool = False, entity_id: str | None = None, process_id: Any = CURRENT,
+        min_relevance: float = 0.0,
     ) -> list[Hit]:
         """What the current scope (or the one named) remembers about ``query``, best first.
 
+        Every hit carries its absolute ``relevance`` (and ``overlap``, ``cosine``) in
+        ``signals``; ``min_relevance`` leaves out hits below it (default 0: all ranked
+        hits; the LLM path injects only those at or above the retriever's floor, 0.5).
         Sees the turns this process recorded for the entity (it waits briefly for them).
         """
         query = clean_text(query, "query", max_chars=self.max_content_chars)
         limit = self.recall_limit if limit is None else check_limit(limit)
+        if type(min_relevance) not in (int, float) or not 0 <= min_relevance <= 1:
+            raise ValueError(f"min_relevance must be from 0 to 1, got {min_relevance!r}")
         scope = self._scope_for(entity_id, process_id)
         self.pipeline.wait_for(scope.entity_id)
+        floor = {"min_relevance": float(min_relevance)} if _takes_floor(self.retriever) else {}
         return self.retriever.retrieve(
             self.store, scope, query, limit=limit,
-            token_budget=token_budget, include_history=include_history,
+            token_budget=token_budget, include_history=include_history, **floor,
         )
 
     def memories(self, *, include_history: bool = False, limit: int | None = None) -> list[Memory]:
@@ -399,6 +407,15 @@ class Memori:
         return f"Memori(store={self.store!r})"
 
 
+
+
+def _takes_floor(retriever: Retriever) -> bool:
+    """Whether the retriever's ``retrieve`` takes a per-call ``min_relevance`` (the built-in
+    one does; a third-party retriever may not)."""
+    try:
+        return "min_relevance" in inspect.signature(retriever.retrieve).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 ATEXIT_FLUSH_SECONDS = 5.0

@@ -165,10 +165,10 @@ class HybridRetriever:
 
     def _finish(
         self, query: str, candidates: dict[Key, Candidate], scale: float,
-        limit: int, token_budget: int | None, judge: Relevance,
+        limit: int, token_budget: int | None, judge: Relevance, floor: float,
     ) -> list[Hit]:
         pool = without_duplicates(candidates.values()) if self.dedup else candidates.values()
-        ordered = self._relevant(best_first(pool), judge)
+        ordered = self._relevant(best_first(pool), judge, floor)
         if self.reranker is None:
             return best_within_budget(ordered, scale, limit, token_budget)
         hits = ranked(ordered, scale)
@@ -176,19 +176,23 @@ class HybridRetriever:
         hits = list(self.reranker(query, hits[:depth])) + hits[depth:]
         return select_within_budget(hits, limit, token_budget)
 
+    @staticmethod
     def _relevant(
-        self, ordered: Iterable[Candidate], judge: Relevance,
+        ordered: Iterable[Candidate], judge: Relevance, floor: float,
     ) -> Iterator[Candidate]:
         """The candidates at or above the floor, in order, each with its absolute signals
         (judged lazily: only as far as the caller reads)."""
-        floor = self.min_relevance
         for cand in ordered:
             if judge(cand) >= floor:
                 yield cand
 
-    def _lend_relevance(self, judge: Relevance) -> Relevance | None:
-        """What context seeds lend their neighbours: their relevance, when a floor is set."""
-        return judge if self.min_relevance > 0 else None
+    def _floor(self, override: float | None) -> float:
+        """This call's relevance floor: ``override`` if given, else ``min_relevance``."""
+        if override is None:
+            return self.min_relevance
+        if not 0.0 <= override <= 1.0:
+            raise ValueError(f"min_relevance must be in [0, 1], got {override!r}")
+        return override
 
     # sync
 
@@ -196,10 +200,13 @@ class HybridRetriever:
         self, store: MemoryStore, scope: Scope, query: str, *,
         limit: int = 10, token_budget: int | None = None,
         include_history: bool = False, vector: Sequence[float] | None = None,
+        min_relevance: float | None = None,
     ) -> list[Hit]:
-        """The best hits for ``query`` inside ``scope`` (``vector``: a precomputed embedding)."""
+        """The best hits for ``query`` inside ``scope`` (``vector``: a precomputed embedding;
+        ``min_relevance``: this call's floor instead of the retriever's)."""
         if limit <= 0:
             return []
+        floor = self._floor(min_relevance)
         n = self.depth(limit)
         pending = None
         embedder = self.embedder
@@ -225,8 +232,9 @@ class HybridRetriever:
                 for sid in seed_sessions(seeds)
             }
             add_neighbours(candidates, seeds, sessions, window=self.context_window,
-                           weight=self.context_weight, relevance=self._lend_relevance(judge))
-        return self._finish(query, candidates, scale, limit, token_budget, judge)
+                           weight=self.context_weight,
+                           relevance=judge if floor > 0 else None)
+        return self._finish(query, candidates, scale, limit, token_budget, judge, floor)
 
     @staticmethod
     def _run(store: MemoryStore, scope: Scope, s: Search, n: int, history: bool) -> list[Hit]:
@@ -242,6 +250,7 @@ class HybridRetriever:
         self, store: Any, scope: Scope, query: str, *,
         limit: int = 10, token_budget: int | None = None,
         include_history: bool = False, vector: Sequence[float] | None = None,
+        min_relevance: float | None = None,
     ) -> list[Hit]:
         """:meth:`retrieve` on the store's ``a*`` methods, its searches run concurrently.
 
@@ -257,8 +266,9 @@ class HybridRetriever:
                 or Capability.NATIVE_ASYNC not in store.capabilities:
             return await asyncio.to_thread(
                 self.retrieve, store, scope, query, limit=limit, token_budget=token_budget,
-                include_history=include_history, vector=vector,
+                include_history=include_history, vector=vector, min_relevance=min_relevance,
             )
+        floor = self._floor(min_relevance)
         if vector is None:
             vector = await self._aquery_vector(store, query)
         searches, weights = self.plan(store, query, vector)
@@ -278,8 +288,8 @@ class HybridRetriever:
             ))
             add_neighbours(candidates, seeds, dict(zip(sids, lists, strict=True)),
                            window=self.context_window, weight=self.context_weight,
-                           relevance=self._lend_relevance(judge))
-        return self._finish(query, candidates, scale, limit, token_budget, judge)
+                           relevance=judge if floor > 0 else None)
+        return self._finish(query, candidates, scale, limit, token_budget, judge, floor)
 
     async def _aquery_vector(self, store: MemoryStore, query: str) -> list[float] | None:
         if self.embedder is None or not query.strip() or not self.wants_vector(store):
