@@ -19,12 +19,13 @@ from memori.backends.mongo.features import Want
 from memori.backends.mongo.schema import HEAD, MEMORIES, TURNS
 from memori.backends.mongo.search import search
 from memori.core import ConfigurationError, ExtractState, Hit, Memory, Record, Scope, Turn
-from memori.core.records import from_record, memory_to_record, turn_to_record
+from memori.core.records import from_record
+from memori.core.store_base import StoreBase
 
 EXPORT_ORDER = [("created_at", 1), ("id", 1)]
 
 
-class MongoStore(AsyncMongoMethods):
+class MongoStore(AsyncMongoMethods, StoreBase):
     """``MemoryStore`` and ``AsyncMemoryStore`` on MongoDB (pymongo, sync and native async)."""
 
     def setup(self) -> None:
@@ -116,10 +117,6 @@ class MongoStore(AsyncMongoMethods):
     def raw_count(self, entity_id: str) -> int:
         return self._run(plans.raw_count(entity_id), "raw count")
 
-    def export(self, entity_id: str) -> Iterator[Record]:
-        """The entity's turns, then its memories (all personas, superseded too), oldest first."""
-        return self._stream(filters.entity_filter(entity_id), "export")
-
     def import_records(self, records: Iterable[Record]) -> int:
         """Insert or replace the records' turns and memories; returns how many were written."""
         total, batch = 0, []
@@ -132,19 +129,22 @@ class MongoStore(AsyncMongoMethods):
             total += self._run(plans.import_items(batch, self.vector_dim), "import")
         return total
 
-    def _stream(self, where: dict[str, Any], action: str) -> Iterator[Record]:
+    def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
+        """Every turn then every memory of the entity (all personas, superseded too), oldest
+        first; with no entity, every entity's (crosses entities: an admin call)."""
+        where = {} if entity_id is None else filters.entity_filter(entity_id)
+        return self._scan(where)
+
+    def _scan(self, where: dict[str, Any]) -> Iterator[Turn | Memory]:
         db = self._conn.db()
         for collection, convert in ((TURNS, documents.doc_to_turn),
                                     (MEMORIES, documents.doc_to_memory)):
-            with translated(action, self._conn.secrets):
+            with translated("scan", self._conn.secrets):
                 cursor = db[self.collection_prefix + collection].find(
                     where, documents.result_projection(), sort=EXPORT_ORDER
                 )
                 try:
-                    for doc in cursor:
-                        item = convert(doc)
-                        yield (turn_to_record(item) if isinstance(item, Turn)
-                               else memory_to_record(item))  # type: ignore[arg-type]
+                    yield from map(convert, cursor)
                 finally:
                     cursor.close()
 
@@ -174,10 +174,6 @@ class MongoStore(AsyncMongoMethods):
             "search": self.search_modes,
             **counts,
         }
-
-    def admin_export_all(self) -> Iterator[Record]:
-        """Every entity's turns and memories (crosses entities: an admin call)."""
-        return self._stream({}, "admin export")
 
 
 OPTIONS = ("text_index", "vector_index", "async_client", "sync_client", "client_options",

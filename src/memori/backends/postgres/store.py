@@ -27,8 +27,9 @@ from memori.core.errors import ConfigurationError
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
-from memori.core.records import from_record, memory_to_record, turn_to_record
+from memori.core.records import from_record
 from memori.core.redact import option_secrets, secrets_in
+from memori.core.store_base import StoreBase
 
 PAGE = 1000
 """Rows per page when exporting (the connection is released between pages)."""
@@ -37,7 +38,7 @@ IMPORT_CHUNK = 10_000
 VECTOR_INDEXES = ("exact", "hnsw")
 
 
-class PostgresStore(AsyncMethods):
+class PostgresStore(AsyncMethods, StoreBase):
     """``MemoryStore`` on PostgreSQL: tsvector + GIN text, pgvector cosine, optional RLS."""
 
     def close(self) -> None:
@@ -149,18 +150,20 @@ class PostgresStore(AsyncMethods):
         """Delete every turn, memory and outbox row of the entity; counts turns and memories."""
         return int(self._run((plans.forget(self._ctx, entity_id), entity_id)))
 
-    def export(self, entity_id: str) -> Iterator[Record]:
-        """Every turn then every memory of the entity, oldest first, as records."""
-        check_id(entity_id)
+    def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
+        """Every turn then every memory of the entity (or of each entity), oldest first."""
+        if entity_id is not None:
+            check_id(entity_id)
         self._check_open()
-        return self._export(entity_id)
+        return self._scan(entity_id)
 
-    def _export(self, entity_id: str) -> Iterator[Record]:
+    def _scan(self, entity_id: str | None) -> Iterator[Turn | Memory]:
+        entity_ids: list[str] = ([entity_id] if entity_id is not None
+                                 else self._read((plans.entity_ids(self._ctx), None)))
         layout = self._ctx.layout
-        for turn_row in self._pages(layout.turns, entity_id):
-            yield turn_to_record(plans.to_turn(turn_row))
-        for memory_row in self._pages(layout.memories, entity_id):
-            yield memory_to_record(plans.to_memory(memory_row))
+        for entity in entity_ids:
+            yield from map(plans.to_turn, self._pages(layout.turns, entity))
+            yield from map(plans.to_memory, self._pages(layout.memories, entity))
 
     def _pages(self, table: Any, entity_id: str) -> Iterator[RowLike]:
         after: tuple[float, str] | None = None
@@ -248,16 +251,6 @@ class PostgresStore(AsyncMethods):
         engine = self._engines.require_sync()
         with self._engines.guard(), self._translate():
             return vacuum.vacuum(engine, self._ctx.layout, full=full)
-
-    def admin_export_all(self) -> Iterator[Record]:
-        """Records of every entity, entity by entity (crosses entities on purpose)."""
-        self._check_open()
-        return self._export_all()
-
-    def _export_all(self) -> Iterator[Record]:
-        entity_ids: list[str] = self._read((plans.entity_ids(self._ctx), None))
-        for entity_id in entity_ids:
-            yield from self._export(entity_id)
 
 
 def _positive_int(options: dict[str, Any], name: str, default: int) -> int:

@@ -40,7 +40,7 @@ from memori.backends.qdrant.sparse import document_vector
 from memori.core.ids import check_id
 from memori.core.models import MEMORY_PATCH_FIELDS, ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
-from memori.core.records import from_record, to_record
+from memori.core.records import from_record
 
 _BY_TIME = models.OrderBy(key=f.CREATED_AT, direction=models.Direction.ASC)
 _BY_TIME_DESC = models.OrderBy(key=f.CREATED_AT, direction=models.Direction.DESC)
@@ -256,25 +256,18 @@ def raw_count(layout: Layout, entity_id: str) -> Op[int]:
     return (yield from count(layout.turns, flt)) + (yield from count(layout.memories, flt))
 
 
-def export_entity(layout: Layout, entity_id: str) -> Op[list[Record]]:
-    flt = f.entity(entity_id)
+def scan(layout: Layout, entity_id: str | None) -> Op[list[Turn | Memory]]:
+    """Every turn then every memory of the entity (or of every entity), oldest first."""
+    flt = None if entity_id is None else f.entity(entity_id)
     turns = yield from scroll_all(layout.turns, flt, vectors=layout.dense)
     memories = yield from scroll_all(layout.memories, flt, vectors=layout.dense)
-    return _records(turns, memories)
+    items: list[Turn | Memory] = sorted(map(_turn, turns), key=_scan_order)
+    items += sorted(map(_memory, memories), key=_scan_order)
+    return items
 
 
-def export_all(layout: Layout) -> Op[list[Record]]:
-    turns = yield from scroll_all(layout.turns, None, vectors=layout.dense)
-    memories = yield from scroll_all(layout.memories, None, vectors=layout.dense)
-    return _records(turns, memories)
-
-
-def _records(turns: list[models.Record], memories: list[models.Record]) -> list[Record]:
-    items: list[Turn | Memory] = sorted(
-        (_turn(r) for r in turns), key=lambda t: (t.entity_id, t.created_at)
-    )
-    items += sorted((_memory(r) for r in memories), key=lambda m: (m.entity_id, m.created_at))
-    return [to_record(item) for item in items]
+def _scan_order(item: Turn | Memory) -> tuple[str, float, str]:
+    return item.entity_id, item.created_at, item.id
 
 
 def import_records(layout: Layout, records: Iterable[Record]) -> Op[int]:

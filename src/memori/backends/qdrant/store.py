@@ -24,12 +24,13 @@ from memori.core.capabilities import Capability
 from memori.core.errors import ConfigurationError
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
+from memori.core.store_base import StoreBase
 
 T = TypeVar("T")
 _STORE_OPTIONS = frozenset({"avg_len", "tenant_hnsw", "idf_per_entity"})
 
 
-class QdrantStore(AsyncTwins):
+class QdrantStore(AsyncTwins, StoreBase):
     """A memori store on Qdrant (server or qdrant-client local mode), sync and async."""
 
     name = "qdrant"
@@ -157,8 +158,8 @@ class QdrantStore(AsyncTwins):
     def forget(self, entity_id: str) -> int:
         return self._exec(ops.forget(self._layout, entity_id))
 
-    def export(self, entity_id: str) -> Iterator[Record]:
-        return iter(self._exec(ops.export_entity(self._layout, entity_id)))
+    def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
+        return iter(self._exec(ops.scan(self._layout, entity_id)))
 
     def import_records(self, records: Iterable[Record]) -> int:
         return self._exec(ops.import_records(self._layout, records))
@@ -184,9 +185,6 @@ class QdrantStore(AsyncTwins):
         stats = self._exec(ops.admin_stats(self._layout))
         stats["mode"] = "local" if self._conn.local else "server"
         return stats
-
-    def admin_export_all(self) -> Iterator[Record]:
-        return iter(self._exec(ops.export_all(self._layout)))
 
 
 def open_store(

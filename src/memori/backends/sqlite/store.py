@@ -50,13 +50,13 @@ from memori.backends.sqlite.search import (
 from memori.backends.sqlite.targets import busy_timeout_ms, resolve_target
 from memori.backends.sqlite.vectors import BlobCodec, check_vector
 from memori.backends.sqlite.versions import Kind
-from memori.core.async_bridge import ThreadedAsyncMixin
 from memori.core.capabilities import Capability
 from memori.core.errors import ConfigurationError, StoreUnavailableError
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
-from memori.core.records import from_record, memory_to_record, turn_to_record
+from memori.core.records import from_record
+from memori.core.store_base import StoreBase
 
 CHUNK = 400
 """Ids per ``IN (...)`` list (well under SQLite's bound-parameter limit)."""
@@ -87,7 +87,7 @@ def _check_limit(limit: int | None, name: str = "limit") -> None:
         raise ValueError(f"{name} must be a non-negative int")
 
 
-class SQLiteStore(ThreadedAsyncMixin):
+class SQLiteStore(StoreBase):
     """``MemoryStore`` on SQLite: FTS5 text search, float32 vectors, WAL, Alembic schema."""
 
     name = "sqlite"
@@ -560,17 +560,23 @@ class SQLiteStore(ThreadedAsyncMixin):
         with self._guard, translate_errors():
             return erasure.truncate_wal(self.engine)
 
-    def export(self, entity_id: str) -> Iterator[Record]:
-        """Every turn then every memory of the entity, oldest first, as records."""
-        check_id(entity_id)
+    def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
+        """Every turn then every memory of the entity (or of each entity), oldest first."""
+        if entity_id is not None:
+            check_id(entity_id)
         self._ensure_ready()
-        return self._export(entity_id)
+        return self._scan(entity_id)
 
-    def _export(self, entity_id: str) -> Iterator[Record]:
-        for turn in self._pages(self._turns, entity_id, self._to_turn):
-            yield turn_to_record(turn)
-        for memory in self._pages(self._memories, entity_id, self._to_memory):
-            yield memory_to_record(memory)
+    def _scan(self, entity_id: str | None) -> Iterator[Turn | Memory]:
+        for entity in [entity_id] if entity_id is not None else self._entity_ids():
+            yield from self._pages(self._turns, entity, self._to_turn)
+            yield from self._pages(self._memories, entity, self._to_memory)
+
+    def _entity_ids(self) -> list[str]:
+        t, m = self._turns, self._memories
+        with self._read() as conn:
+            stmt = select(t.c.entity_id).union(select(m.c.entity_id)).order_by("entity_id")
+            return [str(e) for (e,) in conn.execute(stmt)]
 
     def _pages(
         self, table: Table, entity_id: str, to_model: Callable[[RowLike], T]
@@ -727,19 +733,6 @@ class SQLiteStore(ThreadedAsyncMixin):
         with self._guard, translate_errors():
             erasure.vacuum(self.engine)
         self._truncate_wal()
-
-    def admin_export_all(self) -> Iterator[Record]:
-        """Records of every entity, entity by entity (crosses entities on purpose)."""
-        self._ensure_ready()
-        return self._export_all()
-
-    def _export_all(self) -> Iterator[Record]:
-        t, m = self._turns, self._memories
-        with self._read() as conn:
-            stmt = select(t.c.entity_id).union(select(m.c.entity_id)).order_by("entity_id")
-            entity_ids = [str(e) for (e,) in conn.execute(stmt)]
-        for entity_id in entity_ids:
-            yield from self._export(entity_id)
 
 
 def _no_vector(_blob: Any) -> None:
