@@ -89,7 +89,8 @@ class StorePrimitives(Protocol):
         returns the number of turns and memories removed."""
     def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
         """Every turn, then every memory, of the entity (all personas and sessions,
-        superseded too), each oldest first; with no entity, every entity's in turn."""
+        superseded too), each oldest first; with no entity, the same across every
+        entity (an admin read: ``export``, ``admin_export_all``, ``admin_stats``)."""
 
     # augmentation outbox (crosses entities: the background worker's view)
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
