@@ -11,6 +11,7 @@ from memori.cli.errors import ABORTED, NOT_FOUND, OK, USAGE, CLIError
 from memori.cli.output import emit_json, key_values, table
 from memori.cli.pipeline_commands import pipeline_report
 from memori.core.records import memory_to_record
+from memori.core.store_base import stored_count
 
 
 def cmd_remember(args: argparse.Namespace) -> int:
@@ -63,7 +64,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
             return ABORTED
     with open_memori(args) as mem:
         removed = mem.forget(entity_id=scope.entity_id)
-        left = mem.store.raw_count(scope.entity_id)
+        left = stored_count(mem.store, scope.entity_id)  # raw_count when the store has it
     if args.json:
         emit_json({"entity_id": scope.entity_id, "removed": removed, "remaining": left})
     else:
