@@ -47,7 +47,7 @@ from memori.retrieval.resolve import resolve_retriever
 if TYPE_CHECKING:
     from memori.llm import LLMRegistry
 
-log = logging.getLogger("memori")
+log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_BUDGET = 1000
 

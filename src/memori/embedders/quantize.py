@@ -27,7 +27,7 @@ from pathlib import Path
 from memori.core import ConfigurationError
 from memori.telemetry import disable_dependency_telemetry
 
-log = logging.getLogger("memori.embedders")
+log = logging.getLogger(__name__)
 
 
 def dynamic_int8(model: bytes) -> bytes:

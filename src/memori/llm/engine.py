@@ -25,7 +25,7 @@ from memori.llm.stats import Counters, LLMStats, memory_failure
 if TYPE_CHECKING:
     from memori.facade import Memori
 
-log = logging.getLogger("memori.llm")
+log = logging.getLogger(__name__)
 
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 MAX_QUERY_CHARS = 2000

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from memori.llm.patching import ClientPatch
 
 C = TypeVar("C")
-log = logging.getLogger("memori.llm")
+log = logging.getLogger(__name__)
 OWNER_ATTR = "_memori_registry"
 
 

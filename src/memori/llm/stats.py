@@ -11,7 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass, fields
 
-log = logging.getLogger("memori.llm")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from memori.retrieval.query import text_query
 from memori.retrieval.recency import DAY, add_recency
 from memori.retrieval.relevance import MIN_RELEVANCE, Relevance
 
-log = logging.getLogger("memori.retrieval")
+log = logging.getLogger(__name__)
 
 Reranker = Callable[[str, list[Hit]], list[Hit]]
 """Takes the query and the fused hits (best first); returns them in a new order (may drop)."""
