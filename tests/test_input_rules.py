@@ -127,3 +127,17 @@ def test_bad_settings_are_refused_before_the_store_is_opened(
     with pytest.raises(ValueError):
         Memori(f"sqlite:///{db}", embedder="hash", **bad)  # type: ignore[arg-type]
     assert not db.exists()
+
+
+@pytest.mark.parametrize(("given", "meant"), [
+    ("/data/app/memori.db", "sqlite:////data/app/memori.db"),
+    ("file:///data/app/memori.db", "sqlite:////data/app/memori.db"),
+    ("memori.db", "sqlite:///memori.db"),
+])
+def test_a_file_path_is_refused_with_the_sqlite_url_it_likely_means(
+    given: str, meant: str
+) -> None:
+    from memori.core import BackendNotFoundError
+
+    with pytest.raises(BackendNotFoundError, match=f"write {meant}$"):
+        Memori(given, embedder="hash")

@@ -248,6 +248,7 @@ class Plugins:
             raise BackendNotFoundError(
                 f"no installed backend handles URLs of scheme {url_scheme(url)!r} "
                 f"({redact_url(url)}); installed: {', '.join(sorted(self.backends)) or 'none'}"
+                + _path_hint(url)
             )
         return spec  # type: ignore[no-any-return]
 
@@ -278,3 +279,15 @@ def reset_plugins() -> None:
     global _plugins
     with _lock:
         _plugins = None
+
+
+def _path_hint(url: str) -> str:
+    """For a file path or a ``file:`` URL, the SQLite URL the user most likely meant."""
+    scheme = url_scheme(url)
+    if scheme == "file":
+        path = url.split("://", 1)[1]
+    elif not scheme and "://" not in url:
+        path = url
+    else:
+        return ""
+    return f"; for a SQLite file write sqlite:///{path}"
