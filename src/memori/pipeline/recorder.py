@@ -171,8 +171,8 @@ class TurnRecorder:
             for turn_id in ids:
                 self._failures.pop(turn_id, None)
             if self._probe > 0:
-                self._probe -= len(batch)
-                self._probe_landed = True
+                self._probe = max(self._probe - len(batch), 0)
+                self._probe_landed = self._probe > 0
             self._failing_since = None
             self._done += len(batch)
             self.stats.written += len(batch)
@@ -224,8 +224,8 @@ class TurnRecorder:
         return True
 
     def _reject(self, turn: Turn, reason: str) -> None:
-        log.error("memori: a turn of entity %r could not be stored and was set aside "
-                  "(%s); 'memori retry' records it again", turn.entity_id, reason)
+        log.error("memori: a turn could not be stored and was set aside (%s); "
+                  "'memori retry' records it again", reason)
         if self.journal is not None:
             try:
                 self.journal.reject(turn, reason)
@@ -236,6 +236,8 @@ class TurnRecorder:
             self._failures.pop(turn.id, None)
             if self._probe > 0:
                 self._probe -= 1
+                if self._probe == 0:
+                    self._probe_landed = False
             self._done += 1
             self.stats.rejected += 1
             self._rejections.append((self._done, reason))
