@@ -131,7 +131,8 @@ async def test_turn_facts_are_recalled_at_the_next_turn_after_aflush(
         model=CHAT, messages=[{"role": "user", "content": "I'm vegetarian, by the way."}])
     assert await mem.aflush()
     await chat.chat.completions.create(
-        model=CHAT, messages=[{"role": "user", "content": "What should I cook tonight?"}])
+        # a question with evidence for the fact (the relevance floor keeps out the rest)
+        model=CHAT, messages=[{"role": "user", "content": "Vegetarian dinner ideas for tonight?"}])
 
     sent = json.dumps(openai_server.last_request("chat", model=CHAT).messages)
     assert "The user is vegetarian." in sent

@@ -282,12 +282,15 @@ def reset_plugins() -> None:
 
 
 def _path_hint(url: str) -> str:
-    """For a file path or a ``file:`` URL, the SQLite URL the user most likely meant."""
+    """For a file path or a ``file:`` URL, the SQLite URL the user most likely meant
+    (nothing for other text, such as a keyword DSN, which may hold a password)."""
     scheme = url_scheme(url)
     if scheme == "file":
         path = url.split("://", 1)[1]
     elif not scheme and "://" not in url:
         path = url
     else:
+        return ""
+    if not path or any(c.isspace() or c in "=?@'\"" for c in path):
         return ""
     return f"; for a SQLite file write sqlite:///{path}"
