@@ -132,7 +132,7 @@ async def test_turn_facts_are_recalled_at_the_next_turn_after_aflush(
     assert await mem.aflush()
     await chat.chat.completions.create(
         # a question with evidence for the fact (the relevance floor keeps out the rest)
-        model=CHAT, messages=[{"role": "user", "content": "Vegetarian dinner ideas for tonight?"}])
+        model=CHAT, messages=[{"role": "user", "content": "Am I still vegetarian?"}])
 
     sent = json.dumps(openai_server.last_request("chat", model=CHAT).messages)
     assert "The user is vegetarian." in sent
