@@ -174,7 +174,7 @@ def sigkill_loop(url: str, server: OpenAIServer, tmp_path: Path, *, kills: int =
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        time.sleep(rng.uniform(0.05, 1.5))
+        time.sleep(rng.uniform(0.05, 1.0))
         os.kill(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
         returned += [f"Run {run} call {i}: I live in City{run}x{i}."
