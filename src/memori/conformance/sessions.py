@@ -11,45 +11,21 @@ order does not depend on the clock or on a backend's time precision.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from memori.conformance.base import Ids
-from memori.conformance.checks import turn_in_scope
 from memori.conformance.data import fresh, vec
-from memori.conformance.worlds import look_alikes, neighbours_of
-from memori.core import MemoryStore, Scope, Turn
+from memori.conformance.worlds import TurnWorld, look_alikes, neighbours_of
+from memori.core import MemoryStore, Turn
 
 ROUNDS = 3
 """Turns per (persona, session)."""
 
 
-@dataclass
-class SessionWorld:
-    """Interleaved conversations of one entity, mirrored in look-alike neighbours."""
-
-    entity: str
-    neighbours: list[str]
-    personas: list[str | None]
-    sessions: list[str]
-    turns: list[Turn] = field(default_factory=list)
-    """Oldest first."""
-
-    def scopes(self) -> list[Scope]:
-        """Every persona (and a fresh one owning nothing) x every session and none."""
-        return [
-            Scope(self.entity, p, s) for p in [*self.personas, fresh("p")]
-            for s in [*self.sessions, None]
-        ]
-
-    def expected(self, scope: Scope) -> list[str]:
-        """Ids of the scope's turns, oldest first."""
-        return [t.id for t in self.turns if turn_in_scope(t, scope)]
-
-
-def build_session_world(store: MemoryStore, ids: Ids) -> SessionWorld:
+def build_session_world(store: MemoryStore, ids: Ids) -> TurnWorld:
     """Write the world: ``ROUNDS`` turns per persona x session, alternating sessions."""
     p = fresh("p")
-    world = SessionWorld(ids.entity(), [], [None, p, p.upper(), p + "%"],
+    world = TurnWorld(ids.entity(), [], [None, p, p.upper(), p + "%"],
                          look_alikes(fresh("s")))
     world.neighbours = neighbours_of(world.entity, ids)
     start = time.time() - 3600.0
