@@ -158,7 +158,7 @@ class SupportsAsyncOutbox(Protocol):
 
 @runtime_checkable
 class SupportsAdminVacuum(Protocol):
-    """A store that can reclaim the space of deleted rows now (``memori admin vacuum``)."""
+    """A store that can reclaim the space of deleted rows now (``memori purge``)."""
 
     def admin_vacuum(self, *, full: bool = False) -> Any: ...
 
