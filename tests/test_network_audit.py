@@ -347,11 +347,21 @@ class Audit:
         return [self.session, *self.cli]
 
 
+# onnxruntime sends no telemetry when it sees one of these (checked in its binary): the
+# audited runs drop them, so that they behave as on a user's machine even under CI
+CI_MARKERS = frozenset({
+    "CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL",
+    "CODEBUILD_BUILD_ID", "BUILDKITE", "TEAMCITY_VERSION", "APPVEYOR",
+    "BITBUCKET_BUILD_NUMBER", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI",
+})
+
+
 def _child_env(home: Path, memori_home: Path, audit_log: Path) -> dict[str, str]:
     dropped = ("HOME", "XDG_", "MEMORI_", "ORT_", "OPENAI_", "HF_")
     env = {
         k: v for k, v in os.environ.items()
         if not k.startswith(dropped) and not k.lower().endswith("_proxy")
+        and k not in CI_MARKERS
     }
     env.update(HOME=str(home), MEMORI_HOME=str(memori_home), MEMORI_AUDIT_LOG=str(audit_log))
     return env
