@@ -141,7 +141,7 @@ def test_recording_failure_does_not_fail_the_call(
 ) -> None:
     other = Memori(f"sqlite:///{tmp_path / 'x.db'}", embedder="hash")
     other.close()  # recording into a closed Memori raises inside the recorder
-    mem.record = other.record  # type: ignore[method-assign]
+    mem.pipeline.record = other.pipeline.record  # type: ignore[method-assign]
     mem.attribution(entity_id="u1")
     assert ask(client, "hello").choices[0].message.content == "echo: hello"
     assert mem.llm.stats.record_failures == 1

@@ -13,7 +13,8 @@ import pytest
 
 from memori import Memori
 from memori.core import Turn
-from memori.llm.context import OPEN_TAG, is_acknowledgement, is_question_only
+from memori.llm.context import OPEN_TAG
+from memori.llm.filler import is_acknowledgement, is_question_only
 from memori.retrieval import ABSOLUTE_SIGNALS, MIN_RELEVANCE, HybridRetriever
 from memori.testing import OpenAIServer
 

@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import concurrent.futures.thread  # noqa: F401  (imported first: our exit hook runs before its)
 import contextlib
+import functools
 import inspect
 import logging
 import threading
@@ -411,10 +412,15 @@ class Memori:
 
 def _takes_floor(retriever: Retriever) -> bool:
     """Whether the retriever's ``retrieve`` takes a per-call ``min_relevance`` (the built-in
-    one does; a third-party retriever may not)."""
+    one does; a third-party retriever may not). Asked once per retriever class."""
+    return _class_takes_floor(type(retriever))
+
+
+@functools.cache
+def _class_takes_floor(cls: type) -> bool:
     try:
-        return "min_relevance" in inspect.signature(retriever.retrieve).parameters
-    except (TypeError, ValueError):
+        return "min_relevance" in inspect.signature(cls.retrieve).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
         return False
 
 

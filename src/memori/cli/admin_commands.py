@@ -62,8 +62,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             store.setup()
             report["schema"] = "ok (at the current revision)"
             report["capabilities"] = ", ".join(sorted(c.value for c in store.capabilities))
-            report.update({f"stats.{k}": v for k, v in store.admin_stats().items()})
-            report.update(pipeline_report(store, args))
+            admin = store.admin_stats()
+            report.update({f"stats.{k}": v for k, v in admin.items()})
+            report.update(pipeline_report(store, args, admin))
         except MemoriError as e:
             report["schema"] = shown_text(f"error: {e}", args)
             healthy = False

@@ -74,7 +74,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     with open_memori(args) as mem:
-        stats = {**mem.store.admin_stats(), **pipeline_report(mem.store, args)}
+        admin = mem.store.admin_stats()
+        stats = {**admin, **pipeline_report(mem.store, args, admin)}
     if args.json:
         emit_json(stats)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from memori.cli.common import open_memori, shown_text, url_of
@@ -14,18 +15,22 @@ from memori.pipeline import journal as journals
 from memori.pipeline.durability import store_identity
 
 SHOWN_REASONS = 5
+SAMPLED_PARKED = 1000
+"""Parked turns read to find the most common reasons (the count comes from admin_stats)."""
 
 
-def pipeline_report(store: MemoryStore, args: argparse.Namespace) -> dict[str, Any]:
+def pipeline_report(
+    store: MemoryStore, args: argparse.Namespace, admin: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Turns waiting for extraction, parked turns by reason, and turns the store refused
-    (kept in the local journal of this URL), as ``pipeline.*`` keys."""
-    report: dict[str, Any] = {
-        "pipeline.pending": len(store.outbox_pending(1000)),
-    }
+    (kept in the local journal of this URL), as ``pipeline.*`` keys. ``admin``: the
+    store's ``admin_stats()`` when the caller has read it already (its counts are used)."""
+    admin = store.admin_stats() if admin is None else admin
+    report: dict[str, Any] = {"pipeline.pending": admin.get("outbox_pending")}
     parked_of = getattr(store, "outbox_parked", None)
     if callable(parked_of):
-        parked = parked_of(1000)
-        report["pipeline.parked"] = len(parked)
+        parked = parked_of(SAMPLED_PARKED) if admin.get("outbox_parked", 1) else []
+        report["pipeline.parked"] = admin.get("outbox_parked", len(parked))
         report.update(_reasons("pipeline.parked", [t.extract_error or "" for t in parked], args))
     directory = _journal_dir(store, args)
     if directory is not None:

@@ -251,8 +251,8 @@ class MemoryEngine:
         """Queue turns for durable writing (and so for augmentation); fails open."""
         if not turns or self.mem.is_paused:
             return
-        try:
-            self.mem.record(turns)
+        try:  # built by :meth:`turn`: checked and redacted already, so straight to the pipeline
+            self.mem.pipeline.record(turns)
         except Exception as e:
             memory_failure(self.counters, "record_failures", "queueing turns", e,
                            strict=self.mem.strict)
