@@ -21,8 +21,8 @@ from memori.backends.postgres.steps import Exec, Explain, Plan
 from memori.backends.postgres.text import scoped_tsquery_text, tsquery_text
 from memori.backends.postgres.vectors import check_vector, to_text
 from memori.backends.sql.rows import RowLike
-from memori.backends.sql.scoring import cosine_score, relevance_score
 from memori.core.models import Hit, Scope
+from memori.core.scores import cosine_score, relevance_score
 
 POOL_FACTOR = 4
 """Candidates per ranking, as a multiple of ``limit``, before text and vectors are fused."""

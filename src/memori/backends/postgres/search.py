@@ -42,9 +42,9 @@ from sqlalchemy import (
 )
 
 from memori.backends.postgres.layout import SEARCH_COLUMN, TSQUERY, VECTOR, VectorType
-from memori.backends.sql.scoring import RRF_K
 from memori.backends.sql.tables import TURNS
 from memori.core.models import Scope
+from memori.core.scores import RRF_K
 
 RANK = "memori_rank"
 DISTANCE = "memori_distance"

@@ -31,7 +31,6 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from memori.backends.sql.rows import RowLike
-from memori.backends.sql.scoring import cosine_score, relevance_score
 from memori.backends.sql.tables import MEMORIES, TURNS
 from memori.backends.sqlite.cache_scopes import CacheScope
 from memori.backends.sqlite.connection import driver_rows
@@ -40,6 +39,7 @@ from memori.backends.sqlite.vector_set import RowTuple
 from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
 from memori.backends.sqlite.versions import Kind, chunks
 from memori.core.models import Memory, Turn
+from memori.core.scores import cosine_score, relevance_score
 
 Ranked = list[tuple[str, RowLike, float]]
 Item = Turn | Memory

@@ -30,7 +30,6 @@ from memori.backends.sql.rows import (
     row_to_turn,
     turn_to_row,
 )
-from memori.backends.sql.scoring import cosine_score, rrf_fuse
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
 from memori.backends.sqlite import erasure, versions
@@ -56,6 +55,7 @@ from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
 from memori.core.records import from_record
+from memori.core.scores import cosine_score, rrf_fuse
 from memori.core.store_base import StoreBase
 
 CHUNK = 400

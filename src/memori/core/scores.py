@@ -1,4 +1,4 @@
-"""Search scores shared by the SQL backends: every score lies in [0, 1], higher is better."""
+"""Search scores every backend shares: every score lies in [0, 1], higher is better."""
 
 from __future__ import annotations
 
