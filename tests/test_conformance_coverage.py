@@ -2,10 +2,11 @@
 
 The callers (the facade, retrieval, the LLM path, the pipeline, the CLI, and
 ``memori.core.recent_turns`` which the LLM path and the retriever read history
-with) are scanned for ``store.<method>(`` calls, method references passed on
-(``to_thread(store.outbox_pending, ...)``) and ``getattr(store, "<method>")`` /
-``hasattr(...)`` probes; each method must be called by at least one module of
-``memori.conformance`` (the reference store does not count).
+with) are scanned for ``store.<method>(`` calls and method references passed on
+(``to_thread(store.outbox_pending, ...)``); each method must be called by at least
+one module of ``memori.conformance`` (the reference store does not count). Optional
+methods are asked for with ``isinstance(store, Supports...)``, never probed with
+``getattr``/``hasattr``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import re
 from pathlib import Path
 
 import memori
-from memori.core import AsyncMemoryStore, MemoryStore
+from memori.core import (
+    AsyncMemoryStore,
+    MemoryStore,
+    SupportsAdminVacuum,
+    SupportsAsyncOutbox,
+    SupportsRawCount,
+    SupportsRecentTurns,
+)
 
 SRC = Path(memori.__file__).resolve().parent
 CALLERS = ("facade.py", "retrieval", "llm", "pipeline", "cli", "core/protocols.py")
@@ -24,6 +32,8 @@ NOT_TESTS = frozenset({"reference.py", "__init__.py"})
 _USED = re.compile(r"\b_?store\s*\.\s*([a-z]\w*)\s*[(,)]")
 _PROBED = re.compile(r"\b(?:get|has)attr\(\s*[\w.]*store\s*,\s*[\"']([a-z]\w*)[\"']")
 _NOT_METHODS = frozenset({"capabilities", "name", "vector_dim"})
+OPTIONAL = (SupportsAdminVacuum, SupportsAsyncOutbox, SupportsRawCount, SupportsRecentTurns)
+"""The declared optional store abilities (typed protocols)."""
 
 
 def _sources(*roots: str) -> dict[str, str]:
@@ -66,11 +76,18 @@ def test_the_scan_finds_the_store_calls_of_every_layer() -> None:
     # one method per caller layer, so a scan that stops matching fails here, not silently
     assert {"list_memories", "search_turns", "recent_turns", "alist_turns",
             "aoutbox_pending", "outbox_mark", "admin_stats", "append_turns"} <= set(used)
-    probed = set().union(*map(optional_store_methods, _sources(*CALLERS).values()))
-    known = {*dir(MemoryStore), *dir(AsyncMemoryStore), *probed}
+    known = {*dir(MemoryStore), *dir(AsyncMemoryStore), *(m for p in OPTIONAL for m in dir(p))}
     assert set(used) <= known, (
         f"not store methods: {sorted(set(used) - known)}: the scan picked up something else"
     )
+
+
+def test_no_caller_probes_a_store_with_getattr() -> None:
+    """Every optional method is declared by a ``Supports*`` protocol and asked for with
+    ``isinstance``: a ``getattr(store, "...")`` probe is an undeclared contract."""
+    probes = {name: sorted(optional_store_methods(text))
+              for name, text in _sources(*CALLERS).items() if optional_store_methods(text)}
+    assert not probes, f"getattr/hasattr probes of store methods: {probes}"
 
 
 def test_every_store_method_memori_calls_has_a_conformance_test() -> None:

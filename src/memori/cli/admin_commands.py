@@ -11,7 +11,7 @@ from memori.cli.errors import OK, UNHEALTHY, USAGE, CLIError
 from memori.cli.output import emit_json, key_values, table
 from memori.cli.pipeline_commands import pipeline_report
 from memori.config import open_backend
-from memori.core import MemoriError, get_plugins
+from memori.core import MemoriError, SupportsAdminVacuum, get_plugins
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
@@ -101,11 +101,10 @@ def cmd_purge(args: argparse.Namespace) -> int:
     """Reclaim what deletes leave on disk (SQLite VACUUM; PostgreSQL VACUUM [FULL])."""
     store = open_backend(url_of(args), vector_dim=None)
     try:
-        vacuum = getattr(store, "admin_vacuum", None)
-        if vacuum is None:
+        if not isinstance(store, SupportsAdminVacuum):
             raise CLIError(f"the {store.name} backend has no purge operation: see "
                            "docs/security.md for what it keeps and how to remove it", USAGE)
-        vacuum(full=args.full)
+        store.admin_vacuum(full=args.full)
     finally:
         store.close()
     print(f"{store.name} store purged" + (" (full)" if args.full else ""))

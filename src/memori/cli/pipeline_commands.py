@@ -27,11 +27,9 @@ def pipeline_report(
     store's ``admin_stats()`` when the caller has read it already (its counts are used)."""
     admin = store.admin_stats() if admin is None else admin
     report: dict[str, Any] = {"pipeline.pending": admin.get("outbox_pending")}
-    parked_of = getattr(store, "outbox_parked", None)
-    if callable(parked_of):
-        parked = parked_of(SAMPLED_PARKED) if admin.get("outbox_parked", 1) else []
-        report["pipeline.parked"] = admin.get("outbox_parked", len(parked))
-        report.update(_reasons("pipeline.parked", [t.extract_error or "" for t in parked], args))
+    parked = store.outbox_parked(SAMPLED_PARKED) if admin.get("outbox_parked", 1) else []
+    report["pipeline.parked"] = admin.get("outbox_parked", len(parked))
+    report.update(_reasons("pipeline.parked", [t.extract_error or "" for t in parked], args))
     directory = _journal_dir(store, args)
     if directory is not None:
         aside = journals.rejected(directory)

@@ -15,7 +15,7 @@ from memori.conformance.guard import isolation
 from memori.conformance.limits import latest, limits_for, search_at
 from memori.conformance.sessions import build_session_world
 from memori.conformance.worlds import build_memory_world, exact, ids_of, searches
-from memori.core import MemoryStore, recent_turns
+from memori.core import MemoryStore, SupportsRecentTurns, recent_turns
 
 
 class LimitVisibilityTests:
@@ -72,7 +72,7 @@ class LimitVisibilityTests:
     @isolation
     def test_recent_turns_read_one_conversation(self, store: MemoryStore, ids: Ids) -> None:
         world = build_session_world(store, ids)
-        own = getattr(store, "recent_turns", None)
+        own = store.recent_turns if isinstance(store, SupportsRecentTurns) else None
         for scope in world.scopes():
             want = world.expected(scope)
             for limit in limits_for(len(want)):

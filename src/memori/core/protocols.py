@@ -206,9 +206,9 @@ class AsyncMemoryStore(Protocol):
 def recent_turns(store: MemoryStore, scope: Scope, *, limit: int) -> list[Turn]:
     """The latest ``limit`` turns of ``scope``, oldest first: the store's optional
     ``recent_turns`` (vectors left out) when it has one, else ``list_turns``."""
-    read = getattr(store, "recent_turns", None) or store.list_turns
-    turns: list[Turn] = read(scope, limit=limit)
-    return turns
+    if isinstance(store, SupportsRecentTurns):
+        return store.recent_turns(scope, limit=limit)
+    return store.list_turns(scope, limit=limit)
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from memori.core import Capability, Hit, Scope, Turn, recent_turns
+from memori.core import Capability, Hit, Scope, SupportsAsyncRetrieve, Turn, recent_turns
 from memori.core.inputs import coerce_metadata, truncate_text
 from memori.llm.context import ContextBlock, build_block
 from memori.llm.messages import Draft, latest_user_text, select_new
@@ -198,12 +198,12 @@ class MemoryEngine:
         concurrently on the loop); otherwise the whole retrieval in one worker thread,
         which costs the loop one hop instead of one per search."""
         mem = self.mem
-        aretrieve = getattr(mem.retriever, "aretrieve", None)
-        if aretrieve is None or Capability.NATIVE_ASYNC not in mem.store.capabilities:
+        retriever = mem.retriever
+        if not isinstance(retriever, SupportsAsyncRetrieve) \
+                or Capability.NATIVE_ASYNC not in mem.store.capabilities:
             return await asyncio.to_thread(self._retrieve, scope, query)
         with mem.foreground.busy():
-            hits: list[Hit] = await aretrieve(mem.store, scope, query, limit=mem.recall_limit)
-        return hits
+            return await retriever.aretrieve(mem.store, scope, query, limit=mem.recall_limit)
 
     def _assemble(
         self, api: Api, scope: Scope, request: Request, history: list[Turn], hits: list[Hit]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from memori.core import ExtractState, Memory, MemoryStore, Turn
+from memori.core import ExtractState, Memory, MemoryStore, SupportsAsyncOutbox, Turn
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import InFlight, applying
 from memori.pipeline.outbox_logic import (
@@ -282,17 +282,14 @@ class AsyncOutboxWorker:
 
     # store I/O: native async when the store has it, else in a thread
     async def _pending(self, limit: int) -> list[Turn]:
-        native = getattr(self.store, "aoutbox_pending", None)
-        if native is not None:
-            turns: list[Turn] = await native(limit)
-            return turns
+        if isinstance(self.store, SupportsAsyncOutbox):
+            return await self.store.aoutbox_pending(limit)
         return await asyncio.to_thread(self.store.outbox_pending, limit)
 
     async def _mark(self, mark: Mark) -> None:
-        native = getattr(self.store, "aoutbox_mark", None)
-        if native is not None:
-            await native(mark.entity_id, mark.turn_ids, mark.state,
-                         attempts=mark.attempts, error=mark.error)
+        if isinstance(self.store, SupportsAsyncOutbox):
+            await self.store.aoutbox_mark(mark.entity_id, mark.turn_ids, mark.state,
+                                          attempts=mark.attempts, error=mark.error)
         else:
             await asyncio.to_thread(self.store.outbox_mark, mark.entity_id, mark.turn_ids,
                                     mark.state, attempts=mark.attempts, error=mark.error)

@@ -172,9 +172,8 @@ class WritePath:
             if again:
                 self.recorder.submit(again)
                 count += len(again)
-        parked_of = getattr(self.store, "outbox_parked", None)
-        while callable(parked_of):
-            parked: list[Turn] = parked_of(RETRY_BATCH)
+        while True:
+            parked: list[Turn] = self.store.outbox_parked(RETRY_BATCH)
             if not parked:
                 break
             by_entity: dict[str, list[str]] = {}

@@ -18,7 +18,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memori.core import Capability, Embedder, Hit, MemoryStore, Scope, Turn, recent_turns
+from memori.core import (
+    Capability,
+    Embedder,
+    Hit,
+    MemoryStore,
+    Scope,
+    SupportsAsyncEmbed,
+    Turn,
+    recent_turns,
+)
 from memori.retrieval.budget import best_within_budget, select_within_budget
 from memori.retrieval.candidates import Candidate, Key, best_first, ranked
 from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
@@ -262,8 +271,7 @@ class HybridRetriever:
         """
         if limit <= 0:
             return []
-        if not hasattr(store, "asearch_turns") \
-                or Capability.NATIVE_ASYNC not in store.capabilities:
+        if Capability.NATIVE_ASYNC not in store.capabilities:
             return await asyncio.to_thread(
                 self.retrieve, store, scope, query, limit=limit, token_budget=token_budget,
                 include_history=include_history, vector=vector, min_relevance=min_relevance,
@@ -294,9 +302,8 @@ class HybridRetriever:
     async def _aquery_vector(self, store: MemoryStore, query: str) -> list[float] | None:
         if self.embedder is None or not query.strip() or not self.wants_vector(store):
             return None
-        aembed = getattr(self.embedder, "aembed", None)
-        if aembed is not None:
-            vectors: list[list[float]] = await aembed([query])
+        if isinstance(self.embedder, SupportsAsyncEmbed):
+            vectors = await self.embedder.aembed([query])
             return vectors[0]
         return await asyncio.to_thread(lambda: self.embedder.embed([query])[0])  # type: ignore[union-attr]
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from memori.core import Embedder
+from memori.core import Embedder, SupportsGilFree
 
 WORKERS = 4
 """Query embeddings run at once on the pool; more retrievals embed in their own thread."""
@@ -27,7 +27,7 @@ _in_flight = 0
 
 def overlaps(embedder: Embedder | None) -> bool:
     """Whether ``embedder`` declares that it embeds outside the GIL."""
-    return embedder is not None and getattr(embedder, "gil_free", False) is True
+    return isinstance(embedder, SupportsGilFree) and embedder.gil_free is True
 
 
 def embed_aside(embedder: Embedder, query: str) -> Future[list[float]] | None:
