@@ -50,11 +50,11 @@ from memori.core.protocols import (
 )
 from memori.core.query_terms import query_terms
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
+from memori.core.plan_store import Plan, PlanStore, Work, adrive, drive
 from memori.core.store_base import StoreBase, stored_count
 
 __all__ = [
     "AsyncExtractor",
-    "MEMORY_PATCH_FIELDS",
     "AsyncMemoryStore",
     "BackendNotFoundError",
     "BackendSpec",
@@ -69,11 +69,14 @@ __all__ = [
     "FlushError",
     "Hit",
     "InvalidIdError",
+    "MEMORY_PATCH_FIELDS",
+    "MemoriError",
     "Memory",
     "MemoryKind",
-    "MemoriError",
     "MemoryStore",
     "MissingExtraError",
+    "Plan",
+    "PlanStore",
     "Plugins",
     "Record",
     "Redactor",
@@ -93,8 +96,11 @@ __all__ = [
     "SupportsRawCount",
     "SupportsRecentTurns",
     "Turn",
+    "Work",
+    "adrive",
     "check_id",
     "check_optional_id",
+    "drive",
     "get_plugins",
     "hookimpl",
     "query_terms",
