@@ -29,6 +29,7 @@ from memori.core.models import (
     Scope,
     Turn,
 )
+from memori.core.plan_store import Plan, PlanStore, Work, adrive, drive
 from memori.core.protocols import (
     AsyncExtractor,
     AsyncMemoryStore,
@@ -50,7 +51,6 @@ from memori.core.protocols import (
 )
 from memori.core.query_terms import query_terms
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
-from memori.core.plan_store import Plan, PlanStore, Work, adrive, drive
 from memori.core.store_base import StoreBase, stored_count
 
 __all__ = [
