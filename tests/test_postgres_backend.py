@@ -51,6 +51,7 @@ from memori.core import (  # noqa: E402
     Turn,
     get_plugins,
 )
+from memori.core.plan_store import Work  # noqa: E402
 from memori.core.records import to_record  # noqa: E402
 from memori.testing.postgres_server import URL_ENV, shared_server  # noqa: E402
 
@@ -457,7 +458,10 @@ def test_rls_hides_other_entities_from_an_unscoped_query(
         assert Capability.ROW_LEVEL_SECURITY in s.capabilities
         s.put_memories([_mem("alice", "a1", id="a1")])
         s.put_memories([_mem("bob", "b1", id="b1")])
-        run = s._runner.run
+
+        def run(plan: Any, entity_id: str | None) -> Any:
+            return s.run(plan, Work("test", entity_id))
+
         assert run(_unscoped(s), "alice") == [("alice", "a1")]
         assert run(_unscoped(s), "bob") == [("bob", "b1")]
         assert run(_unscoped(s), "carol") == []

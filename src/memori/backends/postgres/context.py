@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from memori.backends.postgres.layout import Layout
 from memori.backends.postgres.vectors import VectorCodec, from_text
 from memori.backends.sql.rows import MEMORY_COLUMNS, TURN_COLUMNS
-from memori.core.ids import check_id
 
 
 @dataclass(frozen=True)
@@ -60,18 +59,7 @@ def memory_columns(table: Table) -> list[ColumnElement[Any]]:
     return columns(table, MEMORY_COLUMNS)
 
 
-def item_ids(ids: Any, name: str) -> list[str]:
-    """Validate a list of turn or memory ids (a bare str or a non-str id is refused)."""
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
-        raise TypeError(f"{name}s must be a sequence of str")
-    return [check_id(i, name) for i in ids]
-
-
 def ids_any(column: ColumnElement[Any], ids: Sequence[str]) -> ColumnElement[bool]:
     """``column = ANY(:ids)``: one array parameter, however many ids."""
     return column == any_(literal(list(ids), ARRAY(Text)))
 
-
-def check_limit(limit: Any, name: str = "limit") -> None:
-    if limit is not None and (type(limit) is not int or limit < 0):
-        raise ValueError(f"{name} must be a non-negative int")

@@ -8,21 +8,22 @@ exactly, so a search never returns fewer hits than the scope holds.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Table, func, select
 
 from memori.backends.postgres import search
-from memori.backends.postgres.context import Context, check_limit
-from memori.backends.postgres.steps import Exec, Explain, Plan
+from memori.backends.postgres.context import Context
+from memori.backends.postgres.steps import Exec, Explain
 from memori.backends.postgres.text import scoped_tsquery_text, tsquery_text
-from memori.backends.postgres.vectors import check_vector, to_text
+from memori.backends.postgres.vectors import to_text
 from memori.backends.sql.rows import RowLike
 from memori.core.models import Hit, Scope
+from memori.core.plan_store import Plan
 from memori.core.scores import cosine_score, relevance_score
+from memori.core.store_rules import check_vector
 
 POOL_FACTOR = 4
 """Candidates per ranking, as a multiple of ``limit``, before text and vectors are fused."""
@@ -51,10 +52,9 @@ def _hits(rows: Sequence[RowLike], to_model: Callable[[RowLike], Any], mode: str
 
 
 def check_search_args(
-    ctx: Context, text: Any, vector: Sequence[float] | None, limit: Any
-) -> tuple[str | None, npt.NDArray[np.float32] | None]:
+    ctx: Context, text: Any, vector: Sequence[float] | None
+) -> tuple[str | None, array[float] | None]:
     """Validate a search call; returns the tsquery text (None: no words) and the vector."""
-    check_limit(limit)
     if text is None and vector is None:
         raise ValueError("search needs text, a vector, or both")
     if text is not None and not isinstance(text, str):
@@ -69,7 +69,7 @@ def search_plan(
     include_superseded: bool = False, explain: bool = False,
 ) -> Plan[Any]:
     """Hits of ``table`` visible to ``scope``, best first (or the EXPLAIN document)."""
-    tq, query = check_search_args(ctx, text, vector, limit)
+    tq, query = check_search_args(ctx, text, vector)
     params: dict[str, Any] = {**search.scope_params(scope), search.P_LIMIT: limit,
                               search.P_POOL: max(limit * POOL_FACTOR, MIN_POOL)}
     if tq is not None:  # a text without words adds nothing: the vector alone ranks
@@ -112,6 +112,8 @@ def _search(
         exact = shape._replace(ann=False)
         rows = (yield Exec(_statement(ctx, table, exact), params)).mappings().all()
     return _hits(rows, to_model, mode)
+
+
 def _short(rows: Sequence[RowLike], fused: bool, limit: int, pool: int) -> bool:
     """Whether a graph scan may have missed in-scope rows (it returned fewer than asked)."""
     if not fused:

@@ -18,7 +18,8 @@ from memori.backends.postgres import rls
 from memori.backends.postgres.bulk import CopyRows, copy_async, copy_sync
 from memori.backends.postgres.engines import Engines
 from memori.backends.postgres.errors import ErrorTranslator
-from memori.backends.postgres.steps import Exec, Explain, Plan
+from memori.backends.postgres.steps import Exec, Explain
+from memori.core.plan_store import Plan, adrive, drive
 
 T = TypeVar("T")
 
@@ -59,7 +60,7 @@ class Runner:
         """Reads skip BEGIN/COMMIT (one round trip) unless RLS needs a transaction-local entity."""
         return read_only and not self.rls_active and not self.engines.borrowed
 
-    def run(self, plan: Plan[T], entity_id: str | None, *, read_only: bool = False) -> T:
+    def run(self, plan: Plan[T], entity_id: str | None, read_only: bool) -> T:
         """Run ``plan`` in one transaction for ``entity_id`` (None: crosses entities).
 
         A ``read_only`` plan runs in autocommit mode when it can: each of its
@@ -71,14 +72,7 @@ class Runner:
         with self.engines.guard(), self.translate(), begin() as conn:
             if self.rls_active:
                 conn.execute(rls.set_scope_statement(), rls.scope_params(entity_id))
-            result: Any = None
-            while True:
-                try:
-                    step = plan.send(result)
-                except StopIteration as stop:
-                    value: T = stop.value
-                    return value
-                result = self._step(conn, step)
+            return drive(plan, lambda step: self._step(conn, step))
 
     def _step(self, conn: Connection, step: Any) -> Any:
         if isinstance(step, Exec):
@@ -99,11 +93,10 @@ class Runner:
     def native_async(self) -> bool:
         return self.engines.async_ is not None
 
-    async def arun(self, plan: Plan[T], entity_id: str | None, *, read_only: bool = False) -> T:
+    async def arun(self, plan: Plan[T], entity_id: str | None, read_only: bool) -> T:
         """Like :meth:`run` on the async engine; without one, in a worker thread."""
         if self.engines.async_ is None:
-            return await asyncio.to_thread(
-                lambda: self.run(plan, entity_id, read_only=read_only))
+            return await asyncio.to_thread(self.run, plan, entity_id, read_only)
         if self.engines.borrowed:
             if self._alock is None:
                 self._alock = asyncio.Lock()
@@ -120,14 +113,7 @@ class Runner:
             async with begin() as conn:
                 if self.rls_active:
                     await conn.execute(rls.set_scope_statement(), rls.scope_params(entity_id))
-                result: Any = None
-                while True:
-                    try:
-                        step = plan.send(result)
-                    except StopIteration as stop:
-                        value: T = stop.value
-                        return value
-                    result = await self._astep(conn, step)
+                return await adrive(plan, lambda step: self._astep(conn, step))
 
     async def _astep(self, conn: AsyncConnection, step: Any) -> Any:
         if isinstance(step, Exec):

@@ -1,20 +1,16 @@
-"""Sans-I/O plans: each store operation is a generator of steps, run by a sync or async runner.
+"""The steps a PostgreSQL plan yields (see ``memori.core.plan_store``).
 
 A plan yields a step (a statement to execute, a COPY, an EXPLAIN) and receives
-its result, so one implementation of every operation serves both the sync and
-the native async API. Results are SQLAlchemy ``CursorResult`` objects, buffered
-on the async path.
+its result: SQLAlchemy ``CursorResult`` objects, buffered on the async path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.sql import Executable
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,6 +28,3 @@ class Explain:
     statement: Executable
     params: Mapping[str, Any] | None = None
 
-
-Plan = Generator[Any, Any, T]
-"""A generator yielding steps (``Exec``, ``Explain``, ``bulk.CopyRows``) and returning T."""

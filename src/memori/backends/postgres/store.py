@@ -2,44 +2,131 @@
 
 Open it with :func:`open_store` from a ``postgresql://`` or ``postgresql+psycopg://``
 URL, a SQLAlchemy Engine or AsyncEngine, or a psycopg (async) connection. Each
-operation is a plan (see ``steps``) run in one transaction by the sync runner
-or, for the ``a*`` methods, natively on SQLAlchemy's asyncio engine.
+operation is a plan (see ``plans``) run in one transaction by ``run`` or, for the
+``a*`` methods, by ``arun`` natively on SQLAlchemy's asyncio engine.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memori.backends.postgres import plans, vacuum, writes
-from memori.backends.postgres.async_store import AsyncMethods
-from memori.backends.postgres.base import Call
-from memori.backends.postgres.context import AnnSettings, check_limit
-from memori.backends.postgres.engines import ENGINE_OPTIONS, engines_for
-from memori.backends.postgres.layout import check_schema_name
-from memori.backends.postgres.provision import HnswOptions
-from memori.backends.postgres.steps import Plan
+from memori.backends.postgres import vacuum, writes
+from memori.backends.postgres.context import AnnSettings, Context
+from memori.backends.postgres.engines import ENGINE_OPTIONS, Engines, engines_for
+from memori.backends.postgres.errors import ErrorTranslator
+from memori.backends.postgres.layout import build_layout, check_schema_name
+from memori.backends.postgres.plans import PostgresPlans, to_memory, to_turn
+from memori.backends.postgres.provision import HnswOptions, Provisioned, provision
+from memori.backends.postgres.runner import Runner
+from memori.backends.postgres.vectors import VectorCodec
 from memori.backends.sql.rows import RowLike
-from memori.core.errors import ConfigurationError
+from memori.core.capabilities import Capability
+from memori.core.errors import ConfigurationError, StoreUnavailableError
 from memori.core.ids import check_id
-from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
+from memori.core.models import Memory, Scope, Turn
+from memori.core.plan_store import Plan, Work, single_entity
 from memori.core.protocols import Record
 from memori.core.records import from_record
 from memori.core.redact import option_secrets, secrets_in
-from memori.core.store_base import StoreBase
+from memori.core.store_rules import check_store_limit
+
+T = TypeVar("T")
 
 PAGE = 1000
 """Rows per page when exporting (the connection is released between pages)."""
 IMPORT_CHUNK = 10_000
 """Records per transaction when importing."""
 VECTOR_INDEXES = ("exact", "hnsw")
+SEARCHES = ("search_turns", "search_memories")
 
 
-class PostgresStore(AsyncMethods, StoreBase):
+class PostgresStore(PostgresPlans):
     """``MemoryStore`` on PostgreSQL: tsvector + GIN text, pgvector cosine, optional RLS."""
+
+    name = "postgres"
+
+    def __init__(
+        self, engines: Engines, *, vector_dim: int | None, schema: str | None,
+        migrate: bool, row_level_security: bool, vector_index: str,
+        hnsw: HnswOptions, ann: AnnSettings, secrets: tuple[str, ...],
+    ) -> None:
+        self.vector_dim = vector_dim
+        self.schema = schema
+        self.vector_index = vector_index
+        self._engines = engines
+        self._migrate = migrate
+        self._want_rls = row_level_security
+        self._hnsw = hnsw
+        self._translate = ErrorTranslator(secrets)
+        self._runner = Runner(engines, self._translate)
+        self._ctx = Context(build_layout(schema), VectorCodec(vector_dim),
+                            ann if vector_index == "hnsw" and vector_dim is not None else None)
+        self._setup_lock = threading.Lock()
+        self._provisioned: Provisioned | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        schema = f", schema={self.schema!r}" if self.schema else ""
+        return (f"PostgresStore({self._engines.url_hint!r}{schema}, vector_dim={self.vector_dim}, "
+                f"vector_index={self.vector_index!r})")
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        caps = {Capability.TEXT_SEARCH, Capability.NATIVE_TEXT_INDEX, Capability.ASYNC,
+                Capability.MIGRATIONS, Capability.MULTI_PROCESS}
+        if self.vector_dim is not None:
+            caps |= {Capability.VECTOR_SEARCH, Capability.HYBRID_FUSION}
+            if self.vector_index == "hnsw":
+                caps.add(Capability.NATIVE_VECTOR_INDEX)
+        if self._runner.native_async:
+            caps.add(Capability.NATIVE_ASYNC)
+        rls_on = self._runner.rls_active if self._provisioned is not None else self._want_rls
+        if rls_on:
+            caps.add(Capability.ROW_LEVEL_SECURITY)
+        return frozenset(caps)
+
+    # lifecycle
+
+    @property
+    def provisioned(self) -> Provisioned | None:
+        """What ``setup()`` found: revision, pgvector version, RLS, HNSW indexes."""
+        return self._provisioned
+
+    def _provision(self, conn: Any) -> Provisioned:
+        return provision(
+            conn, schema=self.schema, url_hint=self._engines.url_hint, migrate=self._migrate,
+            vector_dim=self.vector_dim,
+            hnsw=self._hnsw if self.vector_index == "hnsw" else None,
+            row_level_security=self._want_rls,
+        )
+
+    def _apply(self, done: Provisioned) -> None:
+        self._runner.rls_active = done.rls_active
+        self._runner.vector_oid = done.vector_oid
+        self._provisioned = done
+
+    def setup(self) -> None:
+        """Create pgvector, the schema and the tables (or check them), HNSW, RLS; idempotent."""
+        self._check_open()
+        engine = self._engines.require_sync()
+        with self._setup_lock, self._engines.guard(), self._translate(), engine.begin() as conn:
+            self._apply(self._provision(conn))
+
+    async def asetup(self) -> None:
+        self._check_open()
+        aengine = self._engines.async_
+        if aengine is None:
+            await asyncio.to_thread(self.setup)
+            return
+        with self._translate():
+            async with aengine.begin() as conn:
+                self._apply(await conn.run_sync(self._provision))
 
     def close(self) -> None:
         if self._closed:
@@ -47,86 +134,49 @@ class PostgresStore(AsyncMethods, StoreBase):
         self._closed = True
         self._engines.dispose()
 
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._engines.adispose()
+
     def __enter__(self) -> PostgresStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, call: Call, *, read_only: bool = False) -> Any:
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreUnavailableError("the postgres store is closed")
+
+    # the runners: one transaction per plan, natively async on the async engine
+
+    @property
+    def _search_reads_only(self) -> bool:
+        """Searches need a transaction only to set ``hnsw.ef_search`` locally."""
+        return self._ctx.ann is None
+
+    def _reads_only(self, work: Work) -> bool:
+        if work.op in SEARCHES:
+            return self._search_reads_only
+        return work.read_only
+
+    def run(self, plan: Plan[T], work: Work) -> T:
         self._check_open()
         if self._provisioned is None:
             self.setup()
-        plan, entity_id = call
-        return self._runner.run(plan, entity_id, read_only=read_only)
+        return self._runner.run(plan, work.entity_id, self._reads_only(work))
 
-    def _read(self, call: Call) -> Any:
-        return self._run(call, read_only=True)
+    async def arun(self, plan: Plan[T], work: Work) -> T:
+        """On the async engine; a store opened on a sync-only target (a borrowed psycopg
+        ``Connection``, an Engine built without a URL) runs the plan in a worker thread."""
+        self._check_open()
+        if self._provisioned is None:
+            await self.asetup()
+        return await self._runner.arun(plan, work.entity_id, self._reads_only(work))
 
-    # turns
-
-    def append_turns(self, turns: Sequence[Turn]) -> None:
-        """Insert turns (a turn written again replaces the stored one); pending ones are queued."""
-        self._run(self._c_append_turns(turns))
-
-    def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
-        out: list[Turn] = self._read((plans.list_turns(self._ctx, scope, limit), scope.entity_id))
-        return out
-
-    def count_turns(self, scope: Scope) -> int:
-        return int(self._read((plans.count_turns(self._ctx, scope), scope.entity_id)))
-
-    def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
-        return int(self._run((plans.delete_turns(self._ctx, scope, turn_ids), scope.entity_id)))
-
-    def search_turns(
-        self, scope: Scope, *, text: str | None = None,
-        vector: Sequence[float] | None = None, limit: int = 10,
-    ) -> list[Hit]:
-        hits: list[Hit] = self._run(self._c_search_turns(scope, text, vector, limit),
-                                    read_only=self._search_reads_only)
-        return hits
-
-    # memories
-
-    def put_memories(self, memories: Sequence[Memory]) -> None:
-        """Insert or replace memories, keyed by ``(entity_id, id)``."""
-        self._run(self._c_put_memories(memories))
-
-    def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
-        found: Memory | None = self._read(
-            (plans.get_memory(self._ctx, scope, memory_id), scope.entity_id))
-        return found
-
-    def list_memories(
-        self, scope: Scope, *, include_superseded: bool = False,
-        limit: int | None = None, offset: int = 0,
-    ) -> list[Memory]:
-        plan = plans.list_memories(self._ctx, scope, include_superseded, limit, offset)
-        out: list[Memory] = self._read((plan, scope.entity_id))
-        return out
-
-    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int:
-        plan = plans.count_memories(self._ctx, scope, include_superseded)
-        return int(self._read((plan, scope.entity_id)))
-
-    def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
-        plan = plans.update_memory(self._ctx, scope, memory_id, changes)
-        return bool(self._run((plan, scope.entity_id)))
-
-    def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
-        plan = plans.delete_memories(self._ctx, scope, memory_ids)
-        return int(self._run((plan, scope.entity_id)))
-
-    def search_memories(
-        self, scope: Scope, *, text: str | None = None,
-        vector: Sequence[float] | None = None, limit: int = 10,
-        include_superseded: bool = False,
-    ) -> list[Hit]:
-        hits: list[Hit] = self._run(
-            self._c_search_memories(scope, text, vector, limit, include_superseded),
-            read_only=self._search_reads_only)
-        return hits
+    # search plans explained
 
     def explain_search_memories(
         self, scope: Scope, *, text: str | None = None,
@@ -134,21 +184,19 @@ class PostgresStore(AsyncMethods, StoreBase):
         include_superseded: bool = False,
     ) -> Any:
         """``EXPLAIN (ANALYZE, FORMAT JSON)`` of the statement ``search_memories`` would run."""
-        return self._run(self._c_search_memories(
-            scope, text, vector, limit, include_superseded, explain=True))
+        plan = self.plan_search_memories(scope, text, vector, limit, include_superseded,
+                                         explain=True)
+        return self.run(plan, Work("explain_search_memories", scope.entity_id))
 
     def explain_search_turns(
         self, scope: Scope, *, text: str | None = None,
         vector: Sequence[float] | None = None, limit: int = 10,
     ) -> Any:
         """``EXPLAIN (ANALYZE, FORMAT JSON)`` of the statement ``search_turns`` would run."""
-        return self._run(self._c_search_turns(scope, text, vector, limit, explain=True))
+        plan = self.plan_search_turns(scope, text, vector, limit, explain=True)
+        return self.run(plan, Work("explain_search_turns", scope.entity_id))
 
     # whole entity
-
-    def forget(self, entity_id: str) -> int:
-        """Delete every turn, memory and outbox row of the entity; counts turns and memories."""
-        return int(self._run((plans.forget(self._ctx, entity_id), entity_id)))
 
     def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
         """Every turn then every memory of the entity (or of each entity), oldest first."""
@@ -158,18 +206,18 @@ class PostgresStore(AsyncMethods, StoreBase):
         return self._scan(entity_id)
 
     def _scan(self, entity_id: str | None) -> Iterator[Turn | Memory]:
-        entity_ids: list[str] = ([entity_id] if entity_id is not None
-                                 else self._read((plans.entity_ids(self._ctx), None)))
+        entity_ids = ([entity_id] if entity_id is not None
+                      else self.run(self.plan_entity_ids(), Work("scan", None, read_only=True)))
         layout = self._ctx.layout
         for entity in entity_ids:
-            yield from map(plans.to_turn, self._pages(layout.turns, entity))
-            yield from map(plans.to_memory, self._pages(layout.memories, entity))
+            yield from map(to_turn, self._pages(layout.turns, entity))
+            yield from map(to_memory, self._pages(layout.memories, entity))
 
     def _pages(self, table: Any, entity_id: str) -> Iterator[RowLike]:
         after: tuple[float, str] | None = None
         while True:
-            rows: list[RowLike] = self._read(
-                (plans.page(self._ctx, table, entity_id, after, PAGE), entity_id))
+            rows = self.run(self.plan_page(table, entity_id, after, PAGE),
+                            Work("scan", entity_id, read_only=True))
             yield from rows
             if len(rows) < PAGE:
                 return
@@ -183,48 +231,36 @@ class PostgresStore(AsyncMethods, StoreBase):
             chunk.append(from_record(record))
             count += 1
             if len(chunk) >= IMPORT_CHUNK:
-                self._run(self._c_import(chunk))
+                self._import(chunk)
                 chunk = []
         if chunk:
-            self._run(self._c_import(chunk))
+            self._import(chunk)
         return count
 
-    def _c_import(self, items: Sequence[Turn | Memory]) -> Call:
-        turn_rows = writes.turn_rows(self._ctx, [i for i in items if isinstance(i, Turn)])
-        memory_rows = writes.memory_rows(self._ctx, [i for i in items if isinstance(i, Memory)])
+    def _import(self, items: Sequence[Turn | Memory]) -> None:
+        turns = writes.turn_rows(self._ctx, [i for i in items if isinstance(i, Turn)])
+        memories = writes.memory_rows(self._ctx, [i for i in items if isinstance(i, Memory)])
 
         def plan() -> Plan[None]:
-            yield from writes.upsert_turns(self._ctx, turn_rows)
-            yield from writes.upsert_memories(self._ctx, memory_rows)
+            yield from writes.upsert_turns(self._ctx, turns)
+            yield from writes.upsert_memories(self._ctx, memories)
 
-        return plan(), writes.single_entity([*turn_rows, *memory_rows])
+        self.run(plan(), Work("import_records", single_entity(items)))
 
     def raw_count(self, entity_id: str) -> int:
         """Rows of the entity in turns, memories and the outbox (searches index those rows)."""
-        return int(self._read((plans.raw_count(self._ctx, entity_id), entity_id)))
+        return self.run(self.plan_raw_count(entity_id),
+                        Work("raw_count", entity_id, read_only=True))
 
-    # augmentation outbox (crosses entities)
-
-    def outbox_pending(self, limit: int = 100) -> list[Turn]:
-        out: list[Turn] = self._read((plans.outbox_pending(self._ctx, limit), None))
-        return out
-
-    def outbox_parked(self, limit: int = 100) -> list[Turn]:
-        out: list[Turn] = self._read((plans.outbox_parked(self._ctx, limit), None))
-        return out
-
-    def outbox_mark(
-        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
-        *, attempts: int | None = None, error: str | None = None,
-    ) -> None:
-        plan = plans.outbox_mark(self._ctx, entity_id, turn_ids, state, attempts, error)
-        self._run((plan, None))
+    async def araw_count(self, entity_id: str) -> int:
+        return await self.arun(self.plan_raw_count(entity_id),
+                               Work("raw_count", entity_id, read_only=True))
 
     # admin (crosses entities, by name)
 
     def admin_stats(self) -> dict[str, Any]:
         """Counts across every entity, the schema revision and the search paths in use."""
-        counts: dict[str, int] = self._read((plans.admin_counts(self._ctx), None))
+        counts = self.run(self.plan_admin_counts(), Work("admin_stats", None, read_only=True))
         done = self._provisioned
         return {
             "backend": self.name,
@@ -290,7 +326,7 @@ def open_store(
                       ef_search=_positive_int(opts, "hnsw_ef_search", 100))
     if ann.ef_search > 1000:
         raise ConfigurationError("hnsw_ef_search must be at most 1000 (pgvector's limit)")
-    check_limit(pool_size, "pool_size")
+    check_store_limit(pool_size, "pool_size")
     opts["pool_size"] = pool_size
     engine_kw = {k: opts.pop(k) for k in list(opts) if k in ENGINE_OPTIONS}
     if opts:

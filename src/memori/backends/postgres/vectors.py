@@ -1,41 +1,22 @@
 """Vectors on PostgreSQL: pgvector's text form for statements, its binary form for COPY.
 
-Every vector is checked against the store's dimension before it reaches the
-database; reads parse pgvector's text output back into a tuple of floats.
+Every vector is checked by ``store_rules.check_vector`` against the store's
+dimension before it reaches the database; reads parse pgvector's text output back
+into a tuple of floats.
 """
 
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from memori.core.errors import DimensionMismatchError
+from memori.core.store_rules import check_vector
 
 
-def check_vector(vector: Sequence[float], dim: int | None) -> npt.NDArray[np.float32]:
-    """The vector as float32, after checking its dimension and that it is finite."""
-    if dim is None:
-        raise DimensionMismatchError("this store was opened with vector_dim=None: no vectors")
-    if isinstance(vector, (str, bytes)):
-        raise ValueError("a vector must be a sequence of numbers")
-    try:
-        with np.errstate(over="ignore"):
-            arr = np.asarray(vector, dtype=np.float32)
-    except (TypeError, ValueError) as e:
-        raise ValueError("a vector must be a sequence of numbers") from e
-    if arr.ndim != 1 or arr.shape[0] != dim:
-        got = arr.shape[0] if arr.ndim == 1 else arr.shape
-        raise DimensionMismatchError(f"vector has {got} components, the store expects {dim}")
-    if not np.isfinite(arr).all():
-        raise ValueError("a vector must hold finite float32 numbers only")
-    return arr
-
-
-def to_text(values: npt.NDArray[np.float32]) -> str:
+def to_text(values: array[float]) -> str:
     """pgvector's input text: ``[1.0,2.5,...]`` (float32 values, shortest round-trip form)."""
     return "[" + ",".join(map(repr, values.tolist())) + "]"
 
@@ -50,12 +31,12 @@ def from_text(value: Any) -> tuple[float, ...] | None:
     return tuple(map(float, text[1:-1].split(",")))
 
 
-_BIG_ENDIAN_F4 = np.dtype(">f4")
-
-
-def to_binary(values: npt.NDArray[np.float32]) -> bytes:
+def to_binary(values: array[float]) -> bytes:
     """pgvector's binary form (``vector_recv``): dimension, a reserved word, float32s."""
-    return struct.pack(">HH", values.shape[0], 0) + values.astype(_BIG_ENDIAN_F4).tobytes()
+    big_endian = array("f", values)
+    if sys.byteorder == "little":
+        big_endian.byteswap()
+    return struct.pack(">HH", len(values), 0) + big_endian.tobytes()
 
 
 class VectorCodec:
@@ -64,7 +45,7 @@ class VectorCodec:
     def __init__(self, dim: int | None) -> None:
         self.dim = dim
 
-    def check(self, vector: Sequence[float] | None) -> npt.NDArray[np.float32] | None:
+    def check(self, vector: Sequence[float] | None) -> array[float] | None:
         """The checked vector, or None (no vector, or a store without vectors)."""
         if vector is None or self.dim is None:
             return None
@@ -72,16 +53,5 @@ class VectorCodec:
 
     def encode(self, vector: Sequence[float] | None) -> str | None:
         """Column value for statements: pgvector text, or None."""
-        if vector is None or self.dim is None:
-            return None
-        return to_text(check_vector(vector, self.dim))
-
-    def encode_binary(self, vector: Sequence[float] | None) -> bytes | None:
-        """Column value for binary COPY, or None."""
-        if vector is None or self.dim is None:
-            return None
-        return to_binary(check_vector(vector, self.dim))
-
-    @staticmethod
-    def decode(value: Any) -> tuple[float, ...] | None:
-        return from_text(value)
+        checked = self.check(vector)
+        return None if checked is None else to_text(checked)

@@ -16,19 +16,20 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from memori.backends.postgres import bulk
 from memori.backends.postgres.context import Context, ids_any
 from memori.backends.postgres.layout import qualified, quote_ident
-from memori.backends.postgres.steps import Exec, Plan
+from memori.backends.postgres.steps import Exec
 from memori.backends.postgres.text import tsvector_text
 from memori.backends.postgres.vectors import to_binary, to_text
 from memori.backends.sql.rows import MEMORY_COLUMNS, TURN_COLUMNS, memory_to_row, turn_to_row
 from memori.backends.sql.tables import MEMORIES, OUTBOX, TURNS
 from memori.core.models import ExtractState, Memory, Turn
+from memori.core.plan_store import Plan
 
 PENDING = ExtractState.PENDING.value
 KEY = ("entity_id", "id")
 
 
 def turn_rows(ctx: Context, turns: Iterable[Turn]) -> list[dict[str, Any]]:
-    """Column values of ``turns``, deduplicated by key (last wins), vectors checked (tuples)."""
+    """Column values of ``turns``, deduplicated by key (last wins), vectors checked (float32)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for t in turns:
         if not isinstance(t, Turn):
@@ -48,12 +49,6 @@ def memory_rows(ctx: Context, memories: Iterable[Memory]) -> list[dict[str, Any]
         row["search_tsv"] = tsvector_text(m.content, m.entity_id)
         rows[(m.entity_id, m.id)] = row
     return list(rows.values())
-
-
-def single_entity(rows: Sequence[dict[str, Any]]) -> str | None:
-    """The one entity all ``rows`` belong to, or None when they span several."""
-    entities = {r["entity_id"] for r in rows}
-    return next(iter(entities)) if len(entities) == 1 else None
 
 
 def _stage_tuple(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> tuple[Any, ...]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from memori.core.models import MEMORY_PATCH_FIELDS, ExtractState, Memory, Turn
+from memori.core.models import ExtractState, Memory, Turn
 from memori.core.records import memory_from_fields, turn_from_fields
+from memori.core.store_rules import check_patch
 
 VectorEncoder = Callable[[Sequence[float] | None], Any]
 """Turns a model's embedding (or None) into the column value."""
@@ -82,32 +83,13 @@ def row_to_memory(row: RowLike, decode: VectorDecoder) -> Memory:
 
 
 def memory_patch_to_values(changes: Mapping[str, Any], encode: VectorEncoder) -> dict[str, Any]:
-    """Column values for ``update_memory``; unknown fields are a ``ValueError``."""
-    unknown = set(changes) - MEMORY_PATCH_FIELDS
-    if unknown:
-        raise ValueError(f"cannot update memory fields: {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = {}
-    for key, value in changes.items():
-        if key == "content":
-            if not isinstance(value, str):
-                raise ValueError("content must be a str")
-            values[key] = value
-        elif key == "kind":
-            values[key] = str(getattr(value, "value", value))
-        elif key == "shared":
-            values[key] = bool(value)
-        elif key == "count":
-            values[key] = int(value)
-        elif key in ("last_seen_at", "updated_at"):
-            values[key] = _opt_float(value)
-        elif key == "superseded_by":
-            values[key] = None if value is None else str(value)
-        elif key == "metadata":
-            values[key] = dict(value or {})
-        elif key == "source_turn_ids":
-            values[key] = [str(v) for v in (value or ())]
-        elif key == "embedding":
-            values[key] = encode(value)
+    """Column values for ``update_memory``: the changes as ``store_rules.check_patch``
+    checks them, the embedding checked and encoded by ``encode``."""
+    values = check_patch({k: v for k, v in changes.items() if k != "embedding"}, None)
+    if "source_turn_ids" in values:
+        values["source_turn_ids"] = list(values["source_turn_ids"])
+    if "embedding" in changes:
+        values["embedding"] = encode(changes["embedding"])
     return values
 
 
