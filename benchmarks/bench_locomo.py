@@ -133,7 +133,7 @@ def _conversation(item: dict[str, object]) -> Conversation:
         date = str(conv[f"{key}_date_time"])
         sessions.append(Session(
             number, date, parse_date(date),
-            tuple(DialogueTurn(str(t["dia_id"]), str(t["speaker"]), str(t["text"]),
+            tuple(DialogueTurn(normal_id(str(t["dia_id"])), str(t["speaker"]), str(t["text"]),
                                t.get("blip_caption")) for t in turns),
         ))
     sessions.sort(key=lambda s: s.number)
@@ -150,11 +150,18 @@ def _conversation(item: dict[str, object]) -> Conversation:
 
 
 def _evidence(values: object) -> frozenset[str]:
-    """Evidence ids; a few entries hold several ids ("D8:6; D9:17") or a stray colon."""
+    """Evidence ids; a few entries hold several ids ("D8:6; D9:17"), a stray colon or a
+    leading zero ("D30:05"): all normalised as the turns' ids are."""
     ids: set[str] = set()
     for value in values if isinstance(values, list) else []:
-        ids.update(f"D{s}:{t}" for s, t in _EVIDENCE_ID.findall(str(value)))
+        ids.update(f"D{int(s)}:{int(t)}" for s, t in _EVIDENCE_ID.findall(str(value)))
     return frozenset(ids)
+
+
+def normal_id(dia_id: str) -> str:
+    """``D30:05`` -> ``D30:5``: one spelling per turn (ids that do not parse are kept)."""
+    found = _EVIDENCE_ID.fullmatch(dia_id.strip())
+    return dia_id if found is None else f"D{int(found.group(1))}:{int(found.group(2))}"
 
 
 def turn_content(turn: DialogueTurn, date: str | None = None) -> str:
@@ -309,8 +316,19 @@ def ingest(mem: Memori, conversations: Sequence[Conversation], dated: bool = Fal
 
 
 def evidence_of(hits: Sequence[Hit]) -> list[str]:
-    """The dia_ids of the turn hits, in rank order."""
-    return [str(h.item.metadata.get("dia_id")) for h in hits if h.kind == "turn"]
+    """The turn hits in rank order, each as ``conversation/dia_id``: turn ids repeat in
+    every conversation (``D1:3``), so a hit from another conversation (a leak) can never
+    count as the right one."""
+    return [evidence_key(h.item.entity_id, str(h.item.metadata.get("dia_id")))
+            for h in hits if h.kind == "turn"]
+
+
+def evidence_key(conversation: str, dia_id: str) -> str:
+    return f"{conversation}/{normal_id(dia_id)}"
+
+
+def gold_of(q: Question) -> frozenset[str]:
+    return frozenset(evidence_key(q.conversation, e) for e in q.evidence)
 
 
 def run_questions(
@@ -353,10 +371,14 @@ def score(run: Run, questions: Sequence[Question]) -> dict[str, Any]:
     for group, idx in groups.items():
         out[group] = {"questions": len(idx)} | {
             f"R@{k}": round(100.0 * sum(
-                recall_at(run.ranked[i], questions[i].evidence, k) for i in idx
+                recall_at(run.ranked[i], gold_of(questions[i]), k) for i in idx
             ) / len(idx), 2)
             for k in KS
         }
+    # hits of another conversation: a cross-entity leak (must stay 0)
+    out["all"]["foreign_hits"] = sum(
+        not key.startswith(f"{q.conversation}/")
+        for q, ranked in zip(questions, run.ranked, strict=True) for key in ranked)
     return out
 
 
@@ -599,8 +621,10 @@ def print_recall_table(results: dict[str, dict[str, Any]]) -> None:
     for name, res in results.items():
         overall = res["recall"]["all"]
         rows.append([name, *(overall[f"R@{k}"] for k in KS), res["tokens_top10"],
-                     res["context_block_tokens"], res["recall_latency"]["p50_ms"]])
-    print_table(["retriever", *(f"R@{k}" for k in KS), "tok@10", "block tok", "p50 ms"], rows)
+                     res["context_block_tokens"], res["recall_latency"]["p50_ms"],
+                     overall["foreign_hits"]])
+    print_table(["retriever", *(f"R@{k}" for k in KS), "tok@10", "block tok", "p50 ms",
+                 "leaks"], rows)
 
 
 if __name__ == "__main__":
