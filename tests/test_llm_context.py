@@ -103,7 +103,7 @@ def test_block_is_delimited_and_holds_memories_and_history() -> None:
     )
     assert block is not None
     assert block.text.startswith(OPEN_TAG) and block.text.endswith(CLOSE_TAG)
-    assert "- Goal: sub-25 5K by June." in block.text
+    assert ") Goal: sub-25 5K by June." in block.text
     assert "user: hello\nassistant: hi there" in block.text
     assert (block.memories, block.history) == (1, 2)
 
@@ -137,7 +137,7 @@ def test_hits_already_in_history_or_request_are_left_out() -> None:
         history, budget=1000, exclude=["what do I like?"],
     )
     assert block is not None
-    assert block.memories == 1 and "- Likes green tea" in block.text
+    assert block.memories == 1 and ") Likes green tea" in block.text
 
 
 def test_stored_text_cannot_close_the_block_early() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memori.core import MemoriError, Memory, MemoryKind, Turn
+from memori.extractors.when import memory_metadata
 
 KINDS = [k.value for k in MemoryKind]
 
@@ -104,7 +105,7 @@ def to_memories(turns: Sequence[Turn], items: Sequence[dict[str, Any]]) -> list[
             entity_id=first.entity_id, process_id=first.process_id,
             session_id=first.session_id, content=item["content"], kind=item["kind"],
             shared=item["shared"], source_turn_ids=source,
-            metadata={"slot": item["slot"]} if item["slot"] else {},
+            metadata=memory_metadata(item["slot"], item["content"], turns[-1].created_at),
         )
         for item in items
     ]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memori.core import Memory, MemoryKind, Turn
+from memori.extractors.when import memory_metadata
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 _FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|i'd|i'll|my|mine|me|we|our|we're)\b", re.I)
@@ -46,6 +47,9 @@ _SLOTS: tuple[tuple[re.Pattern[str], str], ...] = (
 _FAVORITE = re.compile(r"\bmy favou?rite (\w+(?: \w+)?) (?:is|are)\b", re.I)
 _GOAL_OF = re.compile(r"\bmy (\w+) goal is\b|^\s*goal\s*:", re.I)
 
+_STANDING = re.compile(r"^\s*(prefer|avoid|always|never|no more)\b", re.I)
+"""A standing instruction about the user's own ways: "Prefer low-carb dinners on weekdays."."""
+
 _LABEL = re.compile(r"^\s*(goal|preference|fact|note|reminder|plan|diet|allergy)\s*:", re.I)
 
 MIN_WORDS = 3
@@ -65,7 +69,8 @@ def classify(sentence: str) -> Candidate | None:
     if len(text.split()) < MIN_WORDS or text.endswith("?") or _QUESTION_START.match(text):
         return None
     labelled = _LABEL.match(text) is not None
-    if not (remembered or labelled or _FIRST_PERSON.search(text)):
+    standing = _STANDING.match(text) is not None
+    if not (remembered or labelled or standing or _FIRST_PERSON.search(text)):
         return None
     slot = next((name for pattern, name in _SLOTS if pattern.search(text)), None)
     fav = _FAVORITE.search(text)
@@ -76,7 +81,7 @@ def classify(sentence: str) -> Candidate | None:
         kind = MemoryKind.GOAL.value
         if goal and goal.group(1):
             slot = slot or "goal:" + goal.group(1).lower()
-    elif _PREFERENCE.search(text):
+    elif standing or _PREFERENCE.search(text):
         kind = MemoryKind.PREFERENCE.value
     elif _EVENT.search(text):
         kind = MemoryKind.EVENT.value
@@ -106,6 +111,7 @@ class OfflineExtractor:
                     entity_id=turn.entity_id, process_id=turn.process_id,
                     session_id=turn.session_id, content=cand.text, kind=cand.kind,
                     source_turn_ids=(turn.id,),
-                    metadata={"slot": cand.slot} if cand.slot else {},
+                    metadata=memory_metadata(cand.slot, cand.text, turn.created_at),
                 ))
         return out
+

@@ -6,6 +6,11 @@ It is built into a copy of the request: the caller's list and dicts are never
 changed, so reusing one ``messages`` list across calls never piles blocks up.
 Its size, tags included, stays within the token budget, counted offline.
 
+The block is dated: a "Today is ..." line, and each memory or turn shows the day it
+was said (and, for a memory whose text names one, the day it is about: the
+``event_date`` metadata the extractor resolves), so "when did I...?" can be answered.
+Days are UTC calendar dates.
+
 Recalled turns that say nothing about the user are not shown as memories: the
 user's own earlier questions (a user turn ending with "?" in which no clause
 states something in the first person) and acknowledgements ("Noted.", "OK",
@@ -17,12 +22,14 @@ the answer next to it).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from memori.core import Hit, Turn
+from memori.core import Hit, Memory, Turn
 from memori.llm.filler import says_nothing
 from memori.llm.messages import INSTRUCTION_ROLES, as_mapping
 from memori.retrieval import count_tokens
@@ -77,20 +84,47 @@ def _turn_line(turn: Turn) -> str:
     return f"{turn.role}: {text}" if text else ""
 
 
+def day(timestamp: float) -> str:
+    """The UTC calendar day of an epoch timestamp, as ``2026-05-08``."""
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    except (OverflowError, OSError, ValueError):
+        return "undated"
+
+
+def today_line(now: float) -> str:
+    moment = datetime.fromtimestamp(now, UTC)
+    return f"Today is {moment.strftime('%A')}, {moment.strftime('%Y-%m-%d')} (UTC)."
+
+
 def _hit_line(hit: Hit) -> str:
     text = _clean(hit.content)
     if not text:
         return ""
-    if isinstance(hit.item, Turn):
-        return f"- ({hit.item.role}, earlier) {text}"
-    return f"- {text}"
+    item = hit.item
+    if isinstance(item, Turn):
+        return f"- ({item.role}, {day(item.created_at)}) {text}"
+    about = _event_date(item)
+    when = day(item.created_at) if about is None else f"{day(item.created_at)}, about {about}"
+    return f"- ({when}) {text}"
+
+
+_ISO_DAY = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
+
+
+def _event_date(memory: Memory) -> str | None:
+    """The memory's ``event_date`` when it is an ISO day, month or year (else not shown)."""
+    value = memory.metadata.get("event_date")
+    return value if isinstance(value, str) and _ISO_DAY.fullmatch(value) else None
 
 
 def build_block(
     hits: Sequence[Hit], history: Sequence[Turn], *, budget: int,
-    exclude: Iterable[str] = (),
+    exclude: Iterable[str] = (), now: float | None = None,
 ) -> ContextBlock | None:
     """Render the block within ``budget`` tokens; None when there is nothing to say.
+
+    ``now`` (default: the clock) dates the block's "Today is ..." line.
 
     History keeps its newest turns (a contiguous tail) within its share of the
     budget; memories fill what is left, best first, each skipped if it does not
@@ -100,7 +134,8 @@ def build_block(
     compared as lower-case words, punctuation ignored: the memory "I live in
     Oslo." of the message "Hi. I live in Oslo") are left out.
     """
-    fixed = _tokens(OPEN_TAG) + _tokens(PREAMBLE) + _tokens(CLOSE_TAG)
+    today = today_line(time.time() if now is None else now)
+    fixed = _tokens(OPEN_TAG) + _tokens(PREAMBLE) + _tokens(today) + _tokens(CLOSE_TAG)
     remaining = budget - fixed
     if remaining <= 0:
         return None
@@ -139,7 +174,7 @@ def build_block(
 
     if not history_lines and not memory_lines:
         return None
-    parts = [OPEN_TAG, PREAMBLE]
+    parts = [OPEN_TAG, PREAMBLE, today]
     if memory_lines:
         parts += [MEMORIES_HEADING, *memory_lines]
     if history_lines:
