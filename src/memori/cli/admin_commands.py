@@ -1,90 +1,44 @@
-"""backends, doctor, migrate."""
+"""backends, migrate, purge."""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from typing import Any
 
-from memori.cli.common import shown_text, shown_url, url_of
-from memori.cli.errors import OK, UNHEALTHY, USAGE, CLIError
-from memori.cli.output import emit_json, key_values, table
-from memori.cli.pipeline_commands import pipeline_report
+from memori.cli.common import url_of
+from memori.cli.errors import OK, USAGE, CLIError
+from memori.cli.output import emit_json, table
 from memori.config import open_backend
-from memori.core import MemoriError, SupportsAdminVacuum, get_plugins
+from memori.core import SupportsAdminVacuum, get_plugins
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
+    """The backends that can be used now, then those an extra would bring."""
     plugins = get_plugins()
     rows = [
         {"name": s.name, "schemes": ", ".join(s.schemes) or "-",
-         "installed": "yes" if s.is_installed() else f"no: pip install 'memori[{s.extra}]'",
+         "installed": "yes" if s.is_installed() else "no",
+         "install": None if s.is_installed() else s.install_command(),
          "description": s.description}
-        for s in plugins.backends.values()
+        for s in sorted(plugins.backends.values(), key=lambda spec: spec.name)
     ]
-    rows.sort(key=lambda r: r["name"])
+    installed = [r for r in rows if r["installed"] == "yes"]
+    available = [r for r in rows if r["installed"] != "yes"]
     if args.json:
-        emit_json({"backends": rows, "plugins": plugins.plugin_names(),
+        emit_json({"backends": rows,
+                   "installed": [r["name"] for r in installed],
+                   "available": {r["name"]: r["install"] for r in available},
+                   "plugins": plugins.plugin_names(),
                    "embedders": sorted(plugins.embedders),
                    "extractors": sorted(plugins.extractors),
                    "retrievers": sorted(plugins.retrievers),
                    "redactors": sorted(plugins.redactors)})
-    else:
-        table(rows, ["name", "schemes", "installed", "description"], max_width=70)
+        return OK
+    print("Installed backends:")
+    table(installed, ["name", "schemes", "description"], max_width=70)
+    if available:
+        print("\nAvailable backends (their extra is not installed):")
+        table(available, ["name", "schemes", "install"], max_width=70)
     return OK
-
-
-def _embedder_status(args: argparse.Namespace) -> str:
-    from memori.embedders.resolve import default_embedder, resolve_embedder
-
-    name = args.embedder
-    try:
-        emb = default_embedder() if name in (None, "default") else resolve_embedder(name)
-    except Exception as e:
-        return shown_text(f"error: {type(e).__name__}: {e}", args)
-    if emb is None:
-        return "none (text search only)"
-    emb.embed(["doctor check"])
-    return f"{emb.name} (dim {emb.dim}) ok"
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    report: dict[str, Any] = {"url": shown_url(args)}
-    healthy = True
-    try:
-        store = open_backend(url_of(args), vector_dim=None)
-    except MemoriError as e:
-        report["backend"] = shown_text(f"error: {e}", args)
-        store, healthy = None, False
-    if store is not None:
-        report["backend"] = store.name
-        try:
-            store.setup()
-            report["schema"] = "ok (at the current revision)"
-            report["capabilities"] = ", ".join(sorted(c.value for c in store.capabilities))
-            admin = store.admin_stats()
-            report.update({f"stats.{k}": v for k, v in admin.items()})
-            report.update(pipeline_report(store, args, admin))
-        except MemoriError as e:
-            report["schema"] = shown_text(f"error: {e}", args)
-            healthy = False
-        except Exception as e:
-            report["connectivity"] = shown_text(f"error: {type(e).__name__}: {e}", args)
-            healthy = False
-        finally:
-            store.close()
-    report["sqlite-vec"] = "available" if (
-        importlib.util.find_spec("sqlite_vec") and importlib.util.find_spec("pysqlite3")
-    ) else "not installed (exact vector scan): pip install 'memori[sqlite-vec]'"
-    report["embedder"] = _embedder_status(args)
-    if report["embedder"].startswith("error"):
-        healthy = False
-    report["healthy"] = healthy
-    if args.json:
-        emit_json(report)
-    else:
-        key_values(report)
-    return OK if healthy else UNHEALTHY
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

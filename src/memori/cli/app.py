@@ -12,6 +12,7 @@ from memori.cli import (
     admin_commands,
     chat_command,
     data_commands,
+    doctor_command,
     pipeline_commands,
     transfer_commands,
 )
@@ -47,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         return p
 
-    add("backends", admin_commands.cmd_backends, "installed backend plugins and their schemes")
-    p = add("doctor", admin_commands.cmd_doctor,
+    add("backends", admin_commands.cmd_backends,
+        "backends installed, and those an extra would bring, with their URL schemes")
+    p = add("doctor", doctor_command.cmd_doctor,
             "check connectivity, schema revision, extensions and the embedder")
     p.add_argument("target", nargs="?", help="database URL (same as --url)")
     p = add("migrate", admin_commands.cmd_migrate, "upgrade a database to the current schema")

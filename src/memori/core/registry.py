@@ -30,18 +30,56 @@ from memori.core.errors import BackendNotFoundError, ConfigurationError, Missing
 from memori.core.urls import redact_url, url_scheme
 
 
-def load_dotted(path: str, extra: str | None = None, what: str | None = None) -> Any:
-    """Import ``"package.module:attribute"``; a missing driver names the extra to install."""
+def load_dotted(
+    path: str, extra: str | None = None, what: str | None = None, requires: tuple[str, ...] = ()
+) -> Any:
+    """Import ``"package.module:attribute"``; a missing driver names the extra to install.
+
+    With an ``extra``, the modules in ``requires`` are looked for first (nothing is
+    imported), so a driver that fails only when first used (SQLAlchemy's asyncio layer
+    without greenlet) is named before the import; an ``ImportError`` of a module outside
+    memori, raised directly or as the cause of another (SQLAlchemy raises its own
+    ``ImportError`` from greenlet's), is answered with the extra too.
+    """
     module_name, _, attr = path.partition(":")
+    if extra:
+        missing = missing_modules(requires)
+        if missing:
+            raise MissingExtraError(extra, _naming(what, extra, missing))
     try:
         module = importlib.import_module(module_name)
     except MissingExtraError:
         raise
-    except ModuleNotFoundError as e:
-        if extra and not (e.name or "").startswith("memori"):
-            raise MissingExtraError(extra, what) from e
+    except ImportError as e:
+        absent = _absent_module(e)
+        if extra and absent is not None:
+            raise MissingExtraError(extra, _naming(what, extra, [absent])) from e
         raise
     return getattr(module, attr) if attr else module
+
+
+def missing_modules(names: tuple[str, ...]) -> list[str]:
+    """The top-level modules of ``names`` that cannot be found (imports nothing)."""
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def _absent_module(error: BaseException) -> str | None:
+    """The top-level module whose absence caused ``error`` (following ``__cause__`` and
+    ``__context__``), or None when it is none or part of memori itself."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ModuleNotFoundError) and current.name:
+            top = current.name.partition(".")[0]
+            return None if top == "memori" else top
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _naming(what: str | None, extra: str, missing: list[str]) -> str:
+    """``what`` followed by the modules it misses, for ``MissingExtraError``'s message."""
+    return f"{what or f'the {extra} backend'} ({', '.join(missing)} not installed)"
 
 
 @dataclass(frozen=True)
@@ -67,7 +105,11 @@ class BackendSpec:
 
     def is_installed(self) -> bool:
         """Whether every module in ``requires`` can be found (imports nothing)."""
-        return all(importlib.util.find_spec(name) is not None for name in self.requires)
+        return not missing_modules(self.requires)
+
+    def install_command(self) -> str | None:
+        """What to run to install this backend's extra (None: nothing to install)."""
+        return f"pip install 'memori[{self.extra}]'" if self.extra else None
 
     def matches_url(self, url: str) -> bool:
         return url_scheme(url) in self.schemes
@@ -80,7 +122,7 @@ class BackendSpec:
 
     def load(self) -> Callable[..., Any]:
         loaded: Callable[..., Any] = load_dotted(
-            self.loader, self.extra, f"the {self.name} backend"
+            self.loader, self.extra, f"the {self.name} backend", self.requires
         )
         return loaded
 
@@ -247,10 +289,26 @@ class Plugins:
         if spec is None:
             raise BackendNotFoundError(
                 f"no installed backend handles URLs of scheme {url_scheme(url)!r} "
-                f"({redact_url(url)}); installed: {', '.join(sorted(self.backends)) or 'none'}"
-                + _path_hint(url)
+                f"({redact_url(url)}); {self.describe_backends()}" + _path_hint(url)
             )
         return spec  # type: ignore[no-any-return]
+
+    def installed_backends(self) -> list[str]:
+        """Registered backends whose modules are all present, by name."""
+        return sorted(n for n, s in self.backends.items() if s.is_installed())
+
+    def available_backends(self) -> dict[str, str]:
+        """Registered backends whose extra is not installed: name -> install command."""
+        return {n: s.install_command() or f"the {n} backend's dependencies"
+                for n, s in sorted(self.backends.items()) if not s.is_installed()}
+
+    def describe_backends(self) -> str:
+        """``installed: ...`` and, when some extras are missing, ``available: ...``."""
+        text = f"installed: {', '.join(self.installed_backends()) or 'none'}"
+        available = self.available_backends()
+        if available:
+            text += "; available: " + ", ".join(f"{n} ({c})" for n, c in available.items())
+        return text
 
     def backend_for_object(self, obj: Any) -> BackendSpec:
         spec = self.pm.hook.memori_backend_for_object(obj=obj)
@@ -287,6 +345,8 @@ def _path_hint(url: str) -> str:
     scheme = url_scheme(url)
     if scheme == "file":
         path = url.split("://", 1)[1]
+        if path.lower().startswith("localhost/"):  # file://localhost/p is file:///p
+            path = path[len("localhost"):]
     elif not scheme and "://" not in url:
         path = url
     else:
