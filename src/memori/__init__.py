@@ -33,3 +33,4 @@ __all__ = [
     "Turn",
 ]
 __version__ = "0.1.0"
+"""The one place the version is written: the package metadata reads it (hatch, pyproject.toml)."""

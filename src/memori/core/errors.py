@@ -1,4 +1,7 @@
-"""The error hierarchy of memori: one module, small, translated at backend boundaries."""
+"""The error hierarchy of memori: one module, small, translated at backend boundaries.
+
+What causes each error and what to do about it: docs/troubleshooting.md.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,11 @@ class ConfigurationError(MemoriError, ValueError):
 
 
 class MissingExtraError(MemoriError, ImportError):
-    """A backend or component needs an optional dependency that is not installed."""
+    """A backend or component needs an optional dependency that is not installed.
+
+    ``extra`` is the extra that brings it; the message ends with the command to run
+    (``pip install 'memori[postgres]'``).
+    """
 
     def __init__(self, extra: str, what: str | None = None) -> None:
         self.extra = extra
