@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from memori.core import BackendNotFoundError, BackendSpec, MissingExtraError, hookimpl
-from memori.core.registry import Plugins, load_dotted
+from memori.core.registry import Plugins, load_dotted, missing_modules
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -293,3 +293,8 @@ def test_doctor_on_mongo_gives_no_sqlite_advice(mongo_url: str) -> None:
     assert "sqlite-vec" not in doctor
     assert doctor["vector search"] in ("$vectorSearch", "exact in-scope scan: this server "
                                        "offers no $vectorSearch (see docs/backends/mongo.md)")
+
+
+def test_missing_modules_takes_dotted_names_of_absent_packages() -> None:
+    assert missing_modules(("json", "memori_nosuch_driver", "memori_nosuch_driver.sub")) == [
+        "memori_nosuch_driver", "memori_nosuch_driver.sub"]

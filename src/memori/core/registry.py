@@ -59,8 +59,15 @@ def load_dotted(
 
 
 def missing_modules(names: tuple[str, ...]) -> list[str]:
-    """The top-level modules of ``names`` that cannot be found (imports nothing)."""
-    return [name for name in names if importlib.util.find_spec(name) is None]
+    """The modules of ``names`` that cannot be found (a top-level name imports nothing)."""
+    return [name for name in names if not _findable(name)]
+
+
+def _findable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a dotted name whose parent is missing
+        return False
 
 
 def _absent_module(error: BaseException) -> str | None:
