@@ -628,14 +628,15 @@ def test_closed_store_is_unavailable(make: Callable[..., MongoStore]) -> None:
 def test_driver_errors_are_translated(make: Callable[..., MongoStore]) -> None:
     from pymongo.errors import OperationFailure
 
-    from memori.backends.mongo.ops import Aggregate, Plan
+    from memori.backends.mongo.ops import Aggregate
+    from memori.core.plan_store import Plan, Work
 
     def failing() -> Plan[None]:
         yield Aggregate("turns", [{"$noSuchStage": {}}])
 
     store = make()
     with pytest.raises(StoreError) as info:
-        store._run(failing(), "probe")
+        store.run(failing(), Work("probe", None))
     assert not isinstance(info.value, StoreUnavailableError)
     assert isinstance(info.value.__cause__, OperationFailure)
 

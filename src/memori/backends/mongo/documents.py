@@ -17,9 +17,10 @@ from typing import Any
 
 from memori.backends.mongo import text_search, vector_search
 from memori.backends.mongo.filters import EVERYONE
-from memori.core import MEMORY_PATCH_FIELDS, ExtractState, Memory, Turn, check_id
+from memori.core import ExtractState, Memory, Turn, check_id
 from memori.core.ids import check_optional_id
 from memori.core.records import memory_from_fields, turn_from_fields
+from memori.core.store_rules import check_vector
 
 Document = dict[str, Any]
 ITEM_FIELDS_EXCLUDED_FROM_RESULTS = ("terms", "term_freqs", "term_total")
@@ -40,9 +41,9 @@ def _metadata_in(metadata: Mapping[str, Any]) -> str:
 
 
 def _embedding_in(embedding: Sequence[float] | None, dim: int | None) -> Any:
-    if embedding is None or dim is None:
+    if embedding is None or dim is None:  # a store opened without vectors keeps none
         return None
-    return vector_search.encode(vector_search.check_vector(embedding, dim))
+    return vector_search.encode(check_vector(embedding, dim))
 
 
 def audience(process_id: str | None, shared: bool) -> str:
@@ -108,45 +109,27 @@ def doc_to_memory(doc: Mapping[str, Any]) -> Memory:
 
 
 def _embedding_out(value: Any) -> tuple[float, ...] | None:
-    return vector_search.to_tuple(vector_search.decode(value))
+    vector = vector_search.decode(value)
+    return None if vector is None else tuple(vector.tolist())
 
 
-def memory_patch(
-    changes: Mapping[str, Any], dim: int | None, process_id: str | None
-) -> Document:
-    """The ``$set`` document for :meth:`update_memory`, derived fields included.
-
-    ``process_id`` is the stored memory's persona (it never changes), needed to
-    recompute ``audience`` when ``shared`` changes.
-    """
-    unknown = set(changes) - MEMORY_PATCH_FIELDS
-    if unknown:
-        raise ValueError(f"cannot update memory field(s): {', '.join(sorted(unknown))}")
-    out: Document = {}
-    for key, value in changes.items():
-        if key == "content":
-            if not isinstance(value, str):
-                raise ValueError("content must be a str")
-            out["content"] = value
-            out.update(text_search.term_fields(value))
-        elif key == "kind":
-            out["kind"] = str(getattr(value, "value", value))
-        elif key == "shared":
-            out["shared"] = bool(value)
-            out["audience"] = audience(process_id, bool(value))
-        elif key == "count":
-            out["count"] = int(value)
-        elif key in ("last_seen_at", "updated_at"):
-            out[key] = None if value is None else float(value)
-        elif key == "superseded_by":
-            out["superseded_by"] = check_optional_id(value, "superseded_by")
-            out["current"] = value is None
-        elif key == "metadata":
-            out["metadata"] = _metadata_in(value or {})
-        elif key == "embedding":
-            out["embedding"] = _embedding_in(value, dim)
-        elif key == "source_turn_ids":
-            out["source_turn_ids"] = [str(t) for t in value]
+def memory_patch(changes: Mapping[str, Any], process_id: str | None) -> Document:
+    """The ``$set`` document for changes checked by ``store_rules.check_patch``, derived
+    fields included. ``process_id`` is the stored memory's persona (it never changes),
+    needed to recompute ``audience`` when ``shared`` changes."""
+    out: Document = dict(changes)
+    if "content" in changes:
+        out.update(text_search.term_fields(changes["content"]))
+    if "shared" in changes:
+        out["audience"] = audience(process_id, changes["shared"])
+    if "superseded_by" in changes:
+        out["current"] = changes["superseded_by"] is None
+    if "metadata" in changes:
+        out["metadata"] = _metadata_in(changes["metadata"])
+    if changes.get("embedding") is not None:
+        out["embedding"] = vector_search.encode(changes["embedding"])
+    if "source_turn_ids" in changes:
+        out["source_turn_ids"] = list(changes["source_turn_ids"])
     return out
 
 

@@ -24,10 +24,10 @@ from memori.backends.mongo.ops import (
     CreateSearchIndex,
     ListIndexes,
     ListSearchIndexes,
-    Plan,
 )
 from memori.backends.mongo.schema import MEMORIES, TURNS
 from memori.core import ConfigurationError, DimensionMismatchError
+from memori.core.plan_store import Plan
 
 TEXT_INDEX = "entity_id_1_content_text"
 RECHECK_SECONDS = 30.0

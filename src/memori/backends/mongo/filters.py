@@ -1,13 +1,14 @@
 """Scope filters: the only place where ids enter a MongoDB query.
 
-Every id is validated with :func:`memori.core.check_id` before it is placed in a
-filter, so it is always a ``str`` (never a dict, list or bytes). A ``str`` value
-in a plain equality ``{"entity_id": value}`` can never be read as an operator,
-so an id such as ``{"$ne": ""}`` (as text), ``$where`` or ``.*`` is compared as
-data. Filters are flat (plain equality and ``$in`` only, no ``$or``/``$and``),
-which every query planner maps onto the compound indexes that lead with
-``entity_id``; :func:`vector_search_filter` renders the same filter in the long
-``$eq`` form that ``$vectorSearch`` requires.
+Every id is validated with :func:`memori.core.check_id` (a list of them with
+``store_rules.check_item_ids``) before it is placed in a filter, so it is always
+a ``str`` (never a dict, list or bytes). A ``str`` value in a plain equality
+``{"entity_id": value}`` can never be read as an operator, so an id such as
+``{"$ne": ""}`` (as text), ``$where`` or ``.*`` is compared as data. Filters are
+flat (plain equality and ``$in`` only, no ``$or``/``$and``), which every query
+planner maps onto the compound indexes that lead with ``entity_id``;
+:func:`vector_search_filter` renders the same filter in the long ``$eq`` form
+that ``$vectorSearch`` requires.
 
 Two derived fields written by :mod:`.documents` keep every rule an equality:
 ``persona`` is a turn's process id, or ``""`` for none; ``audience`` is a
@@ -17,7 +18,6 @@ shared). ``""`` is never a valid id, so it cannot collide with one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from memori.core import Scope, check_id
@@ -32,16 +32,9 @@ def entity_filter(entity_id: str) -> Filter:
     return {"entity_id": check_id(entity_id, "entity_id")}
 
 
-def item_ids(ids: Sequence[str], name: str) -> list[str]:
-    """Validate item ids (turn or memory ids) before they reach a query."""
-    if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
-        raise TypeError(f"{name}s must be a sequence of str, not {type(ids).__name__}")
-    return [check_id(i, name) for i in ids]
-
-
-def ids_in(ids: Sequence[str], name: str) -> Filter:
-    """``{"id": {"$in": [...]}}`` over validated ids."""
-    return {"id": {"$in": item_ids(ids, name)}}
+def ids_in(ids: list[str]) -> Filter:
+    """``{"id": {"$in": ids}}`` over ids checked by ``store_rules.check_item_ids``."""
+    return {"id": {"$in": ids}}
 
 
 def item_id(value: str, name: str) -> Filter:

@@ -1,22 +1,22 @@
 """Database requests as values, so one plan serves the sync and the async client.
 
-A *plan* is a generator that yields these requests and receives each result
-(``result = yield Find(...)``); its return value is the answer. The store runs
-plans with pymongo's ``MongoClient`` (:func:`run`) or its native
-``AsyncMongoClient`` (:func:`arun`): the logic exists once, the I/O twice.
+A plan (see :mod:`memori.core.plan_store`) yields these requests and receives
+each result (``result = yield Find(...)``); the store executes them with pymongo's
+``MongoClient`` (:func:`execute`) or its native ``AsyncMongoClient``
+(:func:`aexecute`): the logic exists once, the I/O twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+import inspect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.operations import DeleteMany, IndexModel, ReplaceOne, SearchIndexModel, UpdateMany
 from pymongo.synchronous.database import Database
 
-T = TypeVar("T")
 Doc = dict[str, Any]
 WriteModel = ReplaceOne[Doc] | UpdateMany | DeleteMany
 
@@ -120,93 +120,67 @@ Request = (
     Find | Aggregate | Count | Write | UpdateOne | Delete | CreateIndexes | ListIndexes
     | ListSearchIndexes | CreateSearchIndex | Attempt
 )
-Plan = Generator[Request, Any, T]
 
 
-def _write_counts(result: Any) -> tuple[int, int]:
-    return result.matched_count + result.upserted_count, result.deleted_count
+LISTED = (Find, Aggregate, ListSearchIndexes)
+"""Requests answered by a cursor, read to the end."""
 
 
-def _execute(db: Database[Doc], request: Request, prefix: str) -> Any:
-    if isinstance(request, Attempt):
-        try:
-            return True, _execute(db, request.request, prefix)
-        except request.errors as e:
-            return False, e
-    coll = db[prefix + request.collection]
-    if isinstance(request, Find):
-        cursor = coll.find(request.filter, request.projection, skip=request.skip,
-                           limit=request.limit, sort=list(request.sort) if request.sort else None)
-        return list(cursor)
-    if isinstance(request, Aggregate):
-        return list(coll.aggregate(list(request.pipeline)))
-    if isinstance(request, Count):
-        return coll.count_documents(request.filter)
-    if isinstance(request, Write):
-        return _write_counts(coll.bulk_write(list(request.requests), ordered=True))
-    if isinstance(request, UpdateOne):
-        return coll.update_one(request.filter, request.update, upsert=request.upsert).matched_count
-    if isinstance(request, Delete):
-        return coll.delete_many(request.filter).deleted_count
-    if isinstance(request, CreateIndexes):
-        return coll.create_indexes(list(request.indexes))
-    if isinstance(request, ListIndexes):
+def _call(coll: Any, r: Request) -> Any:
+    """The driver call for ``r``: the sync client's result, the async client's awaitable."""
+    if isinstance(r, Find):
+        return coll.find(r.filter, r.projection, skip=r.skip, limit=r.limit,
+                         sort=list(r.sort) if r.sort else None)
+    if isinstance(r, Aggregate):
+        return coll.aggregate(list(r.pipeline))
+    if isinstance(r, Count):
+        return coll.count_documents(r.filter)
+    if isinstance(r, Write):
+        return coll.bulk_write(list(r.requests), ordered=True)
+    if isinstance(r, UpdateOne):
+        return coll.update_one(r.filter, r.update, upsert=r.upsert)
+    if isinstance(r, Delete):
+        return coll.delete_many(r.filter)
+    if isinstance(r, CreateIndexes):
+        return coll.create_indexes(list(r.indexes))
+    if isinstance(r, ListIndexes):
         return coll.index_information()
-    if isinstance(request, ListSearchIndexes):
-        return list(coll.list_search_indexes())
-    if isinstance(request, CreateSearchIndex):
-        return coll.create_search_index(request.model)
-    raise TypeError(f"unknown request {request!r}")
+    if isinstance(r, ListSearchIndexes):
+        return coll.list_search_indexes()
+    if isinstance(r, CreateSearchIndex):
+        return coll.create_search_index(r.model)
+    raise TypeError(f"unknown request {r!r}")
 
 
-async def _aexecute(db: AsyncDatabase[Doc], request: Request, prefix: str) -> Any:
+def _answer(r: Request, result: Any) -> Any:
+    if isinstance(r, Write):
+        return result.matched_count + result.upserted_count, result.deleted_count
+    if isinstance(r, UpdateOne):
+        return result.matched_count
+    if isinstance(r, Delete):
+        return result.deleted_count
+    return result
+
+
+def execute(db: Database[Doc], prefix: str, request: Request) -> Any:
+    """Run ``request`` on the sync client."""
     if isinstance(request, Attempt):
         try:
-            return True, await _aexecute(db, request.request, prefix)
+            return True, execute(db, prefix, request.request)
         except request.errors as e:
             return False, e
-    coll = db[prefix + request.collection]
-    if isinstance(request, Find):
-        cursor = coll.find(request.filter, request.projection, skip=request.skip,
-                           limit=request.limit, sort=list(request.sort) if request.sort else None)
-        return await cursor.to_list()
-    if isinstance(request, Aggregate):
-        return await (await coll.aggregate(list(request.pipeline))).to_list()
-    if isinstance(request, Count):
-        return await coll.count_documents(request.filter)
-    if isinstance(request, Write):
-        return _write_counts(await coll.bulk_write(list(request.requests), ordered=True))
-    if isinstance(request, UpdateOne):
-        result = await coll.update_one(request.filter, request.update, upsert=request.upsert)
-        return result.matched_count
-    if isinstance(request, Delete):
-        return (await coll.delete_many(request.filter)).deleted_count
-    if isinstance(request, CreateIndexes):
-        return await coll.create_indexes(list(request.indexes))
-    if isinstance(request, ListIndexes):
-        return await coll.index_information()
-    if isinstance(request, ListSearchIndexes):
-        return await (await coll.list_search_indexes()).to_list()
-    if isinstance(request, CreateSearchIndex):
-        return await coll.create_search_index(request.model)
-    raise TypeError(f"unknown request {request!r}")
+    result = _call(db[prefix + request.collection], request)
+    return _answer(request, list(result) if isinstance(request, LISTED) else result)
 
 
-def run(plan: Plan[T], db: Database[Doc], prefix: str) -> T:
-    """Drive a plan with the sync client."""
-    try:
-        request = next(plan)
-        while True:
-            request = plan.send(_execute(db, request, prefix))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def arun(plan: Plan[T], db: AsyncDatabase[Doc], prefix: str) -> T:
-    """Drive a plan with the native async client (no thread offload)."""
-    try:
-        request = next(plan)
-        while True:
-            request = plan.send(await _aexecute(db, request, prefix))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+async def aexecute(db: AsyncDatabase[Doc], prefix: str, request: Request) -> Any:
+    """Run ``request`` on the native async client (no thread offload)."""
+    if isinstance(request, Attempt):
+        try:
+            return True, await aexecute(db, prefix, request.request)
+        except request.errors as e:
+            return False, e
+    result = _call(db[prefix + request.collection], request)
+    if inspect.isawaitable(result):
+        result = await result
+    return _answer(request, await result.to_list() if isinstance(request, LISTED) else result)

@@ -1,8 +1,8 @@
-"""Read and write plans for turns and memories, shared by the sync and async store.
+"""The store's plans: every operation as requests (see :mod:`.ops`), for sync and async.
 
-Each function validates its ids, builds filters through :mod:`.filters` only,
-and yields requests (see :mod:`.ops`). Writes are upserts keyed by
-``(entity_id, id)``, so retrying a write never duplicates anything.
+Each plan validates its ids, builds filters through :mod:`.filters` only, and
+yields requests; ``MongoStore.run`` / ``arun`` execute them. Writes are upserts
+keyed by ``(entity_id, id)``, so retrying a write never duplicates anything.
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from pymongo.operations import ReplaceOne, UpdateMany
 
 from memori.backends.mongo import documents as docs
 from memori.backends.mongo import filters as f
-from memori.backends.mongo.ops import Aggregate, Count, Delete, Find, Plan, UpdateOne, Write
+from memori.backends.mongo.features import Features
+from memori.backends.mongo.ops import Aggregate, Count, Delete, Find, UpdateOne, Write
 from memori.backends.mongo.schema import MEMORIES, TURNS
-from memori.core import ExtractState, Memory, Scope, Turn, check_id
+from memori.backends.mongo.search import Doc, Query, search
+from memori.core import ExtractState, Hit, Memory, Scope, Turn, check_id
+from memori.core.plan_store import Plan, PlanStore
+from memori.core.scores import Fused
+from memori.core.store_rules import check_item_ids, check_patch, check_vector
 
 OLDEST_FIRST = (("created_at", 1), ("id", 1))
 NEWEST_FIRST = (("created_at", -1), ("id", -1))
@@ -34,176 +39,190 @@ def _upserts(collection: str, documents: list[dict[str, Any]]) -> Plan[None]:
         yield Write(collection, [ReplaceOne(_key(d), d, upsert=True) for d in chunk])
 
 
-# turns
+class MongoPlans(PlanStore):
+    """The ``plan_*`` methods of ``PlanStore`` on MongoDB, and the store's own plans."""
 
-def append_turns(turns: Sequence[Turn], dim: int | None) -> Plan[None]:
-    yield from _upserts(TURNS, [docs.turn_to_doc(t, dim) for t in turns])
+    vector_dim: int | None
+    collection_prefix: str
+    _features: Features
 
+    # turns
 
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and limit < 0:
-        raise ValueError("limit must not be negative")
+    def plan_append_turns(self, turns: Sequence[Turn]) -> Plan[None]:
+        yield from _upserts(TURNS, [docs.turn_to_doc(t, self.vector_dim) for t in turns])
 
+    def plan_list_turns(self, scope: Scope, limit: int | None) -> Plan[list[Turn]]:
+        if limit == 0:
+            return []
+        where, shown = f.turn_scope(scope), docs.result_projection()
+        if limit is None:
+            rows = yield Find(TURNS, where, shown, OLDEST_FIRST)
+        else:
+            rows = yield Find(TURNS, where, shown, NEWEST_FIRST, limit=limit)
+            rows.reverse()
+        return [docs.doc_to_turn(r) for r in rows]
 
-def list_turns(scope: Scope, limit: int | None) -> Plan[list[Turn]]:
-    _check_limit(limit)
-    if limit == 0:
-        return []
-    if limit is None:
-        rows = yield Find(TURNS, f.turn_scope(scope), docs.result_projection(), OLDEST_FIRST)
-    else:
-        rows = yield Find(TURNS, f.turn_scope(scope), docs.result_projection(), NEWEST_FIRST,
-                          limit=limit)
-        rows.reverse()
-    return [docs.doc_to_turn(r) for r in rows]
+    def plan_count_turns(self, scope: Scope) -> Plan[int]:
+        count: int = yield Count(TURNS, f.turn_scope(scope))
+        return count
 
+    def plan_delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None) -> Plan[int]:
+        where = f.turn_scope(scope)
+        ids = check_item_ids(turn_ids, "turn_id")
+        if ids is not None:
+            if not ids:
+                return 0
+            where = f.both(where, f.ids_in(ids))
+        deleted: int = yield Delete(TURNS, where)
+        return deleted
 
-def count_turns(scope: Scope) -> Plan[int]:
-    count: int = yield Count(TURNS, f.turn_scope(scope))
-    return count
+    def plan_search_turns(
+        self, scope: Scope, text: str | None, vector: Sequence[float] | None, limit: int,
+    ) -> Plan[list[Hit]]:
+        return self._search(TURNS, f.turn_scope(scope), text, vector, limit)
 
+    # memories
 
-def delete_turns(scope: Scope, turn_ids: Sequence[str] | None) -> Plan[int]:
-    where = f.turn_scope(scope)
-    if turn_ids is not None:
-        ids = f.item_ids(turn_ids, "turn id")
+    def plan_put_memories(self, memories: Sequence[Memory]) -> Plan[None]:
+        yield from _upserts(MEMORIES, [docs.memory_to_doc(m, self.vector_dim) for m in memories])
+
+    def plan_get_memory(self, scope: Scope, memory_id: str) -> Plan[Memory | None]:
+        where = f.both(f.memory_scope(scope), f.item_id(memory_id, "memory_id"))
+        rows = yield Find(MEMORIES, where, docs.result_projection(), limit=1)
+        return docs.doc_to_memory(rows[0]) if rows else None
+
+    def plan_list_memories(
+        self, scope: Scope, include_superseded: bool, limit: int | None, offset: int,
+    ) -> Plan[list[Memory]]:
+        if limit == 0:
+            return []
+        rows = yield Find(MEMORIES, f.memory_scope(scope, include_superseded=include_superseded),
+                          docs.result_projection(), OLDEST_FIRST, skip=offset, limit=limit or 0)
+        return [docs.doc_to_memory(r) for r in rows]
+
+    def plan_count_memories(self, scope: Scope, include_superseded: bool) -> Plan[int]:
+        where = f.memory_scope(scope, include_superseded=include_superseded)
+        count: int = yield Count(MEMORIES, where)
+        return count
+
+    def plan_update_memory(
+        self, scope: Scope, memory_id: str, changes: Mapping[str, Any],
+    ) -> Plan[bool]:
+        where = f.both(f.memory_scope(scope), f.item_id(memory_id, "memory_id"))
+        if self.vector_dim is None and "embedding" in changes:
+            changes = {**changes, "embedding": None}  # a store opened without vectors keeps none
+        checked = check_patch(changes, self.vector_dim)
+        if not checked:
+            return bool((yield Count(MEMORIES, where)))
+        process_id: str | None = None
+        if "shared" in checked:
+            rows = yield Find(MEMORIES, where, {"process_id": 1}, limit=1)
+            if not rows:
+                return False
+            process_id = rows[0].get("process_id")
+        patch = docs.memory_patch(checked, process_id)
+        matched: int = yield UpdateOne(MEMORIES, where, {"$set": patch})
+        return matched > 0
+
+    def plan_delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> Plan[int]:
+        ids = check_item_ids(memory_ids, "memory_id")
         if not ids:
             return 0
-        where = f.both(where, f.ids_in(ids, "turn id"))
-    deleted: int = yield Delete(TURNS, where)
-    return deleted
+        deleted: int = yield Delete(MEMORIES, f.both(f.memory_scope(scope), f.ids_in(ids)))
+        return deleted
 
+    def plan_search_memories(
+        self, scope: Scope, text: str | None, vector: Sequence[float] | None, limit: int,
+        include_superseded: bool,
+    ) -> Plan[list[Hit]]:
+        where = f.memory_scope(scope, include_superseded=include_superseded)
+        return self._search(MEMORIES, where, text, vector, limit)
 
-# memories
+    def _search(
+        self, collection: str, where: f.Filter, text: str | None,
+        vector: Sequence[float] | None, limit: int,
+    ) -> Plan[list[Hit]]:
+        """The search plan, its text and vector checked now (before any request)."""
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"text must be a str or None, got {type(text).__name__}")
+        checked = None if vector is None else check_vector(vector, self.vector_dim)
+        query = Query(collection, where, text, checked, limit)
+        return self._hits(collection, search(query, self._features, self.collection_prefix,
+                                             self.vector_dim))
 
-def put_memories(memories: Sequence[Memory], dim: int | None) -> Plan[None]:
-    yield from _upserts(MEMORIES, [docs.memory_to_doc(m, dim) for m in memories])
+    @staticmethod
+    def _hits(collection: str, found: Plan[list[Fused[Doc]]]) -> Plan[list[Hit]]:
+        convert = docs.doc_to_memory if collection == MEMORIES else docs.doc_to_turn
+        return [Hit(convert(x.item), x.score, x.signals) for x in (yield from found)]
 
+    # whole entity
 
-def get_memory(scope: Scope, memory_id: str) -> Plan[Memory | None]:
-    where = f.both(f.memory_scope(scope), f.item_id(memory_id, "memory id"))
-    rows = yield Find(MEMORIES, where, docs.result_projection(), limit=1)
-    return docs.doc_to_memory(rows[0]) if rows else None
+    def plan_forget(self, entity_id: str) -> Plan[int]:
+        where = f.entity_filter(entity_id)
+        turns: int = yield Delete(TURNS, where)
+        memories: int = yield Delete(MEMORIES, where)
+        return turns + memories
 
+    def plan_raw_count(self, entity_id: str) -> Plan[int]:
+        where = f.entity_filter(entity_id)
+        turns: int = yield Count(TURNS, where)
+        memories: int = yield Count(MEMORIES, where)
+        return turns + memories
 
-def list_memories(
-    scope: Scope, include_superseded: bool, limit: int | None, offset: int
-) -> Plan[list[Memory]]:
-    _check_limit(limit)
-    if offset < 0:
-        raise ValueError("offset must not be negative")
-    if limit == 0:
-        return []
-    rows = yield Find(MEMORIES, f.memory_scope(scope, include_superseded=include_superseded),
-                      docs.result_projection(), OLDEST_FIRST, skip=offset, limit=limit or 0)
-    return [docs.doc_to_memory(r) for r in rows]
+    def plan_import(self, items: Sequence[Turn | Memory]) -> Plan[int]:
+        dim = self.vector_dim
+        turns = [docs.turn_to_doc(i, dim) for i in items if isinstance(i, Turn)]
+        memories = [docs.memory_to_doc(i, dim) for i in items if isinstance(i, Memory)]
+        yield from _upserts(TURNS, turns)
+        yield from _upserts(MEMORIES, memories)
+        return len(turns) + len(memories)
 
+    # outbox and admin (cross entities on purpose)
 
-def count_memories(scope: Scope, include_superseded: bool) -> Plan[int]:
-    count: int = yield Count(MEMORIES, f.memory_scope(scope, include_superseded=include_superseded))
-    return count
+    def plan_outbox_pending(self, limit: int) -> Plan[list[Turn]]:
+        return self._outbox(ExtractState.PENDING, limit)
 
+    def plan_outbox_parked(self, limit: int) -> Plan[list[Turn]]:
+        """Parked turns, oldest first (no index covers them: the outbox index is partial
+        on pending turns, so this scans the collection)."""
+        return self._outbox(ExtractState.PARKED, limit)
 
-def update_memory(
-    scope: Scope, memory_id: str, changes: Mapping[str, Any], dim: int | None
-) -> Plan[bool]:
-    where = f.both(f.memory_scope(scope), f.item_id(memory_id, "memory id"))
-    docs.memory_patch(changes, dim, None)  # validate before any query
-    if not changes:
-        return bool((yield Count(MEMORIES, where)))
-    process_id: str | None = None
-    if "shared" in changes:
-        rows = yield Find(MEMORIES, where, {"process_id": 1}, limit=1)
-        if not rows:
-            return False
-        process_id = rows[0].get("process_id")
-    patch = docs.memory_patch(changes, dim, process_id)
-    matched: int = yield UpdateOne(MEMORIES, where, {"$set": patch})
-    return matched > 0
+    @staticmethod
+    def _outbox(state: ExtractState, limit: int) -> Plan[list[Turn]]:
+        if limit == 0:
+            return []
+        rows = yield Find(TURNS, {"extract_state": state.value}, docs.result_projection(),
+                          OUTBOX_ORDER, limit=limit)
+        return [docs.doc_to_turn(r) for r in rows]
 
+    def plan_outbox_mark(
+        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
+        attempts: int | None, error: str | None,
+    ) -> Plan[None]:
+        ids = check_item_ids(turn_ids, "turn_id")
+        if not ids:
+            return
+        changes: dict[str, Any] = {"extract_state": ExtractState(state).value}
+        if attempts is not None:
+            changes["extract_attempts"] = int(attempts)
+        if error is not None:
+            changes["extract_error"] = str(error)
+        where = f.both(f.entity_filter(entity_id), f.ids_in(ids))
+        yield Write(TURNS, [UpdateMany(where, {"$set": changes})])
 
-def delete_memories(scope: Scope, memory_ids: Sequence[str]) -> Plan[int]:
-    ids = f.item_ids(memory_ids, "memory id")
-    if not ids:
-        return 0
-    deleted: int = yield Delete(MEMORIES, f.both(f.memory_scope(scope), f.ids_in(ids, "memory id")))
-    return deleted
-
-
-# whole entity
-
-def forget(entity_id: str) -> Plan[int]:
-    where = f.entity_filter(entity_id)
-    turns: int = yield Delete(TURNS, where)
-    memories: int = yield Delete(MEMORIES, where)
-    return turns + memories
-
-
-def raw_count(entity_id: str) -> Plan[int]:
-    where = f.entity_filter(entity_id)
-    turns: int = yield Count(TURNS, where)
-    memories: int = yield Count(MEMORIES, where)
-    return turns + memories
-
-
-def import_items(items: Sequence[Turn | Memory], dim: int | None) -> Plan[int]:
-    turns = [docs.turn_to_doc(i, dim) for i in items if isinstance(i, Turn)]
-    memories = [docs.memory_to_doc(i, dim) for i in items if isinstance(i, Memory)]
-    yield from _upserts(TURNS, turns)
-    yield from _upserts(MEMORIES, memories)
-    return len(turns) + len(memories)
-
-
-# outbox (crosses entities on purpose)
-
-def outbox_pending(limit: int) -> Plan[list[Turn]]:
-    _check_limit(limit)
-    if limit == 0:
-        return []
-    rows = yield Find(TURNS, {"extract_state": ExtractState.PENDING.value},
-                      docs.result_projection(), OUTBOX_ORDER, limit=limit)
-    return [docs.doc_to_turn(r) for r in rows]
-
-
-def outbox_parked(limit: int) -> Plan[list[Turn]]:
-    """Parked turns, oldest first (no index covers them: the outbox index is partial
-    on pending turns, so this scans the collection)."""
-    _check_limit(limit)
-    if limit == 0:
-        return []
-    rows = yield Find(TURNS, {"extract_state": ExtractState.PARKED.value},
-                      docs.result_projection(), OUTBOX_ORDER, limit=limit)
-    return [docs.doc_to_turn(r) for r in rows]
-
-
-def outbox_mark(
-    entity_id: str, turn_ids: Sequence[str], state: ExtractState,
-    attempts: int | None, error: str | None,
-) -> Plan[None]:
-    ids = f.item_ids(turn_ids, "turn id")
-    if not ids:
-        return
-    changes: dict[str, Any] = {"extract_state": ExtractState(state).value}
-    if attempts is not None:
-        changes["extract_attempts"] = int(attempts)
-    if error is not None:
-        changes["extract_error"] = str(error)
-    where = f.both(f.entity_filter(entity_id), f.ids_in(ids, "turn id"))
-    yield Write(TURNS, [UpdateMany(where, {"$set": changes})])
-
-
-def admin_counts(prefix: str) -> Plan[dict[str, int]]:
-    """Totals across entities (the admin view)."""
-    turns: int = yield Count(TURNS, {})
-    memories: int = yield Count(MEMORIES, {})
-    pending: int = yield Count(TURNS, {"extract_state": ExtractState.PENDING.value})
-    parked: int = yield Count(TURNS, {"extract_state": ExtractState.PARKED.value})
-    rows = yield Aggregate(TURNS, [
-        {"$project": {"entity_id": 1}},
-        {"$unionWith": {"coll": prefix + MEMORIES, "pipeline": [{"$project": {"entity_id": 1}}]}},
-        {"$group": {"_id": "$entity_id"}},
-        {"$count": "n"},
-    ])
-    entities = int(rows[0]["n"]) if rows else 0
-    return {"entities": entities, "turns": turns, "memories": memories,
-            "outbox_pending": pending, "outbox_parked": parked}
+    def plan_admin_counts(self) -> Plan[dict[str, int]]:
+        """Totals across entities (the admin view)."""
+        turns: int = yield Count(TURNS, {})
+        memories: int = yield Count(MEMORIES, {})
+        pending: int = yield Count(TURNS, {"extract_state": ExtractState.PENDING.value})
+        parked: int = yield Count(TURNS, {"extract_state": ExtractState.PARKED.value})
+        rows = yield Aggregate(TURNS, [
+            {"$project": {"entity_id": 1}},
+            {"$unionWith": {"coll": self.collection_prefix + MEMORIES,
+                            "pipeline": [{"$project": {"entity_id": 1}}]}},
+            {"$group": {"_id": "$entity_id"}},
+            {"$count": "n"},
+        ])
+        entities = int(rows[0]["n"]) if rows else 0
+        return {"entities": entities, "turns": turns, "memories": memories,
+                "outbox_pending": pending, "outbox_parked": parked}

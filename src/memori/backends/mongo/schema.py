@@ -22,21 +22,14 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError, OperationFailure
 from pymongo.operations import IndexModel
 
-from memori.backends.mongo.ops import (
-    Attempt,
-    CreateIndexes,
-    Find,
-    ListIndexes,
-    Plan,
-    Request,
-    UpdateOne,
-)
+from memori.backends.mongo.ops import Attempt, CreateIndexes, Find, ListIndexes, Request, UpdateOne
 from memori.core import (
     DimensionMismatchError,
     SchemaOutdatedError,
     SchemaTooNewError,
     StoreError,
 )
+from memori.core.plan_store import Plan
 
 TURNS, MEMORIES, META = "turns", "memories", "meta"
 

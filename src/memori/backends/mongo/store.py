@@ -1,38 +1,60 @@
-"""The MongoDB memory store: sync methods, the async twins, and :func:`open_store`.
+"""The MongoDB memory store: a ``PlanStore`` on pymongo's sync and native async clients.
 
 Collections ``<prefix>turns``, ``<prefix>memories`` and ``<prefix>meta`` in one
-database. See :mod:`.schema` for the indexes and setup steps, :mod:`.filters`
-for how ids enter queries, :mod:`.search` for text and vector search.
+database. See :mod:`.plans` for the operations, :mod:`.schema` for the indexes
+and setup steps, :mod:`.filters` for how ids enter queries, :mod:`.search` for
+text and vector search.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
-from memori.backends.mongo import documents, filters, plans
-from memori.backends.mongo.async_store import AsyncMongoMethods
-from memori.backends.mongo.base import check_limit, check_scope
+from memori.backends.mongo import documents, filters
 from memori.backends.mongo.connection import Connection
 from memori.backends.mongo.errors import translated
-from memori.backends.mongo.features import Want
-from memori.backends.mongo.schema import HEAD, MEMORIES, TURNS
-from memori.backends.mongo.search import search
-from memori.core import ConfigurationError, ExtractState, Hit, Memory, Record, Scope, Turn
+from memori.backends.mongo.features import COLLECTIONS, Features, Mode, Want, detect
+from memori.backends.mongo.ops import aexecute, execute
+from memori.backends.mongo.plans import BATCH, OLDEST_FIRST, MongoPlans
+from memori.backends.mongo.schema import HEAD, MEMORIES, TURNS, apply_steps, check_vector_dim
+from memori.core import Capability, ConfigurationError, Memory, Record, Turn
+from memori.core.plan_store import Plan, Work, adrive, drive
 from memori.core.records import from_record
-from memori.core.store_base import StoreBase
+from memori.core.redact import redact_url
 
-EXPORT_ORDER = [("created_at", 1), ("id", 1)]
+T = TypeVar("T")
+_PREFIX = re.compile(r"^[A-Za-z0-9_\-]{0,64}$")
 
 
-class MongoStore(AsyncMongoMethods, StoreBase):
-    """``MemoryStore`` and ``AsyncMemoryStore`` on MongoDB (pymongo, sync and native async)."""
+class MongoStore(MongoPlans):
+    """``MemoryStore`` and ``AsyncMemoryStore`` on MongoDB (pymongo, sync and native async).
 
-    def setup(self) -> None:
-        self._features = self._run(self._setup_plan(), "setup")
+    A store given only a sync client runs its async methods in a worker thread
+    (and does not declare ``NATIVE_ASYNC``).
+    """
 
-    def close(self) -> None:
-        self._conn.close()
+    name = "mongo"
+
+    def __init__(
+        self, connection: Connection, *, vector_dim: int | None, collection_prefix: str,
+        text_index: Want, vector_index: Want, migrate: bool = False,
+    ) -> None:
+        if not isinstance(migrate, bool):
+            raise ConfigurationError(f"migrate must be a bool, got {migrate!r}")
+        self._migrate = migrate
+        self._conn = connection
+        self.vector_dim = _check_dim(vector_dim)
+        self.collection_prefix = _check_prefix(collection_prefix)
+        self._want_text = text_index
+        self._want_vector = vector_index
+        self._features = Features()
+        if self.vector_dim is not None:
+            self._features.vector = dict.fromkeys(COLLECTIONS, Mode.FALLBACK)
+
+    def __repr__(self) -> str:
+        return f"<MongoStore {self._conn.describe()} prefix={self.collection_prefix!r}>"
 
     def __enter__(self) -> MongoStore:
         return self
@@ -40,93 +62,85 @@ class MongoStore(AsyncMongoMethods, StoreBase):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # turns
+    @property
+    def database_name(self) -> str:
+        return self._conn.database_name
 
-    def append_turns(self, turns: Sequence[Turn]) -> None:
-        self._run(plans.append_turns(turns, self.vector_dim), "append turns")
+    @property
+    def search_modes(self) -> dict[str, dict[str, str]]:
+        """How text and vector search run on each collection (``native`` or ``fallback``)."""
+        return {"text": {c: m.value for c, m in self._features.text.items()},
+                "vector": {c: m.value for c, m in self._features.vector.items()}}
 
-    def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
-        if limit is not None:
-            check_limit(limit)
-        return self._run(plans.list_turns(check_scope(scope), limit), "list turns")
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        caps = {Capability.TEXT_SEARCH, Capability.MULTI_PROCESS, Capability.ASYNC}
+        if self.vector_dim is not None:
+            caps.add(Capability.VECTOR_SEARCH)
+        if all(m is Mode.NATIVE for m in self._features.text.values()):
+            caps.add(Capability.NATIVE_TEXT_INDEX)
+        if self.vector_dim is not None and all(
+            m is Mode.NATIVE for m in self._features.vector.values()
+        ):
+            caps.add(Capability.NATIVE_VECTOR_INDEX)
+        if self._conn.has_async:
+            caps.add(Capability.NATIVE_ASYNC)
+        return frozenset(caps)
 
-    def count_turns(self, scope: Scope) -> int:
-        return self._run(plans.count_turns(check_scope(scope)), "count turns")
+    # the runners
 
-    def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
-        return self._run(plans.delete_turns(check_scope(scope), turn_ids), "delete turns")
+    def run(self, plan: Plan[T], work: Work) -> T:
+        with translated(work.op, self._conn.secrets):
+            db, prefix = self._conn.db(), self.collection_prefix
+            return drive(plan, lambda request: execute(db, prefix, request))
 
-    def search_turns(
-        self, scope: Scope, *, text: str | None = None,
-        vector: Sequence[float] | None = None, limit: int = 10,
-    ) -> list[Hit]:
-        where = filters.turn_scope(check_scope(scope))
-        query = self._query(TURNS, where, text, vector, limit)
-        scored = self._run(
-            search(query, self._features, self.collection_prefix, self.vector_dim), "search turns"
-        )
-        return self._hits(TURNS, scored)
+    async def arun(self, plan: Plan[T], work: Work) -> T:
+        if not self._conn.has_async:  # only a sync client was given: keep the loop free
+            return await super().arun(plan, work)
+        with translated(work.op, self._conn.secrets):
+            db, prefix = self._conn.adb(), self.collection_prefix
+            return await adrive(plan, lambda request: aexecute(db, prefix, request))
 
-    # memories
+    # lifecycle
 
-    def put_memories(self, memories: Sequence[Memory]) -> None:
-        self._run(plans.put_memories(memories, self.vector_dim), "put memories")
+    def setup(self) -> None:
+        self._features = self.run(self._plan_setup(), Work("setup", None))
 
-    def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
-        return self._run(plans.get_memory(check_scope(scope), memory_id), "get memory")
+    async def asetup(self) -> None:
+        self._features = await self.arun(self._plan_setup(), Work("setup", None))
 
-    def list_memories(
-        self, scope: Scope, *, include_superseded: bool = False,
-        limit: int | None = None, offset: int = 0,
-    ) -> list[Memory]:
-        if limit is not None:
-            check_limit(limit)
-        plan = plans.list_memories(check_scope(scope), include_superseded, limit,
-                                   check_limit(offset, "offset"))
-        return self._run(plan, "list memories")
+    def close(self) -> None:
+        self._conn.close()
 
-    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int:
-        plan = plans.count_memories(check_scope(scope), include_superseded)
-        return self._run(plan, "count memories")
+    async def aclose(self) -> None:
+        await self._conn.aclose()
 
-    def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
-        plan = plans.update_memory(check_scope(scope), memory_id, changes, self.vector_dim)
-        return self._run(plan, "update memory")
+    def _plan_setup(self) -> Plan[Features]:
+        """Apply the versioned steps, check the vector dimension, detect the search modes."""
+        where = redact_url(self._conn.url) if self._conn.url else "<your MongoDB URL>"
+        command = f"memori migrate {where} (or open the store with migrate=True)"
+        yield from apply_steps(migrate=self._migrate, command=command)
+        if self.vector_dim is not None:
+            yield from check_vector_dim(self.vector_dim)
+        features: Features = yield from detect(
+            self.collection_prefix, self.vector_dim, self._want_text, self._want_vector)
+        return features
 
-    def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
-        return self._run(plans.delete_memories(check_scope(scope), memory_ids), "delete memories")
-
-    def search_memories(
-        self, scope: Scope, *, text: str | None = None,
-        vector: Sequence[float] | None = None, limit: int = 10,
-        include_superseded: bool = False,
-    ) -> list[Hit]:
-        where = filters.memory_scope(check_scope(scope), include_superseded=include_superseded)
-        query = self._query(MEMORIES, where, text, vector, limit)
-        scored = self._run(
-            search(query, self._features, self.collection_prefix, self.vector_dim),
-            "search memories",
-        )
-        return self._hits(MEMORIES, scored)
-
-    # whole entity
-
-    def forget(self, entity_id: str) -> int:
-        return self._run(plans.forget(entity_id), "forget")
+    # whole entity and admin
 
     def raw_count(self, entity_id: str) -> int:
-        return self._run(plans.raw_count(entity_id), "raw count")
+        return self.run(self.plan_raw_count(entity_id), Work("raw_count", entity_id, True))
 
     def import_records(self, records: Iterable[Record]) -> int:
         """Insert or replace the records' turns and memories; returns how many were written."""
         total, batch = 0, []
         for record in records:
             batch.append(from_record(record))
-            if len(batch) >= plans.BATCH:
-                total += self._run(plans.import_items(batch, self.vector_dim), "import")
+            if len(batch) >= BATCH:
+                total += self.run(self.plan_import(batch), Work("import", None))
                 batch = []
         if batch:
-            total += self._run(plans.import_items(batch, self.vector_dim), "import")
+            total += self.run(self.plan_import(batch), Work("import", None))
         return total
 
     def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
@@ -141,30 +155,15 @@ class MongoStore(AsyncMongoMethods, StoreBase):
                                     (MEMORIES, documents.doc_to_memory)):
             with translated("scan", self._conn.secrets):
                 cursor = db[self.collection_prefix + collection].find(
-                    where, documents.result_projection(), sort=EXPORT_ORDER
+                    where, documents.result_projection(), sort=list(OLDEST_FIRST)
                 )
                 try:
                     yield from map(convert, cursor)
                 finally:
                     cursor.close()
 
-    # outbox and admin (cross entities on purpose)
-
-    def outbox_pending(self, limit: int = 100) -> list[Turn]:
-        return self._run(plans.outbox_pending(check_limit(limit)), "outbox pending")
-
-    def outbox_parked(self, limit: int = 100) -> list[Turn]:
-        return self._run(plans.outbox_parked(check_limit(limit)), "outbox parked")
-
-    def outbox_mark(
-        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
-        *, attempts: int | None = None, error: str | None = None,
-    ) -> None:
-        plan = plans.outbox_mark(entity_id, turn_ids, state, attempts, error)
-        self._run(plan, "outbox mark")
-
     def admin_stats(self) -> dict[str, Any]:
-        counts = self._run(plans.admin_counts(self.collection_prefix), "admin stats")
+        counts = self.run(self.plan_admin_counts(), Work("admin_stats", None, True))
         return {
             "backend": self.name,
             "database": self.database_name,
@@ -174,6 +173,23 @@ class MongoStore(AsyncMongoMethods, StoreBase):
             "search": self.search_modes,
             **counts,
         }
+
+
+def _check_prefix(prefix: Any) -> str:
+    if not isinstance(prefix, str) or not _PREFIX.match(prefix) or prefix.startswith("system"):
+        raise ConfigurationError(
+            "collection_prefix must be up to 64 letters, digits, '_' or '-' "
+            f"and must not start with 'system', got {prefix!r}"
+        )
+    return prefix
+
+
+def _check_dim(dim: Any) -> int | None:
+    if dim is None:
+        return None
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+        raise ConfigurationError(f"vector_dim must be a positive int or None, got {dim!r}")
+    return dim
 
 
 OPTIONS = ("text_index", "vector_index", "async_client", "sync_client", "client_options",

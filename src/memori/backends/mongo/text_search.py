@@ -6,7 +6,7 @@ Words are runs of Unicode word characters, case-folded. Every document carries `
 the scope, computed by the server in an aggregation pipeline so that only the
 top hits travel; the multikey index ``(entity_id, terms)`` finds the candidates.
 Query words enter pipelines only through ``$literal`` and ``$in`` values. Both
-paths map their relevance ``s`` into [0, 1) as ``s / (1 + s)``.
+paths map their relevance into [0, 1) with ``core.scores.relevance_score``.
 """
 
 from __future__ import annotations
@@ -64,13 +64,6 @@ def native_pipeline(scope: Filter, terms: list[str], limit: int) -> list[dict[st
         {"$sort": {SCORE_FIELD: -1, "created_at": 1, "id": 1}},
         {"$limit": limit},
     ]
-
-
-def squash(raw: float) -> float:
-    """Map a relevance (positive, unbounded) into [0, 1), keeping its order."""
-    if not math.isfinite(raw):
-        return 1.0 if raw > 0 else 0.0
-    return raw / (1.0 + raw) if raw > 0 else 0.0
 
 
 def stats_pipeline(scope: Filter, terms: list[str]) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ import numpy.typing as npt
 from bson.binary import Binary, BinaryVectorDtype
 
 from memori.backends.mongo.filters import Filter, vector_search_filter
-from memori.core import DimensionMismatchError
 
 FILTER_FIELDS = ("entity_id", "persona", "session_id", "audience", "current")
 """Fields the vector index must know, so that ``$vectorSearch`` can pre-filter by scope."""
@@ -27,25 +26,9 @@ MAX_CANDIDATES = 10_000
 Vector = npt.NDArray[np.float32]
 
 
-def check_vector(vector: Sequence[float], dim: int | None) -> Vector:
-    """A validated float32 copy of ``vector`` (right length, finite components)."""
-    if dim is None:
-        raise DimensionMismatchError("opened with vector_dim=None: this store holds no vectors")
-    if isinstance(vector, str | bytes):
-        raise TypeError("a vector must be a sequence of floats")
-    array = np.asarray(vector, dtype=np.float32)
-    if array.ndim != 1 or array.shape[0] != dim:
-        raise DimensionMismatchError(
-            f"expected a vector of {dim} components, got shape {array.shape}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise ValueError("vector components must be finite numbers")
-    return array
-
-
-def encode(vector: Vector) -> Binary:
-    """A BSON float32 vector."""
-    return Binary.from_vector(np.ascontiguousarray(vector, dtype="<f4"), BinaryVectorDtype.FLOAT32)
+def encode(vector: Sequence[float]) -> Binary:
+    """A BSON float32 vector of checked values (``store_rules.check_vector``)."""
+    return Binary.from_vector(np.asarray(vector, dtype="<f4"), BinaryVectorDtype.FLOAT32)
 
 
 def decode(value: Any) -> Vector | None:
@@ -60,18 +43,14 @@ def decode(value: Any) -> Vector | None:
     return np.asarray(list(value), dtype=np.float32)
 
 
-def to_tuple(vector: Vector | None) -> tuple[float, ...] | None:
-    return None if vector is None else tuple(float(x) for x in vector)
-
-
-def cosine_scores(query: Vector, matrix: Vector) -> npt.NDArray[np.float64]:
-    """``(1 + cosine) / 2`` of each row against the query; a zero vector scores 0.5."""
+def cosines(query: Vector, matrix: Vector) -> npt.NDArray[np.float64]:
+    """The cosine of each row against the query; 0 for a zero vector."""
     q = query.astype(np.float64)
     m = matrix.astype(np.float64)
     norms = np.linalg.norm(m, axis=1) * float(np.linalg.norm(q))
     dots = m @ q
-    cos = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
-    result: npt.NDArray[np.float64] = np.clip((1.0 + cos) / 2.0, 0.0, 1.0)
+    result: npt.NDArray[np.float64] = np.divide(
+        dots, norms, out=np.zeros_like(dots), where=norms > 0)
     return result
 
 
@@ -105,7 +84,7 @@ def index_definition(dim: int) -> dict[str, Any]:
 
 
 def top_k(scores: npt.NDArray[np.float64], k: int) -> list[int]:
-    """Indices of the ``k`` best scores, best first (stable for ties)."""
+    """Indices of the ``k`` highest scores, best first (stable for ties)."""
     if k <= 0 or scores.size == 0:
         return []
     order = np.argsort(-scores, kind="stable")
