@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -685,4 +686,33 @@ def test_own_writes_bring_the_cached_sets_forward_at_once(db_url: str) -> None:
     assert catch_ups() == after_writes  # the searches found the sets current
     s.put_memories([Memory("other", "zeta")])  # an entity with no cached set: nothing to do
     assert catch_ups() == after_writes
+    s.close()
+
+
+def test_a_row_the_caches_hold_wrongly_is_never_returned(db_url: str) -> None:
+    """The accelerator's last check is core's visibility rule, not its own masks: an
+    item whose cached copy no longer matches its audience columns is dropped."""
+    s = _open(db_url)
+    mine = Memory("e", "alpha mine", process_id="a", embedding=(1.0, 0, 0, 0))
+    theirs = Memory("e", "alpha theirs", process_id="a", embedding=(1.0, 0, 0, 0))
+    s.put_memories([mine, theirs])
+    turns = [Turn("e", "s1", "user", f"alpha {i}", process_id="a") for i in range(3)]
+    s.append_turns(turns)
+    scope = Scope("e", "a")
+    assert len(s.search_memories(scope, text="alpha", vector=[1.0, 0, 0, 0], limit=5)) == 2
+    assert len(s.recent_turns(scope.with_session("s1"), limit=5)) == 3
+    sets = s._cache._sets
+    assert sets is not None and sets.items is not None
+    for kind, item_id, wrong in (
+        ("memories", theirs.id, replace(theirs, process_id="b")),
+        ("turns", turns[1].id, replace(turns[1], session_id="s2")),
+    ):
+        held = sets.items.get((kind, "e"))  # type: ignore[arg-type]
+        assert held is not None
+        held._items[held._slots[item_id]] = wrong  # the masks still say "visible"
+    for text, vector in (("alpha", None), (None, [1.0, 0, 0, 0]), ("alpha", [1.0, 0, 0, 0])):
+        hits = s.search_memories(scope, text=text, vector=vector, limit=5)
+        assert [h.id for h in hits] == [mine.id], (text, vector)
+    recent = s.recent_turns(scope.with_session("s1"), limit=5)
+    assert [t.id for t in recent] == [turns[0].id, turns[2].id]
     s.close()

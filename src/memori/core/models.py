@@ -101,6 +101,12 @@ class Turn:
     def scope(self) -> Scope:
         return Scope(self.entity_id, self.process_id, self.session_id)
 
+    def visible_to(self, scope: Scope) -> bool:
+        """The visibility rule of turns, as the reference for every backend: the
+        entity, exactly the persona (None: none) and, when given, the session."""
+        return (self.entity_id == scope.entity_id and self.process_id == scope.process_id
+                and (scope.session_id is None or self.session_id == scope.session_id))
+
 
 class MemoryKind(StrEnum):
     """What a long-term memory records."""

@@ -1,15 +1,18 @@
 """Who may see a cached row: small-int codes for ids and the scope rules over arrays.
 
-The rules are those of ``memori.backends.sql.filters``, applied to the columns an
-in-process set keeps (see ``VectorSet`` and ``ItemSet``): memories of the persona,
-of no persona, or shared (superseded ones only when asked); turns of exactly the
-persona (None: none) and, when given, the session.
+The rules of ``Memory.visible_to`` and ``Turn.visible_to`` (core), applied to the
+columns an in-process set keeps (see ``VectorSet`` and ``ItemSet``): memories of
+the persona, of no persona, or shared (superseded ones only when asked); turns of
+exactly the persona (None: none) and, when given, the session. The only masks of
+the accelerator; every item it returns is re-checked with core's rules anyway.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+
+from memori.core.models import Scope
 
 NULL = -1
 """Code of a NULL process or session id."""
@@ -100,15 +103,13 @@ class AudienceColumns:
     def _used(self) -> int:
         raise NotImplementedError
 
-    def memory_mask(self, process_id: str | None, include_superseded: bool) -> BoolArray:
-        """Memories of the persona, of no persona, or shared (superseded left out unless asked)."""
+    def scope_mask(self, turns: bool, scope: Scope, include_superseded: bool) -> BoolArray:
+        """The rows the scope may see: turns (``turns``) or memories."""
         n = self._used()
+        if turns:
+            return turn_audience(self._alive[:n], self._process[:n], self._session[:n],
+                                 self.processes, self.sessions, scope.process_id,
+                                 scope.session_id)
         return memory_audience(self._alive[:n], self._process[:n], self._shared[:n],
-                               self._superseded[:n], self.processes, process_id,
+                               self._superseded[:n], self.processes, scope.process_id,
                                include_superseded)
-
-    def turn_mask(self, process_id: str | None, session_id: str | None) -> BoolArray:
-        """Turns of exactly this persona (None: no persona) and, if given, this session."""
-        n = self._used()
-        return turn_audience(self._alive[:n], self._process[:n], self._session[:n],
-                             self.processes, self.sessions, process_id, session_id)

@@ -26,12 +26,11 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
 from memori.backends.sqlite import versions
-from memori.backends.sqlite.cache_scopes import CacheScope
+from memori.backends.sqlite.audience import AudienceColumns, BoolArray
 from memori.backends.sqlite.item_set import Item, ItemSet
-from memori.backends.sqlite.search import read_items, scan_vectors
 from memori.backends.sqlite.set_cache import CachedSet, SetCache
 from memori.backends.sqlite.vector_set import VectorSet
-from memori.backends.sqlite.versions import Key, Kind
+from memori.backends.sqlite.versions import Key, Kind, read_items, scan_vectors
 
 S = TypeVar("S", bound=CachedSet)
 T = TypeVar("T")
@@ -133,9 +132,17 @@ class EntityCache:
         found.upsert(items)
 
 
+MaskOf = Callable[[AudienceColumns], BoolArray]
+"""Selects the rows of a set that a scope may see (see ``audience``)."""
+
+
 @dataclass
 class EntityView:
-    """One search's look at an entity's sets of one kind (``version`` None: no rows)."""
+    """One search's look at an entity's sets of one kind (``version`` None: no rows).
+
+    Its answers are None when the sets are not cached (too big, or not yet asked for
+    often enough): the caller then searches in SQL.
+    """
 
     cache: EntityCache
     log: ChangeLog
@@ -153,16 +160,16 @@ class EntityView:
         return self._items
 
     def best_by_text(
-        self, scope: CacheScope, terms: Sequence[str], k: int,
+        self, mask_of: MaskOf, terms: Sequence[str], k: int,
     ) -> list[tuple[Item, float]] | None:
-        """``(item, bm25)`` best first; None when the items are not cached."""
-        hits = self._with_items(lambda found: found.best_by_text(terms, scope.mask(found), k))
-        return None if hits is None else [(i, s) for i, s in hits if scope.admits(i)]
+        """``(item, bm25)`` best first."""
+        return self._with_items(lambda found: found.best_by_text(terms, mask_of(found), k))
 
     def nearest(
-        self, scope: CacheScope, query: npt.NDArray[np.float32], k: int,
-    ) -> list[tuple[str, float]] | None:
-        """``(id, cosine)`` best first; None when the vectors are not cached."""
+        self, mask_of: MaskOf, query: npt.NDArray[np.float32], k: int,
+    ) -> list[tuple[Item, float]] | None:
+        """``(item, cosine)`` best first; the items come from the item set when it is
+        cached, else are read by primary key."""
         if self.version is None:
             return []
         if self.cache.vectors is None:
@@ -172,20 +179,23 @@ class EntityView:
         if found is None:
             return None
         with found.lock:
-            return found.nearest(query, scope.mask, k)
+            nearest = found.nearest(query, mask_of, k)
+        if not nearest:
+            return []
+        ids = [i for i, _ in nearest]
+        held = self._with_items(lambda items: [items.get(i) for i in ids])
+        if held is None:
+            kind, entity_id = self.log.kind, self.log.entity_id
+            read = read_items(self.log.conn, self.cache.tables[kind], entity_id,
+                              self.cache.to_model[kind], ids)
+            by_id = {item.id: item for item in read}
+            held = [by_id.get(i) for i in ids]
+        return [(item, cos) for item, (_, cos) in zip(held, nearest, strict=True)
+                if item is not None]
 
-    def items_of(
-        self, scope: CacheScope, ranked: Sequence[tuple[str, float]],
-    ) -> list[tuple[Item, float]] | None:
-        """The items of ``(id, score)`` pairs, in order; None when they are not cached."""
-        pairs = self._with_items(lambda found: [(found.get(i), s) for i, s in ranked])
-        return None if pairs is None else [
-            (item, s) for item, s in pairs if item is not None and scope.admits(item)]
-
-    def latest(self, scope: CacheScope, limit: int) -> list[Item] | None:
-        """The latest ``limit`` items of the scope, oldest first; None when not cached."""
-        items = self._with_items(lambda found: found.latest(scope.mask(found), limit))
-        return None if items is None else [item for item in items if scope.admits(item)]
+    def latest(self, mask_of: MaskOf, limit: int) -> list[Item] | None:
+        """The latest ``limit`` items of the scope, oldest first."""
+        return self._with_items(lambda found: found.latest(mask_of(found), limit))
 
     def _with_items(self, read: Callable[[ItemSet], list[T]]) -> list[T] | None:
         """``read(items)`` under the set's lock; [] when the entity has no rows of this

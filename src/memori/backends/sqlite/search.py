@@ -1,15 +1,14 @@
-"""Ranked text and vector candidates inside a scope, for the SQLite store.
+"""Ranked text and vector candidates inside a scope, in SQL, for the SQLite store.
 
-Each ``*_candidates``/``*_hits`` function returns ``(id, row mapping, score)`` best
-first, with scores in [0, 1]; the store maps rows to models and fuses the lists when
-both are asked. ``scan_vectors`` reads what the in-process vector cache holds.
+Each ``*_candidates`` function returns ``(id, row mapping, score)`` best first, with
+scores in [0, 1]; the store maps rows to models and fuses the lists when both are
+asked. What the in-process accelerator does not answer is answered here.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,19 +24,15 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import table as sql_table
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from memori.backends.sql.rows import RowLike
-from memori.backends.sql.tables import MEMORIES, TURNS
-from memori.backends.sqlite.cache_scopes import CacheScope
 from memori.backends.sqlite.connection import driver_rows
 from memori.backends.sqlite.fts import fts_table, match_expression
-from memori.backends.sqlite.vector_set import RowTuple
 from memori.backends.sqlite.vectors import distance_to_cosine, exact_cosines, top_k
-from memori.backends.sqlite.versions import Kind, chunks
 from memori.core.models import Memory, Turn
 from memori.core.scores import cosine_score, relevance_score
 
@@ -45,7 +40,6 @@ Ranked = list[tuple[str, RowLike, float]]
 Item = Turn | Memory
 Found = list[tuple[str, Item, float]]
 """Ranked items: ``(id, item, score)`` best first."""
-T = TypeVar("T")
 ScopeFilter = Callable[[ColumnElement[str] | None], ColumnElement[bool]]
 """Builds the scope's WHERE clause, given the expression to compare the entity id with."""
 
@@ -170,88 +164,3 @@ def vector_candidates_exact(
         if row is not None:
             out.append((row["id"], row, cosine_score(wanted[int(pairs[i][0])])))
     return out
-
-
-_SCANS: dict[Kind, str] = {
-    "turns": (
-        f"SELECT id, created_at, process_id, session_id, 0, 0, embedding FROM {TURNS} "
-        "WHERE entity_id = ? AND embedding IS NOT NULL AND length(embedding) = ?"
-    ),
-    "memories": (
-        "SELECT id, created_at, process_id, NULL, shared, superseded_by IS NOT NULL, "
-        f"embedding FROM {MEMORIES} "
-        "WHERE entity_id = ? AND embedding IS NOT NULL AND length(embedding) = ?"
-    ),
-}
-
-
-def scan_vectors(
-    conn: Connection, kind: Kind, entity_id: str, nbytes: int,
-    ids: Sequence[str] | None = None,
-) -> list[RowTuple]:
-    """Rows of the entity (only ``ids`` if given) with a vector of ``nbytes`` bytes,
-    as VectorRow fields."""
-    rows: list[RowTuple] = _rows_by_id(conn, _SCANS[kind], (entity_id, nbytes), ids)
-    return rows
-
-
-def _rows_by_id(
-    conn: Connection, sql: str, params: tuple[Any, ...], ids: Sequence[str] | None,
-) -> list[Any]:
-    """The driver rows of ``sql``; with ``ids``, only those whose id is one of them
-    (``sql`` ends in a WHERE clause; ids go in ``IN`` lists of ``CHUNK``)."""
-    if ids is None:
-        return driver_rows(conn, sql, params)
-    rows: list[Any] = []
-    for part in chunks(ids):
-        marks = ", ".join("?" * len(part))
-        rows.extend(driver_rows(conn, f"{sql} AND id IN ({marks})", (*params, *part)))
-    return rows
-
-
-@functools.lru_cache(maxsize=16)
-def row_reader(
-    dialect: Dialect, table: Table
-) -> tuple[str, Callable[[Any], dict[str, Any]]]:
-    """The column list of ``table`` (its vector left out) and a function turning a
-    driver row into a mapping.
-
-    Values go through each column type's own result processor (JSON decoding...),
-    as SQLAlchemy would apply them, without its per-statement overhead.
-    """
-    columns = item_columns(table)
-    names = [c.name for c in columns]
-    processors = [c.type.dialect_impl(dialect).result_processor(dialect, None)
-                  for c in columns]
-
-    def read(raw: Any) -> dict[str, Any]:
-        return {name: value if proc is None else proc(value)
-                for name, proc, value in zip(names, processors, raw, strict=True)}
-
-    return ", ".join(names), read
-
-
-def read_items(
-    conn: Connection, table: Table, entity_id: str, to_model: Callable[[Any], T],
-    ids: Sequence[str] | None = None,
-) -> list[T]:
-    """Items of the entity (only ``ids`` if given), read without their vectors."""
-    columns, read = row_reader(conn.dialect, table)
-    sql = f"SELECT {columns} FROM {table.name} WHERE entity_id = ?"  # names from the schema
-    return [to_model(read(r)) for r in _rows_by_id(conn, sql, (entity_id,), ids)]
-
-
-def cached_hits(
-    conn: Connection, table: Table, scope: CacheScope, nearest: Sequence[tuple[str, float]],
-    to_model: Callable[[Any], Item],
-) -> Found:
-    """The items of the cache's ``(id, cosine)`` hits, best first, read by primary key.
-
-    Each item is re-checked against the scope, so a row the cache wrongly held is
-    never returned.
-    """
-    if not nearest:
-        return []
-    items = read_items(conn, table, scope.entity_id, to_model, [i for i, _ in nearest])
-    by_id = {item.id: item for item in items if scope.admits(item)}
-    return [(i, by_id[i], cosine_score(c)) for i, c in nearest if i in by_id]

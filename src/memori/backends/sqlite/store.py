@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, delete, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
@@ -32,22 +32,20 @@ from memori.backends.sql.rows import (
 )
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
-from memori.backends.sqlite import erasure, versions
-from memori.backends.sqlite.cache_scopes import CacheScope, MemoryScope, TurnScope
-from memori.backends.sqlite.entity_cache import EntityCache, EntityView
+from memori.backends.sqlite import erasure
+from memori.backends.sqlite.accelerator import Accelerator
 from memori.backends.sqlite.errors import translate_errors
-from memori.backends.sqlite.fts import entity_expression, fts_table, query_tokens
+from memori.backends.sqlite.fts import entity_expression, fts_table
 from memori.backends.sqlite.search import (
     Found,
     Item,
     ScopeFilter,
-    cached_hits,
     text_candidates,
     vector_candidates_exact,
     vector_candidates_sqlite_vec,
 )
 from memori.backends.sqlite.targets import busy_timeout_ms, resolve_target
-from memori.backends.sqlite.vectors import BlobCodec, check_vector
+from memori.backends.sqlite.vectors import BlobCodec, as_float32
 from memori.backends.sqlite.versions import Kind
 from memori.core.capabilities import Capability
 from memori.core.errors import ConfigurationError, StoreUnavailableError
@@ -55,8 +53,9 @@ from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
 from memori.core.records import from_record
-from memori.core.scores import cosine_score, rrf_fuse
+from memori.core.scores import rrf_fuse
 from memori.core.store_base import StoreBase
+from memori.core.store_rules import check_store_limit, check_vector
 
 CHUNK = 400
 """Ids per ``IN (...)`` list (well under SQLite's bound-parameter limit)."""
@@ -80,11 +79,6 @@ log = logging.getLogger("memori.sqlite")
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _check_limit(limit: int | None, name: str = "limit") -> None:
-    if limit is not None and (type(limit) is not int or limit < 0):
-        raise ValueError(f"{name} must be a non-negative int")
 
 
 class SQLiteStore(StoreBase):
@@ -119,14 +113,12 @@ class SQLiteStore(StoreBase):
         self._vacuum_on_forget = vacuum_on_forget
         self._codec = BlobCodec(vector_dim)
         self._tables: Tables = build_tables()
-        vector_items = cache_bound(vector_dim, vector_cache_items)
-        self._cache = (
-            EntityCache(
-                tables={"turns": self._tables.turns, "memories": self._tables.memories},
-                to_model={"turns": self._hit_turn, "memories": self._hit_memory},
-                dim=vector_dim, vector_items=vector_items, item_items=item_cache_items,
-                item_admit_after=item_cache_after,
-            ) if vector_items > 0 or item_cache_items > 0 else None
+        self._cache = Accelerator(
+            read=self._read,
+            tables={"turns": self._tables.turns, "memories": self._tables.memories},
+            to_model={"turns": self._hit_turn, "memories": self._hit_memory},
+            dim=vector_dim, vector_items=cache_bound(vector_dim, vector_cache_items),
+            item_items=item_cache_items, item_admit_after=item_cache_after,
         )
         self._use_vec = False
         self._ready = False
@@ -188,8 +180,7 @@ class SQLiteStore(StoreBase):
         if self._closed:
             return
         self._closed = True
-        if self._cache is not None:
-            self._cache.clear()
+        self._cache.close()
         if self._ready:
             try:  # the WAL may still hold old page images (e.g. a reader blocked forget's)
                 self._truncate_wal()
@@ -250,7 +241,7 @@ class SQLiteStore(StoreBase):
         rows = {key: turn_to_row(t, self._codec.encode) for key, t in unique.items()}
         with self._write() as conn:
             self._insert_new_turns(conn, rows)
-        self._refresh("turns", {e for e, _ in unique})
+        self._cache.changed("turns", {e for e, _ in unique})
 
     def _insert_new_turns(
         self, conn: Connection, rows: Mapping[tuple[str, str], dict[str, Any]]
@@ -281,7 +272,7 @@ class SQLiteStore(StoreBase):
     def _list_turns(
         self, scope: Scope, limit: int | None, to_model: Callable[[RowLike], Turn],
     ) -> list[Turn]:
-        _check_limit(limit)
+        check_store_limit(limit)
         t = self._turns
         stmt = select(t).where(turn_scope(t, scope))
         if limit is None:
@@ -313,7 +304,7 @@ class SQLiteStore(StoreBase):
                     o.c.entity_id == scope.entity_id, o.c.turn_id.in_(select(t.c.id).where(where))
                 ))
                 deleted += conn.execute(delete(t).where(where)).rowcount
-        self._refresh("turns", {scope.entity_id})
+        self._cache.changed("turns", {scope.entity_id})
         return deleted
 
     def search_turns(
@@ -323,10 +314,7 @@ class SQLiteStore(StoreBase):
         def scope_filter(entity: Any = None) -> Any:
             return turn_scope(self._turns, scope, entity=entity)
 
-        cached = TurnScope(scope.entity_id, scope.process_id, scope.session_id)
-        return self._search(
-            "turns", scope_filter, cached, scope, text, vector, limit, self._hit_turn
-        )
+        return self._search("turns", scope_filter, scope, False, text, vector, limit)
 
     # memories
 
@@ -341,7 +329,7 @@ class SQLiteStore(StoreBase):
             return
         with self._write() as conn:
             self._upsert_memories(conn, list(rows.values()))
-        self._refresh("memories", {e for e, _ in rows})
+        self._cache.changed("memories", {e for e, _ in rows})
 
     def _upsert_memories(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         stmt = sqlite_insert(self._memories)
@@ -361,8 +349,8 @@ class SQLiteStore(StoreBase):
         self, scope: Scope, *, include_superseded: bool = False,
         limit: int | None = None, offset: int = 0,
     ) -> list[Memory]:
-        _check_limit(limit)
-        _check_limit(offset, "offset")
+        check_store_limit(limit)
+        check_store_limit(offset, "offset")
         m = self._memories
         stmt = (
             select(m)
@@ -388,7 +376,7 @@ class SQLiteStore(StoreBase):
             if not values:
                 return conn.execute(select(func.count()).where(where)).scalar_one() > 0
             changed = bool(conn.execute(update(m).where(where).values(**values)).rowcount > 0)
-        self._refresh("memories", {scope.entity_id})
+        self._cache.changed("memories", {scope.entity_id})
         return changed
 
     def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
@@ -398,7 +386,7 @@ class SQLiteStore(StoreBase):
             for part in _chunks(list(memory_ids)):
                 where = memory_visible(m, scope) & ids_in(m.c.id, part)
                 deleted += conn.execute(delete(m).where(where)).rowcount
-        self._refresh("memories", {scope.entity_id})
+        self._cache.changed("memories", {scope.entity_id})
         return deleted
 
     def search_memories(
@@ -411,9 +399,8 @@ class SQLiteStore(StoreBase):
                 self._memories, scope, include_superseded=include_superseded, entity=entity
             )
 
-        cached = MemoryScope(scope.entity_id, scope.process_id, include_superseded)
         return self._search(
-            "memories", scope_filter, cached, scope, text, vector, limit, self._hit_memory
+            "memories", scope_filter, scope, include_superseded, text, vector, limit
         )
 
     # search
@@ -434,82 +421,43 @@ class SQLiteStore(StoreBase):
         """A memory as search returns it: without its vector."""
         return row_to_memory(row, _no_vector)
 
-    def _view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView | None:
-        return None if self._cache is None else self._cache.view(conn, kind, entity_id)
-
-    def _refresh(self, kind: Kind, entity_ids: Iterable[str]) -> None:
-        """After a write: bring the cached sets of these entities forward now, in the
-        writer's thread (the recorder, the extraction worker), so the next search,
-        often on a caller's critical path, has nothing to catch up. Best effort: the
-        write is committed, and a search catches up by itself anyway."""
-        cache = self._cache
-        if cache is None:
-            return
-        held = [e for e in entity_ids if cache.holds(kind, e)]
-        if not held:
-            return
-        try:
-            with self._read() as conn:
-                for entity_id in held:
-                    cache.refresh(conn, kind, entity_id)
-        except Exception as e:  # the next search catches up (or reports) by itself
-            log.debug("memori: refreshing the SQLite caches failed (%s)", type(e).__name__)
-
     def _search(
-        self, kind: Kind, scope_filter: ScopeFilter, cached: CacheScope, scope: Scope,
+        self, kind: Kind, scope_filter: ScopeFilter, scope: Scope, include_superseded: bool,
         text: str | None, vector: Sequence[float] | None, limit: int,
-        to_model: Callable[[RowLike], Any],
     ) -> list[Hit]:
-        _check_limit(limit)
+        """The accelerator's answers, and SQL's for the signals it leaves out."""
+        check_store_limit(limit)
         if text is not None and not isinstance(text, str):
             raise ValueError("text must be a str")
-        query = None if vector is None else check_vector(vector, self.vector_dim)
+        query = None if vector is None else as_float32(check_vector(vector, self.vector_dim))
         if limit == 0 or (text is None and query is None):
             return []
         both = text is not None and query is not None
         pool = max(limit * CANDIDATE_FACTOR, 40) if both else limit
         table = self._turns if kind == "turns" else self._memories
-        lists: dict[str, Found] = {}
+        to_model = self._hit_turn if kind == "turns" else self._hit_memory
         with self._read() as conn:
-            view = self._view(conn, kind, scope.entity_id)
-            if text is not None:
-                lists["text"] = self._text_found(conn, view, table, scope_filter, cached,
-                                                 scope, text, pool, to_model)
-            if query is not None:
-                lists["vector"] = self._vector_found(conn, view, table, scope_filter, cached,
-                                                     scope, query, pool, to_model)
+            served = self._cache.search(conn, kind, scope, include_superseded=include_superseded,
+                                        text=text, query=query, k=pool)
+            lists: dict[str, Found] = {
+                signal: [(item.id, item, score) for item, score in ranked]
+                for signal, ranked in served.items()}
+            if text is not None and "text" not in lists:
+                found = text_candidates(conn, table, scope_filter, scope.entity_id, text, pool)
+                lists["text"] = [(i, to_model(row), score) for i, row, score in found]
+            if query is not None and "vector" not in lists:
+                lists["vector"] = self._vector_sql(conn, table, scope_filter(None), scope,
+                                                   query, pool, to_model)
         if not both:
-            ((signal, found),) = lists.items()
-            return [Hit(item, score, {signal: score}) for _, item, score in found]
+            ((signal, ranked),) = lists.items()
+            return [Hit(item, score, {signal: score}) for _, item, score in ranked]
         fused = rrf_fuse(lists, limit=limit, tiebreak=lambda m: (m.created_at, m.id))
         return [Hit(f.item, f.score, f.signals) for f in fused]
 
-    def _text_found(
-        self, conn: Connection, view: EntityView | None, table: Table,
-        scope_filter: ScopeFilter, cached: CacheScope, scope: Scope, text: str, limit: int,
-        to_model: Callable[[RowLike], Item],
-    ) -> Found:
-        if view is not None:
-            best = view.best_by_text(cached, query_tokens(text), limit)
-            if best is not None:
-                # relevance_score for a positive finite bm25, inline: hits are many
-                return [(item.id, item, bm25 / (1.0 + bm25)) for item, bm25 in best]
-        ranked = text_candidates(conn, table, scope_filter, scope.entity_id, text, limit)
-        return [(i, to_model(row), score) for i, row, score in ranked]
-
-    def _vector_found(
-        self, conn: Connection, view: EntityView | None, table: Table,
-        scope_filter: ScopeFilter, cached: CacheScope, scope: Scope,
+    def _vector_sql(
+        self, conn: Connection, table: Table, where: ColumnElement[bool], scope: Scope,
         query: npt.NDArray[np.float32], limit: int, to_model: Callable[[RowLike], Item],
     ) -> Found:
-        if view is not None:
-            nearest = view.nearest(cached, query, limit)
-            if nearest is not None:
-                items = view.items_of(cached, nearest)
-                if items is not None:
-                    return [(item.id, item, cosine_score(cos)) for item, cos in items]
-                return cached_hits(conn, table, cached, nearest, to_model)
-        where = scope_filter(None)
         if self._use_vec:
             ranked = vector_candidates_sqlite_vec(conn, table, where, query, limit)
         else:
@@ -519,15 +467,10 @@ class SQLiteStore(StoreBase):
     def recent_turns(self, scope: Scope, *, limit: int) -> list[Turn]:
         """The latest ``limit`` turns of the scope, oldest first, without their vectors
         (``list_turns`` for reading context: served from memory when cached)."""
-        _check_limit(limit)
+        check_store_limit(limit)
         with self._read() as conn:
-            view = self._view(conn, "turns", scope.entity_id)
-            if view is not None:
-                cached = TurnScope(scope.entity_id, scope.process_id, scope.session_id)
-                items = view.latest(cached, limit)
-                if items is not None:
-                    return [t for t in items if isinstance(t, Turn)]
-        return self._list_turns(scope, limit, self._hit_turn)
+            turns = self._cache.latest_turns(conn, scope, limit)
+        return self._list_turns(scope, limit, self._hit_turn) if turns is None else turns
 
     # whole entity
 
@@ -544,10 +487,9 @@ class SQLiteStore(StoreBase):
             for table in (self._turns, self._memories):
                 stmt = delete(table).where(table.c.entity_id == entity_id)
                 removed += conn.execute(stmt).rowcount
-            versions.delete_entity(conn, entity_id)  # after the deletes: their triggers log
+            self._cache.delete_log(conn, entity_id)  # after the deletes: their triggers log
             erasure.purge_text_index(conn)
-        if self._cache is not None:
-            self._cache.discard(entity_id)
+        self._cache.forget(entity_id)
         if self._file_backed and self._vacuum_on_forget:
             with self._guard, translate_errors():
                 erasure.vacuum(self.engine)
@@ -634,13 +576,13 @@ class SQLiteStore(StoreBase):
                     f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
                     (entity_expression(entity_id),),
                 ).scalar_one())
-            total += versions.count_rows(conn, entity_id)
+            total += self._cache.log_rows(conn, entity_id)
         return total
 
     # augmentation outbox
 
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
-        _check_limit(limit)
+        check_store_limit(limit)
         t, o = self._turns, self._outbox
         stmt = (
             select(t)
@@ -653,7 +595,7 @@ class SQLiteStore(StoreBase):
 
     def outbox_parked(self, limit: int = 100) -> list[Turn]:
         """Parked turns, oldest first, across entities (a scan of turns: no state index)."""
-        _check_limit(limit)
+        check_store_limit(limit)
         t = self._turns
         stmt = (
             select(t).where(t.c.extract_state == ExtractState.PARKED.value)
@@ -690,7 +632,7 @@ class SQLiteStore(StoreBase):
                     conn.execute(delete(o).where(
                         o.c.entity_id == entity_id, ids_in(o.c.turn_id, part)
                     ))
-        self._refresh("turns", {entity_id})
+        self._cache.changed("turns", {entity_id})
 
     # admin (cross entities, by name)
 
@@ -713,11 +655,7 @@ class SQLiteStore(StoreBase):
             }
         stats["vector_dim"] = self.vector_dim
         stats["vector_search"] = self.vector_path
-        caches = self._cache
-        stats["vector_cache"] = None if caches is None or caches.vectors is None else (
-            caches.vectors.stats())
-        stats["item_cache"] = None if caches is None or caches.items is None else (
-            caches.items.stats())
+        stats.update(self._cache.stats())
         stats["text_search"] = "fts5"
         return stats
 

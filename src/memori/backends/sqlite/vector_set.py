@@ -186,8 +186,6 @@ class VectorSet(AudienceColumns):
         self._alive[self._n :] = False
         self._changed = 0
 
-    # scopes (the rules of memori.backends.sql.filters, over the arrays)
-
     # ranking
 
     def _dots(self, visible: IntArray, query: npt.NDArray[np.float32]) -> npt.NDArray[Any]:

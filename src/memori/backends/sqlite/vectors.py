@@ -8,33 +8,23 @@ scope's blobs fetched by the store (when it could not).
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from memori.core.errors import DimensionMismatchError
+from memori.core.store_rules import check_vector
 
 FLOAT32 = np.dtype("<f4")
 
 
-def check_vector(vector: Sequence[float], dim: int | None) -> npt.NDArray[np.float32]:
-    """The vector as float32, after checking its dimension and that it is finite."""
-    if dim is None:
-        raise DimensionMismatchError("this store was opened with vector_dim=None: no vectors")
-    if isinstance(vector, (str, bytes)):
-        raise ValueError("a vector must be a sequence of numbers")
-    try:
-        arr = np.asarray(vector, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise ValueError("a vector must be a sequence of numbers") from e
-    if arr.ndim != 1 or arr.shape[0] != dim:
-        got = arr.shape[0] if arr.ndim == 1 else arr.shape
-        raise DimensionMismatchError(f"vector has {got} components, the store expects {dim}")
-    if not np.isfinite(arr).all():
-        raise ValueError("a vector must hold finite numbers only")
-    return arr.astype(FLOAT32)
+def as_float32(values: array[float]) -> npt.NDArray[np.float32]:
+    """Checked float32 values (``store_rules.check_vector``) as a little-endian array."""
+    out: npt.NDArray[np.float32] = np.frombuffer(values, dtype=np.float32).astype(
+        FLOAT32, copy=False)
+    return out
 
 
 class BlobCodec:
@@ -47,7 +37,7 @@ class BlobCodec:
     def encode(self, vector: Sequence[float] | None) -> bytes | None:
         if vector is None or self.dim is None:
             return None
-        return check_vector(vector, self.dim).tobytes()
+        return as_float32(check_vector(vector, self.dim)).tobytes()
 
     def decode(self, blob: Any) -> tuple[float, ...] | None:
         if blob is None:
