@@ -36,12 +36,11 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    or_,
     select,
-    true,
 )
 
 from memori.backends.postgres.layout import SEARCH_COLUMN, TSQUERY, VECTOR, VectorType
+from memori.backends.sql.filters import memories_where, turns_where
 from memori.backends.sql.tables import TURNS
 from memori.core.models import Scope
 from memori.core.scores import RRF_K
@@ -89,19 +88,12 @@ def scope_params(scope: Scope) -> dict[str, Any]:
 
 def scope_filter(table: Table, shape: Shape) -> ColumnElement[bool]:
     """The visibility rules of ``memori.backends.sql.filters`` over named parameters."""
-    conds: list[ColumnElement[bool]] = [table.c.entity_id == bindparam(P_ENTITY, type_=String)]
+    entity = bindparam(P_ENTITY, type_=String)
+    process = bindparam(P_PROCESS, type_=String) if shape.has_process else None
     if table.name == TURNS:
-        conds.append(table.c.process_id == bindparam(P_PROCESS, type_=String)
-                     if shape.has_process else table.c.process_id.is_(None))
-        if shape.has_session:
-            conds.append(table.c.session_id == bindparam(P_SESSION, type_=String))
-        return and_(*conds)
-    everyone = or_(table.c.process_id.is_(None), table.c.shared == true())
-    conds.append(or_(everyone, table.c.process_id == bindparam(P_PROCESS, type_=String))
-                 if shape.has_process else everyone)
-    if not shape.include_superseded:
-        conds.append(table.c.superseded_by.is_(None))
-    return and_(*conds)
+        session = bindparam(P_SESSION, type_=String) if shape.has_session else None
+        return turns_where(table, entity, process, session)
+    return memories_where(table, entity, process, include_superseded=shape.include_superseded)
 
 
 def index_name(table: str, dim: int) -> str:

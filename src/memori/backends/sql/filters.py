@@ -7,6 +7,7 @@ condition comes first in every filter so the indexes leading with entity_id appl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, or_, true
 
@@ -22,14 +23,21 @@ def turn_scope(
     ``entity`` replaces the entity_id column in the comparison (a backend may wrap
     it to steer its query planner); the comparison itself never changes.
     """
+    return turns_where(turns, scope.entity_id, scope.process_id, scope.session_id, entity=entity)
+
+
+def turns_where(
+    turns: Table, entity_id: Any, process_id: Any, session_id: Any, *,
+    entity: ColumnElement[str] | None = None,
+) -> ColumnElement[bool]:
+    """:func:`turn_scope` over values or bound parameters (None: no persona, any session)."""
     column = turns.c.entity_id if entity is None else entity
-    conds: list[ColumnElement[bool]] = [column == scope.entity_id]
-    if scope.process_id is None:
-        conds.append(turns.c.process_id.is_(None))
-    else:
-        conds.append(turns.c.process_id == scope.process_id)
-    if scope.session_id is not None:
-        conds.append(turns.c.session_id == scope.session_id)
+    conds: list[ColumnElement[bool]] = [
+        column == entity_id,
+        turns.c.process_id.is_(None) if process_id is None else turns.c.process_id == process_id,
+    ]
+    if session_id is not None:
+        conds.append(turns.c.session_id == session_id)
     return and_(*conds)
 
 
@@ -41,13 +49,19 @@ def memory_visible(
 
     ``entity`` replaces the entity_id column in the comparison, as in :func:`turn_scope`.
     """
+    return memories_where(memories, scope.entity_id, scope.process_id,
+                          include_superseded=include_superseded, entity=entity)
+
+
+def memories_where(
+    memories: Table, entity_id: Any, process_id: Any, *, include_superseded: bool,
+    entity: ColumnElement[str] | None = None,
+) -> ColumnElement[bool]:
+    """:func:`memory_visible` over values or bound parameters (None: no persona)."""
     column = memories.c.entity_id if entity is None else entity
     everyone = or_(memories.c.process_id.is_(None), memories.c.shared == true())
-    persona = (
-        everyone if scope.process_id is None
-        else or_(everyone, memories.c.process_id == scope.process_id)
-    )
-    conds: list[ColumnElement[bool]] = [column == scope.entity_id, persona]
+    persona = everyone if process_id is None else or_(everyone, memories.c.process_id == process_id)
+    conds: list[ColumnElement[bool]] = [column == entity_id, persona]
     if not include_superseded:
         conds.append(memories.c.superseded_by.is_(None))
     return and_(*conds)
