@@ -6,11 +6,18 @@ openai classes, so other clients stay untouched. The SDK caches helper objects
 methods when first built; they are dropped so they are rebuilt around the
 wrappers, and dropped again on removal. Clients made from a registered one with
 ``copy()`` / ``with_options()`` are registered too.
+
+Registering is instant: the SDK builds its resources on first use, and two of
+them (``responses`` and ``beta``) import hundreds of type modules when built. A
+resource not built yet is not built by ``register``: a stand-in takes its place
+on the instance and, at the first attribute read, builds the real resource,
+patches it and steps aside.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +41,8 @@ HELPER_HOLDERS: tuple[tuple[str, ...], ...] = (
     (), ("chat",), ("beta",), ("beta", "chat"), *(path for path, _ in ENDPOINTS)
 )
 COPY_METHODS = ("copy", "with_options")
+DEFERRED = ("responses", "beta")
+"""Client resources whose first build is slow: patched when first used, not at register."""
 
 
 def is_supported(client: Any) -> bool:
@@ -64,21 +73,19 @@ class ClientPatch:
         self._on_copy = on_copy
         self.active = False
         self._installed: list[tuple[Any, str, bool, Any, Any]] = []
+        self._lock = threading.Lock()
 
     def is_active(self) -> bool:
         return self.active
 
     def install(self) -> None:
-        make = async_wrapper if isinstance(self._client, openai.AsyncOpenAI) else sync_wrapper
         self.active = True
+        for name in DEFERRED:
+            if self._unbuilt(name):
+                self._set(self._client, name, _Unbuilt(self, name))
         for path, api in ENDPOINTS:
-            resource = _resolve(self._client, path)
-            if resource is None:
-                continue
-            for method in METHODS:
-                original = getattr(resource, method, None)
-                if callable(original):
-                    self._set(resource, method, make(self._engine, api, original, self.is_active))
+            if not self._unbuilt(path[0]):
+                self._wrap(path, api)
         for name in COPY_METHODS:
             original = getattr(self._client, name, None)
             if callable(original):
@@ -98,6 +105,41 @@ class ClientPatch:
         self._installed.clear()
         self._drop_cached_helpers()
 
+    def _wrap(self, path: tuple[str, ...], api: Api) -> None:
+        resource = _resolve(self._client, path)
+        if resource is None:
+            return
+        make = async_wrapper if isinstance(self._client, openai.AsyncOpenAI) else sync_wrapper
+        for method in METHODS:
+            original = getattr(resource, method, None)
+            if callable(original):
+                self._set(resource, method, make(self._engine, api, original, self.is_active))
+
+    def _unbuilt(self, name: str) -> bool:
+        """Whether ``name`` is a deferred resource of the client still unbuilt (or our
+        stand-in)."""
+        if name not in DEFERRED:
+            return False
+        held = self._client.__dict__.get(name)
+        if isinstance(held, _Unbuilt):
+            return True
+        return held is None and isinstance(
+            getattr(type(self._client), name, None), functools.cached_property)
+
+    def build(self, name: str) -> Any:
+        """Build the resource ``name`` in place of its stand-in, patched while active."""
+        with self._lock:
+            held = self._client.__dict__.get(name)
+            if not isinstance(held, _Unbuilt):
+                return getattr(self._client, name)
+            built = getattr(type(self._client), name).func(self._client)
+            self._client.__dict__[name] = built
+            if self.active:
+                for path, api in ENDPOINTS:
+                    if path[0] == name:
+                        self._wrap(path, api)
+            return built
+
     def _set(self, owner: Any, attr: str, wrapper: Any) -> None:
         had_own = attr in owner.__dict__
         self._installed.append((owner, attr, had_own, owner.__dict__.get(attr), wrapper))
@@ -115,7 +157,25 @@ class ClientPatch:
 
     def _drop_cached_helpers(self) -> None:
         for path in HELPER_HOLDERS:
+            if path and self._unbuilt(path[0]):
+                continue
             holder = _resolve(self._client, path)
             for name in CACHED_HELPERS:
                 if holder is not None and hasattr(holder, "__dict__"):
                     holder.__dict__.pop(name, None)
+
+
+class _Unbuilt:
+    """Stands on the client for a resource not built yet; any attribute read builds it."""
+
+    __slots__ = ("_name", "_patch")
+
+    def __init__(self, patch: ClientPatch, name: str) -> None:
+        self._patch = patch
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._patch.build(self._name), attr)
+
+    def __repr__(self) -> str:
+        return repr(self._patch.build(self._name))
