@@ -3,8 +3,10 @@
 ``StoreBase`` derives the rest (counts, export and import, the admin view, the
 async twins) from the primitives implemented here.
 Every method that takes a scope opens exactly one file, the entity's, so a
-read can never see another entity's data. Ranking reuses memori's public
-scoring helpers (BM25 squashed into [0, 1], ``(1 + cos) / 2``, rank fusion).
+read can never see another entity's data. The rules every store shares come from
+memori: visibility (``Turn.visible_to``, ``Memory.visible_to``), argument checks
+(``memori.core.store_rules``) and scoring (BM25 squashed into [0, 1],
+``(1 + cos) / 2``, rank fusion).
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ from urllib.parse import urlsplit
 
 from memori.conformance.scoring import bm25, rrf, vector_score, words
 from memori.core import (
-    MEMORY_PATCH_FIELDS,
     Capability,
     ConfigurationError,
-    DimensionMismatchError,
     ExtractState,
     Hit,
     Memory,
@@ -32,26 +32,12 @@ from memori.core import (
 )
 from memori.core.protocols import Record
 from memori.core.records import from_record, to_record
+from memori.core.store_rules import check_item_ids, check_patch, check_store_limit, check_vector
 from memori_jsonl.files import EntityData, EntityFiles
 
 
-def _ids(values: Sequence[str], name: str) -> list[str]:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise TypeError(f"{name}s must be a sequence of str")
-    return [check_id(v, name) for v in values]
-
-
-def _turn_in(turn: Turn, scope: Scope) -> bool:
-    return turn.process_id == scope.process_id and (
-        scope.session_id is None or turn.session_id == scope.session_id
-    )
-
-
 def _memory_in(memory: Memory, scope: Scope, include_superseded: bool) -> bool:
-    persona = memory.process_id is None or memory.shared or (
-        scope.process_id is not None and memory.process_id == scope.process_id
-    )
-    return persona and (include_superseded or memory.superseded_by is None)
+    return memory.visible_to(scope) and (include_superseded or memory.is_current)
 
 
 def _order(scores: Mapping[str, float], created: Mapping[str, float]) -> list[str]:
@@ -91,18 +77,11 @@ class JsonlStore(StoreBase):
             raise StoreError("call setup() before using the store")
 
     # conversions
-    def _vector(self, vector: Sequence[float] | None, *, query: bool = False) -> Any:
-        if vector is None:
+    def _vector(self, vector: Sequence[float] | None) -> list[float] | None:
+        """A stored item's vector (dropped when the store keeps none)."""
+        if vector is None or self.vector_dim is None:
             return None
-        if self.vector_dim is None:
-            if query:
-                raise ConfigurationError("this store was opened without vectors")
-            return None
-        if len(vector) != self.vector_dim:
-            raise DimensionMismatchError(
-                f"expected {self.vector_dim} components, got {len(vector)}"
-            )
-        return [float(x) for x in vector]
+        return check_vector(vector, self.vector_dim).tolist()
 
     def _turns(self, data: EntityData) -> list[Turn]:
         items = [from_record(r) for r in data["turns"].values()]
@@ -135,24 +114,23 @@ class JsonlStore(StoreBase):
         self._write(list(turns))
 
     def _scoped_turns(self, scope: Scope) -> list[Turn]:
-        return [t for t in self._turns(self.files.read(scope.entity_id)) if _turn_in(t, scope)]
+        return [t for t in self._turns(self.files.read(scope.entity_id)) if t.visible_to(scope)]
 
     def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
         self._check()
+        check_store_limit(limit)
         found = self._scoped_turns(scope)
         if limit is not None:
-            if limit < 0:
-                raise ValueError("limit must not be negative")
             found = found[max(0, len(found) - limit):] if limit else []
         return found
 
     def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
         self._check()
-        wanted = None if turn_ids is None else set(_ids(turn_ids, "turn_id"))
+        wanted = check_item_ids(turn_ids, "turn_id")
 
         def change(data: EntityData) -> int:
             doomed = [t.id for t in self._turns(data)
-                      if _turn_in(t, scope) and (wanted is None or t.id in wanted)]
+                      if t.visible_to(scope) and (wanted is None or t.id in wanted)]
             for i in doomed:
                 del data["turns"][i]
             return len(doomed)
@@ -182,16 +160,14 @@ class JsonlStore(StoreBase):
     def list_memories(self, scope: Scope, *, include_superseded: bool = False,
                       limit: int | None = None, offset: int = 0) -> list[Memory]:
         self._check()
-        if offset < 0 or (limit is not None and limit < 0):
-            raise ValueError("limit and offset must not be negative")
+        check_store_limit(limit)
+        check_store_limit(offset, "offset")
         found = self._visible(scope, include_superseded)
         return found[offset: None if limit is None else offset + limit]
 
     def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
         self._check()
-        unknown = set(changes) - MEMORY_PATCH_FIELDS
-        if unknown:
-            raise ValueError(f"update_memory cannot change {sorted(unknown)}")
+        patch = check_patch(changes, self.vector_dim)
         check_id(memory_id, "memory_id")
 
         def change(data: EntityData) -> bool:
@@ -199,7 +175,7 @@ class JsonlStore(StoreBase):
                             if m.id == memory_id and _memory_in(m, scope, True)), None)
             if current is None:
                 return False
-            data["memories"][memory_id] = self._store_record(replace(current, **dict(changes)))
+            data["memories"][memory_id] = self._store_record(replace(current, **patch))
             return True
 
         done: bool = self.files.update(scope.entity_id, change)
@@ -207,7 +183,7 @@ class JsonlStore(StoreBase):
 
     def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
         self._check()
-        wanted = set(_ids(memory_ids, "memory_id"))
+        wanted = set(check_item_ids(memory_ids, "memory_id") or ())
 
         def change(data: EntityData) -> int:
             doomed = [m.id for m in self._memories(data)
@@ -229,14 +205,13 @@ class JsonlStore(StoreBase):
               vector: Sequence[float] | None, limit: int) -> list[Hit]:
         if text is None and vector is None:
             raise ValueError("search needs text, a vector, or both")
-        if limit < 0:
-            raise ValueError("limit must not be negative")
+        check_store_limit(limit)
         signals: dict[str, dict[str, float]] = {}
         if text is not None:
             scores = bm25(words(text), [words(i.content) for i in items])
             signals["text"] = {i.id: s for i, s in zip(items, scores, strict=True) if s > 0}
         if vector is not None:
-            q = self._vector(vector, query=True)
+            q = check_vector(vector, self.vector_dim).tolist()
             signals["vector"] = {i.id: vector_score(q, i.embedding)
                                  for i in items if i.embedding is not None}
         created = {i.id: i.created_at for i in items}
@@ -269,8 +244,7 @@ class JsonlStore(StoreBase):
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
         """Pending turns of every entity, oldest first (reads every entity file)."""
         self._check()
-        if limit < 0:
-            raise ValueError("limit must not be negative")
+        check_store_limit(limit)
         found = [t for data in self.files.all_entities() for t in self._turns(data)
                  if t.extract_state is ExtractState.PENDING]
         found.sort(key=lambda t: (t.created_at, t.entity_id, t.id))
@@ -280,7 +254,7 @@ class JsonlStore(StoreBase):
                     attempts: int | None = None, error: str | None = None) -> None:
         self._check()
         check_id(entity_id, "entity_id")
-        wanted = _ids(turn_ids, "turn_id")
+        wanted = check_item_ids(turn_ids, "turn_id") or []
         new_state = ExtractState(state)
 
         def change(data: EntityData) -> None:
