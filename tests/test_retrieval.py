@@ -346,3 +346,15 @@ async def test_aretrieve_on_a_sync_only_store_runs_it_off_the_loop(store: Memory
     assert wrapped.threads and threading.get_ident() not in wrapped.threads
     assert [h.id for h in result] == [
         h.id for h in r.retrieve(store, Scope("e"), "red kite", limit=5)]
+
+
+@pytest.mark.parametrize(("text", "at_least"), [
+    ("我对花生过敏。", 7),                  # six Han characters and a full stop
+    ("私はピーナッツアレルギーです。", 15),    # kana and Han, one each
+    ("저는 땅콩 알레르기가 있어요.", 12),      # Hangul syllables
+])
+def test_cjk_text_is_counted_about_a_token_a_character(text: str, at_least: int) -> None:
+    """A block of Chinese, Japanese or Korean memories must not overrun the budget: each
+    character costs a token, where one word of Latin letters costs one per four."""
+    assert count_tokens(text) >= at_least
+    assert count_tokens("I am allergic to peanuts.") == 8  # English unchanged
