@@ -11,13 +11,14 @@ import inspect
 import logging
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from memori import settings as env
 from memori.attribution import EMPTY, Attribution, AttributionScope, next_attribution
 from memori.config import open_backend
 from memori.core import (
@@ -37,6 +38,7 @@ from memori.core import (
 from memori.core.inputs import MAX_CONTENT_CHARS, check_limit, check_metadata, clean_text
 from memori.core.models import new_id
 from memori.extractors.resolve import resolve_extractor
+from memori.observability import Observer, apply_log_settings, describe_error, observer_for
 from memori.pipeline.durability import DURABILITY, open_journal
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS
@@ -44,6 +46,7 @@ from memori.pipeline.outbox_logic import MAX_EXTRACT_CHARS, MAX_MEMORIES_PER_TUR
 from memori.pipeline.reconcile import Reconciler
 from memori.pipeline.write_path import Metrics, WritePath
 from memori.retrieval.resolve import resolve_retriever
+from memori.settings import DEFAULT
 
 if TYPE_CHECKING:
     from memori.llm import LLMRegistry
@@ -88,50 +91,73 @@ class Memori:
         self,
         conn: Any = None,
         *,
-        embedder: Embedder | str | None = "default",
-        extractor: Extractor | AsyncExtractor | str | None = "offline",
+        embedder: Embedder | str | None = DEFAULT,
+        extractor: Extractor | AsyncExtractor | str | None = DEFAULT,
         retriever: Retriever | str | None = None,
         migrate: bool = False,
-        strict: bool = False,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
-        recall_limit: int = 10,
+        strict: bool | None = None,
+        token_budget: int | None = None,
+        recall_limit: int | None = None,
         store_options: dict[str, Any] | None = None,
-        durability: str = "journal",
-        read_your_writes: float = READ_YOUR_WRITES_SECONDS,
+        durability: str | None = None,
+        read_your_writes: float | None = None,
         max_content_chars: int = MAX_CONTENT_CHARS,
         max_extract_chars: int = MAX_EXTRACT_CHARS,
         max_memories_per_turn: int = MAX_MEMORIES_PER_TURN,
-        redactor: Redactor | str | Sequence[Redactor | str] | None = None,
+        redactor: Redactor | str | Sequence[Redactor | str] | None = DEFAULT,
+        relevance_floor: float | None = None,
+        disabled: bool | None = None,
+        otel: bool | None = None,
+        otel_capture_content: bool | None = None,
     ) -> None:
         from memori.embedders.resolve import default_embedder, resolve_embedder
         from memori.redaction import resolve_redactor
 
-        # every setting is checked and resolved before the store is opened
+        # every setting is checked and resolved before the store is opened; a setting
+        # left at its default is taken from its MEMORI_* variable (memori.settings)
+        apply_log_settings()
+        durability = env.pick(durability, env.DURABILITY,
+                              lambda n: env.choice(n, DURABILITY), "journal")
         if durability not in DURABILITY:
             raise ConfigurationError(
                 f"durability must be one of {', '.join(DURABILITY)}; got {durability!r}")
+        read_your_writes = env.pick(read_your_writes, env.READ_YOUR_WRITES,
+                                    lambda n: env.number(n, 0, 60, " of seconds"),
+                                    READ_YOUR_WRITES_SECONDS)
         if type(read_your_writes) not in (int, float) or not 0 <= read_your_writes <= 60:
             raise ValueError(f"read_your_writes must be seconds from 0 to 60, "
                              f"got {read_your_writes!r}")
-        self.recall_limit = check_limit(recall_limit, "recall_limit")
+        self.recall_limit = check_limit(
+            env.pick(recall_limit, env.RECALL_LIMIT, lambda n: env.integer(n, 1, 10_000), 10),
+            "recall_limit")
         self.max_content_chars = check_limit(max_content_chars, "max_content_chars",
                                              maximum=1 << 31)
         policy = OutboxPolicy(
             max_extract_chars=check_limit(max_extract_chars, "max_extract_chars",
                                           maximum=1 << 31),
             max_memories_per_turn=check_limit(max_memories_per_turn, "max_memories_per_turn"))
-        self.redactor: Redactor | None = resolve_redactor(redactor)
-        extractor_obj = resolve_extractor(extractor)
-        self.embedder: Embedder | None = (
-            default_embedder() if embedder == "default" else resolve_embedder(embedder)
-        )
-        self.retriever: Retriever = resolve_retriever(retriever, embedder=self.embedder)
-        self.strict = strict
-        self.token_budget = token_budget
+        self.strict: bool = env.pick(strict, env.STRICT, env.flag, False)
+        """The LLM path raises memory failures instead of going on without memory."""
+        self.disabled: bool = env.pick(disabled, env.DISABLED, env.flag, False)
+        """Registered clients pass every call through, without reading or writing memory."""
+        self.token_budget: int = env.pick(
+            token_budget, env.TOKEN_BUDGET, lambda n: env.integer(n, 0, 1_000_000),
+            DEFAULT_TOKEN_BUDGET)
+        self.redactor: Redactor | None = _resolved(redactor, env.REDACTOR, resolve_redactor,
+                                                   fallback=None)
+        extractor_obj = _resolved(extractor, env.EXTRACTOR, _extractor, fallback="offline")
+        self.embedder: Embedder | None = _resolved(
+            embedder, env.EMBEDDER, resolve_embedder, fallback=None, default=default_embedder)
+        self.retriever: Retriever = _retriever(retriever, self.embedder, relevance_floor)
+        self.observer: Observer = observer_for(
+            env.pick(otel, env.OTEL, env.flag, False),
+            capture_content=env.pick(otel_capture_content, env.OTEL_CAPTURE_CONTENT,
+                                     env.flag, False))
+        """Spans and metrics (``otel=True`` / ``MEMORI_OTEL=1``); a no-op otherwise."""
         vector_dim = self.embedder.dim if self.embedder is not None else None
-        self.store: MemoryStore = open_backend(
+        self.store: MemoryStore = self.observer.instrument(open_backend(
             conn, vector_dim=vector_dim, migrate=migrate, **(store_options or {})
-        )
+        ))
         self._attr: ContextVar[Attribution] = ContextVar(f"memori-{id(self):x}", default=EMPTY)
         self._paused: ContextVar[bool] = ContextVar(f"memori-paused-{id(self):x}", default=False)
         self.foreground = ForegroundGate()
@@ -153,6 +179,7 @@ class Memori:
         self._worker = self.pipeline.runner
         _live.add(self)
         self.pipeline.start()
+        self.observer.watch(self)
         self._llm: LLMRegistry | None = None
         self._closed = False
 
@@ -264,10 +291,11 @@ class Memori:
         scope = self._scope_for(entity_id, process_id)
         self.pipeline.wait_for(scope.entity_id)
         floor = {"min_relevance": float(min_relevance)} if _takes_floor(self.retriever) else {}
-        return self.retriever.retrieve(
-            self.store, scope, query, limit=limit,
-            token_budget=token_budget, include_history=include_history, **floor,
-        )
+        with self.observer.recall(scope, query) as span:
+            return span.found(self.retriever.retrieve(
+                self.store, scope, query, limit=limit,
+                token_budget=token_budget, include_history=include_history, **floor,
+            ))
 
     def memories(self, *, include_history: bool = False, limit: int | None = None) -> list[Memory]:
         """The memories the current scope sees, oldest first (after its entity's own
@@ -410,6 +438,47 @@ class Memori:
 
 
 
+def _resolved(
+    value: Any, variable: str, resolve: Callable[[Any], Any], *, fallback: Any,
+    default: Callable[[], Any] | None = None,
+) -> Any:
+    """A component from its argument, or (argument ``"default"``) from ``variable``, else
+    ``fallback`` (``default()`` when given). A bad name from the variable names it."""
+    value, source = env.named(value, variable)
+    if isinstance(value, str) and value == DEFAULT:
+        return default() if default is not None else resolve(fallback)
+    with env.naming(source):
+        return resolve(value)
+
+
+def _extractor(value: Any) -> Extractor | AsyncExtractor | None:
+    """``llm:<model>``: the LLM extractor on an ``openai.OpenAI()``; else a name or object."""
+    if isinstance(value, str) and value.strip().startswith("llm:"):
+        return env.llm_extractor(value.strip())  # type: ignore[no-any-return]
+    return resolve_extractor(value)
+
+
+def _retriever(
+    retriever: Retriever | str | None, embedder: Embedder | None, floor: float | None
+) -> Retriever:
+    """The retriever; the built-in one takes the relevance floor (argument, else
+    ``MEMORI_RELEVANCE_FLOOR``). A floor argument with a retriever of one's own is an error:
+    set it on that retriever."""
+    if retriever is not None:
+        if floor is not None:
+            raise ConfigurationError("relevance_floor applies to the built-in retriever; "
+                                     "set the floor on the retriever passed instead")
+        return resolve_retriever(retriever, embedder=embedder)
+    if floor is not None and (type(floor) not in (int, float) or not 0 <= floor <= 1):
+        raise ConfigurationError(f"relevance_floor must be from 0 to 1, got {floor!r}")
+    floor = env.pick(floor, env.RELEVANCE_FLOOR, lambda n: env.number(n, 0, 1), None)
+    if floor is None:
+        return resolve_retriever(None, embedder=embedder)
+    from memori.retrieval.hybrid import HybridRetriever
+
+    return HybridRetriever(embedder=embedder, min_relevance=float(floor))
+
+
 def _takes_floor(retriever: Retriever) -> bool:
     """Whether the retriever's ``retrieve`` takes a per-call ``min_relevance`` (the built-in
     one does; a third-party retriever may not). Asked once per retriever class."""
@@ -436,7 +505,7 @@ def _flush_before_pools_stop() -> None:
         try:
             mem.flush(timeout=ATEXIT_FLUSH_SECONDS)
         except Exception as e:  # FlushError names the cause; the close below retries
-            log.warning("memori: flush at exit: %s", e)
+            log.warning("memori: flush at exit: %s", describe_error(e))
 
 
 def _close_at_exit() -> None:

@@ -73,6 +73,8 @@ class CallPlan:
     kwargs: dict[str, Any]
     turns: list[Turn] = field(default_factory=list)
     block: ContextBlock | None = None
+    trace: Any = None
+    """The call's span context when tracing is on (its recording span's parent)."""
 
 
 def _query(request: Request, history: list[Turn]) -> str:
@@ -111,15 +113,16 @@ class MemoryEngine:
     def begin(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Scope | None:
         """The scope this call works in, or None to pass it through without memory.
 
-        Passed through: calls inside ``mem.paused()``, calls with positional
-        arguments (the openai methods take keywords only), ``with_streaming_response``
-        calls (their body is read lazily by the caller), and, unless strict, calls
-        made before any ``mem.attribution(...)``.
+        Passed through: every call while memory is disabled (``MEMORI_DISABLED``),
+        calls inside ``mem.paused()``, calls with positional arguments (the openai
+        methods take keywords only), ``with_streaming_response`` calls (their body is
+        read lazily by the caller), and, unless strict, calls made before any
+        ``mem.attribution(...)``.
         """
         self.counters.add("calls")
         headers = kwargs.get("extra_headers")
         lazy_raw = isinstance(headers, dict) and headers.get(RAW_RESPONSE_HEADER) == "stream"
-        if args or lazy_raw or self.mem.is_paused:
+        if args or lazy_raw or self.mem.disabled or self.mem.is_paused:
             self.counters.add("passthrough")
             return None
         current = self.mem.current
@@ -141,33 +144,40 @@ class MemoryEngine:
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
-        # this entity's own turns of other conversations (this one's are session history)
-        self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
-        with self.mem.foreground.busy():
-            history = self._guard_read("reading session history", self.sessions.recent, scope)
-            query = _query(request, history or [])
-            hits = self._guard_read("recall", self._recall, scope, query) if query else None
-        return self._assemble(api, scope, request, history or [], hits or [])
+        with self.mem.observer.call(api.name, scope, kwargs) as span:
+            # this entity's own turns of other conversations (this one's are session history)
+            self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
+            with self.mem.foreground.busy():
+                history = self._guard_read("reading session history", self.sessions.recent,
+                                           scope)
+                query = _query(request, history or [])
+                hits = self._guard_read("recall", self._recall, scope, query) if query else None
+            plan = self._assemble(api, scope, request, history or [], hits or [])
+            span.planned(plan)
+        return plan
 
     async def aplan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
         """:meth:`plan` for the event loop: no database or model I/O on the loop's thread."""
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
-        await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
-        history = self.sessions.fresh(scope)
-        if history is None:
-            history = await asyncio.to_thread(
-                self._guard_read, "reading session history", self.sessions.recent, scope)
-        query = _query(request, history or [])
-        hits = None
-        if query:
-            try:
-                hits = await self._aretrieve(scope, query)
-            except Exception as e:
-                memory_failure(self.counters, "read_failures", "recall", e,
-                               strict=self.mem.strict)
-        return self._assemble(api, scope, request, history or [], hits or [])
+        with self.mem.observer.call(api.name, scope, kwargs) as span:
+            await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
+            history = self.sessions.fresh(scope)
+            if history is None:
+                history = await asyncio.to_thread(
+                    self._guard_read, "reading session history", self.sessions.recent, scope)
+            query = _query(request, history or [])
+            hits = None
+            if query:
+                try:
+                    hits = await self._aretrieve(scope, query)
+                except Exception as e:
+                    memory_failure(self.counters, "read_failures", "recall", e,
+                                   strict=self.mem.strict)
+            plan = self._assemble(api, scope, request, history or [], hits or [])
+            span.planned(plan)
+        return plan
 
     def _read(self, api: Api, kwargs: dict[str, Any]) -> Request | None:
         try:
@@ -186,7 +196,9 @@ class MemoryEngine:
 
     def _recall(self, scope: Scope, query: str) -> list[Hit]:
         mem = self.mem
-        return mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit)
+        with mem.observer.recall(scope, query) as span:
+            return span.found(
+                mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit))
 
     def _retrieve(self, scope: Scope, query: str) -> list[Hit]:
         """:meth:`_recall` holding the foreground gate (a worker thread's recall)."""
@@ -202,8 +214,9 @@ class MemoryEngine:
         if not isinstance(retriever, SupportsAsyncRetrieve) \
                 or Capability.NATIVE_ASYNC not in mem.store.capabilities:
             return await asyncio.to_thread(self._retrieve, scope, query)
-        with mem.foreground.busy():
-            return await retriever.aretrieve(mem.store, scope, query, limit=mem.recall_limit)
+        with mem.foreground.busy(), mem.observer.recall(scope, query) as span:
+            return span.found(await retriever.aretrieve(
+                mem.store, scope, query, limit=mem.recall_limit))
 
     def _assemble(
         self, api: Api, scope: Scope, request: Request, history: list[Turn], hits: list[Hit]
@@ -216,8 +229,10 @@ class MemoryEngine:
             hits = [h for h in hits if not _in_session(h, scope)]
         else:
             shown = [t for t in history if (t.role, t.content) not in sent]
-        block = build_block(hits, shown, budget=self.mem.token_budget,
-                            exclude=[d.content for d in request.drafts])
+        with self.mem.observer.context() as span:
+            block = build_block(hits, shown, budget=self.mem.token_budget,
+                                exclude=[d.content for d in request.drafts])
+            span.built(block)
         if block is None:
             return CallPlan(scope, request.kwargs, turns)
         self.counters.add("injected")
@@ -252,7 +267,8 @@ class MemoryEngine:
         if not turns or self.mem.is_paused:
             return
         try:  # built by :meth:`turn`: checked and redacted already, so straight to the pipeline
-            self.mem.pipeline.record(turns)
+            with self.mem.observer.record(plan, turns):
+                self.mem.pipeline.record(turns)
         except Exception as e:
             memory_failure(self.counters, "record_failures", "queueing turns", e,
                            strict=self.mem.strict)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from memori.core import ExtractState, Memory, MemoryStore, SupportsAsyncOutbox, Turn
+from memori.observability import describe_error
+from memori.observability.observer import observer_of
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import InFlight, applying
 from memori.pipeline.outbox_logic import (
@@ -64,6 +66,7 @@ class AsyncOutboxWorker:
         self._task_init = task_init
         self._gate = gate
         self._inflight = inflight
+        self._observer = observer_of(store)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -181,7 +184,7 @@ class AsyncOutboxWorker:
                 delay = self.policy.next_retry_delay() if waiting else None
             except Exception as e:
                 failures += 1
-                log.warning("memori: augmentation pass failed (%s)", type(e).__name__)
+                log.warning("memori: augmentation pass failed (%s)", describe_error(e))
                 delay = min(self.policy.base_backoff * 2 ** failures, MAX_FAILURE_BACKOFF)
             if self._closing:
                 break
@@ -227,7 +230,7 @@ class AsyncOutboxWorker:
                     break
                 await self._process(list(batch), read_at)
         except Exception as e:  # the store failed while marking: the turns stay pending
-            log.warning("memori: augmentation job failed (%s)", type(e).__name__)
+            log.warning("memori: augmentation job failed (%s)", describe_error(e))
         finally:
             self._jobs.pop(job.entity_id, None)
             self._ended_jobs.add(job.entity_id)
@@ -240,13 +243,17 @@ class AsyncOutboxWorker:
     async def _process(self, turns: list[Turn], read_at: float) -> None:
         done = self.policy.succeeded(turns)  # a failure below sets a new retry time
         try:
-            aextract = getattr(self.extractor, "aextract", None)
-            if aextract is not None:
-                candidates: list[Memory] = await aextract(self.policy.extraction_input(turns))
-                changed = await asyncio.to_thread(
-                    self._commit, done, turns, candidates, read_at)
-            else:  # one thread hop for a sync extractor: extract, reconcile, mark
-                changed = await asyncio.to_thread(self._commit, done, turns, None, read_at)
+            with self._observer.extraction(turns, self.extractor) as span:
+                aextract = getattr(self.extractor, "aextract", None)
+                if aextract is not None:
+                    candidates: list[Memory] = await aextract(
+                        self.policy.extraction_input(turns))
+                    changed = await asyncio.to_thread(
+                        self._commit, done, turns, candidates, read_at)
+                else:  # one thread hop for a sync extractor: extract, reconcile, mark
+                    changed = await asyncio.to_thread(
+                        self._commit, done, turns, None, read_at)
+                span.extracted(changed)
         except Exception as e:
             self.stats.failure(turns, e)
             marks = self.policy.failed(turns, e)

@@ -16,6 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 from memori.core import ExtractState, Memory, Turn
+from memori.observability.logs import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class AugmentationStats:
         """Count and log a failed batch (the cause only, never the text)."""
         self.failed += 1
         self.last_error = failure_reason(error)
-        log.warning("memori: extraction of %d turn(s) failed (%s)", len(turns), self.last_error)
+        log.warning("memori: extraction of %d turn(s) failed (%s)", len(turns),
+                    describe_error(error))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 
 from memori.core import Embedder, MemoryStore, StoreUnavailableError, Turn
 from memori.core.errors import FlushError
+from memori.observability.logs import describe_error, describe_reason
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import InFlight
 from memori.pipeline.journal import Journal
@@ -201,13 +202,13 @@ class TurnRecorder:
             self._cond.notify_all()
         if isinstance(error, StoreUnavailableError | OSError):
             log.warning("memori: writing %d turn(s) failed (%s); will retry",
-                        len(batch), reason)
+                        len(batch), describe_error(error))
             return True
         if len(batch) > 1:  # perhaps one bad turn: write them one by one
             with self._cond:
                 self._probe, self._probe_landed = len(batch), False
             log.warning("memori: writing %d turn(s) failed (%s); writing them one by one",
-                        len(batch), reason)
+                        len(batch), describe_error(error))
             return False
         turn = batch[0]
         attempts = self._failures.get(turn.id, 0) + 1
@@ -220,12 +221,12 @@ class TurnRecorder:
                 self._queue.popleft()
                 self._queue.insert(self._probe - 1, turn)
                 return False
-        log.warning("memori: writing a turn failed (%s); will retry", reason)
+        log.warning("memori: writing a turn failed (%s); will retry", describe_error(error))
         return True
 
     def _reject(self, turn: Turn, reason: str) -> None:
         log.error("memori: a turn could not be stored and was set aside (%s); "
-                  "'memori retry' records it again", reason)
+                  "'memori retry' records it again", describe_reason(reason))
         if self.journal is not None:
             try:
                 self.journal.reject(turn, reason)
@@ -297,7 +298,7 @@ class TurnRecorder:
         try:
             ok = self.flush(timeout)
         except FlushError as e:
-            log.error("memori: %s", e)
+            log.error("memori: %s", describe_error(e))
             ok = False
         with self._cond:
             self._closed = True

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 
 from memori.core import Extractor, ExtractState, MemoryStore, Turn
+from memori.observability import describe_error
+from memori.observability.observer import observer_of
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import InFlight, applying
 from memori.pipeline.outbox_logic import (
@@ -26,7 +28,6 @@ from memori.pipeline.outbox_logic import (
     Mark,
     OutboxPolicy,
     derived_id,
-    failure_reason,
     is_shutdown_error,
     parked_count,
 )
@@ -64,6 +65,7 @@ class OutboxWorker:
         self._thread_init = thread_init
         self._gate = gate
         self._inflight = inflight
+        self._observer = observer_of(store)
 
     def notify(self) -> None:
         """New turns were stored: wake the worker."""
@@ -96,7 +98,7 @@ class OutboxWorker:
             except Exception as e:
                 if is_shutdown_error(e):
                     return  # the interpreter is exiting: pending turns wait for the next run
-                log.warning("memori: augmentation pass failed (%s)", failure_reason(e))
+                log.warning("memori: augmentation pass failed (%s)", describe_error(e))
                 worked, waiting = False, True
                 time.sleep(self.policy.base_backoff)
             if worked:
@@ -128,12 +130,14 @@ class OutboxWorker:
         if self._gate is not None:
             self._gate.wait_idle()
         try:
-            found = self.extractor.extract(self.policy.extraction_input(turns))
-            with applying(self._inflight, turns[0].entity_id, read_at) as wanted:
-                if not wanted:  # forgotten meanwhile: its turns are gone, write nothing
-                    return
-                changed = self.reconciler.apply(self.policy.candidates(found, turns))
-                self._mark(self.policy.succeeded(turns))
+            with self._observer.extraction(turns, self.extractor) as span:
+                found = self.extractor.extract(self.policy.extraction_input(turns))
+                with applying(self._inflight, turns[0].entity_id, read_at) as wanted:
+                    if not wanted:  # forgotten meanwhile: its turns are gone, write nothing
+                        return
+                    changed = self.reconciler.apply(self.policy.candidates(found, turns))
+                    self._mark(self.policy.succeeded(turns))
+                span.extracted(changed)
         except Exception as e:
             self._failed(turns, e)
             return

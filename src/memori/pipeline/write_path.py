@@ -18,6 +18,7 @@ from typing import Any
 
 from memori.core import Embedder, ExtractState, MemoryStore, Turn
 from memori.core.errors import FlushError
+from memori.observability.logs import describe_error
 from memori.pipeline import journal as journals
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS, Conversation, InFlight
@@ -217,7 +218,7 @@ class WritePath:
         except FlushOnLoopError:  # sync close inside async code: extraction resumes later
             ok = False
         except FlushError as e:
-            log.error("memori: %s", e)
+            log.error("memori: %s", describe_error(e))
             ok = True  # nothing more will come of waiting
         self.recorder.close(0 if not ok else timeout)
         if self.runner is not None:
@@ -234,7 +235,7 @@ class WritePath:
             try:
                 await self.aflush(timeout)
             except FlushError as e:
-                log.error("memori: %s", e)
+                log.error("memori: %s", describe_error(e))
             await self.runner.aclose(timeout)
 
 
