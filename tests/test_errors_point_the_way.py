@@ -3,8 +3,8 @@ write, the backends installed and those an extra would bring.
 
 The missing-extra cases run for real in a subprocess on a base install: ``python -S``
 with memori's sources and a view of the venv's site-packages that leaves out the
-drivers of the extras (psycopg, greenlet, pymongo, qdrant-client, sqlite-vec, openai),
-so the import errors are the ones a user of ``pip install memori`` gets.
+drivers of the extras (psycopg, greenlet, pymongo, qdrant-client, sqlite-vec, openai,
+opentelemetry), so the import errors are the ones a user of ``pip install memori`` gets.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from memori.core.registry import Plugins, load_dotted, missing_modules
 REPO = Path(__file__).resolve().parents[1]
 
 EXTRA_DRIVERS = ("psycopg", "greenlet", "pymongo", "bson", "gridfs", "qdrant_client",
-                 "sqlite_vec", "pysqlite3", "openai")
+                 "sqlite_vec", "pysqlite3", "openai", "opentelemetry")
 """Top-level modules (and distributions) that only the extras install."""
 
 
