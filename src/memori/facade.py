@@ -38,7 +38,13 @@ from memori.core import (
 from memori.core.inputs import MAX_CONTENT_CHARS, check_limit, check_metadata, clean_text
 from memori.core.models import new_id
 from memori.extractors.resolve import resolve_extractor
-from memori.observability import Observer, apply_log_settings, describe_error, observer_for
+from memori.observability import (
+    Observer,
+    apply_log_settings,
+    describe_error,
+    logs_content,
+    observer_for,
+)
 from memori.pipeline.durability import DURABILITY, open_journal
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS
@@ -514,8 +520,9 @@ def _close_at_exit() -> None:
     for mem in list(_live):
         try:
             mem.close(timeout=ATEXIT_FLUSH_SECONDS)
-        except Exception:
-            log.exception("memori: close at exit failed")
+        except Exception as e:  # the traceback only on request: it may quote stored text
+            log.error("memori: close at exit failed (%s)", describe_error(e),
+                      exc_info=logs_content())
 
 
 def _register_exit_hooks() -> None:

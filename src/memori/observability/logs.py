@@ -18,6 +18,7 @@ import os
 import sys
 
 from memori.core import ConfigurationError, FlushError, MemoriError
+from memori.core.redact import RedactingFilter
 
 LOGGER = "memori"
 LEVEL_ENV = "MEMORI_LOG_LEVEL"
@@ -87,4 +88,5 @@ def apply_log_settings() -> None:
         _handler = logging.StreamHandler(sys.stderr)
         _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
                                                 "%(message)s"))
+        _handler.addFilter(RedactingFilter())  # credentials masked, as in the CLI
         logger.addHandler(_handler)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 from memori.core import Embedder, MemoryStore, StoreUnavailableError, Turn
 from memori.core.errors import FlushError
-from memori.observability.logs import describe_error, describe_reason
+from memori.observability.logs import describe_error, describe_reason, logs_content
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import InFlight
 from memori.pipeline.journal import Journal
@@ -188,8 +188,9 @@ class TurnRecorder:
         if self._on_written is not None:
             try:
                 self._on_written(batch)
-            except Exception:
-                log.exception("memori: post-write hook failed")
+            except Exception as e:  # the traceback only on request: it may quote stored text
+                log.error("memori: post-write hook failed (%s)", describe_error(e),
+                          exc_info=logs_content())
 
     def _failed(self, batch: list[Turn], error: Exception) -> bool:
         """Decide what a failed write means; True when the writer should back off."""
