@@ -91,6 +91,14 @@ class Memori:
     turn's or memory's text; ``max_extract_chars`` and ``max_memories_per_turn`` bound
     what extraction reads and produces per turn. ``redactor`` (e.g. ``"secrets"``)
     rewrites every turn and memory before it is journaled, embedded or stored.
+
+    An operator sets what the application leaves at its default through ``MEMORI_*``
+    variables (``docs/configuration.md``): ``embedder``, ``extractor`` and ``redactor``
+    given as ``"default"``, and every setting given as None, are read from them; an
+    explicit argument always wins. ``disabled`` makes registered clients pass their
+    calls through; ``relevance_floor`` is the built-in retriever's floor; ``otel``
+    switches OpenTelemetry spans and metrics on (``docs/observability.md``), with
+    message content in them only if ``otel_capture_content``.
     """
 
     def __init__(
