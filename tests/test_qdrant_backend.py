@@ -32,7 +32,6 @@ from memori.backends.qdrant.sparse import (
     INDEX_SPACE,
     document_vector,
     query_vector,
-    text_score,
     word_index,
     words,
 )
@@ -250,7 +249,6 @@ def test_document_weights_saturate_and_queries_count_each_word_once() -> None:
     assert weights[word_index("zebra")] < 3 * weights[word_index("quartz")]
     assert query_vector("Zebra zebra ZEBRA") == ([word_index("zebra")], [1.0])
     assert document_vector("  ... !!") == ([], []) and query_vector("%%") == ([], [])
-    assert text_score(0.0) == 0.0 and 0.0 < text_score(3.0) < 1.0
 
 
 # isolation and scope filters
@@ -527,6 +525,32 @@ def test_a_store_is_set_up_on_first_use(make: Callable[..., QdrantStore]) -> Non
     a = e()
     store.append_turns([Turn(a, "s", "user", "hello")])
     assert make(vector_dim=DIM).count_turns(Scope(a)) == 1
+
+
+def test_setup_survives_losing_a_creation_race_but_not_a_refusal(
+    make: Callable[..., QdrantStore], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = make(vector_dim=DIM)
+    real = store._conn.call
+    lost: list[Any] = []
+
+    def rival_creates_first(call: Call) -> Any:
+        if call.method == "create_collection":
+            real(call)  # another process creates the collection first...
+            lost.append(real(call))  # ...so this one's creation fails
+            return lost[-1]
+        return real(call)
+
+    monkeypatch.setattr(store._conn, "call", rival_creates_first)
+    store.setup()
+    assert lost and all(isinstance(error, StoreError) for error in lost)
+    assert store.count_turns(Scope(e())) == 0
+
+    refused = make(vector_dim=DIM, collection_prefix=f"r{uuid.uuid4().hex[:8]}_")
+    monkeypatch.setattr(refused._conn, "call", lambda call: StoreError("refused")
+                        if call.method == "create_collection" else real(call))
+    with pytest.raises(StoreError, match="refused"):
+        refused.setup()
 
 
 def test_dimension_must_match_the_collections(make: Callable[..., QdrantStore]) -> None:

@@ -1,22 +1,20 @@
-"""Store operations written once for both clients (sans-I/O).
+"""qdrant-client calls as plan steps, and the plans every operation shares.
 
-An operation is a generator that yields :class:`Call` values (a qdrant-client method
-name and its keyword arguments) and receives each call's result; the sync store
-runs it against ``QdrantClient``, the async twin awaits the same calls on
-``AsyncQdrantClient``. So the two paths cannot drift apart.
+A Qdrant plan (see :mod:`memori.core.plan_store`) yields :class:`Call` values (a
+qdrant-client method name and its keyword arguments) and receives each call's
+result; the store runs the same plan on ``QdrantClient`` or awaits it on
+``AsyncQdrantClient``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from qdrant_client import models
 
 from memori.backends.qdrant.payload import DENSE
-
-T = TypeVar("T")
+from memori.core.plan_store import Plan
 
 
 @dataclass(frozen=True)
@@ -25,10 +23,9 @@ class Call:
 
     method: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    tolerated: bool = False
+    """A failure becomes the step's result (the memori error) instead of being raised."""
 
-
-Op = Generator[Call, Any, T]
-"""An operation returning ``T``."""
 
 PAGE = 256
 """Points per scroll page and per upsert batch."""
@@ -37,7 +34,7 @@ PAGE = 256
 def scroll_page(
     collection: str, flt: models.Filter | None, *, limit: int, offset: Any = None,
     order_by: models.OrderBy | None = None, vectors: bool = False,
-) -> Op[tuple[list[models.Record], Any]]:
+) -> Plan[tuple[list[models.Record], Any]]:
     kwargs: dict[str, Any] = {
         "collection_name": collection, "scroll_filter": flt, "limit": limit,
         "with_payload": True, "with_vectors": [DENSE] if vectors else False,
@@ -52,7 +49,7 @@ def scroll_page(
 
 def scroll_all(
     collection: str, flt: models.Filter | None, *, vectors: bool = False,
-) -> Op[list[models.Record]]:
+) -> Plan[list[models.Record]]:
     """Every point matching ``flt`` (pages in point id order)."""
     records: list[models.Record] = []
     offset: Any = None
@@ -65,14 +62,14 @@ def scroll_all(
             return records
 
 
-def count(collection: str, flt: models.Filter | None) -> Op[int]:
+def count(collection: str, flt: models.Filter | None) -> Plan[int]:
     result: models.CountResult = yield Call(
         "count", {"collection_name": collection, "count_filter": flt, "exact": True}
     )
     return int(result.count)
 
 
-def delete_matching(collection: str, flt: models.Filter) -> Op[int]:
+def delete_matching(collection: str, flt: models.Filter) -> Plan[int]:
     """Delete the points matching ``flt``; returns how many there were."""
     records = yield from scroll_ids(collection, flt)
     ids: list[models.ExtendedPointId] = [r.id for r in records]
@@ -89,7 +86,7 @@ def delete_matching(collection: str, flt: models.Filter) -> Op[int]:
     return len(ids)
 
 
-def scroll_ids(collection: str, flt: models.Filter) -> Op[list[models.Record]]:
+def scroll_ids(collection: str, flt: models.Filter) -> Plan[list[models.Record]]:
     """Point ids (no payload) of every point matching ``flt``."""
     records: list[models.Record] = []
     offset: Any = None
@@ -103,38 +100,8 @@ def scroll_ids(collection: str, flt: models.Filter) -> Op[list[models.Record]]:
             return records
 
 
-def upsert(collection: str, points: list[models.PointStruct]) -> Op[None]:
+def upsert(collection: str, points: list[models.PointStruct]) -> Plan[None]:
     for start in range(0, len(points), PAGE):
         yield Call("upsert", {
             "collection_name": collection, "points": points[start : start + PAGE], "wait": True,
         })
-
-
-def run(op: Op[T], call: Callable[[Call], Any]) -> T:
-    """Drive ``op`` with a blocking ``call``; a call's exception is raised inside ``op``."""
-    try:
-        request = next(op)
-        while True:
-            try:
-                result = call(request)
-            except Exception as e:
-                request = op.throw(e)
-            else:
-                request = op.send(result)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def arun(op: Op[T], call: Callable[[Call], Awaitable[Any]]) -> T:
-    """Drive ``op`` with an awaitable ``call`` (the async twin of :func:`run`)."""
-    try:
-        request = next(op)
-        while True:
-            try:
-                result = await call(request)
-            except Exception as e:
-                request = op.throw(e)
-            else:
-                request = op.send(result)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]

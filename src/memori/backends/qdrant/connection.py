@@ -237,7 +237,7 @@ class Connection:
                         return getattr(client, call.method)(**call.kwargs)
                     return _step(getattr(self._async, call.method)(**call.kwargs))
             except Exception as e:
-                raise translate(call.method, e, self.secrets) from e
+                return self._failed(call, e)
 
     async def acall(self, call: Call) -> Any:
         """Await one call on the async client (what a store does when :attr:`native_async`)."""
@@ -248,7 +248,14 @@ class Connection:
                     await self._aprobe()
                     return await getattr(client, call.method)(**call.kwargs)
             except Exception as e:
-                raise translate(call.method, e, self.secrets) from e
+                return self._failed(call, e)
+
+    def _failed(self, call: Call, error: Exception) -> Exception:
+        """The memori error for a failed call: raised, or returned when it is tolerated."""
+        translated = translate(call.method, error, self.secrets)
+        if call.tolerated:
+            return translated
+        raise translated from error
 
     def _probe(self) -> None:
         """Fail fast (``PROBE_TIMEOUT``) when the server cannot be reached at all: any

@@ -60,18 +60,11 @@ def memories(scope: Scope, *, include_superseded: bool = False) -> models.Filter
     return models.Filter(must=must)
 
 
-def item_ids(ids: Sequence[str], name: str) -> list[str]:
-    """Validated turn or memory ids: a sequence of valid ids (a bare str is refused)."""
-    if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
-        raise TypeError(f"{name}s must be a sequence of str")
-    return [check_id(i, name) for i in ids]
-
-
 def with_ids(base: models.Filter, ids: Sequence[str]) -> models.Filter:
     """``base`` narrowed to the given (validated) item ids, each a ``MatchValue``."""
     if not ids:
         raise ValueError("with_ids needs at least one id")
-    any_id: list[models.Condition] = [_eq(ITEM, i) for i in item_ids(ids, "item_id")]
+    any_id: list[models.Condition] = [_eq(ITEM, i) for i in ids]
     must = base.must
     kept: list[models.Condition] = (
         [] if must is None else list(must) if isinstance(must, list) else [must]

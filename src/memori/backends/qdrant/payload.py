@@ -21,8 +21,8 @@ from qdrant_client import models
 
 from memori.backends.qdrant import filters as f
 from memori.backends.qdrant.sparse import document_vector
-from memori.core.errors import DimensionMismatchError
 from memori.core.models import ExtractState, Memory, Turn
+from memori.core.store_rules import check_vector
 
 DENSE = "dense"
 TEXT = "text"
@@ -35,24 +35,12 @@ def point_id(entity_id: str, item_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{entity_id}\x00{item_id}"))
 
 
-def check_vector(vector: Sequence[float], dim: int | None) -> list[float]:
-    """``vector`` as a list of finite floats of the store's dimension, else raise."""
-    values = [float(x) for x in vector]
-    if dim is None or len(values) != dim:
-        raise DimensionMismatchError(
-            f"vector has {len(values)} components, the store expects {dim}"
-        )
-    if not all(math.isfinite(x) for x in values):
-        raise ValueError("vector components must be finite numbers")
-    return values
-
-
 def _vectors(
     content: str, embedding: Sequence[float] | None, dim: int | None, avg_len: float
 ) -> dict[str, Any]:
     vectors: dict[str, Any] = {}
     if embedding is not None and dim is not None:
-        vectors[DENSE] = check_vector(embedding, dim)
+        vectors[DENSE] = check_vector(embedding, dim).tolist()
     indices, values = document_vector(content, avg_len=avg_len)
     if indices:
         vectors[TEXT] = models.SparseVector(indices=indices, values=values)

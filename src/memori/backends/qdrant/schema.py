@@ -17,9 +17,10 @@ from typing import Any
 from qdrant_client import models
 
 from memori.backends.qdrant import filters as f
-from memori.backends.qdrant.calls import Call, Op
+from memori.backends.qdrant.calls import Call
 from memori.backends.qdrant.payload import DENSE, TEXT
 from memori.core.errors import ConfigurationError, DimensionMismatchError, SchemaTooNewError
+from memori.core.plan_store import Plan
 
 SCHEMA_VERSION = 1
 _PREFIX = re.compile(r"^[A-Za-z0-9_\-]{0,64}$")
@@ -83,23 +84,21 @@ class Features:
     idf_per_entity: bool
 
 
-def _exists(name: str) -> Op[bool]:
+def _exists(name: str) -> Plan[bool]:
     found: bool = yield Call("collection_exists", {"collection_name": name})
     return found
 
 
-def _create(name: str, **kwargs: Any) -> Op[None]:
+def _create(name: str, **kwargs: Any) -> Plan[None]:
     """Create a collection unless it exists; losing a creation race is fine."""
     if (yield from _exists(name)):
         return
-    try:
-        yield Call("create_collection", {"collection_name": name, **kwargs})
-    except Exception:
-        if not (yield from _exists(name)):
-            raise
+    failed = yield Call("create_collection", {"collection_name": name, **kwargs}, tolerated=True)
+    if isinstance(failed, Exception) and not (yield from _exists(name)):
+        raise failed
 
 
-def _item_collection(layout: Layout, name: str, indexes: dict[str, Any]) -> Op[None]:
+def _item_collection(layout: Layout, name: str, indexes: dict[str, Any]) -> Plan[None]:
     vectors: dict[str, models.VectorParams] = {}
     if layout.vector_dim is not None:
         vectors[DENSE] = models.VectorParams(
@@ -119,16 +118,16 @@ def _item_collection(layout: Layout, name: str, indexes: dict[str, Any]) -> Op[N
         })
 
 
-def _step_1(layout: Layout) -> Op[None]:
+def _step_1(layout: Layout) -> Plan[None]:
     yield from _item_collection(layout, layout.turns, TURN_INDEXES)
     yield from _item_collection(layout, layout.memories, MEMORY_INDEXES)
 
 
-STEPS: dict[int, Callable[[Layout], Op[None]]] = {1: _step_1}
+STEPS: dict[int, Callable[[Layout], Plan[None]]] = {1: _step_1}
 """Setup steps by version; each creates what it needs only when it is missing."""
 
 
-def _read_meta(layout: Layout) -> Op[dict[str, Any] | None]:
+def _read_meta(layout: Layout) -> Plan[dict[str, Any] | None]:
     if not (yield from _exists(layout.meta)):
         return None
     records: list[models.Record] = yield Call(
@@ -137,7 +136,7 @@ def _read_meta(layout: Layout) -> Op[dict[str, Any] | None]:
     return dict(records[0].payload or {}) if records else None
 
 
-def _write_meta(layout: Layout, version: int) -> Op[None]:
+def _write_meta(layout: Layout, version: int) -> Plan[None]:
     yield from _create(layout.meta, vectors_config={})
     yield Call("upsert", {
         "collection_name": layout.meta, "wait": True,
@@ -148,7 +147,7 @@ def _write_meta(layout: Layout, version: int) -> Op[None]:
     })
 
 
-def _check_dimension(layout: Layout, collection: str) -> Op[None]:
+def _check_dimension(layout: Layout, collection: str) -> Plan[None]:
     if layout.vector_dim is None:
         return
     info: models.CollectionInfo = yield Call("get_collection", {"collection_name": collection})
@@ -171,7 +170,7 @@ def _server_version(raw: str) -> tuple[int, int]:
     return major, minor
 
 
-def _features(local: bool, idf_per_entity: bool | None) -> Op[Features]:
+def _features(local: bool, idf_per_entity: bool | None) -> Plan[Features]:
     if idf_per_entity is not None:
         return Features(idf_per_entity=idf_per_entity)
     if local:
@@ -181,7 +180,7 @@ def _features(local: bool, idf_per_entity: bool | None) -> Op[Features]:
     return Features(idf_per_entity=supported and hasattr(models, "IdfCorpusParams"))
 
 
-def setup(layout: Layout, *, local: bool, idf_per_entity: bool | None) -> Op[Features]:
+def setup(layout: Layout, *, local: bool, idf_per_entity: bool | None) -> Plan[Features]:
     """Bring the collections to ``SCHEMA_VERSION`` and check the dimension."""
     meta = yield from _read_meta(layout)
     version = int(meta.get("schema_version", 0)) if meta else 0

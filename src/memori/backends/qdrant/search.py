@@ -12,24 +12,23 @@ The scope filter is on every prefetch and on the fused query.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from qdrant_client import models
 
-from memori.backends.qdrant.calls import Call, Op
-from memori.backends.qdrant.payload import DENSE, TEXT, check_vector
-from memori.backends.qdrant.sparse import query_vector, text_score
-from memori.core.errors import ConfigurationError
+from memori.backends.qdrant.calls import Call
+from memori.backends.qdrant.payload import DENSE, TEXT
+from memori.backends.qdrant.sparse import query_vector
 from memori.core.models import Hit, Memory, Turn
+from memori.core.plan_store import Plan
+from memori.core.scores import cosine_score, relevance_score
+from memori.core.store_rules import check_vector
 
-ItemT = TypeVar("ItemT", Turn, Memory)
+Decode = Callable[[dict[str, Any], Any], Turn | Memory]
+"""Builds the item of a point from its payload and vectors."""
 RRF_K = 2
 """Qdrant's reciprocal rank fusion constant: rank r (from 1) adds 1 / (r + k - 1)."""
 PREFETCH_FLOOR = 50
-
-
-def vector_score(cosine: float) -> float:
-    return min(1.0, max(0.0, (1.0 + cosine) / 2.0))
 
 
 def fused_score(rrf: float, rankings: int) -> float:
@@ -49,25 +48,21 @@ def _idf(flt: models.Filter, per_entity: bool) -> models.SearchParams | None:
 def search(
     collection: str,
     flt: models.Filter,
-    decode: Callable[[dict[str, Any], Any], ItemT],
+    decode: Decode,
     *,
     text: str | None,
     vector: Sequence[float] | None,
     limit: int,
     vector_dim: int | None,
     idf_per_entity: bool,
-) -> Op[list[Hit]]:
+) -> Plan[list[Hit]]:
     """Hits of ``collection`` inside ``flt``, best first (ties: older, then smaller id).
 
     Text with no words and no vector gives no hits; ``flt`` is also the IDF corpus.
     """
     if text is None and vector is None:
         raise ValueError("search needs text, a vector, or both")
-    if type(limit) is not int or limit < 0:
-        raise ValueError("limit must be a non-negative int")
-    if vector is not None and vector_dim is None:
-        raise ConfigurationError("this store was opened without vectors (vector_dim=None)")
-    dense = check_vector(vector, vector_dim) if vector is not None else None
+    dense = check_vector(vector, vector_dim).tolist() if vector is not None else None
     indices, values = query_vector(text) if text else ([], [])
     sparse = models.SparseVector(indices=indices, values=values) if indices else None
     if limit == 0 or (dense is None and sparse is None):
@@ -88,10 +83,10 @@ def search(
         signal, mapping = "fused", _fused_pair
     elif sparse is not None:
         kwargs.update(query=sparse, using=TEXT, search_params=_idf(flt, idf_per_entity))
-        signal, mapping = "text", text_score
+        signal, mapping = "text", relevance_score
     else:
         kwargs.update(query=dense, using=DENSE)
-        signal, mapping = "vector", vector_score
+        signal, mapping = "vector", cosine_score
     response: models.QueryResponse = yield Call("query_points", kwargs)
     hits: list[Hit] = []
     for point in response.points:

@@ -66,10 +66,3 @@ def query_vector(text: str) -> tuple[list[int], list[float]]:
     """(indices, values) of a query: each distinct word once, a long query's last
     :data:`MAX_QUERY_WORDS` content words; empty when it has no words."""
     return _merge({word_index(w): 1.0 for w in bounded_terms(words(text), MAX_QUERY_WORDS)})
-
-
-def text_score(raw: float) -> float:
-    """Map an unbounded BM25 score (>= 0) into [0, 1), keeping the order."""
-    if raw <= 0.0:
-        return 0.0
-    return raw / (raw + 1.0)

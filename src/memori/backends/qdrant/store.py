@@ -11,27 +11,28 @@ See :mod:`urls` for the URL forms and :mod:`connection` for sync/async clients.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from memori.backends.qdrant import operations as ops
-from memori.backends.qdrant.aio import AsyncTwins
-from memori.backends.qdrant.calls import Op, run
 from memori.backends.qdrant.connection import Connection
+from memori.backends.qdrant.operations import QdrantPlans
 from memori.backends.qdrant.schema import Features, Layout, setup
 from memori.backends.qdrant.urls import parse_url
 from memori.core.capabilities import Capability
 from memori.core.errors import ConfigurationError
-from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
-from memori.core.protocols import Record
-from memori.core.store_base import StoreBase
+from memori.core.models import Memory, Turn
+from memori.core.plan_store import Plan, Work, adrive, drive
 
 T = TypeVar("T")
 _STORE_OPTIONS = frozenset({"avg_len", "tenant_hnsw", "idf_per_entity"})
 
 
-class QdrantStore(AsyncTwins, StoreBase):
-    """A memori store on Qdrant (server or qdrant-client local mode), sync and async."""
+class QdrantStore(QdrantPlans):
+    """A memori store on Qdrant (server or qdrant-client local mode), sync and async.
+
+    Plans run on ``QdrantClient``, or are awaited on ``AsyncQdrantClient`` when
+    async is native (a server); local mode runs async calls in a worker thread.
+    """
 
     name = "qdrant"
 
@@ -68,121 +69,51 @@ class QdrantStore(AsyncTwins, StoreBase):
                 caps.add(Capability.NATIVE_VECTOR_INDEX)
         return frozenset(caps)
 
-    # running operations
+    # the runners: set up on first use, then the plan
 
-    def _setup_op(self) -> Op[Features]:
+    def _plan_setup(self) -> Plan[Features]:
         return setup(self._layout, local=self._conn.local, idf_per_entity=self._idf_option)
 
-    def _run(self, op: Op[T]) -> T:
-        return run(op, self._conn.call)
-
-    def _features_sync(self) -> Features:
+    def run(self, plan: Plan[T], work: Work) -> T:
         if self._features is None:
             with self._setup_lock:
-                if self._features is None:
-                    self._features = self._run(self._setup_op())
-        return self._features
+                drive(self._plan_features(), self._conn.call)
+        return drive(plan, self._conn.call)
 
-    def _exec(self, op: Op[T]) -> T:
-        """Run ``op`` after making sure setup has run on this handle."""
-        self._features_sync()
-        return self._run(op)
+    async def arun(self, plan: Plan[T], work: Work) -> T:
+        if not self._conn.native_async:
+            return await super().arun(plan, work)
+        if self._features is None:
+            await adrive(self._plan_features(), self._conn.acall)
+        return await adrive(plan, self._conn.acall)
 
     # lifecycle
 
     def setup(self) -> None:
         with self._setup_lock:
-            self._features = self._run(self._setup_op())
+            self._features = drive(self._plan_setup(), self._conn.call)
+
+    async def asetup(self) -> None:
+        if not self._conn.native_async:
+            return await super().asetup()
+        self._features = await adrive(self._plan_setup(), self._conn.acall)
 
     def close(self) -> None:
         self._conn.close()
 
-    # turns
+    async def aclose(self) -> None:
+        await self._conn.aclose()
 
-    def append_turns(self, turns: Sequence[Turn]) -> None:
-        self._exec(ops.append_turns(self._layout, turns))
-
-    def list_turns(self, scope: Scope, *, limit: int | None = None) -> list[Turn]:
-        return self._exec(ops.list_turns(self._layout, scope, limit))
-
-    def count_turns(self, scope: Scope) -> int:
-        return self._exec(ops.count_turns(self._layout, scope))
-
-    def delete_turns(self, scope: Scope, turn_ids: Sequence[str] | None = None) -> int:
-        return self._exec(ops.delete_turns(self._layout, scope, turn_ids))
-
-    def search_turns(
-        self, scope: Scope, *, text: str | None = None,
-        vector: Sequence[float] | None = None, limit: int = 10,
-    ) -> list[Hit]:
-        features = self._features_sync()
-        return self._run(ops.search_turns(self._layout, features, scope, text, vector, limit))
-
-    # memories
-
-    def put_memories(self, memories: Sequence[Memory]) -> None:
-        self._exec(ops.put_memories(self._layout, memories))
-
-    def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
-        return self._exec(ops.get_memory(self._layout, scope, memory_id))
-
-    def list_memories(
-        self, scope: Scope, *, include_superseded: bool = False,
-        limit: int | None = None, offset: int = 0,
-    ) -> list[Memory]:
-        return self._exec(
-            ops.list_memories(self._layout, scope, include_superseded, limit, offset)
-        )
-
-    def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int:
-        return self._exec(ops.count_memories(self._layout, scope, include_superseded))
-
-    def update_memory(self, scope: Scope, memory_id: str, changes: Mapping[str, Any]) -> bool:
-        return self._exec(ops.update_memory(self._layout, scope, memory_id, changes))
-
-    def delete_memories(self, scope: Scope, memory_ids: Sequence[str]) -> int:
-        return self._exec(ops.delete_memories(self._layout, scope, memory_ids))
-
-    def search_memories(
-        self, scope: Scope, *, text: str | None = None,
-        vector: Sequence[float] | None = None, limit: int = 10,
-        include_superseded: bool = False,
-    ) -> list[Hit]:
-        features = self._features_sync()
-        return self._run(ops.search_memories(
-            self._layout, features, scope, text, vector, limit, include_superseded
-        ))
-
-    # whole entity
-
-    def forget(self, entity_id: str) -> int:
-        return self._exec(ops.forget(self._layout, entity_id))
+    # what PlanStore does not derive
 
     def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
-        return iter(self._exec(ops.scan(self._layout, entity_id)))
-
-    def import_records(self, records: Iterable[Record]) -> int:
-        return self._exec(ops.import_records(self._layout, records))
+        return iter(self.run(self.plan_scan(entity_id), Work("scan", entity_id, True)))
 
     def raw_count(self, entity_id: str) -> int:
-        return self._exec(ops.raw_count(self._layout, entity_id))
-
-    # outbox and admin
-
-    def outbox_pending(self, limit: int = 100) -> list[Turn]:
-        return self._exec(ops.outbox_pending(self._layout, limit))
-
-    def outbox_parked(self, limit: int = 100) -> list[Turn]:
-        return self._exec(ops.outbox_parked(self._layout, limit))
-
-    def outbox_mark(
-        self, entity_id: str, turn_ids: Sequence[str], state: ExtractState,
-        *, attempts: int | None = None, error: str | None = None,
-    ) -> None:
-        self._exec(ops.outbox_mark(self._layout, entity_id, turn_ids, state, attempts, error))
+        return self.run(self.plan_raw_count(entity_id), Work("raw_count", entity_id, True))
 
     def admin_stats(self) -> dict[str, Any]:
-        stats = self._exec(ops.admin_stats(self._layout))
+        stats = self.run(self.plan_admin_stats(), Work("admin_stats", None, True))
         stats["mode"] = "local" if self._conn.local else "server"
         return stats
 
