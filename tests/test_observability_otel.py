@@ -287,3 +287,23 @@ def test_switched_on_without_the_extra_names_it(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith(MissingExtraError.__name__), done.stdout
         assert "pip install 'memori[otel]'" in done.stdout
+
+
+def test_a_streamed_reply_is_recorded_under_the_calls_span(
+    traced: Memori, openai_server: OpenAIServer
+) -> None:
+    client = traced.llm.register(openai_server.client())
+    traced.attribution(entity_id=ENTITY, session_id="s-4")
+    EXPORTER.clear()
+    stream = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": ASKED}], stream=True)
+    reply = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert reply
+    spans = list(EXPORTER.get_finished_spans())
+    call = one(spans, "memori.call")
+    assert call.attributes is not None and call.attributes["gen_ai.request.stream"] is True
+    records = by_name(spans, "memori.record")
+    assert records and all(r.parent is not None and r.parent.span_id == call.context.span_id
+                           for r in records)
+    assert sum(r.attributes["memori.turns"] for r in records) == 2  # type: ignore[index]
+    assert reply not in everything(spans)
