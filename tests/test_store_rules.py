@@ -79,6 +79,8 @@ def test_a_patch_is_checked_and_normalised() -> None:
         check_patch({"content": 3}, 2)
     with pytest.raises(DimensionMismatchError):
         check_patch({"embedding": [1.0, 2.0, 3.0]}, 2)
+    # a store opened without vectors keeps none, as put_memories drops them
+    assert check_patch({"embedding": [1.0, 2.0, 3.0]}, None) == {"embedding": None}
     with pytest.raises(InvalidIdError):
         check_patch({"superseded_by": "bad\x00id"}, 2)
 

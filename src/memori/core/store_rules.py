@@ -80,7 +80,8 @@ def check_patch(changes: Mapping[str, Any], dim: int | None) -> dict[str, Any]:
     """The changes of ``update_memory`` checked and in their stored types.
 
     Unknown fields are a ``ValueError``; ``embedding`` comes back as a tuple of
-    float32 values (or None), ``kind`` as a str.
+    float32 values (None when cleared or when the store keeps no vectors), ``kind``
+    as a str.
     """
     unknown = set(changes) - MEMORY_PATCH_FIELDS
     if unknown:
@@ -111,7 +112,9 @@ def _time(value: Any, _dim: int | None) -> float | None:
 
 
 def _embedding(value: Any, dim: int | None) -> tuple[float, ...] | None:
-    return None if value is None else tuple(check_vector(value, dim))
+    """A store opened with ``vector_dim=None`` keeps no vectors: the embedding is dropped,
+    as ``put_memories`` drops it (the reference store's rule)."""
+    return None if value is None or dim is None else tuple(check_vector(value, dim))
 
 
 _PATCH: dict[str, Any] = {

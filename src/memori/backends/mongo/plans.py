@@ -109,8 +109,6 @@ class MongoPlans(PlanStore):
         self, scope: Scope, memory_id: str, changes: Mapping[str, Any],
     ) -> Plan[bool]:
         where = f.both(f.memory_scope(scope), f.item_id(memory_id, "memory_id"))
-        if self.vector_dim is None and "embedding" in changes:
-            changes = {**changes, "embedding": None}  # a store opened without vectors keeps none
         checked = check_patch(changes, self.vector_dim)
         if not checked:
             return bool((yield Count(MEMORIES, where)))
