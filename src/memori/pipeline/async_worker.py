@@ -188,9 +188,8 @@ class AsyncOutboxWorker:
                 delay = min(self.policy.base_backoff * 2 ** failures, MAX_FAILURE_BACKOFF)
             if self._closing:
                 break
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+            with contextlib.suppress(asyncio.TimeoutError):  # Python 3.10: not TimeoutError
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
     async def _pass(self, generation: int) -> bool:
         """Start the jobs that are ready; returns whether turns wait (retry or busy)."""
