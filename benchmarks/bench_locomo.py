@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ def data_path() -> Path:
 def parse_date(text: str) -> float:
     """A LoCoMo session date ("1:56 pm on 8 May, 2023") as a UTC epoch timestamp."""
     return datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y").replace(
-        tzinfo=UTC
+        tzinfo=timezone.utc
     ).timestamp()
 
 

@@ -11,13 +11,17 @@ import inspect
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
 import memori
 from memori.core import errors
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pytest depends on tomli before 3.11
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"

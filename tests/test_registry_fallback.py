@@ -13,13 +13,17 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from memori.core.registry import BUILTIN_PLUGINS, Plugins
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pytest depends on tomli before 3.11
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 

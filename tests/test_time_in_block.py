@@ -4,7 +4,7 @@ day a memory is about (``event_date``), resolved by the extractor against the tu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from memori.extractors.when import event_date
 from memori.llm.context import OPEN_TAG, build_block
 from memori.testing import OpenAIServer
 
-MONDAY_8_MAY_2023 = datetime(2023, 5, 8, 13, 56, tzinfo=UTC).timestamp()
+MONDAY_8_MAY_2023 = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc).timestamp()
 
 
 @pytest.mark.parametrize(("text", "about"), [
@@ -102,7 +102,7 @@ def test_when_did_i_end_to_end(mem: Memori) -> None:
             {"role": "user", "content": "When did I run my first marathon?"}])
         [block] = [str(m["content"]) for m in server.last_request("chat").messages
                    if str(m.get("content")).startswith(OPEN_TAG)]
-    today = datetime.now(UTC).date()
+    today = datetime.now(timezone.utc).date()
     monday_before = today - timedelta(days=today.weekday() + 7)
     assert f"{today.isoformat()} (UTC)." in block
     assert (f"({today.isoformat()}, about {monday_before.isoformat()}) "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from memori.core.strenum import StrEnum
 
 
 class Capability(StrEnum):

@@ -7,10 +7,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Any
 
 from memori.core.ids import check_id, check_optional_id
+from memori.core.strenum import StrEnum
 
 _clock_lock = threading.Lock()
 _last_tick = 0.0

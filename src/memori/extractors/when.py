@@ -11,7 +11,7 @@ memory's ``event_date`` metadata and the context block shows it.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december")
@@ -36,7 +36,7 @@ _RELATIVE = re.compile(r"\b(yesterday|today|tonight|tomorrow|"
 
 def event_date(text: str, said_at: float) -> str | None:
     """The day (or month, or year) ``text`` is about, resolved against ``said_at``."""
-    said = datetime.fromtimestamp(said_at, UTC).date()
+    said = datetime.fromtimestamp(said_at, timezone.utc).date()
     for resolve in (_absolute, _relative, _ago, _month, _year):
         found = resolve(text, said)
         if found is not None:

@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -87,13 +87,13 @@ def _turn_line(turn: Turn) -> str:
 def day(timestamp: float) -> str:
     """The UTC calendar day of an epoch timestamp, as ``2026-05-08``."""
     try:
-        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+        return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
     except (OverflowError, OSError, ValueError):
         return "undated"
 
 
 def today_line(now: float) -> str:
-    moment = datetime.fromtimestamp(now, UTC)
+    moment = datetime.fromtimestamp(now, timezone.utc)
     return f"Today is {moment.strftime('%A')}, {moment.strftime('%Y-%m-%d')} (UTC)."
 
 

@@ -12,9 +12,9 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, TypeAlias
 
+from memori.core.strenum import StrEnum
 from memori.testing.openai_records import RecordedRequest, content_text
 
 __all__ = [

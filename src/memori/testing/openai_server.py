@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from memori.testing.openai_chat import chat_completion, chat_completion_events
 from memori.testing.openai_defaults import default_text
@@ -35,6 +35,7 @@ from memori.testing.openai_script import (
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 __all__ = ["DEFAULT_MODELS", "OpenAIServer"]
 

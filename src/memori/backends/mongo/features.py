@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from pymongo.errors import OperationFailure
@@ -28,6 +27,7 @@ from memori.backends.mongo.ops import (
 from memori.backends.mongo.schema import MEMORIES, TURNS
 from memori.core import ConfigurationError, DimensionMismatchError
 from memori.core.plan_store import Plan
+from memori.core.strenum import StrEnum
 
 TEXT_INDEX = "entity_id_1_content_text"
 RECHECK_SECONDS = 30.0
