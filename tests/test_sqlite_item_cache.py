@@ -701,13 +701,13 @@ def test_a_row_the_caches_hold_wrongly_is_never_returned(db_url: str) -> None:
     scope = Scope("e", "a")
     assert len(s.search_memories(scope, text="alpha", vector=[1.0, 0, 0, 0], limit=5)) == 2
     assert len(s.recent_turns(scope.with_session("s1"), limit=5)) == 3
-    sets = s._cache._sets
-    assert sets is not None and sets.items is not None
+    items = s._cache.items
+    assert items is not None
     for kind, item_id, wrong in (
         ("memories", theirs.id, replace(theirs, process_id="b")),
         ("turns", turns[1].id, replace(turns[1], session_id="s2")),
     ):
-        held = sets.items.get((kind, "e"))  # type: ignore[arg-type]
+        held = items.get((kind, "e"))  # type: ignore[arg-type]
         assert held is not None
         held._items[held._slots[item_id]] = wrong  # the masks still say "visible"
     for text, vector in (("alpha", None), (None, [1.0, 0, 0, 0]), ("alpha", [1.0, 0, 0, 0])):

@@ -5,14 +5,14 @@ tells it when an entity changed or was forgotten. Each answer is either complete
 every item re-checked with core's visibility rules (``Memory.visible_to``,
 ``Turn.visible_to``) so a row a cache got wrong is dropped, never returned, or
 None / left out: bypass, SQL answers. Inside, per (kind, entity) sets of vectors
-and of items are kept current through entity versions and a change log (see
-``entity_cache`` and ``versions``).
+and of items, bounded (``set_cache``), kept current through entity versions and a
+change log (see ``entity_cache`` and ``versions``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -23,20 +23,23 @@ from sqlalchemy.engine import Connection
 
 from memori.backends.sqlite import versions
 from memori.backends.sqlite.audience import AudienceColumns, BoolArray
-from memori.backends.sqlite.entity_cache import EntityCache, EntityView, MaskOf
+from memori.backends.sqlite.entity_cache import ChangeLog, EntityView, MaskOf, catch_up_held
 from memori.backends.sqlite.fts import query_tokens
-from memori.backends.sqlite.item_set import Item
-from memori.backends.sqlite.versions import Kind
+from memori.backends.sqlite.item_set import Item, ItemSet
+from memori.backends.sqlite.set_cache import SetCache
+from memori.backends.sqlite.vector_set import VectorSet
+from memori.backends.sqlite.versions import KINDS, Kind, read_items, scan_vectors
 from memori.core.models import Memory, Scope, Turn
 from memori.core.scores import cosine_score
 
 Ranked = list[tuple[Item, float]]
 """``(item, score)`` best first, scores in [0, 1] as the SQL paths give them."""
-log = logging.getLogger("memori.sqlite")
+logger = logging.getLogger("memori.sqlite")
 
 
 class Accelerator:
-    """Searches and reads served in process when the entity's sets are cached."""
+    """Searches and reads served in process when the entity's sets are cached: the
+    store's sets of vectors and of items, by (kind, entity)."""
 
     def __init__(
         self, *, read: Callable[[], AbstractContextManager[Connection]],
@@ -46,10 +49,14 @@ class Accelerator:
         """``read`` opens a read transaction (for ``changed``); a bound of 0 turns
         that cache off (both off: every call bypasses)."""
         self._read = read
-        self._sets = EntityCache(
-            tables=tables, to_model=to_model, dim=dim, vector_items=vector_items,
-            item_items=item_items, item_admit_after=item_admit_after,
-        ) if vector_items > 0 or item_items > 0 else None
+        self.tables = tables
+        self.to_model = to_model
+        self.dim = dim
+        self.nbytes = 0 if dim is None else dim * 4
+        self.vectors: SetCache[VectorSet] | None = (
+            SetCache(vector_items) if vector_items > 0 and dim is not None else None)
+        self.items: SetCache[ItemSet] | None = (
+            SetCache(item_items, admit_after=item_admit_after) if item_items > 0 else None)
 
     def search(
         self, conn: Connection, kind: Kind, scope: Scope, *, include_superseded: bool,
@@ -88,51 +95,91 @@ class Accelerator:
     def changed(self, kind: Kind, entity_ids: Iterable[str]) -> None:
         """After a write: bring the cached sets of these entities forward now, in the
         writer's thread (the recorder, the extraction worker), so the next search,
-        often on a caller's critical path, has nothing to catch up. Best effort: the
-        write is committed, and a search catches up by itself anyway."""
-        sets = self._sets
-        held = [] if sets is None else [e for e in entity_ids if sets.holds(kind, e)]
-        if sets is None or not held:
+        often on a caller's critical path, has nothing to catch up; never builds a
+        set. Best effort: the write is committed, and a search catches up anyway."""
+        held = [e for e in entity_ids if self.holds(kind, e)]
+        if not held:
             return
         try:
             with self._read() as conn:
                 for entity_id in held:
-                    sets.refresh(conn, kind, entity_id)
+                    version = versions.read_version(conn, kind, entity_id)
+                    if version is None:
+                        continue
+                    log = ChangeLog(conn, kind, entity_id)
+                    if self.vectors is not None:
+                        catch_up_held(self.vectors, log, version, self.catch_up_vectors)
+                    if self.items is not None:
+                        catch_up_held(self.items, log, version, self.catch_up_items)
         except Exception as e:  # the next search catches up (or reports) by itself
-            log.debug("memori: refreshing the SQLite caches failed (%s)", type(e).__name__)
+            logger.debug("memori: refreshing the SQLite caches failed (%s)", type(e).__name__)
 
     def delete_log(self, conn: Connection, entity_id: str) -> None:
         """In ``forget``'s transaction, after its deletes (their triggers log): drop
         the entity's versions and change log."""
         versions.delete_entity(conn, entity_id)
 
-    def forget(self, entity_id: str) -> None:
-        """After ``forget`` committed: drop every set of the entity."""
-        if self._sets is not None:
-            self._sets.discard(entity_id)
+    def forget(self, entity_id: str, kinds: Sequence[Kind] = KINDS) -> None:
+        """Drop the entity's sets (after ``forget`` committed: all of them)."""
+        for cache in self._caches():
+            cache.discard(entity_id, kinds=kinds)
 
     def log_rows(self, conn: Connection, entity_id: str) -> int:
         """The entity's version and change-log rows (part of ``raw_count``)."""
         return versions.count_rows(conn, entity_id)
 
     def holds(self, kind: Kind, entity_id: str) -> bool:
-        """Whether any set of (kind, entity) is cached."""
-        return self._sets is not None and self._sets.holds(kind, entity_id)
+        """Whether any set of (kind, entity) is cached (cheap: no SQL)."""
+        return any(cache.get((kind, entity_id)) is not None for cache in self._caches())
 
     def stats(self) -> dict[str, Any]:
-        sets = self._sets
-        return {
-            "vector_cache": None if sets is None or sets.vectors is None
-            else sets.vectors.stats(),
-            "item_cache": None if sets is None or sets.items is None else sets.items.stats(),
-        }
+        return {"vector_cache": None if self.vectors is None else self.vectors.stats(),
+                "item_cache": None if self.items is None else self.items.stats()}
 
     def close(self) -> None:
-        if self._sets is not None:
-            self._sets.clear()
+        for cache in self._caches():
+            cache.clear()
+
+    def _caches(self) -> list[SetCache[Any]]:
+        return [cache for cache in (self.vectors, self.items) if cache is not None]
 
     def _view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView | None:
-        return None if self._sets is None else self._sets.view(conn, kind, entity_id)
+        """The entity's sets of ``kind`` as of now (the version is read here, once);
+        None when both caches are off.
+
+        No version means no rows: sets still held were of an entity forgotten by
+        another process (or connection), and are dropped.
+        """
+        if self.vectors is None and self.items is None:
+            return None
+        version = versions.read_version(conn, kind, entity_id)
+        if version is None and self.holds(kind, entity_id):
+            self.forget(entity_id, kinds=(kind,))
+        return EntityView(self, ChangeLog(conn, kind, entity_id), version)
+
+    # building and catching up (called by the entity's view)
+
+    def build_vectors(self, conn: Connection, kind: Kind, entity_id: str,
+                      version: int) -> VectorSet:
+        assert self.dim is not None
+        return VectorSet(self.dim, version, scan_vectors(conn, kind, entity_id, self.nbytes))
+
+    def catch_up_vectors(self, conn: Connection, kind: Kind, entity_id: str,
+                         found: VectorSet, changed: Sequence[str]) -> None:
+        rows = scan_vectors(conn, kind, entity_id, self.nbytes, ids=changed)
+        found.remove(changed)
+        found.upsert(rows)
+
+    def build_items(self, conn: Connection, kind: Kind, entity_id: str,
+                    version: int) -> ItemSet:
+        return ItemSet(version, read_items(conn, self.tables[kind], entity_id,
+                                           self.to_model[kind]))
+
+    def catch_up_items(self, conn: Connection, kind: Kind, entity_id: str,
+                       found: ItemSet, changed: Sequence[str]) -> None:
+        items = read_items(conn, self.tables[kind], entity_id, self.to_model[kind], changed)
+        found.remove(changed, compact=False)
+        found.upsert(items)
 
 
 def _mask(turns: bool, scope: Scope, include_superseded: bool) -> MaskOf:

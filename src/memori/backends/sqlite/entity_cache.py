@@ -1,6 +1,6 @@
 """The SQLite store's in-process copy of an entity: its vectors and its items, kept current.
 
-For each (kind, entity) searched, the store keeps a ``VectorSet`` (when it has
+For each (kind, entity) searched, the accelerator keeps a ``VectorSet`` (when it has
 vectors) and an ``ItemSet`` (the items and their words), each labelled with the
 entity version of revision 0004 that it matches. A search reads the current
 version first (one indexed row), then uses each set at that version: brought
@@ -18,19 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
 from memori.backends.sqlite import versions
 from memori.backends.sqlite.audience import AudienceColumns, BoolArray
 from memori.backends.sqlite.item_set import Item, ItemSet
 from memori.backends.sqlite.set_cache import CachedSet, SetCache
-from memori.backends.sqlite.vector_set import VectorSet
-from memori.backends.sqlite.versions import Key, Kind, read_items, scan_vectors
+from memori.backends.sqlite.versions import Key, Kind, read_items
+
+if TYPE_CHECKING:
+    from memori.backends.sqlite.accelerator import Accelerator
 
 S = TypeVar("S", bound=CachedSet)
 T = TypeVar("T")
@@ -38,98 +39,6 @@ Build = Callable[[Connection, Kind, str, int], S]
 """Builds a set of (kind, entity) at a version from one scan."""
 CatchUp = Callable[[Connection, Kind, str, S, Sequence[str]], None]
 """Applies the changed item ids to a set (held locked)."""
-
-
-class EntityCache:
-    """The store's sets of vectors and of items, by (kind, entity)."""
-
-    def __init__(
-        self, *, tables: dict[Kind, Table], to_model: dict[Kind, Callable[[Any], Item]],
-        dim: int | None, vector_items: int, item_items: int, item_admit_after: int = 0,
-    ) -> None:
-        self.tables = tables
-        self.to_model = to_model
-        self.dim = dim
-        self.nbytes = 0 if dim is None else dim * 4
-        self.vectors: SetCache[VectorSet] | None = (
-            SetCache(vector_items) if vector_items > 0 and dim is not None else None
-        )
-        self.items: SetCache[ItemSet] | None = (
-            SetCache(item_items, admit_after=item_admit_after) if item_items > 0 else None
-        )
-
-    def view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView:
-        """The entity's sets of ``kind`` as of now (the version is read here, once).
-
-        No version means no rows: sets still held were of an entity forgotten by
-        another process (or connection), and are dropped.
-        """
-        version = versions.read_version(conn, kind, entity_id)
-        if version is None and self.holds(kind, entity_id):
-            self.drop(kind, entity_id)
-        return EntityView(self, ChangeLog(conn, kind, entity_id), version)
-
-    def holds(self, kind: Kind, entity_id: str) -> bool:
-        """Whether any set of (kind, entity) is cached (cheap: no SQL)."""
-        key: Key = (kind, entity_id)
-        return any(cache is not None and cache.get(key) is not None
-                   for cache in (self.vectors, self.items))
-
-    def refresh(self, conn: Connection, kind: Kind, entity_id: str) -> None:
-        """Bring the cached sets of (kind, entity), if any, to the current version.
-
-        Called after this store's own writes, in the writer's thread, so the next
-        search finds them current; never builds a set.
-        """
-        version = versions.read_version(conn, kind, entity_id)
-        if version is None:
-            return
-        log = ChangeLog(conn, kind, entity_id)
-        if self.vectors is not None:
-            _catch_up_held(self.vectors, log, version, self.catch_up_vectors)
-        if self.items is not None:
-            _catch_up_held(self.items, log, version, self.catch_up_items)
-
-    def discard(self, entity_id: str) -> None:
-        """Drop every set of the entity (``forget``)."""
-        for cache in (self.vectors, self.items):
-            if cache is not None:
-                cache.discard(entity_id)
-
-    def drop(self, kind: Kind, entity_id: str) -> None:
-        """Drop the sets of (kind, entity)."""
-        for cache in (self.vectors, self.items):
-            if cache is not None:
-                cache.discard(entity_id, kinds=(kind,))
-
-    def clear(self) -> None:
-        for cache in (self.vectors, self.items):
-            if cache is not None:
-                cache.clear()
-
-    # building and catching up
-
-    def build_vectors(self, conn: Connection, kind: Kind, entity_id: str,
-                      version: int) -> VectorSet:
-        assert self.dim is not None
-        return VectorSet(self.dim, version, scan_vectors(conn, kind, entity_id, self.nbytes))
-
-    def catch_up_vectors(self, conn: Connection, kind: Kind, entity_id: str,
-                         found: VectorSet, changed: Sequence[str]) -> None:
-        rows = scan_vectors(conn, kind, entity_id, self.nbytes, ids=changed)
-        found.remove(changed)
-        found.upsert(rows)
-
-    def build_items(self, conn: Connection, kind: Kind, entity_id: str,
-                    version: int) -> ItemSet:
-        return ItemSet(version, read_items(conn, self.tables[kind], entity_id,
-                                           self.to_model[kind]))
-
-    def catch_up_items(self, conn: Connection, kind: Kind, entity_id: str,
-                       found: ItemSet, changed: Sequence[str]) -> None:
-        items = read_items(conn, self.tables[kind], entity_id, self.to_model[kind], changed)
-        found.remove(changed, compact=False)
-        found.upsert(items)
 
 
 MaskOf = Callable[[AudienceColumns], BoolArray]
@@ -144,7 +53,7 @@ class EntityView:
     often enough): the caller then searches in SQL.
     """
 
-    cache: EntityCache
+    cache: Accelerator
     log: ChangeLog
     version: int | None
     _items: ItemSet | None = field(default=None, init=False)
@@ -252,7 +161,7 @@ def _current(
     return built if cache.put(key, built, discards=discards) else None
 
 
-def _catch_up_held(
+def catch_up_held(
     cache: SetCache[S], log: ChangeLog, version: int, catch_up: CatchUp[S],
 ) -> None:
     key: Key = (log.kind, log.entity_id)
