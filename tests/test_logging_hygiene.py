@@ -24,10 +24,6 @@ from memori.testing import OpenAIServer
 
 SRC = Path(memori.__file__).resolve().parent
 SECRET = "orchid-ledger-5521"
-NOT_YET_NAMED = {
-    "backends/sqlite/erasure.py", "backends/sqlite/store.py", "backends/sqlite/accelerator.py",
-}
-"""Modules of the backend rework that still log to "memori.sqlite" by hand."""
 
 
 def logger_names() -> dict[str, list[str]]:
@@ -46,7 +42,7 @@ def test_every_module_logs_to_its_own_name() -> None:
     names = logger_names()
     assert len(names) >= 15  # the scan finds the loggers
     wrong = {module: args for module, args in names.items()
-             if module not in NOT_YET_NAMED and module != "observability/logs.py"
+             if module != "observability/logs.py"
              and any(a != "__name__" for a in args)}
     assert not wrong, f"loggers not named after their module: {wrong}"
 

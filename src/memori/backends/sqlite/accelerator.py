@@ -34,7 +34,7 @@ from memori.core.scores import cosine_score
 
 Ranked = list[tuple[Item, float]]
 """``(item, score)`` best first, scores in [0, 1] as the SQL paths give them."""
-logger = logging.getLogger("memori.sqlite")
+logger = logging.getLogger(__name__)
 
 
 class Accelerator:

@@ -29,7 +29,7 @@ from memori.backends.sql.tables import MEMORIES, TURNS
 from memori.backends.sqlite.fts import fts_table
 
 FTS_TABLES = (fts_table(TURNS), fts_table(MEMORIES))
-log = logging.getLogger("memori.sqlite")
+log = logging.getLogger(__name__)
 
 
 def purge_text_index(conn: Connection) -> None:

@@ -73,7 +73,7 @@ ITEM_CACHE_AFTER = 4
 are cached (one intercepted call makes 2-4: a one-off call never builds a set)."""
 
 T = TypeVar("T")
-log = logging.getLogger("memori.sqlite")
+log = logging.getLogger(__name__)
 
 
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
