@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -270,8 +271,18 @@ def test_doctor_reports_the_dimension_stats_reports(tmp_path: Path, embedder: st
 
 
 def test_doctor_on_postgres_reports_pgvector_not_sqlite_vec(pg_url: str) -> None:
-    stats = _json_cli("stats", "--embedder", "hash", pg_url)
-    doctor = _json_cli("doctor", "--embedder", "hash", pg_url)
+    # a database of its own: the shared one's public schema must stay free of memori
+    # tables (other tests read it through search_path)
+    from sqlalchemy import create_engine, make_url, text
+
+    database = f"memori_doctor_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    url = make_url(pg_url).set(database=database).render_as_string(hide_password=False)
+    stats = _json_cli("stats", "--embedder", "hash", url)
+    doctor = _json_cli("doctor", "--embedder", "hash", url)
     assert doctor["healthy"] is True
     assert "sqlite-vec" not in doctor
     assert doctor["pgvector"] == str(stats["pgvector"]) and doctor["pgvector"][0].isdigit()
