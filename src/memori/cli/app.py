@@ -13,6 +13,7 @@ from memori.cli import (
     chat_command,
     data_commands,
     doctor_command,
+    mcp_command,
     pipeline_commands,
     transfer_commands,
 )
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scope(p)
     p.add_argument("--model", default="gpt-4o-mini")
     p.add_argument("--session", help="continue this session id")
+    mcp_command.register(add)
     return parser
 
 
