@@ -12,6 +12,7 @@ from memori.core import (
     MemoriError,
     Memory,
     MemoryStore,
+    NotFoundError,
     Scope,
     Turn,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "MemoriError",
     "Memory",
     "MemoryStore",
+    "NotFoundError",
     "Scope",
     "Turn",
 ]

@@ -11,9 +11,21 @@ from __future__ import annotations
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from memori.core import Scope, check_id, check_optional_id
 from memori.core.models import new_id
+
+
+class _Current:
+    """Sentinel: take the persona from the current attribution."""
+
+    def __repr__(self) -> str:
+        return "CURRENT"
+
+
+CURRENT: Any = _Current()
+"""The default ``process_id=`` of scoped calls: the current attribution's persona."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from memori import settings as env
-from memori.attribution import EMPTY, Attribution, AttributionScope, next_attribution
+from memori.attribution import CURRENT, EMPTY, Attribution, AttributionScope, next_attribution
 from memori.config import open_backend
 from memori.core import (
     AsyncExtractor,
@@ -35,9 +35,17 @@ from memori.core import (
     Turn,
     check_id,
 )
-from memori.core.inputs import MAX_CONTENT_CHARS, check_limit, check_metadata, clean_text
+from memori.core.inputs import (
+    MAX_CONTENT_CHARS,
+    MAX_LIMIT,
+    check_limit,
+    check_metadata,
+    clean_text,
+)
 from memori.core.models import new_id
 from memori.extractors.resolve import resolve_extractor
+from memori.management import MemoryManagement
+from memori.memory_filters import MemoryFilter
 from memori.observability import (
     Observer,
     apply_log_settings,
@@ -51,6 +59,7 @@ from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS
 from memori.pipeline.outbox_logic import MAX_EXTRACT_CHARS, MAX_MEMORIES_PER_TURN, OutboxPolicy
 from memori.pipeline.reconcile import Reconciler
 from memori.pipeline.write_path import Metrics, WritePath
+from memori.retrieval.budget import select_within_budget
 from memori.retrieval.resolve import resolve_retriever
 from memori.settings import DEFAULT
 
@@ -60,22 +69,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_BUDGET = 1000
+FILTER_OVERFETCH = 5
+"""A filtered recall ranks this many times ``limit`` candidates before filtering."""
 
 
 __all__ = ["CURRENT", "Memori", "Metrics"]
 
 
-class _Current:
-    """Sentinel: take the persona from the current attribution."""
-
-    def __repr__(self) -> str:
-        return "CURRENT"
-
-
-CURRENT: Any = _Current()
-
-
-class Memori:
+class Memori(MemoryManagement):
     """Long-term memory for an LLM application, stored in the database it already runs.
 
     ``conn`` is a URL (``sqlite:///...``, ``postgresql://...``, ``mongodb://...``,
@@ -289,27 +290,39 @@ class Memori:
     def recall(
         self, query: str, *, limit: int | None = None, token_budget: int | None = None,
         include_history: bool = False, entity_id: str | None = None, process_id: Any = CURRENT,
-        min_relevance: float = 0.0,
+        min_relevance: float = 0.0, kind: str | None = None,
+        metadata: dict[str, Any] | None = None, since: Any = None, until: Any = None,
     ) -> list[Hit]:
         """What the current scope (or the one named) remembers about ``query``, best first.
 
         Every hit carries its absolute ``relevance`` (and ``overlap``, ``cosine``) in
         ``signals``; ``min_relevance`` leaves out hits below it (default 0: all ranked
         hits; the LLM path injects only those at or above the retriever's floor, 0.5).
+        ``kind``, ``metadata`` (each key equal) and ``since`` / ``until`` (``created_at``
+        bounds) filter the hits; ``kind`` and ``metadata`` leave turns out.
         Sees the turns this process recorded for the entity (it waits briefly for them).
         """
         query = clean_text(query, "query", max_chars=self.max_content_chars)
         limit = self.recall_limit if limit is None else check_limit(limit)
         if type(min_relevance) not in (int, float) or not 0 <= min_relevance <= 1:
             raise ValueError(f"min_relevance must be from 0 to 1, got {min_relevance!r}")
+        wanted = MemoryFilter.of(kind=kind, metadata=metadata, since=since, until=until)
         scope = self._scope_for(entity_id, process_id)
         self.pipeline.wait_for(scope.entity_id)
         floor = {"min_relevance": float(min_relevance)} if _takes_floor(self.retriever) else {}
         with self.observer.recall(scope, query) as span:
-            return span.found(self.retriever.retrieve(
-                self.store, scope, query, limit=limit,
-                token_budget=token_budget, include_history=include_history, **floor,
-            ))
+            if not wanted.active:
+                return span.found(self.retriever.retrieve(
+                    self.store, scope, query, limit=limit,
+                    token_budget=token_budget, include_history=include_history, **floor,
+                ))
+            # filters apply after ranking: ask for more candidates, then fit the budget
+            hits = self.retriever.retrieve(
+                self.store, scope, query, limit=min(MAX_LIMIT, limit * FILTER_OVERFETCH),
+                token_budget=None, include_history=include_history, **floor,
+            )
+            kept = [h for h in hits if isinstance(h.item, Memory | Turn) and wanted.matches(h.item)]
+            return span.found(select_within_budget(kept, limit, token_budget))
 
     def memories(self, *, include_history: bool = False, limit: int | None = None) -> list[Memory]:
         """The memories the current scope sees, oldest first (after its entity's own
@@ -319,17 +332,6 @@ class Memori:
         scope = self.scope()
         self.pipeline.wait_for(scope.entity_id)
         return self.store.list_memories(scope, include_superseded=include_history, limit=limit)
-
-    def forget(self, *, entity_id: str) -> int:
-        """Erase everything stored for ``entity_id`` (GDPR erasure); returns items removed."""
-        check_id(entity_id, "entity_id")
-        self._recorder.flush()
-        with self.pipeline.inflight.erasing(entity_id):  # extraction in flight writes nothing
-            removed = self.store.forget(entity_id)
-        self.pipeline.forget(entity_id)
-        if self._llm is not None:
-            self._llm.forget_entity(entity_id)  # its cached session history goes too
-        return removed
 
     # turns
     def record(self, turns: Sequence[Turn]) -> None:
@@ -414,9 +416,6 @@ class Memori:
 
     async def arecall(self, query: str, **kwargs: Any) -> list[Hit]:
         return await asyncio.to_thread(self.recall, query, **kwargs)
-
-    async def aforget(self, *, entity_id: str) -> int:
-        return await asyncio.to_thread(self.forget, entity_id=entity_id)
 
     async def aflush(self, timeout: float | None = None) -> bool:
         """``flush`` for async code (a loop-bound extractor's task is awaited here)."""

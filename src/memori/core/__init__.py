@@ -13,11 +13,13 @@ from memori.core.errors import (
     InvalidIdError,
     MemoriError,
     MissingExtraError,
+    NotFoundError,
     SchemaOutdatedError,
     SchemaTooNewError,
     StoreError,
     StoreUnavailableError,
 )
+from memori.core.forget_scope import SupportsForgetScope, aforget_scope, forget_scope
 from memori.core.hookspecs import hookimpl
 from memori.core.ids import check_id, check_optional_id
 from memori.core.models import (
@@ -75,6 +77,7 @@ __all__ = [
     "MemoryKind",
     "MemoryStore",
     "MissingExtraError",
+    "NotFoundError",
     "Plan",
     "PlanStore",
     "Plugins",
@@ -92,15 +95,18 @@ __all__ = [
     "SupportsAsyncEmbed",
     "SupportsAsyncOutbox",
     "SupportsAsyncRetrieve",
+    "SupportsForgetScope",
     "SupportsGilFree",
     "SupportsRawCount",
     "SupportsRecentTurns",
     "Turn",
     "Work",
     "adrive",
+    "aforget_scope",
     "check_id",
     "check_optional_id",
     "drive",
+    "forget_scope",
     "get_plugins",
     "hookimpl",
     "query_terms",

@@ -14,6 +14,11 @@ class InvalidIdError(MemoriError, ValueError):
     """An entity, process or session id is not a valid id (raised before any query)."""
 
 
+class NotFoundError(MemoriError, LookupError):
+    """No memory with that id is visible to the scope (absent, or another entity's or
+    persona's: the two are never told apart)."""
+
+
 class ConfigurationError(MemoriError, ValueError):
     """The caller asked for something that cannot be set up as given."""
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from memori.core.async_bridge import ThreadedAsyncMixin
 from memori.core.capabilities import Capability
+from memori.core.forget_scope import derive_forget_scope
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import MemoryStore, Record, SupportsRawCount
@@ -114,6 +115,15 @@ class StoreBase(ThreadedAsyncMixin, ABC):
         """The latest ``limit`` turns, oldest first, vectors left out."""
         turns = self.list_turns(scope, limit=limit)
         return [t if t.embedding is None else replace(t, embedding=None) for t in turns]
+
+    # derived: erasing one persona or one session (see memori.core.forget_scope)
+
+    def forget_scope(
+        self, entity_id: str, *, process_id: str | None = None, session_id: str | None = None,
+    ) -> int:
+        """Erase one persona or one session of the entity (list + delete by ids)."""
+        return derive_forget_scope(self, entity_id, process_id=process_id,
+                                   session_id=session_id)
 
     # derived: whole entity, outbox and admin (from scan)
 
