@@ -333,6 +333,22 @@ class Memori(MemoryManagement):
         self.pipeline.wait_for(scope.entity_id)
         return self.store.list_memories(scope, include_superseded=include_history, limit=limit)
 
+    # agent tools (docs/mcp.md)
+    def tools(self, *, format: str = "chat") -> list[dict[str, Any]]:
+        """The memory tools as OpenAI function tools: ``"chat"`` (chat completions) or
+        ``"responses"`` (the Responses API's flat form). No tool takes an entity."""
+        from memori.tools import tool_schemas
+
+        return tool_schemas(format)
+
+    def call_tool(self, name: str, arguments: Any = None) -> dict[str, Any]:
+        """Run one memory tool (arguments: a dict or the model's JSON text) in the current
+        attribution; a JSON-serialisable result. ``ToolError`` for an unknown tool or bad
+        arguments, with a message to send back to the model."""
+        from memori.tools import call_tool
+
+        return call_tool(self, name, arguments)
+
     # turns
     def record(self, turns: Sequence[Turn]) -> None:
         """Journal and queue turns for writing (the LLM path's way in); ``ValueError``
@@ -416,6 +432,9 @@ class Memori(MemoryManagement):
 
     async def arecall(self, query: str, **kwargs: Any) -> list[Hit]:
         return await asyncio.to_thread(self.recall, query, **kwargs)
+
+    async def acall_tool(self, name: str, arguments: Any = None) -> dict[str, Any]:
+        return await asyncio.to_thread(self.call_tool, name, arguments)
 
     async def aflush(self, timeout: float | None = None) -> bool:
         """``flush`` for async code (a loop-bound extractor's task is awaited here)."""

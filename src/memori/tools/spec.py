@@ -76,17 +76,17 @@ _SPECS = (
     ),
     ToolSpec(
         "list_memories",
-        "List the user's long-term memories, oldest first, optionally filtered; page "
+        "List the user's long-term memories, newest first, optionally filtered; page "
         "through them with limit and offset.",
         {
             "kind": _KIND,
             "contains": {"type": "string", "minLength": 1, "maxLength": 1000,
-                         "description": "Only memories whose text contains this."},
+                         "description": "Only memories whose text contains this (any case)."},
             "metadata": {"type": "object",
                          "description": "Only memories whose metadata holds these key-values."},
             "since": {**_TIME, "description": "Only memories created at or after this "
                                               "ISO 8601 date or date-time."},
-            "until": {**_TIME, "description": "Only memories created before this "
+            "until": {**_TIME, "description": "Only memories created at or before this "
                                               "ISO 8601 date or date-time."},
             "include_superseded": {"type": "boolean", "default": False,
                                    "description": "Also list memories replaced by newer ones."},
