@@ -84,6 +84,7 @@ class TurnRecorder:
         self._probe_landed = False
         self._failures: dict[str, int] = {}
         self._failing_since: float | None = None
+        self._failed_at = 0.0  # when the last write failed (monotonic)
         self.last_error: str | None = None
         self._rejections: list[tuple[int, str]] = []  # (done count when rejected, reason)
         self.stats = RecorderStats()
@@ -198,6 +199,7 @@ class TurnRecorder:
         self.stats.write_failures += 1
         with self._cond:
             self.last_error = reason
+            self._failed_at = time.monotonic()
             if self._failing_since is None:
                 self._failing_since = time.monotonic()
             self._cond.notify_all()
@@ -263,6 +265,7 @@ class TurnRecorder:
         deadline = None if timeout is None else began + timeout
         with self._cond:
             start, target = self._done, self._enqueued
+            self._cond.notify_all()  # a writer backing off retries now: the store may be back
             while self._done < target:
                 stalled = self._stalled(began)
                 if stalled:
@@ -287,8 +290,9 @@ class TurnRecorder:
 
     def _stalled(self, began: float) -> float:
         """Seconds the store has failed without a success while this flush waited (0 when
-        below ``stall_seconds``)."""
-        if self._failing_since is None:
+        below ``stall_seconds``, or when no write has failed since the flush began: an
+        error from before it says nothing of a store that may be back)."""
+        if self._failing_since is None or self._failed_at < began:
             return 0.0
         elapsed = time.monotonic() - max(self._failing_since, began)
         return elapsed if elapsed >= self.stall_seconds else 0.0
