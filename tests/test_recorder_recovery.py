@@ -5,6 +5,7 @@ as the store failing now."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def test_a_flush_after_the_store_returns_does_not_wait_out_the_backoff(tmp_path:
         real = store.append_turns
         down = True
 
-        def append(turns: list[Turn]) -> None:
+        def append(turns: Sequence[Turn]) -> None:
             if down:
                 raise StoreUnavailableError("the database is down")
             real(turns)
@@ -47,7 +48,7 @@ def test_a_flush_while_the_store_stays_down_still_raises_with_the_cause(tmp_path
     with Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder="hash") as mem:
         store = mem.store
 
-        def append(turns: list[Turn]) -> None:
+        def append(turns: Sequence[Turn]) -> None:
             raise StoreUnavailableError("the database is down")
 
         store.append_turns = append  # type: ignore[method-assign]
