@@ -1,4 +1,5 @@
-"""``mem.llm``: registers OpenAI clients so that their calls read and write memory."""
+"""``mem.llm``: registers LLM clients (openai, Anthropic, litellm) so that their calls read
+and write memory."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from memori.core import ClientAlreadyRegisteredError, MissingExtraError
+from memori.core import ClientAlreadyRegisteredError
 from memori.llm.engine import MemoryEngine
 from memori.llm.stats import LLMStats
 
 if TYPE_CHECKING:
     from memori.facade import Memori
-    from memori.llm.patching import ClientPatch
+    from memori.llm.clients import Patch
 
 C = TypeVar("C")
 log = logging.getLogger(__name__)
@@ -22,33 +23,28 @@ OWNER_ATTR = "_memori_registry"
 
 
 class LLMRegistry:
-    """The OpenAI clients registered with one ``Memori`` instance.
+    """The LLM clients registered with one ``Memori`` instance.
 
     ``register(client)`` patches that client instance (``OpenAI``, ``AsyncOpenAI``
     and the Azure variants): ``chat.completions.create`` / ``parse`` and
     ``responses.create`` / ``parse``, streamed or not, directly or through
-    ``with_raw_response``. Registering twice is a no-op; a client registered with
-    another ``Memori`` raises ``ClientAlreadyRegisteredError``. ``unregister``
-    restores the client.
+    ``with_raw_response``; ``Anthropic`` / ``AsyncAnthropic``: ``messages.create``,
+    ``parse`` and ``stream``; the ``litellm`` module: ``completion`` / ``acompletion``.
+    Registering twice is a no-op; a client registered with another ``Memori`` raises
+    ``ClientAlreadyRegisteredError``. ``unregister`` restores the client.
     """
 
     def __init__(self, mem: Memori, *, history_turns: int = 40, history_ttl: float = 5.0) -> None:
         self._mem = mem
         self.engine = MemoryEngine(mem, history_turns=history_turns, history_ttl=history_ttl)
         self._lock = threading.RLock()
-        self._clients: dict[int, tuple[weakref.ref[Any], ClientPatch]] = {}
+        self._clients: dict[int, tuple[weakref.ref[Any], Patch]] = {}
 
     def register(self, client: C) -> C:
         """Make the client's calls remember; returns the client."""
-        try:
-            from memori.llm.patching import ClientPatch, is_supported
-        except ImportError as e:
-            raise MissingExtraError("openai", "the LLM interceptors") from e
-        if not is_supported(client):
-            raise TypeError(
-                f"mem.llm.register() takes an openai.OpenAI or openai.AsyncOpenAI client "
-                f"(Azure variants included), not {type(client).__name__}"
-            )
+        from memori.llm.clients import patch_factory
+
+        make_patch = patch_factory(client)  # openai, Anthropic or litellm; else TypeError
         with self._lock:
             owner = getattr(client, OWNER_ATTR, None)
             if owner is self and self.is_registered(client):
@@ -58,7 +54,7 @@ class LLMRegistry:
                     "this client is already registered with another Memori instance; "
                     "call other_mem.llm.unregister(client) first, or use a second client"
                 )
-            patch = ClientPatch(client, self.engine, on_copy=self._register_copy)
+            patch = make_patch(client, self.engine, self._register_copy)
             patch.install()
             key = id(client)
             ref: weakref.ref[Any] = weakref.ref(client, functools.partial(self._dropped, key))
@@ -120,6 +116,6 @@ class LLMRegistry:
 
 
 def is_copy_registrable(client: Any) -> bool:
-    from memori.llm.patching import is_supported
+    from memori.llm.clients import is_supported
 
     return is_supported(client) and getattr(client, OWNER_ATTR, None) is None

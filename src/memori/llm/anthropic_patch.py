@@ -1,0 +1,183 @@
+"""Memory on an ``anthropic.Anthropic`` / ``AsyncAnthropic`` instance, and off again.
+
+``messages.create`` (streamed or not), ``messages.parse`` and ``messages.stream(...)``
+are replaced on the client's own ``messages`` resource (never on the anthropic
+classes, so other clients stay untouched). Each call reads the scope from the context,
+plans with the shared engine (one budgeted block in ``system``), calls the model with
+the copied arguments and records the new turns and the reply, failing open. The SDK's
+cached ``with_raw_response`` / ``with_streaming_response`` helpers are dropped so they
+are rebuilt around the wrappers; ``copy()`` / ``with_options()`` copies are registered.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import anthropic
+
+from memori.llm.anthropic_messages import ANTHROPIC_MESSAGES
+from memori.llm.anthropic_streams import AsyncStreamManager, StreamManager, recording
+from memori.llm.engine import RAW_RESPONSE_HEADER, Api, CallPlan, MemoryEngine
+
+CALL_METHODS = ("create", "parse")
+CACHED_HELPERS = ("with_raw_response", "with_streaming_response")
+COPY_METHODS = ("copy", "with_options")
+Switch = Callable[[], bool]
+
+
+def is_anthropic(client: Any) -> bool:
+    """``Anthropic`` and ``AsyncAnthropic`` and their subclasses."""
+    return isinstance(client, anthropic.Anthropic | anthropic.AsyncAnthropic)
+
+
+def _is_raw(kwargs: dict[str, Any]) -> bool:
+    headers = kwargs.get("extra_headers")
+    return isinstance(headers, dict) and headers.get(RAW_RESPONSE_HEADER) == "raw"
+
+
+def _finish(engine: MemoryEngine, api: Api, plan: CallPlan, result: Any) -> Any:
+    """Record a whole reply now; wrap a stream to record its reply when it ends."""
+    if plan.kwargs.get("stream") is True:
+        if _is_raw(plan.kwargs):  # the caller parses the raw response into a stream later
+            engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
+            return result
+        return recording(engine, api, plan, result)
+    if not _is_raw(plan.kwargs):
+        engine.guarded("recording a reply", lambda: engine.commit_reply(plan, api.reply(result)))
+    return result
+
+
+async def _afinish(engine: MemoryEngine, api: Api, plan: CallPlan, result: Any) -> Any:
+    if _is_raw(plan.kwargs) and plan.kwargs.get("stream") is not True:
+        try:
+            parsed = result.parse()
+            message = await parsed if inspect.isawaitable(parsed) else parsed
+        except Exception:  # the caller's own parse() will raise it again
+            message = None
+        engine.guarded("recording a reply", lambda: engine.commit_reply(plan, api.reply(message)))
+        return result
+    return _finish(engine, api, plan, result)
+
+
+def _sync_call(engine: MemoryEngine, api: Api, original: Callable[..., Any],
+               active: Switch) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        scope = engine.begin(args, kwargs) if active() else None
+        if scope is None:
+            return original(*args, **kwargs)
+        plan = engine.plan(api, scope, kwargs)
+        result = original(**plan.kwargs)
+        if _is_raw(plan.kwargs) and plan.kwargs.get("stream") is not True:
+            engine.guarded("recording a reply",
+                           lambda: engine.commit_reply(plan, api.reply(result.parse())))
+            return result
+        return _finish(engine, api, plan, result)
+
+    call.__memori_wrapper__ = True  # type: ignore[attr-defined]
+    return call
+
+
+def _async_call(engine: MemoryEngine, api: Api, original: Callable[..., Any],
+                active: Switch) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        scope = engine.begin(args, kwargs) if active() else None
+        if scope is None:
+            return await original(*args, **kwargs)
+        plan = await engine.aplan(api, scope, kwargs)
+        result = await original(**plan.kwargs)
+        return await _afinish(engine, api, plan, result)
+
+    call.__memori_wrapper__ = True  # type: ignore[attr-defined]
+    return call
+
+
+def _stream_helper(engine: MemoryEngine, api: Api, original: Callable[..., Any],
+                   active: Switch, *, is_async: bool) -> Callable[..., Any]:
+    """``messages.stream(...)``: the scope is taken at the call, the plan on entering."""
+
+    @functools.wraps(original)
+    def stream(*args: Any, **kwargs: Any) -> Any:
+        scope = engine.begin(args, kwargs) if active() else None
+        if scope is None:
+            return original(*args, **kwargs)
+        if is_async:
+            return AsyncStreamManager(engine, api, lambda: engine.aplan(api, scope, kwargs),
+                                      original)
+        return StreamManager(engine, api, lambda: engine.plan(api, scope, kwargs), original)
+
+    stream.__memori_wrapper__ = True  # type: ignore[attr-defined]
+    return stream
+
+
+class AnthropicPatch:
+    """The wrappers installed on one Anthropic client and what they replaced."""
+
+    def __init__(self, client: Any, engine: MemoryEngine,
+                 on_copy: Callable[[Any], None]) -> None:
+        self._client = client
+        self._engine = engine
+        self._on_copy = on_copy
+        self.active = False
+        self._installed: list[tuple[Any, str, bool, Any, Any]] = []
+
+    def is_active(self) -> bool:
+        return self.active
+
+    def install(self) -> None:
+        self.active = True
+        is_async = isinstance(self._client, anthropic.AsyncAnthropic)
+        messages = self._client.messages
+        api = ANTHROPIC_MESSAGES
+        make = _async_call if is_async else _sync_call
+        for name in CALL_METHODS:
+            original = getattr(messages, name, None)
+            if callable(original):
+                self._set(messages, name, make(self._engine, api, original, self.is_active))
+        original_stream = getattr(messages, "stream", None)
+        if callable(original_stream):
+            self._set(messages, "stream", _stream_helper(
+                self._engine, api, original_stream, self.is_active, is_async=is_async))
+        for name in COPY_METHODS:
+            original = getattr(self._client, name, None)
+            if callable(original):
+                self._set(self._client, name, self._copying(original))
+        self._drop_cached_helpers()
+
+    def remove(self) -> None:
+        """Restore what was replaced; a wrapper someone else wrapped since stays, inert."""
+        self.active = False
+        for owner, attr, had_own, previous, wrapper in reversed(self._installed):
+            if owner.__dict__.get(attr) is not wrapper:
+                continue
+            if had_own:
+                setattr(owner, attr, previous)
+            else:
+                delattr(owner, attr)
+        self._installed.clear()
+        self._drop_cached_helpers()
+
+    def _set(self, owner: Any, attr: str, wrapper: Any) -> None:
+        had_own = attr in owner.__dict__
+        self._installed.append((owner, attr, had_own, owner.__dict__.get(attr), wrapper))
+        setattr(owner, attr, wrapper)
+
+    def _copying(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def copy(*args: Any, **kwargs: Any) -> Any:
+            made = original(*args, **kwargs)
+            if self.active:
+                self._on_copy(made)
+            return made
+
+        return copy
+
+    def _drop_cached_helpers(self) -> None:
+        for holder in (self._client, self._client.__dict__.get("messages")):
+            if holder is not None:
+                for name in CACHED_HELPERS:
+                    holder.__dict__.pop(name, None)

@@ -1,0 +1,181 @@
+"""Anthropic streams that record the reply when they end, handing every event through.
+
+``messages.create(stream=True)`` returns the SDK's ``Stream`` / ``AsyncStream``; the
+wrappers here subclass them (``isinstance`` checks keep working) without running their
+constructors, and only read each event as it passes. ``messages.stream(...)`` returns a
+manager whose ``MessageStream`` reads its raw stream lazily: on entering, the raw stream
+is swapped for a recording one before the first event, so iteration, ``text_stream``,
+``get_final_message()`` and ``close()`` all go through it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+from anthropic import AsyncStream, Stream
+
+from memori.llm.engine import Api, CallPlan, MemoryEngine
+from memori.llm.sink import ReplySink
+from memori.llm.stats import memory_failure
+
+
+def _delegate(obj: Any, name: str) -> Any:
+    inner = obj.__dict__.get("_inner")
+    if inner is None:
+        raise AttributeError(name)
+    return getattr(inner, name)
+
+
+class RecordingStream(Stream[Any]):
+    """A sync ``anthropic.Stream`` that records the reply it carries."""
+
+    def __init__(self, inner: Stream[Any], sink: ReplySink) -> None:
+        # Stream.__init__ is not called on purpose: the inner stream is already open.
+        self._inner = inner
+        self._sink = sink
+        self.response = inner.response
+        self._options = getattr(inner, "_options", None)
+        self._events = self._observe()
+        weakref.finalize(self, sink.end).atexit = False  # dropped unread: record what came
+
+    def _observe(self) -> Iterator[Any]:
+        try:
+            for event in self._inner:
+                self._sink.feed(event)
+                yield event
+        except Exception as e:
+            self._sink.end(e)
+            raise
+        finally:
+            self._sink.end()
+
+    def __next__(self) -> Any:
+        return self._events.__next__()
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._events
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._sink.end()
+
+    def __getattr__(self, name: str) -> Any:
+        return _delegate(self, name)
+
+
+class AsyncRecordingStream(AsyncStream[Any]):
+    """An ``anthropic.AsyncStream`` that records the reply it carries."""
+
+    def __init__(self, inner: AsyncStream[Any], sink: ReplySink) -> None:
+        # AsyncStream.__init__ is not called on purpose: the inner stream is already open.
+        self._inner = inner
+        self._sink = sink
+        self.response = inner.response
+        self._options = getattr(inner, "_options", None)
+        self._events = self._observe()
+        weakref.finalize(self, sink.end).atexit = False
+
+    async def _observe(self) -> AsyncIterator[Any]:
+        try:
+            async for event in self._inner:
+                self._sink.feed(event)
+                yield event
+        except Exception as e:
+            self._sink.end(e)
+            raise
+        finally:
+            self._sink.end()
+
+    async def __anext__(self) -> Any:
+        return await self._events.__anext__()
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        async for event in self._events:
+            yield event
+
+    async def close(self) -> None:
+        try:
+            await self._inner.close()
+        finally:
+            self._sink.end()
+
+    def __getattr__(self, name: str) -> Any:
+        return _delegate(self, name)
+
+
+def recording(engine: MemoryEngine, api: Api, plan: CallPlan, stream: Any) -> Any:
+    """Queue the call's new turns now; the stream, wrapped to record the reply at its end."""
+    engine.commit(plan, plan.turns)
+    plan.turns = []
+    try:
+        sink = ReplySink(engine, plan, api.stream_reply())
+        if isinstance(stream, AsyncStream):
+            return AsyncRecordingStream(stream, sink)
+        if isinstance(stream, Stream):
+            return RecordingStream(stream, sink)
+        raise TypeError(f"not an anthropic stream: {type(stream).__name__}")
+    except Exception as e:  # not a stream we know: hand it back as it came
+        memory_failure(engine.counters, "record_failures", "wrapping a stream", e,
+                       strict=engine.mem.strict)
+        return stream
+
+
+def _observe_helper(engine: MemoryEngine, api: Api, plan: CallPlan, message_stream: Any) -> None:
+    """Swap a ``MessageStream``'s raw stream (not read yet) for a recording one."""
+    raw = getattr(message_stream, "_raw_stream", None)
+    if raw is None:
+        engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
+        return
+    message_stream._raw_stream = recording(engine, api, plan, raw)
+
+
+class StreamManager:
+    """Stands for ``messages.stream(...)``'s manager: plans on entering, records the reply."""
+
+    def __init__(self, engine: MemoryEngine, api: Api, open_: Callable[[], CallPlan],
+                 original: Callable[..., Any]) -> None:
+        self._engine = engine
+        self._api = api
+        self._open = open_
+        self._original = original
+        self._manager: Any = None
+
+    def __enter__(self) -> Any:
+        plan = self._open()
+        self._manager = self._original(**plan.kwargs)
+        stream = self._manager.__enter__()
+        _observe_helper(self._engine, self._api, plan, stream)
+        return stream
+
+    def __exit__(self, *exc: Any) -> Any:
+        if self._manager is not None:
+            return self._manager.__exit__(*exc)
+        return None
+
+
+class AsyncStreamManager:
+    """The async twin of :class:`StreamManager` (planning awaited, off the loop's thread)."""
+
+    def __init__(self, engine: MemoryEngine, api: Api,
+                 open_: Callable[[], Awaitable[CallPlan]], original: Callable[..., Any]) -> None:
+        self._engine = engine
+        self._api = api
+        self._open = open_
+        self._original = original
+        self._manager: Any = None
+
+    async def __aenter__(self) -> Any:
+        plan = await self._open()
+        self._manager = self._original(**plan.kwargs)
+        stream = await self._manager.__aenter__()
+        _observe_helper(self._engine, self._api, plan, stream)
+        return stream
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        if self._manager is not None:
+            return await self._manager.__aexit__(*exc)
+        return None
