@@ -366,19 +366,6 @@ def test_with_raw_response_and_parse_are_intercepted(
         "structured", '{"answer":"structured"}']
 
 
-def test_with_streaming_response_passes_through_untouched(
-    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer
-) -> None:
-    mem.attribution(entity_id="u1")
-    mem.remember("secret note")
-    with client.chat.completions.with_streaming_response.create(
-        model=MODEL, messages=[{"role": "user", "content": "secret note?"}]
-    ) as response:
-        assert response.parse().choices[0].message.content == "echo: secret note?"
-    assert blocks(openai_server.last_request("chat").messages) == []
-    assert stored(mem, "u1") == []
-
-
 # pausing, registration
 def test_paused_calls_neither_read_nor_write(
     mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer

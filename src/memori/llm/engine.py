@@ -52,7 +52,7 @@ class Api(Protocol):
 
     def read(self, kwargs: dict[str, Any]) -> Request | None: ...
     def inject(self, request: Request, block: str) -> dict[str, Any]: ...
-    def reply(self, result: Any) -> Draft | None: ...
+    def reply(self, result: Any) -> Draft | Sequence[Draft] | None: ...
     def stream_reply(self) -> StreamReply: ...
 
 
@@ -62,7 +62,7 @@ class StreamReply(Protocol):
     @property
     def finished(self) -> bool: ...
     def feed(self, item: Any) -> None: ...
-    def draft(self) -> Draft | None: ...
+    def draft(self) -> Draft | Sequence[Draft] | None: ...
 
 
 @dataclass
@@ -115,14 +115,11 @@ class MemoryEngine:
 
         Passed through: every call while memory is disabled (``MEMORI_DISABLED``),
         calls inside ``mem.paused()``, calls with positional arguments (the openai
-        methods take keywords only), ``with_streaming_response`` calls (their body is
-        read lazily by the caller), and, unless strict, calls made before any
+        methods take keywords only), and, unless strict, calls made before any
         ``mem.attribution(...)``.
         """
         self.counters.add("calls")
-        headers = kwargs.get("extra_headers")
-        lazy_raw = isinstance(headers, dict) and headers.get(RAW_RESPONSE_HEADER) == "stream"
-        if args or lazy_raw or self.mem.disabled or self.mem.is_paused:
+        if args or self.mem.disabled or self.mem.is_paused:
             self.counters.add("passthrough")
             return None
         current = self.mem.current
@@ -276,12 +273,15 @@ class MemoryEngine:
         self.sessions.add(plan.scope, turns)
         self.counters.add("recorded_turns", len(turns))
 
-    def commit_reply(self, plan: CallPlan, draft: Draft | None, **extra: Any) -> None:
-        """Queue the call's new turns (if not yet queued) and the reply."""
+    def commit_reply(
+        self, plan: CallPlan, reply: Draft | Sequence[Draft] | None, **extra: Any
+    ) -> None:
+        """Queue the call's new turns (if not yet queued) and the reply (its tool items
+        first, then the assistant's message)."""
         turns = list(plan.turns)
         plan.turns = []
-        if draft is not None:
-            turns.append(self.turn(plan.scope, draft, **extra))
+        drafts = [reply] if isinstance(reply, Draft) else list(reply or ())
+        turns.extend(self.turn(plan.scope, draft, **extra) for draft in drafts)
         if extra.get("partial"):
             self.counters.add("partial_replies")
         self.commit(plan, turns)

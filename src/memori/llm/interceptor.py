@@ -2,7 +2,8 @@
 
 Each call: scope from the context, plan (history, recall, one context block) on
 a copy of the request, the model call, then recording: at once for a whole
-reply, when the stream ends for a streamed one. On the async path the reads run
+reply, when the stream ends for a streamed one, as the caller reads the body for a
+``with_streaming_response`` call. On the async path the reads run
 in a worker thread (or on the store's native async driver), so the event loop
 never waits on storage; the recording only queues turns. What the model returns is
 handed back as it came (streams wrapped to observe their chunks).
@@ -17,15 +18,18 @@ from typing import Any
 
 from memori.llm.engine import RAW_RESPONSE_HEADER, Api, CallPlan, MemoryEngine
 from memori.llm.stats import memory_failure
+from memori.llm.streaming_response import AsyncStreamingBody, StreamingBody
 from memori.llm.streams import AsyncRecordingStream, RawStreamResponse, RecordingStream, ReplySink
 
 Switch = Callable[[], bool]
 """Whether the wrapper is still active (False once the client is unregistered)."""
 
 
-def _is_raw(kwargs: dict[str, Any]) -> bool:
+def _raw_mode(kwargs: dict[str, Any]) -> str | None:
+    """``"true"`` for ``with_raw_response``, ``"stream"`` for ``with_streaming_response``."""
     headers = kwargs.get("extra_headers")
-    return isinstance(headers, dict) and headers.get(RAW_RESPONSE_HEADER) == "true"
+    mode = headers.get(RAW_RESPONSE_HEADER) if isinstance(headers, dict) else None
+    return mode if isinstance(mode, str) else None
 
 
 def _finish(
@@ -33,7 +37,8 @@ def _finish(
 ) -> Any:
     """Record what can be recorded now; wrap streams to record when they end."""
     streamed = plan.kwargs.get("stream") is True
-    raw = _is_raw(plan.kwargs)
+    mode = _raw_mode(plan.kwargs)
+    raw = mode == "true"
 
     def wrap(stream: Any) -> Any:
         engine.commit(plan, plan.turns)
@@ -47,6 +52,15 @@ def _finish(
                            strict=engine.mem.strict)
             return stream
 
+    if mode == "stream":  # with_streaming_response: the caller reads the body later
+        engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
+        try:
+            body = AsyncStreamingBody if is_async else StreamingBody
+            return body(result, engine, plan, api, streamed=streamed, wrap=wrap)
+        except Exception as e:  # hand the response back as it came
+            memory_failure(engine.counters, "record_failures", "wrapping a response", e,
+                           strict=engine.mem.strict)
+            return result
     if streamed:
         if raw:  # the stream comes from parse(), if the caller asks for it
             engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))

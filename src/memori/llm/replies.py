@@ -8,9 +8,14 @@ the objects the caller receives: chunks and events are only read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from memori.llm.hosted_tools import tool_item_draft
 from memori.llm.messages import Draft, as_mapping, content_text, tool_call
+
+Reply = Draft | list[Draft] | None
+"""A reply as drafts: the assistant's, after the tool items it holds (hosted tools)."""
 
 
 def _meta(model: Any, response_id: Any, finish: Any, api: str) -> dict[str, Any]:
@@ -50,25 +55,37 @@ def chat_reply(completion: Any) -> Draft | None:
     return _draft(text, calls, meta)
 
 
-def responses_reply(response: Any) -> Draft | None:
-    """The assistant turn of a Responses API ``Response``; None when it holds nothing."""
-    texts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for item in getattr(response, "output", None) or ():
-        _collect_item(as_mapping(item), texts, calls)
+def responses_reply(response: Any) -> Reply:
+    """The turns of a Responses API ``Response``: a ``tool`` draft per tool item (hosted
+    tools), then the assistant's; None when it holds nothing."""
     status = getattr(response, "status", None)
     meta = _meta(getattr(response, "model", None), getattr(response, "id", None),
                  status, "responses")
-    return _draft("".join(texts), calls, meta)
+    conversation = as_mapping(getattr(response, "conversation", None)).get("id")
+    if isinstance(conversation, str):
+        meta["conversation_id"] = conversation
+    items = [as_mapping(item) for item in getattr(response, "output", None) or ()]
+    return _output_drafts(items, meta)
 
 
-def _collect_item(item: Any, texts: list[str], calls: list[dict[str, Any]]) -> None:
-    kind = item.get("type")
-    if kind == "message":
-        texts.append(content_text(item.get("content")))
-    elif kind in ("function_call", "custom_tool_call"):
-        calls.append(tool_call(item.get("call_id"), item.get("name"),
-                               item.get("arguments", item.get("input"))))
+def _output_drafts(items: list[Mapping[str, Any]], meta: dict[str, Any]) -> Reply:
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    tools: list[Draft] = []
+    ids: dict[str, Any] = {
+        k: meta[k] for k in ("api", "response_id", "conversation_id") if k in meta}
+    for item in items:
+        kind = item.get("type")
+        if kind == "message":
+            texts.append(content_text(item.get("content")))
+        elif kind in ("function_call", "custom_tool_call"):
+            calls.append(tool_call(item.get("call_id"), item.get("name"),
+                                   item.get("arguments", item.get("input"))))
+        elif (tool := tool_item_draft(item)) is not None:
+            tools.append(Draft("tool", tool.content, {**tool.metadata, **ids}))
+    reply = _draft("".join(texts), calls, meta)
+    drafts = [*tools, *([reply] if reply is not None else [])]
+    return drafts if len(drafts) > 1 else (drafts[0] if drafts else None)
 
 
 class ChatStreamReply:
@@ -157,15 +174,14 @@ class ResponsesStreamReply:
             self._model = getattr(response, "model", None)
             self._id = getattr(response, "id", None)
 
-    def draft(self) -> Draft | None:
+    def draft(self) -> Reply:
         if self._final is not None:
             return responses_reply(self._final)
-        texts: list[str] = []
-        calls: list[dict[str, Any]] = []
+        items: list[Mapping[str, Any]] = []
         for index in sorted(set(self._done_items) | set(self._deltas)):
             if index in self._done_items:
-                _collect_item(as_mapping(self._done_items[index]), texts, calls)
+                items.append(as_mapping(self._done_items[index]))
             else:
-                texts.append("".join(self._deltas[index]))
-        meta = _meta(self._model, self._id, None, "responses")
-        return _draft("".join(texts), calls, meta)
+                text = "".join(self._deltas[index])
+                items.append({"type": "message", "content": text})
+        return _output_drafts(items, _meta(self._model, self._id, None, "responses"))

@@ -36,7 +36,7 @@ class ResponsesApi:
         instructions = inject_instructions(request.kwargs.get("instructions"), block)
         return {**request.kwargs, "instructions": instructions}
 
-    def reply(self, result: Any) -> Draft | None:
+    def reply(self, result: Any) -> Draft | list[Draft] | None:
         return responses_reply(result)
 
     def stream_reply(self) -> StreamReply:
