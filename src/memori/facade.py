@@ -70,7 +70,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_BUDGET = 1000
 FILTER_OVERFETCH = 5
-"""A filtered recall ranks this many times ``limit`` candidates before filtering."""
+FILTER_MIN_CANDIDATES = 50
+"""A filtered recall ranks ``FILTER_OVERFETCH`` times ``limit`` candidates (at least
+``FILTER_MIN_CANDIDATES``) and ranks that many times more while too few pass."""
 
 
 __all__ = ["CURRENT", "Memori", "Metrics"]
@@ -316,12 +318,18 @@ class Memori(MemoryManagement):
                     self.store, scope, query, limit=limit,
                     token_budget=token_budget, include_history=include_history, **floor,
                 ))
-            # filters apply after ranking: ask for more candidates, then fit the budget
-            hits = self.retriever.retrieve(
-                self.store, scope, query, limit=min(MAX_LIMIT, limit * FILTER_OVERFETCH),
-                token_budget=None, include_history=include_history, **floor,
-            )
-            kept = [h for h in hits if isinstance(h.item, Memory | Turn) and wanted.matches(h.item)]
+            # filters apply after ranking: rank more candidates until enough pass
+            wanted_hits = min(MAX_LIMIT, max(limit * FILTER_OVERFETCH, FILTER_MIN_CANDIDATES))
+            while True:
+                hits = self.retriever.retrieve(
+                    self.store, scope, query, limit=wanted_hits,
+                    token_budget=None, include_history=include_history, **floor,
+                )
+                kept = [h for h in hits
+                        if isinstance(h.item, Memory | Turn) and wanted.matches(h.item)]
+                if len(kept) >= limit or len(hits) < wanted_hits or wanted_hits >= MAX_LIMIT:
+                    break
+                wanted_hits = min(MAX_LIMIT, wanted_hits * FILTER_OVERFETCH)
             return span.found(select_within_budget(kept, limit, token_budget))
 
     def memories(self, *, include_history: bool = False, limit: int | None = None) -> list[Memory]:

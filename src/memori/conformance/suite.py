@@ -10,6 +10,7 @@ from memori.conformance.crud_memories import MemoryCrudTests
 from memori.conformance.crud_turns import TurnCrudTests
 from memori.conformance.export_import import ExportImportTests
 from memori.conformance.forget import ForgetTests
+from memori.conformance.forget_grains import ForgetGrainTests
 from memori.conformance.guard import GuardTests
 from memori.conformance.lifecycle import LifecycleTests
 from memori.conformance.maintenance import MaintenanceTests
@@ -43,6 +44,7 @@ class StoreConformance(
     AdversarialIdTests,
     ConcurrencyTests,
     ForgetTests,
+    ForgetGrainTests,
     ExportImportTests,
     OutboxTests,
     MaintenanceTests,
