@@ -212,3 +212,26 @@ async def test_streamable_http_on_loopback(sqlite_url: str) -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_the_binding_takes_the_entity_from_the_environment_and_keeps_the_default_persona(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from memori.mcp import ENV_ENTITY, Binding
+
+    monkeypatch.setenv(ENV_ENTITY, "ana")
+    binding = Binding.from_options(None, "coach", "chef, baker,chef")
+    assert (binding.entity_id, binding.persona) == ("ana", "coach")
+    assert binding.allowed == ("coach", "chef", "baker")
+    assert Binding.from_options("bob").entity_id == "bob"  # the option wins
+    monkeypatch.delenv(ENV_ENTITY)
+    with pytest.raises(ValueError, match="--entity"):
+        Binding.from_options(None)
+    with pytest.raises(ValueError, match="entity_id"):
+        Binding.from_options("a\x00b")
+
+
+def test_mcp_has_help() -> None:
+    out = subprocess.run([sys.executable, "-m", "memori", "mcp", "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--allow-persona" in out.stdout and "--http" in out.stdout
