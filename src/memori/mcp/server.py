@@ -18,7 +18,7 @@ from memori.mcp.binding import Binding
 from memori.tools import TOOLS, ToolError
 
 try:
-    import mcp_types as types
+    from mcp import types
     from mcp.server import Server
 except ImportError as e:  # pragma: no cover - depends on the installed extras
     raise MissingExtraError("mcp", "memori mcp (the MCP server)") from e
