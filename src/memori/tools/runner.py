@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from memori.core import Hit, Memory
+from memori.core import Hit, Memory, NotFoundError
 from memori.tools.errors import ToolError
 from memori.tools.validation import check_arguments, parse_arguments, tool_spec
 
@@ -42,7 +42,7 @@ def execute(mem: Any, name: str, arguments: Mapping[str, Any]) -> Result:
         return _RUN[name](mem, dict(arguments))
     except ToolError:
         raise
-    except LookupError as e:  # NotFoundError: absent, or not visible in this scope
+    except NotFoundError as e:  # absent, or not visible in this scope: never told apart
         raise ToolError(f"{name}: {_message(e)}") from None
     except ValueError as e:
         raise ToolError(f"{name}: {_message(e)}") from None
@@ -144,5 +144,4 @@ def parse_time(text: str, name: str) -> datetime:
 
 
 def _message(error: BaseException) -> str:
-    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-    return text or type(error).__name__
+    return str(error) or type(error).__name__
