@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from memori.core import Capability, Hit, Scope, SupportsAsyncRetrieve, Turn, recent_turns
 from memori.core.inputs import coerce_metadata, truncate_text
 from memori.llm.context import ContextBlock, build_block
+from memori.llm.continuation import UNKNOWN, ContinuationIndex, Ref
 from memori.llm.messages import Draft, latest_user_text, select_new
 from memori.llm.session import SessionCache
 from memori.llm.stats import Counters, LLMStats, memory_failure
@@ -38,11 +39,14 @@ class Request:
 
     ``server_history`` is set when the API keeps the conversation itself (Responses
     ``previous_response_id`` / ``conversation``): session history is then not injected.
+    ``continues`` names what such a request continues; the call then runs in the
+    session where that was recorded (see :mod:`memori.llm.continuation`).
     """
 
     kwargs: dict[str, Any]
     drafts: list[Draft]
     server_history: bool = False
+    continues: Ref | None = None
 
 
 class Api(Protocol):
@@ -104,8 +108,10 @@ class MemoryEngine:
     def __init__(self, mem: Memori, *, history_turns: int = 40, history_ttl: float = 5.0) -> None:
         self.mem = mem
         self.counters = Counters()
+        self.continuations = ContinuationIndex(self._load_persona_turns, miss_ttl=history_ttl)
         self.sessions = SessionCache(
-            self._load_turns, max_turns=history_turns, ttl=history_ttl
+            self._load_turns, max_turns=history_turns, ttl=history_ttl,
+            on_drop_entity=self.continuations.drop_entity,
         )
         self._warned_unattributed = False
 
@@ -141,6 +147,10 @@ class MemoryEngine:
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
+        if request.continues is not None:
+            found = self._guard_read("finding the continued session",
+                                     self.continuations.find, scope, request.continues)
+            scope = scope.with_session(found) if found else scope
         with self.mem.observer.call(api.name, scope, kwargs) as span:
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
@@ -158,6 +168,8 @@ class MemoryEngine:
         request = self._read(api, kwargs)
         if request is None:
             return CallPlan(scope, kwargs)
+        if request.continues is not None:
+            scope = await self._acontinued(scope, request.continues)
         with self.mem.observer.call(api.name, scope, kwargs) as span:
             await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
             history = self.sessions.fresh(scope)
@@ -175,6 +187,14 @@ class MemoryEngine:
             plan = self._assemble(api, scope, request, history or [], hits or [])
             span.planned(plan)
         return plan
+
+    async def _acontinued(self, scope: Scope, ref: Ref) -> Scope:
+        """The scope in the session ``ref`` continues (the store read off the loop)."""
+        found = self.continuations.cached(scope, ref)
+        if found is UNKNOWN:
+            found = await asyncio.to_thread(self._guard_read, "finding the continued session",
+                                            self.continuations.find, scope, ref)
+        return scope.with_session(found) if isinstance(found, str) else scope
 
     def _read(self, api: Api, kwargs: dict[str, Any]) -> Request | None:
         try:
@@ -235,6 +255,10 @@ class MemoryEngine:
         self.counters.add("injected")
         return CallPlan(scope, api.inject(request, block.text), turns, block)
 
+    def _load_persona_turns(self, scope: Scope, limit: int) -> list[Turn]:
+        """The latest turns of the scope's entity and persona, every session."""
+        return self.mem.store.list_turns(scope, limit=limit)
+
     def _load_turns(self, scope: Scope, limit: int) -> list[Turn]:
         """The session's latest turns (vectors not needed: ``recent_turns`` if offered)."""
         return recent_turns(self.mem.store, scope, limit=limit)
@@ -271,6 +295,7 @@ class MemoryEngine:
                            strict=self.mem.strict)
             return
         self.sessions.add(plan.scope, turns)
+        self.continuations.note(turns)
         self.counters.add("recorded_turns", len(turns))
 
     def commit_reply(

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from memori.llm.context import inject_instructions
+from memori.llm.continuation import Ref
 from memori.llm.engine import Request, StreamReply
 from memori.llm.messages import Draft, responses_drafts
 from memori.llm.replies import ResponsesStreamReply, responses_reply
@@ -15,7 +16,8 @@ class ResponsesApi:
     """``input`` in, the block appended to ``instructions``, the output items recorded.
 
     With ``previous_response_id`` or ``conversation`` the API holds the
-    conversation itself, so only memories are injected, not session history.
+    conversation itself, so only memories are injected, not session history, and the
+    call continues the session the earlier response (or conversation) was recorded in.
     """
 
     name = "responses"
@@ -27,10 +29,15 @@ class ResponsesApi:
             kwargs = {**kwargs, "input": value}
         else:
             kwargs = dict(kwargs)
-        server_history = isinstance(kwargs.get("previous_response_id"), str) or isinstance(
-            kwargs.get("conversation"), str | Mapping
-        )
-        return Request(kwargs, responses_drafts(value), server_history=server_history)
+        drafts = responses_drafts(value)
+        continues = _continues(kwargs)
+        if continues is not None and continues[0] == "conversation_id":
+            drafts = [Draft(d.role, d.content, {**d.metadata, "conversation_id": continues[1]})
+                      for d in drafts]
+        server_history = continues is not None or isinstance(
+            kwargs.get("previous_response_id"), str) or isinstance(
+            kwargs.get("conversation"), str | Mapping)
+        return Request(kwargs, drafts, server_history=server_history, continues=continues)
 
     def inject(self, request: Request, block: str) -> dict[str, Any]:
         instructions = inject_instructions(request.kwargs.get("instructions"), block)
@@ -41,6 +48,19 @@ class ResponsesApi:
 
     def stream_reply(self) -> StreamReply:
         return ResponsesStreamReply()
+
+
+def _continues(kwargs: dict[str, Any]) -> Ref | None:
+    """What the request continues: the previous response, else the conversation."""
+    previous = kwargs.get("previous_response_id")
+    if isinstance(previous, str) and previous:
+        return ("response_id", previous)
+    conversation = kwargs.get("conversation")
+    if isinstance(conversation, Mapping):
+        conversation = conversation.get("id")
+    if isinstance(conversation, str) and conversation:
+        return ("conversation_id", conversation)
+    return None
 
 
 RESPONSES = ResponsesApi()

@@ -33,8 +33,10 @@ class SessionCache:
     def __init__(
         self, load: Callable[[Scope, int], list[Turn]], *,
         max_turns: int = 40, max_sessions: int = 2048, ttl: float = 5.0,
+        on_drop_entity: Callable[[str], None] | None = None,
     ) -> None:
         self._load = load
+        self._on_drop_entity = on_drop_entity
         self.max_turns = max_turns
         self.max_sessions = max_sessions
         self.ttl = ttl
@@ -83,10 +85,13 @@ class SessionCache:
                 entry.turns = self._merge(entry.turns, turns)
 
     def drop_entity(self, entity_id: str) -> None:
-        """Forget every cached session of an entity (after ``mem.forget``)."""
+        """Forget every cached session of an entity (after ``mem.forget``), and what
+        ``on_drop_entity`` keeps about it."""
         with self._lock:
             for key in [k for k in self._entries if k[0] == entity_id]:
                 del self._entries[key]
+        if self._on_drop_entity is not None:
+            self._on_drop_entity(entity_id)
 
     def clear(self) -> None:
         with self._lock:
