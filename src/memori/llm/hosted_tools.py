@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from memori.llm.messages import Draft, as_mapping
+from memori.llm.messages import Draft, as_mapping, content_text
 
 _Describe = Callable[[Mapping[str, Any]], str]
 
@@ -57,8 +57,10 @@ def _mcp_call(item: Mapping[str, Any]) -> str:
            f"({_text(item.get('arguments'))})"
     error = item.get("error")
     if error:
-        message = as_mapping(error).get("message") if not isinstance(error, str) else error
-        return _lines(call, f"error: {_text(message) or 'failed'}")
+        failure = as_mapping(error)
+        message = error if isinstance(error, str) else (
+            _text(failure.get("message")) or content_text(failure.get("content")))
+        return _lines(call, f"error: {message or 'failed'}")
     return _lines(call, _text(item.get("output")))
 
 

@@ -122,8 +122,16 @@ def responses_drafts(input_value: Any) -> list[Draft]:
 
     Message items keep their role; ``function_call`` items (the model's earlier
     calls) become assistant drafts with ``tool_calls``; ``function_call_output``
-    items become ``tool`` drafts with ``tool_call_id``. Other items are skipped.
+    items become ``tool`` drafts with ``tool_call_id``, and so do the results of the
+    tools the caller ran (``shell_call_output``...); the model's tool items sent back
+    (``web_search_call``, ``shell_call``...) stand for its turn. Other items are skipped.
     """
+    from memori.llm.hosted_tools import (  # it imports this module
+        CALLER_OUTPUTS,
+        DESCRIBE,
+        tool_item_draft,
+    )
+
     if isinstance(input_value, str):
         return [Draft("user", input_value)]
     if not isinstance(input_value, list | tuple):
@@ -149,6 +157,10 @@ def responses_drafts(input_value: Any) -> list[Draft]:
             output = it.get("output")
             text = output if isinstance(output, str) else content_text(output)
             drafts.append(Draft("tool", text, {"tool_call_id": str(it.get("call_id") or "")}))
+        elif kind in CALLER_OUTPUTS and (draft := tool_item_draft(it)) is not None:
+            drafts.append(draft)
+        elif kind in DESCRIBE:  # a tool item the model made, sent back: the model's turn
+            drafts.append(Draft("assistant", "", {"tool": kind}))
     return drafts
 
 

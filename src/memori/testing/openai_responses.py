@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from memori.testing.openai_chat import SseEvent
+from memori.testing.openai_hosted import hosted_item_events, with_id
 from memori.testing.openai_records import RecordedRequest
 from memori.testing.openai_script import Reply, token_counts
 
@@ -50,8 +51,11 @@ def response_events(
     for index, (item, pieces) in enumerate(items):
         if item["type"] == "message":
             _emit_message(emit, item, index, pieces)
-        else:
+        elif item["type"] == "function_call":
             _emit_function_call(emit, item, index, pieces)
+        else:
+            for kind, fields in hosted_item_events(item, index):
+                emit(kind, **fields)
     output = [item for item, _ in items]
     if reply.stream_error is not None:
         emit("error", code="server_error", message=reply.stream_error, param=None)
@@ -103,7 +107,8 @@ def _emit_function_call(emit: _Emit, item: dict[str, Any], index: int, pieces: l
 
 def _final_items(reply: Reply, serial: int) -> list[tuple[dict[str, Any], list[str]]]:
     """Each finished output item with the deltas that stream it."""
-    items: list[tuple[dict[str, Any], list[str]]] = []
+    items: list[tuple[dict[str, Any], list[str]]] = [
+        (with_id(item, serial, index), []) for index, item in enumerate(reply.output_items)]
     if reply.text or not reply.tool_calls:
         text = reply.text or ""
         part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
@@ -160,6 +165,7 @@ def _response(
         "output": output,
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
+        "conversation": _conversation(body.get("conversation")),
         "reasoning": {"effort": None, "summary": None},
         "service_tier": "default",
         "store": body.get("store", True),
@@ -172,6 +178,13 @@ def _response(
         "usage": usage,
         "user": body.get("user"),
     }
+
+
+def _conversation(value: Any) -> dict[str, str] | None:
+    """The conversation a request names (an id, or ``{"id": ...}``), as the response has it."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return {"id": value} if isinstance(value, str) else None
 
 
 def _usage(request: RecordedRequest, reply: Reply) -> dict[str, Any]:

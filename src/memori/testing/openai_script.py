@@ -73,6 +73,8 @@ class Reply:
     """One scripted answer.
 
     `text` is the assistant content, sent verbatim; `tool_calls` makes the model call tools.
+    `output_items` are Responses output items sent before the message, as they are (the
+    hosted tools' calls: see `memori.testing.openai_hosted`); chat completions ignore them.
     `status` >= 400 answers with an OpenAI error body instead. `delay` is slept before the
     response starts; `chunk_delay` between streamed events. `stream_error` ends a stream
     with an in-band error after the content. Unset usage is estimated from word counts.
@@ -92,6 +94,7 @@ class Reply:
     stream_error: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    output_items: Sequence[Mapping[str, Any]] = ()
 
     @classmethod
     def json(cls, value: Any, **kwargs: Any) -> Reply:

@@ -1,7 +1,9 @@
 """An OpenAI-compatible HTTP server on 127.0.0.1 that tests drive with the real openai client.
 
 It serves chat completions, responses, embeddings and models (JSON and SSE), records every
-request, and answers with scripted replies or a deterministic default. Standard library only.
+request, and answers with scripted replies or a deterministic default. Responses it made can be
+retrieved again, streamed too (``GET /v1/responses/{id}?stream=true``, which
+``responses.stream(response_id=...)`` uses to resume a stream). Standard library only.
 
     with OpenAIServer() as server:
         client = OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
@@ -16,9 +18,11 @@ import dataclasses
 import itertools
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from memori.testing.openai_chat import chat_completion, chat_completion_events
 from memori.testing.openai_defaults import default_text
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MODELS", "OpenAIServer"]
 
 DEFAULT_MODELS: tuple[str, ...] = ("gpt-4o-mini", "gpt-4.1-mini", "text-embedding-3-small")
+_KEPT_RESPONSES = 1000
 
 _Builder = Callable[[RecordedRequest, Reply, int, int], Any]
 _BUILDERS: dict[Endpoint, tuple[_Builder, _Builder]] = {
@@ -73,6 +78,7 @@ class OpenAIServer:
         self._records: list[RecordedRequest] = []
         self._recorded = threading.Condition()
         self._serials = itertools.count(1)
+        self._made: OrderedDict[str, tuple[RecordedRequest, Reply, int, int]] = OrderedDict()
         self._http: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -272,7 +278,7 @@ class OpenAIServer:
         serial = next(self._serials)
         headers = {"x-request-id": f"req_memori{serial}", "openai-processing-ms": "0"}
         if request.method == "GET":
-            return _with_headers(self._get(request.path), headers)
+            return _with_headers(self._get(request.path, request.query), headers)
         endpoint_name = request.endpoint
         if request.method != "POST" or endpoint_name is None:
             return _error(404, f"Unknown request URL: {request.method} {request.path}", headers)
@@ -293,12 +299,34 @@ class OpenAIServer:
             reply = dataclasses.replace(reply, text=default_text(request))
         whole, streamed = _BUILDERS[endpoint]
         created = int(time.time())
+        if endpoint is Endpoint.RESPONSES:
+            self._keep(f"resp_memori{serial}", (request, reply, serial, created))
         if request.stream:
             events = streamed(request, reply, serial, created)
             return Answer(200, None, events, headers, reply.delay, reply.chunk_delay)
         return Answer(200, whole(request, reply, serial, created), None, headers, reply.delay)
 
-    def _get(self, path: str) -> Answer:
+    def _keep(self, response_id: str, made: tuple[RecordedRequest, Reply, int, int]) -> None:
+        """Remember a response made, for retrieval (the latest ``_KEPT_RESPONSES``)."""
+        with self._recorded:
+            self._made[response_id] = made
+            while len(self._made) > _KEPT_RESPONSES:
+                self._made.popitem(last=False)
+
+    def _retrieve(self, response_id: str, query: str) -> Answer:
+        with self._recorded:
+            made = self._made.get(response_id)
+        if made is None:
+            return _error(404, f"No response found with id '{response_id}'.")
+        request, reply, serial, created = made
+        if parse_qs(query).get("stream") == ["true"]:
+            events = response_events(request, reply, serial, created)
+            return Answer(200, None, events, {}, 0.0, reply.chunk_delay)
+        return Answer(200, response_object(request, reply, serial, created))
+
+    def _get(self, path: str, query: str = "") -> Answer:
+        if path.startswith("/v1/responses/"):
+            return self._retrieve(path.removeprefix("/v1/responses/"), query)
         if path == "/v1/models":
             return Answer(200, {"object": "list", "data": [_model(m) for m in self.models]})
         if path.startswith("/v1/models/"):
