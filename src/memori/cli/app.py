@@ -8,39 +8,58 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+from memori import __version__
 from memori.cli import (
     admin_commands,
     chat_command,
     data_commands,
     doctor_command,
     mcp_command,
+    memories_commands,
     pipeline_commands,
     transfer_commands,
 )
 from memori.cli.common import shown_text
-from memori.cli.errors import FAILURE, NOT_FOUND, USAGE, CLIError
-from memori.core import BackendNotFoundError, MemoriError, MissingExtraError, SchemaOutdatedError
+from memori.cli.errors import FAILURE, NOT_FOUND, UNAVAILABLE, USAGE, CLIError
+from memori.core import (
+    BackendNotFoundError,
+    ConfigurationError,
+    InvalidIdError,
+    MemoriError,
+    MissingExtraError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from memori.core.redact import RedactingFilter
 
 Command = Callable[[argparse.Namespace], int]
 
 
+COMMON_DEFAULTS = {"url": None, "embedder": "default", "json": False}
+"""Options accepted before and after a subcommand (their defaults are set once, after
+parsing, so a subcommand's default never hides a value given before it)."""
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", help="database URL (default: $MEMORI_URL, else the local SQLite file)")
-    p.add_argument("--embedder", default="default",
+    p.add_argument("--url", default=argparse.SUPPRESS,
+                   help="database URL (default: $MEMORI_URL, else the local SQLite file)")
+    p.add_argument("--embedder", default=argparse.SUPPRESS,
                    help="embedder name: default (local model), hash, none, openai:<model>")
-    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help="machine-readable JSON output")
 
 
 def _scope(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--entity", required=required, help="entity (user/tenant) id")
-    p.add_argument("--process", help="process (persona) id")
+    p.add_argument("--persona", "--process", dest="process", help="persona (process) id")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memori", description="Long-term memory for LLM apps, in your own database.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    parser.add_argument("--version", action="version", version=f"memori {__version__}")
+    _common(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, fn: Command, help_text: str) -> argparse.ArgumentParser:
@@ -70,8 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     _scope(p)
     p.add_argument("--limit", type=int)
     p.add_argument("--history", action="store_true", help="include superseded memories")
-    p = add("forget", data_commands.cmd_forget, "erase everything of an entity (GDPR)")
+    p = add("forget", data_commands.cmd_forget,
+            "erase an entity (GDPR), or one persona, session or memory of it")
     p.add_argument("--entity", required=True)
+    p.add_argument("--persona", "--process", dest="process",
+                   help="only this persona's turns and memories")
+    p.add_argument("--session", help="only this session's turns and the memories from them")
+    p.add_argument("--memory", help="only this memory")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p = add("stats", data_commands.cmd_stats, "counts across all entities (admin)")
     p.add_argument("target", nargs="?", help="database URL (same as --url)")
@@ -96,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="gpt-4o-mini")
     p.add_argument("--session", help="continue this session id")
     mcp_command.register(add)
+    memories_commands.register(sub, _common, _scope)
     return parser
 
 
@@ -108,6 +133,9 @@ def _log_to_stderr() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name, default in COMMON_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
     if args.verbose:
         _log_to_stderr()
 
@@ -122,10 +150,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(e, e.code)
     except (BackendNotFoundError, MissingExtraError) as e:
         return fail(e, NOT_FOUND if isinstance(e, BackendNotFoundError) else USAGE)
-    except (SchemaOutdatedError, MemoriError) as e:
+    except NotFoundError as e:
+        return fail(e, NOT_FOUND)
+    except StoreUnavailableError as e:
+        return fail(e, UNAVAILABLE)
+    except (InvalidIdError, ConfigurationError) as e:
+        return fail(e, USAGE)
+    except MemoriError as e:
         return fail(e, FAILURE)
     except ValueError as e:
         return fail(e, USAGE)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        return fail(e, USAGE, f"cannot open {e.filename}: {e.strerror}")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -55,21 +55,41 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     scope = scope_of(args)
+    grain = {"process_id": scope.process_id, "session_id": args.session,
+             "memory_id": args.memory}
+    if args.memory is not None and args.session is not None:
+        raise CLIError("forget takes --session or --memory, not both", USAGE)
     if not args.yes:
         if not sys.stdin.isatty():
             raise CLIError("refusing to erase without --yes when not on a terminal", USAGE)
-        answer = input(f"Erase everything stored for entity {scope.entity_id!r}? [y/N] ")
+        answer = input(f"Erase {_grain_text(args)}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("aborted", file=sys.stderr)
             return ABORTED
     with open_memori(args) as mem:
-        removed = mem.forget(entity_id=scope.entity_id)
-        left = stored_count(mem.store, scope.entity_id)  # raw_count when the store has it
+        removed = mem.forget(entity_id=scope.entity_id, **grain)
+        whole = not any(grain.values())  # the whole entity: every row counts (raw_count)
+        left = (stored_count(mem.store, scope.entity_id) if whole
+                else sum(1 for _ in mem.store.scan(scope.entity_id)))
+    if args.memory is not None and removed == 0:
+        raise CLIError(f"no memory {args.memory!r} in entity {scope.entity_id!r}", NOT_FOUND)
     if args.json:
-        emit_json({"entity_id": scope.entity_id, "removed": removed, "remaining": left})
+        emit_json({"entity_id": scope.entity_id, **{k: v for k, v in grain.items() if v},
+                   "removed": removed, "remaining": left})
     else:
-        print(f"removed {removed} item(s) of {scope.entity_id!r}; {left} remaining")
+        print(f"removed {removed} item(s) of {_grain_text(args)}; "
+              f"{left} remaining in the entity")
     return OK
+
+
+def _grain_text(args: argparse.Namespace) -> str:
+    """What ``forget`` erases, in words: the entity, or a persona, session or memory of it."""
+    parts = [f"persona {args.process!r}" if args.process else "",
+             f"session {args.session!r}" if args.session else "",
+             f"memory {args.memory!r}" if args.memory else ""]
+    named = ", ".join(p for p in parts if p)
+    entity = f"entity {args.entity!r}"
+    return f"{named} of {entity}" if named else f"everything stored for {entity}"
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

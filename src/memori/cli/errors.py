@@ -4,7 +4,7 @@ from __future__ import annotations
 
 OK = 0
 FAILURE = 1
-"""The store or the model failed (connection refused, driver error...)."""
+"""The store or the model failed (driver error, outdated schema...)."""
 USAGE = 2
 """Bad arguments or input (argparse uses 2 as well)."""
 NOT_FOUND = 3
@@ -13,6 +13,8 @@ UNHEALTHY = 4
 """``doctor`` found a problem (outdated schema, missing extension...)."""
 ABORTED = 5
 """The user declined a confirmation."""
+UNAVAILABLE = 6
+"""The store cannot be reached (connection refused, timed out, server down)."""
 
 
 class CLIError(Exception):
