@@ -7,7 +7,9 @@ was recorded, not in the context's current one. The session is found from the
 ``response_id`` / ``conversation_id`` metadata of recorded turns: first in an
 in-process index filled as turns are queued, then among the latest stored turns of
 the caller's own entity and persona. Another entity's turns are never looked at;
-an id found nowhere leaves the call in the context's session.
+an id found nowhere leaves the call in the context's session. The index also
+knows whether a response's reply was recorded whole (not ``partial``), which a
+resumed stream needs to know.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class ContinuationIndex:
         self.max_entries = max_entries
         self.miss_ttl = miss_ttl
         self._lock = threading.Lock()
-        self._sessions: OrderedDict[_Key, str] = OrderedDict()
+        self._sessions: OrderedDict[_Key, tuple[str, bool]] = OrderedDict()
         self._misses: dict[_Key, float] = {}
 
     @staticmethod
@@ -58,17 +60,19 @@ class ContinuationIndex:
                 for name in REF_FIELDS:
                     value = turn.metadata.get(name)
                     if isinstance(value, str) and value:
-                        self._put((turn.entity_id, turn.process_id, name, value), turn.session_id)
+                        key = (turn.entity_id, turn.process_id, name, value)
+                        whole = not turn.metadata.get("partial") or self._whole(key)
+                        self._put(key, turn.session_id, whole)
             self._evict()
 
     def cached(self, scope: Scope, ref: Ref) -> str | object | None:
         """The session if known in process, None if recently missed, else ``UNKNOWN``."""
         key = self._key(scope, ref)
         with self._lock:
-            session = self._sessions.get(key)
-            if session is not None:
+            entry = self._sessions.get(key)
+            if entry is not None:
                 self._sessions.move_to_end(key)
-                return session
+                return entry[0]
             missed = self._misses.get(key)
             if missed is not None and time.monotonic() - missed < self.miss_ttl:
                 return None
@@ -82,16 +86,26 @@ class ContinuationIndex:
             return cached if isinstance(cached, str) else None
         persona = Scope(scope.entity_id, scope.process_id)
         field, value = ref
-        session = next((t.session_id for t in reversed(self._load(persona, self.lookup_turns))
-                        if t.metadata.get(field) == value), None)
+        found = [t for t in self._load(persona, self.lookup_turns)
+                 if t.metadata.get(field) == value]
         key = self._key(scope, ref)
         with self._lock:
-            if session is None:
+            if not found:
                 self._misses[key] = time.monotonic()
             else:
-                self._put(key, session)
+                whole = any(not t.metadata.get("partial") for t in found)
+                self._put(key, found[-1].session_id, whole)
             self._evict()
-        return session
+        return found[-1].session_id if found else None
+
+    def recorded_whole(self, scope: Scope, ref: Ref) -> bool:
+        """Whether a reply carrying the ref was recorded whole (known after :meth:`find`)."""
+        with self._lock:
+            return self._whole(self._key(scope, ref))
+
+    def _whole(self, key: _Key) -> bool:
+        entry = self._sessions.get(key)
+        return entry is not None and entry[1]
 
     def drop_entity(self, entity_id: str) -> None:
         """Forget every id of an entity (after ``mem.forget``)."""
@@ -101,8 +115,8 @@ class ContinuationIndex:
             for key in [k for k in self._misses if k[0] == entity_id]:
                 del self._misses[key]
 
-    def _put(self, key: _Key, session: str) -> None:
-        self._sessions[key] = session
+    def _put(self, key: _Key, session: str, whole: bool) -> None:
+        self._sessions[key] = (session, whole)
         self._sessions.move_to_end(key)
         self._misses.pop(key, None)
 

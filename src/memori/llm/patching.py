@@ -28,6 +28,7 @@ from memori.llm.chat import CHAT
 from memori.llm.engine import Api, MemoryEngine
 from memori.llm.interceptor import async_wrapper, sync_wrapper
 from memori.llm.responses import RESPONSES
+from memori.llm.resume import async_retrieve_wrapper, sync_retrieve_wrapper
 
 ENDPOINTS: tuple[tuple[tuple[str, ...], Api], ...] = (
     (("chat", "completions"), CHAT),
@@ -109,11 +110,16 @@ class ClientPatch:
         resource = _resolve(self._client, path)
         if resource is None:
             return
-        make = async_wrapper if isinstance(self._client, openai.AsyncOpenAI) else sync_wrapper
+        is_async = isinstance(self._client, openai.AsyncOpenAI)
+        make = async_wrapper if is_async else sync_wrapper
         for method in METHODS:
             original = getattr(resource, method, None)
             if callable(original):
                 self._set(resource, method, make(self._engine, api, original, self.is_active))
+        retrieve = getattr(resource, "retrieve", None)
+        if api is RESPONSES and callable(retrieve):  # resumed streams
+            resume = async_retrieve_wrapper if is_async else sync_retrieve_wrapper
+            self._set(resource, "retrieve", resume(self._engine, retrieve, self.is_active))
 
     def _unbuilt(self, name: str) -> bool:
         """Whether ``name`` is a deferred resource of the client still unbuilt (or our
