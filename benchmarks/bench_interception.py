@@ -12,8 +12,12 @@ would be). Reported per call, p50 and p95:
 - ``own``: ``added - recall``, the interceptor itself (session history, block, copy,
   recording, the worker-thread hop on the async path).
 
+``--clients openai,anthropic`` adds rows for a registered ``anthropic.Anthropic`` /
+``AsyncAnthropic`` (``messages.create``) against the Anthropic stand-in, beside openai's.
+
 Run: ``python benchmarks/bench_interception.py [--calls N] [--memories N]
-[--embedders hash,local] [--write-path guarded|unguarded] [--new-session-every-call]``.
+[--embedders hash,local] [--clients openai,anthropic] [--write-path guarded|unguarded]
+[--new-session-every-call]``.
 Prints a table and writes ``benchmarks/results/interception.json``.
 """
 
@@ -52,6 +56,7 @@ NEW_SESSION_EVERY_CALL = False
 """Each registered call starts a new session: it then waits for the previous call's turns
 to be stored and extracted (read-your-writes across conversations, the worst case)."""
 MODEL = "gpt-4o-mini"
+ANTHROPIC_MODEL = "claude-test"
 ENTITY, PERSONA = "bench-user", "assistant"
 TOPICS = (
     "running", "cooking", "travel", "finance", "music", "reading", "garden", "family",
@@ -69,7 +74,8 @@ WORDS = (
 SERVER_CODE = (
     "import sys\n"
     "from memori.testing import OpenAIServer, Reply\n"
-    "server = OpenAIServer().start()\n"
+    "from memori.testing.anthropic_server import AnthropicServer\n"
+    "server = (AnthropicServer if sys.argv[2] == 'anthropic' else OpenAIServer)().start()\n"
     "delay = float(sys.argv[1])\n"
     "if delay > 0:\n"
     "    server.set_responder(lambda request: Reply(text='Noted.', delay=delay))\n"
@@ -165,9 +171,29 @@ def summarise(values: Sequence[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(values), 3), "p95": round(percentile(values, 0.95), 3)}
 
 
-def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[str, list[float]]:
-    bare = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
-    wrapped = mem.llm.register(openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0))
+def make_client(kind: str, base_url: str, *, is_async: bool) -> Any:
+    """A client of the kind (``openai`` or ``anthropic``) pointed at the stand-in."""
+    if kind == "anthropic":
+        import anthropic
+
+        cls: Any = anthropic.AsyncAnthropic if is_async else anthropic.Anthropic
+    else:
+        cls = openai.AsyncOpenAI if is_async else openai.OpenAI
+    return cls(base_url=base_url, api_key="bench", max_retries=0)
+
+
+def ask(kind: str, client: Any, text: str) -> Any:
+    """One call (a coroutine for an async client): a chat completion, or a message."""
+    messages = [{"role": "user", "content": text}]
+    if kind == "anthropic":
+        return client.messages.create(model=ANTHROPIC_MODEL, max_tokens=64, messages=messages)
+    return client.chat.completions.create(model=MODEL, messages=messages)
+
+
+def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int,
+                 kind: str = "openai") -> dict[str, list[float]]:
+    bare = make_client(kind, base_url, is_async=False)
+    wrapped = mem.llm.register(make_client(kind, base_url, is_async=False))
     times: dict[str, list[float]] = {"bare": [], "memory": []}
     for i in range(warmup + calls):
         order = [("bare", bare), ("memory", wrapped)]
@@ -177,8 +203,7 @@ def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[st
             if label == "memory" and NEW_SESSION_EVERY_CALL:
                 mem.new_session()
             began = time.perf_counter()
-            client.chat.completions.create(
-                model=MODEL, messages=[{"role": "user", "content": query(i)}])
+            ask(kind, client, query(i))
             if i >= warmup:
                 times[label].append((time.perf_counter() - began) * 1000)
     bare.close()
@@ -187,11 +212,11 @@ def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[st
     return times
 
 
-def measure_async(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[str, list[float]]:
+def measure_async(base_url: str, mem: Memori, calls: int, warmup: int,
+                  kind: str = "openai") -> dict[str, list[float]]:
     async def run() -> dict[str, list[float]]:
-        bare = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
-        wrapped = mem.llm.register(
-            openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0))
+        bare = make_client(kind, base_url, is_async=True)
+        wrapped = mem.llm.register(make_client(kind, base_url, is_async=True))
         mem.attribution(entity_id=ENTITY, process_id=PERSONA)
         times: dict[str, list[float]] = {"bare": [], "memory": []}
         for i in range(warmup + calls):
@@ -202,8 +227,7 @@ def measure_async(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[s
                 if label == "memory" and NEW_SESSION_EVERY_CALL:
                     mem.new_session()
                 began = time.perf_counter()
-                await client.chat.completions.create(
-                    model=MODEL, messages=[{"role": "user", "content": query(10_000 + i)}])
+                await ask(kind, client, query(10_000 + i))
                 if i >= warmup:
                     times[label].append((time.perf_counter() - began) * 1000)
         await bare.close()
@@ -215,8 +239,9 @@ def measure_async(base_url: str, mem: Memori, calls: int, warmup: int) -> dict[s
 
 
 def run_config(
-    base_url: str, embedder_name: str, memories: int, calls: int, warmup: int, workdir: Path,
-    extractor: str, write_path: str = "guarded") -> list[dict[str, Any]]:
+    base_urls: dict[str, str], embedder_name: str, memories: int, calls: int, warmup: int,
+    workdir: Path, extractor: str, write_path: str = "guarded") -> list[dict[str, Any]]:
+    """Every client kind in ``base_urls`` (kind -> its stand-in), sync and async."""
     embedder = make_embedder(embedder_name)
     if embedder is None:
         return []
@@ -235,17 +260,20 @@ def run_config(
     if isinstance(corpus_embedder, DiskCachedEmbedder):
         corpus_embedder.close()
     rows = []
-    for mode, measure in (("sync", measure_sync), ("async", measure_async)):
+    modes = [(kind, mode, measure) for kind in base_urls
+             for mode, measure in (("sync", measure_sync), ("async", measure_async))]
+    for kind, mode, measure in modes:
         mem.attribution(entity_id=ENTITY, process_id=PERSONA)
         mem.new_session()
         retriever.samples.clear()
         timing_embedder.samples.clear()
-        times = measure(base_url, mem, calls, warmup)
+        times = measure(base_urls[kind], mem, calls, warmup, kind)
         recall = retriever.samples[-calls:]
         embed = timing_embedder.samples[-calls:]
         added = [m - b for m, b in zip(times["memory"], times["bare"], strict=True)]
         rows.append({
-            "embedder": embedder.name, "memories": memories, "mode": mode, "calls": calls,
+            "client": kind, "embedder": embedder.name, "memories": memories, "mode": mode,
+            "calls": calls,
             "bare_ms": summarise(times["bare"]),
             "memory_ms": summarise(times["memory"]),
             "added_ms": summarise(added),
@@ -257,7 +285,7 @@ def run_config(
             "populate_s": round(populate_s, 2),
             "stats": {k: v for k, v in vars(mem.llm.stats).items() if v},
         })
-        print(f"  {embedder.name} memories={memories} {mode}: added p50 "
+        print(f"  {kind} {embedder.name} memories={memories} {mode}: added p50 "
               f"{rows[-1]['added_ms']['p50']} ms", file=sys.stderr)
     mem.close()
     return rows
@@ -330,17 +358,18 @@ def stream_overhead(workdir: Path, chunks: int = 2000, repeats: int = 15) -> dic
     }
 
 
-def start_server(model_latency: float = 0.0) -> tuple[subprocess.Popen[str], str]:
-    """The test server in its own process; each answer waits ``model_latency`` seconds."""
+def start_server(model_latency: float = 0.0,
+                 kind: str = "openai") -> tuple[subprocess.Popen[str], str]:
+    """The kind's stand-in in its own process; each answer waits ``model_latency`` s."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER_CODE, str(model_latency)], stdin=subprocess.PIPE,
+        [sys.executable, "-c", SERVER_CODE, str(model_latency), kind], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
     base_url = proc.stdout.readline().strip()
     if not base_url.startswith("http://127.0.0.1:"):
         proc.kill()
-        raise RuntimeError("the OpenAI test server did not start")
+        raise RuntimeError(f"the {kind} test server did not start")
     return proc, base_url
 
 
@@ -350,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--memories", type=int, default=10_000)
     parser.add_argument("--embedders", default="hash,local")
+    parser.add_argument("--clients", default="openai",
+                        help="client kinds measured: openai, anthropic (comma-separated)")
     parser.add_argument("--extractor", default="offline",
                         help="augmentation running meanwhile ('none' to switch it off)")
     parser.add_argument("--model-latency", type=float, default=0.0, metavar="MS",
@@ -366,26 +397,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     global NEW_SESSION_EVERY_CALL
     NEW_SESSION_EVERY_CALL = args.new_session_every_call
 
-    proc, base_url = start_server(args.model_latency / 1000.0)
+    servers = {kind.strip(): start_server(args.model_latency / 1000.0, kind.strip())
+               for kind in args.clients.split(",")}
+    base_urls = {kind: url for kind, (_, url) in servers.items()}
     rows: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for name in args.embedders.split(","):
                 for n in sorted({0, args.memories}):
-                    rows += run_config(base_url, name.strip(), n, args.calls, args.warmup,
+                    rows += run_config(base_urls, name.strip(), n, args.calls, args.warmup,
                                        Path(tmp), args.extractor, args.write_path)
             chunk_cost = stream_overhead(Path(tmp))
     finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=10)
+        for proc, _ in servers.values():
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout=10)
 
-    headers = ["embedder", "memories", "mode", "bare p50", "added p50", "added p95",
+    headers = ["client", "embedder", "memories", "mode", "bare p50", "added p50", "added p95",
                "embed p50", "added-embed p50", "recall p50", "own p50", "own p95"]
     print_table(headers, [
-        [r["embedder"], r["memories"], r["mode"], r["bare_ms"]["p50"], r["added_ms"]["p50"],
-         r["added_ms"]["p95"], r["embed_ms"]["p50"], r["added_excluding_embed_ms"]["p50"],
-         r["recall_ms"]["p50"], r["own_ms"]["p50"], r["own_ms"]["p95"]]
+        [r["client"], r["embedder"], r["memories"], r["mode"], r["bare_ms"]["p50"],
+         r["added_ms"]["p50"], r["added_ms"]["p95"], r["embed_ms"]["p50"],
+         r["added_excluding_embed_ms"]["p50"], r["recall_ms"]["p50"], r["own_ms"]["p50"],
+         r["own_ms"]["p95"]]
         for r in rows
     ])
     print("(milliseconds per call; 'own' = added minus recall: the interceptor itself)")
@@ -394,9 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(the SDK's own parsing: {chunk_cost['sdk_us_per_chunk']} us per chunk)")
     write_result(args.output, {
         "benchmark": "interception",
-        "description": "latency added to chat.completions.create by a registered client",
+        "description": "latency added to chat.completions.create (and, with --clients, "
+                       "Anthropic's messages.create) by a registered client",
         "machine": {**machine_info(), "load_average": list(os.getloadavg())},
-        "server": "memori.testing.OpenAIServer in a separate process on 127.0.0.1",
+        "server": "memori.testing.OpenAIServer (AnthropicServer for anthropic) in a separate "
+                  "process on 127.0.0.1",
         "backend": "sqlite",
         "augmentation": args.extractor,
         "write_path": args.write_path,
