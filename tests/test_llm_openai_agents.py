@@ -1,0 +1,133 @@
+"""The OpenAI Agents SDK (``openai-agents``) on a registered AsyncOpenAI client, against the
+loopback stand-in: runs are recorded and the next run of the same user and persona recalls them.
+
+Tracing export is disabled, so nothing leaves the machine: an audit hook checks that every
+connection made during these tests goes to loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from memori import Memori
+from memori.core import Scope
+from memori.testing import OpenAIServer
+
+agents = pytest.importorskip("agents")
+
+MODEL = "gpt-4.1-mini"
+GOAL = "My goal is a sub-25 5K by June."
+
+
+_WATCH: list[list[str]] = []
+"""While a test runs: the remote hosts of the connections made."""
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "socket.connect" and _WATCH and isinstance(args[1], tuple):
+        _WATCH[-1].append(str(args[1][0]))
+
+
+sys.addaudithook(_audit)  # an audit hook stays for the process: it only watches while asked
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_tracing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
+    agents.set_tracing_disabled(True)
+    hosts: list[str] = []
+    _WATCH.append(hosts)
+    try:
+        yield
+    finally:
+        _WATCH.remove(hosts)
+    assert hosts and all(_loopback(h) for h in hosts), hosts
+
+
+@pytest.fixture
+async def aclient(mem: Memori, openai_server: OpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
+    c = mem.llm.register(openai_server.async_client())
+    yield c
+    await c.close()
+
+
+def make_agent(client: openai.AsyncOpenAI, api: str, name: str = "coach") -> Any:
+    if api == "responses":
+        model = agents.OpenAIResponsesModel(model=MODEL, openai_client=client)
+    else:
+        model = agents.OpenAIChatCompletionsModel(model=MODEL, openai_client=client)
+    return agents.Agent(name=name, instructions=f"You are a {name}.", model=model)
+
+
+async def run(agent: Any, text: str, *, streamed: bool, **kwargs: Any) -> Any:
+    if not streamed:
+        return await agents.Runner.run(agent, text, **kwargs)
+    result = agents.Runner.run_streamed(agent, text, **kwargs)
+    async for _ in result.stream_events():
+        pass
+    return result
+
+
+def last_sent(server: OpenAIServer) -> str:
+    return json.dumps(server.last_request().json)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
+@pytest.mark.parametrize("api", ["responses", "chat"])
+async def test_goal_reaches_the_coach_and_no_one_else(
+    mem: Memori, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer,
+    api: str, streamed: bool,
+) -> None:
+    coach, planner = make_agent(aclient, api), make_agent(aclient, api, "planner")
+    mem.attribution(entity_id="ana", process_id="coach", session_id="week-1")
+    result = await run(coach, GOAL, streamed=streamed)
+    assert result.final_output == f"echo: {GOAL}"
+    await mem.aflush()
+    recorded = mem.store.list_turns(Scope("ana", "coach"))
+    assert [(t.role, t.content) for t in recorded] == [
+        ("user", GOAL), ("assistant", f"echo: {GOAL}")]
+    assert recorded[1].metadata["api"] == api
+    assert mem.llm.stats.passthrough == 0
+
+    mem.attribution(entity_id="ana", process_id="coach", session_id="week-2")
+    await run(coach, "What is my goal?", streamed=streamed)
+    assert "sub-25 5K" in last_sent(openai_server)
+
+    mem.attribution(entity_id="ana", process_id="planner", session_id="p-1")
+    await run(planner, "What is my goal?", streamed=streamed)
+    assert "sub-25" not in last_sent(openai_server)
+    mem.attribution(entity_id="bob", process_id="coach", session_id="b-1")
+    await run(coach, "What is my goal?", streamed=streamed)
+    assert "sub-25" not in last_sent(openai_server)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
+async def test_previous_response_id_run_stays_in_the_first_runs_session(
+    mem: Memori, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer, streamed: bool
+) -> None:
+    coach = make_agent(aclient, "responses")
+    mem.attribution(entity_id="ana", process_id="coach", session_id="first")
+    first = await run(coach, GOAL, streamed=streamed)
+    mem.attribution(entity_id="ana", process_id="coach", session_id="second")
+    await run(coach, "How far this week?", streamed=streamed,
+              previous_response_id=first.last_response_id)
+    assert openai_server.last_request().json["previous_response_id"] == first.last_response_id
+    await mem.aflush()
+    recorded = mem.store.list_turns(Scope("ana", "coach"))
+    assert {t.session_id for t in recorded} == {"first"}
+    assert [t.content for t in recorded][-2:] == [
+        "How far this week?", "echo: How far this week?"]
