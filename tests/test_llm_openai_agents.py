@@ -18,7 +18,8 @@ import pytest
 
 from memori import Memori
 from memori.core import Scope
-from memori.testing import OpenAIServer
+from memori.testing import OpenAIServer, Reply, ToolCall
+from memori.testing.openai_hosted import web_search_call
 
 agents = pytest.importorskip("agents")
 
@@ -131,3 +132,44 @@ async def test_previous_response_id_run_stays_in_the_first_runs_session(
     assert {t.session_id for t in recorded} == {"first"}
     assert [t.content for t in recorded][-2:] == [
         "How far this week?", "echo: How far this week?"]
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+async def test_function_tool_run_records_the_call_and_its_result(
+    mem: Memori, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer, api: str
+) -> None:
+    @agents.function_tool
+    def log_run(km: float) -> str:
+        """Log a run of the given distance."""
+        return f"logged {km} km"
+
+    coach = make_agent(aclient, api)
+    coach.tools = [log_run]
+    openai_server.enqueue(Reply.tools(ToolCall("log_run", {"km": 5}, id="call_log")),
+                          "Logged your 5 km.")
+    mem.attribution(entity_id="ana", process_id="coach", session_id="s")
+    result = await run(coach, "I ran 5 km today", streamed=True)
+    assert result.final_output == "Logged your 5 km."
+    await mem.aflush()
+    recorded = mem.store.list_turns(Scope("ana", "coach"))
+    assert [(t.role, t.content) for t in recorded] == [
+        ("user", "I ran 5 km today"), ("assistant", ""), ("tool", "logged 5.0 km"),
+        ("assistant", "Logged your 5 km.")]
+    assert recorded[1].metadata["tool_calls"][0]["function"]["name"] == "log_run"
+
+
+async def test_hosted_web_search_is_recorded_as_a_tool_turn(
+    mem: Memori, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer
+) -> None:
+    coach = make_agent(aclient, "responses")
+    coach.tools = [agents.WebSearchTool()]
+    openai_server.enqueue(Reply(text="Sunny, 14 degrees.", output_items=[
+        web_search_call("oslo weather", sources=["https://example.org/oslo"])]))
+    mem.attribution(entity_id="ana", process_id="coach", session_id="s")
+    result = await run(coach, "Weather for my run in Oslo?", streamed=True)
+    assert result.final_output == "Sunny, 14 degrees."
+    await mem.aflush()
+    assert [(t.role, t.content) for t in mem.store.list_turns(Scope("ana", "coach"))] == [
+        ("user", "Weather for my run in Oslo?"),
+        ("tool", "web search: oslo weather\nsources: https://example.org/oslo"),
+        ("assistant", "Sunny, 14 degrees.")]
