@@ -11,6 +11,7 @@ import ipaddress
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -173,3 +174,10 @@ async def test_hosted_web_search_is_recorded_as_a_tool_turn(
         ("user", "Weather for my run in Oslo?"),
         ("tool", "web search: oslo weather\nsources: https://example.org/oslo"),
         ("assistant", "Sunny, 14 degrees.")]
+
+
+def test_the_docs_example_runs() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "llm.md").read_text(encoding="utf-8")
+    section = text.split("## OpenAI Agents SDK", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/llm.md", "exec"), {"__name__": "docs_example"})
