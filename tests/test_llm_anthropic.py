@@ -6,6 +6,7 @@ import asyncio
 import copy
 import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -314,3 +315,11 @@ async def test_100_concurrent_async_tasks_never_see_each_other(
         turns = mem.store.list_turns(Scope(f"user-{i}", "coach"))
         assert len(turns) == 4
         assert {int(t) for turn in turns for t in TOKEN.findall(turn.content)} == {i}
+
+
+def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).parent.parent / "docs" / "llm.md").read_text()
+    block = re.search(r"```python\n(# runnable: anthropic\n.*?)```", text, re.S)
+    assert block is not None
+    exec(compile(block.group(1), "docs/llm.md", "exec"), {})
+    assert capsys.readouterr().out == "echo: What is my goal?\n"

@@ -14,10 +14,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import asyncio
 import copy
 import json
+import re
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import litellm
@@ -262,3 +264,13 @@ def test_litellm_session_opens_no_connection_beyond_loopback() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     outside = json.loads(done.stdout.strip().splitlines()[-1])
     assert outside == [], f"litellm reached beyond loopback: {outside}"
+
+
+def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(litellm, "suppress_debug_info", True)
+    text = (Path(__file__).parent.parent / "docs" / "llm.md").read_text()
+    block = re.search(r"```python\n(# runnable: litellm\n.*?)```", text, re.S)
+    assert block is not None
+    exec(compile(block.group(1), "docs/llm.md", "exec"), {})
+    assert capsys.readouterr().out == "echo: What is my goal?\n"
