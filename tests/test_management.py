@@ -12,6 +12,7 @@ import pytest
 
 from memori import Memori, NotFoundError
 from memori.core import Memory, Scope, Turn
+from memori.testing import OpenAIServer
 
 
 @pytest.fixture
@@ -265,3 +266,21 @@ def test_async_twins_keep_the_callers_scope(mem: Memori) -> None:
         assert await mem.alist_memories() == []
 
     asyncio.run(main())
+
+
+def test_forgetting_a_session_drops_its_cached_history_from_the_llm_path(
+    mem: Memori, openai_server: OpenAIServer,
+) -> None:
+    client = mem.llm.register(openai_server.client())
+
+    def say(text: str) -> None:
+        client.chat.completions.create(model="gpt-4o-mini",
+                                       messages=[{"role": "user", "content": text}])
+
+    mem.attribution("u1", "coach", session_id="s1")
+    say("my locker code is 8812")
+    assert mem.forget(entity_id="u1", process_id="coach", session_id="s1") == 2
+    say("what is my locker code?")
+    sent = "\n".join(str(m.get("content")) for m in openai_server.last_request("chat").messages)
+    assert "8812" not in sent
+    client.close()
