@@ -116,16 +116,21 @@ class MemoryEngine:
         self._warned_unattributed = False
 
     # the call's scope
-    def begin(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Scope | None:
+    def begin(
+        self, args: Sequence[Any], kwargs: dict[str, Any], *, lazy_body: bool = False
+    ) -> Scope | None:
         """The scope this call works in, or None to pass it through without memory.
 
         Passed through: every call while memory is disabled (``MEMORI_DISABLED``),
         calls inside ``mem.paused()``, calls with positional arguments (the openai
-        methods take keywords only), and, unless strict, calls made before any
-        ``mem.attribution(...)``.
+        methods take keywords only), ``with_streaming_response`` calls (their body is
+        read lazily by the caller) unless the wrapper reads such a body (``lazy_body``),
+        and, unless strict, calls made before any ``mem.attribution(...)``.
         """
         self.counters.add("calls")
-        if args or self.mem.disabled or self.mem.is_paused:
+        headers = kwargs.get("extra_headers")
+        lazy = isinstance(headers, dict) and headers.get(RAW_RESPONSE_HEADER) == "stream"
+        if args or (lazy and not lazy_body) or self.mem.disabled or self.mem.is_paused:
             self.counters.add("passthrough")
             return None
         current = self.mem.current

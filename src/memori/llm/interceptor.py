@@ -85,7 +85,7 @@ def sync_wrapper(
 
     @functools.wraps(original)
     def call(*args: Any, **kwargs: Any) -> Any:
-        scope = engine.begin(args, kwargs) if active() else None
+        scope = engine.begin(args, kwargs, lazy_body=True) if active() else None
         if scope is None:
             return original(*args, **kwargs)
         plan = engine.plan(api, scope, kwargs)
@@ -103,7 +103,7 @@ def async_wrapper(
 
     @functools.wraps(original)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        scope = engine.begin(args, kwargs) if active() else None
+        scope = engine.begin(args, kwargs, lazy_body=True) if active() else None
         if scope is None:
             return await original(*args, **kwargs)
         plan = await engine.aplan(api, scope, kwargs)
