@@ -323,3 +323,17 @@ def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert block is not None
     exec(compile(block.group(1), "docs/llm.md", "exec"), {})
     assert capsys.readouterr().out == "echo: What is my goal?\n"
+
+
+def test_stream_helper_left_early_is_recorded_as_partial(
+    mem: Memori, client: Any, server: AnthropicServer
+) -> None:
+    mem.attribution(entity_id="ana", process_id="coach")
+    server.enqueue(Reply(text="one two three four five six", chunk_delay=0.01))
+    with client.messages.stream(model=MODEL, max_tokens=256, messages=[
+            {"role": "user", "content": "count"}]) as stream:
+        for text in stream.text_stream:
+            if text == "two ":
+                break
+    reply = stored(mem, "ana", "coach")[1]
+    assert reply.content == "one two " and reply.metadata["partial"] is True

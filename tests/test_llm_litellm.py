@@ -274,3 +274,20 @@ def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str],
     assert block is not None
     exec(compile(block.group(1), "docs/llm.md", "exec"), {})
     assert capsys.readouterr().out == "echo: What is my goal?\n"
+
+
+def test_a_stream_closed_early_is_recorded_as_partial(
+    mem: Memori, registered: Any, route: dict[str, Any]
+) -> None:
+    mem.attribution(entity_id="ana", process_id="coach")
+    route["_server"].enqueue(Reply(text="alpha beta gamma delta epsilon zeta",
+                                   chunk_delay=0.01))
+    stream = say(route, "greek", stream=True)
+    text = ""
+    for chunk in stream:
+        text += chunk.choices[0].delta.content or ""
+        if "beta" in text:
+            break
+    stream.close()
+    reply = stored(mem, "ana", "coach")[1]
+    assert reply.content == text and reply.metadata["partial"] is True
