@@ -290,7 +290,8 @@ def _clock_at_end(conv: Conversation) -> Callable[[], float]:
 def make_embedder(name: str, cache: bool) -> Embedder:
     from memori.embedders import HashEmbedder, LocalEmbedder
 
-    inner: Embedder = LocalEmbedder() if name == "local" else HashEmbedder(dim=256)
+    inner: Embedder = (LocalEmbedder(warm_start=False) if name == "local"  # int8 only
+                       else HashEmbedder(dim=256))
     return DiskCachedEmbedder(inner, CACHE_DIR / "embeddings.sqlite3") if cache else inner
 
 

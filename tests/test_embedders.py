@@ -47,6 +47,7 @@ def norm(v: list[float]) -> float:
 def local() -> LocalEmbedder:
     embedder = LocalEmbedder()
     embedder.load()
+    assert embedder.wait_for_int8(timeout=600)  # a cold cache is filled in the background
     return embedder
 
 
@@ -105,7 +106,7 @@ def test_local_cache_is_bounded_and_not_filled_by_bulk_batches(local: LocalEmbed
 
 
 def test_local_lazy_load_is_thread_safe() -> None:
-    embedder = LocalEmbedder()
+    embedder = LocalEmbedder(warm_start=False)
     texts = [f"concurrent text {i % 5}" for i in range(16)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda t: embedder.embed([t])[0], texts))
@@ -173,7 +174,7 @@ def test_float32_batches_match_single_runs(float32: LocalEmbedder) -> None:
 def test_int8_model_is_cached_with_its_digest_and_rederived_when_damaged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    first = LocalEmbedder(cache_dir=tmp_path)
+    first = LocalEmbedder(cache_dir=tmp_path, warm_start=False)
     expected = first.embed(SENTENCES[:2])
     models = sorted(tmp_path.glob("*.onnx"))
     digests = sorted(tmp_path.glob("*.sha256"))
@@ -189,7 +190,8 @@ def test_int8_model_is_cached_with_its_digest_and_rederived_when_damaged(
         f.seek(1000)
         f.write(b"\x00" * 16)
     with caplog.at_level(logging.WARNING, logger="memori.embedders"):
-        assert LocalEmbedder(cache_dir=tmp_path).embed(SENTENCES[:2]) == expected
+        assert LocalEmbedder(cache_dir=tmp_path, warm_start=False).embed(
+            SENTENCES[:2]) == expected
     assert "does not match its sha256" in caplog.text
     assert model_files.sha256_file(models[0]) == digests[0].read_text()
 
@@ -199,17 +201,24 @@ def test_int8_without_a_writable_cache_still_loads(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    assert len(LocalEmbedder(cache_dir=blocker / "models").embed(["x"])[0]) == 384
+    unwritable = LocalEmbedder(cache_dir=blocker / "models")
+    assert len(unwritable.embed(["x"])[0]) == 384
+    assert unwritable.wait_for_int8(timeout=600)  # derived in a thread, each load
     home = tmp_path / "home"
     monkeypatch.setenv("MEMORI_HOME", str(home))
-    assert len(LocalEmbedder(cache_dir=False).embed(["y"])[0]) == 384
+    uncached = LocalEmbedder(cache_dir=False)
+    assert len(uncached.embed(["y"])[0]) == 384 and uncached.wait_for_int8(timeout=600)
     assert not home.exists()  # no cache: nothing written
-    assert len(LocalEmbedder().embed(["z"])[0]) == 384
+    default = LocalEmbedder()
+    assert len(default.embed(["z"])[0]) == 384 and default.wait_for_int8(timeout=600)
     assert len(list((home / "cache" / "models").glob("*.onnx"))) == 1  # the default place
 
 
 def test_int8_needs_onnx_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime.quantization", None)
+    with pytest.raises(ConfigurationError, match="pip install onnx"):
+        LocalEmbedder(cache_dir=tmp_path, warm_start=False).load()
+    monkeypatch.setitem(sys.modules, "onnx", None)  # a warm start says so at load too
     with pytest.raises(ConfigurationError, match="pip install onnx"):
         LocalEmbedder(cache_dir=tmp_path).load()
     assert len(LocalEmbedder(arithmetic="float32").embed(["fine"])[0]) == 384

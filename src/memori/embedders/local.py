@@ -11,11 +11,13 @@ By default the matrix products run in int8 (see :mod:`memori.embedders.quantize`
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,10 +26,12 @@ import numpy.typing as npt
 
 from memori.core import ConfigurationError
 from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, read_verified
-from memori.embedders.quantize import cached_dynamic_int8
+from memori.embedders.quantize import cached_dynamic_int8, read_cached_int8
+from memori.embedders.warm_start import derive_in_background
 from memori.telemetry import disable_dependency_telemetry
 
 FloatArray = npt.NDArray[np.float32]
+log = logging.getLogger(__name__)
 
 #: Calls with at most this many texts fill the query cache; bulk batches only read it,
 #: so ingesting documents does not evict the queries an app keeps asking.
@@ -51,10 +55,12 @@ def _default_workers(threads: int) -> int:
 class _Runtime:
     """The loaded tokenizer and onnxruntime session (immutable once built)."""
 
-    def __init__(self, tokenizer: Any, session: Any, feeds_token_types: bool) -> None:
+    def __init__(self, tokenizer: Any, session: Any, feeds_token_types: bool,
+                 arithmetic: str) -> None:
         self.tokenizer = tokenizer
         self.session = session
         self.feeds_token_types = feeds_token_types
+        self.arithmetic = arithmetic
 
 
 class LocalEmbedder:
@@ -68,6 +74,10 @@ class LocalEmbedder:
     per-user cache directory; ``False``: derive it at each load). ``"float32"`` runs the
     shipped graph unchanged. The two have different ``name``s. With int8 each text runs
     alone (its activations are scaled per run), so ``batch_size`` applies to float32.
+    ``warm_start`` (default True): when the int8 model is not in the cache yet, serve
+    with the shipped graph at once while it is derived in the background (about ten
+    seconds, in a separate process), then switch (:attr:`serving` tells which runs);
+    False derives it before the first vector, as before.
     ``threads`` is onnxruntime's intra-op threads per run (default 1 below four cores,
     where one keeps a short query stable while the app and its database share the CPU;
     2 above). Large inputs are cut into batches run on up to ``workers`` threads at once.
@@ -93,6 +103,7 @@ class LocalEmbedder:
         cache_size: int = 1024,
         arithmetic: Literal["int8", "float32"] = "int8",
         cache_dir: str | os.PathLike[str] | Literal[False] | None = None,
+        warm_start: bool = True,
     ) -> None:
         if arithmetic not in NAMES:
             raise ConfigurationError(f"arithmetic is 'int8' or 'float32', not {arithmetic!r}")
@@ -111,7 +122,9 @@ class LocalEmbedder:
         self.cache_size = cache_size
         self.arithmetic = arithmetic
         self._cache_dir = cache_dir
+        self.warm_start = warm_start
         self._runtime: _Runtime | None = None
+        self._int8_ready = threading.Event()
         self._load_lock = threading.Lock()
         self._cache: OrderedDict[str, FloatArray] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -123,6 +136,21 @@ class LocalEmbedder:
     def __repr__(self) -> str:
         state = "loaded" if self._runtime is not None else "not loaded"
         return f"LocalEmbedder(name={self.name!r}, dim={self.dim}, threads={self.threads}, {state})"
+
+    @property
+    def serving(self) -> str | None:
+        """The arithmetic the loaded model runs (``None`` before it loads): ``"float32"``
+        while a warm start waits for the int8 model, then ``"int8"``."""
+        runtime = self._runtime
+        return runtime.arithmetic if runtime is not None else None
+
+    def wait_for_int8(self, timeout: float | None = None) -> bool:
+        """Wait until the int8 model serves (or its derivation failed); whether it serves."""
+        if self.arithmetic != "int8":
+            return False
+        self._ensure_runtime()
+        self._int8_ready.wait(timeout)
+        return self.serving == "int8"
 
     # loading
 
@@ -136,13 +164,14 @@ class LocalEmbedder:
             return runtime
         with self._load_lock:
             if self._runtime is None:
-                self._runtime = self._build_runtime()
+                built = self._build_runtime()
+                if self._runtime is None:  # a warm start's int8 model may already be in
+                    self._runtime = built
             return self._runtime
 
     def _build_runtime(self) -> _Runtime:
         disable_dependency_telemetry()  # again, right before onnxruntime may load
         try:
-            import onnxruntime as ort
             from tokenizers import Tokenizer
         except ImportError as e:
             raise ImportError(
@@ -153,13 +182,50 @@ class LocalEmbedder:
         tokenizer_path = self._tokenizer_path or TOKENIZER_FILE.locate()
         model = read_verified(model_path, self._model_sha256, "embedding model")
         vocab = read_verified(tokenizer_path, self._tokenizer_sha256, "embedding tokenizer")
-        if self.arithmetic == "int8":
-            model = cached_dynamic_int8(model, self._model_sha256, self._model_cache_dir())
-
         tokenizer = Tokenizer.from_str(vocab.decode("utf-8"))
         tokenizer.no_padding()  # the shipped file pads every text to 128 tokens
         tokenizer.enable_truncation(max_length=self.max_length)
+        if self.arithmetic == "float32":
+            return self._session(tokenizer, model, "float32")
+        cache_dir = self._model_cache_dir()
+        if not self.warm_start:
+            model = cached_dynamic_int8(model, self._model_sha256, cache_dir)
+            self._int8_ready.set()
+            return self._session(tokenizer, model, "int8")
+        derived = read_cached_int8(self._model_sha256, cache_dir) if cache_dir else None
+        if derived is not None:
+            self._int8_ready.set()
+            return self._session(tokenizer, derived, "int8")
+        _check_quantization_available()
+        shipped = self._session(tokenizer, model, "float32")
+        future = derive_in_background(model_path, model, self._model_sha256, cache_dir)
+        future.add_done_callback(lambda done: self._switch_to_int8(tokenizer, done))
+        return shipped
 
+    def _switch_to_int8(self, tokenizer: Any, derived: Future[bytes]) -> None:
+        """Serve with the derived int8 model from now on (the query cache starts again:
+        its vectors came from the shipped graph)."""
+        try:
+            runtime = self._session(tokenizer, derived.result(), "int8")
+        except Exception as e:
+            log.warning("memori: the int8 model could not be derived (%s: %s); the local "
+                        "embedder goes on with the shipped float32 graph",
+                        type(e).__name__, e)
+        else:
+            with self._cache_lock:
+                self._runtime = runtime
+                self._cache.clear()
+        finally:
+            self._int8_ready.set()
+
+    def _session(self, tokenizer: Any, model: bytes, arithmetic: str) -> _Runtime:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise ImportError(
+                "the local embedder needs onnxruntime and tokenizers: "
+                "pip install onnxruntime tokenizers"
+            ) from e
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -172,7 +238,7 @@ class LocalEmbedder:
         inputs = {i.name for i in session.get_inputs()}
         if not {"input_ids", "attention_mask"} <= inputs:
             raise ConfigurationError(f"the embedding model takes {sorted(inputs)}, not BERT inputs")
-        return _Runtime(tokenizer, session, "token_type_ids" in inputs)
+        return _Runtime(tokenizer, session, "token_type_ids" in inputs, arithmetic)
 
     def _model_cache_dir(self) -> Path | None:
         if self._cache_dir is False:
@@ -290,3 +356,16 @@ def create_local_embedder(arg: str | None = None, **options: Any) -> LocalEmbedd
     if arg:
         raise ConfigurationError(f"the local embedder takes no argument, got 'local:{arg}'")
     return LocalEmbedder(**options)
+
+
+def _check_quantization_available() -> None:
+    """Fail at load, not later in the background, when ``onnx`` is missing."""
+    try:
+        found = importlib.util.find_spec("onnx") is not None
+    except ValueError:  # imported and then removed from sys.modules
+        found = False
+    if not found:
+        raise ConfigurationError(
+            "int8 arithmetic for the local embedder needs the onnx package: pip install onnx "
+            "(or LocalEmbedder(arithmetic='float32'))"
+        )

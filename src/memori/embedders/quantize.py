@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -50,28 +51,33 @@ def dynamic_int8(model: bytes) -> bytes:
         return quantized.read_bytes()
 
 
-def cached_dynamic_int8(model: bytes, source_sha256: str, cache_dir: Path | None) -> bytes:
-    """:func:`dynamic_int8`, read from ``cache_dir`` when derived before (``None``: no cache).
-
-    A cached file whose sha256 differs from the one recorded beside it is derived again;
-    a cache directory that cannot be written costs only the derivation, each load.
-    """
-    if cache_dir is None:
-        return dynamic_int8(model)
+def cache_paths(source_sha256: str, cache_dir: Path) -> tuple[Path, Path]:
+    """The derived model's file and the file of its sha256, in ``cache_dir``."""
     disable_dependency_telemetry()  # again, right before onnxruntime may load
     import onnxruntime
 
     stem = f"minilm-{source_sha256[:16]}-ort{onnxruntime.__version__}-int8"
-    path, digest_path = cache_dir / f"{stem}.onnx", cache_dir / f"{stem}.sha256"
+    return cache_dir / f"{stem}.onnx", cache_dir / f"{stem}.sha256"
+
+
+def read_cached_int8(source_sha256: str, cache_dir: Path) -> bytes | None:
+    """The derived model from ``cache_dir`` when it is there and matches its sha256."""
+    path, digest_path = cache_paths(source_sha256, cache_dir)
     try:
         data, expected = path.read_bytes(), digest_path.read_text().strip()
-        if hashlib.sha256(data).hexdigest() == expected:
-            return data
-        log.warning("the cached int8 model %s does not match its sha256: deriving it again",
-                    path)
     except OSError:
-        pass
+        return None
+    if hashlib.sha256(data).hexdigest() == expected:
+        return data
+    log.warning("the cached int8 model %s does not match its sha256: deriving it again", path)
+    return None
+
+
+def derive_and_cache(model: bytes, source_sha256: str, cache_dir: Path) -> bytes:
+    """:func:`dynamic_int8`, written to ``cache_dir`` (a directory that cannot be written
+    costs only the derivation, each load)."""
     data = dynamic_int8(model)
+    path, digest_path = cache_paths(source_sha256, cache_dir)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, data)
@@ -80,6 +86,17 @@ def cached_dynamic_int8(model: bytes, source_sha256: str, cache_dir: Path | None
         log.info("cannot cache the int8 model in %s (%s): it is derived at each load",
                  cache_dir, e)
     return data
+
+
+def cached_dynamic_int8(model: bytes, source_sha256: str, cache_dir: Path | None) -> bytes:
+    """:func:`dynamic_int8`, read from ``cache_dir`` when derived before (``None``: no cache).
+
+    A cached file whose sha256 differs from the one recorded beside it is derived again.
+    """
+    if cache_dir is None:
+        return dynamic_int8(model)
+    cached = read_cached_int8(source_sha256, cache_dir)
+    return cached if cached is not None else derive_and_cache(model, source_sha256, cache_dir)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -91,3 +108,23 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def main(argv: list[str]) -> int:
+    """``python -m memori.embedders.quantize MODEL SHA256 CACHE_DIR``: derive the int8 model
+    of a verified model file into the cache (what :mod:`memori.embedders.warm_start` runs
+    in a separate process)."""
+    from memori.embedders.model_files import read_verified
+
+    if len(argv) != 3:
+        print("usage: python -m memori.embedders.quantize MODEL SHA256 CACHE_DIR", file=sys.stderr)
+        return 2
+    model_path, sha256, cache_dir = Path(argv[0]), argv[1], Path(argv[2])
+    model = read_verified(model_path, sha256, "embedding model")
+    if read_cached_int8(sha256, cache_dir) is None:
+        derive_and_cache(model, sha256, cache_dir)
+    return 0 if read_cached_int8(sha256, cache_dir) is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
