@@ -337,3 +337,17 @@ def test_stream_helper_left_early_is_recorded_as_partial(
                 break
     reply = stored(mem, "ana", "coach")[1]
     assert reply.content == "one two " and reply.metadata["partial"] is True
+
+
+async def test_async_raw_response_is_intercepted(
+    mem: Memori, aclient: Any, server: AnthropicServer
+) -> None:
+    mem.attribution(entity_id="ana", process_id="coach")
+    await mem.aremember("Ana's race is in Bergen.")
+    raw = await aclient.messages.with_raw_response.create(
+        model=MODEL, max_tokens=256, messages=[{"role": "user", "content": "where is my race?"}])
+    assert (await raw.parse()).content[0].text == "echo: where is my race?"
+    assert "Bergen" in system_blocks(server)[0]
+    await mem.aflush()
+    assert [t.content for t in stored(mem, "ana", "coach")] == [
+        "where is my race?", "echo: where is my race?"]

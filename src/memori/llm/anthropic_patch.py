@@ -38,28 +38,39 @@ def _is_raw(kwargs: dict[str, Any]) -> bool:
     return isinstance(headers, dict) and headers.get(RAW_RESPONSE_HEADER) == "raw"
 
 
-def _finish(engine: MemoryEngine, api: Api, plan: CallPlan, result: Any) -> Any:
-    """Record a whole reply now; wrap a stream to record its reply when it ends."""
+def _finish(engine: MemoryEngine, api: Api, plan: CallPlan, result: Any,
+            message: Any = None) -> Any:
+    """Record a whole reply now (``message``: a raw response's parsed message); wrap a
+    stream to record its reply when it ends."""
     if plan.kwargs.get("stream") is True:
         if _is_raw(plan.kwargs):  # the caller parses the raw response into a stream later
             engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
             return result
         return recording(engine, api, plan, result)
-    if not _is_raw(plan.kwargs):
-        engine.guarded("recording a reply", lambda: engine.commit_reply(plan, api.reply(result)))
+    reply = message if _is_raw(plan.kwargs) else result
+    engine.guarded("recording a reply", lambda: engine.commit_reply(plan, api.reply(reply)))
     return result
 
 
-async def _afinish(engine: MemoryEngine, api: Api, plan: CallPlan, result: Any) -> Any:
-    if _is_raw(plan.kwargs) and plan.kwargs.get("stream") is not True:
-        try:
-            parsed = result.parse()
-            message = await parsed if inspect.isawaitable(parsed) else parsed
-        except Exception:  # the caller's own parse() will raise it again
-            message = None
-        engine.guarded("recording a reply", lambda: engine.commit_reply(plan, api.reply(message)))
-        return result
-    return _finish(engine, api, plan, result)
+def _parsed(plan: CallPlan, result: Any) -> Any:
+    """A non-streamed raw response's message (sync SDK), else None."""
+    if not _is_raw(plan.kwargs) or plan.kwargs.get("stream") is True:
+        return None
+    try:
+        return result.parse()
+    except Exception:  # the caller's own parse() raises it again
+        return None
+
+
+async def _aparsed(plan: CallPlan, result: Any) -> Any:
+    """:func:`_parsed` for the async SDK, whose ``parse()`` is awaited."""
+    parsed = _parsed(plan, result)
+    if not inspect.isawaitable(parsed):
+        return parsed
+    try:
+        return await parsed
+    except Exception:
+        return None
 
 
 def _sync_call(engine: MemoryEngine, api: Api, original: Callable[..., Any],
@@ -71,11 +82,7 @@ def _sync_call(engine: MemoryEngine, api: Api, original: Callable[..., Any],
             return original(*args, **kwargs)
         plan = engine.plan(api, scope, kwargs)
         result = original(**plan.kwargs)
-        if _is_raw(plan.kwargs) and plan.kwargs.get("stream") is not True:
-            engine.guarded("recording a reply",
-                           lambda: engine.commit_reply(plan, api.reply(result.parse())))
-            return result
-        return _finish(engine, api, plan, result)
+        return _finish(engine, api, plan, result, _parsed(plan, result))
 
     call.__memori_wrapper__ = True  # type: ignore[attr-defined]
     return call
@@ -90,7 +97,7 @@ def _async_call(engine: MemoryEngine, api: Api, original: Callable[..., Any],
             return await original(*args, **kwargs)
         plan = await engine.aplan(api, scope, kwargs)
         result = await original(**plan.kwargs)
-        return await _afinish(engine, api, plan, result)
+        return _finish(engine, api, plan, result, await _aparsed(plan, result))
 
     call.__memori_wrapper__ = True  # type: ignore[attr-defined]
     return call

@@ -127,10 +127,14 @@ def recording(engine: MemoryEngine, api: Api, plan: CallPlan, stream: Any) -> An
 def _observe_helper(engine: MemoryEngine, api: Api, plan: CallPlan, message_stream: Any) -> None:
     """Swap a ``MessageStream``'s raw stream (not read yet) for a recording one."""
     raw = getattr(message_stream, "_raw_stream", None)
-    if raw is None:
+    try:
+        if raw is None:  # an SDK that reads its stream otherwise: the turns, not the reply
+            raise TypeError("no raw stream to observe")
+        message_stream._raw_stream = recording(engine, api, plan, raw)
+    except Exception as e:
+        memory_failure(engine.counters, "record_failures", "wrapping a stream", e,
+                       strict=engine.mem.strict)
         engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
-        return
-    message_stream._raw_stream = recording(engine, api, plan, raw)
 
 
 class StreamManager:
