@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,7 +42,21 @@ def _run(engine: Engine, fn: str, revision: str) -> None:
 
 def test_tree_has_a_single_head() -> None:
     assert len(migrate.heads()) == 1
-    assert migrate.head() == migrate.heads()[0]
+    assert migrate.head() == migrate.heads()[0]  # HEAD, the constant, follows the tree
+
+
+def test_opening_a_database_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    """Every open after the first reads the version table with one query: alembic (about
+    half a second of imports) loads only to create or upgrade a schema."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    code = (f"from memori import Memori\nMemori({url!r}, embedder='hash').close()\n"
+            "import sys\nprint('alembic' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=120)
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=120)
+    assert (first.stdout.strip(), again.stdout.strip()) == ("True", "False"), (
+        first.stderr[-2000:] + again.stderr[-2000:])
 
 
 def test_revisions_0001_and_0002_chain() -> None:
