@@ -1,0 +1,123 @@
+"""Start-up as a user meets it: import, construct, register, the first and second call.
+
+Each run is a fresh Python process that imports ``openai`` first (the application's
+own cost, reported apart), then times ``import memori``, ``Memori(url)`` with the
+default (local) embedder, ``mem.llm.register(client)``, the first
+``chat.completions.create`` through the registered client (the memory path's first
+use: the embedder loads, the store opens) and a second one, against the loopback
+OpenAI-compatible test server answering at once. Two kinds of run take turns:
+
+- **cold**: a new ``MEMORI_HOME`` (no derived int8 model, as on a fresh machine, a
+  new container or a new home) and a new database;
+- **warm**: the same ``MEMORI_HOME`` and database again.
+
+The bare call (same client, not registered) is timed in the same process after the
+registered ones, so the "added" figure is the registered call minus the bare one.
+
+Run: ``python benchmarks/bench_startup.py [--runs 5]``. Prints p50 / min / max per
+step and writes ``benchmarks/results/startup.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from _common import RESULTS_DIR, machine_info, print_table, write_result
+
+from memori.testing.openai_server import OpenAIServer
+
+STEPS = ("import openai", "import memori", "Memori()", "register()", "first call",
+         "second call", "bare call")
+
+CHILD = textwrap.dedent("""
+    import json, sys, time
+    clock = time.perf_counter
+    t = {}
+    start = clock()
+    import openai
+    t["import openai"] = clock() - start
+    start = clock()
+    import memori
+    t["import memori"] = clock() - start
+    url, base_url = sys.argv[1], sys.argv[2]
+    client = openai.OpenAI(base_url=base_url, api_key="test", max_retries=0)
+    bare = openai.OpenAI(base_url=base_url, api_key="test", max_retries=0)
+    start = clock()
+    mem = memori.Memori(url)
+    t["Memori()"] = clock() - start
+    start = clock()
+    mem.llm.register(client)
+    t["register()"] = clock() - start
+    mem.attribution(entity_id="ana", process_id="coach")
+    messages = [{"role": "user", "content": "What should I eat before my long run?"}]
+    for step in ("first call", "second call"):
+        start = clock()
+        client.chat.completions.create(model="m", messages=messages)
+        t[step] = clock() - start
+    bare.chat.completions.create(model="m", messages=messages)  # its connection opened
+    start = clock()
+    bare.chat.completions.create(model="m", messages=messages)
+    t["bare call"] = clock() - start
+    mem.close()
+    print(json.dumps({k: v * 1000 for k, v in t.items()}))
+""")
+
+
+def one_run(home: Path, db: Path, base_url: str) -> dict[str, float]:
+    env = {**os.environ, "MEMORI_HOME": str(home), "ORT_DISABLE_TELEMETRY": "1"}
+    env.pop("MEMORI_EMBEDDER", None)
+    done = subprocess.run([sys.executable, "-c", CHILD, f"sqlite:///{db}", base_url],
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"a start-up run failed:\n{done.stderr[-3000:]}")
+    times: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return times
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(statistics.median(samples), 1), "min_ms": round(min(samples), 1),
+            "max_ms": round(max(samples), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs of each kind (default 5)")
+    args = parser.parse_args()
+    results: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+    load = os.getloadavg()[0]
+    with OpenAIServer() as server, tempfile.TemporaryDirectory(prefix="memori-bench-") as tmp:
+        root = Path(tmp)
+        warm_home, warm_db = root / "warm-home", root / "warm.db"
+        one_run(warm_home, warm_db, server.base_url)  # fills the warm home's model cache
+        for i in range(args.runs):  # the two kinds take turns: the machine is shared
+            results["cold"].append(one_run(root / f"cold-home-{i}", root / f"cold-{i}.db",
+                                           server.base_url))
+            results["warm"].append(one_run(warm_home, warm_db, server.base_url))
+    table: dict[str, dict[str, dict[str, float]]] = {
+        kind: {step: summary([run[step] for run in runs]) for step in STEPS}
+        for kind, runs in results.items()
+    }
+    rows: list[list[Any]] = []
+    for step in STEPS:
+        cold, warm = table["cold"][step], table["warm"][step]
+        rows.append([step, cold["p50_ms"], f"{cold['min_ms']}-{cold['max_ms']}",
+                     warm["p50_ms"], f"{warm['min_ms']}-{warm['max_ms']}"])
+    print(f"start-up, {args.runs} runs of each kind, load average {load:.2f} at start")
+    print_table(["step", "cold p50 ms", "cold range", "warm p50 ms", "warm range"], rows)
+    write_result(RESULTS_DIR / "startup.json", {
+        "machine": machine_info(), "runs": args.runs, "load_average_at_start": load,
+        "load_average_at_end": os.getloadavg()[0], "steps_ms": table,
+    })
+
+
+if __name__ == "__main__":
+    main()
