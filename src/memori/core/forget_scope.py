@@ -44,6 +44,12 @@ def check_grain(entity_id: Any, process_id: Any, session_id: Any) -> None:
                          "(a whole entity: forget(entity_id))")
 
 
+def from_turns_only(memory: Memory, turn_ids: set[str]) -> bool:
+    """Whether the memory was extracted from these turns alone (it has source turns, and
+    every one of them is among ``turn_ids``)."""
+    return bool(memory.source_turn_ids) and set(memory.source_turn_ids) <= turn_ids
+
+
 def derive_forget_scope(
     store: Any, entity_id: str, *, process_id: str | None = None,
     session_id: str | None = None,
@@ -62,8 +68,7 @@ def derive_forget_scope(
         turns = [t for t in items if isinstance(t, Turn) and t.session_id == session_id]
         memories = [m for m in items if isinstance(m, Memory)]
     turn_ids = {t.id for t in turns}
-    doomed = [m for m in memories
-              if m.source_turn_ids and set(m.source_turn_ids) <= turn_ids]
+    doomed = [m for m in memories if from_turns_only(m, turn_ids)]
     removed = _delete_memories(store, entity_id, doomed)
     by_persona: dict[str | None, list[str]] = {}
     for t in turns:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from memori.core.forget_scope import check_grain, from_turns_only
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.store_base import StoreBase
 from memori.core.store_rules import check_scope, check_store_limit
@@ -151,6 +152,25 @@ class PlanStore(StoreBase):
     def plan_count_memories(self, scope: Scope, include_superseded: bool) -> Plan[int]:
         return len((yield from self.plan_list_memories(scope, include_superseded, None, 0)))
 
+    def plan_forget_scope(
+        self, entity_id: str, process_id: str, session_id: str | None,
+    ) -> Plan[int]:
+        """One persona (``session_id`` None) or one session of a persona: list, then delete
+        by ids, in one plan (see :mod:`memori.core.forget_scope` for what goes)."""
+        scope = Scope(entity_id, process_id)
+        memories = yield from self.plan_list_memories(scope, True, None, 0)
+        if session_id is None:
+            doomed = [m.id for m in memories if m.process_id == process_id]
+            removed = (yield from self.plan_delete_memories(scope, doomed)) if doomed else 0
+            return int(removed + (yield from self.plan_delete_turns(scope, None)))
+        session = scope.with_session(session_id)
+        turn_ids = [t.id for t in (yield from self.plan_list_turns(session, None))]
+        doomed = [m.id for m in memories if from_turns_only(m, set(turn_ids))]
+        removed = (yield from self.plan_delete_memories(scope, doomed)) if doomed else 0
+        if turn_ids:
+            removed += yield from self.plan_delete_turns(session, turn_ids)
+        return int(removed)
+
 
     # the sync methods
 
@@ -202,6 +222,15 @@ class PlanStore(StoreBase):
 
     def forget(self, entity_id: str) -> int:
         return self.run(self.plan_forget(entity_id), Work("forget", entity_id))
+
+    def forget_scope(
+        self, entity_id: str, *, process_id: str | None = None, session_id: str | None = None,
+    ) -> int:
+        check_grain(entity_id, process_id, session_id)
+        if process_id is None:  # a session under every persona: found by a scan
+            return super().forget_scope(entity_id, session_id=session_id)
+        return self.run(self.plan_forget_scope(entity_id, process_id, session_id),
+                        Work("forget_scope", entity_id))
 
     def outbox_pending(self, limit: int = 100) -> list[Turn]:
         return self.run(*self._outbox_pending(limit))
@@ -269,6 +298,15 @@ class PlanStore(StoreBase):
 
     async def aforget(self, entity_id: str) -> int:
         return await self.arun(self.plan_forget(entity_id), Work("forget", entity_id))
+
+    async def aforget_scope(
+        self, entity_id: str, *, process_id: str | None = None, session_id: str | None = None,
+    ) -> int:
+        check_grain(entity_id, process_id, session_id)
+        if process_id is None:
+            return await asyncio.to_thread(self.forget_scope, entity_id, session_id=session_id)
+        return await self.arun(self.plan_forget_scope(entity_id, process_id, session_id),
+                               Work("forget_scope", entity_id))
 
     async def aoutbox_pending(self, limit: int = 100) -> list[Turn]:
         return await self.arun(*self._outbox_pending(limit))
