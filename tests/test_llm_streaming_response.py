@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -206,3 +208,41 @@ async def test_async_stream_parse_and_partial(
         ("user", USER[0]["content"], False), ("assistant", "a ", True),
         ("user", "raw", False), ("assistant", "echo: raw", False),
         ("user", "whole", False), ("assistant", "echo: whole", False)]
+
+
+async def test_new_async_paths_never_read_the_store_on_the_event_loop(
+    mem: Memori, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer
+) -> None:
+    """with_streaming_response, a previous_response_id found in the store and a resumed
+    stream: every store read runs off the loop's thread."""
+    loop_thread = threading.get_ident()
+    readers: list[int] = []
+
+    def watched(read: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            readers.append(threading.get_ident())
+            return read(*args, **kwargs)
+        return call
+
+    for name in ("search_memories", "search_turns", "list_turns", "recent_turns"):
+        setattr(mem.store, name, watched(getattr(mem.store, name)))
+    mem.attribution(entity_id="u1", session_id="first")
+    openai_server.enqueue(Reply(text="one two three", chunk_delay=0.005))
+    async with aclient.responses.with_streaming_response.create(
+        model=MODEL, input="count", stream=True
+    ) as response:
+        async for event in await response.parse():
+            if event.type == "response.created":
+                response_id = event.response.id
+            if event.type == "response.output_text.delta":
+                break
+    await mem.aflush()
+    mem.llm.engine.continuations.drop_entity("u1")  # found through the store from here
+    mem.attribution(entity_id="u1", session_id="second")
+    await aclient.responses.create(model=MODEL, input="go on", previous_response_id=response_id)
+    mem.llm.engine.continuations.drop_entity("u1")
+    async with aclient.responses.stream(response_id=response_id) as resumed:
+        await resumed.until_done()
+    await mem.aflush()
+    assert readers and loop_thread not in readers
+    assert {t.session_id for t in mem.store.list_turns(Scope("u1"))} == {"first"}
