@@ -1,7 +1,9 @@
 """Installing the memory wrappers on one client instance, and taking them off again.
 
 Only the instance is patched (attributes set on its resource objects), never the
-openai classes, so other clients stay untouched. The SDK caches helper objects
+openai classes, so other clients stay untouched. Patched: ``create`` and ``parse``
+of chat completions and responses, and ``responses.retrieve`` (streamed retrieval
+resumes a stream: see :mod:`memori.llm.resume`). The SDK caches helper objects
 (``with_raw_response``, ``with_streaming_response``) that capture the bound
 methods when first built; they are dropped so they are rebuilt around the
 wrappers, and dropped again on removal. Clients made from a registered one with
