@@ -351,3 +351,19 @@ async def test_async_raw_response_is_intercepted(
     await mem.aflush()
     assert [t.content for t in stored(mem, "ana", "coach")] == [
         "where is my race?", "echo: where is my race?"]
+
+
+def test_beta_messages_remember_too(mem: Memori, client: Any, server: AnthropicServer) -> None:
+    mem.attribution(entity_id="ana", process_id="coach")
+    mem.remember("Ana runs with a heart-rate strap.")
+    client.beta.messages.create(model=MODEL, max_tokens=256, messages=[
+        {"role": "user", "content": "Which heart-rate strap do I run with?"}])
+    assert "heart-rate strap" in system_blocks(server)[0]
+    with client.beta.messages.stream(model=MODEL, max_tokens=256, messages=[
+            {"role": "user", "content": "beta stream"}]) as stream:
+        assert stream.get_final_text() == "echo: beta stream"
+    assert [t.content for t in stored(mem, "ana", "coach")] == [
+        "Which heart-rate strap do I run with?",
+        "echo: Which heart-rate strap do I run with?", "beta stream", "echo: beta stream"]
+    mem.llm.unregister(client)
+    assert {"create", "stream", "parse"}.isdisjoint(vars(client.beta.messages))

@@ -1,8 +1,8 @@
 """Memory on an ``anthropic.Anthropic`` / ``AsyncAnthropic`` instance, and off again.
 
 ``messages.create`` (streamed or not), ``messages.parse`` and ``messages.stream(...)``
-are replaced on the client's own ``messages`` resource (never on the anthropic
-classes, so other clients stay untouched). Each call reads the scope from the context,
+are replaced on the client's own ``messages`` and ``beta.messages`` resources (never on
+the anthropic classes, so other clients stay untouched). Each call reads the scope from the context,
 plans with the shared engine (one budgeted block in ``system``), calls the model with
 the copied arguments and records the new turns and the reply, failing open. The SDK's
 cached ``with_raw_response`` / ``with_streaming_response`` helpers are dropped so they
@@ -22,6 +22,7 @@ from memori.llm.anthropic_messages import ANTHROPIC_MESSAGES
 from memori.llm.anthropic_streams import AsyncStreamManager, StreamManager, recording
 from memori.llm.engine import RAW_RESPONSE_HEADER, Api, CallPlan, MemoryEngine
 
+RESOURCES: tuple[tuple[str, ...], ...] = (("messages",), ("beta", "messages"))
 CALL_METHODS = ("create", "parse")
 CACHED_HELPERS = ("with_raw_response", "with_streaming_response")
 COPY_METHODS = ("copy", "with_options")
@@ -31,6 +32,15 @@ Switch = Callable[[], bool]
 def is_anthropic(client: Any) -> bool:
     """``Anthropic`` and ``AsyncAnthropic`` and their subclasses."""
     return isinstance(client, anthropic.Anthropic | anthropic.AsyncAnthropic)
+
+
+def _resolve(root: Any, path: tuple[str, ...]) -> Any:
+    obj = root
+    for name in path:
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return obj
 
 
 def _is_raw(kwargs: dict[str, Any]) -> bool:
@@ -138,17 +148,20 @@ class AnthropicPatch:
     def install(self) -> None:
         self.active = True
         is_async = isinstance(self._client, anthropic.AsyncAnthropic)
-        messages = self._client.messages
         api = ANTHROPIC_MESSAGES
         make = _async_call if is_async else _sync_call
-        for name in CALL_METHODS:
-            original = getattr(messages, name, None)
-            if callable(original):
-                self._set(messages, name, make(self._engine, api, original, self.is_active))
-        original_stream = getattr(messages, "stream", None)
-        if callable(original_stream):
-            self._set(messages, "stream", _stream_helper(
-                self._engine, api, original_stream, self.is_active, is_async=is_async))
+        for path in RESOURCES:
+            messages = _resolve(self._client, path)
+            if messages is None:
+                continue
+            for name in CALL_METHODS:
+                original = getattr(messages, name, None)
+                if callable(original):
+                    self._set(messages, name, make(self._engine, api, original, self.is_active))
+            original_stream = getattr(messages, "stream", None)
+            if callable(original_stream):
+                self._set(messages, "stream", _stream_helper(
+                    self._engine, api, original_stream, self.is_active, is_async=is_async))
         for name in COPY_METHODS:
             original = getattr(self._client, name, None)
             if callable(original):
@@ -184,7 +197,10 @@ class AnthropicPatch:
         return copy
 
     def _drop_cached_helpers(self) -> None:
-        for holder in (self._client, self._client.__dict__.get("messages")):
+        beta = self._client.__dict__.get("beta")
+        holders = (self._client, self._client.__dict__.get("messages"), beta,
+                   getattr(beta, "__dict__", {}).get("messages"))
+        for holder in holders:
             if holder is not None:
                 for name in CACHED_HELPERS:
                     holder.__dict__.pop(name, None)
