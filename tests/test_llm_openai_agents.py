@@ -7,6 +7,7 @@ connection made during these tests goes to loopback.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import sys
@@ -181,3 +182,25 @@ def test_the_docs_example_runs() -> None:
     section = text.split("## OpenAI Agents SDK", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "docs/llm.md", "exec"), {"__name__": "docs_example"})
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+async def test_a_cancelled_streamed_run_records_a_partial_reply(
+    mem: Memori, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer, api: str
+) -> None:
+    coach = make_agent(aclient, api)
+    openai_server.enqueue(Reply(text="one two three four five six", chunk_delay=0.02))
+    mem.attribution(entity_id="ana", process_id="coach", session_id="s")
+    result = agents.Runner.run_streamed(coach, "count to six")
+    async for event in result.stream_events():
+        if event.type == "raw_response_event" and "delta" in event.data.type:
+            result.cancel()
+    for _ in range(100):  # the SDK closes the response in its own task
+        if mem.llm.stats.partial_replies:
+            break
+        await asyncio.sleep(0.01)
+    await mem.aflush()
+    recorded = mem.store.list_turns(Scope("ana", "coach"))
+    assert [t.role for t in recorded] == ["user", "assistant"]
+    assert recorded[1].metadata["partial"] is True
+    assert "six" not in recorded[1].content
