@@ -246,3 +246,27 @@ async def test_new_async_paths_never_read_the_store_on_the_event_loop(
     await mem.aflush()
     assert readers and loop_thread not in readers
     assert {t.session_id for t in mem.store.list_turns(Scope("u1"))} == {"first"}
+
+
+def test_a_broken_reply_reader_never_breaks_the_body(
+    mem: Memori, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memori.llm.responses import RESPONSES
+
+    def broken() -> None:
+        raise RuntimeError("accumulator bug")
+
+    monkeypatch.setattr(RESPONSES, "stream_reply", broken)
+    mem.attribution(entity_id="u1")
+    with client.responses.with_streaming_response.create(
+        model=MODEL, input="lines", stream=True
+    ) as response:
+        lines = list(response.iter_lines())
+    with client.responses.with_streaming_response.create(
+        model=MODEL, input="events", stream=True
+    ) as response:
+        kinds = [event.type for event in response.parse()]
+    assert any("response.completed" in line for line in lines)
+    assert kinds[-1] == "response.completed"
+    assert mem.llm.stats.record_failures >= 2
+    assert [(r, c) for r, c, _ in stored(mem)] == [("user", "lines"), ("user", "events")]

@@ -40,12 +40,18 @@ class _Body:
         self._sink: ReplySink | None = None
         self._recorded = False
 
-    def _tap(self) -> BodyTap:
-        """A tap on the raw body: events to a sink of their own for a stream."""
-        if not self._streamed:
-            return BodyTap(None)
-        self._sink = ReplySink(self._engine, self._plan, self._api.stream_reply())
-        return BodyTap(self._sink.feed)
+    def _tap(self) -> BodyTap | None:
+        """A tap on the raw body (events to a sink of their own for a stream); None
+        when memory cannot read it (the caller reads on, unrecorded)."""
+        try:
+            if not self._streamed:
+                return BodyTap(None)
+            self._sink = ReplySink(self._engine, self._plan, self._api.stream_reply())
+            return BodyTap(self._sink.feed)
+        except Exception as e:
+            memory_failure(self._engine.counters, "record_failures", "reading a body", e,
+                           strict=self._engine.mem.strict)
+            return None
 
     def _record(self, parsed: Any) -> None:
         """Record a whole reply once (the first read that yields it)."""
@@ -117,6 +123,9 @@ class StreamingBody(_Body):
 
     def _iterate(self, source: Iterator[Any], kind: str) -> Iterator[Any]:
         tap = self._tap()
+        if tap is None:
+            yield from source
+            return
         feed = tap.feeder(kind)
         completed = False
         try:
@@ -188,6 +197,10 @@ class AsyncStreamingBody(_Body):
 
     async def _iterate(self, source: AsyncIterator[Any], kind: str) -> AsyncIterator[Any]:
         tap = self._tap()
+        if tap is None:
+            async for chunk in source:
+                yield chunk
+            return
         feed = tap.feeder(kind)
         completed = False
         try:
