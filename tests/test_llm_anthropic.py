@@ -17,6 +17,7 @@ from memori.core import Scope, Turn
 from memori.llm.context import OPEN_TAG
 from memori.testing import Reply, ToolCall
 from memori.testing.anthropic_server import ANTHROPIC_MODEL, AnthropicServer
+from test_llm_concurrency import Heartbeat, _slowed
 from test_llm_failopen import outage
 
 MODEL = ANTHROPIC_MODEL
@@ -367,3 +368,21 @@ def test_beta_messages_remember_too(mem: Memori, client: Any, server: AnthropicS
         "echo: Which heart-rate strap do I run with?", "beta stream", "echo: beta stream"]
     mem.llm.unregister(client)
     assert {"create", "stream", "parse"}.isdisjoint(vars(client.beta.messages))
+
+
+async def test_slow_store_never_blocks_the_event_loop(
+    mem: Memori, aclient: Any, server: AnthropicServer
+) -> None:
+    mem.attribution(entity_id="ana", process_id="coach")
+    await mem.aremember("Ana keeps her running shoes by the door.")
+    await aclient.messages.create(model=MODEL, max_tokens=64, messages=[  # warm up
+        {"role": "user", "content": "hello"}])
+    mem.new_session()
+    for name in ("search_memories", "search_turns", "list_turns"):
+        setattr(mem.store, name, _slowed(getattr(mem.store, name), 0.1))
+    question = [{"role": "user", "content": "where are my running shoes?"}]
+    async with Heartbeat() as beat, aclient.messages.stream(
+            model=MODEL, max_tokens=64, messages=question) as stream:
+        await stream.get_final_message()
+    assert "by the door" in system_blocks(server)[0]
+    assert beat.worst < 0.025, f"event loop stalled {beat.worst * 1000:.1f} ms"

@@ -30,7 +30,7 @@ from memori.core import Scope, Turn
 from memori.llm.context import OPEN_TAG
 from memori.testing import OpenAIServer, Reply, ToolCall
 from memori.testing.anthropic_server import ANTHROPIC_MODEL, AnthropicServer
-from test_llm_concurrency import assert_no_cross_talk
+from test_llm_concurrency import Heartbeat, _slowed, assert_no_cross_talk
 from test_llm_failopen import outage
 
 GOAL = "My goal is to run a sub-25 minute 5K by June."
@@ -291,3 +291,20 @@ def test_a_stream_closed_early_is_recorded_as_partial(
     stream.close()
     reply = stored(mem, "ana", "coach")[1]
     assert reply.content == text and reply.metadata["partial"] is True
+
+
+async def test_slow_store_never_blocks_the_event_loop(
+    mem: Memori, registered: Any, route: dict[str, Any]
+) -> None:
+    mem.attribution(entity_id="ana", process_id="coach")
+    await mem.aremember("Ana keeps her running shoes by the door.")
+    await litellm.acompletion(messages=[{"role": "user", "content": "hello"}],
+                              **call_args(route))  # warm up
+    mem.new_session()
+    for name in ("search_memories", "search_turns", "list_turns"):
+        setattr(mem.store, name, _slowed(getattr(mem.store, name), 0.1))
+    async with Heartbeat() as beat:
+        await litellm.acompletion(messages=[
+            {"role": "user", "content": "where are my running shoes?"}], **call_args(route))
+    assert "by the door" in sent(route)
+    assert beat.worst < 0.025, f"event loop stalled {beat.worst * 1000:.1f} ms"
