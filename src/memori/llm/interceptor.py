@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from memori.llm.engine import RAW_RESPONSE_HEADER, Api, CallPlan, MemoryEngine
+from memori.llm.sink import ReplySink
 from memori.llm.stats import memory_failure
 from memori.llm.streaming_response import AsyncStreamingBody, StreamingBody
-from memori.llm.streams import AsyncRecordingStream, RawStreamResponse, RecordingStream, ReplySink
+from memori.llm.streams import AsyncRecordingStream, RawStreamResponse, RecordingStream
 
 Switch = Callable[[], bool]
 """Whether the wrapper is still active (False once the client is unregistered)."""

@@ -23,8 +23,9 @@ from memori.llm.continuation import UNKNOWN, Ref
 from memori.llm.engine import RAW_RESPONSE_HEADER, CallPlan, MemoryEngine, StreamReply
 from memori.llm.messages import Draft
 from memori.llm.responses import RESPONSES
+from memori.llm.sink import ReplySink
 from memori.llm.stats import memory_failure
-from memori.llm.streams import AsyncRecordingStream, RecordingStream, ReplySink
+from memori.llm.streams import AsyncRecordingStream, RecordingStream
 
 Switch = Callable[[], bool]
 

@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from memori.llm.engine import Api, CallPlan, MemoryEngine
+from memori.llm.sink import ReplySink
 from memori.llm.stats import memory_failure
-from memori.llm.streams import ReplySink
 from memori.llm.wire_body import BodyTap
 
 
