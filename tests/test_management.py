@@ -284,3 +284,32 @@ def test_forgetting_a_session_drops_its_cached_history_from_the_llm_path(
     sent = "\n".join(str(m.get("content")) for m in openai_server.last_request("chat").messages)
     assert "8812" not in sent
     client.close()
+
+
+def test_forgetting_a_persona_clears_its_set_aside_turns_and_keeps_the_others(
+    mem: Memori,
+) -> None:
+    from memori.pipeline import journal as journals
+
+    journal = mem.pipeline.recorder.journal
+    assert journal is not None
+    journal.reject(Turn("zed", "s", "user", "zebracorn coach", process_id="coach"), "x")
+    journal.reject(Turn("zed", "s", "user", "zebracorn planner", process_id="planner"), "x")
+    journal.reject(Turn("amy", "s", "user", "zebracorn amy", process_id="coach"), "x")
+    rejected = journal.directory / journals.REJECTED
+    mem.forget(entity_id="zed", process_id="coach")
+    assert b"zebracorn coach" not in rejected.read_bytes()
+    assert b"zebracorn planner" in rejected.read_bytes()
+    mem.forget(entity_id="zed", session_id="s")
+    assert b"zebracorn planner" not in rejected.read_bytes()
+    assert b"zebracorn amy" in rejected.read_bytes()
+
+
+def test_forgetting_a_grain_leaves_nothing_in_flight_for_it(mem: Memori) -> None:
+    mem.pipeline.inflight.add([Turn("u", "s1", "user", "a", process_id="coach", id="t1"),
+                               Turn("u", "s2", "user", "b", process_id="coach", id="t2"),
+                               Turn("u", "s1", "user", "c", process_id="planner", id="t3")])
+    mem.forget(entity_id="u", session_id="s1")
+    assert mem.pipeline.inflight.ids("u") == {"t2"}
+    mem.forget(entity_id="u", process_id="coach")
+    assert mem.pipeline.inflight.ids("u") == set()

@@ -177,14 +177,15 @@ class MemoryManagement:
                 raise ValueError("forget takes a session_id or a memory_id, not both")
             return self._forget_memory(entity_id, process_id, memory_id)
         self._recorder.flush()
-        if process_id is None and session_id is None:
-            with self.pipeline.inflight.erasing(entity_id):  # extraction in flight writes nothing
+        # extraction read before the erase writes nothing (the entity's other turns stay
+        # pending and are extracted again); what is journaled or in flight of the grain goes
+        with self.pipeline.inflight.erasing(entity_id):
+            if process_id is None and session_id is None:
                 removed = int(self.store.forget(entity_id))
-            self.pipeline.forget(entity_id)
-        else:  # extraction of the entity's own turns ends first: none writes after the erase
-            self.pipeline.wait_for(entity_id)
-            removed = forget_scope(self.store, entity_id, process_id=process_id,
-                                   session_id=session_id)
+            else:
+                removed = forget_scope(self.store, entity_id, process_id=process_id,
+                                       session_id=session_id)
+        self.pipeline.forget(entity_id, process_id, session_id)
         if self._llm is not None:
             self._llm.forget_entity(entity_id)  # cached session history goes too
         return removed

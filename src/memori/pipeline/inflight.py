@@ -76,9 +76,14 @@ class InFlight:
         for entity_id, ids in by_entity.items():
             self.finish(entity_id, ids)
 
-    def ids(self, entity_id: str) -> set[str]:
+    def ids(self, entity_id: str, process_id: str | None = None,
+            session_id: str | None = None) -> set[str]:
+        """The entity's turn ids in flight; with ``process_id`` and/or ``session_id``,
+        only those of that persona and/or session (a forgotten grain's)."""
         with self._cond:
-            return set(self._ids.get(entity_id, ()))
+            return {turn_id for turn_id, (persona, session) in self._ids.get(entity_id, {}).items()
+                    if (process_id is None or persona == process_id)
+                    and (session_id is None or session == session_id)}
 
     def busy(self, entity_id: str, shown: Conversation | None = None) -> bool:
         """Whether the entity has turns in flight outside the conversation ``shown`` (whose

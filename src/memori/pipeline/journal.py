@@ -97,18 +97,24 @@ class Journal:
             os.close(fd)
         self.confirm([turn.id])
 
-    def forget(self, entity_id: str) -> None:
-        """Leave no text of ``entity_id`` in this journal or the rejected file: this file
-        is rewritten with the other entities' unconfirmed turns only."""
+    def forget(self, entity_id: str, process_id: str | None = None,
+               session_id: str | None = None) -> None:
+        """Leave no text of ``entity_id`` (or only of its persona ``process_id`` and/or
+        session ``session_id``) in this journal or the rejected file: this file is
+        rewritten with the other unconfirmed turns only."""
+        def doomed(entry: tuple[str, str]) -> bool:
+            return entry[0] == entity_id and in_grain(
+                json.loads(entry[1]).get("turn", {}), process_id, session_id)
+
         with self._lock:
             if self._closed:
                 return
-            self._open = {k: v for k, v in self._open.items() if v[0] != entity_id}
+            self._open = {k: v for k, v in self._open.items() if not doomed(v)}
             os.ftruncate(self._fd, 0)
             if self._open:
                 data = "".join(line for _, line in self._open.values())
                 _write_all(self._fd, data.encode("utf-8", "surrogatepass"))
-        _drop_rejected(self.directory, entity_id)
+        _drop_rejected(self.directory, entity_id, process_id, session_id)
 
     @property
     def unconfirmed(self) -> int:
@@ -179,14 +185,25 @@ def take_rejected(directory: Path) -> list[Turn]:
     return turns
 
 
-def _drop_rejected(directory: Path, entity_id: str) -> None:
+def in_grain(record: Any, process_id: str | None, session_id: str | None) -> bool:
+    """Whether a turn record is of the persona and/or session named (None: any)."""
+    if not isinstance(record, dict):
+        return False
+    return ((process_id is None or record.get("process_id") == process_id)
+            and (session_id is None or record.get("session_id") == session_id))
+
+
+def _drop_rejected(directory: Path, entity_id: str, process_id: str | None = None,
+                   session_id: str | None = None) -> None:
     path = directory / REJECTED
     if not path.exists():
         return
     fd = os.open(path, os.O_RDWR)
     try:
         _lock(fd, blocking=True)
-        kept = [r for r in _records(path) if r.get("turn", {}).get("entity_id") != entity_id]
+        kept = [r for r in _records(path)
+                if not (r.get("turn", {}).get("entity_id") == entity_id
+                        and in_grain(r.get("turn"), process_id, session_id))]
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         _write_all(fd, "".join(_line(r) for r in kept).encode("utf-8", "surrogatepass"))

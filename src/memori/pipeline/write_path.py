@@ -155,13 +155,16 @@ class WritePath:
                 f"({stats.last_error}); 'memori retry' or Memori.retry() queues them again",
                 turns=count, cause=stats.last_error)
 
-    def forget(self, entity_id: str) -> None:
-        """The entity was erased from the store: erase it from the journal and the in-flight
-        set too (called after the recorder was flushed)."""
+    def forget(self, entity_id: str, process_id: str | None = None,
+               session_id: str | None = None) -> None:
+        """The entity (or its persona ``process_id`` and/or session ``session_id``) was
+        erased from the store: erase it from the journal and the in-flight set too
+        (called after the recorder was flushed)."""
         journal = self.recorder.journal
         if journal is not None:
-            journal.forget(entity_id)
-        self.inflight.finish(entity_id, list(self.inflight.ids(entity_id)))
+            journal.forget(entity_id, process_id, session_id)
+        self.inflight.finish(entity_id, list(self.inflight.ids(entity_id, process_id,
+                                                                session_id)))
 
     # recovery
     def retry(self) -> int:
