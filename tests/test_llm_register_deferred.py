@@ -1,5 +1,5 @@
-"""``register()`` does not build the client's slow resources (``responses``, ``beta``):
-they are patched when first used, and behave as if patched from the start."""
+"""``register()`` does not build the client's resources (``chat``, ``responses``,
+``beta``): they are patched when first used, and behave as if patched from the start."""
 
 from __future__ import annotations
 
@@ -39,8 +39,14 @@ def test_a_deferred_resource_remembers_from_its_first_use(tmp_path: Path) -> Non
         mem.remember("Ann's dog is called Pixel.")
         client.responses.create(model="m", input="What is my dog called?")
         assert OPEN_TAG in str(server.last_request("responses").body.get("instructions"))
+        from openai.resources.chat import Chat
         from openai.resources.responses import Responses
         assert isinstance(client.__dict__["responses"], Responses)
+        assert "chat" not in client.__dict__ or not isinstance(client.__dict__["chat"], Chat)
+        client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": "And his name again?"}])
+        assert OPEN_TAG in str(server.last_request("chat").body["messages"])
+        assert isinstance(client.__dict__["chat"], Chat)
         mem.flush()
         assert [t.content for t in mem.history()][:1] == ["What is my dog called?"]
 
@@ -52,7 +58,7 @@ def test_unregister_before_first_use_leaves_a_plain_client(tmp_path: Path) -> No
         mem.attribution(entity_id="ann", session_id="s1")
         mem.remember("Ann's dog is called Pixel.")
         assert mem.llm.unregister(client)
-        assert "responses" not in client.__dict__ and "beta" not in client.__dict__
+        assert not {"chat", "responses", "beta"} & set(client.__dict__)
         client.responses.create(model="m", input="What is my dog called?")
         assert server.last_request("responses").body.get("instructions") is None
         mem.flush()
