@@ -16,6 +16,7 @@ from memori.conformance.lifecycle import LifecycleTests
 from memori.conformance.maintenance import MaintenanceTests
 from memori.conformance.outbox import OutboxTests
 from memori.conformance.outbox_parked import OutboxParkedTests
+from memori.conformance.pinned_expiry import PinnedExpiryTests
 from memori.conformance.reconciliation import ReconciliationTests
 from memori.conformance.search import SearchOrderingTests
 from memori.conformance.search_hybrid import HybridSearchTests
@@ -45,6 +46,7 @@ class StoreConformance(
     ConcurrencyTests,
     ForgetTests,
     ForgetGrainTests,
+    PinnedExpiryTests,
     ExportImportTests,
     OutboxTests,
     MaintenanceTests,

@@ -19,6 +19,7 @@ from memori.core.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from memori.core.expiry import SupportsSweepExpired, asweep_expired, live_hits, sweep_expired
 from memori.core.forget_scope import SupportsForgetScope, aforget_scope, forget_scope
 from memori.core.hookspecs import hookimpl
 from memori.core.ids import check_id, check_optional_id
@@ -99,17 +100,21 @@ __all__ = [
     "SupportsGilFree",
     "SupportsRawCount",
     "SupportsRecentTurns",
+    "SupportsSweepExpired",
     "Turn",
     "Work",
     "adrive",
     "aforget_scope",
+    "asweep_expired",
     "check_id",
     "check_optional_id",
     "drive",
     "forget_scope",
     "get_plugins",
     "hookimpl",
+    "live_hits",
     "query_terms",
     "recent_turns",
     "stored_count",
+    "sweep_expired",
 ]

@@ -128,6 +128,9 @@ class Memory:
     visible to all personas too. ``superseded_by`` names the newer memory that
     replaced this one: superseded memories are history, not recalled as current.
     ``count`` and ``last_seen_at`` record how often the memory was seen again.
+    ``pinned`` memories are injected first on every LLM call of a scope that sees
+    them; a memory with ``expires_at`` (epoch seconds) is never recalled from that
+    time on, and a sweep removes it.
     """
 
     entity_id: str
@@ -145,6 +148,8 @@ class Memory:
     source_turn_ids: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     embedding: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
+    pinned: bool = False
+    expires_at: float | None = None
 
     def __post_init__(self) -> None:
         check_id(self.entity_id, "entity_id")
@@ -167,10 +172,14 @@ class Memory:
     def is_current(self) -> bool:
         return self.superseded_by is None
 
+    def expired(self, at: float) -> bool:
+        """Whether the memory has expired by ``at`` (epoch seconds)."""
+        return self.expires_at is not None and self.expires_at <= at
+
 
 MEMORY_PATCH_FIELDS = frozenset(
     {"content", "kind", "shared", "count", "last_seen_at", "updated_at", "superseded_by",
-     "metadata", "embedding", "source_turn_ids"}
+     "metadata", "embedding", "source_turn_ids", "pinned", "expires_at"}
 )
 """The fields ``MemoryStore.update_memory`` may change."""
 

@@ -49,6 +49,8 @@ def memory_to_record(memory: Memory) -> Record:
         "source_turn_ids": list(memory.source_turn_ids),
         "metadata": dict(memory.metadata),
         "embedding": list(memory.embedding) if memory.embedding is not None else None,
+        "pinned": memory.pinned,
+        "expires_at": memory.expires_at,
     }
 
 
@@ -123,6 +125,8 @@ def memory_from_fields(
         source_turn_ids=tuple(fields.get("source_turn_ids") or ()),
         metadata=dict(metadata or {}),
         embedding=embedding,
+        pinned=bool(fields.get("pinned") or False),
+        expires_at=_optional_float(fields.get("expires_at")),
     )
 
 

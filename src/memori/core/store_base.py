@@ -9,6 +9,7 @@ faster, never to change what it returns. Standard library only.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -16,6 +17,7 @@ from typing import Any
 
 from memori.core.async_bridge import ThreadedAsyncMixin
 from memori.core.capabilities import Capability
+from memori.core.expiry import derive_sweep_expired
 from memori.core.forget_scope import derive_forget_scope
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
@@ -124,6 +126,16 @@ class StoreBase(ThreadedAsyncMixin, ABC):
         """Erase one persona or one session of the entity (list + delete by ids)."""
         return derive_forget_scope(self, entity_id, process_id=process_id,
                                    session_id=session_id)
+
+    # derived: removing expired memories (see memori.core.expiry)
+
+    def sweep_expired(self, at: float) -> int:
+        """Delete every entity's memories whose ``expires_at`` is at or before ``at``
+        (scan + delete by ids); returns how many went."""
+        return derive_sweep_expired(self, at)
+
+    async def asweep_expired(self, at: float) -> int:
+        return await asyncio.to_thread(self.sweep_expired, at)
 
     # derived: whole entity, outbox and admin (from scan)
 

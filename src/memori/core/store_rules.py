@@ -128,6 +128,8 @@ _PATCH: dict[str, Any] = {
     "metadata": lambda v, _d: dict(v or {}),
     "embedding": _embedding,
     "source_turn_ids": lambda v, _d: tuple(check_id(t, "source_turn_id") for t in (v or ())),
+    "pinned": lambda v, _d: bool(v),
+    "expires_at": _time,
 }
 
 

@@ -98,6 +98,8 @@ def memory_to_doc(memory: Memory, dim: int | None) -> Document:
         "source_turn_ids": [str(t) for t in memory.source_turn_ids],
         "metadata": _metadata_in(memory.metadata),
         "embedding": _embedding_in(memory.embedding, dim),
+        "pinned": bool(memory.pinned),
+        "expires_at": None if memory.expires_at is None else float(memory.expires_at),
     }
     doc.update(text_search.term_fields(memory.content))
     return doc

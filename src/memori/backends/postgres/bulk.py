@@ -28,7 +28,8 @@ MEMORY_STAGE = (
     ("kind", "text"), ("content", "text"), ("session_id", "text"), ("created_at", "float8"),
     ("updated_at", "float8"), ("last_seen_at", "float8"), ("count", "int4"),
     ("superseded_by", "text"), ("source_turn_ids", "jsonb"), ("metadata", "jsonb"),
-    ("embedding", "vector"), ("search_tsv", "text"),
+    ("embedding", "vector"), ("pinned", "bool"), ("expires_at", "float8"),
+    ("search_tsv", "text"),
 )
 
 

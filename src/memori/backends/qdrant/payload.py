@@ -89,6 +89,8 @@ def memory_payload(memory: Memory, dim: int | None) -> dict[str, Any]:
         "source_turn_ids": list(memory.source_turn_ids),
         "metadata": copy.deepcopy(dict(memory.metadata)),
         DENSE_NORM: _norm(memory.embedding, dim),
+        "pinned": bool(memory.pinned),
+        "expires_at": None if memory.expires_at is None else float(memory.expires_at),
     }
 
 
@@ -146,4 +148,10 @@ def memory_from_point(payload: Mapping[str, Any], vector: Any = None) -> Memory:
         source_turn_ids=tuple(payload.get("source_turn_ids") or ()),
         metadata=copy.deepcopy(dict(payload.get("metadata") or {})),
         embedding=_embedding(payload, vector),
+        pinned=bool(payload.get("pinned", False)),
+        expires_at=_optional_float(payload.get("expires_at")),
     )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -28,7 +28,7 @@ TURN_COLUMNS = (
 MEMORY_COLUMNS = (
     "entity_id", "id", "process_id", "shared", "kind", "content", "session_id", "created_at",
     "updated_at", "last_seen_at", "count", "superseded_by", "source_turn_ids", "metadata",
-    "embedding",
+    "embedding", "pinned", "expires_at",
 )
 
 
@@ -73,6 +73,8 @@ def memory_to_row(memory: Memory, encode: VectorEncoder) -> dict[str, Any]:
         "source_turn_ids": list(memory.source_turn_ids),
         "metadata": dict(memory.metadata),
         "embedding": encode(memory.embedding),
+        "pinned": bool(memory.pinned),
+        "expires_at": _opt_float(memory.expires_at),
     }
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 ID = 255
@@ -92,6 +93,8 @@ def build_tables(
         Column("source_turn_ids", json_type, nullable=False),
         Column("metadata", json_type, nullable=False),
         Column("embedding", vector_type, nullable=True),
+        Column("pinned", Boolean, nullable=False, server_default=false()),
+        Column("expires_at", Float, nullable=True),
         PrimaryKeyConstraint("entity_id", "id", name="memori_memories_pk"),
         Index("memori_memories_scope_idx", "entity_id", "process_id", "created_at"),
     )
