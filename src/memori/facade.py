@@ -10,6 +10,7 @@ import functools
 import inspect
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from memori.core import (
     Scope,
     Turn,
     check_id,
+    live_hits,
 )
 from memori.core.inputs import (
     MAX_CONTENT_CHARS,
@@ -53,12 +55,16 @@ from memori.observability import (
     logs_content,
     observer_for,
 )
+from memori.pins import PINNED_SHARE, Pinning, check_share, expiry
 from memori.pipeline.durability import DURABILITY, open_journal
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import READ_YOUR_WRITES_SECONDS
 from memori.pipeline.outbox_logic import MAX_EXTRACT_CHARS, MAX_MEMORIES_PER_TURN, OutboxPolicy
 from memori.pipeline.reconcile import Reconciler
+from memori.pipeline.sweeper import SWEEP_EVERY, Sweeper
 from memori.pipeline.write_path import Metrics, WritePath
+from memori.retention import Retention
+from memori.retention import from_env as retention_from_env
 from memori.retrieval.budget import select_within_budget
 from memori.retrieval.resolve import resolve_retriever
 from memori.settings import DEFAULT
@@ -78,7 +84,7 @@ FILTER_MIN_CANDIDATES = 50
 __all__ = ["CURRENT", "Memori", "Metrics"]
 
 
-class Memori(MemoryManagement):
+class Memori(MemoryManagement, Pinning):
     """Long-term memory for an LLM application, stored in the database it already runs.
 
     ``conn`` is a URL (``sqlite:///...``, ``postgresql://...``, ``mongodb://...``,
@@ -102,6 +108,12 @@ class Memori(MemoryManagement):
     calls through; ``relevance_floor`` is the built-in retriever's floor; ``otel``
     switches OpenTelemetry spans and metrics on (``docs/observability.md``), with
     message content in them only if ``otel_capture_content``.
+
+    Pinned memories and expiry (``docs/managing.md``): ``pinned_share`` of the token
+    budget (default 0.25) is the most pinned memories take; ``retention`` (kind ->
+    seconds, ``"default"`` for the rest; ``MEMORI_RETENTION``) sets when new memories
+    expire; ``sweep_every`` seconds (default 600; None: never) bound the background
+    sweep of expired memories.
     """
 
     def __init__(
@@ -126,6 +138,9 @@ class Memori(MemoryManagement):
         disabled: bool | None = None,
         otel: bool | None = None,
         otel_capture_content: bool | None = None,
+        retention: dict[str, float | None] | Retention | None = None,
+        pinned_share: float = PINNED_SHARE,
+        sweep_every: float | None = SWEEP_EVERY,
     ) -> None:
         from memori.embedders.resolve import default_embedder, resolve_embedder
         from memori.redaction import resolve_redactor
@@ -157,6 +172,14 @@ class Memori(MemoryManagement):
         """The LLM path raises memory failures instead of going on without memory."""
         self.disabled: bool = env.pick(disabled, env.DISABLED, env.flag, False)
         """Registered clients pass every call through, without reading or writing memory."""
+        self.pinned_share = check_share(pinned_share)
+        """At most this share of the token budget goes to pinned memories."""
+        self.retention = Retention.of(retention) if retention is not None \
+            else retention_from_env() or Retention()
+        """When new memories expire, by kind (``docs/configuration.md``)."""
+        if sweep_every is not None and (type(sweep_every) not in (int, float)
+                                        or not sweep_every > 0):
+            raise ValueError(f"sweep_every must be positive seconds or None, got {sweep_every!r}")
         self.token_budget: int = env.pick(
             token_budget, env.TOKEN_BUDGET, lambda n: env.integer(n, 0, 1_000_000),
             DEFAULT_TOKEN_BUDGET)
@@ -181,7 +204,9 @@ class Memori(MemoryManagement):
         """Recall for calls holds it; recording and extraction wait for it (briefly)."""
         try:
             self.store.setup()
-            self._reconciler = Reconciler(self.store, self.embedder)
+            self._reconciler = Reconciler(
+                self.store, self.embedder,
+                retention=self.retention.apply if self.retention.active else None)
             self.pipeline = WritePath(
                 self.store, self.embedder, extractor_obj, self._reconciler,
                 journal=open_journal(conn, self.store, durability, store_options),
@@ -194,6 +219,8 @@ class Memori(MemoryManagement):
         """The write path: recorder, journal, extraction (see :mod:`memori.pipeline`)."""
         self._recorder = self.pipeline.recorder
         self._worker = self.pipeline.runner
+        self._sweeper = Sweeper(self.store, sweep_every, armed=self.retention.active)
+        """Sweeps expired memories in the background, at most once per ``sweep_every``."""
         _live.add(self)
         self.pipeline.start()
         self.observer.watch(self)
@@ -258,10 +285,14 @@ class Memori(MemoryManagement):
     def remember(
         self, text: str, *, kind: str = "note", shared: bool = False,
         entity_id: str | None = None, process_id: Any = CURRENT,
-        metadata: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None, pinned: bool = False,
+        expires_at: Any = None, ttl: float | None = None,
     ) -> Memory:
         """Store a memory now (embedded when an embedder is set) and return it.
 
+        ``pinned``: injected first by every call of a scope that sees it.
+        ``expires_at`` (a ``datetime`` or epoch seconds) or ``ttl`` (seconds from now):
+        when it expires, instead of the retention policy's time for its kind.
         ``ValueError`` naming the field for text that is empty or longer than
         ``max_content_chars``, and metadata that JSON cannot hold exactly.
         """
@@ -272,14 +303,18 @@ class Memori(MemoryManagement):
             raise ValueError("kind must be a non-empty str")
         if not isinstance(shared, bool):
             raise ValueError(f"shared must be a bool, got {type(shared).__name__}")
+        if not isinstance(pinned, bool):
+            raise ValueError(f"pinned must be a bool, got {type(pinned).__name__}")
         meta = check_metadata(metadata)
+        expires = expiry(expires_at, ttl)
         scope = self._scope_for(entity_id, process_id)
         memory = Memory(
             entity_id=scope.entity_id, process_id=scope.process_id, shared=shared,
             kind=kind, content=text, session_id=scope.session_id,
-            metadata=meta, embedding=self._embed_one(text),
+            metadata=meta, embedding=self._embed_one(text), pinned=pinned, expires_at=expires,
         )
         changed = self._reconciler.apply([memory])
+        self._memories_changed(scope.entity_id, expires)
         return changed[0] if changed else memory
 
     def _embed_one(self, text: str) -> tuple[float, ...] | None:
@@ -313,11 +348,11 @@ class Memori(MemoryManagement):
         self.pipeline.wait_for(scope.entity_id)
         floor = {"min_relevance": float(min_relevance)} if _takes_floor(self.retriever) else {}
         with self.observer.recall(scope, query) as span:
-            if not wanted.active:
-                return span.found(self.retriever.retrieve(
+            if not wanted.active:  # expired memories are never recalled (any retriever)
+                return span.found(live_hits(self.retriever.retrieve(
                     self.store, scope, query, limit=limit,
                     token_budget=token_budget, include_history=include_history, **floor,
-                ))
+                ), time.time()))
             # filters apply after ranking: rank more candidates until enough pass
             wanted_hits = min(MAX_LIMIT, max(limit * FILTER_OVERFETCH, FILTER_MIN_CANDIDATES))
             while True:
@@ -325,7 +360,7 @@ class Memori(MemoryManagement):
                     self.store, scope, query, limit=wanted_hits,
                     token_budget=None, include_history=include_history, **floor,
                 )
-                kept = [h for h in hits
+                kept = [h for h in live_hits(hits, time.time())
                         if isinstance(h.item, Memory | Turn) and wanted.matches(h.item)]
                 if len(kept) >= limit or len(hits) < wanted_hits or wanted_hits >= MAX_LIMIT:
                     break
@@ -334,12 +369,14 @@ class Memori(MemoryManagement):
 
     def memories(self, *, include_history: bool = False, limit: int | None = None) -> list[Memory]:
         """The memories the current scope sees, oldest first (after its entity's own
-        recorded turns are settled, as for recall)."""
+        recorded turns are settled, as for recall); expired ones are left out."""
         if limit is not None:
             check_limit(limit)
         scope = self.scope()
         self.pipeline.wait_for(scope.entity_id)
-        return self.store.list_memories(scope, include_superseded=include_history, limit=limit)
+        at = time.time()
+        found = self.store.list_memories(scope, include_superseded=include_history, limit=limit)
+        return [m for m in found if not m.expired(at)]
 
     # agent tools (docs/mcp.md)
     def tools(self, *, format: str = "chat") -> list[dict[str, Any]]:
@@ -414,6 +451,7 @@ class Memori(MemoryManagement):
         if self._llm is not None:
             self._llm.unregister_all()
         try:
+            self._sweeper.close(timeout)
             self.pipeline.close(timeout)
         finally:
             _live.discard(self)

@@ -17,11 +17,13 @@ from memori.core import Memory, NotFoundError, Scope, check_id, forget_scope
 from memori.core.inputs import check_limit, check_metadata, clean_text
 from memori.core.models import now
 from memori.memory_filters import MemoryFilter
+from memori.pins import UNCHANGED, moment
 
 if TYPE_CHECKING:
     from memori.core import MemoryStore
     from memori.llm import LLMRegistry
     from memori.pipeline.recorder import TurnRecorder
+    from memori.pipeline.sweeper import Sweeper
     from memori.pipeline.write_path import WritePath
 
 
@@ -34,6 +36,7 @@ class MemoryManagement:
         max_content_chars: int
         _recorder: TurnRecorder
         _llm: LLMRegistry | None
+        _sweeper: Sweeper
 
         def _scope_for(self, entity_id: str | None, process_id: Any) -> Scope: ...
         def redact(self, text: str) -> str: ...
@@ -44,22 +47,29 @@ class MemoryManagement:
         since: Any = None, until: Any = None, contains: str | None = None,
         include_superseded: bool = False, limit: int = 50, offset: int = 0,
         entity_id: str | None = None, process_id: Any = CURRENT,
+        pinned: bool | None = None, include_expired: bool = False,
     ) -> list[Memory]:
         """The memories the scope sees, newest first, filtered and paged.
 
         ``metadata``: each given key must be equal; ``since`` / ``until``: bounds of
         ``created_at`` (``datetime`` or epoch seconds, inclusive); ``contains``: a
-        case-insensitive substring of the text; ``limit`` (1..1000) and ``offset`` page.
+        case-insensitive substring of the text; ``pinned``: only pinned (True) or only
+        unpinned (False) ones; expired memories only with ``include_expired``;
+        ``limit`` (1..1000) and ``offset`` page.
         """
         check_limit(limit)
         if type(offset) is not int or offset < 0:
             raise ValueError(f"offset must be an int >= 0, got {offset!r}")
+        if pinned is not None and not isinstance(pinned, bool):
+            raise ValueError(f"pinned must be a bool or None, got {type(pinned).__name__}")
         wanted = MemoryFilter.of(kind=kind, metadata=metadata, since=since, until=until,
                                  contains=contains)
         scope = self._scope_for(entity_id, process_id)
         self.pipeline.wait_for(scope.entity_id)
+        at = now()
         found = [m for m in self.store.list_memories(scope, include_superseded=include_superseded)
-                 if wanted.matches(m)]
+                 if wanted.matches(m) and (pinned is None or m.pinned is pinned)
+                 and (include_expired or not m.expired(at))]
         found.sort(key=lambda m: (m.created_at, m.id), reverse=True)
         return found[offset:offset + limit]
 
@@ -74,15 +84,24 @@ class MemoryManagement:
         self, memory_id: str, *, content: str | None = None,
         metadata: dict[str, Any] | None = None, kind: str | None = None,
         shared: bool | None = None, entity_id: str | None = None, process_id: Any = CURRENT,
+        pinned: bool | None = None, expires_at: Any = UNCHANGED,
     ) -> Memory:
         """Change a memory the scope sees and return it as stored.
 
         New ``content`` is redacted, embedded again and searched by its new words;
-        ``metadata`` replaces the old one whole. ``NotFoundError`` when the scope does
-        not see the memory; ``ValueError`` naming a bad argument.
+        ``metadata`` replaces the old one whole; ``pinned`` pins or unpins it;
+        ``expires_at`` (``datetime`` or epoch seconds; None: never) sets when it expires.
+        ``NotFoundError`` when the scope does not see the memory; ``ValueError`` naming a
+        bad argument.
         """
         check_id(memory_id, "memory_id")
         changes = self._changes(content, metadata, kind, shared)
+        if pinned is not None:
+            if not isinstance(pinned, bool):
+                raise ValueError(f"pinned must be a bool, got {type(pinned).__name__}")
+            changes["pinned"] = pinned
+        if expires_at is not UNCHANGED:
+            changes["expires_at"] = moment(expires_at)
         scope = self._scope_for(entity_id, process_id)
         current = self.store.get_memory(scope, memory_id)
         if current is None:
@@ -94,6 +113,7 @@ class MemoryManagement:
         changes["updated_at"] = now()
         if not self.store.update_memory(scope, memory_id, changes):
             raise _not_found(memory_id, scope)  # deleted meanwhile
+        self._memories_changed(scope.entity_id, changes.get("expires_at"))
         updated = self.store.get_memory(scope, memory_id)
         if updated is None:
             raise _not_found(memory_id, scope)
@@ -127,7 +147,19 @@ class MemoryManagement:
         False when the scope sees no such memory."""
         check_id(memory_id, "memory_id")
         scope = self._scope_for(entity_id, process_id)
-        return int(self.store.delete_memories(scope, [memory_id])) > 0
+        deleted = int(self.store.delete_memories(scope, [memory_id])) > 0
+        if deleted:
+            self._memories_changed(scope.entity_id)
+        return deleted
+
+    def _memories_changed(self, entity_id: str, expires_at: float | None = None) -> None:
+        """After a write of memories: expiry in use arms the background sweep, which
+        runs if due; the LLM path reads the entity's pinned memories again."""
+        if expires_at is not None:
+            self._sweeper.arm()
+        self._sweeper.poke()
+        if self._llm is not None:
+            self._llm.memories_changed(entity_id)
 
     def memory_history(
         self, memory_id: str, *, entity_id: str | None = None, process_id: Any = CURRENT,
@@ -199,7 +231,9 @@ class MemoryManagement:
                           if isinstance(m, Memory) and m.id == memory_id), None)
         if found is None:
             return 0
-        return int(self.store.delete_memories(Scope(entity_id, found.process_id), [memory_id]))
+        removed = int(self.store.delete_memories(Scope(entity_id, found.process_id), [memory_id]))
+        self._memories_changed(entity_id)
+        return removed
 
     # async twins: the store's I/O runs in a worker thread (the context goes with it)
     async def alist_memories(self, **kwargs: Any) -> list[Memory]:

@@ -1,14 +1,15 @@
-"""backends, migrate, purge."""
+"""backends, migrate, purge, sweep."""
 
 from __future__ import annotations
 
 import argparse
+import time
 
 from memori.cli.common import url_of
 from memori.cli.errors import OK, USAGE, CLIError
 from memori.cli.output import emit_json, table
 from memori.config import open_backend
-from memori.core import SupportsAdminVacuum, get_plugins
+from memori.core import SupportsAdminVacuum, get_plugins, sweep_expired
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
@@ -62,4 +63,19 @@ def cmd_purge(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"{store.name} store purged" + (" (full)" if args.full else ""))
+    return OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Delete the expired memories of every entity now (any process may run it)."""
+    store = open_backend(url_of(args), vector_dim=None)
+    try:
+        store.setup()
+        removed = sweep_expired(store, time.time())
+    finally:
+        store.close()
+    if args.json:
+        emit_json({"swept": removed})
+    else:
+        print(f"swept {removed} expired memor{'y' if removed == 1 else 'ies'}")
     return OK

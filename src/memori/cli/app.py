@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--kind", default="note")
     p.add_argument("--shared", action="store_true", help="visible to every persona")
+    p.add_argument("--pinned", action="store_true", help="injected first on every call")
+    p.add_argument("--ttl", type=float, help="seconds until it expires")
     p = add("recall", data_commands.cmd_recall, "search memories (exit 3 when nothing matches)")
     _scope(p)
     p.add_argument("query")
@@ -103,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
             "reclaim the space deleted data still holds on disk (VACUUM)")
     p.add_argument("target", nargs="?", help="database URL (same as --url)")
     p.add_argument("--full", action="store_true", help="PostgreSQL: VACUUM FULL (locks tables)")
+    p = add("sweep", admin_commands.cmd_sweep,
+            "delete the expired memories of every entity now (admin)")
+    p.add_argument("target", nargs="?", help="database URL (same as --url)")
     p = add("retry", pipeline_commands.cmd_retry,
             "queue parked and set-aside turns again and process them now")
     p.add_argument("target", nargs="?", help="database URL (same as --url)")

@@ -19,10 +19,12 @@ def url_of(args: argparse.Namespace) -> str:
 
 
 def open_memori(args: argparse.Namespace, **options: Any) -> Any:
-    """A Memori on ``--url`` (or MEMORI_URL / the default) with no background extraction."""
+    """A Memori on ``--url`` (or MEMORI_URL / the default) with no background extraction
+    nor background sweep (``memori sweep`` sweeps)."""
     from memori import Memori
 
     options.setdefault("extractor", None)
+    options.setdefault("sweep_every", None)
     return Memori(url_of(args), embedder=args.embedder, migrate=False, **options)
 
 

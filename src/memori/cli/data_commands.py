@@ -18,7 +18,8 @@ def cmd_remember(args: argparse.Namespace) -> int:
     scope = scope_of(args)
     with open_memori(args) as mem:
         memory = mem.remember(args.text, entity_id=scope.entity_id, process_id=scope.process_id,
-                              kind=args.kind, shared=args.shared)
+                              kind=args.kind, shared=args.shared, pinned=args.pinned,
+                              ttl=args.ttl)
     if args.json:
         emit_json(_public(memory_to_record(memory)))
     else:

@@ -1,4 +1,4 @@
-"""``memori memories list/show/edit/delete/history``: managing single memories of a scope."""
+"""``memori memories list/show/edit/delete/history/pin/unpin``: single memories of a scope."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from memori.cli.output import emit_json, key_values, table
 from memori.core import Memory
 from memori.core.records import memory_to_record
 
-COLUMNS = ["id", "created", "kind", "process_id", "shared", "superseded_by", "content"]
+COLUMNS = ["id", "created", "kind", "process_id", "shared", "pinned", "superseded_by",
+           "content"]
 
 
 Options = Callable[[argparse.ArgumentParser], None]
@@ -45,6 +46,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: O
     p.add_argument("--since", help="created at or after: ISO date/time or epoch seconds")
     p.add_argument("--until", help="created at or before: ISO date/time or epoch seconds")
     p.add_argument("--history", action="store_true", help="include superseded memories")
+    p.add_argument("--pinned", action="store_true", help="only pinned memories")
+    p.add_argument("--expired", action="store_true",
+                   help="include expired memories not yet swept")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--offset", type=int, default=0)
     p = add("show", cmd_show, "one memory (exit 3 when the scope does not see it)")
@@ -58,6 +62,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: O
     shared.add_argument("--shared", dest="shared", action="store_const", const=True,
                         help="visible to every persona of the entity")
     shared.add_argument("--not-shared", dest="shared", action="store_const", const=False)
+    p.add_argument("--expires", metavar="WHEN",
+                   help="when it expires: ISO date/time, epoch seconds, or 'never'")
+    p = add("pin", cmd_pin, "pin a memory: every call of its scope injects it first")
+    p.add_argument("memory_id")
+    p = add("unpin", cmd_unpin, "unpin a memory")
+    p.add_argument("memory_id")
     p = add("delete", cmd_delete, "delete one memory (exit 3 when the scope does not see it)")
     p.add_argument("memory_id")
     p = add("history", cmd_history, "what the memory superseded and what superseded it")
@@ -71,7 +81,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             kind=args.kind, contains=args.contains, metadata=_meta(args.meta),
             since=_time(args.since, "--since"), until=_time(args.until, "--until"),
             include_superseded=args.history, limit=args.limit, offset=args.offset,
-            entity_id=scope.entity_id, process_id=scope.process_id)
+            entity_id=scope.entity_id, process_id=scope.process_id,
+            pinned=True if args.pinned else None, include_expired=args.expired)
     _print_memories(memories, args)
     return OK if memories else NOT_FOUND
 
@@ -94,17 +105,45 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_edit(args: argparse.Namespace) -> int:
     scope = scope_of(args)
     metadata = None if args.metadata is None else _json_object(args.metadata)
-    if args.text is None and args.kind is None and metadata is None and args.shared is None:
-        raise CLIError("nothing to change: give --text, --kind, --metadata or --shared", USAGE)
+    if args.text is None and args.kind is None and metadata is None and args.shared is None \
+            and args.expires is None:
+        raise CLIError("nothing to change: give --text, --kind, --metadata, --shared or "
+                       "--expires", USAGE)
+    expiry: dict[str, Any] = {}
+    if args.expires is not None:
+        expiry["expires_at"] = None if args.expires.lower() == "never" \
+            else _time(args.expires, "--expires")
     with open_memori(args) as mem:
         updated = mem.update_memory(args.memory_id, content=args.text, kind=args.kind,
                                     metadata=metadata, shared=args.shared,
-                                    entity_id=scope.entity_id, process_id=scope.process_id)
+                                    entity_id=scope.entity_id, process_id=scope.process_id,
+                                    **expiry)
+    _print_updated(updated, args)
+    return OK
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    return _set_pinned(args, True)
+
+
+def cmd_unpin(args: argparse.Namespace) -> int:
+    return _set_pinned(args, False)
+
+
+def _set_pinned(args: argparse.Namespace, pinned: bool) -> int:
+    scope = scope_of(args)
+    with open_memori(args) as mem:
+        updated = mem.update_memory(args.memory_id, pinned=pinned, entity_id=scope.entity_id,
+                                    process_id=scope.process_id)
+    _print_updated(updated, args)
+    return OK
+
+
+def _print_updated(updated: Memory, args: argparse.Namespace) -> None:
     if args.json:
         emit_json(public_record(updated))
     else:
         print(updated.id)
-    return OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from typing import Any
 from memori.core import Hit, Memory, Turn
 from memori.llm.filler import says_nothing
 from memori.llm.messages import INSTRUCTION_ROLES, as_mapping
+from memori.pins import PINNED_SHARE
 from memori.retrieval import count_tokens
 
 OPEN_TAG = "<memori_context>"
@@ -40,6 +41,7 @@ PREAMBLE = (
     "Context remembered by memori from earlier conversations with this user. "
     "Use it when it is relevant; it is not part of the user's message."
 )
+PINNED_HEADING = "Pinned memories:"
 MEMORIES_HEADING = "Relevant memories:"
 HISTORY_HEADING = "Recent conversation in this session:"
 CACHED_LINE_CHARS = 2000
@@ -55,6 +57,7 @@ class ContextBlock:
     memories: int
     history: int
     tokens: int
+    pinned: int = 0
 
 
 @lru_cache(maxsize=8192)
@@ -121,10 +124,15 @@ def _event_date(memory: Memory) -> str | None:
 def build_block(
     hits: Sequence[Hit], history: Sequence[Turn], *, budget: int,
     exclude: Iterable[str] = (), now: float | None = None,
+    pinned: Sequence[Memory] = (), pinned_share: float = PINNED_SHARE,
 ) -> ContextBlock | None:
     """Render the block within ``budget`` tokens; None when there is nothing to say.
 
     ``now`` (default: the clock) dates the block's "Today is ..." line.
+
+    ``pinned`` memories come first, in the order given, within ``pinned_share`` of the
+    budget (one that does not fit is skipped); history and recalled memories share
+    what is left, and a recalled hit that is pinned is not shown twice.
 
     History keeps its newest turns (a contiguous tail) within its share of the
     budget; memories fill what is left, best first, each skipped if it does not
@@ -139,9 +147,20 @@ def build_block(
     remaining = budget - fixed
     if remaining <= 0:
         return None
-    history_lines: list[str] = []
-    history_cap = int(remaining * HISTORY_SHARE)
+    pinned_lines: list[str] = []
+    pinned_cap = int(remaining * pinned_share)
     used = 0
+    for memory in pinned:
+        line = _hit_line(Hit(memory, 1.0))
+        if not line:
+            continue
+        cost = _tokens(line) + (0 if pinned_lines else _tokens(PINNED_HEADING))
+        if used + cost > pinned_cap:
+            continue
+        pinned_lines.append(line)
+        used += cost
+    history_lines: list[str] = []
+    history_cap = used + int((remaining - used) * HISTORY_SHARE)
     for turn in reversed(history):
         line = _turn_line(turn)
         if not line:
@@ -155,7 +174,8 @@ def build_block(
 
     shown = [_words(_window(t)) for t in exclude]
     shown.extend(_words(_window(t.content)) for t in history)
-    history_ids = {t.id for t in history}
+    shown.extend(_words(m.content) for m in pinned)
+    history_ids = {t.id for t in history} | {m.id for m in pinned}
     memory_lines: list[str] = []
     for hit in hits:
         norm = _words(hit.content)
@@ -172,9 +192,11 @@ def build_block(
         memory_lines.append(line)
         used += cost
 
-    if not history_lines and not memory_lines:
+    if not history_lines and not memory_lines and not pinned_lines:
         return None
     parts = [OPEN_TAG, PREAMBLE, today]
+    if pinned_lines:
+        parts += [PINNED_HEADING, *pinned_lines]
     if memory_lines:
         parts += [MEMORIES_HEADING, *memory_lines]
     if history_lines:
@@ -182,7 +204,8 @@ def build_block(
     parts.append(CLOSE_TAG)
     text = "\n".join(parts)
     # lines are joined by newlines only, so the block's count is the sum of its lines'
-    return ContextBlock(text, len(memory_lines), len(history_lines), fixed + used)
+    return ContextBlock(text, len(memory_lines), len(history_lines), fixed + used,
+                        len(pinned_lines))
 
 
 def inject_chat(messages: Sequence[Any], block: str) -> list[Any]:

@@ -11,15 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from memori.core import Capability, Hit, Scope, SupportsAsyncRetrieve, Turn, recent_turns
+from memori.core import (
+    Capability,
+    Hit,
+    Memory,
+    Scope,
+    SupportsAsyncRetrieve,
+    Turn,
+    live_hits,
+    recent_turns,
+)
 from memori.core.inputs import coerce_metadata, truncate_text
 from memori.llm.context import ContextBlock, build_block
 from memori.llm.continuation import UNKNOWN, ContinuationIndex, Ref
 from memori.llm.messages import Draft, latest_user_text, select_new
+from memori.llm.pinned import PinnedCache
 from memori.llm.session import SessionCache
 from memori.llm.stats import Counters, LLMStats, memory_failure
 
@@ -113,6 +124,7 @@ class MemoryEngine:
             self._load_turns, max_turns=history_turns, ttl=history_ttl,
             on_drop_entity=self.continuations.drop_entity,
         )
+        self.pinned = PinnedCache(self._load_pinned, ttl=history_ttl)
         self._warned_unattributed = False
 
     # the call's scope
@@ -162,9 +174,10 @@ class MemoryEngine:
             with self.mem.foreground.busy():
                 history = self._guard_read("reading session history", self.sessions.recent,
                                            scope)
+                pinned = self._guard_read("reading pinned memories", self.pinned.pinned, scope)
                 query = _query(request, history or [])
                 hits = self._guard_read("recall", self._recall, scope, query) if query else None
-            plan = self._assemble(api, scope, request, history or [], hits or [])
+            plan = self._assemble(api, scope, request, history or [], hits or [], pinned or [])
             span.planned(plan)
         return plan
 
@@ -181,6 +194,10 @@ class MemoryEngine:
             if history is None:
                 history = await asyncio.to_thread(
                     self._guard_read, "reading session history", self.sessions.recent, scope)
+            pinned = self.pinned.fresh(scope)
+            if pinned is None:
+                pinned = await asyncio.to_thread(
+                    self._guard_read, "reading pinned memories", self.pinned.pinned, scope)
             query = _query(request, history or [])
             hits = None
             if query:
@@ -189,7 +206,7 @@ class MemoryEngine:
                 except Exception as e:
                     memory_failure(self.counters, "read_failures", "recall", e,
                                    strict=self.mem.strict)
-            plan = self._assemble(api, scope, request, history or [], hits or [])
+            plan = self._assemble(api, scope, request, history or [], hits or [], pinned or [])
             span.planned(plan)
         return plan
 
@@ -241,10 +258,12 @@ class MemoryEngine:
                 mem.store, scope, query, limit=mem.recall_limit))
 
     def _assemble(
-        self, api: Api, scope: Scope, request: Request, history: list[Turn], hits: list[Hit]
+        self, api: Api, scope: Scope, request: Request, history: list[Turn], hits: list[Hit],
+        pinned: list[Memory],
     ) -> CallPlan:
         """The new turns of the call and the request with its context block (CPU only)."""
         turns = [self.turn(scope, d) for d in select_new(request.drafts, history)]
+        hits = live_hits(hits, time.time())  # expired memories are never shown
         sent = {d.key for d in request.drafts}
         if request.server_history:  # the API holds this conversation: none of it again
             shown: list[Turn] = []
@@ -253,12 +272,17 @@ class MemoryEngine:
             shown = [t for t in history if (t.role, t.content) not in sent]
         with self.mem.observer.context() as span:
             block = build_block(hits, shown, budget=self.mem.token_budget,
-                                exclude=[d.content for d in request.drafts])
+                                exclude=[d.content for d in request.drafts],
+                                pinned=pinned, pinned_share=self.mem.pinned_share)
             span.built(block)
         if block is None:
             return CallPlan(scope, request.kwargs, turns)
         self.counters.add("injected")
         return CallPlan(scope, api.inject(request, block.text), turns, block)
+
+    def _load_pinned(self, scope: Scope) -> list[Memory]:
+        """The scope's current memories (the pinned ones are kept)."""
+        return self.mem.store.list_memories(scope)
 
     def _load_persona_turns(self, scope: Scope, limit: int) -> list[Turn]:
         """The latest turns of the scope's entity and persona, every session."""
@@ -301,6 +325,7 @@ class MemoryEngine:
             return
         self.sessions.add(plan.scope, turns)
         self.continuations.note(turns)
+        self.mem._sweeper.poke()  # a background sweep of expired memories, when due
         self.counters.add("recorded_turns", len(turns))
 
     def commit_reply(

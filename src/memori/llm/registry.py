@@ -113,6 +113,11 @@ class LLMRegistry:
     def forget_entity(self, entity_id: str) -> None:
         """Drop the entity's cached session history (``mem.forget`` calls this)."""
         self.engine.sessions.drop_entity(entity_id)
+        self.engine.pinned.drop_entity(entity_id)
+
+    def memories_changed(self, entity_id: str) -> None:
+        """Drop the entity's cached pinned memories (a memory was pinned, edited or deleted)."""
+        self.engine.pinned.drop_entity(entity_id)
 
 
 def is_copy_registrable(client: Any) -> bool:

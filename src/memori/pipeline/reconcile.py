@@ -12,6 +12,10 @@ For each candidate memory, in order:
    then it is stored;
 4. otherwise stored as new.
 
+The retention policy, when there is one, gives each candidate its ``expires_at``
+first. Expired memories are not merged into (they are gone for every reader); a
+merge keeps the later expiry of the two (none: never) and a pin.
+
 A crash between the two writes of a supersession never leaves two current
 memories for one slot: the old ones are superseded before the new one is stored,
 and a re-run of the same candidate (its turn is still pending) stores it, or, when
@@ -21,10 +25,11 @@ it is stored already, supersedes whatever current memory of its slot is older.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
-from memori.core import Embedder, Hit, Memory, MemoryStore, Scope
+from memori.core import Embedder, Hit, Memory, MemoryStore, Scope, live_hits
 from memori.core.models import now
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
@@ -48,8 +53,11 @@ class Reconciler:
     def __init__(
         self, store: MemoryStore, embedder: Embedder | None = None, *,
         near_duplicate: float = 0.95, neighbours: int = 8,
+        retention: Callable[[Memory], Memory] | None = None,
     ) -> None:
         self.store = store
+        self.retention = retention
+        """Sets a new memory's ``expires_at`` (the retention policy), if any."""
         self.embedder = embedder if store.vector_dim is not None else None
         self.near_duplicate = near_duplicate
         self.neighbours = neighbours
@@ -63,6 +71,8 @@ class Reconciler:
             vectors = [tuple(v) for v in self.embedder.embed([c.content for c in candidates])]
         changed: list[Memory] = []
         for cand, vec in zip(candidates, vectors, strict=True):
+            if self.retention is not None:
+                cand = self.retention(cand)
             result = self._apply_one(replace(cand, embedding=vec or cand.embedding))
             if result is not None:
                 changed.append(result)
@@ -111,7 +121,8 @@ class Reconciler:
                 hits[h.id] = Hit(h.item, h.score, {"vector": h.score})
         for h in self.store.search_memories(scope, text=cand.content, limit=n):
             hits.setdefault(h.id, Hit(h.item, h.score, {"text": h.score}))
-        return sorted(hits.values(), key=lambda h: -h.score)
+        # an expired memory is gone for every reader: a candidate is not merged into it
+        return sorted(live_hits(hits.values(), now()), key=lambda h: -h.score)
 
     def _same_slot(self, scope: Scope, cand: Memory, slot: str) -> list[Memory]:
         found = self.store.search_memories(scope, text=cand.content, limit=50)
@@ -124,8 +135,12 @@ class Reconciler:
     def _merge(self, scope: Scope, mem: Memory, cand: Memory) -> Memory:
         turns = tuple(dict.fromkeys((*mem.source_turn_ids, *cand.source_turn_ids)))
         t = now()
-        changes = {"count": mem.count + 1, "last_seen_at": t, "updated_at": t,
-                   "source_turn_ids": turns}
+        changes: dict[str, Any] = {"count": mem.count + 1, "last_seen_at": t, "updated_at": t,
+                                   "source_turn_ids": turns}
+        if mem.expires_at is not None and (cand.expires_at is None
+                                           or cand.expires_at > mem.expires_at):
+            changes["expires_at"] = cand.expires_at  # seen again: it lives as long as the new
+        if cand.pinned and not mem.pinned:
+            changes["pinned"] = True
         self.store.update_memory(scope, mem.id, changes)
-        return replace(mem, count=mem.count + 1, last_seen_at=t, updated_at=t,
-                       source_turn_ids=turns)
+        return replace(mem, **changes)

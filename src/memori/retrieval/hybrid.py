@@ -26,6 +26,7 @@ from memori.core import (
     Scope,
     SupportsAsyncEmbed,
     Turn,
+    live_hits,
     recent_turns,
 )
 from memori.retrieval.budget import best_within_budget, select_within_budget
@@ -247,10 +248,10 @@ class HybridRetriever:
 
     @staticmethod
     def _run(store: MemoryStore, scope: Scope, s: Search, n: int, history: bool) -> list[Hit]:
-        if s.kind == "memory":
-            return store.search_memories(
+        if s.kind == "memory":  # expired memories are never recalled, swept or not
+            return live_hits(store.search_memories(
                 scope, text=s.text, vector=s.vector, limit=n, include_superseded=history
-            )
+            ), time.time())
         return store.search_turns(scope.with_session(None), text=s.text, vector=s.vector, limit=n)
 
     # async
@@ -313,7 +314,7 @@ class HybridRetriever:
             hits: list[Hit] = await store.asearch_memories(
                 scope, text=s.text, vector=s.vector, limit=n, include_superseded=history
             )
-            return hits
+            return live_hits(hits, time.time())
         turns: list[Hit] = await store.asearch_turns(
             scope.with_session(None), text=s.text, vector=s.vector, limit=n
         )
