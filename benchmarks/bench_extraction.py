@@ -91,7 +91,7 @@ def load_samples(raw: Sequence[dict[str, Any]]) -> list[Sample]:
     for item in raw:
         conv = item["conversation"]
         speakers = (str(conv["speaker_a"]), str(conv["speaker_b"]))
-        utterances = []
+        utterances: list[Utterance] = []
         for key, turns in conv.items():
             found = _SESSION.match(key)
             if found is None or not turns:
@@ -102,7 +102,7 @@ def load_samples(raw: Sequence[dict[str, Any]]) -> list[Sample]:
                           int(found.group(1)), start + 30.0 * i)
                 for i, t in enumerate(turns))
         utterances.sort(key=lambda u: (u.session, u.said_at))
-        observations = []
+        observations: list[Observation] = []
         for key, by_speaker in item.get("observation", {}).items():
             if _OBSERVATION.match(key) is None:
                 continue

@@ -1,9 +1,11 @@
 """The offline extractor: useful memories from user turns with no model at all.
 
 It keeps the user's statements about themselves (sentences in the first
-person, not questions), classifies them as goal, preference, event or fact,
-and gives slot-style facts a ``slot`` (``"name"``, ``"lives_in"``,
-``"favorite:color"``...) so that a newer value can supersede an older one.
+person, or with the "I" left out, not questions and not courtesies to the
+listener: :mod:`memori.extractors.phrasing`), classifies them as goal (plans
+included), preference (negative ones included), event or fact, and gives
+slot-style facts a ``slot`` (``"name"``, ``"lives_in"``, ``"favorite:color"``,
+``"name_of:dog"``...) so that a newer value can supersede an older one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memori.core import Memory, MemoryKind, Turn
+from memori.extractors.phrasing import courtesy, dropped_subject, strip_opener
 from memori.extractors.when import memory_metadata
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
@@ -20,20 +23,32 @@ _FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|i'd|i'll|my|mine|me|we|our|we're)\
 _REMEMBER = re.compile(r"^\s*(please\s+)?(remember|note|keep in mind)\s+(that\s+)?", re.I)
 _QUESTION_START = re.compile(
     r"^\s*(what|who|when|where|why|how|which|do|does|did|can|could|would|should|is|are|"
-    r"will|remind me|tell me)\b", re.I,
+    r"will|remind me|tell me)\b(?!['\u2019]t)", re.I,
 )
+"""A question's opening; a negated auxiliary ("Can't eat gluten.") opens a statement."""
 _GOAL = re.compile(
     r"\b(goal|want to|wanna|plan to|planning to|aim to|hope to|trying to|training for|"
-    r"going to|intend to|by (january|february|march|april|may|june|july|august|september|"
+    r"going to|gonna|intend to|about to|looking forward to|can't wait to|thinking of|"
+    r"thinking about|considering|signed up for|scheduled|i'll|i will|we'll|we will|"
+    r"(?:next|this coming) (?:week|weekend|month|year|spring|summer|fall|autumn|winter)|"
+    r"tomorrow|by (january|february|march|april|may|june|july|august|september|"
     r"october|november|december|next|the end))\b", re.I,
 )
+"""Goals and plans: what the speaker means to do."""
 _PREFERENCE = re.compile(
     r"\b(like|love|enjoy|prefer|hate|dislike|can't stand|favou?rite|allergic|vegetarian|"
-    r"vegan|don't eat|do not eat|avoid)\b", re.I,
+    r"vegan|don't eat|do not eat|avoid|fan of|into|obsessed with|passionate about|"
+    r"drawn to|crazy about|can't get enough|my thing|not a fan|intolerant|no longer|anymore|"
+    r"(?:don't|do not|can't|cannot|never|won't) (?:eat|drink|have|like|stand|touch))\b",
+    re.I,
 )
+"""Preferences, the negative ones too ("not a fan of", "no longer", "intolerant")."""
 _EVENT = re.compile(
     r"\b(yesterday|last (week|month|year|night)|today|went|visited|attended|moved|started|"
-    r"finished|got married|graduated|ago)\b", re.I,
+    r"finished|got married|graduated|ago|recently|just|the other day|last weekend|"
+    r"got|took|won|lost|bought|met|joined|adopted|"
+    r"in (?:january|february|march|april|may|june|july|august|september|october|"
+    r"november|december|\d{4}))\b", re.I,
 )
 
 _SLOTS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -45,6 +60,10 @@ _SLOTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bmy (?:birthday|date of birth) is\b", re.I), "birthday"),
 )
 _FAVORITE = re.compile(r"\bmy favou?rite (\w+(?: \w+)?) (?:is|are)\b", re.I)
+_FAVORITE_AFTER = re.compile(r"\b(?:is|are) my favou?rite (\w+)\b(?! (?:is|are)\b)", re.I)
+"""The object named first: "Pizza is my favourite food."."""
+_NAMED = re.compile(r"\b(?i:my) (\w+)(?:'s name is| is (?:called|named)|,? (?:named|called)) [A-Z]")
+"""A relation's name: "My dog is called Rex.", "my sister, named Ana"."""
 _GOAL_OF = re.compile(r"\bmy (\w+) goal is\b|^\s*goal\s*:", re.I)
 
 _STANDING = re.compile(r"^\s*(prefer|avoid|always|never|no more)\b", re.I)
@@ -64,18 +83,25 @@ class Candidate:
 
 def classify(sentence: str) -> Candidate | None:
     """A memory candidate from one sentence of a user turn, or None."""
-    text = _REMEMBER.sub("", sentence).strip()
-    remembered = text != sentence.strip()
+    said = strip_opener(sentence)
+    text = _REMEMBER.sub("", said).strip()
+    remembered = text != said
     if len(text.split()) < MIN_WORDS or text.endswith("?") or _QUESTION_START.match(text):
+        return None
+    if not remembered and courtesy(text):
         return None
     labelled = _LABEL.match(text) is not None
     standing = _STANDING.match(text) is not None
-    if not (remembered or labelled or standing or _FIRST_PERSON.search(text)):
+    if not (remembered or labelled or standing or _FIRST_PERSON.search(text)
+            or dropped_subject(text)):
         return None
     slot = next((name for pattern, name in _SLOTS if pattern.search(text)), None)
-    fav = _FAVORITE.search(text)
+    fav = _FAVORITE.search(text) or _FAVORITE_AFTER.search(text)
     if fav:
         slot = "favorite:" + fav.group(1).lower()
+    named = _NAMED.search(text)
+    if named and slot is None:
+        slot = "name_of:" + named.group(1).lower()
     if _GOAL.search(text) or _GOAL_OF.search(text):
         goal = _GOAL_OF.search(text)
         kind = MemoryKind.GOAL.value

@@ -27,7 +27,10 @@ _IN_MONTH = re.compile(rf"\b(?:in|since|during|last|this|next|by|until) {_MONTH}
                        re.I)
 _IN_YEAR = re.compile(r"\b(?:in|since|during) (\d{4})\b", re.I)
 _AGO = re.compile(r"\b(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
-                  r"couple of|few) (day|week|month|year)s? ago\b", re.I)
+                  r"couple of|few) (day|weekend|week|month|year)s? ago\b", re.I)
+_SEASON = re.compile(r"\b(last|this|next) (spring|summer|fall|autumn|winter)\b", re.I)
+SEASON_START = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+"""The month a (northern) season starts; a season is dated by the year it starts in."""
 _RELATIVE = re.compile(r"\b(yesterday|today|tonight|tomorrow|"
                        r"(?:last|this|next) (?:night|week|weekend|month|year)|"
                        r"(?:last|this|next|on) (?:monday|tuesday|wednesday|thursday|friday|"
@@ -37,7 +40,7 @@ _RELATIVE = re.compile(r"\b(yesterday|today|tonight|tomorrow|"
 def event_date(text: str, said_at: float) -> str | None:
     """The day (or month, or year) ``text`` is about, resolved against ``said_at``."""
     said = datetime.fromtimestamp(said_at, timezone.utc).date()
-    for resolve in (_absolute, _relative, _ago, _month, _year):
+    for resolve in (_absolute, _relative, _ago, _month, _season, _year):
         found = resolve(text, said)
         if found is not None:
             return found
@@ -106,6 +109,9 @@ def _ago(text: str, said: date) -> str | None:
         return (said - timedelta(days=count)).isoformat()
     if unit == "week":
         return (said - timedelta(weeks=count)).isoformat()
+    if unit == "weekend":  # "two weekends ago": the Saturday of the week two weeks back
+        monday = said - timedelta(days=said.weekday(), weeks=count)
+        return (monday + timedelta(days=5)).isoformat()
     if unit == "month":
         month = said.month - 1 - count
         return f"{said.year + month // 12:04d}-{month % 12 + 1:02d}"
@@ -133,6 +139,32 @@ def _month(text: str, said: date) -> str | None:
 def _future(text: str) -> bool:
     return re.search(r"\b(will|going to|plan|planning|want to|hope to|'ll)\b", text, re.I) \
         is not None
+
+
+def _season(text: str, said: date) -> str | None:
+    """"last summer", "this winter", "next spring": the year the season starts in."""
+    found = _SEASON.search(text)
+    if found is None:
+        return None
+    which, month = found.group(1).lower(), SEASON_START[found.group(2).lower()]
+
+    def start(year: int) -> date:
+        return date(year, month, 1)
+
+    def end(year: int) -> date:
+        return date(year + (month + 2) // 12, (month + 2) % 12 + 1, 1)
+
+    year = said.year if which == "last" else said.year - 1
+    if which == "last":
+        while end(year) > said:
+            year -= 1
+    elif which == "next":
+        while start(year) <= said:
+            year += 1
+    else:
+        while end(year) <= said:
+            year += 1
+    return f"{year:04d}"
 
 
 def _year(text: str, said: date) -> str | None:
