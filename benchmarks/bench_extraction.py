@@ -184,6 +184,7 @@ class Tally:
     observations: int = 0
     covered: int = 0
     memories: int = 0
+    memory_words: int = 0
     chit_chat_pattern: int = 0
     chit_chat_unmatched: int = 0
     user_turns: int = 0
@@ -206,6 +207,7 @@ class Tally:
             "chit_chat_unmatched": self.chit_chat_unmatched,
             "user_turns": self.user_turns,
             "memories_per_user_turn": round(self.memories / max(self.user_turns, 1), 3),
+            "mean_memory_words": round(self.memory_words / max(self.memories, 1), 1),
             "seconds": round(self.seconds, 2),
         }
 
@@ -230,6 +232,7 @@ def score_sample(sample: Sample, memories: dict[str, list[Memory]], threshold: f
                 if o.evidence.intersection(m.source_turn_ids))
         for m, mw in zip(found, words, strict=True):
             tally.memories += 1
+            tally.memory_words += len(m.content.split())
             if is_chit_chat(m.content):
                 tally.chit_chat_pattern += 1
             elif not cited.intersection(m.source_turn_ids) and not any(
@@ -288,12 +291,12 @@ def main() -> int:
         "machine": machine_info(),
     }
     columns = ["coverage_pct", "noise_pct", "observations", "memories", "chit_chat",
-               "memories_per_user_turn", "seconds"]
+               "memories_per_user_turn", "mean_memory_words", "seconds"]
     rows = [[name, *(s[c] for c in columns)] for name, s in
             [*report["by_conversation"].items(), *report["by_split"].items()]]
     print(f"LoCoMo {path.name}: extractor {args.extractor}, threshold {args.threshold}")
     print_table(["conversation", "coverage %", "noise %", "obs", "memories", "chit-chat",
-                 "mem/turn", "s"], rows)
+                 "mem/turn", "words/mem", "s"], rows)
     write_result(args.output, report)
     print(f"written to {args.output.name}")
     return 0

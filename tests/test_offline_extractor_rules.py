@@ -108,3 +108,15 @@ def test_seasons_resolve_to_their_year() -> None:
     assert event_date("We went to Norway last summer.", MONDAY_8_MAY_2023) == "2022"
     assert event_date("I'm moving next winter.", MONDAY_8_MAY_2023) == "2023"
     assert event_date("I'm off to Crete this summer.", MONDAY_8_MAY_2023) == "2023"
+
+
+def test_a_sentence_pointing_back_joins_the_memory_before_it() -> None:
+    turn = Turn("u", "s", "user", "I took up pottery in March. It's so calming after work. "
+                "What about you? They say clay is good for the nerves.")
+    [memory] = OfflineExtractor().extract([turn])
+    assert memory.content == "I took up pottery in March. It's so calming after work."
+
+
+def test_a_pointing_back_sentence_alone_is_not_a_memory() -> None:
+    turn = Turn("u", "s", "user", "Thanks, Leo! It's a lovely place to sit in the sun.")
+    assert OfflineExtractor().extract([turn]) == []

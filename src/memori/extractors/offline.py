@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from memori.core import Memory, MemoryKind, Turn
-from memori.extractors.phrasing import courtesy, dropped_subject, strip_opener
+from memori.extractors.phrasing import continuation, courtesy, dropped_subject, strip_opener
 from memori.extractors.when import memory_metadata
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
@@ -119,6 +119,25 @@ def classify(sentence: str) -> Candidate | None:
     return Candidate(text, kind, slot)
 
 
+def candidates(content: str) -> list[Candidate]:
+    """The memory candidates of one user turn; a sentence that refers back to the one
+    kept just before it ("I took up pottery. It's so calming.") is joined to it."""
+    found: list[Candidate] = []
+    chained = False
+    for match in _SENTENCE.finditer(content):
+        cand = classify(match.group(0))
+        if cand is not None:
+            found.append(cand)
+            chained = True
+            continue
+        more = continuation(match.group(0)) if chained else None
+        if more is None:
+            chained = False
+            continue
+        found[-1] = replace(found[-1], text=f"{found[-1].text} {more}")
+    return found
+
+
 class OfflineExtractor:
     """Rule-based extraction from user turns; deterministic, fast, no network."""
 
@@ -129,10 +148,7 @@ class OfflineExtractor:
         for turn in turns:
             if turn.role != "user" or not turn.content.strip():
                 continue
-            for match in _SENTENCE.finditer(turn.content):
-                cand = classify(match.group(0))
-                if cand is None:
-                    continue
+            for cand in candidates(turn.content):
                 out.append(Memory(
                     entity_id=turn.entity_id, process_id=turn.process_id,
                     session_id=turn.session_id, content=cand.text, kind=cand.kind,

@@ -12,7 +12,8 @@ import re
 
 _INTERJECTION = (r"(?i:oh|ah|aw+|well|so|yeah|yes|yep|yup|no|nope|hey|hi|hello|wow|whoa|"
                  r"ok|okay|haha|lol|btw|anyway|anyways|hmm+|omg|cool|great|awesome|sure|"
-                 r"right|thanks|thank you|congrats|totally)")
+                 r"right|thanks|thank you|congrats|totally|actually|honestly|definitely|absolutely|"
+                 r"exactly|true|nah)")
 _OPENER = re.compile(
     rf"^\s*(?:{_INTERJECTION}(?:\s+{_INTERJECTION})*(?:,?\s+[A-Z][\w'-]*)?"
     r"(?:\s*[,:;]|\s+[-\u2013\u2014])\s*)+",
@@ -59,6 +60,11 @@ _COURTESY = re.compile(
 """Courtesy frames: about the listener or the exchange, not about the speaker."""
 
 
+_BACK_REFERENCE = re.compile(
+    r"^(?i:it|it's|its|that|that's|this|they|they're|these|those|he|he's|she|she's)\b")
+"""A sentence that opens by pointing back at the one before it."""
+
+
 def strip_opener(sentence: str) -> str:
     """``sentence`` without its leading interjections and the listener's name."""
     return _OPENER.sub("", sentence, count=1).strip()
@@ -80,3 +86,14 @@ def courtesy(sentence: str) -> bool:
     """Whether ``sentence`` is a courtesy to the listener rather than a fact about the
     speaker ("Let me know how it goes!", "I totally agree.")."""
     return _COURTESY.match(sentence) is not None
+
+
+def continuation(sentence: str) -> str | None:
+    """``sentence``, cleaned, when it only says more about the sentence before it ("It's
+    so calming."); None otherwise (a question, a courtesy, or a new subject)."""
+    text = strip_opener(sentence)
+    if len(text.split()) < 3 or text.endswith("?") or courtesy(text) \
+            or _BACK_REFERENCE.match(text) is None:
+        return None
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!" else text + "."
