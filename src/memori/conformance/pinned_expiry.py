@@ -7,6 +7,8 @@ returned until a sweep removes it (memori leaves it out of recall at read time).
 ``sweep_expired(at)`` (the store's own, or the one derived from scan + delete)
 removes exactly the memories of every entity whose ``expires_at`` is at or before
 ``at``, superseded and persona ones too, with their index entries and vectors.
+``list_pinned(store, scope)`` (the store's own, or derived from ``list_memories``)
+returns exactly the current pinned memories the scope sees, oldest first.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from memori.conformance.base import AsyncStore, Ids
 from memori.conformance.data import fresh, memory, turn, vec
 from memori.conformance.guard import isolation
 from memori.conformance.worlds import attempt, neighbours_of, searches
-from memori.core import Memory, MemoryStore, Scope, asweep_expired, sweep_expired
+from memori.core import (
+    Memory,
+    MemoryStore,
+    Scope,
+    asweep_expired,
+    list_pinned,
+    sweep_expired,
+)
 from memori.core.records import to_record
 
 AT = 1_000_000.0
@@ -137,6 +146,37 @@ class PinnedExpiryTests:
         store.put_memories([m])
         assert [x.id for x in store.list_memories(scope)] == [m.id], (
             "the store does not read the clock: memori filters expired memories")
+
+    @isolation
+    def test_list_pinned_returns_exactly_the_visible_current_pinned_memories(
+        self, store: MemoryStore, ids: Ids
+    ) -> None:
+        e, p = ids.entity(), fresh("p")
+        personas: list[str | None] = [None, p, p + "%", p.upper()]
+        memories: list[Memory] = []
+        for persona in personas:
+            scope = Scope(e, persona)
+            newest = memory(scope, "falcon pinned newest", pinned=True)
+            memories += [
+                memory(scope, "falcon pinned", pinned=True, expires_at=AT),
+                memory(scope, "falcon pinned old", pinned=True, superseded_by=newest.id),
+                newest,
+                memory(scope, "falcon not pinned"),
+            ]
+            if persona is not None:
+                memories.append(memory(scope, "falcon pinned shared", pinned=True, shared=True))
+        store.put_memories(memories)
+        for n in neighbours_of(e, ids):
+            store.put_memories([replace(m, entity_id=n, id=fresh("m")) for m in memories])
+        for persona in [*personas, fresh("p")]:
+            scope = Scope(e, persona, "s")
+            want = sorted((m for m in memories if m.pinned and m.is_current
+                           and m.visible_to(scope)), key=lambda m: (m.created_at, m.id))
+            got = list_pinned(store, scope)
+            assert [m.id for m in got] == [m.id for m in want], (
+                f"list_pinned under {scope} returns the current pinned memories it sees: "
+                f"{[m.content for m in got]} != {[m.content for m in want]}")
+            assert all(m.pinned and m.entity_id == e for m in got)
 
     @isolation
     def test_sweep_removes_exactly_the_expired_memories(

@@ -32,6 +32,7 @@ from memori.core.models import (
     Scope,
     Turn,
 )
+from memori.core.pinned import SupportsListPinned, list_pinned
 from memori.core.plan_store import Plan, PlanStore, Work, adrive, drive
 from memori.core.protocols import (
     AsyncExtractor,
@@ -98,6 +99,7 @@ __all__ = [
     "SupportsAsyncRetrieve",
     "SupportsForgetScope",
     "SupportsGilFree",
+    "SupportsListPinned",
     "SupportsRawCount",
     "SupportsRecentTurns",
     "SupportsSweepExpired",
@@ -112,6 +114,7 @@ __all__ = [
     "forget_scope",
     "get_plugins",
     "hookimpl",
+    "list_pinned",
     "live_hits",
     "query_terms",
     "recent_turns",

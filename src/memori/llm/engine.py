@@ -22,7 +22,9 @@ from memori.core import (
     Memory,
     Scope,
     SupportsAsyncRetrieve,
+    SupportsListPinned,
     Turn,
+    list_pinned,
     live_hits,
     recent_turns,
 )
@@ -124,7 +126,9 @@ class MemoryEngine:
             self._load_turns, max_turns=history_turns, ttl=history_ttl,
             on_drop_entity=self.continuations.drop_entity,
         )
-        self.pinned = PinnedCache(self._load_pinned, ttl=history_ttl)
+        self.pinned = PinnedCache(
+            self._load_pinned,
+            ttl=0.0 if isinstance(mem.store, SupportsListPinned) else history_ttl)
         self._warned_unattributed = False
 
     # the call's scope
@@ -281,8 +285,8 @@ class MemoryEngine:
         return CallPlan(scope, api.inject(request, block.text), turns, block)
 
     def _load_pinned(self, scope: Scope) -> list[Memory]:
-        """The scope's current memories (the pinned ones are kept)."""
-        return self.mem.store.list_memories(scope)
+        """The scope's current pinned memories."""
+        return list_pinned(self.mem.store, scope)
 
     def _load_persona_turns(self, scope: Scope, limit: int) -> list[Turn]:
         """The latest turns of the scope's entity and persona, every session."""

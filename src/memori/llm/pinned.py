@@ -1,10 +1,13 @@
 """Pinned memories of a scope, read for every call and kept briefly.
 
 Every intercepted call injects the pinned memories its scope sees (the visibility
-rules of recall), current and not expired, oldest first. They are read with
-``list_memories`` and kept for ``ttl`` seconds per (entity, persona), as the session
-history is: a change made through this ``Memori`` (pin, unpin, edit, delete, forget)
-drops the entity's entry at once; one made by another process shows within ``ttl``.
+rules of recall), current and not expired, oldest first. A store that selects them
+itself (``memori.core.SupportsListPinned``: SQLite, PostgreSQL) is read on every call
+(``ttl`` 0), so a pin made by any process shows on the next call. Any other store is
+read whole, so what it returns is kept for ``ttl`` seconds per (entity, persona), as
+session history is: a change made through this ``Memori`` (pin, unpin, edit, delete,
+forget) drops the entity's entry at once; one made by another process shows within
+``ttl``.
 """
 
 from __future__ import annotations
@@ -35,14 +38,15 @@ class PinnedCache:
         clock = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None or clock - entry[0] > self.ttl:
+        if entry is None or clock - entry[0] >= self.ttl:
             found = [m for m in self._load(Scope(scope.entity_id, scope.process_id)) if m.pinned]
             found.sort(key=lambda m: (m.created_at, m.id))
             entry = (clock, found)
-            with self._lock:
-                if len(self._entries) >= self.max_entries:
-                    self._entries.clear()
-                self._entries[key] = entry
+            if self.ttl > 0:
+                with self._lock:
+                    if len(self._entries) >= self.max_entries:
+                        self._entries.clear()
+                    self._entries[key] = entry
         at = time.time()
         return [m for m in entry[1] if not m.expired(at)]
 
@@ -50,7 +54,7 @@ class PinnedCache:
         """The pinned memories if they were read less than ``ttl`` ago, else None (no I/O)."""
         with self._lock:
             entry = self._entries.get((scope.entity_id, scope.process_id))
-        if entry is None or time.monotonic() - entry[0] > self.ttl:
+        if entry is None or time.monotonic() - entry[0] >= self.ttl:
             return None
         at = time.time()
         return [m for m in entry[1] if not m.expired(at)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, and_, delete, func, or_, select, union, update
+from sqlalchemy import Table, and_, delete, func, or_, select, true, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from memori.backends.postgres import writes
@@ -28,8 +28,8 @@ from memori.backends.sql.filters import memory_visible, turn_scope
 from memori.backends.sql.rows import RowLike, memory_patch_to_values, row_to_memory, row_to_turn
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
-from memori.core.plan_store import Plan, PlanStore
-from memori.core.store_rules import check_item_ids
+from memori.core.plan_store import Plan, PlanStore, Work
+from memori.core.store_rules import check_item_ids, check_scope
 
 PENDING = ExtractState.PENDING.value
 PARKED = ExtractState.PARKED.value
@@ -153,6 +153,20 @@ class PostgresPlans(PlanStore):
             .offset(offset or None)
         )
         return _read(stmt, _memories)
+
+    def plan_list_pinned(self, scope: Scope) -> Plan[list[Memory]]:
+        m = self._ctx.layout.memories
+        stmt = (select(*memory_columns(m))
+                .where(memory_visible(m, scope, include_superseded=False)
+                       & (m.c.pinned == true()))
+                .order_by(m.c.created_at, m.c.id.collate("C")))
+        return _read(stmt, _memories)
+
+    def list_pinned(self, scope: Scope) -> list[Memory]:
+        """The scope's current pinned memories, oldest first (``SupportsListPinned``)."""
+        check_scope(scope)
+        return self.run(self.plan_list_pinned(scope),
+                        Work("list_pinned", scope.entity_id, read_only=True))
 
     def plan_count_memories(self, scope: Scope, include_superseded: bool) -> Plan[int]:
         m = self._ctx.layout.memories

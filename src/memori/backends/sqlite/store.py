@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, true, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
@@ -359,6 +359,15 @@ class SQLiteStore(StoreBase):
             .limit(limit)
             .offset(offset or None)
         )
+        with self._read() as conn:
+            return [row_to_memory(r, self._codec.decode) for r in conn.execute(stmt).mappings()]
+
+    def list_pinned(self, scope: Scope) -> list[Memory]:
+        """The scope's current pinned memories, oldest first (``SupportsListPinned``)."""
+        m = self._memories
+        stmt = (select(m).where(memory_visible(m, scope, include_superseded=False)
+                       & (m.c.pinned == true()))
+                .order_by(m.c.created_at, m.c.id))
         with self._read() as conn:
             return [row_to_memory(r, self._codec.decode) for r in conn.execute(stmt).mappings()]
 
