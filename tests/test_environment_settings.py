@@ -28,6 +28,7 @@ ELSEWHERE = {
     "MEMORI_HOME": "test_facade.py",
     "MEMORI_LOAD_PLUGINS": "test_hooks_meta.py",
     "MEMORI_DISABLE_PLUGINS": "test_registry_fallback.py",
+    "MEMORI_RETENTION": "test_pinned_expiry.py",
 }
 MODEL = "gpt-4o-mini"
 
