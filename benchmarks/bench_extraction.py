@@ -13,9 +13,9 @@ with their source turns and scored:
 
 - coverage: the share of observations (facts about a speaker, each citing its evidence
   turns) matched by at least one memory extracted from one of those evidence turns;
-- noise: the share of memories that are chit-chat: a greeting, thanks or an
-  acknowledgement (a short list of patterns), or a memory whose source turns no
-  observation cites and which matches no observation of its speaker;
+- noise: the share of memories that are chit-chat: memories that match no observation
+  of their speaker and either open as a greeting, thanks or an acknowledgement (a short
+  list of patterns) or come from turns that no observation cites;
 - counts, memories per user turn and the seconds until flushed.
 
 The matcher (:func:`match_score`) is deterministic: the share of the observation's
@@ -233,10 +233,11 @@ def score_sample(sample: Sample, memories: dict[str, list[Memory]], threshold: f
         for m, mw in zip(found, words, strict=True):
             tally.memories += 1
             tally.memory_words += len(m.content.split())
+            if any(match_score(ow, mw) >= threshold for ow in obs_words):
+                continue  # states an observed fact, whatever its opening words
             if is_chit_chat(m.content):
                 tally.chit_chat_pattern += 1
-            elif not cited.intersection(m.source_turn_ids) and not any(
-                    match_score(ow, mw) >= threshold for ow in obs_words):
+            elif not cited.intersection(m.source_turn_ids):
                 tally.chit_chat_unmatched += 1
     return tally
 
