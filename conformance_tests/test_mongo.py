@@ -45,9 +45,10 @@ def _drop_database(url: str, name: str) -> None:
 class TestMongo(StoreConformance):
     """Opened from a ``mongodb://`` URL: the store creates its sync and async clients itself."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def lifespan(cls, mongo_url: str) -> Iterator[tuple[str, str]]:
+    @pytest.fixture
+    def lifespan(self, mongo_url: str) -> Iterator[tuple[str, str]]:
+        # A database per test: the test server scans a collection to filter it, so one
+        # shared by a whole class made each later test slower.
         database = f"memori_conf_{uuid.uuid4().hex[:12]}"
         yield mongo_url, database
         _drop_database(mongo_url, database)
