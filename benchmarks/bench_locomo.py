@@ -1,13 +1,17 @@
 """LoCoMo turn-level evidence recall: BM25-only, dense-only and hybrid retrieval side by side.
 
 Run: ``python benchmarks/bench_locomo.py [--embedder local|hash] [--ablation] [--dated]
-[--url URL | --postgres] [--off-topic [--floors 0,0.5]]``.
+[--url URL | --postgres] [--off-topic [--floors 0,0.5]] [--extractor offline]``.
 Reads ``MEMORI_LOCOMO_PATH`` or ``../shared/data/locomo/locomo-dev.json`` (skips with a
 message when absent), ingests each conversation's turns through the public API (one
 entity per conversation, one session per LoCoMo session, each turn with its speaker
 and session date; no extraction), asks every question with ``Memori.recall`` and
 scores the retrieved turns against the gold evidence ids. Prints tables and writes
 ``benchmarks/results/locomo.json``.
+
+``--extractor offline`` also extracts memories from the recorded turns (the worker, as an
+application runs it); a memory hit then counts as its source turns at its rank. Writes
+``locomo_extracted.json``.
 
 ``--off-topic`` measures the relevance floor instead: each conversation is asked, with
 the LLM path's 10 hits, (a) its own questions (recall@10), (b) the questions of the
@@ -47,7 +51,7 @@ from _common import (
 )
 
 from memori import Memori
-from memori.core import Capability, Embedder, Hit, Turn
+from memori.core import Capability, Embedder, Hit, Scope, Turn
 from memori.llm.context import build_block
 from memori.retrieval import MIN_RELEVANCE, HybridRetriever, count_tokens, default_weights
 from memori.retrieval.query import content_words
@@ -316,12 +320,29 @@ def ingest(mem: Memori, conversations: Sequence[Conversation], dated: bool = Fal
     return time.perf_counter() - start
 
 
+MEMORY_SOURCES: dict[str, str] = {}
+"""With ``--extractor``: the dia id of each recorded turn, by turn id (memory hits)."""
+
+
 def evidence_of(hits: Sequence[Hit]) -> list[str]:
     """The turn hits in rank order, each as ``conversation/dia_id``: turn ids repeat in
     every conversation (``D1:3``), so a hit from another conversation (a leak) can never
-    count as the right one."""
-    return [evidence_key(h.item.entity_id, str(h.item.metadata.get("dia_id")))
-            for h in hits if h.kind == "turn"]
+    count as the right one. A memory hit stands for its source turns (``--extractor``)."""
+    out: list[str] = []
+    for h in hits:
+        if h.kind == "turn":
+            out.append(evidence_key(h.item.entity_id, str(h.item.metadata.get("dia_id"))))
+        elif h.kind == "memory" and MEMORY_SOURCES:
+            out.extend(evidence_key(h.item.entity_id, MEMORY_SOURCES[t])
+                       for t in getattr(h.item, "source_turn_ids", ()) if t in MEMORY_SOURCES)
+    return list(dict.fromkeys(out))
+
+
+def note_sources(mem: Memori, conversations: Sequence[Conversation]) -> None:
+    """Fill :data:`MEMORY_SOURCES` from the recorded turns."""
+    for conv in conversations:
+        MEMORY_SOURCES.update((t.id, str(t.metadata.get("dia_id")))
+                              for t in mem.store.list_turns(Scope(conv.sample_id)))
 
 
 def evidence_key(conversation: str, dia_id: str) -> str:
@@ -490,6 +511,8 @@ def main() -> int:
     parser.add_argument("--floors", default=f"0,{MIN_RELEVANCE:g}",
                         help="with --off-topic: the min_relevance values compared, "
                              "separated by commas (default: 0 and the default floor)")
+    parser.add_argument("--extractor", choices=("none", "offline"), default="none",
+                        help="also extract memories from the turns (default: none)")
     parser.add_argument("--output", type=Path, default=None,
                         help="default results/locomo.json (locomo_dated.json with --dated, "
                              "locomo_<backend>.json with --url or --postgres, "
@@ -506,9 +529,12 @@ def main() -> int:
     embedder = make_embedder(args.embedder, cache=not args.no_cache)
     with tempfile.TemporaryDirectory(prefix="memori-locomo-") as tmp, \
             store_url(args, Path(tmp)) as url:
-        mem = Memori(url, embedder=embedder, extractor=None)
+        extractor = None if args.extractor == "none" else args.extractor
+        mem = Memori(url, embedder=embedder, extractor=extractor)
         try:
             ingest_s = ingest(mem, conversations, dated=args.dated)
+            if extractor is not None:
+                note_sources(mem, conversations)
             if args.off_topic:
                 floors = [float(f) for f in args.floors.split(",") if f.strip()]
                 general = off_topic_questions()
@@ -522,6 +548,8 @@ def main() -> int:
             ablation = (run_variants(mem, chosen(ablation_variants(), args.variants),
                                      conversations) if args.ablation else {})
             backend = mem.store.name
+            memories = sum(len(mem.store.list_memories(Scope(c.sample_id)))
+                           for c in conversations)
         finally:
             mem.close()
     report = {
@@ -532,7 +560,9 @@ def main() -> int:
         "questions": len(questions),
         "backend": backend,
         "embedder": embedder.name,
-        "extraction": "none (turns only)",
+        "extraction": ("none (turns only)" if args.extractor == "none" else
+                       f"{args.extractor} (memories count as their source turns)"),
+        "memories": memories,
         "turn_content": "[session day] speaker: text" if args.dated else "speaker: text",
         "ingest_seconds": round(ingest_s, 2),
         "results": results,
@@ -542,6 +572,7 @@ def main() -> int:
     print_report(report)
     other = args.url or args.postgres
     name = ("locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if other else "")
+            + ("" if args.extractor == "none" else "_extracted")
             + ("" if args.embedder == "local" else f"_{args.embedder}"))
     output = args.output or RESULTS_DIR / f"{name}.json"
     write_result(output, report)
