@@ -86,7 +86,8 @@ def classify(sentence: str) -> Candidate | None:
     said = strip_opener(sentence)
     text = _REMEMBER.sub("", said).strip()
     remembered = text != said
-    if len(text.split()) < MIN_WORDS or text.endswith("?") or _QUESTION_START.match(text):
+    if len(_REMEMBER.sub("", sentence).split()) < MIN_WORDS or len(text.split()) < 2 \
+            or text.endswith("?") or _QUESTION_START.match(text):
         return None
     if not remembered and courtesy(text):
         return None

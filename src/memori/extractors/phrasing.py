@@ -44,6 +44,12 @@ _GERUND_SUBJECT = re.compile(
     r"helps|brings|gives|keeps|takes|must|might|should|could)\b", re.I)
 """A gerund that is the sentence's subject ("Painting is fun"): not a dropped "I"."""
 
+_ANCHOR = re.compile(
+    r"\b(?i:my|me|myself|our|us|yesterday|today|tonight|last|ago|recently|lately|finally|"
+    r"this (?:morning|week|weekend|month|year))\b")
+"""What ties an ``-ing`` / ``-ed`` opening to the speaker: a first-person object or a
+time ("Started a new job last week."), where "Pending turns resume." has neither."""
+
 _LISTENER = re.compile(r"\b(?:you|your|yours|you're|you've|you'll|you'd|u|ur)\b", re.I)
 
 _COURTESY = re.compile(
@@ -79,7 +85,9 @@ def dropped_subject(sentence: str) -> bool:
     verb = found.group("verb")
     if verb is None:
         return True
-    return verb.lower() not in _NOT_VERBS and _GERUND_SUBJECT.match(sentence) is None
+    if verb.lower() in _NOT_VERBS or _GERUND_SUBJECT.match(sentence) is not None:
+        return False
+    return found.group(0) != verb or _ANCHOR.search(sentence) is not None
 
 
 def courtesy(sentence: str) -> bool:
