@@ -18,6 +18,7 @@ from memori.cli import (
     memories_commands,
     pipeline_commands,
     transfer_commands,
+    ui_command,
 )
 from memori.cli.common import shown_text
 from memori.cli.errors import FAILURE, NOT_FOUND, UNAVAILABLE, USAGE, CLIError
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", help="continue this session id")
     mcp_command.register(add)
     memories_commands.register(sub, _common, _scope)
+    ui_command.register(add)
     return parser
 
 
