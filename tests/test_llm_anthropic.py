@@ -354,6 +354,27 @@ async def test_async_raw_response_is_intercepted(
         "where is my race?", "echo: where is my race?"]
 
 
+async def test_streamed_raw_response_records_the_reply_when_parsed_stream_ends(
+    mem: Memori, client: Any, aclient: Any, server: AnthropicServer
+) -> None:
+    """LangChain's ChatAnthropic streams through ``with_raw_response.create(stream=True)``."""
+    mem.attribution(entity_id="ana", process_id="coach")
+    raw = client.messages.with_raw_response.create(
+        model=MODEL, max_tokens=256, stream=True,
+        messages=[{"role": "user", "content": "sync stream"}])
+    assert raw.parse() is raw.parse()
+    assert [e.type for e in raw.parse()][-1] == "message_stop"
+    assert raw.status_code == 200
+    raw = await aclient.messages.with_raw_response.create(
+        model=MODEL, max_tokens=256, stream=True,
+        messages=[{"role": "user", "content": "async stream"}])
+    assert [e.type async for e in await raw.parse()][-1] == "message_stop"
+    await mem.aflush()
+    turns = stored(mem, "ana", "coach")
+    assert [t.content for t in turns] == [
+        "sync stream", "echo: sync stream", "async stream", "echo: async stream"]
+    assert not any(t.metadata.get("partial") for t in turns)
+
 def test_beta_messages_remember_too(mem: Memori, client: Any, server: AnthropicServer) -> None:
     mem.attribution(entity_id="ana", process_id="coach")
     mem.remember("Ana runs with a heart-rate strap.")

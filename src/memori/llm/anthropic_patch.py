@@ -19,7 +19,12 @@ from typing import Any
 import anthropic
 
 from memori.llm.anthropic_messages import ANTHROPIC_MESSAGES
-from memori.llm.anthropic_streams import AsyncStreamManager, StreamManager, recording
+from memori.llm.anthropic_streams import (
+    AsyncStreamManager,
+    RawStreamResponse,
+    StreamManager,
+    recording,
+)
 from memori.llm.engine import RAW_RESPONSE_HEADER, Api, CallPlan, MemoryEngine
 
 RESOURCES: tuple[tuple[str, ...], ...] = (("messages",), ("beta", "messages"))
@@ -55,7 +60,7 @@ def _finish(engine: MemoryEngine, api: Api, plan: CallPlan, result: Any,
     if plan.kwargs.get("stream") is True:
         if _is_raw(plan.kwargs):  # the caller parses the raw response into a stream later
             engine.guarded("queueing turns", lambda: engine.commit_reply(plan, None))
-            return result
+            return RawStreamResponse(result, lambda stream: recording(engine, api, plan, stream))
         return recording(engine, api, plan, result)
     reply = message if _is_raw(plan.kwargs) else result
     engine.guarded("recording a reply", lambda: engine.commit_reply(plan, api.reply(reply)))

@@ -10,6 +10,7 @@ is swapped for a recording one before the first event, so iteration, ``text_stre
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -122,6 +123,35 @@ def recording(engine: MemoryEngine, api: Api, plan: CallPlan, stream: Any) -> An
         memory_failure(engine.counters, "record_failures", "wrapping a stream", e,
                        strict=engine.mem.strict)
         return stream
+
+
+class RawStreamResponse:
+    """The raw response of a streamed ``with_raw_response.create`` (what LangChain's
+    ``ChatAnthropic`` streams through): ``parse()`` returns the stream wrapped to record the
+    reply when it ends, awaited on the async SDK; everything else is the raw response's."""
+
+    def __init__(self, raw: Any, wrap: Callable[[Any], Any]) -> None:
+        self._raw = raw
+        self._wrap = wrap
+        self._stream: Any = None
+
+    def parse(self, *, to: Any = None) -> Any:
+        if to is not None:
+            return self._raw.parse(to=to)
+        if self._stream is not None:
+            return self._stream
+        parsed = self._raw.parse()
+        if inspect.isawaitable(parsed):
+            return self._aparse(parsed)
+        self._stream = self._wrap(parsed)
+        return self._stream
+
+    async def _aparse(self, parsed: Awaitable[Any]) -> Any:
+        self._stream = self._wrap(await parsed)
+        return self._stream
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_raw"], name)
 
 
 def _observe_helper(engine: MemoryEngine, api: Api, plan: CallPlan, message_stream: Any) -> None:
