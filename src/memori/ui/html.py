@@ -26,6 +26,7 @@ form.inline{display:inline}
 input[type=text],textarea,select{font:inherit}
 textarea{width:100%;min-height:5em}
 .danger{background:#b3261e;color:#fff;border:0;padding:.3em .8em}
+#hits td:nth-child(2),#memories td:first-child{min-width:22em}
 """
 
 
