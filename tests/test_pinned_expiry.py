@@ -321,3 +321,24 @@ def test_export_and_import_carry_pinned_and_expires_at(sqlite_url: str, tmp_path
     with Memori(other, embedder="hash", extractor=None, sweep_every=None) as mem:
         got = mem.get_memory(m.id, entity_id="alice")
         assert got is not None and got.pinned and got.expires_at == m.expires_at
+
+
+@pytest.mark.asyncio
+async def test_async_calls_inject_pinned_and_never_expired_memories(
+    mem: Memori, openai_server: OpenAIServer
+) -> None:
+    client = mem.llm.register(openai_server.async_client())
+    try:
+        mem.attribution(entity_id="alice", process_id="coach")
+        rule = await mem.aremember("Keep answers under fifty words.", pinned=True)
+        await mem.aremember("Old pinned rule.", pinned=True, expires_at=time.time() - 1)
+        await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Tell me about rivers"}])
+        block = block_of(openai_server)
+        assert rule.content in block and "Old pinned rule." not in block
+        mem.attribution(entity_id="alice", process_id="planner")
+        await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Tell me about rivers"}])
+        assert rule.content not in block_of(openai_server)
+    finally:
+        await client.close()
