@@ -103,7 +103,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def shot(browser: Any, name: str) -> None:
     if os.environ.get("MEMORI_UI_SCREENSHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1280, min(max(int(height) + 140, 500), 1600))
         browser.save_screenshot(str(SHOTS / f"{name}.png"))
+        browser.set_window_size(1280, 900)
 
 
 def by_id(browser: Any, ident: str) -> Any:

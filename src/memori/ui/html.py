@@ -26,7 +26,7 @@ form.inline{display:inline}
 input[type=text],textarea,select{font:inherit}
 textarea{width:100%;min-height:5em}
 .danger{background:#b3261e;color:#fff;border:0;padding:.3em .8em}
-#hits td:nth-child(2),#memories td:first-child{min-width:22em}
+#hits td:nth-child(2){min-width:16em}#memories td:first-child{min-width:22em}
 """
 
 
@@ -58,13 +58,11 @@ def table(headings: Sequence[str], rows: Iterable[Sequence[str]], *, id_: str = 
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def post_form(action: str, token: str, inner: str, *, id_: str = "", inline: bool = False,
-              confirm: str = "") -> str:
-    """A POST form carrying the CSRF token; ``confirm``: asked in the browser first."""
+def post_form(action: str, token: str, inner: str, *, id_: str = "",
+              inline: bool = False) -> str:
+    """A POST form carrying the CSRF token."""
     attrs = f' id="{esc(id_)}"' if id_ else ""
     attrs += ' class="inline"' if inline else ""
-    if confirm:
-        attrs += f' onsubmit="return confirm({esc(repr(confirm))})"'
     hidden = f'<input type="hidden" name="{FIELD}" value="{esc(token)}">'
     return f'<form method="post" action="{esc(action)}"{attrs}>{hidden}{inner}</form>'
 

@@ -21,7 +21,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "script-src 'unsafe-inline'; form-action 'self'",
+                               "form-action 'self'; frame-ancestors 'none'",
 }
 
 

@@ -114,9 +114,9 @@ def memory(app: Any, request: Request, entity: str, memory: str) -> Response:
     delete = post_form(base + "/delete", token, '<button class="danger" id="delete">'
                        "Delete…</button>", inline=True)
     body = (f'<p>{link(path("e", entity, "memories"), "← memories")}</p>'
-            + f'<p class="block" id="memory-content">{esc(m.content)}</p>' + fields
-            + "<h2>History</h2>" + chain + "<h2>Edit</h2>" + edit
-            + f"<p>{pin} {delete}</p>")
+            + f'<p class="block" id="memory-content">{esc(m.content)}</p>'
+            + f"<p>{pin} {delete}</p>" + "<h2>Edit</h2>" + edit + fields
+            + "<h2>History</h2>" + chain)
     return Response(page("Memory", body, notice=NOTICES.get(request.arg("done"), "")))
 
 

@@ -42,10 +42,12 @@ def _hit_rows(entity: str, hits: list[Hit], names: list[str],
         below = floor is not None and relevance is not None and relevance < floor
         what = link(path("e", entity, "m", item.id), item.content) if isinstance(item, Memory) \
             else esc(item.content) + f' <span class="muted">({esc(item.role)} turn)</span>'
-        rows.append((str(rank), what,
-                     *(f"{hit.signals[n]:.3f}" if n in hit.signals else "" for n in names),
-                     f"<b>{hit.score:.3f}</b>",
-                     '<span class="below">below floor</span>' if below else "kept"))
+        if isinstance(item, Memory) and item.pinned:
+            verdict = "pinned: always first"
+        else:
+            verdict = '<span class="below">below floor</span>' if below else "above floor"
+        rows.append((str(rank), what, f"<b>{hit.score:.3f}</b>", verdict,
+                     *(f"{hit.signals[n]:.3f}" if n in hit.signals else "" for n in names)))
     return rows
 
 
@@ -75,7 +77,7 @@ def why(app: Any, request: Request, entity: str) -> Response:
                  f'Relevance floor: <b id="floor">{esc(floor_text)}</b> (hits whose '
                  "relevance is below it are not injected). Score: the fused score.</p>"
                  "<h2>Hits</h2>"
-                 + table(["#", "Hit", *names, "Score", "Floor"],
+                 + table(["#", "Hit", "Score", "Floor", *names],
                          _hit_rows(entity, hits, names, floor), id_="hits"))
         block = plan.block
         if block is None:
