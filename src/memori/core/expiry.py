@@ -44,10 +44,16 @@ def derive_sweep_expired(store: Any, at: float) -> int:
     """Delete the expired memories of every entity with the store's primitives (an
     admin scan across entities, then deletes by ids under each memory's own persona)."""
     at = check_moment(at)
+    return delete_by_keys(store, ((m.entity_id, m.process_id, m.id) for m in store.scan()
+                                  if isinstance(m, Memory) and m.expired(at)))
+
+
+def delete_by_keys(store: Any, keys: Iterable[tuple[str, str | None, str]]) -> int:
+    """Delete memories given as ``(entity_id, process_id, id)``, grouped by entity and
+    persona (``delete_memories`` under each memory's own persona sees it)."""
     doomed: dict[tuple[str, str | None], list[str]] = {}
-    for item in store.scan():
-        if isinstance(item, Memory) and item.expired(at):
-            doomed.setdefault((item.entity_id, item.process_id), []).append(item.id)
+    for entity, persona, memory_id in keys:
+        doomed.setdefault((entity, persona), []).append(memory_id)
     return sum(int(store.delete_memories(Scope(entity, persona), ids))
                for (entity, persona), ids in doomed.items())
 

@@ -26,6 +26,7 @@ from memori.backends.postgres.steps import Exec
 from memori.backends.postgres.text import tsvector_text
 from memori.backends.sql.filters import memory_visible, turn_scope
 from memori.backends.sql.rows import RowLike, memory_patch_to_values, row_to_memory, row_to_turn
+from memori.core.expiry import check_moment
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.plan_store import Plan, PlanStore, Work
@@ -161,6 +162,18 @@ class PostgresPlans(PlanStore):
                        & (m.c.pinned == true()))
                 .order_by(m.c.created_at, m.c.id.collate("C")))
         return _read(stmt, _memories)
+
+    def plan_sweep_expired(self, at: float) -> Plan[int]:
+        m = self._ctx.layout.memories
+        return _read(delete(m).where(m.c.expires_at <= at), lambda result: int(result.rowcount))
+
+    def sweep_expired(self, at: float) -> int:
+        """Every entity's expired memories in one ``DELETE`` (``SupportsSweepExpired``)."""
+        return self.run(self.plan_sweep_expired(check_moment(at)), Work("sweep_expired", None))
+
+    async def asweep_expired(self, at: float) -> int:
+        return await self.arun(self.plan_sweep_expired(check_moment(at)),
+                               Work("sweep_expired", None))
 
     def list_pinned(self, scope: Scope) -> list[Memory]:
         """The scope's current pinned memories, oldest first (``SupportsListPinned``)."""

@@ -49,6 +49,7 @@ from memori.backends.sqlite.vectors import BlobCodec, as_float32
 from memori.backends.sqlite.versions import Kind
 from memori.core.capabilities import Capability
 from memori.core.errors import ConfigurationError, StoreUnavailableError
+from memori.core.expiry import check_moment, delete_by_keys
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
@@ -361,6 +362,16 @@ class SQLiteStore(StoreBase):
         )
         with self._read() as conn:
             return [row_to_memory(r, self._codec.decode) for r in conn.execute(stmt).mappings()]
+
+    def sweep_expired(self, at: float) -> int:
+        """Expired memories of every entity found by one query, deleted through
+        ``delete_memories`` (its text index, vectors and caches with them)."""
+        at = check_moment(at)
+        m = self._memories
+        stmt = select(m.c.entity_id, m.c.process_id, m.c.id).where(m.c.expires_at <= at)
+        with self._read() as conn:
+            keys = [(r[0], r[1], r[2]) for r in conn.execute(stmt)]
+        return delete_by_keys(self, keys)
 
     def list_pinned(self, scope: Scope) -> list[Memory]:
         """The scope's current pinned memories, oldest first (``SupportsListPinned``)."""
