@@ -136,9 +136,34 @@ def test_cli_prints_the_token_url_and_serves_it(sqlite_url: str) -> None:
         with browser.open(url, timeout=10) as r:  # the cookie, then the redirect
             assert r.status == 200 and "likes" not in (body := r.read().decode())
             assert "alice" in body and "admin" in body
+        with browser.open(f"http://127.0.0.1:{port}/pipeline", timeout=10) as r:
+            assert "pipeline.pending" in r.read().decode()  # memori stats' summary
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/e/alice", timeout=10)
         assert refused.value.code == 403
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_memory_filters(mem: Memori, server: UIServer) -> None:
+    mem.remember("coach note about intervals", entity_id="alice", process_id="coach")
+    mem.remember("persona-less note about tea", entity_id="alice")
+    mem.remember("pinned planner note", entity_id="alice", process_id="planner", pinned=True)
+    mem.remember("shared note about allergies", entity_id="alice", process_id="planner",
+                 shared=True, ttl=3600)
+    cookie = login(server)
+
+    def shown(query: str) -> set[str]:
+        body = request(server, "GET", f"/e/alice/memories?{query}", cookie=cookie).body
+        return {word for word in ("intervals", "tea", "pinned planner", "allergies")
+                if word in body.split('id="memories"')[1]}
+
+    assert shown("") == {"intervals", "tea", "pinned planner", "allergies"}
+    assert shown("persona=") == {"tea"}
+    assert shown("persona=coach") == {"intervals"}
+    assert shown("pinned=yes") == {"pinned planner"}
+    assert shown("shared=yes") == {"allergies"}
+    assert shown("expiring=yes") == {"allergies"}
+    assert shown("q=NOTE+ABOUT") == {"intervals", "tea", "allergies"}
+    assert shown("superseded=only") == set()

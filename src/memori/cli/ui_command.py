@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from memori.cli.common import open_memori
 from memori.cli.errors import OK
+from memori.cli.pipeline_commands import pipeline_report
 
 CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "BUILDKITE", "GITLAB_CI")
 
@@ -37,7 +38,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from memori.ui import UIServer
 
     with open_memori(args) as mem:
-        server = UIServer(mem, host=args.host, port=args.port)
+        server = UIServer(mem, host=args.host, port=args.port,
+                          report=lambda: pipeline_report(mem.store, args))
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(f"memori ui: listening on {args.host}: reachable from the network",
                   file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -15,8 +15,6 @@ from memori.ui import views_sessions as views_sessions
 from memori.ui.auth import Token
 from memori.ui.html import esc, page
 from memori.ui.routing import BadRequest, NotFound, Request, Response, Router
-
-log = logging.getLogger(__name__)
 
 ROUTES = (
     ("GET", "/", views_entities.entities),
@@ -42,6 +40,8 @@ class App:
 
     mem: Any
     token: Token
+    report: Callable[[], Mapping[str, Any]] | None = None
+    """The write path's summary for the pipeline page (``memori stats``' pipeline keys)."""
 
     def __post_init__(self) -> None:
         self.router = Router()

@@ -44,8 +44,9 @@ def when(timestamp: float | None) -> str:
         return "?"
 
 
-def link(href: str, text: object, **query: str) -> str:
-    kept = {k: v for k, v in query.items() if v}
+def link(href: str, text: object, **query: str | None) -> str:
+    """A link; query values of None are left out ('' is kept: no persona)."""
+    kept = {k: v for k, v in query.items() if v is not None}
     target = f"{href}?{urlencode(kept)}" if kept else href
     return f'<a href="{esc(target)}">{esc(text)}</a>'
 

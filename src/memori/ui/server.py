@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
@@ -33,11 +34,14 @@ class UIServer:
     """
 
     def __init__(self, mem: Any, *, host: str = LOOPBACK, port: int = 0,
-                 token: str | None = None) -> None:
+                 token: str | None = None,
+                 report: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        """``report``: the write path's summary the pipeline page shows (``memori stats``'
+        ``pipeline.*`` keys; the CLI passes it, with the local journal's set-aside turns)."""
         from memori.ui.app import App
 
         self.token = Token(token)
-        self.app = App(mem, self.token)
+        self.app = App(mem, self.token, report)
         lock = threading.Lock()
         app = self.app
 

@@ -41,7 +41,7 @@ def entity(app: Any, request: Request, entity: str) -> Response:
     personas = sorted(summary.personas.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
     persona_rows = [
         (esc(p) if p is not None else '<span class="muted">(no persona)</span>',
-         link(base + "/memories", f"{c[0]} memories", persona=p or "", own="1"), str(c[1]),
+         link(base + "/memories", f"{c[0]} memories", persona=p or ""), str(c[1]),
          link(base + "/why", "why…", persona=p or ""))
         for p, c in personas]
     sessions = sorted(summary.sessions.values(), key=lambda s: -(s.last or 0))

@@ -31,7 +31,10 @@ def pipeline(app: Any, request: Request) -> Response:
     done = request.arg("requeued")
     notice = f"Queued {done} turns again; the application extracts them when it runs." \
         if done else ""
-    body = (f"<h2>Pending ({len(pending)}{'+' if len(pending) == SHOWN else ''})</h2>"
+    summary = dict(app.report()) if app.report is not None else {
+        "pipeline.pending": store.admin_stats().get("outbox_pending")}
+    body = (table(["", ""], [(esc(k), esc(v)) for k, v in summary.items()], id_="summary")
+            + f"<h2>Pending ({len(pending)}{'+' if len(pending) == SHOWN else ''})</h2>"
             "<p class=\"muted\">Turns waiting for extraction.</p>"
             + table(headings, _rows(pending), id_="pending")
             + f"<h2>Parked ({len(parked)}{'+' if len(parked) == SHOWN else ''})</h2>"

@@ -45,6 +45,6 @@ def session(app: Any, request: Request, entity: str, session: str) -> Response:
             f'<div class="content">{esc(t.content)}</div>{_tool_calls(t)}</div>')
     back = link(path("e", entity), "← entity")
     why = link(path("e", entity, "why"), "Why was this recalled? (this session)",
-               persona=persona or "", session=session)
+               persona=persona, session=session)
     body = f"<p>{back} · {why}</p><div id=\"conversation\">{''.join(items)}</div>"
     return Response(page(f"Session {session}", body))

@@ -19,10 +19,10 @@ PREVIEW_MODEL = "memori-ui-preview"
 
 
 def _form(entity: str, personas: list[str], sessions: list[str], request: Request) -> str:
-    chosen = request.arg("persona")
+    chosen = request.query.get("persona", "")
     opts = "".join(f'<option value="{esc(p)}"{" selected" if p == chosen else ""}>'
                    f'{esc(p or "(no persona)")}</option>' for p in ["", *personas])
-    session = request.arg("session")
+    session = request.query.get("session", "")
     known = "".join(f'<option value="{esc(s)}">' for s in sessions)
     return (f'<form method="get" id="why-form" action="{esc(path("e", entity, "why"))}">'
             f'<label>persona <select name="persona" id="why-persona">{opts}</select></label> '
@@ -61,8 +61,8 @@ def why(app: Any, request: Request, entity: str) -> Response:
             + _form(entity, personas, sessions, request))
     question = request.arg("q")
     if question:
-        persona = request.arg("persona") or None
-        session = request.arg("session") or None
+        persona = request.query.get("persona") or None
+        session = request.query.get("session") or None
         floor = getattr(mem.retriever, "min_relevance", None)
         with mem.attribution(entity, persona, session or new_id()):
             hits = mem.recall(question, min_relevance=0.0)
