@@ -2,7 +2,9 @@
 
 One browser for the module. The application is a ``Memori`` with a registered OpenAI
 client (the stand-in server); the UI is another ``Memori`` on the same database, as
-``memori ui`` would be. ``MEMORI_UI_SCREENSHOTS=1`` saves the pages into docs/images/ui/.
+``memori ui`` would be. The tests run in order over that one world (an edit made by
+the first is what the fourth recalls). ``MEMORI_UI_SCREENSHOTS=1`` saves the pages into
+docs/images/ui/ (the screenshots of docs/ui.md).
 """
 
 from __future__ import annotations

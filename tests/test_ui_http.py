@@ -167,3 +167,28 @@ def test_memory_filters(mem: Memori, server: UIServer) -> None:
     assert shown("expiring=yes") == {"allergies"}
     assert shown("q=NOTE+ABOUT") == {"intervals", "tea", "allergies"}
     assert shown("superseded=only") == set()
+
+
+def test_browser_is_not_opened_under_ci_or_without_a_display(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from memori.cli import ui_command
+
+    monkeypatch.setenv("CI", "true")
+    assert not ui_command._can_open_browser()
+    monkeypatch.delenv("CI")
+    for name in ui_command.CI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert not ui_command._can_open_browser()
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert ui_command._can_open_browser()
+
+
+def test_importing_memori_and_its_cli_does_not_import_the_ui() -> None:
+    code = ("import sys, memori, memori.cli.app; "
+            "print([m for m in sys.modules if m.startswith('memori.ui')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
