@@ -96,15 +96,17 @@ class Framework:
         return text[text.index(OPEN_TAG):] if OPEN_TAG in text else ""
 
 
-@pytest.fixture(params=["ChatOpenAI", "ChatOpenAI-responses", "ChatAnthropic"])
+@pytest.fixture(params=["ChatOpenAI", "ChatOpenAI-responses", "ChatOpenAI-headers",
+                        "ChatAnthropic"])
 def framework(request: pytest.FixtureRequest, mem: Memori, openai_server: OpenAIServer,
               anthropic_server: AnthropicServer) -> Iterator[Framework]:
     _fresh_http_clients()
     if request.param.startswith("ChatOpenAI"):
         responses = request.param.endswith("responses")
-        llm = langchain_openai.ChatOpenAI(model="gpt-4o-mini", base_url=openai_server.base_url,
-                                          api_key="sk-test", max_retries=0,
-                                          use_responses_api=responses)
+        llm = langchain_openai.ChatOpenAI(  # -headers: it calls with_raw_response.create
+            model="gpt-4o-mini", base_url=openai_server.base_url, api_key="sk-test",
+            max_retries=0, use_responses_api=responses,
+            include_response_headers=request.param.endswith("headers"))
         mem.llm.register(llm.root_client)          # the clients ChatOpenAI made
         mem.llm.register(llm.root_async_client)
         if responses:
