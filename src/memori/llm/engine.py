@@ -198,21 +198,28 @@ class MemoryEngine:
             if history is None:
                 history = await asyncio.to_thread(
                     self._guard_read, "reading session history", self.sessions.recent, scope)
-            pinned = self.pinned.fresh(scope)
-            if pinned is None:
-                pinned = await asyncio.to_thread(
-                    self._guard_read, "reading pinned memories", self.pinned.pinned, scope)
             query = _query(request, history or [])
-            hits = None
-            if query:
-                try:
-                    hits = await self._aretrieve(scope, query)
-                except Exception as e:
-                    memory_failure(self.counters, "read_failures", "recall", e,
-                                   strict=self.mem.strict)
+            pinned = self.pinned.fresh(scope)
+            if pinned is None:  # read while recall runs
+                pinned, hits = await asyncio.gather(
+                    asyncio.to_thread(self._guard_read, "reading pinned memories",
+                                      self.pinned.pinned, scope),
+                    self._arecall(scope, query))
+            else:
+                hits = await self._arecall(scope, query)
             plan = self._assemble(api, scope, request, history or [], hits or [], pinned or [])
             span.planned(plan)
         return plan
+
+    async def _arecall(self, scope: Scope, query: str) -> list[Hit] | None:
+        """:meth:`_aretrieve` for a call: None when there is no query or recall failed."""
+        if not query:
+            return None
+        try:
+            return await self._aretrieve(scope, query)
+        except Exception as e:
+            memory_failure(self.counters, "read_failures", "recall", e, strict=self.mem.strict)
+            return None
 
     async def _acontinued(self, scope: Scope, ref: Ref) -> Scope:
         """The scope in the session ``ref`` continues (the store read off the loop)."""
