@@ -19,9 +19,10 @@ from memori.backends.mongo.ops import Aggregate, Count, Delete, Find, UpdateOne,
 from memori.backends.mongo.schema import MEMORIES, TURNS
 from memori.backends.mongo.search import Doc, Query, search
 from memori.core import ExtractState, Hit, Memory, Scope, Turn, check_id
-from memori.core.plan_store import Plan, PlanStore
+from memori.core.expiry import check_moment
+from memori.core.plan_store import Plan, PlanStore, Work
 from memori.core.scores import Fused
-from memori.core.store_rules import check_item_ids, check_patch, check_vector
+from memori.core.store_rules import check_item_ids, check_patch, check_scope, check_vector
 
 OLDEST_FIRST = (("created_at", 1), ("id", 1))
 NEWEST_FIRST = (("created_at", -1), ("id", -1))
@@ -128,6 +129,29 @@ class MongoPlans(PlanStore):
             return 0
         deleted: int = yield Delete(MEMORIES, f.both(f.memory_scope(scope), f.ids_in(ids)))
         return deleted
+
+    def plan_list_pinned(self, scope: Scope) -> Plan[list[Memory]]:
+        where = f.both(f.memory_scope(scope, include_superseded=False), {"pinned": True})
+        rows = yield Find(MEMORIES, where, docs.result_projection(), OLDEST_FIRST)
+        return [docs.doc_to_memory(r) for r in rows]
+
+    def list_pinned(self, scope: Scope) -> list[Memory]:
+        """The scope's current pinned memories, oldest first (``SupportsListPinned``)."""
+        check_scope(scope)
+        return self.run(self.plan_list_pinned(scope),
+                        Work("list_pinned", scope.entity_id, read_only=True))
+
+    def plan_sweep_expired(self, at: float) -> Plan[int]:
+        deleted: int = yield Delete(MEMORIES, {"expires_at": {"$lte": at}})
+        return deleted
+
+    def sweep_expired(self, at: float) -> int:
+        """Every entity's expired memories in one delete (``SupportsSweepExpired``)."""
+        return self.run(self.plan_sweep_expired(check_moment(at)), Work("sweep_expired", None))
+
+    async def asweep_expired(self, at: float) -> int:
+        return await self.arun(self.plan_sweep_expired(check_moment(at)),
+                               Work("sweep_expired", None))
 
     def plan_search_memories(
         self, scope: Scope, text: str | None, vector: Sequence[float] | None, limit: int,
