@@ -36,6 +36,9 @@ class StorePrimitives(Protocol):
       of search hits may leave ``embedding`` out (None): read an item to get it.
     - Vectors must have ``vector_dim`` components (``DimensionMismatchError``
       otherwise); a store opened with ``vector_dim=None`` stores no vectors.
+    - A memory's ``pinned`` and ``expires_at`` are stored and returned like its other
+      fields (search hits included); the store never reads the clock: an expired
+      memory is returned until ``sweep_expired`` removes it (memori filters it out).
     - Methods whose name starts with ``admin_`` or ``outbox_``, and ``scan()``
       without an entity, cross entities on purpose and are never called on a
       user's behalf.

@@ -2,8 +2,8 @@
 
 Every intercepted call injects the pinned memories its scope sees (the visibility
 rules of recall), current and not expired, oldest first. A store that selects them
-itself (``memori.core.SupportsListPinned``: SQLite, PostgreSQL, MongoDB) is read on every call
-(``ttl`` 0), so a pin made by any process shows on the next call. Any other store is
+itself (``memori.core.SupportsListPinned``: SQLite, PostgreSQL, MongoDB) is read on
+every call (``ttl`` 0), so a pin made by any process shows on the next call. Any other store is
 read whole, so what it returns is kept for ``ttl`` seconds per (entity, persona), as
 session history is: a change made through this ``Memori`` (pin, unpin, edit, delete,
 forget) drops the entity's entry at once; one made by another process shows within
