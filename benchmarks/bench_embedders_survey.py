@@ -234,8 +234,9 @@ def _minilm() -> Embedder:
 
 L3_PROVENANCE = (
     "ONNX export (pytorch 2.3.0, opset 17) by Vital AI of "
-    "sentence-transformers/paraphrase-MiniLM-L3-v2; float32 weights; no upstream ONNX "
-    "file to compare its hash with; tokenizer: the default's bert-base-uncased "
+    "sentence-transformers/paraphrase-MiniLM-L3-v2; float32 weights; its own export, so "
+    "no upstream file's hash to compare with (its pooled output equals the adapter's "
+    "mean pooling); tokenizer: the default's bert-base-uncased "
     "WordPiece (same 30,522-token vocabulary as its embedding matrix)")
 
 CANDIDATES: tuple[Candidate, ...] = (
