@@ -655,3 +655,20 @@ def test_libpq_parameters_in_the_url_reach_the_server(pg_url: str) -> None:
         assert s._engines.sync is not None
         with s._engines.sync.connect() as conn:
             assert conn.execute(text("SHOW application_name")).scalar() == "memori tests"
+
+
+def test_text_search_weighs_rare_words_above_common_ones(store: PostgresStore) -> None:
+    """BM25, as on SQLite: a row holding the query's rare word outranks rows holding its
+    common word twice (``ts_rank`` alone ranked them the other way round)."""
+    scope = Scope("bm25-user")
+    common = [Memory(entity_id="bm25-user", content=f"Tea time and tea again, day {i}.")
+              for i in range(30)]
+    rare = Memory(entity_id="bm25-user", content="A quiet walk to the lighthouse.")
+    other = Memory(entity_id="someone-else", content="lighthouse lighthouse lighthouse")
+    store.put_memories([*common, rare, other])
+    hits = store.search_memories(scope, text="tea lighthouse", limit=5)
+    assert hits[0].item.id == rare.id
+    assert all(h.item.entity_id == "bm25-user" for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert 0.0 < hits[-1].score <= hits[0].score < 1.0
+    assert store.search_memories(scope, text="!!!", limit=5) == []

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, func, select
 
-from memori.backends.postgres import search
+from memori.backends.postgres import bm25, search
 from memori.backends.postgres.context import Context
 from memori.backends.postgres.steps import Exec, Explain
-from memori.backends.postgres.text import scoped_tsquery_text, tsquery_text
+from memori.backends.postgres.text import query_words, scoped_tsquery_text, words_tsquery
 from memori.backends.postgres.vectors import to_text
 from memori.backends.sql.rows import RowLike
 from memori.core.models import Hit, Scope
@@ -53,14 +53,15 @@ def _hits(rows: Sequence[RowLike], to_model: Callable[[RowLike], Any], mode: str
 
 def check_search_args(
     ctx: Context, text: Any, vector: Sequence[float] | None
-) -> tuple[str | None, array[float] | None]:
-    """Validate a search call; returns the tsquery text (None: no words) and the vector."""
+) -> tuple[list[str], array[float] | None]:
+    """Validate a search call; returns the query's words (none: no text search) and
+    the vector."""
     if text is None and vector is None:
         raise ValueError("search needs text, a vector, or both")
     if text is not None and not isinstance(text, str):
         raise ValueError("text must be a str")
     query = None if vector is None else check_vector(vector, ctx.vector_dim)
-    return (None if text is None else tsquery_text(text)), query
+    return ([] if text is None else query_words(text)), query
 
 
 def search_plan(
@@ -69,7 +70,8 @@ def search_plan(
     include_superseded: bool = False, explain: bool = False,
 ) -> Plan[Any]:
     """Hits of ``table`` visible to ``scope``, best first (or the EXPLAIN document)."""
-    tq, query = check_search_args(ctx, text, vector)
+    terms, query = check_search_args(ctx, text, vector)
+    tq = words_tsquery(terms)
     params: dict[str, Any] = {**search.scope_params(scope), search.P_LIMIT: limit,
                               search.P_POOL: max(limit * POOL_FACTOR, MIN_POOL)}
     if tq is not None:  # a text without words adds nothing: the vector alone ranks
@@ -78,7 +80,41 @@ def search_plan(
     if query is not None:
         params[search.P_VECTOR] = to_text(query)
     mode = "text" if query is None else ("vector" if tq is None else "fused")
+    if mode == "text" and not explain:
+        return _text_search(ctx, table, scope, include_superseded, terms, params, to_model)
     return _search(ctx, table, scope, include_superseded, mode, params, to_model, explain)
+
+
+def _text_search(
+    ctx: Context, table: Table, scope: Scope, include_superseded: bool, terms: list[str],
+    params: dict[str, Any], to_model: Callable[[RowLike], Any],
+) -> Plan[list[Hit]]:
+    """A pool of candidates by ``ts_rank``, ordered by BM25 (see ``bm25``)."""
+    limit = params[search.P_LIMIT]
+    if limit == 0 or not terms:  # a text without words finds nothing
+        return []
+    shape = search.shape_of(table, "text", False, scope, include_superseded)
+    pool = {**params, search.P_LIMIT: max(params[search.P_POOL], limit)}
+    rows = (yield Exec(_statement(ctx, table, shape), pool)).mappings().all()
+    if not rows:
+        return []
+    key = ("bm25", table.name)
+    statement = ctx.statements.get(key)
+    if statement is None:
+        statement = ctx.statements[key] = bm25.statistics_statement(table)
+    counts = (yield Exec(statement, {
+        bm25.P_ENTITY: scope.entity_id, bm25.P_COUNT_CAP: bm25.COUNT_CAP,
+        bm25.P_WORD_CAP: bm25.WORD_COUNT_CAP,
+        bm25.P_WORD_QUERIES: [scoped_tsquery_text(words_tsquery([t]) or "", scope.entity_id)
+                              for t in terms],
+    })).all()
+    holding = [int(c[1]) for c in counts]
+    scored = bm25.scores([str(r["content"]) for r in rows], terms, holding,
+                         int(counts[0][2]) if counts else len(rows))
+    ranked = sorted(zip(scored, rows, strict=True),
+                    key=lambda pair: (-pair[0], pair[1]["created_at"], pair[1]["id"]))
+    best = [{**row, search.RANK: score} for score, row in ranked[:limit]]
+    return _hits(best, to_model, "text")
 
 
 def _statement(ctx: Context, table: Table, shape: search.Shape) -> Any:

@@ -78,10 +78,19 @@ def tsvector_text(content: str, entity_id: str) -> str:
     return " ".join(parts)
 
 
+def query_words(query: str) -> list[str]:
+    """The distinct words of ``query`` searched for; a long query keeps its last
+    :data:`MAX_QUERY_WORDS` content words."""
+    return bounded_terms(words(query), MAX_QUERY_WORDS)
+
+
 def tsquery_text(query: str) -> str | None:
-    """A ``tsquery`` matching any word of ``query`` (None when it has no words); a long
-    query keeps its last :data:`MAX_QUERY_WORDS` content words."""
-    unique = bounded_terms(words(query), MAX_QUERY_WORDS)
+    """A ``tsquery`` matching any word of ``query`` (None when it has no words)."""
+    return words_tsquery(query_words(query))
+
+
+def words_tsquery(unique: list[str]) -> str | None:
+    """A ``tsquery`` matching any of the words (None when there are none)."""
     if not unique:
         return None
     return " | ".join(_quote(w) for w in unique)
