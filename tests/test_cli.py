@@ -214,3 +214,38 @@ def test_export_import_moves_an_entity_from_sqlite_to_postgres(
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE "{database}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_import_reports_its_count_and_rate_as_json_and_refuses_non_utf8(tmp_path: Path) -> None:
+    a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    for text in ("Likes green tea.", "Lives in Oslo.", "Runs on Sundays."):
+        assert run("remember", "--entity", "e1", "--embedder", "hash", text, url=a).returncode == 0
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(run("export", "--entity", "e1", "--embedder", "hash", url=a).stdout)
+    done = run("import", "--embedder", "hash", "--json", str(dump), url=b)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["imported"] == 3 and report["seconds"] >= 0 and report["per_second"] > 0
+    plain = run("import", "--embedder", "hash", str(dump), url=f"sqlite:///{tmp_path / 'c.db'}")
+    assert plain.returncode == 0 and "imported 3 record(s) in" in plain.stderr
+    assert "/s)" in plain.stderr
+    latin = tmp_path / "latin1.jsonl"
+    latin.write_bytes('{"type": "memory", "content": "caf\xe9"}\n'.encode("latin-1"))
+    bad = run("import", "--embedder", "hash", str(latin), url=b)
+    assert bad.returncode == 2 and "not UTF-8" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_import_progress_shows_the_total_and_a_rate_on_a_terminal() -> None:
+    import io
+
+    from memori.cli.output import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = Progress("imported", total=4, stream=screen)
+    progress.advance(4)
+    progress.done()
+    assert "4/4" in screen.getvalue() and "/s" in screen.getvalue()

@@ -47,6 +47,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty()
         self._last = 0.0
+        self._began = time.monotonic()
 
     def advance(self, n: int = 1) -> None:
         self.count += n
@@ -55,14 +56,24 @@ class Progress:
             self._last = now
             self._draw()
 
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self._began
+
+    @property
+    def rate(self) -> float:
+        """Items per second so far."""
+        return self.count / max(self.seconds, 1e-9)
+
     def _draw(self) -> None:
+        rate = f" {self.rate:,.0f}/s"
         if self.total:
             width = 30
             done = int(width * min(self.count, self.total) / self.total)
             bar = "#" * done + "-" * (width - done)
-            self.stream.write(f"\r{self.label} [{bar}] {self.count}/{self.total}")
+            self.stream.write(f"\r{self.label} [{bar}] {self.count}/{self.total}{rate}")
         else:
-            self.stream.write(f"\r{self.label} {self.count}")
+            self.stream.write(f"\r{self.label} {self.count}{rate}")
         self.stream.flush()
 
     def done(self) -> None:

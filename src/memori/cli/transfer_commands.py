@@ -16,7 +16,7 @@ from typing import Any
 
 from memori.cli.common import open_memori
 from memori.cli.errors import OK, USAGE, CLIError
-from memori.cli.output import Progress
+from memori.cli.output import Progress, emit_json
 from memori.core import check_id
 
 BATCH = 500
@@ -44,6 +44,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _lines(stream: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        yield from _records(stream)
+    except UnicodeDecodeError as e:
+        raise CLIError(f"the input is not UTF-8 text ({e.reason} at byte {e.start})",
+                       USAGE) from e
+
+
+def _records(stream: Any) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, line in enumerate(stream, 1):
         if not line.strip():
             continue
@@ -56,13 +64,29 @@ def _lines(stream: Any) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
+def _count_records(source: Any) -> int | None:
+    """Non-empty lines of a seekable file (the progress total), read ahead and rewound."""
+    try:
+        if not source.seekable():
+            return None
+        start = source.tell()
+    except (OSError, ValueError):
+        return None
+    try:
+        return sum(1 for line in source if line.strip())
+    except (OSError, ValueError):  # UnicodeDecodeError among them: the import says so
+        return None
+    finally:
+        source.seek(start)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     source = open(args.file, encoding="utf-8") if args.file != "-" else sys.stdin  # noqa: SIM115
     try:
         with open_memori(args) as mem:
             embedder = mem.embedder
             dim = mem.store.vector_dim
-            progress = Progress("imported")
+            progress = Progress("imported", total=_count_records(source))
             total = 0
             batch: list[dict[str, Any]] = []
             for _number, record in _lines(source):
@@ -84,7 +108,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     finally:
         if source is not sys.stdin:
             source.close()
-    print(f"imported {total} record(s)", file=sys.stderr)
+    seconds = progress.seconds
+    if getattr(args, "json", False):
+        emit_json({"imported": total, "seconds": round(seconds, 3),
+                   "per_second": round(total / max(seconds, 1e-9), 1)})
+    else:
+        print(f"imported {total} record(s) in {seconds:.1f} s "
+              f"({total / max(seconds, 1e-9):,.0f}/s)", file=sys.stderr)
     return OK
 
 
