@@ -2,6 +2,10 @@
 and a slice of the suite (core rules, plans, the pipeline sync and async, the openai SDK
 against the test server, the SQLite conformance suite).
 
+The venv also holds LlamaIndex's OpenAI LLM (llama-index-llms-openai), which pins
+``openai<3`` and so cannot sit in the main test environment: there its tests
+(tests/test_llm_llama_index.py) run, and the slice's LLM tests run on openai 2 as well.
+
 The interpreter is ``MEMORI_TEST_PYTHON310``, else ``python3.10`` on the PATH, else one
 installed by pyenv; without one the tests skip. The venv is built from the package
 registry (pip), so it needs the registry or a local mirror of it.
@@ -19,7 +23,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON_ENV = "MEMORI_TEST_PYTHON310"
-REQUIREMENTS = (f"{REPO}[openai]", "pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100")
+REQUIREMENTS = (f"{REPO}[openai]", "pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100",
+                "llama-index-llms-openai")
 # The venv has the openai extra only: the suite's PostgreSQL, MongoDB and Qdrant cases
 # are deselected, the SQLite and in-memory ones run.
 SLICE = (
@@ -36,6 +41,7 @@ SLICE = (
     "test_a_poison_turn_is_parked_alone_and_its_batch_neighbour_is_extracted",
     "tests/test_async_augmentation.py::test_at_most_n_entity_batches_are_in_flight",
     "conformance_tests/test_sqlite.py::TestSQLiteExact",
+    "tests/test_llm_llama_index.py",
 )
 NOT_INSTALLED = "not qdrant and not postgres and not mongo"
 # The slowest conformance cases, which test the database more than the Python version.
@@ -117,3 +123,4 @@ def test_the_suite_slice_passes_on_python310(venv310: tuple[Path, Path]) -> None
     )
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-3000:]
     assert "passed" in out.stdout and " failed" not in out.stdout
+    assert " skipped" not in out.stdout, out.stdout[-3000:]  # LlamaIndex's tests ran
