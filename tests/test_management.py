@@ -252,6 +252,18 @@ def test_recall_filters_rank_more_candidates_until_enough_pass(mem: Memori) -> N
     assert mem.recall("running", kind="nothing-of-this-kind") == []
 
 
+def test_recall_can_keep_only_what_every_persona_shares(mem: Memori) -> None:
+    mem.attribution("alice", "coach")
+    own = mem.remember("coach note: tempo runs on Tuesdays")
+    shared = mem.remember("shared note: runs on Tuesdays and Fridays", shared=True)
+    everyone = mem.remember("alice runs on Tuesdays", process_id=None)
+    assert set(contents(mem.recall("runs Tuesdays", shared=True))) == {
+        shared.content, everyone.content}
+    assert contents(mem.recall("runs Tuesdays", shared=False)) == [own.content]
+    with pytest.raises(ValueError, match="shared"):
+        mem.recall("runs", shared="yes")  # type: ignore[arg-type]
+
+
 def test_async_twins_keep_the_callers_scope(mem: Memori) -> None:
     async def main() -> None:
         mem.attribution("alice", "coach")

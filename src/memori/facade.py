@@ -329,6 +329,7 @@ class Memori(MemoryManagement, Pinning):
         include_history: bool = False, entity_id: str | None = None, process_id: Any = CURRENT,
         min_relevance: float = 0.0, kind: str | None = None,
         metadata: dict[str, Any] | None = None, since: Any = None, until: Any = None,
+        shared: bool | None = None,
     ) -> list[Hit]:
         """What the current scope (or the one named) remembers about ``query``, best first.
 
@@ -336,14 +337,17 @@ class Memori(MemoryManagement, Pinning):
         ``signals``; ``min_relevance`` leaves out hits below it (default 0: all ranked
         hits; the LLM path injects only those at or above the retriever's floor, 0.5).
         ``kind``, ``metadata`` (each key equal) and ``since`` / ``until`` (``created_at``
-        bounds) filter the hits; ``kind`` and ``metadata`` leave turns out.
+        bounds) filter the hits; ``shared=True`` keeps the memories every persona of the
+        entity sees (persona-less or shared), ``False`` a persona's own unshared ones;
+        ``kind``, ``metadata`` and ``shared`` leave turns out.
         Sees the turns this process recorded for the entity (it waits briefly for them).
         """
         query = clean_text(query, "query", max_chars=self.max_content_chars)
         limit = self.recall_limit if limit is None else check_limit(limit)
         if type(min_relevance) not in (int, float) or not 0 <= min_relevance <= 1:
             raise ValueError(f"min_relevance must be from 0 to 1, got {min_relevance!r}")
-        wanted = MemoryFilter.of(kind=kind, metadata=metadata, since=since, until=until)
+        wanted = MemoryFilter.of(kind=kind, metadata=metadata, since=since, until=until,
+                                 shared=shared)
         scope = self._scope_for(entity_id, process_id)
         self.pipeline.wait_for(scope.entity_id)
         floor = {"min_relevance": float(min_relevance)} if _takes_floor(self.retriever) else {}
