@@ -147,10 +147,15 @@ def make_embedder(name: str) -> Embedder | None:
     from memori.embedders.resolve import resolve_embedder
 
     try:
-        return resolve_embedder(name)
+        embedder = resolve_embedder(name)
     except Exception as e:  # the local model is optional
         print(f"embedder {name!r} unavailable: {type(e).__name__}: {e}", file=sys.stderr)
         return None
+    from memori.embedders import LocalEmbedder
+
+    if isinstance(embedder, LocalEmbedder):  # measure int8, not a cold cache's warm start
+        embedder.wait_for_int8(timeout=900)
+    return embedder
 
 
 def populate(mem: Memori, n: int, corpus_embedder: Embedder | None) -> float:
