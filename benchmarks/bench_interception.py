@@ -102,6 +102,11 @@ def corpus(n: int, seed: int = 11) -> list[str]:
     return out
 
 
+QUERY_OFFSET = {"openai": 0, "anthropic": 100_000}
+"""Each client kind asks messages of its own: the same embedder serves both, and its
+query cache would otherwise answer the second client's questions."""
+
+
 def query(i: int) -> str:
     """A distinct user message per call (so no embedding cache hides the model)."""
     topic = TOPICS[i % len(TOPICS)]
@@ -214,7 +219,7 @@ def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int,
             if label == "memory" and NEW_SESSION_EVERY_CALL:
                 mem.new_session()
             began = time.perf_counter()
-            ask(kind, client, query(i))
+            ask(kind, client, query(QUERY_OFFSET[kind] + i))
             if i >= warmup:
                 times[label].append((time.perf_counter() - began) * 1000)
             if SETTLE:
@@ -240,7 +245,7 @@ def measure_async(base_url: str, mem: Memori, calls: int, warmup: int,
                 if label == "memory" and NEW_SESSION_EVERY_CALL:
                     mem.new_session()
                 began = time.perf_counter()
-                await ask(kind, client, query(10_000 + i))
+                await ask(kind, client, query(QUERY_OFFSET[kind] + 10_000 + i))
                 if i >= warmup:
                     times[label].append((time.perf_counter() - began) * 1000)
                 if SETTLE:
