@@ -21,6 +21,7 @@ from memori.llm.context import MEMORIES_HEADING, OPEN_TAG, PINNED_HEADING, build
 from memori.retention import Retention
 from memori.retrieval import count_tokens
 from memori.testing import OpenAIServer
+from memori.tools.errors import ToolError
 
 MODEL = "gpt-4o-mini"
 MEMORI = shutil.which("memori", path=str(Path(sys.executable).parent)) or "memori"
@@ -342,3 +343,17 @@ async def test_async_calls_inject_pinned_and_never_expired_memories(
         assert rule.content not in block_of(openai_server)
     finally:
         await client.close()
+
+
+def test_an_agent_pins_a_memory_with_the_update_memory_tool(
+    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer
+) -> None:
+    mem.attribution(entity_id="alice", process_id="coach")
+    m = mem.remember("Training days: Tuesday and Saturday.")
+    schema = next(t for t in mem.tools() if t["function"]["name"] == "update_memory")
+    assert schema["function"]["parameters"]["properties"]["pinned"]["type"] == "boolean"
+    result = mem.call_tool("update_memory", {"memory_id": m.id, "pinned": True})
+    assert result["memory"]["pinned"] is True
+    assert m.content in say(client, openai_server, "Hello")
+    with pytest.raises(ToolError, match="pinned must be a boolean"):
+        mem.call_tool("update_memory", {"memory_id": m.id, "pinned": "yes"})

@@ -74,7 +74,8 @@ def _list_memories(mem: Any, args: Result) -> Result:
 def _update_memory(mem: Any, args: Result) -> Result:
     memory_id = args.pop("memory_id")
     if not args:
-        raise ToolError("update_memory: give at least one of content, kind, metadata, shared")
+        raise ToolError("update_memory: give at least one of content, kind, metadata, shared, "
+                        "pinned")
     return {"memory": memory_json(mem.update_memory(memory_id, **args))}
 
 
@@ -110,6 +111,7 @@ def memory_json(memory: Memory) -> Result:
         "kind": memory.kind,
         "persona": memory.process_id,
         "shared": memory.shared,
+        "pinned": memory.pinned,
         "session_id": memory.session_id,
         "created_at": iso_time(memory.created_at),
         "updated_at": iso_time(memory.updated_at),

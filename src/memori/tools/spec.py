@@ -98,7 +98,8 @@ _SPECS = (
     ),
     ToolSpec(
         "update_memory",
-        "Correct a memory: change its text, kind, metadata or sharing. Returns the memory.",
+        "Correct a memory: change its text, kind, metadata, sharing or pin. Returns the "
+        "memory.",
         {
             "memory_id": _MEMORY_ID,
             "content": {"type": "string", "minLength": 1, "description": "The new text."},
@@ -106,6 +107,9 @@ _SPECS = (
             "metadata": {**_METADATA, "description": "The new metadata (replaces the old)."},
             "shared": {"type": "boolean",
                        "description": "Visible to every persona of the user, or only this one."},
+            "pinned": {"type": "boolean",
+                       "description": "Pinned: shown with every reply of this user, whatever "
+                                      "the topic (for standing rules and key facts)."},
         },
         ("memory_id",),
     ),
