@@ -69,6 +69,10 @@ STEPS: tuple[Step, ...] = (
     Step(5, "terms for text search without a text index", MEMORIES, (
         _index("entity_id_1_terms_1", [("entity_id", 1), ("terms", 1)]),
     )),
+    Step(6, "memories: the pinned ones, read by every registered call", MEMORIES, (
+        _index("pinned_time", [("entity_id", 1), ("created_at", 1), ("id", 1)],
+               partialFilterExpression={"pinned": True}),
+    )),
 )
 HEAD = max(s.version for s in STEPS)
 SCHEMA_ID, VECTORS_ID = "schema", "vectors"
