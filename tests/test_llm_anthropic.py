@@ -406,4 +406,6 @@ async def test_slow_store_never_blocks_the_event_loop(
             model=MODEL, max_tokens=64, messages=question) as stream:
         await stream.get_final_message()
     assert "by the door" in system_blocks(server)[0]
-    assert beat.worst < 0.025, f"event loop stalled {beat.worst * 1000:.1f} ms"
+    # each slowed store call takes 100 ms: run on the loop, one would stall it that long;
+    # below 60 ms is the scheduling noise of a busy shared machine (31 ms seen at load 5)
+    assert beat.worst < 0.06, f"event loop stalled {beat.worst * 1000:.1f} ms"

@@ -162,7 +162,9 @@ async def test_slow_store_never_blocks_the_event_loop(
     assert took >= 0.3  # the memory work did happen, and took its time
     # had it run on the loop, the heartbeat would have stopped for 100 ms at least;
     # what remains is scheduling noise of a shared machine
-    assert beat.worst < 0.025, f"event loop stalled {beat.worst * 1000:.1f} ms"
+    # each slowed store call takes 100 ms: run on the loop, one would stall it that long;
+    # below 60 ms is the scheduling noise of a busy shared machine (31 ms seen at load 5)
+    assert beat.worst < 0.06, f"event loop stalled {beat.worst * 1000:.1f} ms"
 
 
 async def test_recall_and_storage_spend_no_cpu_on_the_event_loop_thread(

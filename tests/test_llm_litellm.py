@@ -307,4 +307,6 @@ async def test_slow_store_never_blocks_the_event_loop(
         await litellm.acompletion(messages=[
             {"role": "user", "content": "where are my running shoes?"}], **call_args(route))
     assert "by the door" in sent(route)
-    assert beat.worst < 0.025, f"event loop stalled {beat.worst * 1000:.1f} ms"
+    # each slowed store call takes 100 ms: run on the loop, one would stall it that long;
+    # below 60 ms is the scheduling noise of a busy shared machine (31 ms seen at load 5)
+    assert beat.worst < 0.06, f"event loop stalled {beat.worst * 1000:.1f} ms"
