@@ -31,7 +31,7 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
-def test_an_edit_made_with_the_cli_is_recalled_by_another_process(url: str) -> None:
+def test_an_edit_made_with_the_cli_is_what_another_process_recalls_and_injects(url: str) -> None:
     made = memori("remember", "--entity", "alice", "--persona", "coach", "Lives in Berlin",
                   url=url)
     assert made.returncode == 0, made.stderr
@@ -42,14 +42,23 @@ def test_an_edit_made_with_the_cli_is_recalled_by_another_process(url: str) -> N
     assert json.loads(edited.stdout)["content"] == "Lives in Lisbon"
     script = textwrap.dedent(f"""
         from memori import Memori
-        with Memori({url!r}, embedder="hash", extractor=None) as mem:
+        from memori.testing import OpenAIServer
+        with OpenAIServer() as server, Memori({url!r}, embedder="hash", extractor=None) as mem:
             hits = mem.recall("Lisbon", entity_id="alice", process_id="coach", limit=1)
             print(hits[0].content if hits else "")
+            client = mem.llm.register(server.client())
+            mem.attribution(entity_id="alice", process_id="coach")
+            client.chat.completions.create(
+                model="m", messages=[{{"role": "user", "content": "Where do I live, Lisbon?"}}])
+            sent = " ".join(str(m["content"]) for m in server.last_request("chat").messages)
+            print("Lives in Lisbon" in sent, "Berlin" in sent)
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "Lives in Lisbon"
+    recalled, injected = out.stdout.strip().splitlines()
+    assert recalled == "Lives in Lisbon"
+    assert injected == "True False"  # the next registered call injects the edited text
 
 
 def test_list_show_history_delete_with_json_and_exit_codes(url: str) -> None:
