@@ -167,18 +167,23 @@ def sigkill_loop(url: str, server: OpenAIServer, tmp_path: Path, *, kills: int =
     returned: list[str] = []
     script = tmp_path / "loop.py"
     script.write_text(textwrap.dedent(KILL_LOOP))
-    for run in range(kills):
-        proc = subprocess.Popen(
+    for first in range(0, kills, 2):  # two loops at once, on the same store, each killed
+        runs = list(range(first, min(first + 2, kills)))  # at a random moment of its own
+        procs = [subprocess.Popen(
             [sys.executable, str(script), url, server.base_url, str(run),
              json.dumps(options or {})],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        time.sleep(rng.uniform(0.05, 1.0))
-        os.kill(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
-        returned += [f"Run {run} call {i}: I live in City{run}x{i}."
-                     for i in (int(x) for x in out.split())]
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for run in runs]
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready", (
+                proc.stderr.read() if proc.stderr else "")
+        for proc in procs:
+            time.sleep(rng.uniform(0.05, 1.0))
+            os.kill(proc.pid, signal.SIGKILL)
+        for run, proc in zip(runs, procs, strict=True):
+            out, _ = proc.communicate(timeout=30)
+            returned += [f"Run {run} call {i}: I live in City{run}x{i}."
+                         for i in (int(x) for x in out.split())]
     assert len(returned) >= kills  # the loop made calls before the kills
     with Memori(url, embedder="hash", store_options=options) as mem:  # the next process
         assert mem.flush(timeout=120)
