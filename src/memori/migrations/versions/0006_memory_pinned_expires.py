@@ -1,8 +1,9 @@
 """Memories gain ``pinned`` (injected first on every call) and ``expires_at`` (epoch seconds).
 
 Both dialects: two columns added to ``memori_memories``; existing memories are
-unpinned and never expire; a partial index of the pinned memories by entity. Plain ``ADD COLUMN`` (no table rebuild), so SQLite's
-FTS and entity-version triggers stay as they are. Downgrade drops the columns
+unpinned and never expire; a partial index of the pinned memories by entity.
+Plain ``ADD COLUMN`` (no table rebuild), so SQLite's FTS and entity-version
+triggers stay as they are. Downgrade drops the columns
 (plain ``DROP COLUMN`` too).
 
 Revision ID: 0006
