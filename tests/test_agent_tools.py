@@ -123,6 +123,26 @@ def test_call_tool_cannot_reach_another_entity(mem: Memori) -> None:
     assert kept is not None and kept.content == "Bob's PIN is 4321"
 
 
+def test_a_tool_bound_to_no_persona_cannot_forget_a_personas_session(mem: Memori) -> None:
+    from memori.core import Scope, Turn
+
+    coach = Turn(entity_id="ana", process_id="coach", session_id="coach-s", role="user",
+                 content="my knee hurts")
+    mine = Turn(entity_id="ana", session_id="own-s", role="user", content="hello")
+    mem.record([coach, mine])
+    assert mem.flush(timeout=30)
+    mem.attribution(entity_id="ana")  # no persona: it sees persona-less turns only
+    with pytest.raises(ToolError, match="belongs to a persona"):
+        mem.call_tool("forget_session", {"session_id": "coach-s"})
+    assert [t.content for t in mem.store.list_turns(Scope("ana", "coach", "coach-s"))] == [
+        "my knee hurts"]
+    assert mem.call_tool("forget_session", {"session_id": "own-s"})["removed"] >= 1
+    assert mem.store.list_turns(Scope("ana", None, "own-s")) == []
+    mem.attribution(entity_id="ana", process_id="coach")  # the persona may
+    assert mem.call_tool("forget_session", {"session_id": "coach-s"})["removed"] >= 1
+    assert mem.store.list_turns(Scope("ana", "coach", "coach-s")) == []
+
+
 async def test_acall_tool_runs_in_the_tasks_attribution(mem: Memori) -> None:
     import asyncio
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from memori.core import Hit, Memory, NotFoundError
+from memori.core import Hit, Memory, NotFoundError, Turn
 from memori.tools.errors import ToolError
 from memori.tools.validation import check_arguments, parse_arguments, tool_spec
 
@@ -88,9 +88,21 @@ def _forget_session(mem: Any, args: Result) -> Result:
     session_id = args.get("session_id") or current.session_id
     if session_id is None:
         raise ToolError("forget_session: there is no current session; name one")
+    if current.process_id is None and _held_by_a_persona(mem, current.entity_id, session_id):
+        # forget(process_id=None) spans every persona: a tool bound to none may erase
+        # only what it sees, the session's persona-less turns
+        raise ToolError("forget_session: that session belongs to a persona this tool "
+                        "cannot reach")
     removed = mem.forget(entity_id=current.entity_id, process_id=current.process_id,
                          session_id=session_id)
     return {"session_id": session_id, "removed": int(removed)}
+
+
+def _held_by_a_persona(mem: Any, entity_id: str, session_id: str) -> bool:
+    """Whether any turn of the session belongs to a persona (a scan of the entity:
+    a rare, explicit call)."""
+    return any(isinstance(item, Turn) and item.session_id == session_id
+               and item.process_id is not None for item in mem.store.scan(entity_id))
 
 
 _RUN: Mapping[str, Callable[[Any, Result], Result]] = {
