@@ -28,8 +28,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from memori import Memori
 from memori.core import MissingExtraError, SupportsRecentTurns
+from memori.llm.anthropic_messages import ANTHROPIC_MESSAGES
+from memori.llm.chat import CHAT, LITELLM_CHAT
+from memori.llm.responses import RESPONSES
+from memori.observability.otel import provider_name
 from memori.observability.store_proxy import InstrumentedStore
 from memori.testing import OpenAIServer
+from memori.testing.anthropic_server import ANTHROPIC_MODEL, AnthropicServer
 
 MODEL = "gpt-4o-mini"
 CODE = "zebra-quartz-7731"
@@ -55,6 +60,18 @@ def traced(sqlite_url: str) -> Iterator[Memori]:
     m = Memori(sqlite_url, embedder="hash", otel=True)
     yield m
     m.close()
+
+
+@pytest.fixture(scope="module")
+def _anthropic() -> Iterator[AnthropicServer]:
+    with AnthropicServer() as server:
+        yield server
+
+
+@pytest.fixture
+def anthropic_stand_in(_anthropic: AnthropicServer) -> AnthropicServer:
+    _anthropic.clear()
+    return _anthropic
 
 
 def by_name(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
@@ -99,6 +116,8 @@ def test_one_call_and_one_extraction_are_traced_without_message_text(
     call = one(spans, "memori.call")
     assert call.attributes is not None
     assert call.attributes["gen_ai.operation.name"] == "chat"
+    assert call.attributes["gen_ai.provider.name"] == "openai"
+    assert call.attributes["memori.api"] == "chat"
     assert call.attributes["gen_ai.request.model"] == MODEL
     assert call.attributes["gen_ai.conversation.id"] == "s-1"
     assert call.attributes["gen_ai.agent.name"] == "coach"
@@ -307,3 +326,43 @@ def test_a_streamed_reply_is_recorded_under_the_calls_span(
                            for r in records)
     assert sum(r.attributes["memori.turns"] for r in records) == 2  # type: ignore[index]
     assert reply not in everything(spans)
+
+
+def test_an_anthropic_call_names_its_provider_and_no_message_text(
+    traced: Memori, anthropic_stand_in: AnthropicServer
+) -> None:
+    client = traced.llm.register(anthropic_stand_in.client())
+    try:
+        traced.attribution(entity_id=ENTITY, process_id="coach", session_id="s-5")
+        traced.remember(REMEMBERED)
+        EXPORTER.clear()
+        reply = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=64,
+                                       messages=[{"role": "user", "content": ASKED}])
+        traced.flush()
+    finally:
+        client.close()
+    assert CODE in str(anthropic_stand_in.last_message_request().json.get("system"))
+    spans = list(EXPORTER.get_finished_spans())
+    call = one(spans, "memori.call")
+    assert call.attributes is not None
+    assert call.attributes["gen_ai.provider.name"] == "anthropic"
+    assert call.attributes["memori.api"] == "anthropic.messages"
+    assert call.attributes["gen_ai.request.model"] == ANTHROPIC_MODEL
+    assert by_name(spans, "memori.record") and by_name(spans, "memori.extract")
+    text = everything(spans)
+    answer = "".join(b.text for b in reply.content if b.type == "text")
+    for secret in (CODE, "locker", ASKED, ENTITY, answer):
+        assert secret and secret not in text, secret
+
+
+def test_the_provider_of_an_openai_call_and_of_a_litellm_route() -> None:
+    assert (CHAT.provider, RESPONSES.provider) == ("openai", "openai")
+    assert (ANTHROPIC_MESSAGES.provider, LITELLM_CHAT.provider) == ("anthropic", "litellm")
+    assert provider_name("openai", {"model": "anthropic/claude"}) == "openai"
+    assert provider_name("litellm", {"model": "anthropic/claude-3-5-haiku"}) == "anthropic"
+    assert provider_name("litellm", {"model": "gemini/gemini-2.0-flash"}) == "gcp.gemini"
+    assert provider_name("litellm", {"model": "bedrock/anthropic.claude-v2"}) == "aws.bedrock"
+    assert provider_name("litellm", {"model": "gpt-4o-mini",
+                                     "custom_llm_provider": "openai"}) == "openai"
+    for unknown in ({"model": "gpt-4o-mini"}, {"model": "ollama/llama3"}, {}):
+        assert provider_name("litellm", unknown) == "litellm"

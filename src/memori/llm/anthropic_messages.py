@@ -88,6 +88,7 @@ class AnthropicMessagesApi:
     """``messages`` in, the block in ``system``, the reply's content blocks recorded."""
 
     name = "anthropic.messages"
+    provider = "anthropic"
 
     def read(self, kwargs: dict[str, Any]) -> Request | None:
         messages = kwargs.get("messages")

@@ -15,6 +15,7 @@ class ChatApi:
     """``messages`` in, one system message injected, ``choices[0]`` recorded."""
 
     name = "chat"
+    provider = "openai"
 
     def read(self, kwargs: dict[str, Any]) -> Request | None:
         messages = kwargs.get("messages")
@@ -34,3 +35,12 @@ class ChatApi:
 
 
 CHAT = ChatApi()
+
+
+class LiteLLMChatApi(ChatApi):
+    """The chat shape as ``litellm`` speaks it, whichever provider it routes the call to."""
+
+    provider = "litellm"
+
+
+LITELLM_CHAT = LiteLLMChatApi()

@@ -66,6 +66,8 @@ class Api(Protocol):
     """How memory reads and rewrites one endpoint's requests and reads its replies."""
 
     name: str
+    provider: str
+    """The client's kind (``openai``, ``anthropic``, ``litellm``): the span's provider."""
 
     def read(self, kwargs: dict[str, Any]) -> Request | None: ...
     def inject(self, request: Request, block: str) -> dict[str, Any]: ...
@@ -172,7 +174,8 @@ class MemoryEngine:
             found = self._guard_read("finding the continued session",
                                      self.continuations.find, scope, request.continues)
             scope = scope.with_session(found) if found else scope
-        with self.mem.observer.call(api.name, scope, kwargs) as span:
+        with self.mem.observer.call(api.name, scope, kwargs,
+                                    provider=getattr(api, "provider", "openai")) as span:
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
             with self.mem.foreground.busy():
@@ -192,7 +195,8 @@ class MemoryEngine:
             return CallPlan(scope, kwargs)
         if request.continues is not None:
             scope = await self._acontinued(scope, request.continues)
-        with self.mem.observer.call(api.name, scope, kwargs) as span:
+        with self.mem.observer.call(api.name, scope, kwargs,
+                                    provider=getattr(api, "provider", "openai")) as span:
             await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
             history = self.sessions.fresh(scope)
             if history is None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from litellm import CustomStreamWrapper
 
-from memori.llm.chat import CHAT
+from memori.llm.chat import LITELLM_CHAT
 from memori.llm.engine import CallPlan, MemoryEngine
 from memori.llm.sink import ReplySink
 from memori.llm.stats import memory_failure
@@ -110,12 +110,14 @@ def _finish(engine: MemoryEngine, plan: CallPlan, result: Any) -> Any:
         engine.commit(plan, plan.turns)
         plan.turns = []
         try:
-            return RecordingStreamWrapper(result, ReplySink(engine, plan, CHAT.stream_reply()))
+            sink = ReplySink(engine, plan, LITELLM_CHAT.stream_reply())
+            return RecordingStreamWrapper(result, sink)
         except Exception as e:  # hand the stream back as it came
             memory_failure(engine.counters, "record_failures", "wrapping a stream", e,
                            strict=engine.mem.strict)
             return result
-    engine.guarded("recording a reply", lambda: engine.commit_reply(plan, CHAT.reply(result)))
+    engine.guarded("recording a reply",
+                   lambda: engine.commit_reply(plan, LITELLM_CHAT.reply(result)))
     return result
 
 
@@ -126,7 +128,7 @@ def _sync(engine: MemoryEngine, original: Callable[..., Any], active: Switch) ->
         scope = None if keywords is None else engine.begin((), keywords)
         if keywords is None or scope is None:
             return original(*args, **kwargs)
-        plan = engine.plan(CHAT, scope, keywords)
+        plan = engine.plan(LITELLM_CHAT, scope, keywords)
         token = _inside.set(True)
         try:
             result = original(**plan.kwargs)
@@ -145,7 +147,7 @@ def _async(engine: MemoryEngine, original: Callable[..., Any], active: Switch) -
         scope = None if keywords is None else engine.begin((), keywords)
         if keywords is None or scope is None:
             return await original(*args, **kwargs)
-        plan = await engine.aplan(CHAT, scope, keywords)
+        plan = await engine.aplan(LITELLM_CHAT, scope, keywords)
         token = _inside.set(True)
         try:
             result = await original(**plan.kwargs)

@@ -21,6 +21,7 @@ class ResponsesApi:
     """
 
     name = "responses"
+    provider = "openai"
 
     def read(self, kwargs: dict[str, Any]) -> Request | None:
         value = kwargs.get("input")

@@ -59,7 +59,8 @@ class Observer:
     enabled = False
     capture_content = False
 
-    def call(self, api: str, scope: Scope, kwargs: dict[str, Any]) -> NullSpan:
+    def call(self, api: str, scope: Scope, kwargs: dict[str, Any], *,
+             provider: str = "openai") -> NullSpan:
         """Memory's work for one intercepted model call, before the call is sent."""
         return NULL_SPAN
 

@@ -3,8 +3,8 @@
 Loaded only when switched on (it imports ``opentelemetry``: ``pip install
 'memori[otel]'``). Spans follow the semantic conventions where they apply: the
 generative-AI ones for the call and its retrieval (``gen_ai.operation.name``,
-``gen_ai.request.model``, ``gen_ai.conversation.id``, ``gen_ai.agent.name``,
-``gen_ai.data_source.id``), the database ones for store calls
+``gen_ai.provider.name``, ``gen_ai.request.model``, ``gen_ai.conversation.id``,
+``gen_ai.agent.name``, ``gen_ai.data_source.id``), the database ones for store calls
 (``db.system.name``, ``db.operation.name``), ``error.type`` for failures. Message
 content (the query, the injected block) and the entity id are recorded only with
 ``capture_content``; exceptions are recorded by class, never by message.
@@ -32,6 +32,37 @@ SCOPE_NAME = "memori"
 DATA_SOURCE = "memori"
 DB_SYSTEMS = {"postgres": "postgresql", "mongo": "mongodb"}
 """Store names whose ``db.system.name`` differs (the rest are the same: sqlite, qdrant)."""
+
+
+LITELLM_PROVIDERS = {
+    "openai": "openai", "text-completion-openai": "openai", "anthropic": "anthropic",
+    "azure": "azure.ai.openai", "azure_ai": "azure.ai.inference", "bedrock": "aws.bedrock",
+    "vertex_ai": "gcp.vertex_ai", "vertex_ai_beta": "gcp.vertex_ai", "gemini": "gcp.gemini",
+    "cohere": "cohere", "cohere_chat": "cohere", "mistral": "mistral_ai", "groq": "groq",
+    "deepseek": "deepseek", "xai": "x_ai", "perplexity": "perplexity",
+    "watsonx": "ibm.watsonx.ai", "watsonx_text": "ibm.watsonx.ai",
+}
+"""litellm's provider prefixes (``anthropic/claude-...``) whose provider has a well-known
+``gen_ai.provider.name`` value in the semantic conventions."""
+
+
+def provider_name(provider: str, kwargs: dict[str, Any]) -> str:
+    """``gen_ai.provider.name`` of a call made through a client of kind ``provider``.
+
+    The openai and anthropic clients are their providers (an openai client pointed at
+    another endpoint still counts as ``openai``, as the conventions say). A litellm call
+    names the provider it is routed to when the call says so cheaply: its
+    ``custom_llm_provider`` argument or its model's prefix (``anthropic/...``), mapped to
+    the well-known value; otherwise (a bare model name, a provider without a well-known
+    value) it is ``litellm``, a custom value as the conventions allow.
+    """
+    if provider != "litellm":
+        return provider
+    routed = kwargs.get("custom_llm_provider")
+    model = kwargs.get("model")
+    if not isinstance(routed, str) and isinstance(model, str) and "/" in model:
+        routed = model.split("/", 1)[0]
+    return LITELLM_PROVIDERS.get(routed, "litellm") if isinstance(routed, str) else "litellm"
 
 
 def db_system(store: Any) -> str:
@@ -127,9 +158,11 @@ class OTelObserver(Observer):
             attributes["memori.entity_id"] = scope.entity_id
         return attributes
 
-    def call(self, api: str, scope: Scope, kwargs: dict[str, Any]) -> TracedSpan:
+    def call(self, api: str, scope: Scope, kwargs: dict[str, Any], *,
+             provider: str = "openai") -> TracedSpan:
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider_name(provider, kwargs),
             "memori.api": api, "gen_ai.request.stream": kwargs.get("stream") is True,
         }
         model = kwargs.get("model")
