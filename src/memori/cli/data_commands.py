@@ -11,7 +11,6 @@ from memori.cli.errors import ABORTED, NOT_FOUND, OK, USAGE, CLIError
 from memori.cli.output import emit_json, key_values, table
 from memori.cli.pipeline_commands import pipeline_report
 from memori.core.records import memory_to_record
-from memori.core.store_base import stored_count
 
 
 def cmd_remember(args: argparse.Namespace) -> int:
@@ -69,9 +68,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
             return ABORTED
     with open_memori(args) as mem:
         removed = mem.forget(entity_id=scope.entity_id, **grain)
-        whole = not any(grain.values())  # the whole entity: every row counts (raw_count)
-        left = (stored_count(mem.store, scope.entity_id) if whole
-                else sum(1 for _ in mem.store.scan(scope.entity_id)))
+        # the items the public reads still show (raw_count is the suite's, not memori's)
+        left = sum(1 for _ in mem.store.scan(scope.entity_id))
     if args.memory is not None and removed == 0:
         raise CLIError(f"no memory {args.memory!r} in entity {scope.entity_id!r}", NOT_FOUND)
     if args.json:

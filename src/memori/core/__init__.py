@@ -55,7 +55,7 @@ from memori.core.protocols import (
 )
 from memori.core.query_terms import query_terms
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
-from memori.core.store_base import StoreBase, stored_count
+from memori.core.store_base import StoreBase
 
 __all__ = [
     "AsyncExtractor",
@@ -118,6 +118,5 @@ __all__ = [
     "live_hits",
     "query_terms",
     "recent_turns",
-    "stored_count",
     "sweep_expired",
 ]

@@ -21,7 +21,7 @@ from memori.core.expiry import derive_sweep_expired
 from memori.core.forget_scope import derive_forget_scope
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
-from memori.core.protocols import MemoryStore, Record, SupportsRawCount
+from memori.core.protocols import Record
 from memori.core.records import from_record, to_record
 
 
@@ -184,11 +184,3 @@ class StoreBase(ThreadedAsyncMixin, ABC):
     def admin_export_all(self) -> Iterator[Record]:
         return map(to_record, self.scan())
 
-
-def stored_count(store: MemoryStore, entity_id: str) -> int:
-    """What the store holds for the entity: its ``raw_count`` (every row, index and
-    outbox entry) when it has one, else the items ``scan`` finds (the public reads)."""
-    if isinstance(store, SupportsRawCount):
-        return store.raw_count(entity_id)
-    check_id(entity_id, "entity_id")
-    return sum(1 for _ in store.scan(entity_id))
