@@ -4,7 +4,7 @@ write, the backends installed and those an extra would bring.
 The missing-extra cases run for real in a subprocess on a base install: ``python -S``
 with memori's sources and a view of the venv's site-packages that leaves out the
 drivers of the extras (psycopg, greenlet, pymongo, qdrant-client, sqlite-vec, openai,
-opentelemetry), so the import errors are the ones a user of ``pip install memori`` gets.
+opentelemetry, mcp), so the import errors are the ones a user of ``pip install memori`` gets.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from memori.core.registry import Plugins, load_dotted, missing_modules
 REPO = Path(__file__).resolve().parents[1]
 
 EXTRA_DRIVERS = ("psycopg", "greenlet", "pymongo", "bson", "gridfs", "qdrant_client",
-                 "sqlite_vec", "pysqlite3", "openai", "opentelemetry")
+                 "sqlite_vec", "pysqlite3", "openai", "opentelemetry", "mcp")
 """Top-level modules (and distributions) that only the extras install."""
 
 
@@ -124,6 +124,47 @@ def test_every_backend_url_on_a_base_install_names_its_extra(
     assert name == "MissingExtraError"
     assert message == (f"the {extra} backend ({missing} not installed) needs an optional "
                        f"dependency: pip install 'memori[{extra}]'")
+
+
+RAISES = """
+import sys
+from memori import Memori
+try:
+    exec(sys.argv[1])
+except Exception as e:
+    print(type(e).__name__, e, sep="|")
+"""
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("Memori(sys.argv[2], embedder='hash').llm.register(object())",
+     "the LLM interceptors needs an optional dependency: pip install 'memori[openai]'"),
+    ("import os; os.environ['MEMORI_EXTRACTOR'] = 'llm:gpt-4o-mini'; "
+     "Memori(sys.argv[2], embedder='hash')",
+     "MEMORI_EXTRACTOR=llm:gpt-4o-mini needs an optional dependency: "
+     "pip install 'memori[openai]'"),
+    ("Memori(sys.argv[2], embedder='hash', store_options={'vector_search': 'sqlite-vec'})",
+     "vector_search='sqlite-vec' needs an optional dependency: "
+     "pip install 'memori[sqlite-vec]'"),
+    ("import memori.mcp.server",
+     "memori mcp (the MCP server) needs an optional dependency: pip install 'memori[mcp]'"),
+], ids=["llm-interceptors", "llm-extractor", "sqlite-vec", "mcp"])
+def test_a_component_on_a_base_install_names_its_extra(
+    base_install: list[str], tmp_path: Path, code: str, message: str
+) -> None:
+    proc = _python(base_install, tmp_path, RAISES, code, f"sqlite:///{tmp_path / 'm.db'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == f"MissingExtraError|{message}"
+
+
+def test_memori_mcp_on_a_base_install_names_the_mcp_extra(
+    base_install: list[str], tmp_path: Path
+) -> None:
+    proc = _cli(base_install, tmp_path, "mcp", "--entity", "ana",
+                "--url", f"sqlite:///{tmp_path / 'm.db'}")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.strip() == ("memori: memori mcp (the MCP server) needs an optional "
+                                   "dependency: pip install 'memori[mcp]'")
 
 
 def test_psycopg_without_greenlet_names_the_postgres_extra(
