@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from memori import Memori
-from memori.core import MissingExtraError, SupportsRecentTurns
+from memori import FlushError, Memori
+from memori.core import MissingExtraError, SupportsRecentTurns, Turn
 from memori.llm.anthropic_messages import ANTHROPIC_MESSAGES
 from memori.llm.chat import CHAT, LITELLM_CHAT
 from memori.llm.responses import RESPONSES
@@ -260,6 +262,16 @@ def test_memori_otel_switches_tracing_on(
         assert retrieval.attributes["gen_ai.retrieval.query.text"] == "locker code"
     with Memori(sqlite_url, embedder="hash", otel=False) as mem:  # the argument wins
         assert not mem.observer.enabled
+    monkeypatch.setenv("MEMORI_OTEL_CAPTURE_CONTENT", "1")
+    with Memori(sqlite_url, embedder="hash", otel_capture_content=False) as mem:  # it wins too
+        assert mem.observer.enabled and not mem.observer.capture_content
+        mem.attribution(entity_id=ENTITY)
+        EXPORTER.clear()
+        mem.recall("locker code")
+        retrieval = one(list(EXPORTER.get_finished_spans()), "retrieval memori")
+        assert retrieval.attributes is not None
+        assert "gen_ai.retrieval.query.text" not in retrieval.attributes
+        assert "locker" not in everything([retrieval])
     monkeypatch.setenv("MEMORI_OTEL_CAPTURE_CONTENT", "0")
     with Memori(sqlite_url, embedder="hash") as mem:
         assert mem.observer.enabled and not mem.observer.capture_content
@@ -366,3 +378,63 @@ def test_the_provider_of_an_openai_call_and_of_a_litellm_route() -> None:
                                      "custom_llm_provider": "openai"}) == "openai"
     for unknown in ({"model": "gpt-4o-mini"}, {"model": "ollama/llama3"}, {}):
         assert provider_name("litellm", unknown) == "litellm"
+
+
+def readings(mem: Memori) -> dict[str, float]:
+    """The value of each memori metric for ``mem`` (its ``memori.instance``), collected now."""
+    instance = mem.observer.instruments._watched[mem]["memori.instance"]  # type: ignore[attr-defined]
+    data = READER.get_metrics_data()
+    assert data is not None
+    found: dict[str, float] = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            if scope.scope.name != "memori":
+                continue
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    if point.attributes.get("memori.instance") == instance:
+                        found[metric.name] = point.value  # type: ignore[union-attr]
+    return found
+
+
+def test_metrics_report_waiting_turns_and_parked_ones(sqlite_url: str) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    class Refusing:
+        name = "refusing"
+
+        def extract(self, turns: Any) -> list[Any]:
+            inside.set()
+            release.wait(30)
+            raise RuntimeError("cannot extract")
+
+    with Memori(sqlite_url, embedder="hash", extractor=Refusing(), otel=True,  # type: ignore[arg-type]
+                read_your_writes=0) as mem:
+        mem.pipeline.runner.policy.base_backoff = 0.0  # type: ignore[union-attr]
+        store = mem.store.inner  # type: ignore[attr-defined]
+        real, writable = store.append_turns, threading.Event()
+
+        def append_turns(turns: Any) -> None:
+            writable.wait(30)
+            real(turns)
+
+        store.append_turns = append_turns  # type: ignore[method-assign]
+        mem.attribution(entity_id=ENTITY, session_id="s-6")
+        mem.record([Turn(entity_id=ENTITY, session_id="s-6", role="user", content=ASKED),
+                    Turn(entity_id=ENTITY, session_id="s-6", role="assistant", content="No.")])
+        assert readings(mem)["memori.write.queue_depth"] == 2  # the store is not written yet
+        writable.set()
+        assert inside.wait(30)  # stored; the extraction holds them
+        time.sleep(0.05)
+        waiting = readings(mem)
+        assert waiting["memori.write.queue_depth"] == 0
+        assert waiting["memori.augmentation.lag"] > 0
+        assert waiting["memori.augmentation.parked"] == 0
+        release.set()
+        with pytest.raises(FlushError):
+            mem.flush(timeout=30)
+        after = readings(mem)
+        assert after["memori.augmentation.parked"] == 2  # each turn parked after 4 attempts
+        assert after["memori.augmentation.failed"] >= 4  # batches: they may be split
+        assert after["memori.augmentation.lag"] == 0  # nothing pending: parked is not waiting
+        assert after["memori.turns.written"] == 2
