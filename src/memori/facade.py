@@ -6,8 +6,6 @@ import asyncio
 import atexit
 import concurrent.futures.thread  # noqa: F401  (imported first: our exit hook runs before its)
 import contextlib
-import functools
-import inspect
 import logging
 import threading
 import time
@@ -33,6 +31,7 @@ from memori.core import (
     Redactor,
     Retriever,
     Scope,
+    SupportsMinRelevance,
     Turn,
     check_id,
     live_hits,
@@ -350,7 +349,8 @@ class Memori(MemoryManagement, Pinning):
                                  shared=shared)
         scope = self._scope_for(entity_id, process_id)
         self.pipeline.wait_for(scope.entity_id)
-        floor = {"min_relevance": float(min_relevance)} if _takes_floor(self.retriever) else {}
+        floor = ({"min_relevance": float(min_relevance)}
+                 if isinstance(self.retriever, SupportsMinRelevance) else {})
         with self.observer.recall(scope, query) as span:
             if not wanted.active:  # expired memories are never recalled (any retriever)
                 return span.found(live_hits(self.retriever.retrieve(
@@ -559,20 +559,6 @@ def _retriever(
     from memori.retrieval.hybrid import HybridRetriever
 
     return HybridRetriever(embedder=embedder, min_relevance=float(floor))
-
-
-def _takes_floor(retriever: Retriever) -> bool:
-    """Whether the retriever's ``retrieve`` takes a per-call ``min_relevance`` (the built-in
-    one does; a third-party retriever may not). Asked once per retriever class."""
-    return _class_takes_floor(type(retriever))
-
-
-@functools.cache
-def _class_takes_floor(cls: type) -> bool:
-    try:
-        return "min_relevance" in inspect.signature(cls.retrieve).parameters  # type: ignore[attr-defined]
-    except (AttributeError, TypeError, ValueError):
-        return False
 
 
 ATEXIT_FLUSH_SECONDS = 5.0

@@ -19,8 +19,19 @@ from memori.core.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from memori.core.expiry import SupportsSweepExpired, asweep_expired, live_hits, sweep_expired
-from memori.core.forget_scope import SupportsForgetScope, aforget_scope, forget_scope
+from memori.core.expiry import (
+    SupportsAsyncSweepExpired,
+    SupportsSweepExpired,
+    asweep_expired,
+    live_hits,
+    sweep_expired,
+)
+from memori.core.forget_scope import (
+    SupportsAsyncForgetScope,
+    SupportsForgetScope,
+    aforget_scope,
+    forget_scope,
+)
 from memori.core.hookspecs import hookimpl
 from memori.core.ids import check_id, check_optional_id
 from memori.core.models import (
@@ -49,6 +60,7 @@ from memori.core.protocols import (
     SupportsAsyncOutbox,
     SupportsAsyncRetrieve,
     SupportsGilFree,
+    SupportsMinRelevance,
     SupportsRawCount,
     SupportsRecentTurns,
     recent_turns,
@@ -95,11 +107,14 @@ __all__ = [
     "StoreUnavailableError",
     "SupportsAdminVacuum",
     "SupportsAsyncEmbed",
+    "SupportsAsyncForgetScope",
     "SupportsAsyncOutbox",
     "SupportsAsyncRetrieve",
+    "SupportsAsyncSweepExpired",
     "SupportsForgetScope",
     "SupportsGilFree",
     "SupportsListPinned",
+    "SupportsMinRelevance",
     "SupportsRawCount",
     "SupportsRecentTurns",
     "SupportsSweepExpired",

@@ -8,7 +8,8 @@ clock. memori leaves expired memories out of recall and of the LLM path at read 
 or before ``at`` (superseded ones too) and returns how many went. It is derived here
 from ``scan`` and ``delete_memories``, so every store has it for free; a store with a
 faster way (one ``DELETE ... WHERE``) implements it itself
-(:class:`SupportsSweepExpired`) with exactly the same effect. Standard library only.
+(:class:`SupportsSweepExpired`, and :class:`SupportsAsyncSweepExpired` for its async
+twin) with exactly the same effect. Standard library only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class SupportsSweepExpired(Protocol):
     """A store that removes expired memories itself."""
 
     def sweep_expired(self, at: float) -> int: ...
+
+
+@runtime_checkable
+class SupportsAsyncSweepExpired(Protocol):
+    """A store that removes expired memories itself on the event loop (awaited by
+    :func:`asweep_expired`; else the sync sweep runs in a worker thread)."""
+
+    async def asweep_expired(self, at: float) -> int: ...
 
 
 def check_moment(at: Any) -> float:
@@ -70,7 +79,6 @@ async def asweep_expired(store: Any, at: float) -> int:
     """:func:`sweep_expired` for async code: the store's ``asweep_expired`` when it has
     one, else the sync one in a worker thread."""
     at = check_moment(at)
-    native = getattr(store, "asweep_expired", None)
-    if callable(native):
-        return int(await native(at))
+    if isinstance(store, SupportsAsyncSweepExpired):
+        return int(await store.asweep_expired(at))
     return await asyncio.to_thread(sweep_expired, store, at)

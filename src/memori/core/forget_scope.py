@@ -3,7 +3,8 @@
 ``forget(entity_id)`` erases a whole entity. The grains below it are derived here
 from the primitives every store has (list and delete by ids), so a plugin gets them
 for free; a store with a faster way implements ``forget_scope`` itself
-(:class:`SupportsForgetScope`), with exactly the same effect:
+(:class:`SupportsForgetScope`, :class:`SupportsAsyncForgetScope` for its async twin),
+with exactly the same effect:
 
 - persona ``P`` (``process_id=P``): every turn of ``(E, P)``, all sessions, and every
   memory whose ``process_id`` is ``P`` (shared ones included, superseded ones too).
@@ -30,6 +31,16 @@ class SupportsForgetScope(Protocol):
     """A store that erases one persona or one session of an entity itself."""
 
     def forget_scope(
+        self, entity_id: str, *, process_id: str | None = None, session_id: str | None = None,
+    ) -> int: ...
+
+
+@runtime_checkable
+class SupportsAsyncForgetScope(Protocol):
+    """A store that erases one persona or one session itself on the event loop (awaited
+    by :func:`aforget_scope`; else the sync one runs in a worker thread)."""
+
+    async def aforget_scope(
         self, entity_id: str, *, process_id: str | None = None, session_id: str | None = None,
     ) -> int: ...
 
@@ -110,8 +121,8 @@ async def aforget_scope(
     """:func:`forget_scope` for async code: the store's ``aforget_scope`` when it has one,
     else the sync one in a worker thread."""
     check_grain(entity_id, process_id, session_id)
-    native = getattr(store, "aforget_scope", None)
-    if callable(native):
-        return int(await native(entity_id, process_id=process_id, session_id=session_id))
+    if isinstance(store, SupportsAsyncForgetScope):
+        return int(await store.aforget_scope(
+            entity_id, process_id=process_id, session_id=session_id))
     return await asyncio.to_thread(
         forget_scope, store, entity_id, process_id=process_id, session_id=session_id)

@@ -261,6 +261,22 @@ class Retriever(Protocol):
 
 
 @runtime_checkable
+class SupportsMinRelevance(Protocol):
+    """A retriever with a relevance floor: ``min_relevance`` (0 to 1) is its default, and
+    ``retrieve`` takes ``min_relevance=`` to use another for one call (``Memori.recall``
+    passes its own; the UI shows the default). A retriever without the attribute is
+    never handed the argument."""
+
+    min_relevance: float
+
+    def retrieve(
+        self, store: MemoryStore, scope: Scope, query: str, *,
+        limit: int = 10, token_budget: int | None = None,
+        include_history: bool = False, min_relevance: float | None = None,
+    ) -> list[Hit]: ...
+
+
+@runtime_checkable
 class SupportsAsyncRetrieve(Protocol):
     """A retriever that searches on the event loop (awaited by the async LLM path when
     the store declares ``NATIVE_ASYNC``; else ``retrieve`` runs in a thread)."""

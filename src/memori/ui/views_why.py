@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memori.core import Hit, Memory, Scope
+from memori.core import Hit, Memory, Scope, SupportsMinRelevance
 from memori.core.models import new_id
 from memori.ui.data import entity_items
 from memori.ui.html import esc, link, page, table
@@ -63,7 +63,8 @@ def why(app: Any, request: Request, entity: str) -> Response:
     if question:
         persona = request.query.get("persona") or None
         session = request.query.get("session") or None
-        floor = getattr(mem.retriever, "min_relevance", None)
+        floor = (mem.retriever.min_relevance
+                 if isinstance(mem.retriever, SupportsMinRelevance) else None)
         with mem.attribution(entity, persona, session or new_id()):
             hits = mem.recall(question, min_relevance=0.0)
         scope = Scope(entity, persona, session or new_id())
