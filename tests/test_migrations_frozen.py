@@ -1,8 +1,9 @@
-"""Revisions are frozen: no revision or frozen helper imports live memori code.
+"""Revisions are frozen: no revision, frozen helper or the alembic env imports live memori code.
 
 A revision that imported today's tokeniser or layout would change what an old
 revision does whenever that code changes. Every file under
-``memori/migrations/versions`` and ``memori/migrations/frozen`` may import only
+``memori/migrations/versions`` and ``memori/migrations/frozen``, and
+``memori/migrations/env.py`` (which runs every revision), may import only
 the standard library, alembic, sqlalchemy, the frozen helpers and memori's error
 classes; the tree is one linear chain with a single head, and every revision is
 listed in docs/migrations.md.
@@ -37,6 +38,7 @@ def _frozen_files() -> list[Path]:
     files = sorted((MIGRATIONS / "versions").glob("*.py")) + sorted(
         (MIGRATIONS / "frozen").glob("*.py"))
     assert len(files) >= 6, f"no revisions found under {MIGRATIONS}"
+    files.append(MIGRATIONS / "env.py")
     return files
 
 
@@ -68,6 +70,18 @@ def _violations(source: str) -> list[str]:
             if name in ("import_module", "__import__"):
                 found.append(f"dynamic import at line {node.lineno} (import statically)")
     return found
+
+
+def test_the_env_is_checked_like_the_revisions() -> None:
+    assert MIGRATIONS / "env.py" in _frozen_files()
+
+
+def test_the_frozen_version_table_is_the_one_the_backend_reads() -> None:
+    """The backend asks the same table which revision a database is at."""
+    from memori.backends.sql.tables import VERSION_TABLE as LIVE
+    from memori.migrations.frozen.r0001_version_table import VERSION_TABLE
+
+    assert VERSION_TABLE == LIVE
 
 
 @pytest.mark.parametrize("path", _frozen_files(), ids=lambda p: f"{p.parent.name}/{p.name}")

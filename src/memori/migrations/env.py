@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from memori.backends.sql.tables import VERSION_TABLE
+from memori.migrations.frozen.r0001_version_table import VERSION_TABLE
 
 config = context.config
 connection = config.attributes["connection"]
