@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 RRF_K = 60
 """The reciprocal-rank-fusion constant (the usual 60)."""
+BM25_K1 = 1.2
+BM25_B = 0.75
+_WORD = re.compile(r"\w+")
 
 T = TypeVar("T")
 
@@ -27,6 +32,45 @@ def relevance_score(relevance: float) -> float:
     if math.isinf(relevance):
         return 1.0
     return relevance / (1.0 + relevance)
+
+
+def words(text: str) -> list[str]:
+    """The case-folded words of ``text`` (Unicode ``\\w+`` runs): what a text query matches,
+    any of its words, case-insensitive; punctuation is never syntax."""
+    return [w.casefold() for w in _WORD.findall(text)]
+
+
+def bm25_relevance(query: Sequence[str], documents: Sequence[Sequence[str]]) -> list[float]:
+    """Okapi BM25 (``k1`` 1.2, ``b`` 0.75) of each document (a list of :func:`words`) for
+    the query words, computed over these documents alone; 0 for a document that shares
+    no word with the query. :func:`relevance_score` maps it into [0, 1)."""
+    if not documents:
+        return []
+    terms = set(query)
+    n = len(documents)
+    avg_len = sum(len(d) for d in documents) / n or 1.0
+    df = Counter(t for d in documents for t in set(d) if t in terms)
+    scores: list[float] = []
+    for doc in documents:
+        tf = Counter(t for t in doc if t in terms)
+        s = 0.0
+        for term, freq in tf.items():
+            idf = math.log(1.0 + (n - df[term] + 0.5) / (df[term] + 0.5))
+            norm = freq + BM25_K1 * (1.0 - BM25_B + BM25_B * len(doc) / avg_len)
+            s += idf * freq * (BM25_K1 + 1.0) / norm
+        scores.append(s)
+    return scores
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity in [-1, 1]; 0 when either vector has zero length (a store
+    computing it in Python; :func:`cosine_score` maps it into [0, 1])."""
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    na = math.sqrt(sum(x * x for x in a))
+    nb = math.sqrt(sum(y * y for y in b))
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return max(-1.0, min(1.0, dot / (na * nb)))
 
 
 @dataclass

@@ -5,8 +5,8 @@ async twins) from the primitives implemented here.
 Every method that takes a scope opens exactly one file, the entity's, so a
 read can never see another entity's data. The rules every store shares come from
 memori: visibility (``Turn.visible_to``, ``Memory.visible_to``), argument checks
-(``memori.core.store_rules``) and scoring (BM25 squashed into [0, 1],
-``(1 + cos) / 2``, rank fusion).
+(``memori.core.store_rules``) and scoring (``memori.core.scores``: BM25 squashed
+into [0, 1], ``(1 + cos) / 2``, rank fusion).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from memori.conformance.scoring import bm25, rrf, vector_score, words
 from memori.core import (
     Capability,
     ConfigurationError,
@@ -32,6 +31,14 @@ from memori.core import (
 )
 from memori.core.protocols import Record
 from memori.core.records import from_record, to_record
+from memori.core.scores import (
+    bm25_relevance,
+    cosine,
+    cosine_score,
+    relevance_score,
+    rrf_fuse,
+    words,
+)
 from memori.core.store_rules import check_item_ids, check_patch, check_store_limit, check_vector
 from memori_jsonl.files import EntityData, EntityFiles
 
@@ -208,21 +215,23 @@ class JsonlStore(StoreBase):
         check_store_limit(limit)
         signals: dict[str, dict[str, float]] = {}
         if text is not None:
-            scores = bm25(words(text), [words(i.content) for i in items])
-            signals["text"] = {i.id: s for i, s in zip(items, scores, strict=True) if s > 0}
+            relevance = bm25_relevance(words(text), [words(i.content) for i in items])
+            signals["text"] = {i.id: relevance_score(r)
+                               for i, r in zip(items, relevance, strict=True) if r > 0}
         if vector is not None:
             q = check_vector(vector, self.vector_dim).tolist()
-            signals["vector"] = {i.id: vector_score(q, i.embedding)
+            signals["vector"] = {i.id: cosine_score(cosine(q, i.embedding))
                                  for i in items if i.embedding is not None}
         created = {i.id: i.created_at for i in items}
+        by_id = {i.id: i for i in items}
         if len(signals) == 1:
             final = next(iter(signals.values()))
-        else:
-            fused = rrf([_order(s, created) for s in signals.values()])
-            final = {str(k): v for k, v in fused.items()}
-        by_id = {i.id: i for i in items}
-        return [Hit(by_id[k], final[k], {n: s[k] for n, s in signals.items() if k in s})
-                for k in _order(final, created)[:limit]]
+            return [Hit(by_id[k], final[k], {n: s[k] for n, s in signals.items() if k in s})
+                    for k in _order(final, created)[:limit]]
+        fused = rrf_fuse({n: [(k, by_id[k], s[k]) for k in _order(s, created)]
+                          for n, s in signals.items()},
+                         limit=limit, tiebreak=lambda i: (i.created_at, i.id))
+        return [Hit(f.item, f.score, f.signals) for f in fused]
 
     # whole entity
     def forget(self, entity_id: str) -> int:
