@@ -23,6 +23,7 @@ from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.protocols import Record
 from memori.core.records import from_record, to_record
+from memori.core.store_rules import check_store_limit
 
 
 class StoreBase(ThreadedAsyncMixin, ABC):
@@ -158,8 +159,7 @@ class StoreBase(ThreadedAsyncMixin, ABC):
     def outbox_parked(self, limit: int = 100) -> list[Turn]:
         """Parked turns, oldest first, across entities (reads every item: override
         with an index when parked turns are listed often)."""
-        if limit < 0:
-            raise ValueError("limit must not be negative")
+        check_store_limit(limit)
         parked = [i for i in self.scan() if isinstance(i, Turn)
                   and i.extract_state is ExtractState.PARKED]
         parked.sort(key=lambda t: (t.created_at, t.entity_id, t.id))
