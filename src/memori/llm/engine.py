@@ -175,7 +175,7 @@ class MemoryEngine:
                                      self.continuations.find, scope, request.continues)
             scope = scope.with_session(found) if found else scope
         with self.mem.observer.call(api.name, scope, kwargs,
-                                    provider=getattr(api, "provider", "openai")) as span:
+                                    provider=api.provider) as span:
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
             with self.mem.foreground.busy():
@@ -196,7 +196,7 @@ class MemoryEngine:
         if request.continues is not None:
             scope = await self._acontinued(scope, request.continues)
         with self.mem.observer.call(api.name, scope, kwargs,
-                                    provider=getattr(api, "provider", "openai")) as span:
+                                    provider=api.provider) as span:
             await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
             history = self.sessions.fresh(scope)
             if history is None:
