@@ -10,102 +10,27 @@ is swapped for a recording one before the first event, so iteration, ``text_stre
 
 from __future__ import annotations
 
-import inspect
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from anthropic import AsyncStream, Stream
 
 from memori.llm.engine import Api, CallPlan, MemoryEngine
-from memori.llm.sink import ReplySink
+from memori.llm.sink import AsyncRecordingStreamMixin, RecordingStreamMixin, ReplySink
+from memori.llm.sink import RawStreamResponse as SharedRawStreamResponse
 from memori.llm.stats import memory_failure
 
 
-def _delegate(obj: Any, name: str) -> Any:
-    inner = obj.__dict__.get("_inner")
-    if inner is None:
-        raise AttributeError(name)
-    return getattr(inner, name)
-
-
-class RecordingStream(Stream[Any]):
+class RecordingStream(RecordingStreamMixin, Stream[Any]):
     """A sync ``anthropic.Stream`` that records the reply it carries."""
 
-    def __init__(self, inner: Stream[Any], sink: ReplySink) -> None:
-        # Stream.__init__ is not called on purpose: the inner stream is already open.
-        self._inner = inner
-        self._sink = sink
-        self.response = inner.response
-        self._options = getattr(inner, "_options", None)
-        self._events = self._observe()
-        weakref.finalize(self, sink.end).atexit = False  # dropped unread: record what came
-
-    def _observe(self) -> Iterator[Any]:
-        try:
-            for event in self._inner:
-                self._sink.feed(event)
-                yield event
-        except Exception as e:
-            self._sink.end(e)
-            raise
-        finally:
-            self._sink.end()
-
-    def __next__(self) -> Any:
-        return self._events.__next__()
-
-    def __iter__(self) -> Iterator[Any]:
-        yield from self._events
-
-    def close(self) -> None:
-        try:
-            self._inner.close()
-        finally:
-            self._sink.end()
-
-    def __getattr__(self, name: str) -> Any:
-        return _delegate(self, name)
+    ITEMS = "_events"
 
 
-class AsyncRecordingStream(AsyncStream[Any]):
+class AsyncRecordingStream(AsyncRecordingStreamMixin, AsyncStream[Any]):
     """An ``anthropic.AsyncStream`` that records the reply it carries."""
 
-    def __init__(self, inner: AsyncStream[Any], sink: ReplySink) -> None:
-        # AsyncStream.__init__ is not called on purpose: the inner stream is already open.
-        self._inner = inner
-        self._sink = sink
-        self.response = inner.response
-        self._options = getattr(inner, "_options", None)
-        self._events = self._observe()
-        weakref.finalize(self, sink.end).atexit = False
-
-    async def _observe(self) -> AsyncIterator[Any]:
-        try:
-            async for event in self._inner:
-                self._sink.feed(event)
-                yield event
-        except Exception as e:
-            self._sink.end(e)
-            raise
-        finally:
-            self._sink.end()
-
-    async def __anext__(self) -> Any:
-        return await self._events.__anext__()
-
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        async for event in self._events:
-            yield event
-
-    async def close(self) -> None:
-        try:
-            await self._inner.close()
-        finally:
-            self._sink.end()
-
-    def __getattr__(self, name: str) -> Any:
-        return _delegate(self, name)
+    ITEMS = "_events"
 
 
 def recording(engine: MemoryEngine, api: Api, plan: CallPlan, stream: Any) -> Any:
@@ -125,33 +50,12 @@ def recording(engine: MemoryEngine, api: Api, plan: CallPlan, stream: Any) -> An
         return stream
 
 
-class RawStreamResponse:
+class RawStreamResponse(SharedRawStreamResponse):
     """The raw response of a streamed ``with_raw_response.create`` (what LangChain's
     ``ChatAnthropic`` streams through): ``parse()`` returns the stream wrapped to record the
     reply when it ends, awaited on the async SDK; everything else is the raw response's."""
 
-    def __init__(self, raw: Any, wrap: Callable[[Any], Any]) -> None:
-        self._raw = raw
-        self._wrap = wrap
-        self._stream: Any = None
-
-    def parse(self, *, to: Any = None) -> Any:
-        if to is not None:
-            return self._raw.parse(to=to)
-        if self._stream is not None:
-            return self._stream
-        parsed = self._raw.parse()
-        if inspect.isawaitable(parsed):
-            return self._aparse(parsed)
-        self._stream = self._wrap(parsed)
-        return self._stream
-
-    async def _aparse(self, parsed: Awaitable[Any]) -> Any:
-        self._stream = self._wrap(await parsed)
-        return self._stream
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_raw"], name)
+    AWAITS_PARSE = True
 
 
 def _observe_helper(engine: MemoryEngine, api: Api, plan: CallPlan, message_stream: Any) -> None:
