@@ -26,11 +26,10 @@ from memori.llm.anthropic_streams import (
     recording,
 )
 from memori.llm.engine import RAW_RESPONSE_HEADER, Api, CallPlan, MemoryEngine
+from memori.llm.instance_patch import CACHED_HELPERS, InstancePatch
 
 RESOURCES: tuple[tuple[str, ...], ...] = (("messages",), ("beta", "messages"))
 CALL_METHODS = ("create", "parse")
-CACHED_HELPERS = ("with_raw_response", "with_streaming_response")
-COPY_METHODS = ("copy", "with_options")
 Switch = Callable[[], bool]
 
 
@@ -136,19 +135,8 @@ def _stream_helper(engine: MemoryEngine, api: Api, original: Callable[..., Any],
     return stream
 
 
-class AnthropicPatch:
+class AnthropicPatch(InstancePatch):
     """The wrappers installed on one Anthropic client and what they replaced."""
-
-    def __init__(self, client: Any, engine: MemoryEngine,
-                 on_copy: Callable[[Any], None]) -> None:
-        self._client = client
-        self._engine = engine
-        self._on_copy = on_copy
-        self.active = False
-        self._installed: list[tuple[Any, str, bool, Any, Any]] = []
-
-    def is_active(self) -> bool:
-        return self.active
 
     def install(self) -> None:
         self.active = True
@@ -167,39 +155,8 @@ class AnthropicPatch:
             if callable(original_stream):
                 self._set(messages, "stream", _stream_helper(
                     self._engine, api, original_stream, self.is_active, is_async=is_async))
-        for name in COPY_METHODS:
-            original = getattr(self._client, name, None)
-            if callable(original):
-                self._set(self._client, name, self._copying(original))
+        self._wrap_copies()
         self._drop_cached_helpers()
-
-    def remove(self) -> None:
-        """Restore what was replaced; a wrapper someone else wrapped since stays, inert."""
-        self.active = False
-        for owner, attr, had_own, previous, wrapper in reversed(self._installed):
-            if owner.__dict__.get(attr) is not wrapper:
-                continue
-            if had_own:
-                setattr(owner, attr, previous)
-            else:
-                delattr(owner, attr)
-        self._installed.clear()
-        self._drop_cached_helpers()
-
-    def _set(self, owner: Any, attr: str, wrapper: Any) -> None:
-        had_own = attr in owner.__dict__
-        self._installed.append((owner, attr, had_own, owner.__dict__.get(attr), wrapper))
-        setattr(owner, attr, wrapper)
-
-    def _copying(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def copy(*args: Any, **kwargs: Any) -> Any:
-            made = original(*args, **kwargs)
-            if self.active:
-                self._on_copy(made)
-            return made
-
-        return copy
 
     def _drop_cached_helpers(self) -> None:
         beta = self._client.__dict__.get("beta")

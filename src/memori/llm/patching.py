@@ -28,6 +28,7 @@ import openai
 
 from memori.llm.chat import CHAT
 from memori.llm.engine import Api, MemoryEngine
+from memori.llm.instance_patch import CACHED_HELPERS, InstancePatch
 from memori.llm.interceptor import async_wrapper, sync_wrapper
 from memori.llm.responses import RESPONSES
 from memori.llm.resume import async_retrieve_wrapper, sync_retrieve_wrapper
@@ -39,11 +40,9 @@ ENDPOINTS: tuple[tuple[tuple[str, ...], Api], ...] = (
     (("beta", "responses"), RESPONSES),
 )
 METHODS = ("create", "parse")
-CACHED_HELPERS = ("with_raw_response", "with_streaming_response")
 HELPER_HOLDERS: tuple[tuple[str, ...], ...] = (
     (), ("chat",), ("beta",), ("beta", "chat"), *(path for path, _ in ENDPOINTS)
 )
-COPY_METHODS = ("copy", "with_options")
 DEFERRED = ("chat", "responses", "beta")
 """Client resources whose first build is slow: patched when first used, not at register."""
 
@@ -65,21 +64,14 @@ def _resolve(root: Any, path: tuple[str, ...]) -> Any:
     return obj
 
 
-class ClientPatch:
-    """The wrappers installed on one client and what they replaced."""
+class ClientPatch(InstancePatch):
+    """The wrappers installed on one openai client and what they replaced."""
 
     def __init__(
         self, client: Any, engine: MemoryEngine, on_copy: Callable[[Any], None]
     ) -> None:
-        self._client = client
-        self._engine = engine
-        self._on_copy = on_copy
-        self.active = False
-        self._installed: list[tuple[Any, str, bool, Any, Any]] = []
+        super().__init__(client, engine, on_copy)
         self._lock = threading.Lock()
-
-    def is_active(self) -> bool:
-        return self.active
 
     def install(self) -> None:
         self.active = True
@@ -89,23 +81,7 @@ class ClientPatch:
         for path, api in ENDPOINTS:
             if not self._unbuilt(path[0]):
                 self._wrap(path, api)
-        for name in COPY_METHODS:
-            original = getattr(self._client, name, None)
-            if callable(original):
-                self._set(self._client, name, self._copying(original))
-        self._drop_cached_helpers()
-
-    def remove(self) -> None:
-        """Restore what was replaced; a wrapper someone else wrapped since stays, inert."""
-        self.active = False
-        for owner, attr, had_own, previous, wrapper in reversed(self._installed):
-            if owner.__dict__.get(attr) is not wrapper:
-                continue
-            if had_own:
-                setattr(owner, attr, previous)
-            else:
-                delattr(owner, attr)
-        self._installed.clear()
+        self._wrap_copies()
         self._drop_cached_helpers()
 
     def _wrap(self, path: tuple[str, ...], api: Api) -> None:
@@ -147,21 +123,6 @@ class ClientPatch:
                     if path[0] == name:
                         self._wrap(path, api)
             return built
-
-    def _set(self, owner: Any, attr: str, wrapper: Any) -> None:
-        had_own = attr in owner.__dict__
-        self._installed.append((owner, attr, had_own, owner.__dict__.get(attr), wrapper))
-        setattr(owner, attr, wrapper)
-
-    def _copying(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def copy(*args: Any, **kwargs: Any) -> Any:
-            made = original(*args, **kwargs)
-            if self.active:
-                self._on_copy(made)
-            return made
-
-        return copy
 
     def _drop_cached_helpers(self) -> None:
         for path in HELPER_HOLDERS:
