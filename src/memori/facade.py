@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from memori import settings as env
 from memori.attribution import CURRENT, EMPTY, Attribution, AttributionScope, next_attribution
+from memori.bulk import BulkRemember
 from memori.config import open_backend
 from memori.core import (
     AsyncExtractor,
@@ -83,7 +84,7 @@ FILTER_MIN_CANDIDATES = 50
 __all__ = ["CURRENT", "Memori", "Metrics"]
 
 
-class Memori(MemoryManagement, Pinning):
+class Memori(MemoryManagement, Pinning, BulkRemember):
     """Long-term memory for an LLM application, stored in the database it already runs.
 
     ``conn`` is a URL (``sqlite:///...``, ``postgresql://...``, ``mongodb://...``,
@@ -295,6 +296,19 @@ class Memori(MemoryManagement, Pinning):
         ``ValueError`` naming the field for text that is empty or longer than
         ``max_content_chars``, and metadata that JSON cannot hold exactly.
         """
+        scope = self._scope_for(entity_id, process_id)
+        memory = self._new_memory(scope, text, kind=kind, shared=shared, metadata=metadata,
+                                  pinned=pinned, expires_at=expires_at, ttl=ttl)
+        memory = replace(memory, embedding=self._embed_one(memory.content))
+        changed = self._reconciler.apply([memory])
+        self._memories_changed(scope.entity_id, memory.expires_at)
+        return changed[0] if changed else memory
+
+    def _new_memory(
+        self, scope: Scope, text: str, *, kind: str, shared: bool,
+        metadata: dict[str, Any] | None, pinned: bool, expires_at: Any, ttl: float | None,
+    ) -> Memory:
+        """A memory of ``scope`` from a user's arguments, checked and redacted (no vector)."""
         text = self.redact(clean_text(text, "text", max_chars=self.max_content_chars))
         if not text.strip():
             raise ValueError("text must not be empty")
@@ -304,17 +318,12 @@ class Memori(MemoryManagement, Pinning):
             raise ValueError(f"shared must be a bool, got {type(shared).__name__}")
         if not isinstance(pinned, bool):
             raise ValueError(f"pinned must be a bool, got {type(pinned).__name__}")
-        meta = check_metadata(metadata)
-        expires = expiry(expires_at, ttl)
-        scope = self._scope_for(entity_id, process_id)
-        memory = Memory(
+        return Memory(
             entity_id=scope.entity_id, process_id=scope.process_id, shared=shared,
             kind=kind, content=text, session_id=scope.session_id,
-            metadata=meta, embedding=self._embed_one(text), pinned=pinned, expires_at=expires,
+            metadata=check_metadata(metadata), pinned=pinned,
+            expires_at=expiry(expires_at, ttl),
         )
-        changed = self._reconciler.apply([memory])
-        self._memories_changed(scope.entity_id, expires)
-        return changed[0] if changed else memory
 
     def _embed_one(self, text: str) -> tuple[float, ...] | None:
         if self.embedder is None or self.store.vector_dim is None:

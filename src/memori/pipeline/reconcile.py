@@ -67,8 +67,11 @@ class Reconciler:
         if not candidates:
             return []
         vectors: list[tuple[float, ...] | None] = [None] * len(candidates)
-        if self.embedder is not None:
-            vectors = [tuple(v) for v in self.embedder.embed([c.content for c in candidates])]
+        missing = [i for i, c in enumerate(candidates) if c.embedding is None]
+        if self.embedder is not None and missing:  # a candidate's own vector is kept
+            embedded = self.embedder.embed([candidates[i].content for i in missing])
+            for i, v in zip(missing, embedded, strict=True):
+                vectors[i] = tuple(v)
         changed: list[Memory] = []
         for cand, vec in zip(candidates, vectors, strict=True):
             if self.retention is not None:

@@ -1,0 +1,117 @@
+"""``remember_many``: many memories in one call, each as ``remember`` would store it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from memori import Memori
+
+
+@pytest.fixture
+def alice(mem: Memori) -> Memori:
+    mem.attribution(entity_id="alice", process_id="coach")
+    return mem
+
+
+def test_stores_texts_and_mappings_in_order_with_their_fields(alice: Memori) -> None:
+    stored = alice.remember_many([
+        "Runs a marathon in April.",
+        {"text": "Allergic to peanuts.", "kind": "health", "metadata": {"source": "form"}},
+        {"text": "Prefers green tea.", "pinned": True, "shared": True},
+    ], kind="fact")
+    assert [m.content for m in stored] == [
+        "Runs a marathon in April.", "Allergic to peanuts.", "Prefers green tea."]
+    assert [m.kind for m in stored] == ["fact", "health", "fact"]
+    assert stored[1].metadata == {"source": "form"}
+    assert stored[2].pinned and stored[2].shared and not stored[0].pinned
+    assert all(m.entity_id == "alice" and m.process_id == "coach" for m in stored)
+    assert {m.content for m in alice.list_memories()} == {m.content for m in stored}
+    assert alice.recall("peanuts")[0].content == "Allergic to peanuts."
+
+
+def test_vectors_are_those_remember_stores(alice: Memori, sqlite_url: str) -> None:
+    many = alice.remember_many(["The boat is called Juniper.", "Lives in Lyon."])
+    with Memori(sqlite_url.replace("memori.db", "one.db"), embedder="hash") as other:
+        other.attribution(entity_id="alice", process_id="coach")
+        one = [other.remember(m.content) for m in many]
+    assert [m.embedding for m in many] == [m.embedding for m in one]
+    assert all(m.embedding is not None for m in many)
+
+
+def test_one_bad_item_stores_nothing_and_names_its_index(alice: Memori) -> None:
+    cases = [
+        (["fine", "   "], "item 1: text must not be empty"),
+        (["fine", {"text": "ok", "colour": "red"}], "item 1: unknown field(s) ['colour']"),
+        (["fine", "also fine", {"kind": "fact"}], "item 2: 'text' is missing"),
+        (["fine", {"text": "x", "metadata": {"n": float("nan")}}], "item 1:"),
+        (["fine", {"text": "x", "pinned": "yes"}], "item 1: pinned must be a bool"),
+        (["fine", 42], "item 1: a text or a mapping, not int"),
+    ]
+    for items, message in cases:
+        with pytest.raises(ValueError) as info:
+            alice.remember_many(items)
+        assert message in str(info.value)
+    assert alice.list_memories() == []
+
+
+def test_one_text_instead_of_a_list_is_refused(alice: Memori) -> None:
+    with pytest.raises(TypeError, match="iterable of texts"):
+        alice.remember_many("Runs a marathon in April.")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="iterable of texts"):
+        alice.remember_many({"text": "x"})  # type: ignore[arg-type]
+
+
+def test_text_users_send_is_cleaned_as_remember_cleans_it(alice: Memori) -> None:
+    stored = alice.remember_many(["我对花生过敏", "nul\x00byte", "lone \ud800 surrogate"])
+    assert [m.content for m in stored] == [
+        "我对花生过敏", "nul\ufffdbyte", "lone \ufffd surrogate"]
+
+
+def test_duplicates_merge_as_with_remember(alice: Memori) -> None:
+    alice.remember("Allergic to peanuts.")
+    alice.remember_many(["Allergic to peanuts.", "Allergic to peanuts.", "Lives in Lyon."])
+    assert sorted(m.content for m in alice.list_memories()) == [
+        "Allergic to peanuts.", "Lives in Lyon."]
+
+
+def test_scope_is_the_named_entity_and_no_other(alice: Memori) -> None:
+    alice.remember_many(["Bob's secret plan."], entity_id="bob", process_id=None)
+    assert alice.list_memories() == []
+    assert [m.content for m in alice.list_memories(entity_id="bob", process_id=None)] == [
+        "Bob's secret plan."]
+
+
+def test_empty_input_stores_nothing(alice: Memori) -> None:
+    assert alice.remember_many([]) == []
+    assert alice.remember_many(iter(())) == []
+
+
+def test_expiry_and_ttl_per_item(alice: Memori) -> None:
+    stored = alice.remember_many(["a", {"text": "b", "ttl": 60}], expires_at=None)
+    assert stored[0].expires_at is None
+    assert stored[1].expires_at is not None
+
+
+async def test_async_twin(alice: Memori) -> None:
+    stored = await alice.aremember_many(["Runs a marathon in April."], kind="fact")
+    assert [m.kind for m in stored] == ["fact"]
+
+
+def test_a_script_that_exits_right_after_keeps_every_memory(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'journey.db'}"
+    script = textwrap.dedent(f"""
+        from memori import Memori
+        mem = Memori({url!r}, embedder="hash", extractor=None)
+        mem.attribution(entity_id="alice")
+        mem.remember_many(["fact %d about the garden" % i for i in range(300)])
+    """)  # no flush, no close: the interpreter just ends
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    with Memori(url, embedder="hash", extractor=None) as mem:
+        mem.attribution(entity_id="alice")
+        assert len(mem.list_memories(limit=1000)) == 300
+        assert "fact 7 about the garden" in [h.content for h in mem.recall("fact 7 garden")]
