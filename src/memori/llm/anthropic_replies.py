@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from memori.llm.messages import Draft, as_mapping, tool_call
+from memori.llm.replies import StreamedBlocks, assistant_draft, reply_meta
 
 API = "anthropic.messages"
 TOOL_BLOCKS = ("tool_use", "server_tool_use")
@@ -31,22 +32,7 @@ def tool_arguments(value: Any) -> str:
 
 
 def _meta(model: Any, message_id: Any, stop_reason: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {"api": API}
-    if isinstance(model, str):
-        meta["model"] = model
-    if isinstance(message_id, str):
-        meta["response_id"] = message_id
-    if isinstance(stop_reason, str):
-        meta["finish_reason"] = stop_reason
-    return meta
-
-
-def _draft(text: str, calls: list[dict[str, Any]], meta: dict[str, Any]) -> Draft | None:
-    if not text and not calls:
-        return None
-    if calls:
-        meta["tool_calls"] = calls
-    return Draft("assistant", text, meta)
+    return reply_meta(model, message_id, stop_reason, API)
 
 
 def message_reply(message: Any) -> Draft | None:
@@ -63,14 +49,14 @@ def message_reply(message: Any) -> Draft | None:
                                    tool_arguments(block.get("input", {}))))
     meta = _meta(getattr(message, "model", None), getattr(message, "id", None),
                  getattr(message, "stop_reason", None))
-    return _draft("".join(texts), calls, meta)
+    return assistant_draft("".join(texts), calls, meta)
 
 
 class MessageStreamReply:
     """Accumulates raw Messages stream events (``message_start`` ... ``message_stop``)."""
 
     def __init__(self) -> None:
-        self._blocks: dict[int, dict[str, Any]] = {}
+        self._blocks = StreamedBlocks()
         self._model: Any = None
         self._id: Any = None
         self.stop_reason: str | None = None
@@ -83,20 +69,19 @@ class MessageStreamReply:
     def feed(self, event: Any) -> None:
         kind = getattr(event, "type", None)
         if kind == "content_block_delta":
-            block = self._blocks.get(getattr(event, "index", 0))
             delta = getattr(event, "delta", None)
-            if block is None or delta is None:
+            if delta is None:
                 return
+            index = getattr(event, "index", 0)
             if getattr(delta, "type", None) == "text_delta":
-                block["parts"].append(getattr(delta, "text", "") or "")
+                self._blocks.append(index, getattr(delta, "text", "") or "")
             elif getattr(delta, "type", None) == "input_json_delta":
-                block["parts"].append(getattr(delta, "partial_json", "") or "")
+                self._blocks.append(index, getattr(delta, "partial_json", "") or "")
         elif kind == "content_block_start":
             start = as_mapping(getattr(event, "content_block", None))
-            self._blocks[getattr(event, "index", len(self._blocks))] = {
-                "type": start.get("type"), "id": start.get("id"), "name": start.get("name"),
-                "input": start.get("input"), "parts": [start.get("text") or ""],
-            }
+            self._blocks.start(getattr(event, "index", len(self._blocks)), start.get("type"),
+                               call_id=start.get("id"), name=start.get("name"),
+                               whole_input=start.get("input"), first=start.get("text") or "")
         elif kind == "message_delta":
             reason = getattr(getattr(event, "delta", None), "stop_reason", None)
             if isinstance(reason, str):
@@ -107,14 +92,7 @@ class MessageStreamReply:
             self._id = getattr(message, "id", None)
 
     def draft(self) -> Draft | None:
-        texts: list[str] = []
-        calls: list[dict[str, Any]] = []
-        for _, block in sorted(self._blocks.items()):
-            joined = "".join(block["parts"])
-            if block["type"] == "text":
-                texts.append(joined)
-            elif block["type"] in TOOL_BLOCKS:
-                arguments = tool_arguments(joined) if joined else tool_arguments(
-                    block["input"] or {})
-                calls.append(tool_call(block["id"], block["name"], arguments))
-        return _draft("".join(texts), calls, _meta(self._model, self._id, self.stop_reason))
+        calls = self._blocks.calls(TOOL_BLOCKS, lambda joined, whole: tool_arguments(
+            joined) if joined else tool_arguments(whole or {}))
+        return assistant_draft(self._blocks.text(), calls,
+                               _meta(self._model, self._id, self.stop_reason))

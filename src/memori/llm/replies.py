@@ -8,7 +8,7 @@ the objects the caller receives: chunks and events are only read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from memori.llm.hosted_tools import tool_item_draft
@@ -18,7 +18,8 @@ Reply = Draft | list[Draft] | None
 """A reply as drafts: the assistant's, after the tool items it holds (hosted tools)."""
 
 
-def _meta(model: Any, response_id: Any, finish: Any, api: str) -> dict[str, Any]:
+def reply_meta(model: Any, response_id: Any, finish: Any, api: str) -> dict[str, Any]:
+    """A reply's metadata: the API, and the model, response id and finish reason given."""
     meta: dict[str, Any] = {"api": api}
     if isinstance(model, str):
         meta["model"] = model
@@ -29,7 +30,9 @@ def _meta(model: Any, response_id: Any, finish: Any, api: str) -> dict[str, Any]
     return meta
 
 
-def _draft(text: str, calls: list[dict[str, Any]], meta: dict[str, Any]) -> Draft | None:
+def assistant_draft(text: str, calls: list[dict[str, Any]],
+                    meta: dict[str, Any]) -> Draft | None:
+    """The assistant's draft (tool calls into ``meta``); None when it holds nothing."""
     if not text and not calls:
         return None
     if calls:
@@ -50,17 +53,17 @@ def chat_reply(completion: Any) -> Draft | None:
                   as_mapping(c.get("function") or {}).get("arguments"))
         for c in (as_mapping(x) for x in message.get("tool_calls") or ())
     ]
-    meta = _meta(getattr(completion, "model", None), getattr(completion, "id", None),
-                 getattr(choice, "finish_reason", None), "chat")
-    return _draft(text, calls, meta)
+    meta = reply_meta(getattr(completion, "model", None), getattr(completion, "id", None),
+                      getattr(choice, "finish_reason", None), "chat")
+    return assistant_draft(text, calls, meta)
 
 
 def responses_reply(response: Any) -> Reply:
     """The turns of a Responses API ``Response``: a ``tool`` draft per tool item (hosted
     tools), then the assistant's; None when it holds nothing."""
     status = getattr(response, "status", None)
-    meta = _meta(getattr(response, "model", None), getattr(response, "id", None),
-                 status, "responses")
+    meta = reply_meta(getattr(response, "model", None), getattr(response, "id", None),
+                      status, "responses")
     conversation = as_mapping(getattr(response, "conversation", None)).get("id")
     if isinstance(conversation, str):
         meta["conversation_id"] = conversation
@@ -83,9 +86,68 @@ def _output_drafts(items: list[Mapping[str, Any]], meta: dict[str, Any]) -> Repl
                                    item.get("arguments", item.get("input"))))
         elif (tool := tool_item_draft(item)) is not None:
             tools.append(Draft("tool", tool.content, {**tool.metadata, **ids}))
-    reply = _draft("".join(texts), calls, meta)
+    reply = assistant_draft("".join(texts), calls, meta)
     drafts = [*tools, *([reply] if reply is not None else [])]
     return drafts if len(drafts) > 1 else (drafts[0] if drafts else None)
+
+
+TOOL = "tool"
+"""The kind :meth:`StreamedBlocks.feed_call` gives the tool calls it gathers."""
+
+
+class StreamedBlocks:
+    """The pieces of a streamed reply, gathered by index: each block (a text, a tool
+    call, ...) keeps its kind, a tool call's id, name and whole input, and its parts,
+    joined at the end in index order. Shared by the chat and anthropic stream replies."""
+
+    def __init__(self) -> None:
+        self._blocks: dict[int, dict[str, Any]] = {}
+
+    def start(self, index: int, kind: Any, *, call_id: Any = None, name: Any = None,
+              whole_input: Any = None, first: str = "") -> None:
+        """A block begins at ``index`` (replacing one there)."""
+        self._blocks[index] = {"kind": kind, "id": call_id, "name": name,
+                               "input": whole_input, "parts": [first]}
+
+    def append(self, index: int, piece: str) -> None:
+        """A piece of the block at ``index``; none begun there: dropped."""
+        block = self._blocks.get(index)
+        if block is not None:
+            block["parts"].append(piece)
+
+    def feed_call(self, index: int, call_id: Any, name: Any, arguments: Any) -> None:
+        """A tool call's delta (chat completions shape): the call at ``index`` begins on
+        its first delta; a given id replaces, name and argument pieces add up."""
+        block = self._blocks.setdefault(
+            index, {"kind": TOOL, "id": "", "name": "", "input": None, "parts": []})
+        if call_id:
+            block["id"] = call_id
+        if name:
+            block["name"] += name
+        if arguments:
+            block["parts"].append(arguments)
+
+    def text(self, kind: str = "text") -> str:
+        """The joined parts of the blocks of ``kind``."""
+        return "".join("".join(b["parts"]) for b in self._in_order() if b["kind"] == kind)
+
+    def calls(self, kinds: tuple[str, ...] = (TOOL,),
+              arguments: Callable[[str, Any], str] | None = None) -> list[dict[str, Any]]:
+        """The blocks of ``kinds`` as tool calls; ``arguments`` makes the arguments from the
+        joined parts and the whole input (default: the joined parts)."""
+        made: list[dict[str, Any]] = []
+        for block in self._in_order():
+            if block["kind"] in kinds:
+                joined = "".join(block["parts"])
+                args = joined if arguments is None else arguments(joined, block["input"])
+                made.append(tool_call(block["id"], block["name"], args))
+        return made
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def _in_order(self) -> list[dict[str, Any]]:
+        return [block for _, block in sorted(self._blocks.items())]
 
 
 class ChatStreamReply:
@@ -93,7 +155,7 @@ class ChatStreamReply:
 
     def __init__(self) -> None:
         self._parts: list[str] = []
-        self._calls: dict[int, dict[str, Any]] = {}
+        self._calls = StreamedBlocks()
         self._model: Any = None
         self._id: Any = None
         self.finish_reason: str | None = None
@@ -122,24 +184,13 @@ class ChatStreamReply:
                 self.finish_reason = finish
 
     def _feed_call(self, call: Any) -> None:
-        index = getattr(call, "index", 0)
-        entry = self._calls.setdefault(index, {"id": "", "name": "", "arguments": []})
-        if getattr(call, "id", None):
-            entry["id"] = call.id
         fn = getattr(call, "function", None)
-        if fn is not None:
-            if getattr(fn, "name", None):
-                entry["name"] += fn.name
-            if getattr(fn, "arguments", None):
-                entry["arguments"].append(fn.arguments)
+        self._calls.feed_call(getattr(call, "index", 0), getattr(call, "id", None),
+                              getattr(fn, "name", None), getattr(fn, "arguments", None))
 
     def draft(self) -> Draft | None:
-        calls = [
-            tool_call(c["id"], c["name"], "".join(c["arguments"]))
-            for _, c in sorted(self._calls.items())
-        ]
-        meta = _meta(self._model, self._id, self.finish_reason, "chat")
-        return _draft("".join(self._parts), calls, meta)
+        meta = reply_meta(self._model, self._id, self.finish_reason, "chat")
+        return assistant_draft("".join(self._parts), self._calls.calls(), meta)
 
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -184,4 +235,4 @@ class ResponsesStreamReply:
             else:
                 text = "".join(self._deltas[index])
                 items.append({"type": "message", "content": text})
-        return _output_drafts(items, _meta(self._model, self._id, None, "responses"))
+        return _output_drafts(items, reply_meta(self._model, self._id, None, "responses"))
