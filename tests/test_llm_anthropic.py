@@ -6,14 +6,14 @@ import asyncio
 import copy
 import re
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 
+from loopback_audit import run_docs_example, stored
 from memori import Memori
-from memori.core import Scope, Turn
+from memori.core import Scope
 from memori.llm.context import OPEN_TAG
 from memori.testing import Reply, ToolCall
 from memori.testing.anthropic_server import ANTHROPIC_MODEL, AnthropicServer
@@ -55,11 +55,6 @@ def system_blocks(server: AnthropicServer) -> list[str]:
     system = server.last_message_request().json.get("system")
     texts = [system] if isinstance(system, str) else [b["text"] for b in system or ()]
     return [t[t.index(OPEN_TAG):] for t in texts if OPEN_TAG in t]
-
-
-def stored(mem: Memori, entity: str, process: str | None = None) -> list[Turn]:
-    mem.flush()
-    return mem.store.list_turns(Scope(entity, process))
 
 
 def say(client: Any, text: str, **kwargs: Any) -> Any:
@@ -319,11 +314,7 @@ async def test_100_concurrent_async_tasks_never_see_each_other(
 
 
 def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    text = (Path(__file__).parent.parent / "docs" / "llm.md").read_text()
-    block = re.search(r"```python\n(# runnable: anthropic\n.*?)```", text, re.S)
-    assert block is not None
-    exec(compile(block.group(1), "docs/llm.md", "exec"), {})
-    assert capsys.readouterr().out == "echo: What is my goal?\n"
+    run_docs_example("anthropic", capsys)
 
 
 def test_stream_helper_left_early_is_recorded_as_partial(

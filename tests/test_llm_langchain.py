@@ -8,17 +8,13 @@ name resolved during these tests is loopback.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from loopback_audit import loopback_only, run_docs_example, seed_scenario
 from memori import Memori
-from memori.core import Scope
 from memori.llm.context import OPEN_TAG
 from memori.testing import OpenAIServer
 from memori.testing.anthropic_server import ANTHROPIC_MODEL, AnthropicServer
@@ -30,40 +26,12 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage  # 
 GOAL = "My goal is a sub-25 5K by June."
 QUESTION = "What is my goal?"
 
-_WATCH: list[list[str]] = []
-"""While a test runs: the hosts connected to or looked up."""
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if not _WATCH:
-        return
-    if event == "socket.connect" and isinstance(args[1], tuple):
-        _WATCH[-1].append(str(args[1][0]))
-    elif event in ("socket.getaddrinfo", "socket.gethostbyname"):
-        _WATCH[-1].append(str(args[0]))
-
-
-sys.addaudithook(_audit)  # stays for the process: it only watches while asked
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("LANGCHAIN_TRACING_V2", "LANGSMITH_TRACING", "LANGCHAIN_TRACING"):
         monkeypatch.setenv(name, "false")
-    hosts: list[str] = []
-    _WATCH.append(hosts)
-    try:
+    with loopback_only(some=False):  # kept-alive connections add none
         yield
-    finally:
-        _WATCH.remove(hosts)
-    assert all(_loopback(h) for h in hosts), hosts  # kept-alive connections add none
 
 
 @pytest.fixture(scope="module")
@@ -146,32 +114,16 @@ def conversation(persona: str, text: str) -> list[BaseMessage]:
 async def test_goal_reaches_the_coach_and_no_one_else(
     mem: Memori, framework: Framework, how: str
 ) -> None:
-    mem.attribution(entity_id="ana", process_id="coach", session_id="week-1")
-    first = conversation("running coach", GOAL)
-    before = [m.model_copy(deep=True) for m in first]
-    assert await ask(framework.llm, first, how) == f"echo: {GOAL}"
-    assert first == before                                   # the caller's messages
-    assert await mem.aflush()
-    recorded = mem.store.list_turns(Scope("ana", "coach"))
-    assert [(t.role, t.content) for t in recorded] == [
-        ("user", GOAL), ("assistant", f"echo: {GOAL}")]
+    async def ask_(persona: str, text: str) -> str:
+        messages = conversation(persona, text)
+        before = [m.model_copy(deep=True) for m in messages]
+        reply = await ask(framework.llm, messages, how)
+        assert messages == before                            # the caller's messages
+        return reply
+
+    recorded = await seed_scenario(mem, ask_, framework.sent, goal=GOAL, question=QUESTION)
     if how in ("stream", "astream"):
         assert not recorded[1].metadata.get("partial")
-
-    mem.attribution(entity_id="ana", process_id="coach", session_id="week-2")
-    question = conversation("running coach", QUESTION)
-    before = [m.model_copy(deep=True) for m in question]
-    assert await ask(framework.llm, question, how) == f"echo: {QUESTION}"
-    assert "sub-25 5K" in framework.sent()
-    assert question == before
-
-    mem.attribution(entity_id="ana", process_id="planner", session_id="p-1")
-    await ask(framework.llm, conversation("meal planner", QUESTION), how)
-    assert "sub-25" not in framework.sent()
-    mem.attribution(entity_id="bob", process_id="coach", session_id="b-1")
-    await ask(framework.llm, conversation("running coach", QUESTION), how)
-    assert "sub-25" not in framework.sent()
-    assert mem.llm.stats.passthrough == 0
 
 
 def test_chat_openai_given_registered_clients(mem: Memori, openai_server: OpenAIServer) -> None:
@@ -192,8 +144,4 @@ def test_chat_openai_given_registered_clients(mem: Memori, openai_server: OpenAI
 
 @pytest.mark.parametrize("runnable", ["langchain-openai", "langchain-anthropic"])
 def test_the_docs_example_runs(runnable: str, capsys: pytest.CaptureFixture[str]) -> None:
-    text = (Path(__file__).parent.parent / "docs" / "llm.md").read_text()
-    block = re.search(rf"```python\n(# runnable: {runnable}\n.*?)```", text, re.S)
-    assert block is not None
-    exec(compile(block.group(1), "docs/llm.md", "exec"), {})
-    assert capsys.readouterr().out == f"echo: {QUESTION}\n"
+    run_docs_example(runnable, capsys, f"echo: {QUESTION}\n")

@@ -14,19 +14,17 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import asyncio
 import copy
 import json
-import re
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import litellm
 import pytest
 
+from loopback_audit import run_docs_example, stored
 from memori import Memori
-from memori.core import Scope, Turn
 from memori.llm.context import OPEN_TAG
 from memori.testing import OpenAIServer, Reply, ToolCall
 from memori.testing.anthropic_server import ANTHROPIC_MODEL, AnthropicServer
@@ -77,11 +75,6 @@ def sent(route: dict[str, Any]) -> str:
     """Everything the last request to the route's stand-in carried."""
     server = route["_server"]
     return str(server.requests[-1].raw_body.decode())
-
-
-def stored(mem: Memori, entity: str, process: str | None = None) -> list[Turn]:
-    mem.flush()
-    return mem.store.list_turns(Scope(entity, process))
 
 
 def say(route: dict[str, Any], text: str, **kwargs: Any) -> Any:
@@ -269,11 +262,7 @@ def test_litellm_session_opens_no_connection_beyond_loopback() -> None:
 def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str],
                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(litellm, "suppress_debug_info", True)
-    text = (Path(__file__).parent.parent / "docs" / "llm.md").read_text()
-    block = re.search(r"```python\n(# runnable: litellm\n.*?)```", text, re.S)
-    assert block is not None
-    exec(compile(block.group(1), "docs/llm.md", "exec"), {})
-    assert capsys.readouterr().out == "echo: What is my goal?\n"
+    run_docs_example("litellm", capsys)
 
 
 def test_a_stream_closed_early_is_recorded_as_partial(

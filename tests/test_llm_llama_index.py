@@ -11,17 +11,13 @@ these tests is loopback.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from loopback_audit import loopback_only, run_docs_example, seed_scenario
 from memori import Memori
-from memori.core import Scope
 from memori.llm.context import OPEN_TAG
 from memori.testing import OpenAIServer
 
@@ -32,38 +28,10 @@ from llama_index.core.llms import ChatMessage  # noqa: E402
 GOAL = "My goal is a sub-25 5K by June."
 QUESTION = "What is my goal?"
 
-_WATCH: list[list[str]] = []
-"""While a test runs: the hosts connected to or looked up."""
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if not _WATCH:
-        return
-    if event == "socket.connect" and isinstance(args[1], tuple):
-        _WATCH[-1].append(str(args[1][0]))
-    elif event in ("socket.getaddrinfo", "socket.gethostbyname"):
-        _WATCH[-1].append(str(args[0]))
-
-
-sys.addaudithook(_audit)  # stays for the process: it only watches while asked
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _offline() -> Iterator[None]:
-    hosts: list[str] = []
-    _WATCH.append(hosts)
-    try:
+    with loopback_only():
         yield
-    finally:
-        _WATCH.remove(hosts)
-    assert hosts and all(_loopback(h) for h in hosts), hosts
 
 
 @pytest.fixture
@@ -100,36 +68,17 @@ def sent(server: OpenAIServer) -> str:
 async def test_goal_reaches_the_coach_and_no_one_else(
     mem: Memori, llm: Any, openai_server: OpenAIServer, how: str
 ) -> None:
-    mem.attribution(entity_id="ana", process_id="coach", session_id="week-1")
-    first = conversation("running coach", GOAL)
-    before = [m.model_copy(deep=True) for m in first]
-    assert await ask(llm, first, how) == f"echo: {GOAL}"
-    assert first == before                                   # the caller's messages
-    assert await mem.aflush()
-    recorded = mem.store.list_turns(Scope("ana", "coach"))
-    assert [(t.role, t.content) for t in recorded] == [
-        ("user", GOAL), ("assistant", f"echo: {GOAL}")]
+    async def ask_(persona: str, text: str) -> str:
+        messages = conversation(persona, text)
+        before = [m.model_copy(deep=True) for m in messages]
+        reply = await ask(llm, messages, how)
+        assert messages == before                            # the caller's messages
+        return reply
+
+    recorded = await seed_scenario(mem, ask_, lambda: sent(openai_server), goal=GOAL,
+                                   question=QUESTION)
     assert not recorded[1].metadata.get("partial")
-
-    mem.attribution(entity_id="ana", process_id="coach", session_id="week-2")
-    question = conversation("running coach", QUESTION)
-    before = [m.model_copy(deep=True) for m in question]
-    assert await ask(llm, question, how) == f"echo: {QUESTION}"
-    assert "sub-25 5K" in sent(openai_server)
-    assert question == before
-
-    mem.attribution(entity_id="ana", process_id="planner", session_id="p-1")
-    await ask(llm, conversation("meal planner", QUESTION), how)
-    assert "sub-25" not in sent(openai_server)
-    mem.attribution(entity_id="bob", process_id="coach", session_id="b-1")
-    await ask(llm, conversation("running coach", QUESTION), how)
-    assert "sub-25" not in sent(openai_server)
-    assert mem.llm.stats.passthrough == 0
 
 
 def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    text = (Path(__file__).parent.parent / "docs" / "llm.md").read_text()
-    block = re.search(r"```python\n(# runnable: llama-index\n.*?)```", text, re.S)
-    assert block is not None
-    exec(compile(block.group(1), "docs/llm.md", "exec"), {})
-    assert capsys.readouterr().out == f"echo: {QUESTION}\n"
+    run_docs_example("llama-index", capsys, f"echo: {QUESTION}\n")

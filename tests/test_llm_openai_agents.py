@@ -8,9 +8,7 @@ connection made during these tests goes to loopback.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import openai
 import pytest
 
+from loopback_audit import loopback_only, seed_scenario
 from memori import Memori
 from memori.core import Scope
 from memori.testing import OpenAIServer, Reply, ToolCall
@@ -29,36 +28,12 @@ MODEL = "gpt-4.1-mini"
 GOAL = "My goal is a sub-25 5K by June."
 
 
-_WATCH: list[list[str]] = []
-"""While a test runs: the remote hosts of the connections made."""
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if event == "socket.connect" and _WATCH and isinstance(args[1], tuple):
-        _WATCH[-1].append(str(args[1][0]))
-
-
-sys.addaudithook(_audit)  # an audit hook stays for the process: it only watches while asked
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _no_tracing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
     agents.set_tracing_disabled(True)
-    hosts: list[str] = []
-    _WATCH.append(hosts)
-    try:
+    with loopback_only(lookups=False):
         yield
-    finally:
-        _WATCH.remove(hosts)
-    assert hosts and all(_loopback(h) for h in hosts), hosts
 
 
 @pytest.fixture
@@ -95,27 +70,15 @@ async def test_goal_reaches_the_coach_and_no_one_else(
     mem: Memori, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer,
     api: str, streamed: bool,
 ) -> None:
-    coach, planner = make_agent(aclient, api), make_agent(aclient, api, "planner")
-    mem.attribution(entity_id="ana", process_id="coach", session_id="week-1")
-    result = await run(coach, GOAL, streamed=streamed)
-    assert result.final_output == f"echo: {GOAL}"
-    await mem.aflush()
-    recorded = mem.store.list_turns(Scope("ana", "coach"))
-    assert [(t.role, t.content) for t in recorded] == [
-        ("user", GOAL), ("assistant", f"echo: {GOAL}")]
+    agent = {"running coach": make_agent(aclient, api),
+             "meal planner": make_agent(aclient, api, "planner")}
+
+    async def ask(persona: str, text: str) -> str:
+        return str((await run(agent[persona], text, streamed=streamed)).final_output)
+
+    recorded = await seed_scenario(mem, ask, lambda: last_sent(openai_server), goal=GOAL,
+                                   question="What is my goal?")
     assert recorded[1].metadata["api"] == api
-    assert mem.llm.stats.passthrough == 0
-
-    mem.attribution(entity_id="ana", process_id="coach", session_id="week-2")
-    await run(coach, "What is my goal?", streamed=streamed)
-    assert "sub-25 5K" in last_sent(openai_server)
-
-    mem.attribution(entity_id="ana", process_id="planner", session_id="p-1")
-    await run(planner, "What is my goal?", streamed=streamed)
-    assert "sub-25" not in last_sent(openai_server)
-    mem.attribution(entity_id="bob", process_id="coach", session_id="b-1")
-    await run(coach, "What is my goal?", streamed=streamed)
-    assert "sub-25" not in last_sent(openai_server)
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
