@@ -115,3 +115,33 @@ def test_a_script_that_exits_right_after_keeps_every_memory(tmp_path: Path) -> N
         mem.attribution(entity_id="alice")
         assert len(mem.list_memories(limit=1000)) == 300
         assert "fact 7 about the garden" in [h.content for h in mem.recall("fact 7 garden")]
+
+
+def test_same_outcome_as_remember_one_by_one(tmp_path: Path) -> None:
+    items: list[str | dict[str, object]] = [
+        "Has 14 plants.", "has 14 plants", "Has 38 plants.", "Lives in Lyon.",
+        "Allergic to peanuts.", "Lives in Lyon!",
+        {"text": "Lives in Paris.", "metadata": {"slot": "lives_in"}},
+        {"text": "Lives in Berlin.", "metadata": {"slot": "lives_in"}},
+        {"text": "Has 14 plants", "pinned": True},
+    ]
+
+    def outcome(name: str, many: bool) -> list[tuple[object, ...]]:
+        with Memori(f"sqlite:///{tmp_path / name}", embedder="hash", extractor=None) as m:
+            m.attribution(entity_id="alice", process_id="coach")
+            m.remember("Allergic to peanuts.")
+            if many:
+                m.remember_many(items)
+            else:
+                for item in items:
+                    if isinstance(item, str):
+                        m.remember(item)
+                    else:
+                        m.remember(**item)  # type: ignore[arg-type]
+            return sorted((x.content, x.count, x.pinned, x.superseded_by is not None)
+                          for x in m.list_memories(limit=100, include_superseded=True))
+
+    one_by_one = outcome("one.db", many=False)
+    assert outcome("many.db", many=True) == one_by_one
+    assert ("Has 14 plants.", 3, True, False) in one_by_one  # merged twice, pinned by the third
+    assert ("Lives in Paris.", 1, False, True) in one_by_one  # superseded by Berlin

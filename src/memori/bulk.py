@@ -3,7 +3,8 @@
 ``BulkRemember`` is a mixin of :class:`memori.Memori`. ``remember_many`` stores what
 ``remember`` would store for each item, with the same checks, redaction, retention,
 near-duplicate merging and slot supersession, but embeds the texts in batches (the
-local embedder spreads a batch over its worker threads) instead of one call per text.
+local embedder spreads a batch over its worker threads) instead of one call per text,
+and writes the new memories of a batch together (``Reconciler.apply_many``).
 Every item is checked before anything is embedded or stored: one bad item raises
 ``ValueError`` naming its index, and nothing of the call is stored.
 """
@@ -68,7 +69,8 @@ class BulkRemember:
         memories = [self._item(scope, i, item, defaults) for i, item in enumerate(items)]
         stored: list[Memory] = []
         for start in range(0, len(memories), BATCH):
-            stored.extend(self._reconciler.apply(self._embedded(memories[start:start + BATCH])))
+            stored.extend(self._reconciler.apply_many(
+                self._embedded(memories[start:start + BATCH])))
         if memories:
             expiring = [m.expires_at for m in memories if m.expires_at is not None]
             self._memories_changed(scope.entity_id, min(expiring) if expiring else None)

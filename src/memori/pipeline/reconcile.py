@@ -27,10 +27,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memori.core import Embedder, Hit, Memory, MemoryStore, Scope, live_hits
 from memori.core.models import now
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
 
@@ -64,22 +68,79 @@ class Reconciler:
 
     def apply(self, candidates: Sequence[Memory]) -> list[Memory]:
         """Apply candidates; returns the memories that were stored or changed."""
-        if not candidates:
-            return []
-        vectors: list[tuple[float, ...] | None] = [None] * len(candidates)
-        missing = [i for i, c in enumerate(candidates) if c.embedding is None]
-        if self.embedder is not None and missing:  # a candidate's own vector is kept
-            embedded = self.embedder.embed([candidates[i].content for i in missing])
-            for i, v in zip(missing, embedded, strict=True):
-                vectors[i] = tuple(v)
         changed: list[Memory] = []
-        for cand, vec in zip(candidates, vectors, strict=True):
-            if self.retention is not None:
-                cand = self.retention(cand)
-            result = self._apply_one(replace(cand, embedding=vec or cand.embedding))
+        for cand in self._prepared(candidates):
+            result = self._apply_one(cand)
             if result is not None:
                 changed.append(result)
         return changed
+
+    def apply_many(self, candidates: Sequence[Memory]) -> list[Memory]:
+        """:meth:`apply` for a batch of new memories, stored in one write where it can.
+
+        A candidate that may meet a stored memory (a stored exact or near duplicate, a
+        slot, source turns that a re-run may have applied) goes through ``apply``'s
+        steps alone. A duplicate of an earlier candidate of the batch merges into it.
+        The rest are stored together, after the store was searched for all of them (no
+        write between the searches). The outcome is ``apply``'s, except that among
+        several near duplicates a stored one is preferred to one of the batch.
+        """
+        batch = self._prepared(candidates)
+        similar = _cosines(batch)
+        pending: dict[str, int] = {}  # id -> index in batch, of those to store together
+        keys: dict[tuple[str, str | None, str], str] = {}  # scope and normalised text -> id
+        changed: list[Memory] = []
+        for k, cand in enumerate(batch):
+            scope = Scope(cand.entity_id, cand.process_id)
+            alone = bool(cand.metadata.get("slot") or cand.source_turn_ids) or any(
+                self._duplicate(hit, cand) for hit in self._neighbours(scope, cand))
+            if alone:
+                result = self._apply_one(cand)
+                if result is not None:
+                    changed.append(result)
+                continue
+            key = (cand.entity_id, cand.process_id, normalise(cand.content))
+            twin = keys.get(key)
+            if twin is None and similar is not None:
+                twin = next((i for i, j in pending.items() if similar[k, j] >= self.near_duplicate
+                             and batch[j].entity_id == cand.entity_id
+                             and batch[j].process_id == cand.process_id
+                             and same_numbers(batch[j].content, cand.content)), None)
+            if twin is not None:
+                j = pending[twin]
+                batch[j] = replace(batch[j], **self._merge_changes(batch[j], cand))
+                changed.append(batch[j])
+                continue
+            pending[cand.id] = k
+            keys.setdefault(key, cand.id)
+            changed.append(cand)
+        if pending:
+            self.store.put_memories([batch[j] for j in pending.values()])
+        latest = {batch[j].id: batch[j] for j in pending.values()}  # after batch merges
+        return [latest.get(m.id, m) for m in changed]
+
+    def _prepared(self, candidates: Sequence[Memory]) -> list[Memory]:
+        """The candidates with their vectors (a candidate's own is kept) and expiry."""
+        vectors: list[tuple[float, ...] | None] = [c.embedding for c in candidates]
+        missing = [i for i, c in enumerate(candidates) if c.embedding is None]
+        if self.embedder is not None and missing:
+            embedded = self.embedder.embed([candidates[i].content for i in missing])
+            for i, v in zip(missing, embedded, strict=True):
+                vectors[i] = tuple(v)
+        out = []
+        for cand, vec in zip(candidates, vectors, strict=True):
+            if self.retention is not None:
+                cand = self.retention(cand)
+            out.append(replace(cand, embedding=vec))
+        return out
+
+    def _duplicate(self, hit: Hit, cand: Memory) -> bool:
+        """Whether ``cand`` would merge into the stored memory of ``hit``."""
+        mem = hit.item
+        assert isinstance(mem, Memory)
+        cosine = 2 * hit.signals.get("vector", -1.0) - 1 if "vector" in hit.signals else -1.0
+        similar = cosine >= self.near_duplicate and same_numbers(mem.content, cand.content)
+        return normalise(mem.content) == normalise(cand.content) or similar
 
     def _apply_one(self, cand: Memory) -> Memory | None:
         scope = Scope(cand.entity_id, cand.process_id)
@@ -90,13 +151,10 @@ class Reconciler:
                 self._supersede(scope, self._same_slot(scope, stored, slot), stored)
             return None
         near = self._neighbours(scope, cand)
-        key = normalise(cand.content)
         for hit in near:
             mem = hit.item
             assert isinstance(mem, Memory)
-            cosine = 2 * hit.signals.get("vector", -1.0) - 1 if "vector" in hit.signals else -1.0
-            similar = cosine >= self.near_duplicate and same_numbers(mem.content, cand.content)
-            if normalise(mem.content) == key or similar:
+            if self._duplicate(hit, cand):
                 if set(cand.source_turn_ids) and set(cand.source_turn_ids) <= set(
                     mem.source_turn_ids
                 ):
@@ -136,6 +194,13 @@ class Reconciler:
         ]
 
     def _merge(self, scope: Scope, mem: Memory, cand: Memory) -> Memory:
+        changes = self._merge_changes(mem, cand)
+        self.store.update_memory(scope, mem.id, changes)
+        return replace(mem, **changes)
+
+    @staticmethod
+    def _merge_changes(mem: Memory, cand: Memory) -> dict[str, Any]:
+        """What merging ``cand`` into ``mem`` changes of ``mem``."""
         turns = tuple(dict.fromkeys((*mem.source_turn_ids, *cand.source_turn_ids)))
         t = now()
         changes: dict[str, Any] = {"count": mem.count + 1, "last_seen_at": t, "updated_at": t,
@@ -145,5 +210,20 @@ class Reconciler:
             changes["expires_at"] = cand.expires_at  # seen again: it lives as long as the new
         if cand.pinned and not mem.pinned:
             changes["pinned"] = True
-        self.store.update_memory(scope, mem.id, changes)
-        return replace(mem, **changes)
+        return changes
+
+
+def _cosines(batch: Sequence[Memory]) -> npt.NDArray[np.float64] | None:
+    """Pairwise cosines of the batch's vectors (None unless every one has a vector of
+    one size)."""
+    import numpy as np  # only here: importing memori does not load numpy
+
+    vectors = [m.embedding for m in batch]
+    if not vectors or any(v is None for v in vectors) or len({len(v) for v in vectors if v}) != 1:
+        return None
+    matrix = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1)
+    norms[norms == 0] = 1.0
+    unit = matrix / norms[:, None]
+    out: npt.NDArray[np.float64] = unit @ unit.T
+    return out
