@@ -14,7 +14,9 @@ batches of 1,000; texts are synthetic sentences
 over a Zipf-distributed vocabulary and vectors random unit vectors of 384
 dimensions (the local embedder's size; the embedder is measured elsewhere).
 Sizes grow cumulatively; at each size the default ``HybridRetriever`` is timed
-with a precomputed query vector, as are the store's own text and vector searches.
+with a precomputed query vector, as are the store's own text and vector searches,
+and once more with each query embedded by the local model (``LocalEmbedder``, no
+query cache), which is what ``mem.recall()`` runs.
 Each backend runs in a child process so that its peak RSS is its own.
 Prints a table and writes ``benchmarks/results/scale.json``.
 """
@@ -46,7 +48,7 @@ from _common import (
 )
 
 from memori.config import open_backend
-from memori.core import Memory, MemoryStore, Scope
+from memori.core import Embedder, Memory, MemoryStore, Scope
 from memori.retrieval import HybridRetriever
 
 DIM = 384
@@ -174,6 +176,16 @@ def _process_peak_mb(pid: int) -> float | None:
 # measuring
 
 
+def query_embedder() -> Embedder:
+    """The default local embedder, int8 model ready, with no query cache: every query
+    pays its embedding, as a user's new question does."""
+    from memori.embedders import LocalEmbedder
+
+    embedder = LocalEmbedder(cache_size=0)
+    embedder.wait_for_int8(timeout=900)
+    return embedder
+
+
 def timed(fn: Callable[[], object]) -> float:
     """Milliseconds one call of ``fn`` takes."""
     start = time.perf_counter()
@@ -193,12 +205,15 @@ def measure_searches(
     after ``seconds`` once at least ``MIN_QUERIES`` queries ran.
     """
     retriever = HybridRetriever()
+    embedded = HybridRetriever(embedder=query_embedder())  # what mem.recall runs
     for (q, v), scope in zip(queries[:2], scopes[0], strict=False):  # warm lazy paths
         retriever.retrieve(store, scope, q, limit=10, vector=v)
+        embedded.retrieve(store, scope, q, limit=10)
     calls: list[Callable[[str, list[float], Scope], Callable[[], object]]] = [
         lambda q, v, s: partial(retriever.retrieve, store, s, q, limit=10, vector=v),
         lambda q, v, s: partial(store.search_memories, s, text=q, limit=10),
         lambda q, v, s: partial(store.search_memories, s, vector=v, limit=10),
+        lambda q, v, s: partial(embedded.retrieve, store, s, q, limit=10),
     ]
     samples: list[list[float]] = []
     for make, pass_scopes in zip(calls, scopes, strict=True):
@@ -209,8 +224,9 @@ def measure_searches(
                 break
             taken.append(timed(make(q, v, scope)))
         samples.append(taken)
-    recall, text, vector = samples
+    recall, text, vector, with_embedding = samples
     return {"queries": len(recall), "recall": latency_summary(recall),
+            "recall_embedding_query": latency_summary(with_embedding),
             "text_search": latency_summary(text), "vector_search": latency_summary(vector)}
 
 
@@ -242,7 +258,7 @@ def grow(
     """Load the store size by size, measuring at each; rows are appended as they come."""
     corpus = Corpus()
     queries = corpus.queries(n_queries)
-    picks = np.random.default_rng(SEED + 1).random((3, n_queries))
+    picks = np.random.default_rng(SEED + 1).random((4, n_queries))
     started = time.monotonic()
     have = 0
     for size in sorted(sizes):
@@ -352,10 +368,12 @@ def print_report(results: Sequence[dict[str, Any]]) -> None:
         for r in res["rows"]:
             rows.append([res["backend"], f"{r['memories']:,}", f"{r['ingest_per_s']:,.0f}",
                          r["recall"]["p50_ms"], r["recall"]["p95_ms"],
+                         r.get("recall_embedding_query", {}).get("p50_ms"),
                          r["text_search"]["p50_ms"], r["vector_search"]["p50_ms"],
                          r["peak_rss_mb"]])
     print_table(["backend", "memories", "ingest/s", "recall p50 ms", "recall p95 ms",
-                 "text p50 ms", "vector p50 ms", "peak RSS MiB"], rows)
+                 "with query embedding p50 ms", "text p50 ms", "vector p50 ms",
+                 "peak RSS MiB"], rows)
     for res in results:
         for note in ("capped", "stopped", "error"):
             if res.get(note):
