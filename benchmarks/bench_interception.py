@@ -183,6 +183,26 @@ def populate(mem: Memori, n: int, corpus_embedder: Embedder | None) -> float:
     return time.perf_counter() - began
 
 
+def stall_summary(values: Sequence[float]) -> dict[str, float]:
+    """How late the loop's heartbeat woke during the calls: p50, p95, p99 and worst (ms)."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+    return {"ticks": len(ordered), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99),
+            "max": round(ordered[-1], 2)}
+
+
+def stall_cells(row: dict[str, Any]) -> list[str]:
+    """The async rows' heartbeat lateness, registered (bare) calls, for the table."""
+    stall = row.get("loop_stall_ms")
+    if not stall or not stall["memory"] or not stall["bare"]:
+        return ["", ""]
+    return [f"{stall['memory']['p99']} ({stall['bare']['p99']})",
+            f"{stall['memory']['max']} ({stall['bare']['max']})"]
+
+
 def summarise(values: Sequence[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(values), 3), "p95": round(percentile(values, 0.95), 3)}
 
@@ -230,13 +250,26 @@ def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int,
     return times
 
 
+async def heartbeat(ticks: list[tuple[float, float]], period: float = 0.001) -> None:
+    """Sleep ``period`` again and again on the loop, noting how late each wake-up is (ms):
+    what a coroutine of the application waits while the loop runs something else."""
+    while True:
+        began = time.perf_counter()
+        await asyncio.sleep(period)
+        now = time.perf_counter()
+        ticks.append((now, max(0.0, (now - began - period) * 1000)))
+
+
 def measure_async(base_url: str, mem: Memori, calls: int, warmup: int,
                   kind: str = "openai") -> dict[str, list[float]]:
     async def run() -> dict[str, list[float]]:
         bare = make_client(kind, base_url, is_async=True)
         wrapped = mem.llm.register(make_client(kind, base_url, is_async=True))
         mem.attribution(entity_id=ENTITY, process_id=PERSONA)
-        times: dict[str, list[float]] = {"bare": [], "memory": []}
+        times: dict[str, list[float]] = {"bare": [], "memory": [],
+                                         "stall_bare": [], "stall_memory": []}
+        ticks: list[tuple[float, float]] = []  # (when, how late) of a 1 ms heartbeat
+        beating = asyncio.create_task(heartbeat(ticks))
         for i in range(warmup + calls):
             order = [("bare", bare), ("memory", wrapped)]
             if i % 2:
@@ -245,11 +278,14 @@ def measure_async(base_url: str, mem: Memori, calls: int, warmup: int,
                 if label == "memory" and NEW_SESSION_EVERY_CALL:
                     mem.new_session()
                 began = time.perf_counter()
+                first_tick = len(ticks)
                 await ask(kind, client, query(QUERY_OFFSET[kind] + 10_000 + i))
                 if i >= warmup:
                     times[label].append((time.perf_counter() - began) * 1000)
+                    times[f"stall_{label}"].extend(late for _, late in ticks[first_tick:])
                 if SETTLE:
                     await mem.aflush()
+        beating.cancel()
         await bare.close()
         mem.llm.unregister(wrapped)
         await wrapped.close()
@@ -303,6 +339,9 @@ def run_config(
             "recall_ms": summarise(recall),
             "own_ms": summarise([a - r for a, r in zip(added, recall, strict=True)]),
             "populate_s": round(populate_s, 2),
+            **({"loop_stall_ms": {"bare": stall_summary(times["stall_bare"]),
+                                  "memory": stall_summary(times["stall_memory"])}}
+               if mode == "async" else {}),
             "stats": {k: v for k, v in vars(mem.llm.stats).items() if v},
         })
         print(f"  {kind} {embedder.name} memories={memories} {mode}: added p50 "
@@ -331,7 +370,8 @@ def stream_overhead(workdir: Path, chunks: int = 2000, repeats: int = 15) -> dic
 
     from memori.llm.chat import CHAT
     from memori.llm.engine import CallPlan
-    from memori.llm.streams import RecordingStream, ReplySink
+    from memori.llm.sink import ReplySink
+    from memori.llm.streams import RecordingStream
 
     body = sse_body(chunks)
     sdk = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="bench")
@@ -439,15 +479,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             proc.wait(timeout=10)
 
     headers = ["client", "embedder", "memories", "mode", "bare p50", "added p50", "added p95",
-               "embed p50", "added-embed p50", "recall p50", "own p50", "own p95"]
+               "embed p50", "added-embed p50", "recall p50", "own p50", "own p95",
+               "loop stall p99 (bare)", "loop stall max (bare)"]
     print_table(headers, [
         [r["client"], r["embedder"], r["memories"], r["mode"], r["bare_ms"]["p50"],
          r["added_ms"]["p50"], r["added_ms"]["p95"], r["embed_ms"]["p50"],
          r["added_excluding_embed_ms"]["p50"], r["recall_ms"]["p50"], r["own_ms"]["p50"],
-         r["own_ms"]["p95"]]
+         r["own_ms"]["p95"], *stall_cells(r)]
         for r in rows
     ])
-    print("(milliseconds per call; 'own' = added minus recall: the interceptor itself)")
+    print("(milliseconds per call; 'own' = added minus recall: the interceptor itself; "
+          "loop stall: how late a 1 ms heartbeat on the event loop woke during the "
+          "registered calls, and during the bare ones)")
     print(f"stream wrapper: {chunk_cost['added_us_per_chunk']} us added per chunk, of which "
           f"the reply accumulator {chunk_cost['accumulator_us_per_chunk']} us "
           f"(the SDK's own parsing: {chunk_cost['sdk_us_per_chunk']} us per chunk)")
