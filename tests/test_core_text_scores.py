@@ -12,21 +12,31 @@ import random
 from pathlib import Path
 
 from memori.conformance import scoring
-from memori.core.scores import bm25_relevance, cosine, cosine_score, relevance_score, words
+from memori.core.scores import (
+    bm25_relevance,
+    cosine,
+    cosine_score,
+    query_words,
+    relevance_score,
+    words,
+)
 
 PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugin-jsonl" / "src"
 
 
 def test_core_scores_equal_the_reference_oracle() -> None:
     rng = random.Random(7)
-    vocab = ["cat", "Dog", "sky", "blue", "run", "über", "naïve", "x1"]
+    vocab = ["cat", "Dog", "sky", "blue", "run", "über", "naïve", "x1", "我对花生过敏",
+             "花", "猫が好き", "花生x"]
     docs = [" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 9))) for _ in range(40)]
     for _ in range(20):
         query = " ".join(rng.sample(vocab, 3)) + "?!"
         assert words(query) == scoring.words(query)
-        mine = [relevance_score(s) for s in bm25_relevance(words(query),
+        assert query_words(query) == scoring.query_words(query)
+        mine = [relevance_score(s) for s in bm25_relevance(query_words(query),
                                                            [words(d) for d in docs])]
-        assert mine == scoring.bm25(scoring.words(query), [scoring.words(d) for d in docs])
+        assert mine == scoring.bm25(scoring.query_words(query),
+                                    [scoring.words(d) for d in docs])
         a = [rng.uniform(-1, 1) for _ in range(8)]
         b = [rng.uniform(-1, 1) for _ in range(8)]
         assert cosine_score(cosine(a, b)) == scoring.vector_score(a, b)

@@ -37,8 +37,8 @@ def _columns(engine: Engine) -> set[str]:
     return {c["name"] for c in inspect(engine).get_columns("memori_memories")}
 
 
-def test_head_is_0006_and_a_fresh_database_has_the_columns(url: str, engine: Engine) -> None:
-    assert migrate.HEAD == "0006" == migrate.heads()[0]
+def test_a_fresh_database_has_the_columns(url: str, engine: Engine) -> None:
+    assert migrate.HEAD == migrate.heads()[0] >= "0006"
     with open_store(url) as store:
         store.setup()
     assert {"pinned", "expires_at"} <= _columns(engine)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from memori.conformance import StoreConformance
-from memori.conformance.scoring import bm25, rrf, vector_score, words
+from memori.conformance.scoring import bm25, query_words, rrf, vector_score, words
 from memori.core import (
     MEMORY_PATCH_FIELDS,
     Capability,
@@ -154,7 +154,7 @@ class PrimitiveStore(StoreBase):
             raise ValueError("search needs text or a vector, and a limit >= 0")
         signals: dict[str, dict[str, float]] = {}
         if text is not None:
-            scores = bm25(words(text), [words(i.content) for i in items])
+            scores = bm25(query_words(text), [words(i.content) for i in items])
             signals["text"] = {i.id: s for i, s in zip(items, scores, strict=True) if s > 0}
         if vector is not None:
             q = self._vector(vector, query=True) or []

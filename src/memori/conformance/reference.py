@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from memori.conformance.scoring import bm25, rrf, vector_score, words
+from memori.conformance.scoring import bm25, query_words, rrf, vector_score, words
 from memori.core.async_bridge import ThreadedAsyncMixin
 from memori.core.capabilities import Capability
 from memori.core.errors import (
@@ -311,7 +311,7 @@ class InMemoryStore(ThreadedAsyncMixin):
             raise ValueError("limit must not be negative")
         by_signal: dict[str, dict[str, float]] = {}
         if text is not None:
-            query = words(text)
+            query = query_words(text)
             docs = [words(i.content) for i in items]
             by_signal["text"] = {
                 i.id: s for i, s in zip(items, bm25(query, docs), strict=True) if s > 0.0

@@ -12,15 +12,50 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 
 _WORD = re.compile(r"\w+")
+_CJK_RUN = re.compile(
+    "[\u1100-\u11ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3031-\u3035\u303b\u303c"
+    "\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff\uf900-\ufaff\uff66-\uff9f"
+    "\uffa0-\uffdc\U0001b000-\U0001b16f\U00020000-\U0003134f]+"
+)
+"""Chinese, Japanese and Korean characters: no spaces between words, cut into pairs."""
 
 BM25_K1 = 1.2
 BM25_B = 0.75
 RRF_K = 60
 
 
+def _cut(word: str, query: bool) -> list[str]:
+    """One word with each CJK run replaced: by its character pairs in a query (the run
+    itself when one character long), by its characters and pairs in stored text."""
+    out: list[str] = []
+    pos = 0
+    for m in _CJK_RUN.finditer(word):
+        if m.start() > pos:
+            out.append(word[pos:m.start()])
+        run = m.group(0)
+        pairs = [run[i:i + 2] for i in range(len(run) - 1)]
+        if query:
+            out.extend(pairs or [run])
+        else:
+            for i, char in enumerate(run):
+                out.extend((pairs[i - 1], char) if i else (char,))
+        pos = m.end()
+    if pos < len(word):
+        out.append(word[pos:])
+    return out
+
+
 def words(text: str) -> list[str]:
-    """The case-folded words of ``text`` (Unicode ``\\w+`` runs); punctuation is never syntax."""
-    return [w.casefold() for w in _WORD.findall(text)]
+    """The case-folded words of stored ``text`` (Unicode ``\\w+`` runs; punctuation is never
+    syntax), each CJK run cut into its characters and character pairs."""
+    return [t for w in _WORD.findall(text) for t in _cut(w.casefold(), False)]
+
+
+def query_words(text: str) -> list[str]:
+    """The case-folded words of a query: each CJK run cut into its character pairs, or
+    kept whole when one character long. A text matches when its :func:`words` hold one."""
+    return [t for w in _WORD.findall(text) for t in _cut(w.casefold(), True)]
 
 
 def bm25(query: Sequence[str], documents: Sequence[Sequence[str]]) -> list[float]:

@@ -1,4 +1,8 @@
-"""Optional (TEXT_SEARCH): a text query matches any of its words, never as syntax."""
+"""Optional (TEXT_SEARCH): a text query matches any of its words, never as syntax.
+
+Chinese, Japanese and Korean runs are words by character pairs (``memori.core.cjk``):
+a query's pairs (or its lone character) must be found inside unspaced text.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import pytest
 from memori.conformance.base import Ids, requires
 from memori.conformance.checks import assert_memory_hits, assert_turn_hits
 from memori.conformance.data import contains_any_word, fresh, memory, turn
-from memori.conformance.scoring import words
+from memori.conformance.scoring import query_words
 from memori.core import Capability, Memory, MemoryStore, Scope
 
 DOCS = ("Zebra quartz", "ZEBRA", "violin", "mango tundra", "quartz violin copper", "nectar")
@@ -24,7 +28,7 @@ HOSTILE_QUERIES = (
 
 
 def _expected(docs: list[Memory], query: str) -> set[str]:
-    return {m.id for m in docs if contains_any_word(m.content, words(query))}
+    return {m.id for m in docs if contains_any_word(m.content, query_words(query))}
 
 
 class TextSearchTests:
@@ -97,7 +101,72 @@ class TextSearchTests:
         written = [turn(scope, text) for text in DOCS]
         store.append_turns(written)
         for query in ("zebra MANGO", "violin", "NOT zebra", "", "%"):
-            expected = {t.id for t in written if contains_any_word(t.content, words(query))}
+            expected = {t.id for t in written if contains_any_word(t.content, query_words(query))}
             hits = store.search_turns(scope, text=query, limit=50)
             assert_turn_hits(hits, scope, expected, limit=50)
             assert {h.id for h in hits} == expected, f"query {query!r}"
+
+
+CJK_DOCS = (
+    "我对花生过敏",  # I am allergic to peanuts
+    "我对花生过敏 (peanut)",
+    "私は猫が好きです",  # I like cats
+    "東京に住んでいます",  # I live in Tokyo
+    "plain English only",
+)
+CJK_QUERIES: tuple[tuple[str, set[int]], ...] = (
+    ("花生", {0, 1}),  # a two-character word inside a sentence
+    ("花", {0, 1}),  # a single character
+    ("猫", {2}),
+    ("東京", {3}),
+    ("住んで", {3}),  # kanji and kana together
+    ("花生 peanut", {0, 1}),
+    ("我对花生过敏 (peanut)", {0, 1}),
+    ("PEANUT", {1}),  # the English word of mixed text is still a word
+    ("苹果", set()),  # an unrelated word (apple)
+    ("大阪", set()),  # Osaka: shares no pair with 東京
+)
+
+
+def _cjk_expected(query: str, expected: set[int]) -> set[int]:
+    oracle = {i for i, text in enumerate(CJK_DOCS) if contains_any_word(text, query_words(query))}
+    assert oracle == expected, f"the oracle disagrees with the test for {query!r}"
+    return expected
+
+
+class CjkTextSearchTests:
+    """Chinese and Japanese text without spaces is searchable by the words inside it."""
+
+    def test_cjk_words_match_inside_unspaced_text(self, store: MemoryStore, ids: Ids) -> None:
+        requires(store, Capability.TEXT_SEARCH)
+        scope = Scope(ids.entity(), "p", fresh("s"))
+        docs = [memory(scope, text) for text in CJK_DOCS]
+        store.put_memories(docs)
+        for query, expected in CJK_QUERIES:
+            want = {docs[i].id for i in _cjk_expected(query, expected)}
+            hits = store.search_memories(scope, text=query, limit=50)
+            assert_memory_hits(hits, scope, want, limit=50)
+            assert {h.id for h in hits} == want, f"query {query!r}"
+
+    def test_cjk_words_match_inside_turns(self, store: MemoryStore, ids: Ids) -> None:
+        requires(store, Capability.TEXT_SEARCH)
+        scope = Scope(ids.entity(), "p", fresh("s"))
+        written = [turn(scope, text) for text in CJK_DOCS]
+        store.append_turns(written)
+        for query, expected in CJK_QUERIES:
+            want = {written[i].id for i in _cjk_expected(query, expected)}
+            hits = store.search_turns(scope, text=query, limit=50)
+            assert_turn_hits(hits, scope, want, limit=50)
+            assert {h.id for h in hits} == want, f"query {query!r}"
+
+    def test_cjk_pair_is_searched_not_its_characters(self, store: MemoryStore, ids: Ids) -> None:
+        requires(store, Capability.TEXT_SEARCH)
+        scope = Scope(ids.entity(), "p", fresh("s"))
+        pair = memory(scope, "我对花生过敏")
+        apart = memory(scope, "花园里有生菜")  # 花 and 生, never side by side
+        store.put_memories([pair, apart])
+        hits = store.search_memories(scope, text="花生", limit=50)
+        assert [h.id for h in hits] == [pair.id], "a pair is searched for, not its characters"
+        store.put_memories([memory(scope, "我对芒果过敏", id=pair.id)])  # mango now
+        assert store.search_memories(scope, text="花生", limit=50) == []
+        assert [h.id for h in store.search_memories(scope, text="芒果", limit=50)] == [pair.id]

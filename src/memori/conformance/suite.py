@@ -20,7 +20,7 @@ from memori.conformance.pinned_expiry import PinnedExpiryTests
 from memori.conformance.reconciliation import ReconciliationTests
 from memori.conformance.search import SearchOrderingTests
 from memori.conformance.search_hybrid import HybridSearchTests
-from memori.conformance.search_text import TextSearchTests
+from memori.conformance.search_text import CjkTextSearchTests, TextSearchTests
 from memori.conformance.search_vector import VectorSearchTests
 from memori.conformance.stateful import StatefulTests
 from memori.conformance.visibility_async import AsyncVisibilityTests
@@ -53,6 +53,7 @@ class StoreConformance(
     OutboxParkedTests,
     StatefulTests,
     TextSearchTests,
+    CjkTextSearchTests,
     VectorSearchTests,
     HybridSearchTests,
     AsyncApiTests,

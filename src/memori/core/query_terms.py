@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from memori.core.cjk import query_tokens
+
 _WORD = re.compile(r"\w+")
 
 _STOP_WORDS = """
@@ -78,8 +80,9 @@ def query_terms(
     text: str, max_terms: int = DEFAULT_MAX_TERMS,
     stop_words: frozenset[str] = ENGLISH_STOP_WORDS,
 ) -> list[str]:
-    """The content words of a query (see :func:`content_terms`), from :func:`words`."""
-    return content_terms(words(text or ""), max_terms, stop_words)
+    """The content words of a query (see :func:`content_terms`), from :func:`words` with
+    CJK runs cut into pairs (``memori.core.cjk.query_tokens``)."""
+    return content_terms(query_tokens(words(text or "")), max_terms, stop_words)
 
 
 def bounded_terms(

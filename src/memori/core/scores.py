@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from memori.core.cjk import index_tokens, query_tokens
+
 RRF_K = 60
 """The reciprocal-rank-fusion constant (the usual 60)."""
 BM25_K1 = 1.2
@@ -35,9 +37,16 @@ def relevance_score(relevance: float) -> float:
 
 
 def words(text: str) -> list[str]:
-    """The case-folded words of ``text`` (Unicode ``\\w+`` runs): what a text query matches,
-    any of its words, case-insensitive; punctuation is never syntax."""
-    return [w.casefold() for w in _WORD.findall(text)]
+    """The case-folded words of stored ``text`` (Unicode ``\\w+`` runs, CJK runs cut into
+    characters and pairs, see ``memori.core.cjk``): what a text query matches, any of
+    its :func:`query_words`, case-insensitive; punctuation is never syntax."""
+    return index_tokens(w.casefold() for w in _WORD.findall(text))
+
+
+def query_words(text: str) -> list[str]:
+    """The case-folded words of a text query (CJK runs cut into pairs, see
+    ``memori.core.cjk``); a stored text matches when its :func:`words` hold any."""
+    return query_tokens(w.casefold() for w in _WORD.findall(text))
 
 
 def bm25_relevance(query: Sequence[str], documents: Sequence[Sequence[str]]) -> list[float]:

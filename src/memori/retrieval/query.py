@@ -6,12 +6,17 @@ matter, so they are dropped. Backends whose text index does not stem (SQLite's
 ``unicode61``) would miss "painted" for "painting": each content word therefore
 brings its regular English inflections along (an OR query, so extra forms only
 add matches). Stemming indexes (PostgreSQL, MongoDB) reduce the forms to one.
+
+Chinese, Japanese and Korean runs become their character pairs (``memori.core.cjk``),
+the words every backend's index holds for them; a lone CJK character is a content
+word (it is a whole word in those scripts).
 """
 
 from __future__ import annotations
 
 import re
 
+from memori.core.cjk import has_cjk, index_tokens, query_tokens
 from memori.retrieval.stopwords import ENGLISH
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -21,8 +26,15 @@ MAX_TERMS = 48
 
 
 def words(text: str) -> list[str]:
-    """Casefolded word tokens of ``text`` (letters and digits; punctuation splits)."""
-    return [m.group(0).casefold() for m in _WORD.finditer(text)]
+    """Casefolded word tokens of a query (letters and digits; punctuation splits), CJK
+    runs cut into character pairs."""
+    return query_tokens(m.group(0).casefold() for m in _WORD.finditer(text))
+
+
+def text_words(text: str) -> list[str]:
+    """Casefolded word tokens of a stored text, CJK runs cut into characters and pairs
+    (every query word of :func:`words` the text holds is among them)."""
+    return index_tokens(m.group(0).casefold() for m in _WORD.finditer(text))
 
 
 def content_words(text: str, stopwords: frozenset[str] = ENGLISH) -> list[str]:
@@ -32,7 +44,8 @@ def content_words(text: str, stopwords: frozenset[str] = ENGLISH) -> list[str]:
     "the who" still means something.
     """
     tokens = list(dict.fromkeys(words(text)))
-    kept = [w for w in tokens if w not in stopwords and (len(w) > 1 or w.isdigit())]
+    kept = [w for w in tokens
+            if w not in stopwords and (len(w) > 1 or w.isdigit() or has_cjk(w))]
     return kept or tokens
 
 

@@ -10,7 +10,11 @@ also gets two absolute signals:
   is there ("painting" matches "painted") or, for a word of 7 letters or more,
   a word sharing its head ("allergies" matches "allergic"). A query
   with more than ``OVERLAP_TERMS`` content words needs ``OVERLAP_TERMS`` of them
-  for a full share, so a long message is not out of reach.
+  for a full share, so a long message is not out of reach. The character pairs of
+  Chinese, Japanese and Korean text (``memori.core.cjk``) are its words here too,
+  but most pairs of a sentence straddle two words and no function word is known
+  among them, so they count for at most ``CJK_PAIRS_NEEDED`` of the words needed:
+  "这个蛋糕有花生吗" (7 pairs) is fully matched by a hit holding two of its pairs.
 - ``cosine``: the dense cosine of the query and the hit, read from the vector
   rankings (their score is ``(1 + cosine) / 2``); absent when the hit was not in
   a vector ranking (or the store fused text and vectors itself).
@@ -27,9 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from memori.core.cjk import has_cjk
 from memori.retrieval.candidates import Candidate
 from memori.retrieval.plan import VECTOR_SIGNALS
-from memori.retrieval.query import MAX_TERMS, content_words, inflections, words
+from memori.retrieval.query import MAX_TERMS, content_words, inflections, text_words
 
 MIN_RELEVANCE = 0.5
 """The default floor of ``HybridRetriever.min_relevance``."""
@@ -39,6 +44,8 @@ COSINE_ONE = 0.6
 """A cosine at or above this is full evidence."""
 OVERLAP_TERMS = 4
 """Content words a hit needs for a full overlap when the query has more."""
+CJK_PAIRS_NEEDED = 2
+"""Of the words needed for a full overlap, how many a query's CJK pairs stand for."""
 TEXT_WINDOW = 20_000
 """Of a very long item, its first and last this many characters are read."""
 
@@ -88,7 +95,8 @@ class Relevance:
             terms = terms[-MAX_TERMS:]
         self.forms = [frozenset(inflections(t)) for t in terms]
         self.prefixes = [prefix_of(t) for t in terms]
-        self.needed = min(len(self.forms), OVERLAP_TERMS)
+        pairs = sum(1 for t in terms if has_cjk(t))
+        self.needed = min(len(terms) - pairs + min(pairs, CJK_PAIRS_NEEDED), OVERLAP_TERMS)
 
     def overlap(self, text: str) -> float:
         """Share of the query's content words found in ``text`` (0 for an empty query)."""
@@ -96,7 +104,7 @@ class Relevance:
             return 0.0
         if len(text) > 2 * TEXT_WINDOW:
             text = text[:TEXT_WINDOW] + " " + text[-TEXT_WINDOW:]
-        present = set(words(text))
+        present = set(text_words(text))
         heads: set[str] | None = None
         found = 0
         for forms, prefix in zip(self.forms, self.prefixes, strict=True):

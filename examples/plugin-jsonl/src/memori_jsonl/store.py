@@ -35,6 +35,7 @@ from memori.core.scores import (
     bm25_relevance,
     cosine,
     cosine_score,
+    query_words,
     relevance_score,
     rrf_fuse,
     words,
@@ -215,7 +216,7 @@ class JsonlStore(StoreBase):
         check_store_limit(limit)
         signals: dict[str, dict[str, float]] = {}
         if text is not None:
-            relevance = bm25_relevance(words(text), [words(i.content) for i in items])
+            relevance = bm25_relevance(query_words(text), [words(i.content) for i in items])
             signals["text"] = {i.id: relevance_score(r)
                                for i, r in zip(items, relevance, strict=True) if r > 0}
         if vector is not None:

@@ -54,7 +54,8 @@ def _best_first(ranked: Ranked) -> Ranked:
 def text_hits(q: Query, terms: list[str], pool: int, features: Features) -> Plan[Ranked]:
     """Rank by text relevance, with the text index or the BM25 fallback."""
     project = {"$project": result_projection()}
-    if features.text.get(q.collection) is Mode.NATIVE:
+    native = features.text.get(q.collection) is Mode.NATIVE
+    if native and not text_search.needs_terms(terms):
         rows = yield Aggregate(q.collection, [
             *text_search.native_pipeline(q.scope, terms, pool), project])
     else:

@@ -7,6 +7,12 @@ the scope, computed by the server in an aggregation pipeline so that only the
 top hits travel; the multikey index ``(entity_id, terms)`` finds the candidates.
 Query words enter pipelines only through ``$literal`` and ``$in`` values. Both
 paths map their relevance into [0, 1) with ``core.scores.relevance_score``.
+
+Chinese, Japanese and Korean runs (``memori.core.cjk``): ``terms`` hold each of their
+characters and character pairs, a query their pairs (its lone character for a run
+of one). The server's text index cannot cut unspaced text, so a query holding CJK
+words is ranked by the BM25 path over ``terms`` even where the text index exists.
+Documents written before this rule hold a CJK run as one term until rewritten.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from memori.backends.mongo.filters import Filter
+from memori.core.cjk import has_cjk, index_tokens, query_tokens
 from memori.core.query_terms import bounded_terms
 
 _WORD = re.compile(r"\w+")
@@ -30,14 +37,21 @@ SCORE_FIELD = "_memori_score"
 
 
 def tokenize(text: str) -> list[str]:
-    """The case-folded words of ``text``, in order (duplicates kept)."""
-    return [w.casefold() for w in _WORD.findall(text)]
+    """The case-folded words of stored ``text``, in order (duplicates kept), CJK runs cut
+    into characters and pairs."""
+    return index_tokens(w.casefold() for w in _WORD.findall(text))
 
 
 def query_terms(text: str) -> list[str]:
-    """The distinct words of a query, at most :data:`MAX_QUERY_TERMS` (a longer query
-    keeps the content words of its end)."""
-    return bounded_terms(tokenize(text), MAX_QUERY_TERMS)
+    """The distinct words of a query (CJK runs cut into pairs), at most
+    :data:`MAX_QUERY_TERMS` (a longer query keeps the content words of its end)."""
+    return bounded_terms(query_tokens(w.casefold() for w in _WORD.findall(text)),
+                         MAX_QUERY_TERMS)
+
+
+def needs_terms(terms: list[str]) -> bool:
+    """Whether the query words hold CJK ones, which only the BM25 path over ``terms`` finds."""
+    return any(has_cjk(t) for t in terms)
 
 
 def term_fields(content: str) -> dict[str, Any]:

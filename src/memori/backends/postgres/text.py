@@ -13,6 +13,10 @@ containing ``:``, which no ``\\w+`` word can), and each search asks for
 posting list with the words' lists (GIN skips through the long ones), so a text
 search reads the entity's index entries, not every tenant's entries for a common
 word. The exact ``entity_id = :e`` filter still decides; the hash only narrows.
+
+Chinese, Japanese and Korean runs (``memori.core.cjk``): a row's ``tsvector`` holds
+each of their characters and character pairs, a query their pairs (its lone
+character for a run of one). Revision 0007 re-indexed the rows stored before.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from memori.core.cjk import index_tokens, query_tokens
 from memori.core.query_terms import bounded_terms
 
 _WORD = re.compile(r"\w+")
@@ -43,8 +48,14 @@ def _fits(word: str) -> bool:
 
 
 def words(text: str) -> list[str]:
-    """The case-folded words of ``text``: split first, then fold each word."""
-    return [w for w in (raw.casefold() for raw in _WORD.findall(text)) if _fits(w)]
+    """The case-folded words of stored ``text``: split first, then fold each word, then cut
+    CJK runs into characters and pairs."""
+    return [w for w in index_tokens(raw.casefold() for raw in _WORD.findall(text)) if _fits(w)]
+
+
+def _query_split(text: str) -> list[str]:
+    """The case-folded words of a query, CJK runs cut into pairs."""
+    return [w for w in query_tokens(raw.casefold() for raw in _WORD.findall(text)) if _fits(w)]
 
 
 def _quote(lexeme: str) -> str:
@@ -81,7 +92,7 @@ def tsvector_text(content: str, entity_id: str) -> str:
 def query_words(query: str) -> list[str]:
     """The distinct words of ``query`` searched for; a long query keeps its last
     :data:`MAX_QUERY_WORDS` content words."""
-    return bounded_terms(words(query), MAX_QUERY_WORDS)
+    return bounded_terms(_query_split(query), MAX_QUERY_WORDS)
 
 
 def tsquery_text(query: str) -> str | None:

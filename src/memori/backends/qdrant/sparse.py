@@ -6,6 +6,11 @@ BM25's saturated term frequency; queries carry 1.0 per distinct word. The
 collection's sparse vector uses Qdrant's IDF modifier, so the server's dot product
 is BM25: sum over shared words of idf * tf-part. Document length normalisation
 uses a fixed average length (``avg_len``) because the corpus is never seen whole.
+
+Chinese, Japanese and Korean runs (``memori.core.cjk``): a document's vector holds
+each of their characters and character pairs, a query's their pairs (its lone
+character for a run of one). Points written before this rule hold a CJK run as one
+word until rewritten.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections import Counter
 from functools import lru_cache
 from hashlib import blake2b
 
+from memori.core.cjk import index_tokens, query_tokens
 from memori.core.query_terms import bounded_terms
 
 INDEX_SPACE = 2**31
@@ -32,8 +38,14 @@ _HASH_PERSON = b"memori-bow-v1"
 
 
 def words(text: str) -> list[str]:
-    """The word tokens of ``text`` (Unicode ``\\w+`` runs), each case-folded."""
-    return [w.casefold() for w in _WORD.findall(text)]
+    """The word tokens of stored ``text`` (Unicode ``\\w+`` runs), each case-folded, CJK
+    runs cut into characters and pairs."""
+    return index_tokens(w.casefold() for w in _WORD.findall(text))
+
+
+def query_words(text: str) -> list[str]:
+    """The word tokens of a query, each case-folded, CJK runs cut into pairs."""
+    return query_tokens(w.casefold() for w in _WORD.findall(text))
 
 
 @lru_cache(maxsize=65536)
@@ -65,4 +77,4 @@ def document_vector(text: str, *, avg_len: float = AVG_LEN) -> tuple[list[int], 
 def query_vector(text: str) -> tuple[list[int], list[float]]:
     """(indices, values) of a query: each distinct word once, a long query's last
     :data:`MAX_QUERY_WORDS` content words; empty when it has no words."""
-    return _merge({word_index(w): 1.0 for w in bounded_terms(words(text), MAX_QUERY_WORDS)})
+    return _merge({word_index(w): 1.0 for w in bounded_terms(query_words(text), MAX_QUERY_WORDS)})

@@ -21,7 +21,7 @@ from memori.core.errors import SchemaOutdatedError, SchemaTooNewError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 #: The tree's head revision (tests/test_sql_migrations.py checks it against alembic's).
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _config(connection: Connection, schema: str | None) -> Any:

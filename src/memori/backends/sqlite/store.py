@@ -35,7 +35,7 @@ from memori.backends.sqlite import connection as conns
 from memori.backends.sqlite import erasure
 from memori.backends.sqlite.accelerator import Accelerator
 from memori.backends.sqlite.errors import translate_errors
-from memori.backends.sqlite.fts import entity_expression, fts_table
+from memori.backends.sqlite.fts import entity_expression, fts_table, segment_rows
 from memori.backends.sqlite.search import (
     Found,
     Item,
@@ -259,6 +259,7 @@ class SQLiteStore(StoreBase):
         if not new:
             return 0
         conn.execute(insert(self._turns), new)
+        segment_rows(conn, self._turns.name, new)
         pending = [
             {"entity_id": r["entity_id"], "turn_id": r["id"], "created_at": r["created_at"]}
             for r in new if r["extract_state"] == ExtractState.PENDING.value
@@ -338,6 +339,7 @@ class SQLiteStore(StoreBase):
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["entity_id", "id"], set_=changed), rows
         )
+        segment_rows(conn, self._memories.name, rows)
 
     def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
         m = self._memories
@@ -396,6 +398,9 @@ class SQLiteStore(StoreBase):
             if not values:
                 return conn.execute(select(func.count()).where(where)).scalar_one() > 0
             changed = bool(conn.execute(update(m).where(where).values(**values)).rowcount > 0)
+            if changed and "content" in values:
+                segment_rows(conn, m.name, [
+                    {"entity_id": scope.entity_id, "id": memory_id, "content": values["content"]}])
         self._cache.changed("memories", {scope.entity_id})
         return changed
 

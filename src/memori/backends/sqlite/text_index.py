@@ -1,7 +1,8 @@
 """BM25 over the texts of an in-process item set, in numpy.
 
 Words are cut as the FTS5 tables of revision 0002 cut them (Unicode ``\\w+`` runs,
-case-folded, accents kept) and a query matches the rows holding any of its words.
+case-folded, accents kept; CJK runs into characters and pairs as the store writes
+them there, see ``fts.py``) and a query matches the rows holding any of its words.
 Each row is scored by the formula of SQLite's ``bm25()`` (k1 = 1.2, b = 0.75,
 idf = ln((N - n + 0.5) / (n + 0.5)), at least 1e-6), with one difference: N, n and
 the average length are the entity's own (its living rows of one kind), where FTS5
@@ -22,6 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from memori.core.cjk import index_tokens
+
 K1 = 1.2
 B = 0.75
 MIN_IDF = 1e-6
@@ -36,7 +39,7 @@ SlotArray = npt.NDArray[np.int64]
 
 def term_counts(text: str) -> Counter[str]:
     """How often each word occurs in ``text`` (the FTS5 tokenizer's words)."""
-    return Counter([word.lower() for word in _WORD.findall(text)])
+    return Counter(index_tokens(word.lower() for word in _WORD.findall(text)))
 
 
 class _Postings:
