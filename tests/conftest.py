@@ -1,4 +1,5 @@
-"""Shared fixtures: a SQLite file per test, Memori instances, the OpenAI-compatible server."""
+"""Shared fixtures: a SQLite file per test, Memori instances, the OpenAI-compatible server and
+the Anthropic Messages stand-in."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from memori import Memori
+from memori.testing.anthropic_server import AnthropicServer
 from memori.testing.openai_server import OpenAIServer
 
 
@@ -49,6 +51,19 @@ def openai_server(_openai_server_session: OpenAIServer) -> OpenAIServer:
     """The session's OpenAI-compatible server on 127.0.0.1, with a clean record and script."""
     _openai_server_session.clear()
     return _openai_server_session
+
+
+@pytest.fixture(scope="session")
+def _anthropic_server_session() -> Iterator[AnthropicServer]:
+    with AnthropicServer() as server:
+        yield server
+
+
+@pytest.fixture
+def anthropic_server(_anthropic_server_session: AnthropicServer) -> AnthropicServer:
+    """The session's Anthropic Messages stand-in on 127.0.0.1, with a clean record and script."""
+    _anthropic_server_session.clear()
+    return _anthropic_server_session
 
 
 @pytest.fixture(scope="session")

@@ -24,16 +24,9 @@ MODEL = ANTHROPIC_MODEL
 GOAL = "My goal is to run a sub-25 minute 5K by June."
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[AnthropicServer]:
-    with AnthropicServer() as server:
-        yield server
-
-
 @pytest.fixture
-def server(_server: AnthropicServer) -> AnthropicServer:
-    _server.clear()
-    return _server
+def server(anthropic_server: AnthropicServer) -> AnthropicServer:
+    return anthropic_server  # conftest's, cleared
 
 
 @pytest.fixture

@@ -34,12 +34,6 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
-def anthropic_server() -> Iterator[AnthropicServer]:
-    with AnthropicServer() as server:
-        yield server
-
-
 def _fresh_http_clients() -> None:
     """LangChain caches one httpx client per base URL for the process; an async one is bound
     to the event loop it first ran on, and each async test here has its own loop."""

@@ -34,18 +34,6 @@ from test_llm_failopen import outage
 GOAL = "My goal is to run a sub-25 minute 5K by June."
 
 
-@pytest.fixture(scope="module")
-def _anthropic() -> Iterator[AnthropicServer]:
-    with AnthropicServer() as server:
-        yield server
-
-
-@pytest.fixture
-def anthropic_server(_anthropic: AnthropicServer) -> AnthropicServer:
-    _anthropic.clear()
-    return _anthropic
-
-
 @pytest.fixture
 def registered(mem: Memori, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setattr(litellm, "suppress_debug_info", True)
