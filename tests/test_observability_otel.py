@@ -64,18 +64,6 @@ def traced(sqlite_url: str) -> Iterator[Memori]:
     m.close()
 
 
-@pytest.fixture(scope="module")
-def _anthropic() -> Iterator[AnthropicServer]:
-    with AnthropicServer() as server:
-        yield server
-
-
-@pytest.fixture
-def anthropic_stand_in(_anthropic: AnthropicServer) -> AnthropicServer:
-    _anthropic.clear()
-    return _anthropic
-
-
 def by_name(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
     return [s for s in spans if s.name == name]
 
@@ -341,9 +329,9 @@ def test_a_streamed_reply_is_recorded_under_the_calls_span(
 
 
 def test_an_anthropic_call_names_its_provider_and_no_message_text(
-    traced: Memori, anthropic_stand_in: AnthropicServer
+    traced: Memori, anthropic_server: AnthropicServer
 ) -> None:
-    client = traced.llm.register(anthropic_stand_in.client())
+    client = traced.llm.register(anthropic_server.client())
     try:
         traced.attribution(entity_id=ENTITY, process_id="coach", session_id="s-5")
         traced.remember(REMEMBERED)
@@ -353,7 +341,7 @@ def test_an_anthropic_call_names_its_provider_and_no_message_text(
         traced.flush()
     finally:
         client.close()
-    assert CODE in str(anthropic_stand_in.last_message_request().json.get("system"))
+    assert CODE in str(anthropic_server.last_message_request().json.get("system"))
     spans = list(EXPORTER.get_finished_spans())
     call = one(spans, "memori.call")
     assert call.attributes is not None
