@@ -766,3 +766,29 @@ def test_native_pipelines_take_the_scope_and_words_as_data() -> None:
     }
     assert stage[0]["$vectorSearch"]["limit"] == 3
     assert stage[2] == {"$match": where}
+
+
+def test_setup_step_rederives_the_terms_of_cjk_documents(
+    make: Callable[..., MongoStore], client: MongoClient[Doc], database: str, prefix: str
+) -> None:
+    from memori.core import Memory, Scope
+
+    store = make()
+    store.setup()
+    store.put_memories([Memory(entity_id="e", id="m1", content="我对花生过敏"),
+                        Memory(entity_id="e", id="m2", content="plain English")])
+    store.close()
+    memories, meta = client[database][prefix + "memories"], client[database][prefix + "meta"]
+    # as a store before the CJK rule wrote it: the sentence is one term, steps 7-8 unknown
+    memories.update_one({"id": "m1"}, {"$set": {
+        "terms": ["我对花生过敏"], "term_freqs": [1], "term_total": 1}})
+    meta.delete_many({"_id": {"$in": ["step:7", "step:8"]}})
+    meta.update_one({"_id": "schema"}, {"$set": {"version": 6}})
+    with pytest.raises(SchemaOutdatedError):
+        make().setup()
+    upgraded = make(migrate=True)
+    upgraded.setup()
+    assert (meta.find_one({"_id": "schema"}) or {}).get("version") == HEAD
+    assert [h.id for h in upgraded.search_memories(Scope("e"), text="花生")] == ["m1"]
+    assert [h.id for h in upgraded.search_memories(Scope("e"), text="english")] == ["m2"]
+    assert "花" in (memories.find_one({"id": "m1"}) or {})["terms"]

@@ -1,6 +1,7 @@
 """Collections, indexes and versioned setup steps, recorded in the meta collection.
 
-Each step is idempotent (``createIndexes`` with fixed names and specs) and is
+Each step is idempotent (``createIndexes`` with fixed names and specs, or the
+re-derivation of the text-search fields of documents holding CJK text) and is
 recorded as ``{"_id": "step:N"}`` once applied; ``{"_id": "schema"}`` holds the
 highest version (raised with ``$max``, never lowered). New collections get every
 step; collections at an older version are upgraded only when asked
@@ -20,15 +21,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError, OperationFailure
-from pymongo.operations import IndexModel
+from pymongo.operations import IndexModel, UpdateMany
 
-from memori.backends.mongo.ops import Attempt, CreateIndexes, Find, ListIndexes, Request, UpdateOne
+from memori.backends.mongo import text_search
+from memori.backends.mongo.ops import (
+    Attempt,
+    CreateIndexes,
+    Find,
+    ListIndexes,
+    Request,
+    UpdateOne,
+    Write,
+)
 from memori.core import (
     DimensionMismatchError,
     SchemaOutdatedError,
     SchemaTooNewError,
     StoreError,
 )
+from memori.core.cjk import has_cjk
 from memori.core.plan_store import Plan
 
 TURNS, MEMORIES, META = "turns", "memories", "meta"
@@ -36,12 +47,14 @@ TURNS, MEMORIES, META = "turns", "memories", "meta"
 
 @dataclass(frozen=True)
 class Step:
-    """One versioned, idempotent setup step: indexes on one collection."""
+    """One versioned, idempotent setup step: indexes on one collection, or (``reindex_cjk``)
+    the text-search fields of its documents holding CJK text derived again."""
 
     version: int
     description: str
     collection: str
     indexes: tuple[IndexModel, ...]
+    reindex_cjk: bool = False
 
 
 def _index(name: str, keys: list[tuple[str, int]], **options: Any) -> IndexModel:
@@ -73,7 +86,12 @@ STEPS: tuple[Step, ...] = (
         _index("pinned_time", [("entity_id", 1), ("created_at", 1), ("id", 1)],
                partialFilterExpression={"pinned": True}),
     )),
+    Step(7, "turns: CJK text's terms cut into characters and pairs", TURNS, (),
+         reindex_cjk=True),
+    Step(8, "memories: CJK text's terms cut into characters and pairs", MEMORIES, (),
+         reindex_cjk=True),
 )
+REINDEX_BATCH = 1000
 HEAD = max(s.version for s in STEPS)
 SCHEMA_ID, VECTORS_ID = "schema", "vectors"
 
@@ -99,6 +117,38 @@ def _indexes_present(info: dict[str, Any], indexes: tuple[IndexModel, ...]) -> b
     return True
 
 
+def reindex_cjk(collection: str) -> Plan[int]:
+    """Derive ``terms``, ``term_freqs`` and ``term_total`` again for every document whose
+    content holds CJK characters (written before they were cut into pairs); pages
+    through the collection by ``_id``. Returns the documents rewritten."""
+    rewritten = 0
+    after: Any = None
+    while True:
+        page = yield Find(collection, {} if after is None else {"_id": {"$gt": after}},
+                          {"_id": 1, "content": 1}, [("_id", 1)], limit=REINDEX_BATCH)
+        if not page:
+            return rewritten
+        updates = [UpdateMany({"_id": doc["_id"]},
+                              {"$set": text_search.term_fields(doc["content"])})
+                   for doc in page
+                   if isinstance(doc.get("content"), str) and has_cjk(doc["content"])]
+        if updates:
+            yield Write(collection, updates)
+            rewritten += len(updates)
+        after = page[-1]["_id"]
+
+
+def _apply(step: Step) -> Plan[None]:
+    if step.reindex_cjk:
+        yield from reindex_cjk(step.collection)
+        return
+    ok, error = yield Attempt(CreateIndexes(step.collection, step.indexes), (OperationFailure,))
+    if not ok:
+        info = yield ListIndexes(step.collection)
+        if not _indexes_present(info, step.indexes):
+            raise StoreError(f"mongo: setup step {step.version} failed: {error}") from error
+
+
 def apply_steps(*, migrate: bool, command: str) -> Plan[int]:
     """Apply the steps not yet recorded; returns the schema version now in place.
 
@@ -118,11 +168,7 @@ def apply_steps(*, migrate: bool, command: str) -> Plan[int]:
     for step in STEPS:
         if _step_id(step.version) in meta:
             continue
-        ok, error = yield Attempt(CreateIndexes(step.collection, step.indexes), (OperationFailure,))
-        if not ok:
-            info = yield ListIndexes(step.collection)
-            if not _indexes_present(info, step.indexes):
-                raise StoreError(f"mongo: setup step {step.version} failed: {error}") from error
+        yield from _apply(step)
         yield from upsert_meta(_step_id(step.version), {"$setOnInsert": {
             "version": step.version, "description": step.description, "applied_at": time.time(),
         }})

@@ -12,7 +12,8 @@ Chinese, Japanese and Korean runs (``memori.core.cjk``): ``terms`` hold each of 
 characters and character pairs, a query their pairs (its lone character for a run
 of one). The server's text index cannot cut unspaced text, so a query holding CJK
 words is ranked by the BM25 path over ``terms`` even where the text index exists.
-Documents written before this rule hold a CJK run as one term until rewritten.
+Setup steps 7 and 8 (``schema.py``) derive the fields of documents written before
+this rule again.
 """
 
 from __future__ import annotations
