@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from _common import (
     print_table,
     write_result,
 )
+from workload import corpus, query
 
 from memori import Memori
 from memori.core import Embedder, Hit, Memory, MemoryStore, Retriever, Scope
@@ -64,18 +64,6 @@ to be stored and extracted (read-your-writes across conversations, the worst cas
 MODEL = "gpt-4o-mini"
 ANTHROPIC_MODEL = "claude-test"
 ENTITY, PERSONA = "bench-user", "assistant"
-TOPICS = (
-    "running", "cooking", "travel", "finance", "music", "reading", "garden", "family",
-    "work", "health", "movies", "coffee", "cycling", "languages", "photography", "chess",
-)
-WORDS = (
-    "morning", "evening", "weekly", "monthly", "prefers", "dislikes", "wants", "plans",
-    "bought", "sold", "visited", "learned", "started", "stopped", "tried", "loves", "avoids",
-    "budget", "goal", "habit", "friend", "sister", "brother", "city", "river", "mountain",
-    "beach", "kitchen", "office", "guitar", "piano", "bike", "train", "flight", "hotel",
-    "vegetarian", "spicy", "sweet", "early", "late", "quiet", "busy", "new", "old",
-    "favourite", "usual",
-)
 
 SERVER_CODE = (
     "import sys\n"
@@ -91,26 +79,9 @@ SERVER_CODE = (
 )
 
 
-def corpus(n: int, seed: int = 11) -> list[str]:
-    """Distinct memory texts, spread over topics, with enough shared words to rank."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        topic = TOPICS[i % len(TOPICS)]
-        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14)))
-        out.append(f"About {topic}: the user {words} (note {i}).")
-    return out
-
-
 QUERY_OFFSET = {"openai": 0, "anthropic": 100_000}
 """Each client kind asks messages of its own: the same embedder serves both, and its
 query cache would otherwise answer the second client's questions."""
-
-
-def query(i: int) -> str:
-    """A distinct user message per call (so no embedding cache hides the model)."""
-    topic = TOPICS[i % len(TOPICS)]
-    return f"What do you remember about my {topic} {WORDS[i % len(WORDS)]}? (message {i})"
 
 
 class TimingEmbedder:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from workload import corpus, query
+
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_VENV = BENCH_DIR / ".cache" / "side-by-side-venv"
 LIBRARIES = ("memori", "memori-3", "mem0")
@@ -59,18 +60,6 @@ PIP_NAMES = {"memori-3": "memori", "mem0": "mem0ai"}
 MODEL = "gpt-4o-mini"
 USER, PERSONA = "bench-user", "assistant"
 DIMS = 384
-TOPICS = (
-    "running", "cooking", "travel", "finance", "music", "reading", "garden", "family",
-    "work", "health", "movies", "coffee", "cycling", "languages", "photography", "chess",
-)
-WORDS = (
-    "morning", "evening", "weekly", "monthly", "prefers", "dislikes", "wants", "plans",
-    "bought", "sold", "visited", "learned", "started", "stopped", "tried", "loves", "avoids",
-    "budget", "goal", "habit", "friend", "sister", "brother", "city", "river", "mountain",
-    "beach", "kitchen", "office", "guitar", "piano", "bike", "train", "flight", "hotel",
-    "vegetarian", "spicy", "sweet", "early", "late", "quiet", "busy", "new", "old",
-    "favourite", "usual",
-)
 
 SERVER_CODE = r"""
 import json, re, sys
@@ -96,23 +85,6 @@ print(server.base_url, flush=True)
 sys.stdin.read()
 server.stop()
 """
-
-
-def corpus(n: int, seed: int = 11) -> list[str]:
-    """Distinct memory texts over topics (the corpus of ``bench_interception.py``)."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        topic = TOPICS[i % len(TOPICS)]
-        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14)))
-        out.append(f"About {topic}: the user {words} (note {i}).")
-    return out
-
-
-def query(i: int) -> str:
-    """A distinct user message per call (so no embedding cache hides the embedder)."""
-    topic = TOPICS[i % len(TOPICS)]
-    return f"What do you remember about my {topic} {WORDS[i % len(WORDS)]}? (message {i})"
 
 
 def nearest_rank(samples: Sequence[float], q: float) -> float:
