@@ -854,3 +854,24 @@ def test_memori_remembers_and_recalls_on_local_qdrant_urls(form: str, tmp_path: 
         assert hits and "sub-25" in hits[0].content
     if form == "path":
         assert (tmp_path / "q").is_dir()
+
+
+def test_setup_step_2_rewrites_the_sparse_vectors_of_cjk_points(
+    make: Callable[..., QdrantStore],
+) -> None:
+    store = make(vector_dim=DIM)
+    a = e()
+    store.put_memories([Memory(a, "我对花生过敏", id="m1"), Memory(a, "plain English", id="m2")])
+    client = store._conn._engine
+    # as a store before the CJK rule wrote it: the sentence is one word, at version 1
+    client.update_vectors(store.layout.memories, points=[models.PointVectors(
+        id=point_id(a, "m1"),
+        vector={"text": models.SparseVector(indices=[word_index("我对花生过敏")], values=[1.0])})])
+    meta = client.scroll(store.layout.meta, with_payload=True)[0]
+    client.set_payload(store.layout.meta, {"schema_version": 1}, points=[meta[0].id])
+    assert store.search_memories(Scope(a), text="花生") == []
+    upgraded = make(vector_dim=DIM)
+    assert [h.id for h in upgraded.search_memories(Scope(a), text="花生")] == ["m1"]
+    assert [h.id for h in upgraded.search_memories(Scope(a), text="english")] == ["m2"]
+    meta = client.scroll(store.layout.meta, with_payload=True)[0]
+    assert [p.payload["schema_version"] for p in meta] == [SCHEMA_VERSION] == [2]

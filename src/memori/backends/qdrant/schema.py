@@ -4,7 +4,9 @@ Three collections share a prefix: ``<prefix>turns`` and ``<prefix>memories`` (on
 point per item, all entities together, partitioned by the ``entity_id`` tenant
 index as Qdrant's multitenancy guide recommends) and ``<prefix>meta`` (one point:
 the schema version and the dense dimension). Setup applies the numbered steps the
-meta point does not list yet; every step is safe to repeat and to race.
+meta point does not list yet; every step is safe to repeat and to race. Step 2
+writes again the sparse text vector of each point holding Chinese, Japanese or
+Korean text (written before CJK runs were cut into characters and pairs).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 from qdrant_client import models
 
 from memori.backends.qdrant import filters as f
-from memori.backends.qdrant.calls import Call
+from memori.backends.qdrant.calls import PAGE, Call, scroll_page
 from memori.backends.qdrant.payload import DENSE, TEXT
+from memori.backends.qdrant.sparse import document_vector
+from memori.core.cjk import has_cjk
 from memori.core.errors import ConfigurationError, DimensionMismatchError, SchemaTooNewError
 from memori.core.plan_store import Plan
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _PREFIX = re.compile(r"^[A-Za-z0-9_\-]{0,64}$")
 _META_ID = "6d656d6f-7269-5363-8865-6d6100000001"
 IDF_CORPUS_SERVER = (1, 19)
@@ -123,7 +127,31 @@ def _step_1(layout: Layout) -> Plan[None]:
     yield from _item_collection(layout, layout.memories, MEMORY_INDEXES)
 
 
-STEPS: dict[int, Callable[[Layout], Plan[None]]] = {1: _step_1}
+def _reindex_cjk(layout: Layout, collection: str) -> Plan[None]:
+    """Write the sparse text vector of every point whose content holds CJK text again."""
+    offset: Any = None
+    while True:
+        page, offset = yield from scroll_page(collection, None, limit=PAGE, offset=offset)
+        points = []
+        for record in page:
+            content = (record.payload or {}).get("content")
+            if isinstance(content, str) and has_cjk(content):
+                indices, values = document_vector(content, avg_len=layout.avg_len)
+                points.append(models.PointVectors(id=record.id, vector={
+                    TEXT: models.SparseVector(indices=indices, values=values)}))
+        if points:
+            yield Call("update_vectors", {
+                "collection_name": collection, "wait": True, "points": points})
+        if offset is None:
+            return
+
+
+def _step_2(layout: Layout) -> Plan[None]:
+    yield from _reindex_cjk(layout, layout.turns)
+    yield from _reindex_cjk(layout, layout.memories)
+
+
+STEPS: dict[int, Callable[[Layout], Plan[None]]] = {1: _step_1, 2: _step_2}
 """Setup steps by version; each creates what it needs only when it is missing."""
 
 

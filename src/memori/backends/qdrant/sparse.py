@@ -9,8 +9,8 @@ uses a fixed average length (``avg_len``) because the corpus is never seen whole
 
 Chinese, Japanese and Korean runs (``memori.core.cjk``): a document's vector holds
 each of their characters and character pairs, a query's their pairs (its lone
-character for a run of one). Points written before this rule hold a CJK run as one
-word until rewritten.
+character for a run of one). Setup step 2 (``schema.py``) writes the vectors of
+points written before this rule again.
 """
 
 from __future__ import annotations
