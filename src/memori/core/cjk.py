@@ -48,7 +48,7 @@ _ANY = re.compile(f"[{CJK_CHARS}]")
 
 def has_cjk(text: str) -> bool:
     """Whether ``text`` holds any character of :data:`CJK_CHARS`."""
-    return _ANY.search(text) is not None
+    return not text.isascii() and _ANY.search(text) is not None
 
 
 def _pieces(word: str) -> list[tuple[str, bool]]:
@@ -83,6 +83,9 @@ def query_run(run: str) -> list[str]:
 
 def index_tokens(words: Iterable[str]) -> list[str]:
     """Already-split words of stored text with every CJK run cut (see :func:`index_run`)."""
+    words = list(words)
+    if not has_cjk("".join(words)):  # one scan of the whole text: most text has none
+        return words
     out: list[str] = []
     for word in words:
         if not has_cjk(word):
@@ -95,6 +98,9 @@ def index_tokens(words: Iterable[str]) -> list[str]:
 
 def query_tokens(words: Iterable[str]) -> list[str]:
     """Already-split words of a query with every CJK run cut (see :func:`query_run`)."""
+    words = list(words)
+    if not has_cjk("".join(words)):
+        return words
     out: list[str] = []
     for word in words:
         if not has_cjk(word):
