@@ -7,6 +7,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from memori import Memori
 from memori.core import Memory, Scope, Turn
 from memori.extractors import OfflineExtractor
@@ -69,3 +71,90 @@ async def test_forget_during_a_loop_bound_extraction_leaves_no_memory(tmp_path: 
         slow.go.set()
         assert await mem.aflush(timeout=30)
         assert mem.store.list_memories(Scope("zoe")) == []
+
+
+WORKER = """
+import sys, time
+from pathlib import Path
+from memori import Memori
+from memori.core import Turn
+from memori.extractors import OfflineExtractor
+
+url, flags, entity, session = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+class HeldExtractor:
+    name = "held"
+    def extract(self, turns):
+        (flags / "extracting").touch()
+        deadline = time.monotonic() + 60
+        while not (flags / "go").exists():
+            assert time.monotonic() < deadline, "never released"
+            time.sleep(0.02)
+        return OfflineExtractor().extract(turns)
+
+with Memori(url, embedder="hash", extractor=HeldExtractor()) as mem:
+    mem.record([Turn(entity_id=entity, process_id="coach", session_id=session,
+                     role="user", content="I live in Zagreb and I love figs.")])
+    assert mem.flush(timeout=90)
+print("done", flush=True)
+"""
+
+
+def _forget_in_another_process(url: str, tmp_path: Path, grain: str) -> list[Memory]:
+    """Process A extracts a turn (held); process B forgets its entity or its session
+    meanwhile; A then writes. What A's memories look like afterwards."""
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    entity = f"zed-{uuid.uuid4().hex[:8]}"
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    with Memori(url, embedder="hash", extractor=None) as setup:  # schema and an
+        setup.attribution(entity_id=entity, process_id="coach", session_id="other")
+        setup.remember("Keeps bees.")  # unrelated memory that must stay (session grain)
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, url, str(flags), entity, "s1"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (flags / "extracting").exists():
+            assert worker.poll() is None, "the worker ended early"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with Memori(url, embedder="hash", extractor=None) as other:
+            if grain == "entity":
+                other.forget(entity_id=entity)
+            else:
+                other.forget(entity_id=entity, process_id="coach", session_id="s1")
+        (flags / "go").touch()
+        out, _ = worker.communicate(timeout=120)
+        assert worker.returncode == 0 and "done" in out
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    with Memori(url, embedder="hash", extractor=None) as after:
+        return after.store.list_memories(Scope(entity, "coach"))
+
+
+def _store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'x.db'}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_another_process_forgetting_the_entity_during_extraction_leaves_no_memory(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+) -> None:
+    url = _store_url(backend, tmp_path, request)
+    assert _forget_in_another_process(url, tmp_path, "entity") == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_another_process_forgetting_the_session_during_extraction_leaves_no_memory(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+) -> None:
+    url = _store_url(backend, tmp_path, request)
+    kept = _forget_in_another_process(url, tmp_path, "session")
+    assert [m.content for m in kept] == ["Keeps bees."]

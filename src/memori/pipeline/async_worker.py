@@ -21,6 +21,7 @@ from typing import Any
 from memori.core import ExtractState, Memory, MemoryStore, SupportsAsyncOutbox, Turn
 from memori.observability import describe_error
 from memori.observability.observer import observer_of
+from memori.pipeline.forgotten import take_back_forgotten
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import InFlight, applying
 from memori.pipeline.outbox_logic import (
@@ -277,10 +278,11 @@ class AsyncOutboxWorker:
         with applying(self._inflight, done.entity_id, read_at) as wanted:
             if not wanted:
                 return []
-            changed = self.reconciler.apply(self.policy.candidates(candidates, turns))
+            stamped = self.policy.candidates(candidates, turns)
+            changed = self.reconciler.apply(stamped)
             self.store.outbox_mark(done.entity_id, done.turn_ids, done.state)
         self._settled(done)
-        return changed
+        return take_back_forgotten(self.store, turns, {c.id for c in stamped}, changed)
 
     def _settled(self, mark: Mark) -> None:
         if self._inflight is not None and mark.state is not ExtractState.PENDING:

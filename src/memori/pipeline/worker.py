@@ -20,6 +20,7 @@ from collections.abc import Callable
 from memori.core import Extractor, ExtractState, MemoryStore, Turn
 from memori.observability import describe_error
 from memori.observability.observer import observer_of
+from memori.pipeline.forgotten import take_back_forgotten
 from memori.pipeline.gate import ForegroundGate
 from memori.pipeline.inflight import InFlight, applying
 from memori.pipeline.outbox_logic import (
@@ -135,8 +136,11 @@ class OutboxWorker:
                 with applying(self._inflight, turns[0].entity_id, read_at) as wanted:
                     if not wanted:  # forgotten meanwhile: its turns are gone, write nothing
                         return
-                    changed = self.reconciler.apply(self.policy.candidates(found, turns))
+                    candidates = self.policy.candidates(found, turns)
+                    changed = self.reconciler.apply(candidates)
                     self._mark(self.policy.succeeded(turns))
+                changed = take_back_forgotten(self.store, turns, {c.id for c in candidates},
+                                              changed)
                 span.extracted(changed)
         except Exception as e:
             self._failed(turns, e)
