@@ -158,3 +158,50 @@ def test_another_process_forgetting_the_session_during_extraction_leaves_no_memo
     url = _store_url(backend, tmp_path, request)
     kept = _forget_in_another_process(url, tmp_path, "session")
     assert [m.content for m in kept] == ["Keeps bees."]
+
+
+def _late(entity: str, process: str | None, turns: list[Turn], text: str) -> Memory:
+    """What a worker of another process writes from ``turns`` (ids as the pipeline's)."""
+    return Memory(entity_id=entity, process_id=process, content=text, kind="fact",
+                  source_turn_ids=tuple(t.id for t in turns))
+
+
+@pytest.mark.parametrize("grain", ["entity", "persona", "session"])
+def test_a_memory_written_while_forget_runs_is_swept(tmp_path: Path, grain: str) -> None:
+    """The window the worker's own check cannot see: a memory written after forget
+    listed the memories and before the turns went (or, for the entity, after a
+    one-transaction forget, while the worker still counted the turns)."""
+    with Memori(f"sqlite:///{tmp_path / 'w.db'}", embedder="hash", extractor=None) as mem:
+        mem.attribution(entity_id="kim", process_id="coach", session_id="s1")
+        mem.remember("Kept: plays chess.")  # no source turns: the session grain keeps it
+        t = Turn(entity_id="kim", process_id="coach", session_id="s1", role="user",
+                 content="I moved to Oslo.")
+        mem.record([t])
+        assert mem.flush(timeout=30)
+        store = mem.store
+        late = _late("kim", "coach", [t], "Lives in Oslo.")
+        if grain == "entity":
+            real = store.forget
+
+            def forget_then_late_write(entity_id: str) -> int:
+                removed = real(entity_id)
+                store.put_memories([late])
+                return removed
+
+            store.forget = forget_then_late_write  # type: ignore[method-assign]
+            mem.forget(entity_id="kim")
+        else:
+            real_delete = store.delete_turns
+
+            def late_write_then_delete(scope: Scope, turn_ids: object = None) -> int:
+                store.put_memories([late])  # after the memories were listed and deleted
+                return real_delete(scope, turn_ids)  # type: ignore[arg-type]
+
+            store.delete_turns = late_write_then_delete  # type: ignore[method-assign]
+            if grain == "persona":
+                mem.forget(entity_id="kim", process_id="coach")
+            else:
+                mem.forget(entity_id="kim", process_id="coach", session_id="s1")
+        left = [m.content for m in store.scan("kim") if isinstance(m, Memory)]
+        assert "Lives in Oslo." not in left
+        assert left == ([] if grain != "session" else ["Kept: plays chess."])

@@ -18,6 +18,7 @@ from memori.core.inputs import check_limit, check_metadata, clean_text
 from memori.core.models import now
 from memori.memory_filters import MemoryFilter
 from memori.pins import UNCHANGED, moment
+from memori.pipeline.forgotten import grain_turn_ids, sweep_late_writes
 
 if TYPE_CHECKING:
     from memori.core import MemoryStore
@@ -212,11 +213,15 @@ class MemoryManagement:
         # extraction read before the erase writes nothing (the entity's other turns stay
         # pending and are extracted again); what is journaled or in flight of the grain goes
         with self.pipeline.inflight.erasing(entity_id):
+            turn_ids = grain_turn_ids(self.store, entity_id, process_id, session_id)
             if process_id is None and session_id is None:
                 removed = int(self.store.forget(entity_id))
             else:
                 removed = forget_scope(self.store, entity_id, process_id=process_id,
                                        session_id=session_id)
+            # a worker in another process may have written while the forget ran
+            removed += sweep_late_writes(self.store, entity_id, process_id, session_id,
+                                         turn_ids)
         self.pipeline.forget(entity_id, process_id, session_id)
         if self._llm is not None:
             self._llm.forget_entity(entity_id)  # cached session history goes too

@@ -1,21 +1,22 @@
-"""Memories extracted from turns that another process forgot meanwhile are taken back.
+"""A forget in one process while a worker of another extracts: nothing comes back.
 
 A worker reads a batch of turns, extracts (seconds, with a model) and then writes the
-memories. If another process forgets the entity, the persona or the session in
-between, the writes would bring back memories of what was forgotten; the in-process
-guard (``InFlight.applying``) only sees this process's own ``forget``. So after the
-writes, the worker counts the turns left in each conversation of the batch, and
-deletes again the new memories whose source turns all belong to conversations that
-are now empty.
+memories. If another process forgets the entity, a persona or a session in between,
+the write would bring back memories of what was forgotten; the in-process guard
+(``InFlight.applying``) only sees this process's own ``forget``. Two checks close it:
 
-Why checking after the write closes the race: ``forget`` deletes the turns before it
-looks for the memories to delete (the grains derived in core run as separate steps;
-an entity's ``forget`` is one transaction). Either the worker's write lands before
-``forget`` looks, and ``forget`` deletes it, or it lands after the turns are gone, and
-the count here finds them gone. On SQLite, whose writers take turns, this holds for
-every grain; on a server that lets the worker commit while an entity's ``forget``
-transaction is still open, the window left is the moment between that transaction's
-last delete and its commit (docs/security.md).
+- the worker, after its write: it counts the turns left in each conversation of the
+  batch and deletes again the new memories whose source turns are all gone
+  (:func:`take_back_forgotten`);
+- ``forget``, after its deletes: it deletes the memories of the grain that were
+  written while it ran (:func:`sweep_late_writes`; for a session, those whose
+  source turns were the session's turns, listed before).
+
+A write that commits before the forget's sweep reads is deleted by the sweep; one
+that commits after it comes after the turns were deleted, so the worker's count,
+which follows its own write, finds them gone. This holds on any store whose
+operations commit in turn (each check reads what committed before it), SQLite and
+PostgreSQL included, for every grain.
 """
 
 from __future__ import annotations
@@ -68,3 +69,43 @@ def _take_back(
         store.delete_memories(Scope(entity_id, process_id), ids)
     gone = {m.id for m in taken}
     return [m for m in changed if m.id not in gone]
+
+
+def grain_turn_ids(
+    store: MemoryStore, entity_id: str, process_id: str | None, session_id: str | None,
+) -> set[str]:
+    """Before a session is forgotten: the ids of its turns (of one persona, or of every
+    persona when ``process_id`` is None); empty for the other grains."""
+    if session_id is None:
+        return set()
+    if process_id is not None:
+        return {t.id for t in store.list_turns(Scope(entity_id, process_id, session_id))}
+    return {t.id for t in store.scan(entity_id)
+            if isinstance(t, Turn) and t.session_id == session_id}
+
+
+def sweep_late_writes(
+    store: MemoryStore, entity_id: str, process_id: str | None, session_id: str | None,
+    turn_ids: set[str],
+) -> int:
+    """After a forget: delete the memories of the grain a worker wrote while it ran
+    (after the forget listed the memories, before it deleted the turns, so that the
+    worker still counted them); returns how many went. The entity: any memory left;
+    a persona: its own memories; a session: those from its turns (``turn_ids``) alone."""
+    if session_id is None and process_id is None:
+        late = [m for m in store.scan(entity_id) if isinstance(m, Memory)]
+    elif session_id is None:
+        late = [m for m in store.list_memories(Scope(entity_id, process_id),
+                                               include_superseded=True)
+                if m.process_id == process_id]
+    else:
+        found: list[Memory] = (
+            [m for m in store.scan(entity_id) if isinstance(m, Memory)] if process_id is None
+            else store.list_memories(Scope(entity_id, process_id), include_superseded=True))
+        late = [m for m in found
+                if m.source_turn_ids and set(m.source_turn_ids) <= turn_ids]
+    by_persona: dict[str | None, list[str]] = {}
+    for m in late:
+        by_persona.setdefault(m.process_id, []).append(m.id)
+    return sum(int(store.delete_memories(Scope(entity_id, persona), ids))
+               for persona, ids in by_persona.items())
