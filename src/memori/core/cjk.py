@@ -24,7 +24,7 @@ matches every text holding its pairs, even apart.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 CJK_CHARS = (
     "\u1100-\u11ff"  # Hangul jamo
@@ -83,6 +83,15 @@ def query_run(run: str) -> list[str]:
 
 def index_tokens(words: Iterable[str]) -> list[str]:
     """Already-split words of stored text with every CJK run cut (see :func:`index_run`)."""
+    return _cut(words, index_run)
+
+
+def query_tokens(words: Iterable[str]) -> list[str]:
+    """Already-split words of a query with every CJK run cut (see :func:`query_run`)."""
+    return _cut(words, query_run)
+
+
+def _cut(words: Iterable[str], cut: Callable[[str], list[str]]) -> list[str]:
     words = list(words)
     if not has_cjk("".join(words)):  # one scan of the whole text: most text has none
         return words
@@ -92,22 +101,7 @@ def index_tokens(words: Iterable[str]) -> list[str]:
             out.append(word)
             continue
         for piece, cjk in _pieces(word):
-            out.extend(index_run(piece) if cjk else (piece,))
-    return out
-
-
-def query_tokens(words: Iterable[str]) -> list[str]:
-    """Already-split words of a query with every CJK run cut (see :func:`query_run`)."""
-    words = list(words)
-    if not has_cjk("".join(words)):
-        return words
-    out: list[str] = []
-    for word in words:
-        if not has_cjk(word):
-            out.append(word)
-            continue
-        for piece, cjk in _pieces(word):
-            out.extend(query_run(piece) if cjk else (piece,))
+            out.extend(cut(piece) if cjk else (piece,))
     return out
 
 
