@@ -145,3 +145,31 @@ def test_same_outcome_as_remember_one_by_one(tmp_path: Path) -> None:
     assert outcome("many.db", many=True) == one_by_one
     assert ("Has 14 plants.", 3, True, False) in one_by_one  # merged twice, pinned by the third
     assert ("Lives in Paris.", 1, False, True) in one_by_one  # superseded by Berlin
+
+
+def test_a_store_failing_mid_call_keeps_earlier_batches_and_a_rerun_completes(
+    alice: Memori, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import memori.bulk
+    from memori.core import StoreUnavailableError
+
+    monkeypatch.setattr(memori.bulk, "BATCH", 4)
+    texts = [f"Fact number {i} about the garden." for i in range(10)]
+    real_put = alice.store.put_memories
+    calls = {"n": 0}
+
+    def put_failing_on_the_second_batch(memories: list) -> None:  # type: ignore[type-arg]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise StoreUnavailableError("the store went away")
+        real_put(memories)
+
+    monkeypatch.setattr(alice.store, "put_memories", put_failing_on_the_second_batch)
+    with pytest.raises(StoreUnavailableError):
+        alice.remember_many(texts)
+    stored = sorted(m.content for m in alice.list_memories(limit=100))
+    assert stored == sorted(texts[:4])  # the first batch landed whole, nothing after it
+    alice.remember_many(texts)  # the store is back: the same call again
+    after = alice.list_memories(limit=100)
+    assert sorted(m.content for m in after) == sorted(texts)  # all, none twice
+    assert sorted(m.count for m in after) == [1] * 6 + [2] * 4  # the first four seen again
