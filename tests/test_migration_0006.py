@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from memori.backends.sql import migrate
 from memori.backends.sqlite.store import open_store
 from memori.core import SchemaOutdatedError, Scope
+from pg_schema import schema_at
 
 MEMORI = shutil.which("memori", path=str(Path(sys.executable).parent)) or "memori"
 
@@ -93,20 +94,13 @@ def test_downgrade_to_0005_keeps_memories(url: str, engine: Engine) -> None:
 
 def test_postgres_upgrades_0005_and_keeps_memories(pg_url: str) -> None:
     pytest.importorskip("psycopg", reason="the postgres extra is not installed")
-    import uuid
-
     from sqlalchemy import text
 
     from memori.backends.postgres.layout import quote_ident
     from memori.backends.postgres.store import open_store as open_pg
 
-    schema = f"memori_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    try:
+    with schema_at(pg_url, "0005") as (admin, schema):
         with admin.begin() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
-            conn.execute(text(f"CREATE SCHEMA {quote_ident(schema)}"))
-            migrate.upgrade(conn, "0005", schema)
             conn.execute(text(
                 f"INSERT INTO {quote_ident(schema)}.memori_memories (entity_id, id, process_id, "
                 "shared, kind, content, created_at, count, source_turn_ids, metadata) VALUES "
@@ -123,7 +117,3 @@ def test_postgres_upgrades_0005_and_keeps_memories(pg_url: str) -> None:
         with admin.begin() as conn:
             migrate.downgrade(conn, "0005", schema)
             migrate.upgrade(conn, "head", schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE"))
-        admin.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from memori.backends.sql import migrate
 from memori.backends.sqlite.store import open_store
 from memori.core import Memory, Scope, Turn
+from pg_schema import schema_at
 
 MEMORI = shutil.which("memori", path=str(Path(sys.executable).parent)) or "memori"
 ALLERGY = "我对花生过敏 (peanut)"
@@ -90,20 +91,12 @@ def test_downgrade_to_0006_restores_the_text_and_upgrade_indexes_again(
 
 def test_postgres_upgrades_0006_and_indexes_cjk_rows(pg_url: str) -> None:
     pytest.importorskip("psycopg", reason="the postgres extra is not installed")
-    import uuid
-
     from sqlalchemy import text
 
     from memori.backends.postgres.layout import quote_ident
     from memori.backends.postgres.store import open_store as open_pg
 
-    schema = f"memori_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
-            conn.execute(text(f"CREATE SCHEMA {quote_ident(schema)}"))
-            migrate.upgrade(conn, "0006", schema)
+    with schema_at(pg_url, "0006") as (admin, schema):
         with open_pg(pg_url, schema=schema, migrate=True) as s:
             s.setup()
         with admin.begin() as conn:  # back to 0006: the row is indexed as 0003 did
@@ -121,7 +114,3 @@ def test_postgres_upgrades_0006_and_indexes_cjk_rows(pg_url: str) -> None:
         with admin.begin() as conn:
             migrate.downgrade(conn, "0006", schema)
             migrate.upgrade(conn, "head", schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE"))
-        admin.dispose()

@@ -6,13 +6,15 @@ a query's pairs (or its lone character) must be found inside unspaced text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from memori.conformance.base import Ids, requires
 from memori.conformance.checks import assert_memory_hits, assert_turn_hits
 from memori.conformance.data import contains_any_word, fresh, memory, turn
 from memori.conformance.scoring import query_words
-from memori.core import Capability, Memory, MemoryStore, Scope
+from memori.core import Capability, Hit, Memory, MemoryStore, Scope
 
 DOCS = ("Zebra quartz", "ZEBRA", "violin", "mango tundra", "quartz violin copper", "nectar")
 
@@ -134,6 +136,19 @@ def _cjk_expected(query: str, expected: set[int]) -> set[int]:
     return expected
 
 
+def _check_cjk_queries(
+    ids: list[str], search: Callable[[str], list[Hit]],
+    assert_hits: Callable[[list[Hit], set[str]], None],
+) -> None:
+    """Every query of :data:`CJK_QUERIES` finds exactly its documents (``ids`` of
+    :data:`CJK_DOCS`, in order), checked by ``assert_hits`` and by id."""
+    for query, expected in CJK_QUERIES:
+        want = {ids[i] for i in _cjk_expected(query, expected)}
+        hits = search(query)
+        assert_hits(hits, want)
+        assert {h.id for h in hits} == want, f"query {query!r}"
+
+
 class CjkTextSearchTests:
     """Chinese and Japanese text without spaces is searchable by the words inside it."""
 
@@ -142,22 +157,18 @@ class CjkTextSearchTests:
         scope = Scope(ids.entity(), "p", fresh("s"))
         docs = [memory(scope, text) for text in CJK_DOCS]
         store.put_memories(docs)
-        for query, expected in CJK_QUERIES:
-            want = {docs[i].id for i in _cjk_expected(query, expected)}
-            hits = store.search_memories(scope, text=query, limit=50)
-            assert_memory_hits(hits, scope, want, limit=50)
-            assert {h.id for h in hits} == want, f"query {query!r}"
+        _check_cjk_queries([d.id for d in docs], lambda query: store.search_memories(
+            scope, text=query, limit=50), lambda hits, want: assert_memory_hits(
+            hits, scope, want, limit=50))
 
     def test_cjk_words_match_inside_turns(self, store: MemoryStore, ids: Ids) -> None:
         requires(store, Capability.TEXT_SEARCH)
         scope = Scope(ids.entity(), "p", fresh("s"))
         written = [turn(scope, text) for text in CJK_DOCS]
         store.append_turns(written)
-        for query, expected in CJK_QUERIES:
-            want = {written[i].id for i in _cjk_expected(query, expected)}
-            hits = store.search_turns(scope, text=query, limit=50)
-            assert_turn_hits(hits, scope, want, limit=50)
-            assert {h.id for h in hits} == want, f"query {query!r}"
+        _check_cjk_queries([t.id for t in written], lambda query: store.search_turns(
+            scope, text=query, limit=50), lambda hits, want: assert_turn_hits(
+            hits, scope, want, limit=50))
 
     def test_cjk_pair_is_searched_not_its_characters(self, store: MemoryStore, ids: Ids) -> None:
         requires(store, Capability.TEXT_SEARCH)
