@@ -24,6 +24,7 @@ would be empty (nothing injected) and the mean tokens injected, for each floor o
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -220,7 +221,7 @@ DENSE_ONLY = {"memory_vector": 1.0, "turn_vector": 1.0}
 def plain(embedder: Embedder | None, weights: dict[str, float], k: int = 5) -> HybridRetriever:
     """The bare searches: the query as asked, no conversation context, no recency."""
     return HybridRetriever(embedder=embedder, weights=weights, rrf_k=k,
-                           query_processor=None, context_window=0)
+                           query_processor=None, context_window=0, overlap_weight=0.0)
 
 
 def main_variants(native_fusion: bool = False) -> list[Variant]:
@@ -242,8 +243,9 @@ def main_variants(native_fusion: bool = False) -> list[Variant]:
 
 
 def ablation_variants() -> list[Variant]:
-    """Each idea of the default retriever switched on (or off) one at a time."""
-    hybrid = HybridRetriever
+    """Each idea of the default retriever switched on (or off) one at a time; the rows
+    that build up to the default come before word coverage (``overlap_weight=0``)."""
+    hybrid = functools.partial(HybridRetriever, overlap_weight=0.0)
     textbook = {"memory_text": 1.0, "memory_vector": 1.0, "turn_text": 1.0,
                 "turn_vector": 1.0}
     return [
@@ -267,18 +269,21 @@ def ablation_variants() -> list[Variant]:
                 lambda e, c: hybrid(embedder=e, context_window=1)),
         Variant("hybrid, context seeds 5", "5 seeds instead of 10",
                 lambda e, c: hybrid(embedder=e, context_seeds=5)),
+        Variant("hybrid without word coverage", "the default with overlap_weight=0",
+                lambda e, c: hybrid(embedder=e)),
         Variant("hybrid, 100 candidates", "each search 100 deep instead of 50 (the depth "
                 "is at least the 50 hits asked)",
-                lambda e, c: hybrid(embedder=e, candidates=100)),
+                lambda e, c: HybridRetriever(embedder=e, candidates=100)),
         Variant("hybrid, limit 10", "10 hits asked, as the LLM path asks (each search 20 "
-                "deep, the default)", lambda e, c: hybrid(embedder=e), limit=10),
+                "deep, the default)", lambda e, c: HybridRetriever(embedder=e), limit=10),
         Variant("hybrid, limit 10, 50 candidates", "10 hits asked, each search 50 deep",
-                lambda e, c: hybrid(embedder=e, candidates=50), limit=10),
+                lambda e, c: HybridRetriever(embedder=e, candidates=50), limit=10),
         Variant("hybrid, no recency", "recency weight 0",
-                lambda e, c: hybrid(embedder=e, weights={**default_weights(), "recency": 0.0})),
+                lambda e, c: HybridRetriever(
+                    embedder=e, weights={**default_weights(), "recency": 0.0})),
         Variant("hybrid, recency at the conversation's end",
                 "clock set to the last session date, so recency acts on this data",
-                lambda e, c: hybrid(embedder=e, clock=_clock_at_end(c))),
+                lambda e, c: HybridRetriever(embedder=e, clock=_clock_at_end(c))),
     ]
 
 
@@ -439,8 +444,11 @@ def off_topic_questions(path: Path = OFF_TOPIC_FILE) -> list[str]:
 
 def injected(mem: Memori, question: str, entity: str) -> tuple[list[Hit], int]:
     """The hits the LLM path would get for ``question`` and the tokens of the block it
-    would inject (0: no block), the question being the request's message."""
-    hits = mem.recall(question, limit=LLM_LIMIT, entity_id=entity)
+    would inject (0: no block), the question being the request's message.
+
+    The retriever is called as the LLM path calls it, so its own floor applies
+    (``Memori.recall`` ranks everything unless given ``min_relevance``)."""
+    hits = mem.retriever.retrieve(mem.store, Scope(entity), question, limit=LLM_LIMIT)
     block = build_block(hits, [], budget=DEFAULT_BUDGET, exclude=[question])
     return hits, block.tokens if block else 0
 

@@ -264,6 +264,35 @@ def test_signals_with_zero_weight_run_no_search_and_embed_nothing(
     assert set(hits[0].signals) - set(ABSOLUTE_SIGNALS) == {"turn_vector"}
 
 
+def test_the_hit_holding_more_of_the_query_words_gains_on_one_holding_fewer(
+    store: MemoryStore,
+) -> None:
+    fewer = memory("e", "cello cello cello practice", at=NOW - 200 * DAY,
+                   last_seen_at=NOW - DAY)  # recency puts it first...
+    more = memory("e", "a seat in the community orchestra, second cello",
+                  at=NOW - 200 * DAY)
+    store.put_memories([fewer, more])
+    weights = {"memory_text": 1.0, "recency": 2.0}
+
+    def order(overlap_weight: float, overlap_depth: int = 30) -> list[str]:
+        hits = retriever(weights=weights, overlap_weight=overlap_weight,
+                         overlap_depth=overlap_depth).retrieve(
+            store, Scope("e"), "cello orchestra", limit=2)
+        assert {h.id: h.signals["overlap"] for h in hits} == {fewer.id: 0.5, more.id: 1.0}
+        return [h.id for h in hits]
+
+    assert order(0.0) == [fewer.id, more.id]
+    assert order(5.0) == [more.id, fewer.id]  # ...until its share of the words counts
+    assert order(5.0, overlap_depth=1) == [fewer.id, more.id]  # only the best one gains
+
+
+def test_negative_overlap_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="overlap_weight and overlap_depth"):
+        HybridRetriever(overlap_weight=-0.1)
+    with pytest.raises(ValueError, match="overlap_weight and overlap_depth"):
+        HybridRetriever(overlap_depth=-1)
+
+
 def test_unknown_or_negative_weights_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown signal"):
         HybridRetriever(weights={"turn_txt": 1.0})

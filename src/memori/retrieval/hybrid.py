@@ -86,6 +86,11 @@ class HybridRetriever:
       ``relevance`` (the larger of the overlap and the rescaled cosine, or what
       the context seed next to it has); hits below the floor are not returned, so
       a query about nothing the scope holds returns nothing. 0 turns it off.
+    - ``overlap_weight`` / ``overlap_depth``: the best ``overlap_depth`` fused
+      candidates (context turns included) gain ``overlap_weight`` times their
+      ``overlap``, in units of the best fused score a hit can have, before the floor
+      and the budget: of two hits ranked alike, the one holding more of the query's
+      words goes first. 0 turns it off.
     - ``reranker``: called with the query and the best ``rerank_depth`` hits
       (those above the floor).
     - An embedder with ``gil_free = True`` embeds the query on a small pool while the
@@ -106,6 +111,8 @@ class HybridRetriever:
     dedup: bool = True
     native_fusion: bool = False
     min_relevance: float = MIN_RELEVANCE
+    overlap_weight: float = 0.15
+    overlap_depth: int = 30
     reranker: Reranker | None = None
     rerank_depth: int = 50
     clock: Callable[[], float] = time.time
@@ -118,6 +125,8 @@ class HybridRetriever:
             raise ValueError("weights must not be negative")
         if self.candidates < 1 or self.rrf_k < 0 or self.context_window < 0:
             raise ValueError("candidates >= 1, rrf_k >= 0 and context_window >= 0")
+        if self.overlap_weight < 0 or self.overlap_depth < 0:
+            raise ValueError("overlap_weight and overlap_depth must not be negative")
         if not 0.0 <= self.min_relevance <= 1.0:
             raise ValueError(f"min_relevance must be in [0, 1], got {self.min_relevance!r}")
 
@@ -177,6 +186,7 @@ class HybridRetriever:
         self, query: str, candidates: dict[Key, Candidate], scale: float,
         limit: int, token_budget: int | None, judge: Relevance, floor: float,
     ) -> list[Hit]:
+        self._weigh_overlap(candidates.values(), scale, judge)
         pool = without_duplicates(candidates.values()) if self.dedup else candidates.values()
         ordered = self._relevant(best_first(pool), judge, floor)
         if self.reranker is None:
@@ -185,6 +195,16 @@ class HybridRetriever:
         depth = max(self.rerank_depth, limit)
         hits = list(self.reranker(query, hits[:depth])) + hits[depth:]
         return select_within_budget(hits, limit, token_budget)
+
+    def _weigh_overlap(
+        self, candidates: Iterable[Candidate], scale: float, judge: Relevance,
+    ) -> None:
+        """Add ``overlap_weight`` x overlap to the best ``overlap_depth`` candidates."""
+        if self.overlap_weight <= 0 or self.overlap_depth <= 0:
+            return
+        unit = self.overlap_weight * (scale if scale > 0 else 1.0)
+        for cand in best_first(candidates)[: self.overlap_depth]:
+            cand.score += unit * judge.overlap_of(cand)
 
     @staticmethod
     def _relevant(

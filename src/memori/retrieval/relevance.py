@@ -116,16 +116,22 @@ class Relevance:
                 found += prefix in heads
         return min(1.0, found / self.needed)
 
-    def own(self, cand: Candidate) -> float:
-        """The candidate's relevance from its own text and cosine (cached in signals)."""
+    def overlap_of(self, cand: Candidate) -> float:
+        """The candidate's ``overlap`` (cached in its signals)."""
         signals = cand.signals
         if OVERLAP not in signals:
             signals[OVERLAP] = round(self.overlap(cand.item.content), 4)
+        return signals[OVERLAP]
+
+    def own(self, cand: Candidate) -> float:
+        """The candidate's relevance from its own text and cosine (cached in signals)."""
+        signals = cand.signals
+        overlap = self.overlap_of(cand)
         cosine = cosine_of(signals)
         if cosine is None:
-            return signals[OVERLAP]
+            return overlap
         signals[COSINE] = round(cosine, 4)
-        return max(signals[OVERLAP], cosine_evidence(cosine))
+        return max(overlap, cosine_evidence(cosine))
 
     def __call__(self, cand: Candidate) -> float:
         """The candidate's relevance: its own, or what a context seed lent it."""
