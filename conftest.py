@@ -24,51 +24,51 @@ DIR_ENV = "MEMORI_TEST_CRASH_DIR"
 HARNESS = ("/_pytest/", "/pluggy/", "/xdist/", "/execnet/", 'File "<string>"')
 """Frames of the test harness itself, left out of the report."""
 _files: list[IO[str]] = []
-
-
-def _worker() -> str | None:
-    return os.environ.get("PYTEST_XDIST_WORKER")
+_state: dict[str, str] = {}
+"""This process's role: ``folder`` (the run's directory) and, in a worker, ``stem``."""
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own fault handler, which writes to stderr
 def pytest_configure(config: pytest.Config) -> None:
-    worker = _worker()
-    if worker is None:
-        if DIR_ENV not in os.environ:  # the controller: its workers inherit the directory
-            os.environ[DIR_ENV] = tempfile.mkdtemp(prefix="memori-test-crash-")
-            config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(DIR_ENV), True))
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:  # a controller (or a run without xdist): a directory of its own,
+        folder = tempfile.mkdtemp(prefix="memori-test-crash-")  # inherited by its workers
+        os.environ[DIR_ENV] = _state["folder"] = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, True))
         return
-    folder = os.environ.get(DIR_ENV)
-    if folder:
-        out = open(Path(folder) / f"{worker}-{os.getpid()}.faults", "w")  # noqa: SIM115
+    inherited = os.environ.get(DIR_ENV)
+    if inherited:
+        _state["folder"] = inherited
+        _state["stem"] = stem = f"{workerinput['workerid']}-{os.getpid()}"
+        out = open(Path(inherited) / f"{stem}.faults", "w")  # noqa: SIM115
         _files.append(out)
         faulthandler.enable(file=out, all_threads=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """A worker that ends normally leaves nothing behind."""
-    folder, worker = os.environ.get(DIR_ENV), _worker()
-    if folder and worker:
+    stem = _state.get("stem")
+    if stem:
         faulthandler.disable()
         for out in _files:
             out.close()
         for suffix in (".faults", ".last"):
-            (Path(folder) / f"{worker}-{os.getpid()}{suffix}").unlink(missing_ok=True)
+            (Path(_state["folder"]) / f"{stem}{suffix}").unlink(missing_ok=True)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
-    folder, worker = os.environ.get(DIR_ENV), _worker()
-    if folder and worker:
+    stem = _state.get("stem")
+    if stem:
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-        (Path(folder) / f"{worker}-{os.getpid()}.last").write_text(
+        (Path(_state["folder"]) / f"{stem}.last").write_text(
             f"running {nodeid} (peak RSS so far {peak_mib} MiB)\n")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """On the controller: the last words of every worker process that crashed."""
-    folder = os.environ.get(DIR_ENV)
-    if _worker() is not None or not folder:
+    folder = _state.get("folder")
+    if "stem" in _state or not folder:
         return
     crashed = [r for r in terminalreporter.stats.get("failed", [])
                if "crashed while running" in str(getattr(r, "longrepr", ""))]
