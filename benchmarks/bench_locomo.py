@@ -18,7 +18,8 @@ the LLM path's 10 hits, (a) its own questions (recall@10), (b) the questions of 
 other conversations of the split and (c) the general-knowledge questions of
 ``off_topic_questions.txt``; for each it reports the share of calls whose context block
 would be empty (nothing injected) and the mean tokens injected, for each floor of
-``--floors``. Writes ``benchmarks/results/locomo_off_topic.json``.
+``--floors``. Writes ``benchmarks/results/locomo_off_topic.json`` (``_<backend>`` before
+``.json`` with ``--url`` or ``--postgres``).
 """
 
 from __future__ import annotations
@@ -612,7 +613,9 @@ def report_off_topic(
           f"embedder {embedder.name}; {LLM_LIMIT} hits per call; {general} off-topic "
           "questions asked of each conversation")
     print_off_topic(study)
-    output = args.output or RESULTS_DIR / "locomo_off_topic.json"
+    other = args.url or args.postgres  # never over the SQLite figures the docs cite
+    output = args.output or RESULTS_DIR / (
+        "locomo_off_topic" + (f"_{backend}" if other else "") + ".json")
     write_result(output, report)
     print(f"written to {output.name}")
     return 0
