@@ -3,15 +3,19 @@ context, recency, dedup, the rerank hook, token budgets, the async path and isol
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memori.config import open_backend
 from memori.core import Capability, Hit, Memory, MemoryStore, Scope, Turn
+from memori.core.cjk import index_tokens
 from memori.embedders import HashEmbedder
 from memori.retrieval import (
     ABSOLUTE_SIGNALS,
@@ -22,7 +26,7 @@ from memori.retrieval import (
     text_query,
 )
 from memori.retrieval.plan import plan_searches
-from memori.retrieval.query import content_words, inflections
+from memori.retrieval.query import content_words, inflections, text_words
 from memori.retrieval.recency import DAY, decay
 
 EMBEDDER = HashEmbedder(dim=64)
@@ -97,6 +101,14 @@ def test_inflections_link_regular_forms_both_ways() -> None:
     assert "run" in inflections("running")
     assert "hike" in inflections("hiking")
     assert inflections("2023") == ["2023"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_text_words_takes_a_shortcut_for_ascii_with_the_same_words(text: str) -> None:
+    general = index_tokens(m.group(0).casefold() for m in re.finditer(r"[^\W_]+", text))
+    assert text_words(text) == general
+    assert text_words(text + " Ünïcode ß") == [*general, "ünïcode", "ss"]
 
 
 def test_text_query_keeps_every_content_word_before_any_inflection() -> None:

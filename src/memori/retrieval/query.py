@@ -20,6 +20,7 @@ from memori.core.cjk import has_cjk, index_tokens, query_tokens
 from memori.retrieval.stopwords import ENGLISH
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 _VOWELS = frozenset("aeiou")
 MAX_TERMS = 48
 """Terms kept in a processed query (backends bound their own query size too)."""
@@ -33,7 +34,14 @@ def words(text: str) -> list[str]:
 
 def text_words(text: str) -> list[str]:
     """Casefolded word tokens of a stored text, CJK runs cut into characters and pairs
-    (every query word of :func:`words` the text holds is among them)."""
+    (every query word of :func:`words` the text holds is among them).
+
+    ASCII text takes a shortcut with the same result (its words are runs of letters
+    and digits, casefolding is lowering, and it holds no CJK): the relevance floor
+    and word coverage read the text of every candidate on every call.
+    """
+    if text.isascii():
+        return _ASCII_WORD.findall(text.lower())
     return index_tokens(m.group(0).casefold() for m in _WORD.finditer(text))
 
 
