@@ -289,6 +289,47 @@ def test_memory_changes_by_another_store_are_seen(
     assert stats["catch_ups"] >= 4
 
 
+def test_pinned_memories_come_from_the_cache_and_follow_another_stores_pins(
+    db_url: str, two_stores: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    a, b = two_stores
+    off = _open(db_url, item_cache_items=0)  # the SQL answer, for comparison
+    mine, other = Scope("e", "p1"), Scope("e", "p2")
+    v = {"embedding": (1.0, 0.0, 0.0, 0.0)}
+    old = Memory("e", "pinned long ago", pinned=True, created_at=1.0, **v)
+    own = Memory("e", "p1's own pin", process_id="p1", pinned=True, created_at=2.0, **v)
+    foreign = Memory("e", "p2's own pin", process_id="p2", pinned=True, created_at=3.0, **v)
+    shared = Memory("e", "p2's shared pin", process_id="p2", shared=True, pinned=True,
+                    created_at=4.0, **v)
+    plain = Memory("e", "not pinned", created_at=5.0, **v)
+    elsewhere = Memory("e2", "another entity's pin", pinned=True, **v)
+    a.put_memories([old, own, foreign, shared, plain, elsewhere])
+
+    def check(scope: Scope, want: list[str]) -> None:
+        got, sql = a.list_pinned(scope), off.list_pinned(scope)
+        assert [m.id for m in got] == want == [m.id for m in sql]
+        assert all(m.embedding is None for m in got)  # served from the cache
+        assert all(m.embedding is not None for m in sql)
+
+    builds = _item_stats(a)["builds"]
+    assert a.search_memories(mine, text="pinned")  # the entity's items are now cached
+    assert _item_stats(a)["builds"] == builds + 1
+    check(mine, [old.id, own.id, shared.id])
+    check(other, [old.id, foreign.id, shared.id])
+    check(Scope("e"), [old.id, shared.id])
+
+    assert b.update_memory(mine, plain.id, {"pinned": True})  # another process pins...
+    assert b.update_memory(mine, own.id, {"pinned": False})  # ...and unpins
+    check(mine, [old.id, shared.id, plain.id])
+    assert b.update_memory(Scope("e"), old.id, {"superseded_by": plain.id})
+    check(mine, [shared.id, plain.id])
+    assert b.delete_memories(other, [shared.id]) == 1
+    check(mine, [plain.id])
+    check(other, [foreign.id, plain.id])
+    assert _item_stats(a)["builds"] == builds + 1, "caught up from the log, not rescanned"
+    off.close()
+
+
 def test_turn_changes_by_another_store_are_seen(
     two_stores: tuple[SQLiteStore, SQLiteStore], db_url: str,
 ) -> None:

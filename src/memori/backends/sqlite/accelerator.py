@@ -1,6 +1,7 @@
 """The SQLite store's in-process accelerator: the one part of it the store talks to.
 
-The store asks it to search a scope and for the latest turns of a session, and
+The store asks it to search a scope, for the latest turns of a session and for a
+scope's pinned memories, and
 tells it when an entity changed or was forgotten. Each answer is either complete,
 every item re-checked with core's visibility rules (``Memory.visible_to``,
 ``Turn.visible_to``) so a row a cache got wrong is dropped, never returned, or
@@ -91,6 +92,15 @@ class Accelerator:
         items = None if view is None else view.latest(_mask(True, scope, False), limit)
         return None if items is None else [
             t for t in items if isinstance(t, Turn) and t.visible_to(scope)]
+
+    def pinned_memories(self, conn: Connection, scope: Scope) -> list[Memory] | None:
+        """The scope's current pinned memories, oldest first, without their vectors;
+        None: bypass."""
+        view = self._view(conn, "memories", scope.entity_id)
+        items = None if view is None else view.pinned(_mask(False, scope, False))
+        return None if items is None else [
+            m for m in items if isinstance(m, Memory) and m.pinned
+            and _visible(m, False, scope, False)]
 
     def changed(self, kind: Kind, entity_ids: Iterable[str]) -> None:
         """After a write: bring the cached sets of these entities forward now, in the

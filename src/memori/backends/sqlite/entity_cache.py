@@ -102,6 +102,10 @@ class EntityView:
         return [(item, cos) for item, (_, cos) in zip(held, nearest, strict=True)
                 if item is not None]
 
+    def pinned(self, mask_of: MaskOf) -> list[Item] | None:
+        """The pinned items of the scope, oldest first."""
+        return self._with_items(lambda found: found.pinned(mask_of(found)))
+
     def latest(self, mask_of: MaskOf, limit: int) -> list[Item] | None:
         """The latest ``limit`` items of the scope, oldest first."""
         return self._with_items(lambda found: found.latest(mask_of(found), limit))

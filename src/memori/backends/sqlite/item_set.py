@@ -1,7 +1,8 @@
 """One entity's turns or memories held in process: the items, who may see them, their words.
 
 A set answers a scoped text search (BM25, see ``text_index``), hands out the items
-that a vector search found, and reads a session's latest turns, without SQL. Items
+that a vector search found, and reads a session's latest turns and a scope's pinned
+memories, without SQL. Items
 are kept without their embeddings (the vectors live in the ``VectorSet``), so the
 items a set returns carry ``embedding=None``.
 
@@ -38,6 +39,8 @@ class ItemSet(AudienceColumns):
         self.sessions = Codes()
         self._items: list[Item | None] = []
         self._slots: dict[str, int] = {}
+        self._pinned: set[int] = set()
+        """Slots of the pinned memories (few: read on every call of the LLM path)."""
         self._allocate_audience(len(items) + 16)
         self.text = TextIndex(self.capacity)
         self.upsert(items)
@@ -97,6 +100,10 @@ class ItemSet(AudienceColumns):
         if isinstance(item, Memory):
             self._shared[slot] = item.shared
             self._superseded[slot] = item.superseded_by is not None
+            if item.pinned:
+                self._pinned.add(slot)
+            else:
+                self._pinned.discard(slot)
 
     def remove(self, ids: Iterable[str], *, compact: bool = True) -> None:
         """Forget items by id (unknown ids are ignored)."""
@@ -105,6 +112,7 @@ class ItemSet(AudienceColumns):
             if slot is not None:
                 self._alive[slot] = False
                 self._items[slot] = None
+                self._pinned.discard(slot)
         if compact:
             self._maybe_compact()
 
@@ -112,7 +120,7 @@ class ItemSet(AudienceColumns):
         dead = len(self._items) - len(self._slots)
         if dead >= 64 and dead * 4 >= len(self._items):
             living = [item for item in self._items if item is not None]
-            self._items, self._slots = [], {}
+            self._items, self._slots, self._pinned = [], {}, set()
             self._allocate_audience(len(living) + 16)
             self.text = TextIndex(self.capacity)
             self.upsert(living)
@@ -142,6 +150,12 @@ class ItemSet(AudienceColumns):
         """The latest ``limit`` items of ``mask``, oldest first (by time, then id)."""
         chosen = latest_slots(np.flatnonzero(mask), self._created, limit, self._id_of)
         return [self._item(s) for s in chosen]
+
+    def pinned(self, mask: BoolArray) -> list[Item]:
+        """The pinned items of ``mask``, oldest first (by time, then id)."""
+        found = [self._item(s) for s in self._pinned if mask[s]]
+        found.sort(key=lambda item: (item.created_at, item.id))
+        return found
 
     def _item(self, slot: int) -> Item:
         item = self._items[slot]

@@ -376,12 +376,17 @@ class SQLiteStore(StoreBase):
         return delete_by_keys(self, keys)
 
     def list_pinned(self, scope: Scope) -> list[Memory]:
-        """The scope's current pinned memories, oldest first (``SupportsListPinned``)."""
+        """The scope's current pinned memories, oldest first (``SupportsListPinned``):
+        served from memory, without their vectors, when the entity's items are cached
+        (the LLM path reads them on every call)."""
         m = self._memories
-        stmt = (select(m).where(memory_visible(m, scope, include_superseded=False)
-                       & (m.c.pinned == true()))
-                .order_by(m.c.created_at, m.c.id))
         with self._read() as conn:
+            cached = self._cache.pinned_memories(conn, scope)
+            if cached is not None:
+                return cached
+            stmt = (select(m).where(memory_visible(m, scope, include_superseded=False)
+                           & (m.c.pinned == true()))
+                    .order_by(m.c.created_at, m.c.id))
             return [row_to_memory(r, self._codec.decode) for r in conn.execute(stmt).mappings()]
 
     def count_memories(self, scope: Scope, *, include_superseded: bool = False) -> int:
