@@ -328,6 +328,44 @@ class LoopBoundOffline:
         return OfflineExtractor().extract(turns)
 
 
+def test_a_notify_while_the_task_worker_starts_does_not_drop_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder's thread calls notify() whenever it stored turns, also while the loop
+    starts the task worker: a worker not started yet looked dead to it and was dropped,
+    so a script that recorded turns and then slept never extracted them (1 run in 5)."""
+    mem = Memori(db_url(tmp_path), embedder="hash", extractor=LoopBoundOffline())
+    runner = mem._worker
+    assert runner is not None and runner.task is None  # built outside a loop: no task yet
+    start = AsyncOutboxWorker.start
+    notifiers: list[threading.Thread] = []
+
+    def start_while_the_recorder_notifies(worker: AsyncOutboxWorker) -> None:
+        notifier = threading.Thread(target=runner.notify)  # at the worst moment
+        notifiers.append(notifier)
+        notifier.start()
+        notifier.join(timeout=1)  # it may wait for the runner's lock, held here
+        start(worker)
+
+    monkeypatch.setattr(AsyncOutboxWorker, "start", start_while_the_recorder_notifies)
+
+    async def app() -> int:
+        mem.record([user_turn("ivy", "I live in Lisbon.")])  # the first use on this loop
+        for notifier in notifiers:
+            notifier.join(timeout=10)
+        task = runner.task
+        assert task is not None and task.alive, "the starting worker was dropped"
+        for _ in range(1000):  # extraction runs by itself: no flush asked
+            if mem.metrics.processed:
+                break
+            await asyncio.sleep(0.01)
+        processed = mem.metrics.processed
+        await mem.aclose()
+        return processed
+
+    assert asyncio.run(app()) == 1
+
+
 async def test_sync_flush_on_the_loop_thread_raises_only_when_it_would_have_to_wait(
     tmp_path: Path,
 ) -> None:

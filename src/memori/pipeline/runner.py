@@ -106,12 +106,16 @@ class AugmentationRunner:
                 return
             if task is not None:
                 task.abandon()
-            self.task = AsyncOutboxWorker(
+            worker = AsyncOutboxWorker(
                 self.store, self.extractor, self.reconciler, concurrency=self.concurrency,
                 policy=self.policy, stats=self.stats, task_init=self._context_init,
                 gate=self._gate, inflight=self._inflight,
             )
-            self.task.start()
+            # published once started: the recorder's thread may call notify() at any
+            # moment, and a worker not yet started would look dead to it and be dropped
+            # (the turns it had just stored then waited for the next record())
+            worker.start()
+            self.task = worker
 
     def _drop(self, task: AsyncOutboxWorker) -> None:
         """The task's loop is gone: forget the task (the next loop starts a new one)."""
