@@ -25,6 +25,7 @@ import logging
 from collections.abc import Sequence
 
 from memori.core import Memory, MemoryStore, Scope, Turn
+from memori.core.expiry import delete_by_keys
 from memori.observability import describe_error
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,7 @@ def _take_back(
         return changed
     taken = [m for m in new if m.source_turn_ids and all(
         conversation.get(t) in emptied for t in m.source_turn_ids)]
-    by_persona: dict[str | None, list[str]] = {}
-    for m in taken:
-        by_persona.setdefault(m.process_id, []).append(m.id)
-    for process_id, ids in by_persona.items():
-        store.delete_memories(Scope(entity_id, process_id), ids)
+    delete_by_keys(store, [(entity_id, m.process_id, m.id) for m in taken])
     gone = {m.id for m in taken}
     return [m for m in changed if m.id not in gone]
 
@@ -104,8 +101,4 @@ def sweep_late_writes(
             else store.list_memories(Scope(entity_id, process_id), include_superseded=True))
         late = [m for m in found
                 if m.source_turn_ids and set(m.source_turn_ids) <= turn_ids]
-    by_persona: dict[str | None, list[str]] = {}
-    for m in late:
-        by_persona.setdefault(m.process_id, []).append(m.id)
-    return sum(int(store.delete_memories(Scope(entity_id, persona), ids))
-               for persona, ids in by_persona.items())
+    return delete_by_keys(store, [(entity_id, m.process_id, m.id) for m in late])

@@ -19,16 +19,15 @@ this rule again.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from memori.backends.mongo.filters import Filter
-from memori.core.cjk import has_cjk, index_tokens, query_tokens
+from memori.core.cjk import has_cjk
 from memori.core.query_terms import bounded_terms
+from memori.core.scores import query_words, words
 
-_WORD = re.compile(r"\w+")
 MAX_QUERY_TERMS = 32
 """Words searched for (bounds the pipeline's size): past this many, the content words
 of the query's end (see ``memori.core.query_terms``)."""
@@ -39,15 +38,14 @@ SCORE_FIELD = "_memori_score"
 
 def tokenize(text: str) -> list[str]:
     """The case-folded words of stored ``text``, in order (duplicates kept), CJK runs cut
-    into characters and pairs."""
-    return index_tokens(w.casefold() for w in _WORD.findall(text))
+    into characters and pairs (``memori.core.scores.words``)."""
+    return words(text)
 
 
 def query_terms(text: str) -> list[str]:
     """The distinct words of a query (CJK runs cut into pairs), at most
     :data:`MAX_QUERY_TERMS` (a longer query keeps the content words of its end)."""
-    return bounded_terms(query_tokens(w.casefold() for w in _WORD.findall(text)),
-                         MAX_QUERY_TERMS)
+    return bounded_terms(query_words(text), MAX_QUERY_TERMS)
 
 
 def needs_terms(terms: list[str]) -> bool:

@@ -22,12 +22,10 @@ character for a run of one). Revision 0007 re-indexed the rows stored before.
 from __future__ import annotations
 
 import hashlib
-import re
 
-from memori.core.cjk import index_tokens, query_tokens
 from memori.core.query_terms import bounded_terms
-
-_WORD = re.compile(r"\w+")
+from memori.core.scores import query_words as core_query_words
+from memori.core.scores import words as core_words
 
 MAX_QUERY_WORDS = 64
 """Words of a query searched for: past this many, the content words of its end
@@ -50,12 +48,12 @@ def _fits(word: str) -> bool:
 def words(text: str) -> list[str]:
     """The case-folded words of stored ``text``: split first, then fold each word, then cut
     CJK runs into characters and pairs."""
-    return [w for w in index_tokens(raw.casefold() for raw in _WORD.findall(text)) if _fits(w)]
+    return [w for w in core_words(text) if _fits(w)]
 
 
 def _query_split(text: str) -> list[str]:
     """The case-folded words of a query, CJK runs cut into pairs."""
-    return [w for w in query_tokens(raw.casefold() for raw in _WORD.findall(text)) if _fits(w)]
+    return [w for w in core_query_words(text) if _fits(w)]
 
 
 def _quote(lexeme: str) -> str:

@@ -15,13 +15,12 @@ points written before this rule again.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from functools import lru_cache
 from hashlib import blake2b
 
-from memori.core.cjk import index_tokens, query_tokens
 from memori.core.query_terms import bounded_terms
+from memori.core.scores import query_words, words
 
 INDEX_SPACE = 2**31
 """Sparse indices lie in [0, 2**31): fits Qdrant's u32 and signed 32-bit clients."""
@@ -33,19 +32,7 @@ MAX_QUERY_WORDS = 64
 """Words of a query searched for: past this many, the content words of its end
 (bounds the sparse query; see ``memori.core.query_terms``)."""
 
-_WORD = re.compile(r"\w+")
 _HASH_PERSON = b"memori-bow-v1"
-
-
-def words(text: str) -> list[str]:
-    """The word tokens of stored ``text`` (Unicode ``\\w+`` runs), each case-folded, CJK
-    runs cut into characters and pairs."""
-    return index_tokens(w.casefold() for w in _WORD.findall(text))
-
-
-def query_words(text: str) -> list[str]:
-    """The word tokens of a query, each case-folded, CJK runs cut into pairs."""
-    return query_tokens(w.casefold() for w in _WORD.findall(text))
 
 
 @lru_cache(maxsize=65536)
