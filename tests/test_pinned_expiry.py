@@ -86,6 +86,28 @@ def test_a_pinned_memory_is_injected_first_on_every_call_of_its_scope_only(
         assert "Bob pinned this." not in sent
 
 
+def test_a_pin_made_by_another_process_shows_on_the_next_call(
+    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer, sqlite_url: str
+) -> None:
+    """The SQLite store serves pinned memories from its in-process item cache once the
+    entity is searched often: a pin or unpin made by another process (here the CLI) is
+    on the very next call all the same."""
+    m = mem.remember("Always answer in French.", entity_id="alice", process_id="coach")
+    mem.attribution(entity_id="alice", process_id="coach")
+    for _ in range(6):  # the entity's items are cached after a few searches
+        assert PINNED_HEADING not in say(client, openai_server, "Bonjour, how are you?")
+    assert mem.store.admin_stats()["item_cache"]["builds"] >= 1
+    pinned = cli("memories", "pin", m.id, "--entity", "alice", "--persona", "coach",
+                 url=sqlite_url)
+    assert pinned.returncode == 0, pinned.stderr
+    block = say(client, openai_server, "Bonjour again")
+    assert PINNED_HEADING in block and block.index(m.content) > block.index(PINNED_HEADING)
+    unpinned = cli("memories", "unpin", m.id, "--entity", "alice", "--persona", "coach",
+                   url=sqlite_url)
+    assert unpinned.returncode == 0, unpinned.stderr
+    assert PINNED_HEADING not in say(client, openai_server, "Bonjour once more")
+
+
 def test_a_shared_pinned_memory_is_injected_for_every_persona(
     mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer
 ) -> None:
