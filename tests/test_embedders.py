@@ -164,6 +164,33 @@ def test_int8_and_float32_are_named_apart_and_agree_closely(
     assert all(abs(norm(v) - 1.0) < 1e-5 for v in fast)
 
 
+@pytest.mark.parametrize("arithmetic", ["int8", "float32"])
+def test_the_slow_skip_layer_norm_fusion_is_left_out(
+    arithmetic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local: LocalEmbedder,
+) -> None:
+    """onnxruntime's fused SkipLayerNormalization is ten times slower per token than the
+    Add and LayerNormalization it replaces (1.32, x86-64): the graph that runs has none."""
+    import onnx
+    import onnxruntime
+
+    real = onnxruntime.InferenceSession
+    saved: list[Path] = []
+
+    def saving(model: Any, sess_options: Any = None, **kwargs: Any) -> Any:
+        path = tmp_path / f"optimized-{len(saved)}.onnx"
+        sess_options.optimized_model_filepath = str(path)
+        saved.append(path)
+        return real(model, sess_options=sess_options, **kwargs)
+
+    assert local.wait_for_int8()  # derived and cached: the load below only reads it
+    monkeypatch.setattr(onnxruntime, "InferenceSession", saving)
+    embedder = LocalEmbedder(arithmetic=arithmetic, cache_size=0, warm_start=False)  # type: ignore[arg-type]
+    embedder.load()
+    ops = {node.op_type for node in onnx.load(str(saved[-1]), load_external_data=False).graph.node}
+    assert "LayerNormalization" in ops
+    assert "SkipLayerNormalization" not in ops
+
+
 def test_float32_batches_match_single_runs(float32: LocalEmbedder) -> None:
     batch = LocalEmbedder(arithmetic="float32", cache_size=0, batch_size=8)
     batch._runtime = float32._runtime
