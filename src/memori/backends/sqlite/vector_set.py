@@ -7,7 +7,8 @@ rows the scope can see, turned into cosines exactly as the exact scan does. Rows
 are kept grouped by audience (everyone's first, then per persona, superseded
 apart, then per session), so a scope's rows are a few contiguous runs and only
 those are multiplied; rows written since the last reorganisation are appended and
-may add runs.
+may add runs. Where SimSIMD is installed, a large scope is first scanned in int8
+(see ``coarse``) and only the rows that can be among the nearest are multiplied.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from memori.backends.sqlite import coarse
 from memori.backends.sqlite.audience import NULL, AudienceColumns, BoolArray, Codes
 from memori.backends.sqlite.ranking import best_slots
 from memori.backends.sqlite.vectors import FLOAT32, cosines, row_dots, row_norms
@@ -74,6 +76,7 @@ class VectorSet(AudienceColumns):
         self._rows: dict[str, int] = {}
         self._n = 0
         self._changed = 0
+        self._coarse = coarse.available()
         nbytes = self.nbytes
         usable = [r for r in rows if r[6] is not None and len(r[6]) == nbytes]
         if len({r[0] for r in usable}) != len(usable):
@@ -85,10 +88,16 @@ class VectorSet(AudienceColumns):
     def _allocate(self, capacity: int) -> None:
         self._matrix = np.empty((capacity, self.dim), dtype=FLOAT32)  # rows >= n never read
         self._norms = np.zeros(capacity, dtype=FLOAT32)
+        if self._coarse:
+            self._codes = np.zeros((capacity, self.dim), dtype=np.int8)
+            self._scale_ratio = np.zeros(capacity, dtype=FLOAT32)
+            self._l1_ratio = np.zeros(capacity, dtype=FLOAT32)
         self._allocate_audience(capacity)
 
     def _columns(self) -> list[npt.NDArray[Any]]:
-        return [self._matrix, self._norms, *self._audience_columns()]
+        coarse_columns: list[npt.NDArray[Any]] = (
+            [self._codes, self._scale_ratio, self._l1_ratio] if self._coarse else [])
+        return [self._matrix, self._norms, *coarse_columns, *self._audience_columns()]
 
     def _used(self) -> int:
         return self._n
@@ -133,6 +142,11 @@ class VectorSet(AudienceColumns):
             block = np.frombuffer(b"".join(blobs), dtype=FLOAT32)
             self._matrix[start:end] = block.reshape(len(rows), self.dim)
         self._norms[start:end] = row_norms(self._matrix[start:end])
+        if self._coarse:
+            codes, scale_ratio, l1_ratio = coarse.quantize(self._matrix[start:end],
+                                                           self._norms[start:end])
+            self._codes[start:end] = codes
+            self._scale_ratio[start:end], self._l1_ratio[start:end] = scale_ratio, l1_ratio
         self._created[start:end] = times
         self._alive[start:end] = True
         self._process[start:end] = process
@@ -204,6 +218,31 @@ class VectorSet(AudienceColumns):
             dots = row_dots(self._matrix[: self._n], query)[visible]
         return dots
 
+    def _may_be_nearest(
+        self, visible: IntArray, query: npt.NDArray[np.float32], k: int,
+    ) -> IntArray | None:
+        """The visible slots that can be among the ``k`` nearest (a coarse int8 scan);
+        None where the float32 scan of them all is the way (no SimSIMD, few rows)."""
+        if not self._coarse or visible.size < coarse.MIN_ROWS or k >= visible.size:
+            return None
+        query_codes, query_scale = coarse.quantize_query(query)
+        runs = _runs(visible)
+        ratios: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+        if len(runs) == 1:  # slices, not copies
+            s, e = runs[0]
+            int_dot = coarse.int_dots(self._codes[s:e], query_codes)
+            ratios = self._scale_ratio[s:e], self._l1_ratio[s:e]
+        else:
+            if len(runs) <= MAX_RUNS:
+                int_dot = np.concatenate(
+                    [coarse.int_dots(self._codes[s:e], query_codes) for s, e in runs])
+            else:
+                int_dot = coarse.int_dots(self._codes[visible], query_codes)
+            ratios = self._scale_ratio[visible], self._l1_ratio[visible]
+        keep = coarse.may_be_nearest(int_dot, *ratios, query, query_scale, k)
+        chosen: IntArray = visible[keep]
+        return chosen
+
     def nearest(
         self, query: npt.NDArray[np.float32], mask_of: Callable[[VectorSet], BoolArray],
         k: int,
@@ -218,10 +257,15 @@ class VectorSet(AudienceColumns):
         visible = np.flatnonzero(mask_of(self))
         if visible.size == 0:
             return []
-        dots = self._dots(visible, query)
-        if dots.size != visible.size:  # reorganised: slots moved
-            visible = np.flatnonzero(mask_of(self))
+        maybe = self._may_be_nearest(visible, query, k)
+        if maybe is not None:  # only the rows that can be among the k nearest
+            visible = maybe
+            dots = row_dots(self._matrix[visible], query)
+        else:
             dots = self._dots(visible, query)
+            if dots.size != visible.size:  # reorganised: slots moved
+                visible = np.flatnonzero(mask_of(self))
+                dots = self._dots(visible, query)
         cos = cosines(dots, self._norms[visible], query)
         if cos.size > k:
             # the k-th largest, found as the k-th smallest of the negation: introselect

@@ -1,0 +1,192 @@
+"""The SQLite cache's coarse int8 scan: it only chooses which rows to score exactly, so
+large scopes rank exactly as the plain scan does, with SimSIMD and without it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memori.backends.sqlite import coarse
+from memori.backends.sqlite.store import SQLiteStore, open_store
+from memori.core import Memory, Scope, Turn
+
+DIM = 48
+ROWS = coarse.MIN_ROWS + 1000
+PERSONAS = ["coach", "planner", None]
+
+needs_simsimd = pytest.mark.skipif(not coarse.available(), reason="SimSIMD is not installed")
+
+
+def _vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Clusters of near-twins (cosines closer than int8 can tell apart), exact twins,
+    zero rows and scattered rows."""
+    centres = rng.standard_normal((12, DIM))
+    rows = centres[rng.integers(0, 12, n)] + 0.2 * rng.standard_normal((n, DIM))
+    twins = rng.integers(0, n, n // 10)
+    rows[twins] = rows[twins[0]] + 1e-6 * rng.standard_normal((twins.size, DIM))
+    rows[rng.integers(0, n, n // 20)] = rows[7]  # exact ties: equal cosines go by age, id
+    rows[rng.integers(0, n, 5)] = 0.0
+    return rows.astype(np.float32)
+
+
+def _fill(s: SQLiteStore, entity: str, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    pick = random.Random(seed)
+    vectors = _vectors(rng, ROWS)
+    base = 1_700_000_000.0
+    s.put_memories([
+        Memory(entity, f"m{i}", process_id=pick.choice(PERSONAS), shared=pick.random() < 0.1,
+               superseded_by="newer" if pick.random() < 0.05 else None,
+               created_at=base + pick.randint(0, 50),
+               embedding=tuple(float(x) for x in v))
+        for i, v in enumerate(vectors)
+    ])
+    s.append_turns([
+        Turn(entity_id=entity, session_id=pick.choice(["s1", "s2"]), role="user",
+             content=f"t{i}", process_id=pick.choice(PERSONAS),
+             created_at=base + pick.randint(0, 50), embedding=tuple(float(x) for x in v))
+        for i, v in enumerate(vectors[: ROWS // 2 + coarse.MIN_ROWS])
+    ])
+    return vectors
+
+
+def _queries(vectors: np.ndarray, seed: int) -> list[tuple[float, ...]]:
+    rng = np.random.default_rng(seed)
+    near = [vectors[i] + 0.05 * rng.standard_normal(DIM) for i in rng.integers(0, ROWS, 6)]
+    picked = [vectors[7], vectors[rng.integers(0, ROWS)], np.zeros(DIM)]
+    scattered = list(rng.standard_normal((4, DIM)))
+    return [tuple(float(x) for x in q) for q in [*near, *picked, *scattered]]
+
+
+def _searches(s: SQLiteStore, entity: str, queries: list[tuple[float, ...]]) -> list[Any]:
+    out = []
+    for q in queries:
+        for persona in ["coach", None, "unknown"]:
+            for limit in (1, 10, 50, 400):
+                for history in (False, True):
+                    hits = s.search_memories(Scope(entity, persona), vector=q, limit=limit,
+                                             include_superseded=history)
+                    out.append([(h.id, h.score) for h in hits])
+            hits = s.search_turns(Scope(entity, persona), vector=q, limit=30)
+            out.append([(h.id, h.score) for h in hits])
+    return out
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
+    """One file, two stores: one searching its cache, one scanning every blob."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    cached = open_store(url, vector_dim=DIM, vector_search="exact")
+    plain = open_store(url, vector_dim=DIM, vector_search="exact", vector_cache_items=0)
+    cached.setup()
+    plain.setup()
+    yield cached, plain
+    cached.close()
+    plain.close()
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows scanned in int8, call by call (empty: the coarse scan never ran)."""
+    scanned: list[int] = []
+    int_dots = coarse.int_dots
+
+    def counting(codes: Any, query_codes: Any) -> Any:
+        scanned.append(len(codes))
+        return int_dots(codes, query_codes)
+
+    monkeypatch.setattr(coarse, "int_dots", counting)
+    return scanned
+
+
+@needs_simsimd
+def test_large_scopes_rank_exactly_as_the_plain_scan(
+    stores: tuple[SQLiteStore, SQLiteStore], counted: list[int],
+) -> None:
+    cached, plain = stores
+    vectors = _fill(cached, "e", 3)
+    queries = _queries(vectors, 4)
+    got, want = _searches(cached, "e", queries), _searches(plain, "e", queries)
+    assert got == want  # ids, order and scores, to the last bit
+    assert counted, "the coarse scan did not run"
+    assert max(counted) >= coarse.MIN_ROWS - ROWS // 3  # it scanned the large scopes
+
+
+@needs_simsimd
+def test_the_coarse_scan_scores_few_rows_exactly(
+    stores: tuple[SQLiteStore, SQLiteStore], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cached, _ = stores
+    vectors = _fill(cached, "e", 5)
+    chosen: list[tuple[int, int]] = []
+    may_be = coarse.may_be_nearest
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        keep = may_be(*args, **kwargs)
+        chosen.append((int(keep.sum()), keep.size))
+        return keep
+
+    monkeypatch.setattr(coarse, "may_be_nearest", spy)
+    near = vectors[11] + 0.05 * np.random.default_rng(6).standard_normal(DIM)
+    cached.search_memories(Scope("e", "coach"), vector=tuple(float(x) for x in near), limit=10)
+    (kept, visible), = chosen
+    assert visible >= coarse.MIN_ROWS
+    assert kept < visible / 4
+
+
+@needs_simsimd
+def test_writes_after_the_build_keep_the_int8_copy_current(
+    stores: tuple[SQLiteStore, SQLiteStore], counted: list[int],
+) -> None:
+    cached, plain = stores
+    vectors = _fill(cached, "e", 7)
+    queries = _queries(vectors, 8)
+    _searches(cached, "e", queries[:1])  # build the set, then change it
+    rng = np.random.default_rng(9)
+    changed = [Memory("e", f"m{i}", process_id="coach", created_at=1_700_000_100.0,
+                      embedding=tuple(float(x) for x in rng.standard_normal(DIM)))
+               for i in range(0, 400, 3)]  # replaced vectors move to the end
+    cached.put_memories(changed)
+    cached.put_memories([Memory("e", f"new{i}", embedding=tuple(float(x) for x in v))
+                         for i, v in enumerate(rng.standard_normal((300, DIM)))])
+    cached.delete_memories(Scope("e"), [f"m{i}" for i in range(1, 1500, 2)])  # reorganises
+    assert _searches(cached, "e", queries) == _searches(plain, "e", queries)
+    assert counted
+
+
+def test_without_simsimd_the_float32_scan_answers_alone(
+    stores: tuple[SQLiteStore, SQLiteStore], monkeypatch: pytest.MonkeyPatch,
+    counted: list[int],
+) -> None:
+    monkeypatch.setattr(coarse, "SIMSIMD", None)
+    cached, plain = stores
+    vectors = _fill(cached, "e", 10)
+    queries = _queries(vectors, 11)[:4]
+    assert _searches(cached, "e", queries) == _searches(plain, "e", queries)
+    assert counted == []
+
+
+@needs_simsimd
+def test_near_ties_at_the_cut_are_all_scored() -> None:
+    """Rows whose cosines differ by less than int8 can see, around the k-th place: the
+    bound keeps them all (a row left out would change the k-th hit)."""
+    rng = np.random.default_rng(12)
+    base = rng.standard_normal(384).astype(np.float32)
+    rows = (base + 1e-4 * rng.standard_normal((5000, 384))).astype(np.float32)
+    rows[::2] = rng.standard_normal((2500, 384)).astype(np.float32)
+    norms = np.linalg.norm(rows, axis=1).astype(np.float32)
+    codes, scale_ratio, l1_ratio = coarse.quantize(rows, norms)
+    query = base + 0.01 * rng.standard_normal(384).astype(np.float32)
+    query_codes, query_scale = coarse.quantize_query(query)
+    keep = coarse.may_be_nearest(coarse.int_dots(codes, query_codes), scale_ratio, l1_ratio,
+                                 query, query_scale, 100)
+    exact = (rows.astype(np.float64) @ query.astype(np.float64)) / (
+        norms.astype(np.float64) * float(np.linalg.norm(query)))
+    best = np.argsort(-exact)[:100]
+    assert keep[best].all()
+    assert keep[::2].sum() == 0  # the unrelated half is never scored exactly
