@@ -249,6 +249,21 @@ class SupportsGilFree(Protocol):
     gil_free: bool
 
 
+class PendingVector(Protocol):
+    """A query embedding under way: ``result()`` waits for it."""
+
+    def result(self) -> Sequence[float]: ...
+
+
+@runtime_checkable
+class SupportsEmbedBeside(Protocol):
+    """An embedder that computes outside the GIL on a core of its own (a local model):
+    ``embed_beside`` returns once the model runs on another thread, so the retriever
+    runs its text searches (and the LLM path its history reads) meanwhile."""
+
+    def embed_beside(self, text: str) -> PendingVector: ...
+
+
 @runtime_checkable
 class Retriever(Protocol):
     """Ranks what a scope may see for a query, within a token budget."""

@@ -25,6 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from memori.core import ConfigurationError
+from memori.embedders import beside
+from memori.embedders.beside import Beside
 from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, read_verified
 from memori.embedders.quantize import cached_dynamic_int8, read_cached_int8
 from memori.embedders.warm_start import derive_in_background
@@ -339,22 +341,62 @@ class LocalEmbedder:
                 out[i] = vector
         return [v for v in out if v is not None]
 
+    def embed_beside(self, text: str) -> Beside:
+        """Start embedding one text on a worker thread and return once the model runs
+        there (outside the GIL); ``.result()`` is its vector (see
+        :mod:`memori.embedders.beside`). The retriever runs its text searches meanwhile."""
+        if not isinstance(text, str):
+            raise TypeError(f"embed_beside() takes a string, got {type(text).__name__}")
+        hit = self._cache_get([text]).get(text)
+        if hit is not None:
+            return Beside(None, hit.tolist())
+        runtime = self._ensure_runtime()
+        feeds, mask = _feeds(runtime, [runtime.tokenizer.encode(text).ids])
+        session = runtime.session
+        return _Pooled(beside.start(lambda: session.run(None, feeds)[0]), mask, text, self)
+
     def _run(self, runtime: _Runtime, id_lists: list[list[int]]) -> FloatArray:
-        width = max(len(ids) for ids in id_lists)
-        input_ids = np.zeros((len(id_lists), width), dtype=np.int64)
-        mask = np.zeros((len(id_lists), width), dtype=np.int64)
-        for row, ids in enumerate(id_lists):
-            input_ids[row, : len(ids)] = ids
-            mask[row, : len(ids)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": mask}
-        if runtime.feeds_token_types:
-            feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden: FloatArray = runtime.session.run(None, feeds)[0]
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        result: FloatArray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-        return result
+        feeds, mask = _feeds(runtime, id_lists)
+        return _pool(runtime.session.run(None, feeds)[0], mask)
+
+
+class _Pooled(Beside):
+    """A vector being computed beside the caller: pooled, cached and listed on ``result``."""
+
+    def __init__(self, running: Beside, mask: npt.NDArray[np.int64], text: str,
+                 embedder: LocalEmbedder) -> None:
+        super().__init__(None)
+        self._running, self._mask, self._text, self._embedder = running, mask, text, embedder
+
+    def result(self) -> list[float]:
+        row = _pool(self._running.result(), self._mask)[0]
+        self._embedder._cache_put({self._text: row})
+        out: list[float] = row.tolist()
+        return out
+
+
+def _feeds(runtime: _Runtime, id_lists: list[list[int]]
+           ) -> tuple[dict[str, npt.NDArray[np.int64]], npt.NDArray[np.int64]]:
+    """The model's inputs for token id lists (padded to the longest), and the mask."""
+    width = max(len(ids) for ids in id_lists)
+    input_ids = np.zeros((len(id_lists), width), dtype=np.int64)
+    mask = np.zeros((len(id_lists), width), dtype=np.int64)
+    for row, ids in enumerate(id_lists):
+        input_ids[row, : len(ids)] = ids
+        mask[row, : len(ids)] = 1
+    feeds = {"input_ids": input_ids, "attention_mask": mask}
+    if runtime.feeds_token_types:
+        feeds["token_type_ids"] = np.zeros_like(input_ids)
+    return feeds, mask
+
+
+def _pool(hidden: FloatArray, mask: npt.NDArray[np.int64]) -> FloatArray:
+    """Mean pooling over the mask, then unit length (sentence-transformers' pipeline)."""
+    weights = mask[:, :, None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    result: FloatArray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+    return result
 
 
 def create_local_embedder(arg: str | None = None, **options: Any) -> LocalEmbedder:

@@ -20,6 +20,7 @@ from memori.core import (
     Capability,
     Hit,
     Memory,
+    PendingVector,
     Scope,
     SupportsAsyncRetrieve,
     SupportsListPinned,
@@ -176,6 +177,9 @@ class MemoryEngine:
             scope = scope.with_session(found) if found else scope
         with self.mem.observer.call(api.name, scope, kwargs,
                                     provider=api.provider) as span:
+            # the message's embedding runs on another core while the store is read
+            early = _query(request, [])
+            started = self._start_query(early) if early else None
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
             with self.mem.foreground.busy():
@@ -183,7 +187,8 @@ class MemoryEngine:
                                            scope)
                 pinned = self._guard_read("reading pinned memories", self.pinned.pinned, scope)
                 query = _query(request, history or [])
-                hits = self._guard_read("recall", self._recall, scope, query) if query else None
+                hits = self._guard_read("recall", self._recall, scope, query,
+                                        started if query == early else None) if query else None
             plan = self._assemble(api, scope, request, history or [], hits or [], pinned or [])
             span.planned(plan)
         return plan
@@ -248,11 +253,26 @@ class MemoryEngine:
             memory_failure(self.counters, "read_failures", what, e, strict=self.mem.strict)
             return None
 
-    def _recall(self, scope: Scope, query: str) -> list[Hit]:
+    def _start_query(self, query: str) -> PendingVector | None:
+        """The query's embedding begun beside this thread, when the retriever can."""
+        start = getattr(self.mem.retriever, "start_query", None)
+        if start is None:
+            return None
+        try:
+            pending: PendingVector | None = start(self.mem.store, query)
+            return pending
+        except Exception as e:
+            memory_failure(self.counters, "read_failures", "embedding the query", e,
+                           strict=self.mem.strict)
+            return None
+
+    def _recall(self, scope: Scope, query: str, started: PendingVector | None = None
+                ) -> list[Hit]:
         mem = self.mem
+        retrieve: Callable[..., list[Hit]] = mem.retriever.retrieve
+        extra = {} if started is None else {"started": started}
         with mem.observer.recall(scope, query) as span:
-            return span.found(
-                mem.retriever.retrieve(mem.store, scope, query, limit=mem.recall_limit))
+            return span.found(retrieve(mem.store, scope, query, limit=mem.recall_limit, **extra))
 
     def _retrieve(self, scope: Scope, query: str) -> list[Hit]:
         """:meth:`_recall` holding the foreground gate (a worker thread's recall)."""

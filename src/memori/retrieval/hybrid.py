@@ -23,8 +23,10 @@ from memori.core import (
     Embedder,
     Hit,
     MemoryStore,
+    PendingVector,
     Scope,
     SupportsAsyncEmbed,
+    SupportsEmbedBeside,
     Turn,
     live_hits,
     recent_turns,
@@ -94,7 +96,8 @@ class HybridRetriever:
     - ``reranker``: called with the query and the best ``rerank_depth`` hits
       (those above the floor).
     - An embedder with ``gil_free = True`` embeds the query on a small pool while the
-      text searches run (see ``memori.retrieval.overlap``).
+      text searches run (see ``memori.retrieval.overlap``); one with ``embed_beside``
+      (the local model) on its own worker thread (see ``memori.embedders.beside``).
     """
 
     embedder: Embedder | None = None
@@ -224,25 +227,40 @@ class HybridRetriever:
             raise ValueError(f"min_relevance must be in [0, 1], got {override!r}")
         return override
 
+    def start_query(self, store: MemoryStore, query: str) -> PendingVector | None:
+        """Begin embedding ``query`` beside the caller's thread, for a :meth:`retrieve`
+        of the same query (``started=``): an embedder that waits on the network runs on
+        a small pool, a local model on its worker thread (``embed_beside``); None when
+        no vector search would run or the embedder can only run in the caller's thread
+        (the retriever then embeds first, as before)."""
+        embedder = self.embedder
+        if embedder is None or self.native_fusion or not query.strip() \
+                or not self.wants_vector(store):
+            return None
+        if overlaps(embedder):
+            return embed_aside(embedder, query)
+        if isinstance(embedder, SupportsEmbedBeside):
+            return embedder.embed_beside(query)
+        return None
+
     # sync
 
     def retrieve(
         self, store: MemoryStore, scope: Scope, query: str, *,
         limit: int = 10, token_budget: int | None = None,
         include_history: bool = False, vector: Sequence[float] | None = None,
-        min_relevance: float | None = None,
+        min_relevance: float | None = None, started: PendingVector | None = None,
     ) -> list[Hit]:
         """The best hits for ``query`` inside ``scope`` (``vector``: a precomputed embedding;
-        ``min_relevance``: this call's floor instead of the retriever's)."""
+        ``started``: its embedding begun by :meth:`start_query`; ``min_relevance``: this
+        call's floor instead of the retriever's)."""
         if limit <= 0:
             return []
         floor = self._floor(min_relevance)
         n = self.depth(limit)
-        pending = None
-        embedder = self.embedder
-        if vector is None and embedder is not None and overlaps(embedder) \
-                and not self.native_fusion and query.strip() and self.wants_vector(store):
-            pending = embed_aside(embedder, query)
+        pending: PendingVector | None = None
+        if vector is None:
+            pending = started if started is not None else self.start_query(store, query)
         if vector is None and pending is None:
             vector = self.query_vector(store, query)
         text = self.text_for(query)

@@ -1,0 +1,209 @@
+"""The local model embedding a query on its worker thread while the caller reads the
+store: the same vectors and hits as embedding first, errors and a busy worker handled,
+and the LLM path starting it before it reads the session."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memori import Memori
+from memori.config import open_backend
+from memori.core import Memory, MemoryStore, Scope, SupportsEmbedBeside, Turn
+from memori.embedders import LocalEmbedder, beside
+from memori.retrieval import HybridRetriever
+from memori.testing import OpenAIServer
+
+QUESTIONS = [
+    "What do you remember about my running morning?",
+    "which instrument do I play",
+    "Did I say anything about spicy food last week?",
+    "花生过敏",
+]
+
+
+@pytest.fixture(scope="module")
+def local() -> LocalEmbedder:
+    embedder = LocalEmbedder(cache_size=0)
+    assert embedder.wait_for_int8()
+    return embedder
+
+
+def test_beside_gives_the_vector_embed_gives(local: LocalEmbedder) -> None:
+    assert isinstance(local, SupportsEmbedBeside)
+    for text in QUESTIONS:
+        assert local.embed_beside(text).result() == local.embed([text])[0]
+
+
+def test_beside_runs_the_model_off_the_callers_thread(
+    local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runtime = local._ensure_runtime()
+    threads: list[str] = []
+    real = runtime.session
+
+    class Session:
+        def run(self, *args: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return real.run(*args)
+
+    monkeypatch.setattr(runtime, "session", Session())
+    local.embed_beside(QUESTIONS[0]).result()
+    assert threads == ["memori-embed-beside"]
+
+
+def test_a_cached_query_starts_nothing() -> None:
+    cached = LocalEmbedder()
+    vector = cached.embed([QUESTIONS[1]])[0]
+    pending = cached.embed_beside(QUESTIONS[1])
+    assert pending._job is None and pending.result() == vector
+
+
+def test_many_threads_at_once_get_their_own_vectors(local: LocalEmbedder) -> None:
+    """One worker: while it is busy, a caller runs the model itself."""
+    want = {t: local.embed([t])[0] for t in QUESTIONS}
+    got: list[tuple[str, list[float]]] = []
+    lock = threading.Lock()
+
+    def ask(text: str) -> None:
+        for _ in range(5):
+            vector = local.embed_beside(text).result()
+            with lock:
+                got.append((text, vector))
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in QUESTIONS * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 40 and all(vector == want[text] for text, vector in got)
+
+
+def test_an_error_in_the_run_reaches_the_caller_and_frees_the_worker() -> None:
+    def fail() -> None:
+        raise RuntimeError("the model broke")
+
+    with pytest.raises(RuntimeError, match="the model broke"):
+        beside.start(fail).result()
+    assert beside.start(lambda: 42).result() == 42
+
+
+def _in_child(out: Any) -> None:
+    out.put(beside.start(lambda: "child").result())
+
+
+def test_a_forked_child_gets_a_worker_of_its_own() -> None:
+    assert beside.start(lambda: "parent").result() == "parent"  # the parent's worker runs
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_in_child, args=(out,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0 and out.get(timeout=5) == "child"
+
+
+@pytest.fixture
+def store(tmp_path: Path, local: LocalEmbedder) -> Iterator[MemoryStore]:
+    s = open_backend(f"sqlite:///{tmp_path / 'f.db'}", vector_dim=local.dim)
+    s.setup()
+    texts = ["the user runs every morning by the river", "the user plays the piano",
+             "the user dislikes spicy food", "a river cruise is planned for June",
+             "用户对花生过敏"]
+    vectors = local.embed(texts)
+    s.put_memories([Memory("u", t, created_at=1000.0 + i, embedding=tuple(v))
+                    for i, (t, v) in enumerate(zip(texts, vectors, strict=True))])
+    s.append_turns([Turn("u", "s1", "user", f"did you see the river {i}", created_at=2000.0 + i,
+                         embedding=tuple(local.embed([f"river {i}"])[0])) for i in range(5)])
+    yield s
+    s.close()
+
+
+def test_hits_are_those_of_embedding_first(store: MemoryStore, local: LocalEmbedder) -> None:
+    retriever = HybridRetriever(embedder=local, clock=lambda: 3000.0)  # the same recency
+    scope = Scope("u", None, "s1")
+    for query in QUESTIONS:
+        first = retriever.retrieve(store, scope, query, limit=5,
+                                   vector=local.embed([query])[0])
+        alongside = retriever.retrieve(store, scope, query, limit=5)
+        started = retriever.retrieve(store, scope, query, limit=5,
+                                     started=retriever.start_query(store, query))
+        assert first and alongside == first and started == first
+
+
+def test_text_searches_run_while_the_model_runs(
+    store: MemoryStore, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[str] = []
+    runtime = local._ensure_runtime()
+    real = runtime.session
+
+    class SlowSession:
+        def run(self, *args: Any) -> Any:
+            time.sleep(0.2)  # outside the GIL, as the model is
+            events.append("model done")
+            return real.run(*args)
+
+    original = store.search_memories
+
+    def search(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("text") is not None:
+            events.append("text search")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runtime, "session", SlowSession())
+    monkeypatch.setattr(store, "search_memories", search)
+    HybridRetriever(embedder=local).retrieve(store, Scope("u"), "river walks", limit=3)
+    assert events[:2] == ["text search", "model done"]
+
+
+class Recording(HybridRetriever):
+    """A retriever noting when the query's embedding starts and what retrieve receives."""
+
+    def __init__(self, log: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.log = log
+
+    def start_query(self, store: MemoryStore, query: str) -> Any:
+        self.log.append(f"start {query}")
+        return super().start_query(store, query)
+
+    def retrieve(self, *args: Any, **kwargs: Any) -> Any:
+        self.log.append(f"retrieve started={kwargs.get('started') is not None}")
+        return super().retrieve(*args, **kwargs)
+
+
+def test_the_llm_path_starts_the_embedding_before_reading_the_session(
+    tmp_path: Path, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import openai
+
+    log: list[str] = []
+    server = OpenAIServer().start()
+    mem = Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder=local, extractor=None)
+    try:
+        mem.retriever = Recording(log, embedder=local)
+        mem.attribution(entity_id="u")
+        mem.remember("The user runs every morning by the river.")
+        client = mem.llm.register(openai.OpenAI(base_url=server.base_url, api_key="test"))
+        sessions = mem.llm.engine.sessions
+        original_recent = sessions.recent
+
+        def recent(scope: Scope) -> Sequence[Turn]:
+            log.append("history read")
+            return original_recent(scope)
+
+        monkeypatch.setattr(sessions, "recent", recent)
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "When do I go running?"}])
+        assert log[:3] == ["start When do I go running?", "history read",
+                           "retrieve started=True"], log
+        assert "runs every morning by the river" in str(server.last_request().body)
+    finally:
+        mem.close()
+        server.stop()
