@@ -58,6 +58,7 @@ from memori.core import (
     Retriever,
     Scope,
     SupportsEmbedBeside,
+    SupportsStartQuery,
 )
 
 RESULTS = RESULTS_DIR / "interception.json"
@@ -144,8 +145,9 @@ class TimingRetriever:
         self.samples: list[float] = []
 
     def start_query(self, store: MemoryStore, query: str) -> Any:
-        start = getattr(self.inner, "start_query", None)
-        return None if start is None else start(store, query)
+        inner = self.inner
+        return inner.start_query(store, query) if isinstance(inner, SupportsStartQuery) \
+            else None
 
     def retrieve(self, store: MemoryStore, scope: Scope, query: str, *, limit: int = 10,
                  token_budget: int | None = None, include_history: bool = False,

@@ -65,6 +65,7 @@ from memori.core.protocols import (
     SupportsMinRelevance,
     SupportsRawCount,
     SupportsRecentTurns,
+    SupportsStartQuery,
     recent_turns,
 )
 from memori.core.query_terms import query_terms
@@ -117,6 +118,7 @@ __all__ = [
     "PendingVector",
     "SupportsEmbedBeside",
     "SupportsGilFree",
+    "SupportsStartQuery",
     "SupportsListPinned",
     "SupportsMinRelevance",
     "SupportsRawCount",

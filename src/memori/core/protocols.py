@@ -302,6 +302,19 @@ class SupportsAsyncRetrieve(Protocol):
 
 
 @runtime_checkable
+class SupportsStartQuery(Protocol):
+    """A retriever that can begin a query's embedding before ``retrieve`` (the LLM path
+    starts it before reading the session, then passes it as ``started=``)."""
+
+    def start_query(self, store: MemoryStore, query: str) -> PendingVector | None: ...
+
+    def retrieve(
+        self, store: MemoryStore, scope: Scope, query: str, *, limit: int = 10,
+        started: PendingVector | None = None,
+    ) -> list[Hit]: ...
+
+
+@runtime_checkable
 class Extractor(Protocol):
     """Turns recorded turns into candidate memories (not yet reconciled)."""
 

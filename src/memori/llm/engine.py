@@ -24,6 +24,7 @@ from memori.core import (
     Scope,
     SupportsAsyncRetrieve,
     SupportsListPinned,
+    SupportsStartQuery,
     Turn,
     list_pinned,
     live_hits,
@@ -255,12 +256,11 @@ class MemoryEngine:
 
     def _start_query(self, query: str) -> PendingVector | None:
         """The query's embedding begun beside this thread, when the retriever can."""
-        start = getattr(self.mem.retriever, "start_query", None)
-        if start is None:
+        retriever = self.mem.retriever
+        if not isinstance(retriever, SupportsStartQuery):
             return None
         try:
-            pending: PendingVector | None = start(self.mem.store, query)
-            return pending
+            return retriever.start_query(self.mem.store, query)
         except Exception as e:
             memory_failure(self.counters, "read_failures", "embedding the query", e,
                            strict=self.mem.strict)
@@ -269,10 +269,13 @@ class MemoryEngine:
     def _recall(self, scope: Scope, query: str, started: PendingVector | None = None
                 ) -> list[Hit]:
         mem = self.mem
-        retrieve: Callable[..., list[Hit]] = mem.retriever.retrieve
-        extra = {} if started is None else {"started": started}
+        retriever = mem.retriever
         with mem.observer.recall(scope, query) as span:
-            return span.found(retrieve(mem.store, scope, query, limit=mem.recall_limit, **extra))
+            if started is not None and isinstance(retriever, SupportsStartQuery):
+                return span.found(retriever.retrieve(mem.store, scope, query,
+                                                     limit=mem.recall_limit, started=started))
+            return span.found(retriever.retrieve(mem.store, scope, query,
+                                                 limit=mem.recall_limit))
 
     def _retrieve(self, scope: Scope, query: str) -> list[Hit]:
         """:meth:`_recall` holding the foreground gate (a worker thread's recall)."""
