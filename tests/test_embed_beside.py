@@ -95,17 +95,25 @@ def test_an_error_in_the_run_reaches_the_caller_and_frees_the_worker() -> None:
 
 
 def _in_child(out: Any) -> None:
-    out.put(beside.start(lambda: "child").result())
+    out.put((beside.start(lambda: threading.current_thread().name).result(),
+             beside.start(lambda: "child").result()))
 
 
 def test_a_forked_child_gets_a_worker_of_its_own() -> None:
-    assert beside.start(lambda: "parent").result() == "parent"  # the parent's worker runs
-    context = multiprocessing.get_context("fork")
-    out = context.Queue()
-    child = context.Process(target=_in_child, args=(out,))
-    child.start()
-    child.join(30)
-    assert child.exitcode == 0 and out.get(timeout=5) == "child"
+    """Even when the fork happened while the parent's worker was busy."""
+    release = threading.Event()
+    busy = beside.start(release.wait)  # the parent's worker runs until released
+    try:
+        context = multiprocessing.get_context("fork")
+        out = context.Queue()
+        child = context.Process(target=_in_child, args=(out,))
+        child.start()
+        child.join(30)
+        assert child.exitcode == 0
+        assert out.get(timeout=5) == ("memori-embed-beside", "child")
+    finally:
+        release.set()
+        busy.result()
 
 
 @pytest.fixture

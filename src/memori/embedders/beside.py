@@ -75,12 +75,13 @@ def start(run: Run) -> Beside:
     it; with the worker busy, run it here and now."""
     global _jobs, _owner, _busy
     with _lock:
+        if _owner != os.getpid():  # first use, or a forked child: the parent's worker
+            _jobs, _owner, _busy = None, os.getpid(), False  # (and its job) stayed there
         if _busy:
             jobs = None
         else:
-            if _jobs is None or _owner != os.getpid():
+            if _jobs is None:
                 _jobs = queue.SimpleQueue()
-                _owner = os.getpid()
                 threading.Thread(target=_serve, args=(_jobs,), name="memori-embed-beside",
                                  daemon=True).start()
             _busy = True

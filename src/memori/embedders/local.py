@@ -353,7 +353,8 @@ class LocalEmbedder:
         runtime = self._ensure_runtime()
         feeds, mask = _feeds(runtime, [runtime.tokenizer.encode(text).ids])
         session = runtime.session
-        return _Pooled(beside.start(lambda: session.run(None, feeds)[0]), mask, text, self)
+        running = beside.start(lambda: session.run(None, feeds)[0])
+        return _Pooled(running, mask, text, self, runtime)
 
     def _run(self, runtime: _Runtime, id_lists: list[list[int]]) -> FloatArray:
         feeds, mask = _feeds(runtime, id_lists)
@@ -364,13 +365,15 @@ class _Pooled(Beside):
     """A vector being computed beside the caller: pooled, cached and listed on ``result``."""
 
     def __init__(self, running: Beside, mask: npt.NDArray[np.int64], text: str,
-                 embedder: LocalEmbedder) -> None:
+                 embedder: LocalEmbedder, runtime: _Runtime) -> None:
         super().__init__(None)
-        self._running, self._mask, self._text, self._embedder = running, mask, text, embedder
+        self._running, self._mask, self._text = running, mask, text
+        self._embedder, self._runtime = embedder, runtime
 
     def result(self) -> list[float]:
         row = _pool(self._running.result(), self._mask)[0]
-        self._embedder._cache_put({self._text: row})
+        if self._embedder._runtime is self._runtime:  # not from a graph switched out since
+            self._embedder._cache_put({self._text: row})
         out: list[float] = row.tolist()
         return out
 
