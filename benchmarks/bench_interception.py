@@ -115,9 +115,12 @@ class TimingBesideEmbedder(TimingEmbedder):
     waits for, i.e. starting the model plus the wait for its result once the caller's
     own reads are done; the rest of the model's time overlaps them."""
 
-    def embed_beside(self, text: str) -> Any:
+    def embed_beside(self, text: str, *, inline_if_busy: bool = True) -> Any:
         began = time.perf_counter()
-        pending = self.inner.embed_beside(text)  # type: ignore[attr-defined]
+        pending = self.inner.embed_beside(  # type: ignore[attr-defined]
+            text, inline_if_busy=inline_if_busy)
+        if pending is None:
+            return None
         started = (time.perf_counter() - began) * 1000
         samples = self.samples
 
@@ -144,10 +147,12 @@ class TimingRetriever:
         self.inner = inner
         self.samples: list[float] = []
 
-    def start_query(self, store: MemoryStore, query: str) -> Any:
+    def start_query(self, store: MemoryStore, query: str, *, inline_if_busy: bool = True
+                    ) -> Any:
         inner = self.inner
-        return inner.start_query(store, query) if isinstance(inner, SupportsStartQuery) \
-            else None
+        if not isinstance(inner, SupportsStartQuery):
+            return None
+        return inner.start_query(store, query, inline_if_busy=inline_if_busy)
 
     def retrieve(self, store: MemoryStore, scope: Scope, query: str, *, limit: int = 10,
                  token_budget: int | None = None, include_history: bool = False,

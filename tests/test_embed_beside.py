@@ -94,6 +94,18 @@ def test_an_error_in_the_run_reaches_the_caller_and_frees_the_worker() -> None:
     assert beside.start(lambda: 42).result() == 42
 
 
+def test_a_busy_worker_is_not_waited_for_when_the_caller_must_not() -> None:
+    release = threading.Event()
+    busy = beside.start(release.wait)
+    ran: list[str] = []
+    try:
+        assert beside.start(lambda: ran.append("here"), inline_if_busy=False) is None
+        assert ran == []
+    finally:
+        release.set()
+        busy.result()
+
+
 def _in_child(out: Any) -> None:
     out.put((beside.start(lambda: threading.current_thread().name).result(),
              beside.start(lambda: "child").result()))
@@ -177,9 +189,11 @@ class Recording(HybridRetriever):
         super().__init__(**kwargs)
         self.log = log
 
-    def start_query(self, store: MemoryStore, query: str) -> Any:
-        self.log.append(f"start {query}")
-        return super().start_query(store, query)
+    def start_query(self, store: MemoryStore, query: str, **kwargs: Any) -> Any:
+        pending = super().start_query(store, query, **kwargs)
+        self.log.append(f"start {query} on {threading.current_thread().name}: "
+                        f"{'started' if pending is not None else 'not started'}")
+        return pending
 
     def retrieve(self, *args: Any, **kwargs: Any) -> Any:
         self.log.append(f"retrieve started={kwargs.get('started') is not None}")
@@ -209,9 +223,59 @@ def test_the_llm_path_starts_the_embedding_before_reading_the_session(
         monkeypatch.setattr(sessions, "recent", recent)
         client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "When do I go running?"}])
-        assert log[:3] == ["start When do I go running?", "history read",
-                           "retrieve started=True"], log
+        assert log[:3] == ["start When do I go running? on MainThread: started",
+                           "history read", "retrieve started=True"], log
         assert "runs every morning by the river" in str(server.last_request().body)
     finally:
+        mem.close()
+        server.stop()
+
+
+async def test_the_async_path_starts_it_from_the_loop_without_running_the_model_there(
+    tmp_path: Path, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import openai
+
+    log: list[str] = []
+    server = OpenAIServer().start()
+    mem = Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder=local, extractor=None)
+    runtime = local._ensure_runtime()
+    real = runtime.session
+    loop_thread = threading.current_thread().name
+    model_threads: list[str] = []
+
+    class Session:
+        def run(self, *args: Any) -> Any:
+            model_threads.append(threading.current_thread().name)
+            return real.run(*args)
+
+    try:
+        mem.retriever = Recording(log, embedder=local)
+        mem.attribution(entity_id="u")
+        mem.remember("The user runs every morning by the river.")
+        monkeypatch.setattr(runtime, "session", Session())
+        client = mem.llm.register(openai.AsyncOpenAI(base_url=server.base_url, api_key="t"))
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "When do I go running?"}])
+        assert log[:2] == [f"start When do I go running? on {loop_thread}: started",
+                           "retrieve started=True"], log
+        assert model_threads == ["memori-embed-beside"]
+        assert "runs every morning by the river" in str(server.last_request().body)
+        # the worker busy: nothing starts on the loop, the retrieval's thread embeds
+        release = threading.Event()
+        busy = beside.start(release.wait)
+        try:
+            log.clear()
+            model_threads.clear()
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "Where do I run?"}])
+        finally:
+            release.set()
+            busy.result()
+        assert log[:2] == [f"start Where do I run? on {loop_thread}: not started",
+                           "retrieve started=False"], log
+        assert model_threads and loop_thread not in model_threads
+    finally:
+        await client.close()
         mem.close()
         server.stop()

@@ -259,9 +259,12 @@ class PendingVector(Protocol):
 class SupportsEmbedBeside(Protocol):
     """An embedder that computes outside the GIL on a core of its own (a local model):
     ``embed_beside`` returns once the model runs on another thread, so the retriever
-    runs its text searches (and the LLM path its history reads) meanwhile."""
+    runs its text searches (and the LLM path its history reads) meanwhile. When that
+    thread is busy it embeds in the caller's thread, or with ``inline_if_busy=False``
+    (an event loop's thread) returns None."""
 
-    def embed_beside(self, text: str) -> PendingVector: ...
+    def embed_beside(self, text: str, *, inline_if_busy: bool = True
+                     ) -> PendingVector | None: ...
 
 
 @runtime_checkable
@@ -306,7 +309,8 @@ class SupportsStartQuery(Protocol):
     """A retriever that can begin a query's embedding before ``retrieve`` (the LLM path
     starts it before reading the session, then passes it as ``started=``)."""
 
-    def start_query(self, store: MemoryStore, query: str) -> PendingVector | None: ...
+    def start_query(self, store: MemoryStore, query: str, *, inline_if_busy: bool = True
+                    ) -> PendingVector | None: ...
 
     def retrieve(
         self, store: MemoryStore, scope: Scope, query: str, *, limit: int = 10,

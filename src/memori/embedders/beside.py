@@ -7,7 +7,8 @@ query embedding beside the text searches took longer than both in a row. Here th
 caller prepares the inputs, hands only ``session.run`` to a worker thread and waits
 until the worker is inside it (the GIL free the whole time), then goes on with its
 own work; the worker's result waits for the caller, who pools it. One worker per
-process; while it is busy (another thread's query), the caller runs the model itself.
+process; while it is busy (another thread's query), the caller runs the model itself,
+or, on an event loop's thread, leaves the query to the retrieval's worker thread.
 """
 
 from __future__ import annotations
@@ -70,9 +71,10 @@ def _serve(jobs: queue.SimpleQueue[_Job]) -> None:
             job.done.set()
 
 
-def start(run: Run) -> Beside:
-    """Start ``run()`` on the worker once it is free, returning when the worker is in
-    it; with the worker busy, run it here and now."""
+def start(run: Run, *, inline_if_busy: bool = True) -> Beside | None:
+    """Start ``run()`` on the worker, returning when the worker is in it; with the
+    worker busy, run it here and now (``inline_if_busy``, for a thread that may wait),
+    or return None (for an event loop's thread, which must not)."""
     global _jobs, _owner, _busy
     with _lock:
         if _owner != os.getpid():  # first use, or a forked child: the parent's worker
@@ -87,7 +89,7 @@ def start(run: Run) -> Beside:
             _busy = True
             jobs = _jobs
     if jobs is None:
-        return Beside(None, run())
+        return Beside(None, run()) if inline_if_busy else None
     job = _Job(run)
     jobs.put(job)
     job.started.wait()

@@ -341,10 +341,12 @@ class LocalEmbedder:
                 out[i] = vector
         return [v for v in out if v is not None]
 
-    def embed_beside(self, text: str) -> Beside:
+    def embed_beside(self, text: str, *, inline_if_busy: bool = True) -> Beside | None:
         """Start embedding one text on a worker thread and return once the model runs
         there (outside the GIL); ``.result()`` is its vector (see
-        :mod:`memori.embedders.beside`). The retriever runs its text searches meanwhile."""
+        :mod:`memori.embedders.beside`). The retriever runs its text searches meanwhile.
+        With the worker busy the text is embedded here, or, ``inline_if_busy=False``
+        (an event loop's thread), None is returned."""
         if not isinstance(text, str):
             raise TypeError(f"embed_beside() takes a string, got {type(text).__name__}")
         hit = self._cache_get([text]).get(text)
@@ -353,8 +355,9 @@ class LocalEmbedder:
         runtime = self._ensure_runtime()
         feeds, mask = _feeds(runtime, [runtime.tokenizer.encode(text).ids])
         session = runtime.session
-        running = beside.start(lambda: session.run(None, feeds)[0])
-        return _Pooled(running, mask, text, self, runtime)
+        running = beside.start(lambda: session.run(None, feeds)[0],
+                               inline_if_busy=inline_if_busy)
+        return None if running is None else _Pooled(running, mask, text, self, runtime)
 
     def _run(self, runtime: _Runtime, id_lists: list[list[int]]) -> FloatArray:
         feeds, mask = _feeds(runtime, id_lists)

@@ -203,30 +203,35 @@ class MemoryEngine:
             scope = await self._acontinued(scope, request.continues)
         with self.mem.observer.call(api.name, scope, kwargs,
                                     provider=api.provider) as span:
+            # the message's embedding runs on another core meanwhile (never on the loop)
+            early = _query(request, [])
+            started = self._start_query(early, on_loop=True) if early else None
             await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
             history = self.sessions.fresh(scope)
             if history is None:
                 history = await asyncio.to_thread(
                     self._guard_read, "reading session history", self.sessions.recent, scope)
             query = _query(request, history or [])
+            started = started if query == early else None
             pinned = self.pinned.fresh(scope)
             if pinned is None:  # read while recall runs
                 pinned, hits = await asyncio.gather(
                     asyncio.to_thread(self._guard_read, "reading pinned memories",
                                       self.pinned.pinned, scope),
-                    self._arecall(scope, query))
+                    self._arecall(scope, query, started))
             else:
-                hits = await self._arecall(scope, query)
+                hits = await self._arecall(scope, query, started)
             plan = self._assemble(api, scope, request, history or [], hits or [], pinned or [])
             span.planned(plan)
         return plan
 
-    async def _arecall(self, scope: Scope, query: str) -> list[Hit] | None:
+    async def _arecall(self, scope: Scope, query: str, started: PendingVector | None = None,
+                       ) -> list[Hit] | None:
         """:meth:`_aretrieve` for a call: None when there is no query or recall failed."""
         if not query:
             return None
         try:
-            return await self._aretrieve(scope, query)
+            return await self._aretrieve(scope, query, started)
         except Exception as e:
             memory_failure(self.counters, "read_failures", "recall", e, strict=self.mem.strict)
             return None
@@ -254,13 +259,19 @@ class MemoryEngine:
             memory_failure(self.counters, "read_failures", what, e, strict=self.mem.strict)
             return None
 
-    def _start_query(self, query: str) -> PendingVector | None:
-        """The query's embedding begun beside this thread, when the retriever can."""
-        retriever = self.mem.retriever
+    def _start_query(self, query: str, *, on_loop: bool = False) -> PendingVector | None:
+        """The query's embedding begun beside this thread, when the retriever can (on the
+        event loop's thread: only when its retrieval runs in a worker thread, and never
+        the model itself)."""
+        mem = self.mem
+        retriever = mem.retriever
         if not isinstance(retriever, SupportsStartQuery):
             return None
+        if on_loop and isinstance(retriever, SupportsAsyncRetrieve) \
+                and Capability.NATIVE_ASYNC in mem.store.capabilities:
+            return None  # aretrieve embeds on its own
         try:
-            return retriever.start_query(self.mem.store, query)
+            return retriever.start_query(mem.store, query, inline_if_busy=not on_loop)
         except Exception as e:
             memory_failure(self.counters, "read_failures", "embedding the query", e,
                            strict=self.mem.strict)
@@ -277,12 +288,14 @@ class MemoryEngine:
             return span.found(retriever.retrieve(mem.store, scope, query,
                                                  limit=mem.recall_limit))
 
-    def _retrieve(self, scope: Scope, query: str) -> list[Hit]:
+    def _retrieve(self, scope: Scope, query: str, started: PendingVector | None = None
+                  ) -> list[Hit]:
         """:meth:`_recall` holding the foreground gate (a worker thread's recall)."""
         with self.mem.foreground.busy():
-            return self._recall(scope, query)
+            return self._recall(scope, query, started)
 
-    async def _aretrieve(self, scope: Scope, query: str) -> list[Hit]:
+    async def _aretrieve(self, scope: Scope, query: str, started: PendingVector | None = None,
+                         ) -> list[Hit]:
         """With a natively async store, the retriever's ``aretrieve`` (searches run
         concurrently on the loop); otherwise the whole retrieval in one worker thread,
         which costs the loop one hop instead of one per search."""
@@ -290,7 +303,7 @@ class MemoryEngine:
         retriever = mem.retriever
         if not isinstance(retriever, SupportsAsyncRetrieve) \
                 or Capability.NATIVE_ASYNC not in mem.store.capabilities:
-            return await asyncio.to_thread(self._retrieve, scope, query)
+            return await asyncio.to_thread(self._retrieve, scope, query, started)
         with mem.foreground.busy(), mem.observer.recall(scope, query) as span:
             return span.found(await retriever.aretrieve(
                 mem.store, scope, query, limit=mem.recall_limit))

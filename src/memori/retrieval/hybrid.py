@@ -227,12 +227,13 @@ class HybridRetriever:
             raise ValueError(f"min_relevance must be in [0, 1], got {override!r}")
         return override
 
-    def start_query(self, store: MemoryStore, query: str) -> PendingVector | None:
+    def start_query(self, store: MemoryStore, query: str, *, inline_if_busy: bool = True
+                    ) -> PendingVector | None:
         """Begin embedding ``query`` beside the caller's thread, for a :meth:`retrieve`
         of the same query (``started=``): an embedder that waits on the network runs on
-        a small pool, a local model on its worker thread (``embed_beside``); None when
-        no vector search would run or the embedder can only run in the caller's thread
-        (the retriever then embeds first, as before)."""
+        a small pool, a local model on its worker thread (``embed_beside``; while that
+        is busy, here, or with ``inline_if_busy=False`` not at all); None when nothing
+        was started (the retriever then embeds first, as before)."""
         embedder = self.embedder
         if embedder is None or self.native_fusion or not query.strip() \
                 or not self.wants_vector(store):
@@ -240,7 +241,7 @@ class HybridRetriever:
         if overlaps(embedder):
             return embed_aside(embedder, query)
         if isinstance(embedder, SupportsEmbedBeside):
-            return embedder.embed_beside(query)
+            return embedder.embed_beside(query, inline_if_busy=inline_if_busy)
         return None
 
     # sync
