@@ -47,3 +47,50 @@ def test_a_crashed_worker_reports_its_stack_and_a_killed_one_its_last_test(
     assert "(no fault report: killed, e.g. by SIGKILL)" in report
     assert "/_pytest/" not in report  # the harness's own frames are left out
     assert "1 passed" in out
+
+
+JOURNEY = '''
+import ctypes
+
+class TestJourney:
+    def test_first(self):
+        pass
+
+    def test_crash(self):
+        ctypes.string_at(0)
+
+    def test_after(self):
+        pass
+
+def test_elsewhere():
+    pass
+'''
+
+
+def _distribution_options() -> list[str]:
+    """The pytest-xdist options of the test command (scripts/test), as it passes them."""
+    line = next(line for line in (ROOT / "scripts" / "test").read_text().splitlines()
+                if line.startswith(".venv/bin/python -m pytest"))
+    words = line.split()
+    return words[words.index("--dist"):words.index('"$@"')]
+
+
+def test_a_crash_under_the_test_commands_distribution_ends_the_run_once(
+    tmp_path: Path,
+) -> None:
+    """With the test command's options a crash is reported once and the run ends; the
+    crashing test is not handed to a replacement worker to crash again (or to hang)."""
+    options = _distribution_options()
+    assert options[:2] == ["--dist", "loadscope"] and "--max-worker-restart" in options
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "test_journey.py").write_text(JOURNEY)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider",
+         *options, "test_journey.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    out = run.stdout
+    assert run.returncode == 1, out + run.stderr
+    assert out.count("FAILED test_journey.py::TestJourney::test_crash") == 1, out
+    report = out.split("crashed workers: their last words", 1)[1]
+    assert "running test_journey.py::TestJourney::test_crash" in report
