@@ -241,7 +241,9 @@ class VectorSet(AudienceColumns):
             ratios = self._scale_ratio[visible], self._l1_ratio[visible]
         keep = coarse.may_be_nearest(int_dot, *ratios, query, query_scale, k)
         chosen: IntArray = visible[keep]
-        return chosen
+        # most rows still in (a zero query, scores all alike): scanning them in place
+        # beats copying them out
+        return chosen if chosen.size * 2 <= visible.size else None
 
     def nearest(
         self, query: npt.NDArray[np.float32], mask_of: Callable[[VectorSet], BoolArray],
