@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from memori import Memori
 from memori.config import open_backend
 from memori.core import Capability, Hit, Memory, MemoryStore, Scope, Turn
 from memori.core.cjk import index_tokens
@@ -101,6 +102,26 @@ def test_inflections_link_regular_forms_both_ways() -> None:
     assert "run" in inflections("running")
     assert "hike" in inflections("hiking")
     assert inflections("2023") == ["2023"]
+    assert inflections("run") == ["run", "runs"]  # short verbs: the third person only
+    assert inflections("fly") == ["fly", "flies"]
+    assert inflections("go") == ["go"]
+
+
+def test_a_short_verb_in_the_question_finds_its_third_person_above_the_floor(
+    tmp_path: Path,
+) -> None:
+    """"When do I run?" about "The user runs every morning": the words meet, so the
+    memory clears the relevance floor the LLM path applies (it did not when 3-letter
+    words had no inflections: the cosine alone stays below the floor)."""
+    with Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder="hash", extractor=None) as mem:
+        mem.attribution(entity_id="u")
+        mem.remember("The user runs every morning by the river.")
+        retriever = HybridRetriever(embedder=mem.embedder)
+        for question in ("When do I run?", "Where do I run?"):
+            hits = retriever.retrieve(mem.store, mem.scope(), question, limit=10)
+            assert [h.item.content for h in hits] == [
+                "The user runs every morning by the river."], question
+            assert hits[0].signals["overlap"] == 1.0
 
 
 @settings(max_examples=300, deadline=None)

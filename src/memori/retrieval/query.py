@@ -94,8 +94,10 @@ def _forms(base: str) -> list[str]:
 
 def inflections(word: str) -> list[str]:
     """``word`` first, then its likely base forms and their regular inflections."""
-    if len(word) < 4 or not word.isalpha():
+    if len(word) < 3 or not word.isalpha():
         return [word]
+    if len(word) == 3:  # "run", "eat": the third person / plural only ("runs", "eats")
+        return [word, _forms(word)[0]]
     bases = _stems(word) or {word}
     forms = [word]
     for base in sorted(bases):
