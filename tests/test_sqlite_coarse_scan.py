@@ -55,6 +55,12 @@ def _fill(s: SQLiteStore, entity: str, seed: int) -> np.ndarray:
     return vectors
 
 
+def _filled(s: SQLiteStore, seed: int) -> tuple[np.ndarray, list[tuple[float, ...]]]:
+    """The entity "e" written with the seed's rows, and queries about them."""
+    vectors = _fill(s, "e", seed)
+    return vectors, _queries(vectors, seed + 1)
+
+
 def _queries(vectors: np.ndarray, seed: int) -> list[tuple[float, ...]]:
     rng = np.random.default_rng(seed)
     near = [vectors[i] + 0.05 * rng.standard_normal(DIM) for i in rng.integers(0, ROWS, 6)]
@@ -109,8 +115,7 @@ def test_large_scopes_rank_exactly_as_the_plain_scan(
     stores: tuple[SQLiteStore, SQLiteStore], counted: list[int],
 ) -> None:
     cached, plain = stores
-    vectors = _fill(cached, "e", 3)
-    queries = _queries(vectors, 4)
+    _, queries = _filled(cached, 3)
     got, want = _searches(cached, "e", queries), _searches(plain, "e", queries)
     assert got == want  # ids, order and scores, to the last bit
     assert counted, "the coarse scan did not run"
@@ -144,8 +149,7 @@ def test_writes_after_the_build_keep_the_int8_copy_current(
     stores: tuple[SQLiteStore, SQLiteStore], counted: list[int],
 ) -> None:
     cached, plain = stores
-    vectors = _fill(cached, "e", 7)
-    queries = _queries(vectors, 8)
+    _, queries = _filled(cached, 7)
     _searches(cached, "e", queries[:1])  # build the set, then change it
     rng = np.random.default_rng(9)
     changed = [Memory("e", f"m{i}", process_id="coach", created_at=1_700_000_100.0,
@@ -165,8 +169,8 @@ def test_without_simsimd_the_float32_scan_answers_alone(
 ) -> None:
     monkeypatch.setattr(coarse, "SIMSIMD", None)
     cached, plain = stores
-    vectors = _fill(cached, "e", 10)
-    queries = _queries(vectors, 11)[:4]
+    _, queries = _filled(cached, 10)
+    queries = queries[:4]
     assert _searches(cached, "e", queries) == _searches(plain, "e", queries)
     assert counted == []
 

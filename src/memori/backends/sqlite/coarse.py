@@ -28,7 +28,6 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
 CodeArray = npt.NDArray[np.int8]
-IntArray = npt.NDArray[np.int64]
 
 MIN_ROWS = 2048
 """Fewer visible rows than this: the float32 scan is cheap, scan it alone."""
