@@ -36,6 +36,7 @@ from memori.core import (
     Turn,
     check_id,
     live_hits,
+    shared_reads,
 )
 from memori.core.inputs import (
     MAX_CONTENT_CHARS,
@@ -360,7 +361,7 @@ class Memori(MemoryManagement, Pinning, BulkRemember):
         self.pipeline.wait_for(scope.entity_id)
         floor = ({"min_relevance": float(min_relevance)}
                  if isinstance(self.retriever, SupportsMinRelevance) else {})
-        with self.observer.recall(scope, query) as span:
+        with self.observer.recall(scope, query) as span, shared_reads(self.store):
             if not wanted.active:  # expired memories are never recalled (any retriever)
                 return span.found(live_hits(self.retriever.retrieve(
                     self.store, scope, query, limit=limit,

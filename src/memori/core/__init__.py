@@ -65,8 +65,10 @@ from memori.core.protocols import (
     SupportsMinRelevance,
     SupportsRawCount,
     SupportsRecentTurns,
+    SupportsSharedReads,
     SupportsStartQuery,
     recent_turns,
+    shared_reads,
 )
 from memori.core.query_terms import query_terms
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
@@ -123,6 +125,7 @@ __all__ = [
     "SupportsMinRelevance",
     "SupportsRawCount",
     "SupportsRecentTurns",
+    "SupportsSharedReads",
     "SupportsSweepExpired",
     "Turn",
     "Work",
@@ -139,5 +142,6 @@ __all__ = [
     "live_hits",
     "query_terms",
     "recent_turns",
+    "shared_reads",
     "sweep_expired",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol, runtime_checkable
 
 from memori.core.capabilities import Capability
@@ -135,6 +136,26 @@ class SupportsRecentTurns(Protocol):
     ``limit`` turns of the scope, oldest first, vectors left out (see :func:`recent_turns`)."""
 
     def recent_turns(self, scope: Scope, *, limit: int) -> list[Turn]: ...
+
+
+@runtime_checkable
+class SupportsSharedReads(Protocol):
+    """A store whose reads in one thread, inside ``shared_reads()``, share what they can:
+    one connection, and what a read learnt of the store's state (an entity's version,
+    say), so the LLM path's reads of one call (history, pinned memories, the searches,
+    context turns) do not each pay to set up. Reads inside see the store as of the
+    block's first look at each entity, as a call that started then would; a write the
+    thread makes inside is seen by its later reads. Entering and leaving raise nothing
+    for the store's trouble: the reads inside do, each where it fails. Re-entrant."""
+
+    def shared_reads(self) -> AbstractContextManager[None]: ...
+
+
+def shared_reads(store: object) -> AbstractContextManager[None]:
+    """``store.shared_reads()`` when the store offers it, else a block that does nothing."""
+    if isinstance(store, SupportsSharedReads):
+        return store.shared_reads()
+    return nullcontext()
 
 
 @runtime_checkable

@@ -29,6 +29,7 @@ from memori.core import (
     list_pinned,
     live_hits,
     recent_turns,
+    shared_reads,
 )
 from memori.core.inputs import coerce_metadata, truncate_text
 from memori.llm.context import ContextBlock, build_block
@@ -183,7 +184,7 @@ class MemoryEngine:
             started = self._start_query(early) if early else None
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
-            with self.mem.foreground.busy():
+            with self.mem.foreground.busy(), shared_reads(self.mem.store):
                 history = self._guard_read("reading session history", self.sessions.recent,
                                            scope)
                 pinned = self._guard_read("reading pinned memories", self.pinned.pinned, scope)
@@ -291,7 +292,7 @@ class MemoryEngine:
     def _retrieve(self, scope: Scope, query: str, started: PendingVector | None = None
                   ) -> list[Hit]:
         """:meth:`_recall` holding the foreground gate (a worker thread's recall)."""
-        with self.mem.foreground.busy():
+        with self.mem.foreground.busy(), shared_reads(self.mem.store):
             return self._recall(scope, query, started)
 
     async def _aretrieve(self, scope: Scope, query: str, started: PendingVector | None = None,

@@ -13,8 +13,9 @@ change log (see ``entity_cache`` and ``versions``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,23 @@ class Accelerator:
             SetCache(vector_items) if vector_items > 0 and dim is not None else None)
         self.items: SetCache[ItemSet] | None = (
             SetCache(item_items, admit_after=item_admit_after) if item_items > 0 else None)
+        self._shared = threading.local()  # views kept by this thread's shared reads
+
+    @contextmanager
+    def sharing(self) -> Iterator[None]:
+        """Inside, this thread's searches and reads of one (kind, entity) share one view:
+        its version is read once (the store's ``shared_reads``)."""
+        self._shared.views = {}
+        try:
+            yield
+        finally:
+            self._shared.views = None
+
+    def forget_shared(self) -> None:
+        """Drop the views this thread keeps (it wrote: versions moved)."""
+        views = getattr(self._shared, "views", None)
+        if views:
+            views.clear()
 
     def search(
         self, conn: Connection, kind: Kind, scope: Scope, *, include_superseded: bool,
@@ -154,14 +172,23 @@ class Accelerator:
         return [cache for cache in (self.vectors, self.items) if cache is not None]
 
     def _view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView | None:
-        """The entity's sets of ``kind`` as of now (the version is read here, once);
-        None when both caches are off.
+        """The entity's sets of ``kind`` as of now (the version is read here, once, or
+        once per shared reads); None when both caches are off.
 
         No version means no rows: sets still held were of an entity forgotten by
         another process (or connection), and are dropped.
         """
         if self.vectors is None and self.items is None:
             return None
+        views: dict[tuple[Kind, str], EntityView] | None = getattr(self._shared, "views", None)
+        if views is None:
+            return self._read_view(conn, kind, entity_id)
+        view = views.get((kind, entity_id))
+        if view is None:
+            view = views[(kind, entity_id)] = self._read_view(conn, kind, entity_id)
+        return view
+
+    def _read_view(self, conn: Connection, kind: Kind, entity_id: str) -> EntityView:
         version = versions.read_version(conn, kind, entity_id)
         if version is None and self.holds(kind, entity_id):
             self.forget(entity_id, kinds=(kind,))

@@ -125,10 +125,10 @@ class SQLiteStore(StoreBase):
         self._ready = False
         self._closed = False
         self._setup_lock = threading.Lock()
+        self._held = threading.local()  # this thread's shared reads (``shared_reads``)
+        self._shares_connection = conns.uses_shared_connection(engine)
         self._guard: AbstractContextManager[Any] = (
-            threading.RLock() if conns.uses_shared_connection(engine)
-            else contextlib.nullcontext()
-        )
+            threading.RLock() if self._shares_connection else contextlib.nullcontext())
         connection_setup.attach(engine)
 
     def __repr__(self) -> str:
@@ -205,16 +205,53 @@ class SQLiteStore(StoreBase):
             self.setup()
 
     @contextmanager
+    def shared_reads(self) -> Iterator[None]:
+        """Reads in this thread inside the block share one connection (opened by the
+        first of them, closed at the end), and each entity's version is read once
+        (``SupportsSharedReads``): the LLM path's reads of one call. A write of this
+        thread inside drops the versions learnt. Re-entrant. On one connection shared by
+        every thread (an in-memory database) each read still takes it on its own: held
+        for the block, it would stop the other threads' writes that long."""
+        held = self._held
+        if getattr(held, "reads", None) is not None or self._shares_connection:
+            yield
+            return
+        with self._cache.sharing(), contextlib.ExitStack() as reads:
+            held.reads, held.conn = reads, None
+            try:
+                yield
+            finally:
+                held.reads = held.conn = None
+                try:
+                    reads.close()
+                except Exception as e:  # a read-only connection: nothing to lose
+                    log.warning("memori: closing a shared read connection failed (%s)",
+                                   type(e).__name__)
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
-        self._ensure_ready()
-        with self._guard, translate_errors(), conns.read_transaction(self.engine) as conn:
-            yield conn
+        held = self._held
+        reads: contextlib.ExitStack | None = getattr(held, "reads", None)
+        if reads is None:
+            self._ensure_ready()
+            with self._guard, translate_errors(), conns.read_transaction(self.engine) as conn:
+                yield conn
+            return
+        if held.conn is None:
+            self._ensure_ready()
+            with translate_errors():
+                held.conn = reads.enter_context(conns.read_transaction(self.engine))
+        with translate_errors():
+            yield held.conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         self._ensure_ready()
-        with self._guard, translate_errors(), conns.write_transaction(self.engine) as conn:
-            yield conn
+        try:
+            with self._guard, translate_errors(), conns.write_transaction(self.engine) as conn:
+                yield conn
+        finally:
+            self._cache.forget_shared()
 
     @property
     def _turns(self) -> Table:
