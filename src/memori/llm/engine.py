@@ -184,16 +184,23 @@ class MemoryEngine:
             started = self._start_query(early) if early else None
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
-            with self.mem.foreground.busy(), shared_reads(self.mem.store):
-                history = self._guard_read("reading session history", self.sessions.recent,
-                                           scope)
-                pinned = self._guard_read("reading pinned memories", self.pinned.pinned, scope)
-                query = _query(request, history or [])
-                hits = self._guard_read("recall", self._recall, scope, query,
-                                        started if query == early else None) if query else None
-            plan = self._assemble(api, scope, request, history or [], hits or [], pinned or [])
+            plan = self._assemble(api, scope, request,
+                                  *self._reads(scope, request, early, started))
             span.planned(plan)
         return plan
+
+    def _reads(self, scope: Scope, request: Request, early: str,
+               started: PendingVector | None) -> tuple[list[Turn], list[Hit], list[Memory]]:
+        """The call's session history, recall and pinned memories, read in this thread
+        through the store's shared reads (``started``: the embedding of ``early``)."""
+        with self.mem.foreground.busy(), shared_reads(self.mem.store):
+            history = self._guard_read("reading session history", self.sessions.recent,
+                                       scope) or []
+            pinned = self._guard_read("reading pinned memories", self.pinned.pinned, scope)
+            query = _query(request, history)
+            hits = self._guard_read("recall", self._recall, scope, query,
+                                    started if query == early else None) if query else None
+        return history, hits or [], pinned or []
 
     async def aplan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
         """:meth:`plan` for the event loop: no database or model I/O on the loop's thread."""
@@ -208,33 +215,47 @@ class MemoryEngine:
             early = _query(request, [])
             started = self._start_query(early, on_loop=True) if early else None
             await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
-            history = self.sessions.fresh(scope)
-            if history is None:
-                history = await asyncio.to_thread(
-                    self._guard_read, "reading session history", self.sessions.recent, scope)
-            query = _query(request, history or [])
-            started = started if query == early else None
-            pinned = self.pinned.fresh(scope)
-            if pinned is None:  # read while recall runs
-                pinned, hits = await asyncio.gather(
-                    asyncio.to_thread(self._guard_read, "reading pinned memories",
-                                      self.pinned.pinned, scope),
-                    self._arecall(scope, query, started))
-            else:
-                hits = await self._arecall(scope, query, started)
-            plan = self._assemble(api, scope, request, history or [], hits or [], pinned or [])
+            retriever = self.mem.retriever
+            if isinstance(retriever, SupportsAsyncRetrieve) and self._native_async():
+                read = await self._areads(retriever, scope, request)
+            else:  # every read in one worker thread, as plan() reads: one hop for the loop
+                read = await asyncio.to_thread(self._reads, scope, request, early, started)
+            plan = self._assemble(api, scope, request, *read)
             span.planned(plan)
         return plan
 
-    async def _arecall(self, scope: Scope, query: str, started: PendingVector | None = None,
+    async def _areads(self, retriever: SupportsAsyncRetrieve, scope: Scope, request: Request,
+                      ) -> tuple[list[Turn], list[Hit], list[Memory]]:
+        """:meth:`_reads` with a natively async store: history off the loop unless fresh,
+        then the retriever's ``aretrieve`` on the loop while pinned memories are read."""
+        history = self.sessions.fresh(scope)
+        if history is None:
+            history = await asyncio.to_thread(
+                self._guard_read, "reading session history", self.sessions.recent, scope)
+        query = _query(request, history or [])
+        pinned = self.pinned.fresh(scope)
+        if pinned is None:  # read while recall runs
+            pinned, hits = await asyncio.gather(
+                asyncio.to_thread(self._guard_read, "reading pinned memories",
+                                  self.pinned.pinned, scope),
+                self._arecall(retriever, scope, query))
+        else:
+            hits = await self._arecall(retriever, scope, query)
+        return history or [], hits or [], pinned or []
+
+    async def _arecall(self, retriever: SupportsAsyncRetrieve, scope: Scope, query: str,
                        ) -> list[Hit] | None:
-        """:meth:`_aretrieve` for a call: None when there is no query or recall failed."""
+        """The retriever's ``aretrieve`` (its searches run concurrently on the loop); None
+        when there is no query or recall failed."""
         if not query:
             return None
+        mem = self.mem
         try:
-            return await self._aretrieve(scope, query, started)
+            with mem.foreground.busy(), mem.observer.recall(scope, query) as span:
+                return span.found(await retriever.aretrieve(
+                    mem.store, scope, query, limit=mem.recall_limit))
         except Exception as e:
-            memory_failure(self.counters, "read_failures", "recall", e, strict=self.mem.strict)
+            memory_failure(self.counters, "read_failures", "recall", e, strict=mem.strict)
             return None
 
     async def _acontinued(self, scope: Scope, ref: Ref) -> Scope:
@@ -268,8 +289,7 @@ class MemoryEngine:
         retriever = mem.retriever
         if not isinstance(retriever, SupportsStartQuery):
             return None
-        if on_loop and isinstance(retriever, SupportsAsyncRetrieve) \
-                and Capability.NATIVE_ASYNC in mem.store.capabilities:
+        if on_loop and isinstance(retriever, SupportsAsyncRetrieve) and self._native_async():
             return None  # aretrieve embeds on its own
         try:
             return retriever.start_query(mem.store, query, inline_if_busy=not on_loop)
@@ -289,25 +309,10 @@ class MemoryEngine:
             return span.found(retriever.retrieve(mem.store, scope, query,
                                                  limit=mem.recall_limit))
 
-    def _retrieve(self, scope: Scope, query: str, started: PendingVector | None = None
-                  ) -> list[Hit]:
-        """:meth:`_recall` holding the foreground gate (a worker thread's recall)."""
-        with self.mem.foreground.busy(), shared_reads(self.mem.store):
-            return self._recall(scope, query, started)
-
-    async def _aretrieve(self, scope: Scope, query: str, started: PendingVector | None = None,
-                         ) -> list[Hit]:
-        """With a natively async store, the retriever's ``aretrieve`` (searches run
-        concurrently on the loop); otherwise the whole retrieval in one worker thread,
-        which costs the loop one hop instead of one per search."""
-        mem = self.mem
-        retriever = mem.retriever
-        if not isinstance(retriever, SupportsAsyncRetrieve) \
-                or Capability.NATIVE_ASYNC not in mem.store.capabilities:
-            return await asyncio.to_thread(self._retrieve, scope, query, started)
-        with mem.foreground.busy(), mem.observer.recall(scope, query) as span:
-            return span.found(await retriever.aretrieve(
-                mem.store, scope, query, limit=mem.recall_limit))
+    def _native_async(self) -> bool:
+        """Whether the store has a native async driver (``aretrieve`` then runs on the
+        loop; otherwise the call's reads run in one worker thread)."""
+        return Capability.NATIVE_ASYNC in self.mem.store.capabilities
 
     def _assemble(
         self, api: Api, scope: Scope, request: Request, history: list[Turn], hits: list[Hit],
