@@ -5,6 +5,7 @@ and the LLM path starting it before it reads the session."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -104,6 +105,55 @@ def test_a_busy_worker_is_not_waited_for_when_the_caller_must_not() -> None:
     finally:
         release.set()
         busy.result()
+
+
+LINUX_CPUS = hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1
+
+
+def _where() -> tuple[int, frozenset[int]]:
+    """The CPU the calling thread runs on and those it may use."""
+    import ctypes
+
+    return ctypes.CDLL(None).sched_getcpu(), frozenset(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(not LINUX_CPUS, reason="threads are placed on Linux with 2+ CPUs")
+def test_the_worker_runs_each_job_off_the_callers_cpu() -> None:
+    """Linux wakes the worker on its waker's CPU; there the model ran only while the
+    caller paused. Each job names the caller's other CPUs, and the worker keeps to them."""
+    for _ in range(20):
+        caller_cpu, caller_cpus = _where()
+        worker_cpu, worker_cpus = beside.start(_where).result()
+        assert caller_cpu not in worker_cpus
+        assert worker_cpus == caller_cpus - {caller_cpu}
+        assert worker_cpu in worker_cpus
+
+
+def _one_cpu_child(out: Any) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    out.put((cpu, beside._other_cpus(), beside.start(_where).result()[1]))
+
+
+@pytest.mark.skipif(not LINUX_CPUS, reason="threads are placed on Linux with 2+ CPUs")
+def test_a_caller_kept_to_one_cpu_leaves_the_worker_unplaced() -> None:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    child = context.Process(target=_one_cpu_child, args=(out,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    cpu, others, worker_cpus = out.get(timeout=5)
+    assert others is None
+    assert worker_cpus == frozenset({cpu})  # inherited from its creator, never changed
+
+
+def test_without_a_way_to_place_threads_jobs_run_where_they_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(beside, "_sched_getcpu", lambda: None)
+    assert beside._other_cpus() is None
+    assert beside.start(lambda: 7).result() == 7
 
 
 def _in_child(out: Any) -> None:
