@@ -13,7 +13,7 @@ from memori import Memori
 from memori.core import Hit, Memory, Turn
 from memori.extractors.offline import OfflineExtractor
 from memori.extractors.when import event_date
-from memori.llm.context import OPEN_TAG, build_block
+from memori.llm.context import OPEN_TAG, build_block, day, today_line
 from memori.testing import OpenAIServer
 
 MONDAY_8_MAY_2023 = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc).timestamp()
@@ -66,6 +66,28 @@ def test_the_block_is_dated() -> None:
     assert "Today is Wednesday, 2023-06-07 (UTC)." in lines
     assert "- (2023-05-08, about 2023-05-01) Ran a marathon last week." in lines
     assert "- (user, 2023-05-09) My knee hurts since the race." in lines
+
+
+@pytest.mark.parametrize(("moment", "shown"), [
+    (MONDAY_8_MAY_2023, "2023-05-08"),
+    (datetime(2023, 5, 8, 23, 59, 59, 999000, tzinfo=timezone.utc).timestamp(), "2023-05-08"),
+    (datetime(2023, 5, 9, tzinfo=timezone.utc).timestamp(), "2023-05-09"),
+    (-1.0, "1969-12-31"),
+    (0.0, "1970-01-01"),
+    (float("inf"), "undated"),
+    (float("nan"), "undated"),
+    (1e300, "undated"),
+])
+def test_a_day_is_the_utc_calendar_day_of_the_moment(moment: float, shown: str) -> None:
+    """Days are worked out once per calendar day (cached): the same answer as the clock's."""
+    assert day(moment) == shown
+    assert day(moment) == shown  # from the cache
+
+
+def test_today_changes_at_utc_midnight() -> None:
+    midnight = datetime(2023, 5, 9, tzinfo=timezone.utc).timestamp()
+    assert today_line(midnight - 0.001) == "Today is Monday, 2023-05-08 (UTC)."
+    assert today_line(midnight) == "Today is Tuesday, 2023-05-09 (UTC)."
 
 
 def test_only_an_iso_event_date_is_shown() -> None:

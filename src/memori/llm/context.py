@@ -21,6 +21,7 @@ the answer next to it).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -45,6 +46,7 @@ PINNED_HEADING = "Pinned memories:"
 MEMORIES_HEADING = "Relevant memories:"
 HISTORY_HEADING = "Recent conversation in this session:"
 CACHED_LINE_CHARS = 2000
+DAY_SECONDS = 86_400
 HISTORY_SHARE = 0.5
 """At most this share of the budget goes to session history; memories get the rest."""
 
@@ -71,9 +73,17 @@ def _tokens(line: str) -> int:
 
 
 def _clean(text: str) -> str:
-    """One line, with our own tags neutralised so stored text cannot close the block."""
+    """One line, with our own tags neutralised so stored text cannot close the block
+    (short texts cached: history and pinned memories repeat every call)."""
+    return _cached_clean(text) if len(text) <= CACHED_LINE_CHARS else _clean_of(text)
+
+
+def _clean_of(text: str) -> str:
     flat = " ".join(text.split())
     return flat.replace(OPEN_TAG, "memori_context").replace(CLOSE_TAG, "/memori_context")
+
+
+_cached_clean = lru_cache(maxsize=8192)(_clean_of)
 
 
 def _turn_line(turn: Turn) -> str:
@@ -90,13 +100,27 @@ def _turn_line(turn: Turn) -> str:
 def day(timestamp: float) -> str:
     """The UTC calendar day of an epoch timestamp, as ``2026-05-08``."""
     try:
-        return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
-    except (OverflowError, OSError, ValueError):
+        return _day(math.floor(timestamp / DAY_SECONDS))
+    except (OverflowError, ValueError):  # inf, nan
         return "undated"
 
 
 def today_line(now: float) -> str:
-    moment = datetime.fromtimestamp(now, timezone.utc)
+    return _today(math.floor(now / DAY_SECONDS))
+
+
+@lru_cache(maxsize=4096)
+def _day(number: int) -> str:
+    """Day ``number`` since the epoch (UTC) as ``2026-05-08`` (a block dates every line)."""
+    try:
+        return datetime.fromtimestamp(number * DAY_SECONDS, timezone.utc).strftime("%Y-%m-%d")
+    except (OverflowError, OSError, ValueError):
+        return "undated"
+
+
+@lru_cache(maxsize=8)
+def _today(number: int) -> str:
+    moment = datetime.fromtimestamp(number * DAY_SECONDS, timezone.utc)
     return f"Today is {moment.strftime('%A')}, {moment.strftime('%Y-%m-%d')} (UTC)."
 
 
@@ -245,5 +269,12 @@ def _window(text: str) -> str:
 
 def _words(text: str) -> str:
     """``text`` as `` word word ``: lower case, punctuation dropped, padded for whole-word
-    containment tests."""
+    containment tests (short texts cached: the session's history repeats every call)."""
+    return _cached_words(text) if len(text) <= CACHED_LINE_CHARS else _words_of(text)
+
+
+def _words_of(text: str) -> str:
     return " " + " ".join(_WORD.findall(text.lower())) + " "
+
+
+_cached_words = lru_cache(maxsize=8192)(_words_of)

@@ -9,6 +9,7 @@ history; only the context block leaves them out.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from memori.core import Memory, Turn
 
@@ -65,6 +66,15 @@ def says_nothing(item: Memory | Turn) -> bool:
     acknowledgement."""
     if not isinstance(item, Turn):
         return False
-    if is_acknowledgement(item.content):
-        return True
-    return item.role == "user" and is_question_only(item.content)
+    if len(item.content) > CACHED_CHARS:
+        return _says_nothing(item.role == "user", item.content)
+    return _cached_says_nothing(item.role == "user", item.content)
+
+
+def _says_nothing(user: bool, text: str) -> bool:
+    return is_acknowledgement(text) or (user and is_question_only(text))
+
+
+CACHED_CHARS = 2000
+"""Turns this short are judged once (the same turns are recalled call after call)."""
+_cached_says_nothing = lru_cache(maxsize=8192)(_says_nothing)
