@@ -30,6 +30,7 @@ development split with the local all-MiniLM-L6-v2 embedder (docs/retrieval.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from memori.core.cjk import has_cjk
 from memori.retrieval.candidates import Candidate
@@ -102,17 +103,15 @@ class Relevance:
         """Share of the query's content words found in ``text`` (0 for an empty query)."""
         if not self.needed:
             return 0.0
-        if len(text) > 2 * TEXT_WINDOW:
-            text = text[:TEXT_WINDOW] + " " + text[-TEXT_WINDOW:]
-        present = set(text_words(text))
-        heads: set[str] | None = None
+        words = _words_of(text) if len(text) <= CACHED_CHARS else _Words(text)
         found = 0
+        heads: frozenset[str] | None = None
         for forms, prefix in zip(self.forms, self.prefixes, strict=True):
-            if not forms.isdisjoint(present):
+            if not forms.isdisjoint(words.present):
                 found += 1
             elif prefix is not None:
                 if heads is None:
-                    heads = {w[:n] for w in present for n in PREFIX_LENGTHS if len(w) >= n}
+                    heads = words.heads()
                 found += prefix in heads
         return min(1.0, found / self.needed)
 
@@ -138,3 +137,25 @@ class Relevance:
         value = max(self.own(cand), cand.lent)
         cand.signals[RELEVANCE] = round(value, 4)
         return value
+
+
+class _Words:
+    """A stored text's words (its word heads, for prefix matches, are worked out when
+    asked for and not kept: they would triple what a cached text holds)."""
+
+    __slots__ = ("present",)
+
+    def __init__(self, text: str) -> None:
+        if len(text) > 2 * TEXT_WINDOW:
+            text = text[:TEXT_WINDOW] + " " + text[-TEXT_WINDOW:]
+        self.present = frozenset(text_words(text))
+
+    def heads(self) -> frozenset[str]:
+        return frozenset(w[:n] for w in self.present for n in PREFIX_LENGTHS if len(w) >= n)
+
+
+CACHED_CHARS = 500
+"""Texts this short keep their words (the same memories and turns come back call after
+call, and every candidate's words are read on every call): at most 2,048 of them, a
+few kilobytes each."""
+_words_of = lru_cache(maxsize=2048)(_Words)
