@@ -190,9 +190,13 @@ class MemoryEngine:
         return plan
 
     def _reads(self, scope: Scope, request: Request, early: str,
-               started: PendingVector | None) -> tuple[list[Turn], list[Hit], list[Memory]]:
+               started: PendingVector | None, start: bool = False,
+               ) -> tuple[list[Turn], list[Hit], list[Memory]]:
         """The call's session history, recall and pinned memories, read in this thread
-        through the store's shared reads (``started``: the embedding of ``early``)."""
+        through the store's shared reads (``started``: the embedding of ``early``; with
+        ``start``, begun here first)."""
+        if start and early:
+            started = self._start_query(early)
         with self.mem.foreground.busy(), shared_reads(self.mem.store):
             history = self._guard_read("reading session history", self.sessions.recent,
                                        scope) or []
@@ -211,15 +215,14 @@ class MemoryEngine:
             scope = await self._acontinued(scope, request.continues)
         with self.mem.observer.call(api.name, scope, kwargs,
                                     provider=api.provider) as span:
-            # the message's embedding runs on another core meanwhile (never on the loop)
             early = _query(request, [])
-            started = self._start_query(early, on_loop=True) if early else None
             await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
             retriever = self.mem.retriever
             if isinstance(retriever, SupportsAsyncRetrieve) and self._native_async():
                 read = await self._areads(retriever, scope, request)
-            else:  # every read in one worker thread, as plan() reads: one hop for the loop
-                read = await asyncio.to_thread(self._reads, scope, request, early, started)
+            else:  # every read in one worker thread, as plan() reads: one hop for the loop;
+                # the thread starts the message's embedding (never the loop)
+                read = await asyncio.to_thread(self._reads, scope, request, early, None, True)
             plan = self._assemble(api, scope, request, *read)
             span.planned(plan)
         return plan
@@ -281,18 +284,14 @@ class MemoryEngine:
             memory_failure(self.counters, "read_failures", what, e, strict=self.mem.strict)
             return None
 
-    def _start_query(self, query: str, *, on_loop: bool = False) -> PendingVector | None:
-        """The query's embedding begun beside this thread, when the retriever can (on the
-        event loop's thread: only when its retrieval runs in a worker thread, and never
-        the model itself)."""
+    def _start_query(self, query: str) -> PendingVector | None:
+        """The query's embedding begun beside this thread, when the retriever can."""
         mem = self.mem
         retriever = mem.retriever
         if not isinstance(retriever, SupportsStartQuery):
             return None
-        if on_loop and isinstance(retriever, SupportsAsyncRetrieve) and self._native_async():
-            return None  # aretrieve embeds on its own
         try:
-            return retriever.start_query(mem.store, query, inline_if_busy=not on_loop)
+            return retriever.start_query(mem.store, query)
         except Exception as e:
             memory_failure(self.counters, "read_failures", "embedding the query", e,
                            strict=self.mem.strict)
