@@ -47,7 +47,7 @@ from _common import (
     print_table,
     write_result,
 )
-from workload import corpus, query
+from workload import corpus, message
 
 from memori import Memori
 from memori.core import (
@@ -67,6 +67,8 @@ SETTLE = True
 call's background work does not run into the next call, bare or registered: with an
 instant model answer that spill inflated the bare baseline (4.2-5.6 ms against
 1.8-2.3 ms measured apart). ``--no-settle`` measures calls back to back."""
+MESSAGE_WORDS = 0
+"""Words of each call's user message (0: the 15-token question of ``workload.query``)."""
 NEW_SESSION_EVERY_CALL = False
 """Each registered call starts a new session: it then waits for the previous call's turns
 to be stored and extracted (read-your-writes across conversations, the worst case)."""
@@ -259,7 +261,7 @@ def measure_sync(base_url: str, mem: Memori, calls: int, warmup: int,
             if label == "memory" and NEW_SESSION_EVERY_CALL:
                 mem.new_session()
             began = time.perf_counter()
-            ask(kind, client, query(QUERY_OFFSET[kind] + i))
+            ask(kind, client, message(QUERY_OFFSET[kind] + i, MESSAGE_WORDS))
             if i >= warmup:
                 times[label].append((time.perf_counter() - began) * 1000)
             if SETTLE:
@@ -299,7 +301,7 @@ def measure_async(base_url: str, mem: Memori, calls: int, warmup: int,
                     mem.new_session()
                 began = time.perf_counter()
                 first_tick = len(ticks)
-                await ask(kind, client, query(QUERY_OFFSET[kind] + 10_000 + i))
+                await ask(kind, client, message(QUERY_OFFSET[kind] + 10_000 + i, MESSAGE_WORDS))
                 if i >= warmup:
                     times[label].append((time.perf_counter() - began) * 1000)
                     times[f"stall_{label}"].extend(late for _, late in ticks[first_tick:])
@@ -322,6 +324,7 @@ def run_config(
     if embedder is None:
         return []
     timing = timing_embedder(embedder)
+    workdir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{workdir / f'{embedder_name}-{memories}.db'}"
     guards = {} if write_path == "guarded" else {"durability": "memory", "read_your_writes": 0}
     mem = Memori(url, embedder=embedder, extractor=None if extractor == "none" else extractor,
@@ -349,7 +352,7 @@ def run_config(
         added = [m - b for m, b in zip(times["memory"], times["bare"], strict=True)]
         rows.append({
             "client": kind, "embedder": embedder.name, "memories": memories, "mode": mode,
-            "calls": calls,
+            "calls": calls, "message_words": MESSAGE_WORDS or len(message(0).split()),
             "bare_ms": summarise(times["bare"]),
             "memory_ms": summarise(times["memory"]),
             "added_ms": summarise(added),
@@ -475,9 +478,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-settle", action="store_true",
                         help="do not wait for each call's background work before the next "
                              "call (back to back: it spills into the next, bare or not)")
+    parser.add_argument("--message-words", default="0",
+                        help="words of each call's message, comma-separated for several "
+                             "(0: the 15-token question; 48: that question led by a story)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    global NEW_SESSION_EVERY_CALL, SETTLE
+    global NEW_SESSION_EVERY_CALL, SETTLE, MESSAGE_WORDS
     NEW_SESSION_EVERY_CALL = args.new_session_every_call
     SETTLE = not args.no_settle
 
@@ -487,10 +493,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for name in args.embedders.split(","):
-                for n in sorted({0, args.memories}):
-                    rows += run_config(base_urls, name.strip(), n, args.calls, args.warmup,
-                                       Path(tmp), args.extractor, args.write_path)
+            for words in (int(w) for w in args.message_words.split(",")):
+                MESSAGE_WORDS = words
+                for name in args.embedders.split(","):
+                    for n in sorted({0, args.memories}):
+                        rows += run_config(base_urls, name.strip(), n, args.calls,
+                                           args.warmup, Path(tmp) / f"words-{words}",
+                                           args.extractor, args.write_path)
             chunk_cost = stream_overhead(Path(tmp))
     finally:
         for proc, _ in servers.values():
@@ -498,11 +507,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             proc.stdin.close()
             proc.wait(timeout=10)
 
-    headers = ["client", "embedder", "memories", "mode", "bare p50", "added p50", "added p95",
-               "embed p50", "added-embed p50", "recall p50", "own p50", "own p95",
+    headers = ["client", "embedder", "words", "memories", "mode", "bare p50", "added p50",
+               "added p95", "embed p50", "added-embed p50", "recall p50", "own p50", "own p95",
                "loop stall p99 (bare)", "loop stall max (bare)"]
     print_table(headers, [
-        [r["client"], r["embedder"], r["memories"], r["mode"], r["bare_ms"]["p50"],
+        [r["client"], r["embedder"], r["message_words"], r["memories"], r["mode"],
+         r["bare_ms"]["p50"],
          r["added_ms"]["p50"], r["added_ms"]["p95"], r["embed_ms"]["p50"],
          r["added_excluding_embed_ms"]["p50"], r["recall_ms"]["p50"], r["own_ms"]["p50"],
          r["own_ms"]["p95"], *stall_cells(r)]

@@ -35,3 +35,15 @@ def query(i: int) -> str:
     """A distinct user message per call (so no embedding cache hides the embedder)."""
     topic = TOPICS[i % len(TOPICS)]
     return f"What do you remember about my {topic} {WORDS[i % len(WORDS)]}? (message {i})"
+
+
+def message(i: int, words: int = 0) -> str:
+    """The call's user message: :func:`query` alone (``words`` 0), or that question led
+    by a story of the user's so that the message holds ``words`` words."""
+    question = query(i)
+    opening = f"Yesterday my {TOPICS[i % len(TOPICS)]} plans:"
+    lead = words - len(question.split()) - len(opening.split())
+    if lead <= 0:
+        return question
+    rng = random.Random(i)
+    return f"{opening} {' '.join(rng.choice(WORDS) for _ in range(lead))}. {question}"
