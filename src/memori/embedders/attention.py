@@ -1,0 +1,218 @@
+"""One node per attention layer in the derived int8 model, the same numbers out.
+
+The shipped graph spells each layer's attention out as torch exported it: the query,
+key and value reshaped and transposed per head, the key through a chain of shape
+arithmetic, scaled, multiplied, masked, softmax, a NaN guard, multiplied by the
+values, transposed and reshaped back: about thirty small nodes per layer, whose
+dispatch cost more than their arithmetic for a short text. onnxruntime's
+``MultiHeadAttention`` (com.microsoft) does the same work in one node. Here each
+layer that has exactly that shape is rewritten to it, taking the projections'
+outputs, the model's scale and the attention mask as the key padding mask.
+
+The rewrite is kept only if the new graph gives the old one's outputs exactly, on
+probe inputs of several lengths, alone and padded in a batch; otherwise the graph is
+left as it was (a different exporter or onnxruntime). Measured on the benchmark
+question (15 tokens, one thread, x86-64): 1.07 instead of 1.28 ms, identical vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MASK_INT32 = "memori_attention_mask_int32"
+PROBE_LENGTHS = (3, 17, 61)
+"""Token counts of the probe inputs (each alone, then all in one padded batch)."""
+
+
+class _Graph:
+    """Lookups over an ONNX graph: who produces a tensor, who reads it, constants."""
+
+    def __init__(self, graph: Any) -> None:
+        from onnx import numpy_helper
+
+        self.graph = graph
+        self.producer = {out: node for node in graph.node for out in node.output}
+        self.readers: dict[str, list[Any]] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.readers.setdefault(name, []).append(node)
+        self.constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        for node in graph.node:
+            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+                self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+
+    def made_by(self, name: str, op: str) -> Any:
+        node = self.producer.get(name)
+        if node is None or node.op_type != op:
+            raise _NoMatch(f"{name} is not made by {op}")
+        return node
+
+    def only_reader(self, name: str, op: str) -> Any:
+        readers = self.readers.get(name, [])
+        if len(readers) != 1 or readers[0].op_type != op:
+            raise _NoMatch(f"{name} is not read by one {op}")
+        return readers[0]
+
+    def scalar(self, name: str) -> float:
+        value = self.constants.get(name)
+        if value is None or value.size != 1:
+            raise _NoMatch(f"{name} is not a constant scalar")
+        return float(value.reshape(-1)[0])
+
+
+class _NoMatch(Exception):
+    """The graph does not have the expected shape here."""
+
+
+def _perm(node: Any) -> list[int]:
+    for attribute in node.attribute:
+        if attribute.name == "perm":
+            return list(attribute.ints)
+    return []
+
+
+def _heads(g: _Graph, reshape: Any) -> tuple[str, int]:
+    """The projection a per-head reshape reads (``[B, S, hidden]`` to ``[B, S, H, D]``),
+    and its head size D (the last entry of the target shape)."""
+    shape = g.constants.get(reshape.input[1])
+    if shape is None:
+        concat = g.made_by(reshape.input[1], "Concat")
+        shape = g.constants.get(concat.input[-1])
+    if shape is None or shape.size < 1 or int(shape.reshape(-1)[-1]) <= 0:
+        raise _NoMatch("the head size is not a constant")
+    return reshape.input[0], int(shape.reshape(-1)[-1])
+
+
+def _per_head(g: _Graph, name: str) -> tuple[str, int]:
+    """``name`` = Transpose[0,2,1,3](Reshape(projection)): the projection, head size."""
+    transpose = g.made_by(name, "Transpose")
+    if _perm(transpose) != [0, 2, 1, 3]:
+        raise _NoMatch("not a per-head transpose")
+    return _heads(g, g.made_by(transpose.input[0], "Reshape"))
+
+
+def _key(g: _Graph, name: str) -> tuple[str, int]:
+    """The key side, transposed for the product through any chain of Reshape and
+    Transpose back to its per-head reshape (the probes check the result)."""
+    for _ in range(8):
+        node = g.producer.get(name)
+        if node is None or node.op_type not in ("Reshape", "Transpose"):
+            break
+        if node.op_type == "Transpose" and _perm(node) == [0, 2, 1, 3]:
+            reshape = g.producer.get(node.input[0])
+            if reshape is not None and reshape.op_type == "Reshape":
+                return _heads(g, reshape)
+        name = node.input[0]
+    raise _NoMatch("no per-head key")
+
+
+def _layers(g: _Graph) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Each attention layer's last node (the reshape back to ``[B, S, hidden]``) and the
+    MultiHeadAttention that replaces it."""
+    for softmax in [n for n in g.graph.node if n.op_type == "Softmax"]:
+        try:
+            masked = g.made_by(softmax.input[0], "Add")
+            scores = g.made_by(masked.input[0], "MatMul")
+            query_side = g.made_by(scores.input[0], "Mul")
+            key_side = g.made_by(scores.input[1], "Mul")
+            scale = g.scalar(query_side.input[1]) * g.scalar(key_side.input[1])
+            query, size = _per_head(g, query_side.input[0])
+            key, key_size = _key(g, key_side.input[0])
+            readers = g.readers.get(softmax.output[0], [])
+            if sorted(n.op_type for n in readers) != ["IsNaN", "Where"]:
+                raise _NoMatch("no NaN guard after the softmax")
+            guard = next(n for n in readers if n.op_type == "Where")
+            weighted = g.only_reader(guard.output[0], "MatMul")
+            value, value_size = _per_head(g, weighted.input[1])
+            back = g.only_reader(weighted.output[0], "Transpose")
+            if _perm(back) != [0, 2, 1, 3] or len({size, key_size, value_size}) != 1:
+                raise _NoMatch("heads do not agree")
+            last = g.only_reader(back.output[0], "Reshape")
+        except (_NoMatch, StopIteration) as e:
+            log.debug("attention not rewritten at %s: %s", softmax.name, e)
+            continue
+        yield last, {"inputs": [query, key, value, "", MASK_INT32], "output": last.output[0],
+                     "head_size": size, "scale": float(np.float32(scale))}
+
+
+def fuse_attention(model: bytes, hidden: int = 384) -> bytes:
+    """``model`` with each attention layer as one MultiHeadAttention node, if the result
+    gives the same outputs on the probes; else ``model`` unchanged."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    proto = onnx.load_from_string(model)
+    g = _Graph(proto.graph)
+    found = list(_layers(g))
+    if not found or "attention_mask" not in {i.name for i in proto.graph.input}:
+        return model
+    replace = {
+        id(last): helper.make_node(
+            "MultiHeadAttention", spec["inputs"], [spec["output"]], domain="com.microsoft",
+            name=f"memori_attention_{i}", num_heads=hidden // spec["head_size"],
+            scale=spec["scale"])
+        for i, (last, spec) in enumerate(found)}
+    nodes = [helper.make_node("Cast", ["attention_mask"], [MASK_INT32], to=TensorProto.INT32,
+                              name="memori_attention_mask_cast")]
+    nodes += [replace.get(id(node), node) for node in proto.graph.node]
+    del proto.graph.node[:]
+    proto.graph.node.extend(_live(nodes, {o.name for o in proto.graph.output}))
+    if not any(o.domain == "com.microsoft" for o in proto.opset_import):
+        proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    fused: bytes = proto.SerializeToString()
+    if not _same_outputs(model, fused):
+        log.warning("memori: the fused attention graph gave other numbers; the derived "
+                    "model keeps the exported attention")
+        return model
+    return fused
+
+
+def _live(nodes: list[Any], outputs: set[str]) -> list[Any]:
+    """``nodes`` without those whose outputs nothing reads (repeatedly), in order."""
+    while True:
+        read = {name for node in nodes for name in node.input} | outputs
+        kept = [node for node in nodes if any(out in read for out in node.output)]
+        if len(kept) == len(nodes):
+            return kept
+        nodes = kept
+
+
+def _same_outputs(before: bytes, after: bytes) -> bool:
+    """Whether both graphs give exactly the same outputs on the probe inputs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        old, new = (ort.InferenceSession(m, sess_options=options,
+                                         providers=["CPUExecutionProvider"])
+                    for m in (before, after))
+    except Exception as e:  # the fused node is not there in this onnxruntime
+        log.info("memori: the fused attention graph does not load (%s)", e)
+        return False
+    names = {i.name for i in old.get_inputs()}
+    rng = np.random.default_rng(0)
+    batch = [rng.integers(1000, 20000, n).tolist() for n in PROBE_LENGTHS]
+    probes = [[ids] for ids in batch] + [batch]
+    for id_lists in probes:
+        width = max(len(ids) for ids in id_lists)
+        input_ids = np.zeros((len(id_lists), width), dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for row, ids in enumerate(id_lists):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask,
+                 "token_type_ids": np.zeros_like(input_ids)}
+        feeds = {k: v for k, v in feeds.items() if k in names}
+        want, got = old.run(None, feeds)[0], new.run(None, feeds)[0]
+        rows = mask.astype(bool)  # padded positions are pooled out: not compared
+        if want.shape != got.shape or not np.array_equal(want[rows], got[rows]):
+            return False
+    return True
