@@ -326,19 +326,20 @@ class LocalEmbedder:
         # its neighbours (cosine 0.99), so each text runs alone (deterministic per text).
         size = 1 if self.arithmetic == "int8" else self.batch_size
         chunks = [order[s : s + size] for s in range(0, len(order), size)]
-
-        def run(chunk: list[int]) -> FloatArray:
-            return self._run(runtime, [encodings[i].ids for i in chunk])
-
-        if len(chunks) > 1 and self.workers > 1:
-            with ThreadPoolExecutor(min(self.workers, len(chunks))) as pool:
-                results = list(pool.map(run, chunks))
-        else:
-            results = [run(chunk) for chunk in chunks]
         out: list[FloatArray | None] = [None] * len(texts)
-        for chunk, vectors in zip(chunks, results, strict=True):
-            for i, vector in zip(chunk, vectors, strict=True):
-                out[i] = vector
+
+        def run(lane: list[list[int]]) -> None:
+            for chunk in lane:
+                vectors = self._run(runtime, [encodings[i].ids for i in chunk])
+                for i, vector in zip(chunk, vectors, strict=True):
+                    out[i] = vector
+
+        lanes = min(self.workers, len(chunks))
+        if lanes > 1:  # a thread per lane, each through its share: no task per chunk
+            with ThreadPoolExecutor(lanes) as pool:
+                list(pool.map(run, [chunks[k::lanes] for k in range(lanes)]))
+        else:
+            run(chunks)
         return [v for v in out if v is not None]
 
     def embed_beside(self, text: str, *, inline_if_busy: bool = True) -> Beside | None:
