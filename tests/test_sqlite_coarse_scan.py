@@ -194,3 +194,54 @@ def test_near_ties_at_the_cut_are_all_scored() -> None:
     best = np.argsort(-exact)[:100]
     assert keep[best].all()
     assert keep[::2].sum() == 0  # the unrelated half is never scored exactly
+
+
+USER_SCRIPT = r"""
+import json, sys
+if sys.argv[2] == "without":
+    sys.modules["simsimd"] = None  # as on a platform without its wheels
+from memori import Memori
+from memori.backends.sqlite import coarse
+
+mem = Memori(sys.argv[1], embedder="hash")
+mem.attribution(entity_id="ana", process_id="coach")
+if sys.argv[3] == "fill":
+    topics = ["running", "piano", "garden", "budget", "sister", "Lyon", "coffee", "chess"]
+    mem.remember_many([f"Note {i}: the user {topics[i % 8]} {topics[(i * 7) % 8]} {i % 13}"
+                       for i in range(2600)])
+out = {"coarse": coarse.available(), "hits": {}}
+for question in ["What about my piano?", "sister in Lyon", "how is the garden budget"]:
+    hits = mem.recall(question, limit=10)
+    out["hits"][question] = [(h.item.id, h.signals.get("cosine")) for h in hits]
+held = mem.store._cache.vectors.get(("memories", "ana"))  # not the user's: the test's check
+out["cached_rows"] = 0 if held is None else len(held)
+print(json.dumps(out))
+"""
+
+
+@needs_simsimd
+def test_a_users_script_recalls_the_same_with_and_without_simsimd(tmp_path: Path) -> None:
+    """The journey: a script fills 2,600 memories (above the coarse scan's threshold)
+    and recalls; a second run on the same file, without SimSIMD, recalls exactly the
+    same hits with the same cosines."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "user.py"
+    script.write_text(USER_SCRIPT)
+    url = f"sqlite:///{tmp_path / 'user.db'}"
+
+    def run(simsimd: str, step: str) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, str(script), url, simsimd, step],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    coarse_run = run("with", "fill")
+    plain_run = run("without", "recall")
+    assert coarse_run["coarse"] is True and plain_run["coarse"] is False
+    assert coarse_run["cached_rows"] >= coarse.MIN_ROWS  # searched in process, coarse first
+    assert all(coarse_run["hits"].values())
+    assert coarse_run["hits"] == plain_run["hits"]
