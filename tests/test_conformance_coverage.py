@@ -3,8 +3,8 @@
 Every module of memori except the backends, the conformance suite and the testing
 helpers is a caller: the facade and its management mixin, retrieval, the LLM path,
 the pipeline, the CLI, the UI, the tools, MCP, and ``memori.core``, whose helper
-functions (``sweep_expired``, ``forget_scope``, ``list_pinned``, ``recent_turns``
-and their async twins) call the store for the rest. Callers are scanned for
+functions (``sweep_expired``, ``forget_scope``, ``list_pinned``, ``recent_turns``,
+``shared_reads`` and their async twins) call the store for the rest. Callers are scanned for
 ``store.<method>(`` calls and method references passed on
 (``to_thread(store.outbox_pending, ...)``); each method must be called by at least
 one module of ``memori.conformance`` (the reference store does not count), under
@@ -34,6 +34,7 @@ from memori.core import (
     SupportsListPinned,
     SupportsRawCount,
     SupportsRecentTurns,
+    SupportsSharedReads,
     SupportsSweepExpired,
 )
 
@@ -50,7 +51,7 @@ _NOT_METHODS = frozenset({"capabilities", "name", "vector_dim"})
 """Declared attributes, not methods."""
 OPTIONAL = (SupportsAdminVacuum, SupportsAsyncForgetScope, SupportsAsyncOutbox,
             SupportsAsyncSweepExpired, SupportsForgetScope, SupportsListPinned,
-            SupportsRawCount, SupportsRecentTurns, SupportsSweepExpired)
+            SupportsRawCount, SupportsRecentTurns, SupportsSharedReads, SupportsSweepExpired)
 """The declared optional store abilities (typed protocols)."""
 REQUIRED = {"store": {*dir(MemoryStore)} - {*dir(object)},
             "retriever": {*dir(Retriever)} - {*dir(object)}}
@@ -169,7 +170,8 @@ def test_the_scan_finds_the_store_calls_of_every_layer() -> None:
 
 def test_the_core_helpers_that_hand_calls_to_the_store_are_found() -> None:
     assert core_dispatchers() == {"sweep_expired", "asweep_expired", "forget_scope",
-                                  "aforget_scope", "list_pinned", "recent_turns"}
+                                  "aforget_scope", "list_pinned", "recent_turns",
+                                  "shared_reads"}
 
 
 def test_no_caller_probes_a_store_with_getattr() -> None:
