@@ -105,14 +105,12 @@ class Relevance:
             return 0.0
         words = _words_of(text) if len(text) <= CACHED_CHARS else _Words(text)
         found = 0
-        heads: frozenset[str] | None = None
+        present = words.present
         for forms, prefix in zip(self.forms, self.prefixes, strict=True):
-            if not forms.isdisjoint(words.present):
+            if not forms.isdisjoint(present):
                 found += 1
-            elif prefix is not None:
-                if heads is None:
-                    heads = words.heads()
-                found += prefix in heads
+            elif prefix is not None:  # a stored word that starts so (6 to 8 letters)
+                found += any(w.startswith(prefix) for w in present)
         return min(1.0, found / self.needed)
 
     def overlap_of(self, cand: Candidate) -> float:
@@ -140,8 +138,7 @@ class Relevance:
 
 
 class _Words:
-    """A stored text's words (its word heads, for prefix matches, are worked out when
-    asked for and not kept: they would triple what a cached text holds)."""
+    """A stored text's distinct words."""
 
     __slots__ = ("present",)
 
@@ -149,9 +146,6 @@ class _Words:
         if len(text) > 2 * TEXT_WINDOW:
             text = text[:TEXT_WINDOW] + " " + text[-TEXT_WINDOW:]
         self.present = frozenset(text_words(text))
-
-    def heads(self) -> frozenset[str]:
-        return frozenset(w[:n] for w in self.present for n in PREFIX_LENGTHS if len(w) >= n)
 
 
 CACHED_CHARS = 500
