@@ -135,15 +135,20 @@ def _one_cpu_child(out: Any) -> None:
     out.put((cpu, beside._other_cpus(), beside.start(_where).result()[1]))
 
 
-@pytest.mark.skipif(not LINUX_CPUS, reason="threads are placed on Linux with 2+ CPUs")
-def test_a_caller_kept_to_one_cpu_leaves_the_worker_unplaced() -> None:
-    context = multiprocessing.get_context("spawn")
+def _in_a_child(start_method: str, target: Any) -> Any:
+    """What ``target(queue)`` puts, run in a child process started so."""
+    context = multiprocessing.get_context(start_method)
     out = context.Queue()
-    child = context.Process(target=_one_cpu_child, args=(out,))
+    child = context.Process(target=target, args=(out,))
     child.start()
     child.join(60)
     assert child.exitcode == 0
-    cpu, others, worker_cpus = out.get(timeout=5)
+    return out.get(timeout=5)
+
+
+@pytest.mark.skipif(not LINUX_CPUS, reason="threads are placed on Linux with 2+ CPUs")
+def test_a_caller_kept_to_one_cpu_leaves_the_worker_unplaced() -> None:
+    cpu, others, worker_cpus = _in_a_child("spawn", _one_cpu_child)
     assert others is None
     assert worker_cpus == frozenset({cpu})  # inherited from its creator, never changed
 
@@ -166,13 +171,7 @@ def test_a_forked_child_gets_a_worker_of_its_own() -> None:
     release = threading.Event()
     busy = beside.start(release.wait)  # the parent's worker runs until released
     try:
-        context = multiprocessing.get_context("fork")
-        out = context.Queue()
-        child = context.Process(target=_in_child, args=(out,))
-        child.start()
-        child.join(30)
-        assert child.exitcode == 0
-        assert out.get(timeout=5) == ("memori-embed-beside", "child")
+        assert _in_a_child("fork", _in_child) == ("memori-embed-beside", "child")
     finally:
         release.set()
         busy.result()

@@ -116,16 +116,21 @@ def test_a_write_inside_the_block_is_seen_by_the_reads_after_it(
     assert nearest[0].item.content == "zebra crossing"
 
 
+def write_from_another_thread(store: SQLiteStore, text: str) -> None:
+    """Store a memory from another thread, which must not be kept waiting."""
+    writer = threading.Thread(target=store.put_memories, args=(
+        [Memory("e", text, process_id="p", embedding=(0, 1.0, 0, 0))],))
+    writer.start()
+    writer.join(10)
+    assert not writer.is_alive()
+
+
 def test_another_threads_write_during_a_block_is_seen_once_it_ends(
     store: SQLiteStore,
 ) -> None:
     with store.shared_reads():
         assert store.search_memories(SCOPE, text="yak", limit=5) == []
-        writer = threading.Thread(target=store.put_memories, args=(
-            [Memory("e", "yak wool", process_id="p", embedding=(0, 1.0, 0, 0))],))
-        writer.start()
-        writer.join(10)
-        assert not writer.is_alive()  # the held connection never blocks a writer
+        write_from_another_thread(store, "yak wool")  # the held connection blocks no writer
     assert [h.item.content for h in store.search_memories(SCOPE, text="yak", limit=5)] \
         == ["yak wool"]
 
@@ -145,11 +150,7 @@ def test_an_in_memory_store_keeps_its_single_connection_free_for_other_threads()
     try:
         with s.shared_reads():
             assert s.search_memories(SCOPE, text="alpha", limit=5) == []
-            writer = threading.Thread(target=s.put_memories, args=(
-                [Memory("e", "alpha", process_id="p", embedding=(1.0, 0, 0, 0))],))
-            writer.start()
-            writer.join(10)
-            assert not writer.is_alive()
+            write_from_another_thread(s, "alpha")
             assert len(s.search_memories(SCOPE, text="alpha", limit=5)) == 1
     finally:
         s.close()
