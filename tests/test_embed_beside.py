@@ -121,12 +121,14 @@ def _where() -> tuple[int, frozenset[int]]:
 def test_the_worker_runs_each_job_off_the_callers_cpu() -> None:
     """Linux wakes the worker on its waker's CPU; there the model ran only while the
     caller paused. Each job names the caller's other CPUs, and the worker keeps to them."""
+    mine = os.sched_getaffinity(0)
     for _ in range(20):
         caller_cpu, caller_cpus = _where()
         worker_cpu, worker_cpus = beside.start(_where).result()
         assert caller_cpu not in worker_cpus
         assert worker_cpus == caller_cpus - {caller_cpu}
         assert worker_cpu in worker_cpus
+    assert os.sched_getaffinity(0) == mine  # the worker's thread was placed, not the caller
 
 
 def _one_cpu_child(out: Any) -> None:
