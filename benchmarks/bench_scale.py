@@ -13,7 +13,8 @@ queries random loaded entities. Memories are written with ``put_memories`` in
 batches of 1,000; texts are synthetic sentences
 over a Zipf-distributed vocabulary and vectors random unit vectors of 384
 dimensions (the local embedder's size; the embedder is measured elsewhere).
-Sizes grow cumulatively; at each size the default ``HybridRetriever`` is timed
+Sizes grow cumulatively; at each size the default ``HybridRetriever`` is timed (its
+reads shared, ``memori.core.shared_reads``, as ``mem.recall()`` reads)
 with a precomputed query vector, as are the store's own text and vector searches,
 and once more with each query embedded by the local model (``LocalEmbedder``, no
 query cache), which is what ``mem.recall()`` runs.
@@ -48,7 +49,7 @@ from _common import (
 )
 
 from memori.config import open_backend
-from memori.core import Embedder, Memory, MemoryStore, Scope
+from memori.core import Embedder, Memory, MemoryStore, Scope, shared_reads
 from memori.retrieval import HybridRetriever
 
 DIM = 384
@@ -186,6 +187,13 @@ def query_embedder() -> Embedder:
     return embedder
 
 
+def recall_once(retriever: HybridRetriever, store: MemoryStore, scope: Scope, query: str,
+           vector: list[float] | None = None) -> object:
+    """One recall as ``mem.recall`` runs it: the retriever, its reads shared."""
+    with shared_reads(store):
+        return retriever.retrieve(store, scope, query, limit=10, vector=vector)
+
+
 def timed(fn: Callable[[], object]) -> float:
     """Milliseconds one call of ``fn`` takes."""
     start = time.perf_counter()
@@ -210,10 +218,10 @@ def measure_searches(
         retriever.retrieve(store, scope, q, limit=10, vector=v)
         embedded.retrieve(store, scope, q, limit=10)
     calls: list[Callable[[str, list[float], Scope], Callable[[], object]]] = [
-        lambda q, v, s: partial(retriever.retrieve, store, s, q, limit=10, vector=v),
+        lambda q, v, s: partial(recall_once, retriever, store, s, q, vector=v),
         lambda q, v, s: partial(store.search_memories, s, text=q, limit=10),
         lambda q, v, s: partial(store.search_memories, s, vector=v, limit=10),
-        lambda q, v, s: partial(embedded.retrieve, store, s, q, limit=10),
+        lambda q, v, s: partial(recall_once, embedded, store, s, q),
     ]
     samples: list[list[float]] = []
     for make, pass_scopes in zip(calls, scopes, strict=True):
