@@ -226,7 +226,7 @@ class SQLiteStore(StoreBase):
                     reads.close()
                 except Exception as e:  # a read-only connection: nothing to lose
                     log.warning("memori: closing a shared read connection failed (%s)",
-                                   type(e).__name__)
+                                type(e).__name__)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
