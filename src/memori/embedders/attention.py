@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from memori.embedders.fusions import DISABLED_FUSIONS
+
 log = logging.getLogger(__name__)
 
 MASK_INT32 = "memori_attention_mask_int32"
@@ -192,7 +194,8 @@ def _same_outputs(before: bytes, after: bytes) -> bool:
     options.log_severity_level = 3
     try:
         old, new = (ort.InferenceSession(m, sess_options=options,
-                                         providers=["CPUExecutionProvider"])
+                                         providers=["CPUExecutionProvider"],
+                                         disabled_optimizers=DISABLED_FUSIONS)
                     for m in (before, after))
     except Exception as e:  # the fused node is not there in this onnxruntime
         log.info("memori: the fused attention graph does not load (%s)", e)

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from memori.core import ConfigurationError
 from memori.embedders import beside
 from memori.embedders.beside import Beside
+from memori.embedders.fusions import DISABLED_FUSIONS
 from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, read_verified
 from memori.embedders.quantize import cached_dynamic_int8, read_cached_int8
 from memori.embedders.warm_start import derive_in_background
@@ -40,11 +41,6 @@ log = logging.getLogger(__name__)
 CACHE_FILL_MAX_TEXTS = 8
 #: Longer texts are not cached (queries are short; this bounds the cache's memory).
 CACHE_MAX_CHARS = 2048
-#: onnxruntime graph fusions left out. Its fused SkipLayerNormalization kernel takes about
-#: 2.5 us a token row against 0.25 us for the plain Add and LayerNormalization it replaces
-#: (onnxruntime 1.32, x86-64): without it a 15-token query runs in 1.4 instead of 1.8 ms
-#: (int8), with the same output to 1e-6 (docs/benchmarks.md, local embedder section).
-DISABLED_FUSIONS = ["SkipLayerNormFusion"]
 #: The embedder's name for each arithmetic: vectors of one are not those of the other.
 NAMES = {"int8": "all-MiniLM-L6-v2-int8-dynamic", "float32": "all-MiniLM-L6-v2-int8"}
 
