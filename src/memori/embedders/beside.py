@@ -14,7 +14,8 @@ Where the system allows it (Linux), the worker runs each job on a CPU other than
 the caller's: Linux wakes a thread on its waker's CPU when it can ("wake affine"),
 and there the model only ran when the caller paused, so it took 2.2 instead of 1.4
 ms while the caller ran Python beside it (two vCPUs); kept off the caller's CPU it
-runs at full speed. The worker's CPUs are set only from those the caller may use,
+runs at full speed. The caller who reserved the worker sets its CPUs before waking
+it (so it wakes there and does not move after), only from those the caller may use,
 and only when the caller may use more than one.
 """
 
@@ -31,11 +32,10 @@ Run = Callable[[], Any]
 
 
 class _Job:
-    __slots__ = ("cpus", "done", "error", "result", "run", "started")
+    __slots__ = ("done", "error", "result", "run", "started")
 
-    def __init__(self, run: Run, cpus: frozenset[int] | None) -> None:
+    def __init__(self, run: Run) -> None:
         self.run = run
-        self.cpus = cpus  # where the worker runs it (None: wherever it runs now)
         self.started = threading.Event()
         self.done = threading.Event()
         self.result: Any = None
@@ -63,15 +63,16 @@ _lock = threading.Lock()
 _jobs: queue.SimpleQueue[_Job] | None = None
 _owner = 0  # the pid whose worker serves _jobs (a forked child starts its own)
 _busy = False
+_tid: int | None = None  # the worker's thread id (placed by the caller who reserved it)
+_placed: frozenset[int] | None = None
 
 
-def _serve(jobs: queue.SimpleQueue[_Job]) -> None:
-    global _busy
-    placed: frozenset[int] | None = None
+def _serve(jobs: queue.SimpleQueue[_Job], ready: threading.Event) -> None:
+    global _busy, _tid
+    _tid = threading.get_native_id()
+    ready.set()
     while True:
         job = jobs.get()
-        if job.cpus is not None and job.cpus != placed:
-            placed = job.cpus if _place(job.cpus) else None
         job.started.set()
         try:
             job.result = job.run()
@@ -87,22 +88,27 @@ def start(run: Run, *, inline_if_busy: bool = True) -> Beside | None:
     """Start ``run()`` on the worker, returning when the worker is in it; with the
     worker busy, run it here and now (``inline_if_busy``, for a thread that may wait),
     or return None (for an event loop's thread, which must not)."""
-    global _jobs, _owner, _busy
+    global _jobs, _owner, _busy, _tid, _placed
     with _lock:
         if _owner != os.getpid():  # first use, or a forked child: the parent's worker
             _jobs, _owner, _busy = None, os.getpid(), False  # (and its job) stayed there
+            _tid = _placed = None
         if _busy:
             jobs = None
         else:
             if _jobs is None:
-                _jobs = queue.SimpleQueue()
-                threading.Thread(target=_serve, args=(_jobs,), name="memori-embed-beside",
-                                 daemon=True).start()
+                _jobs, ready = queue.SimpleQueue(), threading.Event()
+                threading.Thread(target=_serve, args=(_jobs, ready),
+                                 name="memori-embed-beside", daemon=True).start()
+                ready.wait()
             _busy = True
             jobs = _jobs
     if jobs is None:
         return Beside(None, run()) if inline_if_busy else None
-    job = _Job(run, _other_cpus())
+    cpus = _other_cpus()  # the worker is ours until its job ends: place it before waking it
+    if cpus is not None and cpus != _placed and _tid is not None:
+        _placed = cpus if _place(_tid, cpus) else None
+    job = _Job(run)
     jobs.put(job)
     job.started.wait()
     return Beside(job)
@@ -141,10 +147,11 @@ def _sched_getcpu() -> Callable[[], int] | None:
     return getcpu
 
 
-def _place(cpus: frozenset[int]) -> bool:
-    """Keep the calling thread (the worker) on ``cpus``; False if the system refused."""
+def _place(tid: int, cpus: frozenset[int]) -> bool:
+    """Keep the thread ``tid`` (the worker, waiting for its job) on ``cpus``, so it wakes
+    there and does not move after; False if the system refused."""
     try:
-        os.sched_setaffinity(0, cpus)
+        os.sched_setaffinity(tid, cpus)
     except OSError:
         return False
     return True
