@@ -20,11 +20,12 @@ def select_within_budget(hits: Sequence[Hit], limit: int, token_budget: int | No
     for hit in hits:
         if len(chosen) >= limit:
             break
-        cost = count_tokens(hit.content)
-        if token_budget is not None and used + cost > token_budget:
-            continue
+        if token_budget is not None:  # counted only when there is a budget to keep
+            cost = count_tokens(hit.content)
+            if used + cost > token_budget:
+                continue
+            used += cost
         chosen.append(hit)
-        used += cost
     return chosen
 
 
@@ -38,9 +39,10 @@ def best_within_budget(
     for cand in ordered:
         if len(chosen) >= limit:
             break
-        cost = count_tokens(cand.item.content)
-        if token_budget is not None and used + cost > token_budget:
-            continue
+        if token_budget is not None:  # counted only when there is a budget to keep
+            cost = count_tokens(cand.item.content)
+            if used + cost > token_budget:
+                continue
+            used += cost
         chosen.append(to_hit(cand, scale))
-        used += cost
     return chosen
