@@ -109,7 +109,8 @@ class Relevance:
         for forms, prefix in zip(self.forms, self.prefixes, strict=True):
             if not forms.isdisjoint(present):
                 found += 1
-            elif prefix is not None:  # a stored word that starts so (6 to 8 letters)
+            elif prefix is not None and prefix[:HEAD] in words.heads:
+                # a stored word that starts so (6 to 8 letters)
                 found += any(w.startswith(prefix) for w in present)
         return min(1.0, found / self.needed)
 
@@ -138,14 +139,19 @@ class Relevance:
 
 
 class _Words:
-    """A stored text's distinct words."""
+    """A stored text's distinct words, and the first ``HEAD`` letters of its longer
+    ones (a head match needs one of those: most query words are ruled out there)."""
 
-    __slots__ = ("present",)
+    __slots__ = ("heads", "present")
 
     def __init__(self, text: str) -> None:
         if len(text) > 2 * TEXT_WINDOW:
             text = text[:TEXT_WINDOW] + " " + text[-TEXT_WINDOW:]
         self.present = frozenset(text_words(text))
+        self.heads = frozenset(w[:HEAD] for w in self.present if len(w) >= HEAD)
+
+
+HEAD = PREFIX_LENGTHS[0]
 
 
 CACHED_CHARS = 500
