@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from memori.core import Hit, Memory, Turn
+from memori.core.text_memo import memo_short_texts
 from memori.llm.filler import says_nothing
 from memori.llm.messages import INSTRUCTION_ROLES, as_mapping
 from memori.pins import PINNED_SHARE
@@ -62,28 +63,16 @@ class ContextBlock:
     pinned: int = 0
 
 
-@lru_cache(maxsize=8192)
-def _cached_tokens(line: str) -> int:
-    return count_tokens(line)
+_tokens = memo_short_texts(8192, CACHED_LINE_CHARS)(count_tokens)
+"""Token count of a block line (short lines remembered: history repeats every call)."""
 
 
-def _tokens(line: str) -> int:
-    """Token count of a block line; short lines (history repeats every call) are cached."""
-    return _cached_tokens(line) if len(line) <= CACHED_LINE_CHARS else count_tokens(line)
-
-
+@memo_short_texts(8192, CACHED_LINE_CHARS)
 def _clean(text: str) -> str:
     """One line, with our own tags neutralised so stored text cannot close the block
-    (short texts cached: history and pinned memories repeat every call)."""
-    return _cached_clean(text) if len(text) <= CACHED_LINE_CHARS else _clean_of(text)
-
-
-def _clean_of(text: str) -> str:
+    (short texts remembered: history and pinned memories repeat every call)."""
     flat = " ".join(text.split())
     return flat.replace(OPEN_TAG, "memori_context").replace(CLOSE_TAG, "/memori_context")
-
-
-_cached_clean = lru_cache(maxsize=8192)(_clean_of)
 
 
 def _turn_line(turn: Turn) -> str:
@@ -267,14 +256,8 @@ def _window(text: str) -> str:
     return text[:WINDOW_CHARS] + " \n " + text[-WINDOW_CHARS:]
 
 
+@memo_short_texts(8192, CACHED_LINE_CHARS)
 def _words(text: str) -> str:
     """``text`` as `` word word ``: lower case, punctuation dropped, padded for whole-word
-    containment tests (short texts cached: the session's history repeats every call)."""
-    return _cached_words(text) if len(text) <= CACHED_LINE_CHARS else _words_of(text)
-
-
-def _words_of(text: str) -> str:
+    containment tests (short texts remembered: the session's history repeats every call)."""
     return " " + " ".join(_WORD.findall(text.lower())) + " "
-
-
-_cached_words = lru_cache(maxsize=8192)(_words_of)

@@ -9,9 +9,9 @@ history; only the context block leaves them out.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from memori.core import Memory, Turn
+from memori.core.text_memo import memo_short_texts
 
 _ACK_TOKEN = re.compile(r"[\w'\u2019]+")
 _ACK_WORDS = frozenset({
@@ -66,15 +66,10 @@ def says_nothing(item: Memory | Turn) -> bool:
     acknowledgement."""
     if not isinstance(item, Turn):
         return False
-    if len(item.content) > CACHED_CHARS:
-        return _says_nothing(item.role == "user", item.content)
-    return _cached_says_nothing(item.role == "user", item.content)
+    text = item.content
+    return _acknowledgement(text) or (item.role == "user" and _question_only(text))
 
 
-def _says_nothing(user: bool, text: str) -> bool:
-    return is_acknowledgement(text) or (user and is_question_only(text))
-
-
-CACHED_CHARS = 2000
-"""Turns this short are judged once (the same turns are recalled call after call)."""
-_cached_says_nothing = lru_cache(maxsize=8192)(_says_nothing)
+# short turns are judged once: the same turns are recalled call after call
+_acknowledgement = memo_short_texts(8192)(is_acknowledgement)
+_question_only = memo_short_texts(8192)(is_question_only)

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 
 from memori.core import Memory
+from memori.core.text_memo import memo_short_texts
 from memori.retrieval.candidates import Candidate
 
 
+@memo_short_texts(4096)
 def normalised(text: str) -> str:
-    """Casefolded text with runs of whitespace made one space (short texts cached: the
-    same candidates come back call after call)."""
-    return _cached(text) if len(text) <= CACHED_CHARS else _normalised(text)
-
-
-def _normalised(text: str) -> str:
+    """Casefolded text with runs of whitespace made one space (short texts remembered:
+    the same candidates come back call after call)."""
     return " ".join(text.casefold().split())
-
-
-CACHED_CHARS = 2000
-_cached = lru_cache(maxsize=4096)(_normalised)
 
 
 def without_duplicates(candidates: Iterable[Candidate]) -> list[Candidate]:

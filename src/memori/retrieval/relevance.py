@@ -30,9 +30,9 @@ development split with the local all-MiniLM-L6-v2 embedder (docs/retrieval.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 
 from memori.core.cjk import has_cjk
+from memori.core.text_memo import memo_short_texts
 from memori.retrieval.candidates import Candidate
 from memori.retrieval.plan import VECTOR_SIGNALS
 from memori.retrieval.query import MAX_TERMS, content_words, inflections, text_words
@@ -103,7 +103,7 @@ class Relevance:
         """Share of the query's content words found in ``text`` (0 for an empty query)."""
         if not self.needed:
             return 0.0
-        words = _words_of(text) if len(text) <= CACHED_CHARS else _Words(text)
+        words = _words_of(text)
         found = 0
         present = words.present
         for forms, prefix in zip(self.forms, self.prefixes, strict=True):
@@ -154,8 +154,7 @@ class _Words:
 HEAD = PREFIX_LENGTHS[0]
 
 
-CACHED_CHARS = 500
-"""Texts this short keep their words (the same memories and turns come back call after
-call, and every candidate's words are read on every call): at most 2,048 of them, a
-few kilobytes each."""
-_words_of = lru_cache(maxsize=2048)(_Words)
+_words_of = memo_short_texts(2048, 500)(_Words)
+"""A text's words, remembered for texts of up to 500 characters (the same memories and
+turns come back call after call, and every candidate's words are read on every call):
+at most 2,048 of them, a few kilobytes each."""
