@@ -136,14 +136,27 @@ def _layers(g: _Graph) -> Iterator[tuple[Any, dict[str, Any]]]:
             if _perm(back) != [0, 2, 1, 3] or len({size, key_size, value_size}) != 1:
                 raise _NoMatch("heads do not agree")
             last = g.only_reader(back.output[0], "Reshape")
+            heads, rest = divmod(_width(g, query), size)
+            if rest:
+                raise _NoMatch("the width is not whole heads")
         except (_NoMatch, StopIteration) as e:
             log.debug("attention not rewritten at %s: %s", softmax.name, e)
             continue
         yield last, {"inputs": [query, key, value, "", MASK_INT32], "output": last.output[0],
-                     "head_size": size, "scale": float(np.float32(scale))}
+                     "heads": heads, "scale": float(np.float32(scale))}
 
 
-def fuse_attention(model: bytes, hidden: int = 384) -> bytes:
+def _width(g: _Graph, projection: str) -> int:
+    """The width of a projection: the length of the bias its last node adds."""
+    add = g.made_by(projection, "Add")
+    for name in add.input:
+        bias = g.constants.get(name)
+        if bias is not None and bias.ndim == 1:
+            return int(bias.shape[0])
+    raise _NoMatch(f"{projection} adds no bias")
+
+
+def fuse_attention(model: bytes) -> bytes:
     """``model`` with each attention layer as one MultiHeadAttention node, if the result
     gives the same outputs on the probes; else ``model`` unchanged."""
     import onnx
@@ -157,7 +170,7 @@ def fuse_attention(model: bytes, hidden: int = 384) -> bytes:
     replace = {
         id(last): helper.make_node(
             "MultiHeadAttention", spec["inputs"], [spec["output"]], domain="com.microsoft",
-            name=f"memori_attention_{i}", num_heads=hidden // spec["head_size"],
+            name=f"memori_attention_{i}", num_heads=spec["heads"],
             scale=spec["scale"])
         for i, (last, spec) in enumerate(found)}
     nodes = [helper.make_node("Cast", ["attention_mask"], [MASK_INT32], to=TensorProto.INT32,

@@ -181,7 +181,7 @@ class MemoryEngine:
                                     provider=api.provider) as span:
             # the message's embedding runs on another core while the store is read
             early = _query(request, [])
-            started = self._start_query(early) if early else None
+            started = self._start_query(early)
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
             plan = self._assemble(api, scope, request,
@@ -190,13 +190,10 @@ class MemoryEngine:
         return plan
 
     def _reads(self, scope: Scope, request: Request, early: str,
-               started: PendingVector | None, start: bool = False,
+               started: PendingVector | None,
                ) -> tuple[list[Turn], list[Hit], list[Memory]]:
         """The call's session history, recall and pinned memories, read in this thread
-        through the store's shared reads (``started``: the embedding of ``early``; with
-        ``start``, begun here first)."""
-        if start and early:
-            started = self._start_query(early)
+        through the store's shared reads (``started``: the embedding of ``early``)."""
         with self.mem.foreground.busy(), shared_reads(self.mem.store):
             history = self._guard_read("reading session history", self.sessions.recent,
                                        scope) or []
@@ -222,7 +219,8 @@ class MemoryEngine:
                 read = await self._areads(retriever, scope, request)
             else:  # every read in one worker thread, as plan() reads: one hop for the loop;
                 # the thread starts the message's embedding (never the loop)
-                read = await asyncio.to_thread(self._reads, scope, request, early, None, True)
+                read = await asyncio.to_thread(
+                    lambda: self._reads(scope, request, early, self._start_query(early)))
             plan = self._assemble(api, scope, request, *read)
             span.planned(plan)
         return plan
@@ -285,10 +283,11 @@ class MemoryEngine:
             return None
 
     def _start_query(self, query: str) -> PendingVector | None:
-        """The query's embedding begun beside this thread, when the retriever can."""
+        """The query's embedding begun beside this thread, when there is a query and the
+        retriever can."""
         mem = self.mem
         retriever = mem.retriever
-        if not isinstance(retriever, SupportsStartQuery):
+        if not query or not isinstance(retriever, SupportsStartQuery):
             return None
         try:
             return retriever.start_query(mem.store, query)
