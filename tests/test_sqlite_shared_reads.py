@@ -6,6 +6,7 @@ store's errors to the reads themselves."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,48 @@ def test_a_registered_call_reads_through_one_connection(
         client.close()
     finally:
         mem.close()
+
+
+def test_calls_keep_answering_when_the_store_is_closed_under_them(
+    tmp_path: Path, openai_server: OpenAIServer,
+) -> None:
+    """A store going away mid-run (closed by another thread while calls hold their shared
+    reads, as an application shutting down does): every call still answers, sync and
+    async, and nothing hangs. (Each call still waits up to ``read_your_writes`` for the
+    turns in flight that can no longer be stored: short here.)"""
+    import asyncio
+
+    mem = Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder="hash", read_your_writes=0.1)
+    mem.attribution(entity_id="u", process_id="assistant")
+    for i in range(50):
+        mem.remember(f"The user's note {i} about the garden")
+    client = mem.llm.register(openai_server.client())
+    aclient = mem.llm.register(openai_server.async_client())
+    answers: list[str] = []
+
+    def calls() -> None:
+        mem.attribution(entity_id="u", process_id="assistant")  # per thread
+        for i in range(40):
+            reply = client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": f"garden {i}?"}])
+            answers.append(reply.choices[0].message.content or "")
+
+    async def acalls() -> None:
+        mem.attribution(entity_id="u", process_id="assistant")
+        for i in range(40):
+            reply = await aclient.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": f"async garden {i}?"}])
+            answers.append(reply.choices[0].message.content or "")
+
+    caller = threading.Thread(target=calls)
+    acaller = threading.Thread(target=lambda: asyncio.run(acalls()))
+    caller.start()
+    acaller.start()
+    time.sleep(0.05)
+    mem.store.close()
+    caller.join(60)
+    acaller.join(60)
+    assert not caller.is_alive() and not acaller.is_alive()
+    assert len(answers) == 80 and all(a.startswith("echo: ") for a in answers)
+    assert mem.llm.stats.read_failures > 0  # the reads after the close failed, and were let go
+    mem.close()

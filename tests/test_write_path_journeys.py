@@ -64,6 +64,42 @@ def test_a_script_that_exits_without_flush_keeps_its_memories(tmp_path: Path) ->
             "I live in Lisbon.", "My name is Alice and I am allergic to peanuts."]
 
 
+ASYNC_SCRIPT = """
+    import asyncio, sys
+    from openai import AsyncOpenAI
+    from memori import Memori
+    from memori.testing import OpenAIServer
+
+    async def main():
+        server = OpenAIServer().start()
+        client = AsyncOpenAI(base_url=server.base_url, api_key="local", max_retries=0)
+        mem = Memori(sys.argv[1])  # the default local embedder
+        mem.llm.register(client)
+        mem.attribution(entity_id="alice", process_id="coach")
+        await client.chat.completions.create(model="m", messages=[
+            {"role": "user", "content": sys.argv[2]}])
+        sent = server.chat_requests()[-1].body["messages"]
+        print("Lisbon" if "Lisbon" in str(sent[:-1]) else "-")
+        # no flush, no close: the script simply ends
+
+    asyncio.run(main())
+"""
+
+
+def test_an_async_script_that_exits_without_flush_is_recalled_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """The async path as a user meets it, with the local model: one process says where
+    she lives and ends without flush; a second asks, and the answer reached the model."""
+    url = f"sqlite:///{tmp_path / 'async.db'}"
+    told = run_script(ASYNC_SCRIPT, url, "My name is Alice. I live in Lisbon.")
+    assert told.returncode == 0, told.stderr
+    assert told.stdout.strip() == "-" and "Traceback" not in told.stderr
+    asked = run_script(ASYNC_SCRIPT, url, "Which city do I live in?")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.strip() == "Lisbon", asked.stderr
+
+
 WORKER_OUTLIVES_MAIN = """
     import sys, threading, time
     from openai import OpenAI
@@ -141,26 +177,35 @@ def test_the_seed_tutorial_without_flush_carries_the_goal_every_time(tmp_path: P
 
 
 KILL_LOOP = """
-    import itertools, sys
-    from openai import OpenAI
+    import asyncio, itertools, sys
+    from openai import AsyncOpenAI, OpenAI
     from memori import Memori
 
     url, base_url, run, options = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    mode = sys.argv[5]
     import json
-    client = OpenAI(base_url=base_url, api_key="local", max_retries=0)
+    client = (AsyncOpenAI if mode == "async" else OpenAI)(
+        base_url=base_url, api_key="local", max_retries=0)
     mem = Memori(url, embedder="hash", store_options=json.loads(options) or None)
     mem.llm.register(client)
     print("ready", flush=True)
-    for i in itertools.count():
-        mem.attribution(entity_id=f"user-{i % 3}", process_id="coach")
-        text = f"Run {run} call {i}: I live in City{run}x{i}."
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
-        print(i, flush=True)  # create() returned: these turns must survive a kill
+
+    async def loop():
+        for i in itertools.count():
+            mem.attribution(entity_id=f"user-{i % 3}", process_id="coach")
+            text = f"Run {run} call {i}: I live in City{run}x{i}."
+            reply = client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": text}])
+            if mode == "async":
+                await reply
+            print(i, flush=True)  # create() returned: these turns must survive a kill
+
+    asyncio.run(loop())
 """
 
 
 def sigkill_loop(url: str, server: OpenAIServer, tmp_path: Path, *, kills: int = 20,
-                 options: dict[str, str] | None = None) -> None:
+                 options: dict[str, str] | None = None, mode: str = "sync") -> None:
     """Kill a loop of registered calls at random moments; then check nothing returned is lost,
     nothing is stored twice, no slot has two current memories and the outbox drains."""
     rng = random.Random(1234)
@@ -171,7 +216,7 @@ def sigkill_loop(url: str, server: OpenAIServer, tmp_path: Path, *, kills: int =
         runs = list(range(first, min(first + 2, kills)))  # at a random moment of its own
         procs = [subprocess.Popen(
             [sys.executable, str(script), url, server.base_url, str(run),
-             json.dumps(options or {})],
+             json.dumps(options or {}), mode],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for run in runs]
         for proc in procs:
             assert proc.stdout is not None
@@ -207,6 +252,14 @@ def test_sigkill_at_random_moments_loses_no_returned_turn_on_sqlite(
     tmp_path: Path, openai_server: OpenAIServer
 ) -> None:
     sigkill_loop(f"sqlite:///{tmp_path / 'kill.db'}", openai_server, tmp_path)
+
+
+def test_sigkill_of_async_calls_at_random_moments_loses_no_returned_turn(
+    tmp_path: Path, openai_server: OpenAIServer
+) -> None:
+    """The async path (its reads in one worker thread) under the same kills."""
+    sigkill_loop(f"sqlite:///{tmp_path / 'kill.db'}", openai_server, tmp_path, kills=10,
+                 mode="async")
 
 
 def test_sigkill_at_random_moments_loses_no_returned_turn_on_postgres(
