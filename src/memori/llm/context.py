@@ -173,6 +173,7 @@ def build_block(
         pinned_lines.append(line)
         used += cost
     history_lines: list[str] = []
+    history_shown: list[Turn] = []
     history_cap = used + int((remaining - used) * HISTORY_SHARE)
     for turn in reversed(history):
         line = _turn_line(turn)
@@ -182,13 +183,16 @@ def build_block(
         if used + cost > history_cap:
             break
         history_lines.append(line)
+        history_shown.append(turn)
         used += cost
     history_lines.reverse()
 
+    # a hit repeats what the model sees already only if that history is in the block:
+    # an older turn cut by the history's share may still come in as a memory
     shown = [_words(_window(t)) for t in exclude]
-    shown.extend(_words(_window(t.content)) for t in history)
+    shown.extend(_words(_window(t.content)) for t in history_shown)
     shown.extend(_words(m.content) for m in pinned)
-    history_ids = {t.id for t in history} | {m.id for m in pinned}
+    history_ids = {t.id for t in history_shown} | {m.id for m in pinned}
     memory_lines: list[str] = []
     for hit in hits:
         norm = _words(hit.content)
