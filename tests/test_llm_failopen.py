@@ -106,6 +106,36 @@ async def test_async_call_answers_with_the_store_down(
     await aclient.close()
 
 
+def test_an_outage_does_not_hold_calls_for_turns_that_cannot_land(
+    sqlite_url: str, openai_server: OpenAIServer
+) -> None:
+    # read-your-writes waits for the entity's turns of other conversations; while the
+    # store refuses the writes those turns cannot land, so no call waits for them
+    mem = Memori(sqlite_url, embedder="hash", read_your_writes=30)
+    client = mem.llm.register(openai_server.client())
+    try:
+        with outage(mem.store):
+            mem.attribution(entity_id="u1", session_id="s1")
+            ask(client, "my locker code is 4711")
+            wait_until(lambda: mem.llm.stats.write_failures >= 1)
+            began = time.monotonic()
+            for session in ("s2", "s3", "s4"):
+                mem.attribution(entity_id="u1", session_id=session)
+                assert ask(client, "what is my locker code?").choices[0].message.content
+            assert time.monotonic() - began < 15, "a call waited the read-your-writes bound"
+        assert mem.flush(timeout=30)
+        # the store is back: a call of another conversation waits for the turn again
+        mem.attribution(entity_id="u1", session_id="s5")
+        ask(client, "my bike is green")
+        mem.attribution(entity_id="u1", session_id="s6")
+        ask(client, "what colour is my bike?")
+        sent = openai_server.last_request("chat").messages
+        assert "my bike is green" in sent[0]["content"]
+    finally:
+        client.close()
+        mem.close()
+
+
 class ExplodingRetriever:
     """A retriever that fails (a bug or a missing index), to check recall fails open."""
 

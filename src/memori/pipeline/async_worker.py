@@ -35,7 +35,6 @@ from memori.pipeline.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURE_BACKOFF = 5.0
 
 
 class AsyncOutboxWorker:
@@ -182,15 +181,21 @@ class AsyncOutboxWorker:
             try:
                 waiting = await self._pass(generation)
                 failures = 0
+                self._store_failing(False)
                 delay = self.policy.next_retry_delay() if waiting else None
             except Exception as e:
                 failures += 1
                 log.warning("memori: augmentation pass failed (%s)", describe_error(e))
-                delay = min(self.policy.base_backoff * 2 ** failures, MAX_FAILURE_BACKOFF)
+                self._store_failing(True)
+                delay = self.policy.failed_pass_delay(failures)
             if self._closing:
                 break
             with contextlib.suppress(asyncio.TimeoutError):  # Python 3.10: not TimeoutError
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def _store_failing(self, failing: bool) -> None:
+        if self._inflight is not None:
+            self._inflight.failing("extract", failing)
 
     async def _pass(self, generation: int) -> bool:
         """Start the jobs that are ready; returns whether turns wait (retry or busy)."""

@@ -7,7 +7,10 @@ that entity has nothing in flight, so it sees its own last turn and the memories
 taken from it with no ``flush()`` and no sleep. Other entities never wait for it,
 and a call never waits for turns of its own conversation (persona and session):
 the LLM path shows those as session history already, so back-to-back calls of one
-conversation (a chat, an agent's tool loop) do not wait.
+conversation (a chat, an agent's tool loop) do not wait. Nor does any call wait while
+the store refuses the recorder's writes or the extraction's reads (an outage): the
+turns in flight cannot settle within the bound, so waiting would only add the bound to
+every call; it waits again once a write or an extraction pass has gone through.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class InFlight:
         """How many reads found their entity's turns in flight and waited."""
         self._erase = threading.Lock()
         self._erased: dict[str, float] = {}
+        self._failing: set[str] = set()
 
     # forget vs. extraction in flight: a batch read before a forget never writes after it
     @contextmanager
@@ -85,11 +89,27 @@ class InFlight:
                     if (process_id is None or persona == process_id)
                     and (session_id is None or session == session_id)}
 
+    def failing(self, stage: str, failing: bool) -> None:
+        """Whether ``stage`` (the recorder's ``"write"``, the extraction's ``"extract"``)
+        finds the store unreachable; while any stage does, nothing waits (and waits end)."""
+        with self._cond:
+            if failing:
+                self._failing.add(stage)
+            else:
+                self._failing.discard(stage)
+            self._cond.notify_all()
+
+    @property
+    def stalled(self) -> bool:
+        """Whether some stage finds the store unreachable (see :meth:`failing`)."""
+        return bool(self._failing)
+
     def busy(self, entity_id: str, shown: Conversation | None = None) -> bool:
         """Whether the entity has turns in flight outside the conversation ``shown`` (whose
-        turns the caller shows anyway); never blocks."""
+        turns the caller shows anyway) that can settle (see :meth:`failing`); never
+        blocks."""
         ids = self._ids.get(entity_id)
-        if not ids:
+        if not ids or self._failing:
             return False
         if shown is None:
             return True

@@ -26,6 +26,8 @@ MAX_EXTRACT_CHARS = 20_000
 """Text of one turn an extractor reads (the start of it); ``Memori(max_extract_chars=)``."""
 MAX_MEMORIES_PER_TURN = 20
 """Candidates kept per turn, in the extractor's order; ``Memori(max_memories_per_turn=)``."""
+MAX_FAILED_PASS_DELAY = 5.0
+"""Longest pause before a worker tries again after a whole pass failed (the store)."""
 
 
 @dataclass
@@ -232,6 +234,12 @@ class OutboxPolicy:
                 state = ExtractState.PENDING
             marks.append(Mark(turn.entity_id, (turn.id,), state, attempts, reason))
         return marks
+
+    def failed_pass_delay(self, failures: int) -> float:
+        """Seconds before the next pass after ``failures`` passes in a row failed (the
+        outbox could not be read or marked): doubling, capped; the worker comes back on its
+        own, not only when a new turn wakes it."""
+        return min(self.base_backoff * 2.0 ** failures, MAX_FAILED_PASS_DELAY)
 
     def next_retry_delay(self, clock: float | None = None) -> float | None:
         """Seconds until the next retry falls due (None when none lies in the future: turns

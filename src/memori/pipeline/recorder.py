@@ -186,6 +186,8 @@ class TurnRecorder:
             except OSError as e:
                 log.warning("memori: confirming turns in the journal failed (%s)",
                             type(e).__name__)
+        if self._inflight is not None:
+            self._inflight.failing("write", False)
         if self._on_written is not None:
             try:
                 self._on_written(batch)
@@ -204,6 +206,8 @@ class TurnRecorder:
                 self._failing_since = time.monotonic()
             self._cond.notify_all()
         if isinstance(error, StoreUnavailableError | OSError):
+            if self._inflight is not None:
+                self._inflight.failing("write", True)
             log.warning("memori: writing %d turn(s) failed (%s); will retry",
                         len(batch), describe_error(error))
             return True

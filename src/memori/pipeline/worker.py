@@ -87,6 +87,7 @@ class OutboxWorker:
     def _run(self) -> None:
         if self._thread_init is not None:
             self._thread_init()
+        failures = 0
         while True:
             with self._cond:
                 if self._closed:
@@ -99,9 +100,15 @@ class OutboxWorker:
             except Exception as e:
                 if is_shutdown_error(e):
                     return  # the interpreter is exiting: pending turns wait for the next run
+                failures += 1
                 log.warning("memori: augmentation pass failed (%s)", describe_error(e))
-                worked, waiting = False, True
-                time.sleep(self.policy.base_backoff)
+                self._store_failing(True)
+                worked, waiting = False, True  # the outbox is unread: come back on its own
+                delay: float | None = self.policy.failed_pass_delay(failures)
+            else:
+                failures = 0
+                self._store_failing(False)
+                delay = self.policy.next_retry_delay()
             if worked:
                 continue
             with self._cond:
@@ -109,7 +116,11 @@ class OutboxWorker:
                     self._idle_after = started
                     self._cond.notify_all()
                 if self._wakeups == seen and not self._closed:
-                    self._cond.wait(timeout=self.policy.next_retry_delay())
+                    self._cond.wait(timeout=delay)
+
+    def _store_failing(self, failing: bool) -> None:
+        if self._inflight is not None:
+            self._inflight.failing("extract", failing)
 
     def run_once(self) -> tuple[bool, bool]:
         """Process one round of batches. Returns (worked, waiting): whether a batch was

@@ -1,0 +1,121 @@
+"""The store refusing the write path's work for a while: nothing waits for it, nothing
+stalls after it.
+
+Read-your-writes (``memori.pipeline.inflight``) makes a call wait, within a bound, for
+the entity's turns in flight. While the recorder cannot write, or the extraction cannot
+read its outbox, those turns cannot settle: the wait ends at once, and starts again once
+the store answers. And a failed extraction pass is retried on its own, without waiting
+for the next turn to wake the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from memori import Memori
+from memori.core import Scope, StoreUnavailableError, Turn
+from memori.pipeline.inflight import InFlight
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+class FailsFor:
+    """Wraps a store method: refuses the next ``times`` calls as an unreachable store."""
+
+    def __init__(self, method: Callable[..., Any], times: int) -> None:
+        self.method = method
+        self.left = times
+        self.lock = threading.Lock()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            if self.left > 0:
+                self.left -= 1
+                raise StoreUnavailableError("connection refused")
+        return self.method(*args, **kwargs)
+
+
+def test_a_wait_in_progress_ends_when_a_stage_finds_the_store_unreachable() -> None:
+    inflight = InFlight()
+    inflight.add([Turn("u", "s1", "user", "a", id="t1")])
+    ended: list[tuple[bool, float]] = []
+
+    def waiter() -> None:
+        began = time.monotonic()
+        ended.append((inflight.wait("u", 30.0, (None, "s2")), time.monotonic() - began))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    wait_until(lambda: inflight.waits == 1)
+    inflight.failing("write", True)
+    thread.join(timeout=10)
+    assert not thread.is_alive() and ended[0][1] < 10
+    assert not inflight.busy("u") and inflight.stalled
+    assert inflight.ids("u") == {"t1"}  # still in flight: forget still sees it
+    inflight.failing("extract", True)
+    inflight.failing("write", False)
+    assert not inflight.busy("u")  # one stage still fails
+    inflight.failing("extract", False)
+    assert inflight.busy("u") and not inflight.stalled
+
+
+def test_a_failed_extraction_pass_is_retried_without_a_new_turn(sqlite_url: str) -> None:
+    mem = Memori(sqlite_url, embedder="hash", extractor="offline")
+    try:
+        pending = FailsFor(mem.store.outbox_pending, times=3)
+        mem.store.outbox_pending = pending  # type: ignore[method-assign]
+        mem.attribution(entity_id="u1")
+        mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
+        wait_until(lambda: pending.left == 0)
+        # no flush, no new turn: the worker comes back to the pending turn by itself
+        wait_until(lambda: mem.store.count_memories(Scope("u1")) >= 1)
+        wait_until(lambda: not mem.pipeline.inflight.stalled)
+    finally:
+        mem.close()
+
+
+def test_the_async_worker_reports_a_failed_pass_and_its_recovery(sqlite_url: str) -> None:
+    class AsyncOffline:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def aextract(self, turns: Any) -> Any:
+            return self.inner.extract(turns)
+
+    from memori.extractors import OfflineExtractor
+
+    async def journey() -> None:
+        mem = Memori(sqlite_url, embedder="hash", extractor=AsyncOffline(OfflineExtractor()))
+        try:
+            pending = FailsFor(mem.store.outbox_pending, times=2)
+            mem.store.outbox_pending = pending  # type: ignore[method-assign]
+            seen: list[bool] = []
+            real = mem.pipeline.inflight.failing
+
+            def spy(stage: str, failing: bool) -> None:
+                if stage == "extract":
+                    seen.append(failing)
+                real(stage, failing)
+
+            mem.pipeline.inflight.failing = spy  # type: ignore[method-assign]
+            mem.attribution(entity_id="u1")
+            mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
+            deadline = time.monotonic() + 10
+            while mem.store.count_memories(Scope("u1")) < 1:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            assert True in seen and seen[-1] is False
+            assert not mem.pipeline.inflight.stalled
+        finally:
+            await mem.aclose()
+
+    asyncio.run(journey())
