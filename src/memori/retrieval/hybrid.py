@@ -267,12 +267,12 @@ class HybridRetriever:
         text = self.text_for(query)
         searches, weights = self._plan(store, text, vector)
         rankings = {s.name: self._run(store, scope, s, n, include_history) for s in searches}
+        judge = Relevance(query)
         if pending is not None:  # the text searches ran while the query was embedded
             searches, weights = self._plan(store, text, pending.result())
             rankings.update({s.name: self._run(store, scope, s, n, include_history)
                              for s in searches if s.name not in rankings})
         candidates, scale = self._fuse(rankings, weights)
-        judge = Relevance(query)
         seeds = self._seeds(candidates)
         if seeds:
             sessions = {
