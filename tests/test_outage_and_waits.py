@@ -119,3 +119,51 @@ def test_the_async_worker_reports_a_failed_pass_and_its_recovery(sqlite_url: str
             await mem.aclose()
 
     asyncio.run(journey())
+
+
+def test_the_async_worker_retries_a_job_whose_marks_the_store_refused(
+    sqlite_url: str,
+) -> None:
+    # the extraction ran, but the store refused to mark its turns (done, or back to
+    # pending after a failure): the turns stay pending and are taken up again by the
+    # worker itself, with no new turn to wake it
+    from memori.extractors import OfflineExtractor
+
+    class AsyncOffline:
+        def __init__(self) -> None:
+            self.inner = OfflineExtractor()
+
+        async def aextract(self, turns: Any) -> Any:
+            return self.inner.extract(turns)
+
+    async def journey() -> None:
+        mem = Memori(sqlite_url, embedder="hash", extractor=AsyncOffline())
+        try:
+            marking = FailsFor(mem.store.outbox_mark, times=2)
+            mem.store.outbox_mark = marking  # type: ignore[method-assign]
+            mem.attribution(entity_id="u1")
+            mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
+            deadline = time.monotonic() + 15
+            while marking.left or mem.store.outbox_pending(10):
+                assert time.monotonic() < deadline, "the pending turn was never taken up"
+                await asyncio.sleep(0.02)
+            assert mem.store.count_memories(Scope("u1")) >= 1
+        finally:
+            await mem.aclose()
+
+    asyncio.run(journey())
+
+
+def test_the_thread_worker_retries_a_batch_whose_marks_the_store_refused(
+    sqlite_url: str,
+) -> None:
+    mem = Memori(sqlite_url, embedder="hash", extractor="offline")
+    try:
+        marking = FailsFor(mem.store.outbox_mark, times=2)
+        mem.store.outbox_mark = marking  # type: ignore[method-assign]
+        mem.attribution(entity_id="u1")
+        mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
+        wait_until(lambda: not marking.left and not mem.store.outbox_pending(10), timeout=15)
+        assert mem.store.count_memories(Scope("u1")) >= 1
+    finally:
+        mem.close()

@@ -236,6 +236,7 @@ class AsyncOutboxWorker:
                 await self._process(list(batch), read_at)
         except Exception as e:  # the store failed while marking: the turns stay pending
             log.warning("memori: augmentation job failed (%s)", describe_error(e))
+            self._stale = True  # read the outbox again: they are taken up in a next pass
         finally:
             self._jobs.pop(job.entity_id, None)
             self._ended_jobs.add(job.entity_id)
