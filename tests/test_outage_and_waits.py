@@ -18,6 +18,7 @@ from typing import Any
 
 from memori import Memori
 from memori.core import Scope, StoreUnavailableError, Turn
+from memori.extractors import OfflineExtractor
 from memori.pipeline.inflight import InFlight
 
 
@@ -42,6 +43,34 @@ class FailsFor:
                 self.left -= 1
                 raise StoreUnavailableError("connection refused")
         return self.method(*args, **kwargs)
+
+
+class AsyncOffline:
+    """The offline extractor behind ``aextract`` only: extraction runs as a task."""
+
+    name = "offline-async"
+
+    def __init__(self) -> None:
+        self.inner = OfflineExtractor()
+
+    async def aextract(self, turns: Any) -> Any:
+        return self.inner.extract(turns)
+
+
+def refuse_then_record(mem: Memori, method: str, times: int) -> FailsFor:
+    """The store refuses its next ``times`` calls of ``method``; then a turn is recorded."""
+    failing = FailsFor(getattr(mem.store, method), times)
+    setattr(mem.store, method, failing)
+    mem.attribution(entity_id="u1")
+    mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
+    return failing
+
+
+async def await_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
 
 
 def test_a_wait_in_progress_ends_when_a_stage_finds_the_store_unreachable() -> None:
@@ -71,10 +100,7 @@ def test_a_wait_in_progress_ends_when_a_stage_finds_the_store_unreachable() -> N
 def test_a_failed_extraction_pass_is_retried_without_a_new_turn(sqlite_url: str) -> None:
     mem = Memori(sqlite_url, embedder="hash", extractor="offline")
     try:
-        pending = FailsFor(mem.store.outbox_pending, times=3)
-        mem.store.outbox_pending = pending  # type: ignore[method-assign]
-        mem.attribution(entity_id="u1")
-        mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
+        pending = refuse_then_record(mem, "outbox_pending", times=3)
         wait_until(lambda: pending.left == 0)
         # no flush, no new turn: the worker comes back to the pending turn by itself
         wait_until(lambda: mem.store.count_memories(Scope("u1")) >= 1)
@@ -84,20 +110,9 @@ def test_a_failed_extraction_pass_is_retried_without_a_new_turn(sqlite_url: str)
 
 
 def test_the_async_worker_reports_a_failed_pass_and_its_recovery(sqlite_url: str) -> None:
-    class AsyncOffline:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        async def aextract(self, turns: Any) -> Any:
-            return self.inner.extract(turns)
-
-    from memori.extractors import OfflineExtractor
-
     async def journey() -> None:
-        mem = Memori(sqlite_url, embedder="hash", extractor=AsyncOffline(OfflineExtractor()))
+        mem = Memori(sqlite_url, embedder="hash", extractor=AsyncOffline())
         try:
-            pending = FailsFor(mem.store.outbox_pending, times=2)
-            mem.store.outbox_pending = pending  # type: ignore[method-assign]
             seen: list[bool] = []
             real = mem.pipeline.inflight.failing
 
@@ -107,12 +122,8 @@ def test_the_async_worker_reports_a_failed_pass_and_its_recovery(sqlite_url: str
                 real(stage, failing)
 
             mem.pipeline.inflight.failing = spy  # type: ignore[method-assign]
-            mem.attribution(entity_id="u1")
-            mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
-            deadline = time.monotonic() + 10
-            while mem.store.count_memories(Scope("u1")) < 1:
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.01)
+            refuse_then_record(mem, "outbox_pending", times=2)
+            await await_until(lambda: mem.store.count_memories(Scope("u1")) >= 1)
             assert True in seen and seen[-1] is False
             assert not mem.pipeline.inflight.stalled
         finally:
@@ -127,26 +138,11 @@ def test_the_async_worker_retries_a_job_whose_marks_the_store_refused(
     # the extraction ran, but the store refused to mark its turns (done, or back to
     # pending after a failure): the turns stay pending and are taken up again by the
     # worker itself, with no new turn to wake it
-    from memori.extractors import OfflineExtractor
-
-    class AsyncOffline:
-        def __init__(self) -> None:
-            self.inner = OfflineExtractor()
-
-        async def aextract(self, turns: Any) -> Any:
-            return self.inner.extract(turns)
-
     async def journey() -> None:
         mem = Memori(sqlite_url, embedder="hash", extractor=AsyncOffline())
         try:
-            marking = FailsFor(mem.store.outbox_mark, times=2)
-            mem.store.outbox_mark = marking  # type: ignore[method-assign]
-            mem.attribution(entity_id="u1")
-            mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
-            deadline = time.monotonic() + 15
-            while marking.left or mem.store.outbox_pending(10):
-                assert time.monotonic() < deadline, "the pending turn was never taken up"
-                await asyncio.sleep(0.02)
+            marking = refuse_then_record(mem, "outbox_mark", times=2)
+            await await_until(lambda: not marking.left and not mem.store.outbox_pending(10))
             assert mem.store.count_memories(Scope("u1")) >= 1
         finally:
             await mem.aclose()
@@ -159,10 +155,7 @@ def test_the_thread_worker_retries_a_batch_whose_marks_the_store_refused(
 ) -> None:
     mem = Memori(sqlite_url, embedder="hash", extractor="offline")
     try:
-        marking = FailsFor(mem.store.outbox_mark, times=2)
-        mem.store.outbox_mark = marking  # type: ignore[method-assign]
-        mem.attribution(entity_id="u1")
-        mem.record([Turn("u1", "s1", "user", "I am allergic to peanuts.")])
+        marking = refuse_then_record(mem, "outbox_mark", times=2)
         wait_until(lambda: not marking.left and not mem.store.outbox_pending(10), timeout=15)
         assert mem.store.count_memories(Scope("u1")) >= 1
     finally:
