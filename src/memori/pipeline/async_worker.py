@@ -36,7 +36,6 @@ from memori.pipeline.reconcile import Reconciler
 log = logging.getLogger(__name__)
 
 
-
 class AsyncOutboxWorker:
     """Outbox extraction as a task on one event loop (see module docstring).
 
