@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from memori.conformance.worlds import attempt
-from memori.core import Hit
+from memori.conformance.checks import assert_memory_hits, assert_turn_hits
+from memori.conformance.worlds import attempt, exact
+from memori.core import Hit, MemoryStore, Scope
 
 LARGE_LIMITS = (300, 500)
 """Limits far above anything the worlds hold."""
@@ -58,3 +59,31 @@ async def asearch_at(
             raise
         return None
 
+
+
+def check_limited_turns(
+    hits: Sequence[Hit], store: MemoryStore, scope: Scope, want: Sequence[str], limit: int,
+    kwargs: dict[str, Any], declared: bool, call: str,
+) -> None:
+    """What a turn search asked for ``limit`` hits owes: only the scope's turns, ranked, at
+    most ``limit``; an exact declared search all of them up to ``limit`` (``call`` names
+    the search in the message)."""
+    assert_turn_hits(hits, scope, set(want), limit=limit)
+    if declared and exact(store, kwargs):
+        assert len(hits) == min(limit, len(want)), (
+            f"{call}({scope}, {kwargs}, {limit=}) returned {len(hits)} "
+            f"of the scope's {len(want)} matching turns"
+        )
+
+
+def check_limited_memories(
+    hits: Sequence[Hit], store: MemoryStore, scope: Scope, want: set[str], limit: int,
+    kwargs: dict[str, Any], declared: bool, history: bool, call: str,
+) -> None:
+    """:func:`check_limited_turns` for a memory search (``history``: superseded ones too)."""
+    assert_memory_hits(hits, scope, want, limit=limit, include_superseded=history)
+    if declared and exact(store, kwargs):
+        assert len(hits) == min(limit, len(want)), (
+            f"{call}({scope}, {kwargs}, include_superseded={history}, {limit=}) returned "
+            f"{len(hits)} of {len(want)}"
+        )

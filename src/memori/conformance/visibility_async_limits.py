@@ -11,11 +11,17 @@ from __future__ import annotations
 import pytest
 
 from memori.conformance.base import AsyncStore, Ids
-from memori.conformance.checks import assert_memory_hits, assert_only_entity, assert_turn_hits
+from memori.conformance.checks import assert_only_entity
 from memori.conformance.guard import isolation
-from memori.conformance.limits import asearch_at, latest, limits_for
+from memori.conformance.limits import (
+    asearch_at,
+    check_limited_memories,
+    check_limited_turns,
+    latest,
+    limits_for,
+)
 from memori.conformance.sessions import build_session_world
-from memori.conformance.worlds import build_memory_world, exact, ids_of, searches
+from memori.conformance.worlds import build_memory_world, ids_of, searches
 from memori.core import MemoryStore
 
 
@@ -45,14 +51,9 @@ class AsyncLimitVisibilityTests:
                     )
                 for kwargs, declared in searches(a):
                     hits = await asearch_at(a.asearch_turns, declared, limit, scope, **kwargs)
-                    if hits is None:
-                        continue
-                    assert_turn_hits(hits, scope, set(want), limit=limit)
-                    if declared and exact(a, kwargs):
-                        assert len(hits) == min(limit, len(want)), (
-                            f"asearch_turns({scope}, {kwargs}, {limit=}) returned {len(hits)} "
-                            f"of the scope's {len(want)} matching turns"
-                        )
+                    if hits is not None:
+                        check_limited_turns(hits, a, scope, want, limit, kwargs, declared,
+                                            "asearch_turns")
             assert [t.id for t in await a.alist_turns(scope)] == want, f"alist_turns({scope})"
 
     @isolation
@@ -83,12 +84,6 @@ class AsyncLimitVisibilityTests:
                     for kwargs, declared in searches(a):
                         hits = await asearch_at(a.asearch_memories, declared, limit, scope,
                                                 include_superseded=history, **kwargs)
-                        if hits is None:
-                            continue
-                        assert_memory_hits(hits, scope, want, limit=limit,
-                                           include_superseded=history)
-                        if declared and exact(a, kwargs):
-                            assert len(hits) == min(limit, len(want)), (
-                                f"asearch_memories{label}, {kwargs}, {limit=}) returned "
-                                f"{len(hits)} of {len(want)}"
-                            )
+                        if hits is not None:
+                            check_limited_memories(hits, a, scope, want, limit, kwargs,
+                                                   declared, history, "asearch_memories")

@@ -11,15 +11,20 @@ again inside one ``memori.core.shared_reads(store)`` block, as the LLM path read
 from __future__ import annotations
 
 from memori.conformance.base import Ids
-from memori.conformance.checks import assert_memory_hits, assert_only_entity, assert_turn_hits
+from memori.conformance.checks import assert_only_entity
 from memori.conformance.guard import isolation
-from memori.conformance.limits import latest, limits_for, search_at
+from memori.conformance.limits import (
+    check_limited_memories,
+    check_limited_turns,
+    latest,
+    limits_for,
+    search_at,
+)
 from memori.conformance.sessions import build_session_world
 from memori.conformance.worlds import (
     MemoryWorld,
     TurnWorld,
     build_memory_world,
-    exact,
     ids_of,
     searches,
 )
@@ -87,14 +92,10 @@ def _check_turn_limits(store: MemoryStore, world: TurnWorld) -> None:
             assert ids_of(listed) == latest(want, limit), f"list_turns({scope}, {limit=})"
             for kwargs, declared in searches(store):
                 hits = search_at(store.search_turns, declared, limit, scope, **kwargs)
-                if hits is None:
-                    continue
-                assert_turn_hits(hits, scope, set(want), limit=limit)
-                if declared and exact(store, kwargs):
-                    assert len(hits) == min(limit, len(want)), (
-                        f"search_turns({scope}, {kwargs}, {limit=}) returned {len(hits)} "
-                        f"of the scope's {len(want)} matching turns"
-                    )
+                if hits is not None:
+                    check_limited_turns(hits, store, scope, want, limit, kwargs, declared,
+                                        "search_turns")
+
 
 def _check_memory_limits(store: MemoryStore, world: MemoryWorld) -> None:
     for scope in world.scopes():
@@ -112,15 +113,10 @@ def _check_memory_limits(store: MemoryStore, world: MemoryWorld) -> None:
                 for kwargs, declared in searches(store):
                     hits = search_at(store.search_memories, declared, limit, scope,
                                      include_superseded=history, **kwargs)
-                    if hits is None:
-                        continue
-                    assert_memory_hits(hits, scope, want, limit=limit,
-                                       include_superseded=history)
-                    if declared and exact(store, kwargs):
-                        assert len(hits) == min(limit, len(want)), (
-                            f"search_memories({scope}, {kwargs}, include_superseded="
-                            f"{history}, {limit=}) returned {len(hits)} of {len(want)}"
-                        )
+                    if hits is not None:
+                        check_limited_memories(hits, store, scope, want, limit, kwargs,
+                                               declared, history, "search_memories")
+
 
 def _check_recent_turns(store: MemoryStore, world: TurnWorld) -> None:
     own = store.recent_turns if isinstance(store, SupportsRecentTurns) else None
