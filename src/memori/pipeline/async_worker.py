@@ -23,7 +23,7 @@ from memori.observability import describe_error
 from memori.observability.observer import observer_of
 from memori.pipeline.forgotten import take_back_forgotten
 from memori.pipeline.gate import ForegroundGate
-from memori.pipeline.inflight import InFlight, applying
+from memori.pipeline.inflight import InFlight, applying, report_failing
 from memori.pipeline.outbox_logic import (
     AugmentationStats,
     EntityJob,
@@ -180,21 +180,17 @@ class AsyncOutboxWorker:
             try:
                 waiting = await self._pass(generation)
                 failures = 0
-                self._store_failing(False)
+                report_failing(self._inflight, "extract", False)
                 delay = self.policy.next_retry_delay() if waiting else None
             except Exception as e:
                 failures += 1
                 log.warning("memori: augmentation pass failed (%s)", describe_error(e))
-                self._store_failing(True)
+                report_failing(self._inflight, "extract", True)
                 delay = self.policy.failed_pass_delay(failures)
             if self._closing:
                 break
             with contextlib.suppress(asyncio.TimeoutError):  # Python 3.10: not TimeoutError
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-
-    def _store_failing(self, failing: bool) -> None:
-        if self._inflight is not None:
-            self._inflight.failing("extract", failing)
 
     async def _pass(self, generation: int) -> bool:
         """Start the jobs that are ready; returns whether turns wait (retry or busy)."""

@@ -91,7 +91,10 @@ class InFlight:
 
     def failing(self, stage: str, failing: bool) -> None:
         """Whether ``stage`` (the recorder's ``"write"``, the extraction's ``"extract"``)
-        finds the store unreachable; while any stage does, nothing waits (and waits end)."""
+        finds the store unreachable; while any stage does, nothing waits (and waits end).
+        Each stage is told by one thread only, so an unchanged state returns at once."""
+        if (stage in self._failing) == failing:
+            return
         with self._cond:
             if failing:
                 self._failing.add(stage)
@@ -145,3 +148,9 @@ def applying(inflight: InFlight | None, entity_id: str, read_at: float) -> Itera
         return
     with inflight.applying(entity_id, read_at) as wanted:
         yield wanted
+
+
+def report_failing(inflight: InFlight | None, stage: str, failing: bool) -> None:
+    """:meth:`InFlight.failing`, or nothing without a tracker."""
+    if inflight is not None:
+        inflight.failing(stage, failing)

@@ -31,7 +31,7 @@ from memori.core import Embedder, MemoryStore, StoreUnavailableError, Turn
 from memori.core.errors import FlushError
 from memori.observability.logs import describe_error, describe_reason, logs_content
 from memori.pipeline.gate import ForegroundGate
-from memori.pipeline.inflight import InFlight
+from memori.pipeline.inflight import InFlight, report_failing
 from memori.pipeline.journal import Journal
 from memori.pipeline.outbox_logic import failure_reason
 
@@ -186,8 +186,7 @@ class TurnRecorder:
             except OSError as e:
                 log.warning("memori: confirming turns in the journal failed (%s)",
                             type(e).__name__)
-        if self._inflight is not None:
-            self._inflight.failing("write", False)
+        report_failing(self._inflight, "write", False)
         if self._on_written is not None:
             try:
                 self._on_written(batch)
@@ -206,8 +205,7 @@ class TurnRecorder:
                 self._failing_since = time.monotonic()
             self._cond.notify_all()
         if isinstance(error, StoreUnavailableError | OSError):
-            if self._inflight is not None:
-                self._inflight.failing("write", True)
+            report_failing(self._inflight, "write", True)
             log.warning("memori: writing %d turn(s) failed (%s); will retry",
                         len(batch), describe_error(error))
             return True

@@ -22,7 +22,7 @@ from memori.observability import describe_error
 from memori.observability.observer import observer_of
 from memori.pipeline.forgotten import take_back_forgotten
 from memori.pipeline.gate import ForegroundGate
-from memori.pipeline.inflight import InFlight, applying
+from memori.pipeline.inflight import InFlight, applying, report_failing
 from memori.pipeline.outbox_logic import (
     AugmentationStats,
     EntityJob,
@@ -102,12 +102,12 @@ class OutboxWorker:
                     return  # the interpreter is exiting: pending turns wait for the next run
                 failures += 1
                 log.warning("memori: augmentation pass failed (%s)", describe_error(e))
-                self._store_failing(True)
+                report_failing(self._inflight, "extract", True)
                 worked, waiting = False, True  # the outbox is unread: come back on its own
                 delay: float | None = self.policy.failed_pass_delay(failures)
             else:
                 failures = 0
-                self._store_failing(False)
+                report_failing(self._inflight, "extract", False)
                 delay = self.policy.next_retry_delay()
             if worked:
                 continue
@@ -117,10 +117,6 @@ class OutboxWorker:
                     self._cond.notify_all()
                 if self._wakeups == seen and not self._closed:
                     self._cond.wait(timeout=delay)
-
-    def _store_failing(self, failing: bool) -> None:
-        if self._inflight is not None:
-            self._inflight.failing("extract", failing)
 
     def run_once(self) -> tuple[bool, bool]:
         """Process one round of batches. Returns (worked, waiting): whether a batch was
