@@ -9,6 +9,11 @@ journal files whose lock is free (their process died), replays their
 unconfirmed turns (``append_turns`` skips ids already stored, so a replay never
 duplicates) and deletes them.
 
+The journal holds no text in memory: for each unconfirmed turn it keeps the ids
+that name it and where its line lies in the file, and reads the line back when it is
+needed (a turn the recorder could not queue, see ``recorder``; a forget, which
+rewrites the file without the forgotten turns).
+
 The journal lives in ``<data dir>/journal/<store hash>/`` with mode 0700; the
 hash is of the store's identity (its URL or connection target), which is
 never written out. Turns that the store refused for good are moved to
@@ -28,7 +33,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from memori.core import Turn
 from memori.core.records import from_record, turn_to_record
@@ -49,6 +54,16 @@ def journal_dir(root: Path, identity: str) -> Path:
     return root / digest
 
 
+class _Entry(NamedTuple):
+    """An unconfirmed turn of this process's journal: whose it is and where its line lies."""
+
+    entity_id: str
+    process_id: str | None
+    session_id: str | None
+    offset: int
+    length: int
+
+
 class Journal:
     """This process's journal file for one store (thread-safe)."""
 
@@ -56,21 +71,38 @@ class Journal:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.directory = directory
         self.path = directory / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         _lock(self._fd)
         self._lock = threading.Lock()
-        self._open: dict[str, tuple[str, str]] = {}  # turn id -> (entity id, its line)
+        self._open: dict[str, _Entry] = {}  # turn id -> its entry
+        self._size = 0  # bytes in the file (this process alone writes it)
         self._closed = False
 
     def append(self, turns: Sequence[Turn]) -> None:
         """Journal turns before they are queued (raises ``OSError`` if the disk refuses)."""
-        lines = [(t, _line({"turn": turn_to_record(t)})) for t in turns]
+        lines = [_line({"turn": turn_to_record(t)}).encode("utf-8", "surrogatepass")
+                 for t in turns]
         with self._lock:
             if self._closed:
                 raise RuntimeError("the journal is closed")
-            _write_all(self._fd, "".join(line for _, line in lines).encode(
-                "utf-8", "surrogatepass"))
-            self._open.update((t.id, (t.entity_id, line)) for t, line in lines)
+            _write_all(self._fd, b"".join(lines))
+            offset = self._size
+            for t, line in zip(turns, lines, strict=True):
+                self._open[t.id] = _Entry(t.entity_id, t.process_id, t.session_id,
+                                          offset, len(line))
+                offset += len(line)
+            self._size = offset
+
+    def read(self, turn_ids: Iterable[str]) -> list[Turn]:
+        """The unconfirmed turns among ``turn_ids``, in that order, read back from the
+        file (ids confirmed or forgotten meanwhile are left out)."""
+        with self._lock:
+            if self._closed:
+                return []
+            found = [self._read_line(entry) for entry in
+                     (self._open.get(turn_id) for turn_id in turn_ids) if entry is not None]
+        turns = [_turn(json.loads(raw.decode("utf-8", "surrogatepass"))) for raw in found]
+        return [t for t in turns if t is not None]
 
     def confirm(self, turn_ids: Iterable[str]) -> None:
         """The store holds these turns now: forget them (truncate when nothing is left)."""
@@ -82,8 +114,11 @@ class Journal:
                 self._open.pop(turn_id, None)
             if not self._open:
                 os.ftruncate(self._fd, 0)
+                self._size = 0
             else:
-                _write_all(self._fd, _line({"done": ids}).encode("utf-8"))
+                done = _line({"done": ids}).encode("utf-8")
+                _write_all(self._fd, done)
+                self._size += len(done)
 
     def reject(self, turn: Turn, reason: str) -> None:
         """Move a turn the store refused for good to the rejected file (for ``retry``)."""
@@ -102,19 +137,28 @@ class Journal:
         """Leave no text of ``entity_id`` (or only of its persona ``process_id`` and/or
         session ``session_id``) in this journal or the rejected file: this file is
         rewritten with the other unconfirmed turns only."""
-        def doomed(entry: tuple[str, str]) -> bool:
-            return entry[0] == entity_id and in_grain(
-                json.loads(entry[1]).get("turn", {}), process_id, session_id)
+        def doomed(entry: _Entry) -> bool:
+            return (entry.entity_id == entity_id
+                    and (process_id is None or entry.process_id == process_id)
+                    and (session_id is None or entry.session_id == session_id))
 
         with self._lock:
             if self._closed:
                 return
-            self._open = {k: v for k, v in self._open.items() if not doomed(v)}
+            kept = [(turn_id, entry, self._read_line(entry))
+                    for turn_id, entry in self._open.items() if not doomed(entry)]
             os.ftruncate(self._fd, 0)
-            if self._open:
-                data = "".join(line for _, line in self._open.values())
-                _write_all(self._fd, data.encode("utf-8", "surrogatepass"))
+            _write_all(self._fd, b"".join(line for _, _, line in kept))
+            self._open, offset = {}, 0
+            for turn_id, entry, line in kept:
+                self._open[turn_id] = entry._replace(offset=offset)
+                offset += len(line)
+            self._size = offset
         _drop_rejected(self.directory, entity_id, process_id, session_id)
+
+    def _read_line(self, entry: _Entry) -> bytes:
+        """The line of an unconfirmed turn, as written (under ``_lock``)."""
+        return _read_at(self._fd, entry.offset, entry.length)
 
     @property
     def unconfirmed(self) -> int:
@@ -268,6 +312,14 @@ def _turn(record: dict[str, Any]) -> Turn | None:
 
 def _line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _read_at(fd: int, offset: int, length: int) -> bytes:
+    """``length`` bytes of the file at ``offset`` (writes append whatever the position)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, length, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows
+    return os.read(fd, length)  # pragma: no cover
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -4,6 +4,12 @@
 the call returns) and queues them; one background thread embeds queued turns in
 batches and appends them to the store, then confirms them in the journal.
 
+The queue in memory is bounded (``max_queue`` turns). Once it is full (the store
+has been down for a while in a busy application) turns are kept in the journal
+only, in order, and read back from it as the queue drains: nothing is dropped
+while there is a journal. Without one (``durability="memory"``) turns beyond the
+bound are dropped, counted and logged.
+
 Failures are told apart:
 - the store is unreachable (``StoreUnavailableError``, ``OSError``): the batch is
   kept and retried with exponential backoff and jitter;
@@ -26,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 
 from memori.core import Embedder, MemoryStore, StoreUnavailableError, Turn
 from memori.core.errors import FlushError
@@ -67,6 +74,7 @@ class TurnRecorder:
         self._store = store
         self._embedder = embedder
         self._queue: deque[Turn] = deque()
+        self._spilled: deque[str] = deque()  # ids of turns kept in the journal only
         self._max_queue = max_queue
         self._batch_size = batch_size
         self._on_written = on_written
@@ -90,26 +98,36 @@ class TurnRecorder:
         self.stats = RecorderStats()
 
     def submit(self, turns: Sequence[Turn]) -> None:
-        """Journal and queue turns for writing; drops (and counts) what exceeds the bound."""
+        """Journal and queue turns for writing; once the queue is full they wait in the
+        journal only (without a journal: dropped and counted)."""
         if not turns:
             return
         with self._cond:
             if self._closed:
                 raise RuntimeError("this Memori is closed")
-            room = self._max_queue - len(self._queue)
-            accepted = list(turns[: max(room, 0)])
-            if len(accepted) < len(turns):
-                self.stats.dropped += len(turns) - len(accepted)
-                log.error("memori: write queue full, %d turn(s) dropped",
-                          len(turns) - len(accepted))
-            if not accepted:
+            # behind turns kept in the journal, every turn waits there too: order is kept
+            room = 0 if self._spilled else max(self._max_queue - len(self._queue), 0)
+            accepted, overflow = list(turns[:room]), list(turns[room:])
+            if overflow and self.journal is not None:
+                self._journal(accepted + overflow)
+            elif accepted:
+                self._journal(accepted)
+            if overflow and self.journal is None:  # no journal, or it failed just now
+                self.stats.dropped += len(overflow)
+                log.error("memori: write queue full, %d turn(s) dropped", len(overflow))
+                overflow = []
+            if overflow and not self._spilled:
+                log.warning("memori: write queue full (%d turns): turns wait in the journal "
+                            "until the store takes them", len(self._queue))
+            kept = accepted + overflow
+            if not kept:
                 return
-            self._journal(accepted)
             self._queue.extend(accepted)
-            self._enqueued += len(accepted)
-            self.stats.queued = len(self._queue)
+            self._spilled.extend(t.id for t in overflow)
+            self._enqueued += len(kept)
+            self.stats.queued = len(self._queue) + len(self._spilled)
             if self._inflight is not None:
-                self._inflight.add(accepted)
+                self._inflight.add(kept)
             self._ensure_thread()
             self._cond.notify_all()
 
@@ -135,12 +153,16 @@ class TurnRecorder:
         backoff = 0.05
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
+                while not self._queue and not self._spilled and not self._closed:
                     self._cond.wait()
                 if not self._queue and self._closed:
-                    return
+                    return  # turns kept in the journal only stay there for the next process
+                wanted = self._to_read_back()
                 size = 1 if self._probe > 0 else self._batch_size
                 batch = [self._queue[i] for i in range(min(size, len(self._queue)))]
+            if wanted:
+                self._read_back(wanted)
+                continue
             if self._gate is not None:
                 self._gate.wait_idle()
             try:
@@ -155,6 +177,33 @@ class TurnRecorder:
                 continue
             backoff = 0.05
             self._landed(batch)
+
+    def _to_read_back(self) -> list[str]:
+        """Ids of journal-only turns to queue again: once the queue is down to half its
+        bound, as many as fit (under ``_cond``)."""
+        if not self._spilled or len(self._queue) > self._max_queue // 2:
+            return []
+        return list(islice(self._spilled, self._max_queue - len(self._queue)))
+
+    def _read_back(self, wanted: list[str]) -> None:
+        """Queue the turns ``wanted`` again from the journal (outside ``_cond``: turns
+        submitted meanwhile wait behind them, as ``_spilled`` is not empty). A turn no
+        longer there (its entity was forgotten) counts as done."""
+        try:
+            turns = self.journal.read(wanted) if self.journal is not None else []
+        except OSError as e:  # they stay in the journal file for the next process
+            log.error("memori: reading %d turn(s) back from the journal failed (%s); they "
+                      "stay there for the next process", len(wanted), type(e).__name__)
+            turns = []
+            self.stats.dropped += len(wanted)
+        with self._cond:
+            for _ in wanted:
+                self._spilled.popleft()
+            self._queue.extend(turns)
+            gone = len(wanted) - len(turns)
+            if gone:
+                self._done += gone
+                self._cond.notify_all()
 
     def _write(self, batch: list[Turn]) -> None:
         if self._embedder is not None and self._store.vector_dim is not None:
@@ -178,7 +227,7 @@ class TurnRecorder:
             self._failing_since = None
             self._done += len(batch)
             self.stats.written += len(batch)
-            self.stats.queued = len(self._queue)
+            self.stats.queued = len(self._queue) + len(self._spilled)
             self._cond.notify_all()
         if self.journal is not None:
             try:
@@ -247,14 +296,15 @@ class TurnRecorder:
             self._done += 1
             self.stats.rejected += 1
             self._rejections.append((self._done, reason))
-            self.stats.queued = len(self._queue)
+            self.stats.queued = len(self._queue) + len(self._spilled)
             self._cond.notify_all()
         if self._inflight is not None:
             self._inflight.finish(turn.entity_id, [turn.id])
 
     def pending(self) -> int:
+        """Turns not stored yet: queued, or waiting in the journal only."""
         with self._cond:
-            return len(self._queue)
+            return len(self._queue) + len(self._spilled)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every turn queued before this call is stored; False on timeout.
