@@ -10,13 +10,15 @@ counts the whole table, every entity's rows. So no tenant's writes move another
 tenant's scores.
 
 Postings only grow: a row that dies keeps its postings until the owning set is
-rebuilt, and the set's ``alive`` array says which slots count.
+rebuilt, and the set's ``alive`` array says which slots count. They are held in
+numpy arrays and bytearrays, which the garbage collector does not track.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import struct
 from collections import Counter
 from collections.abc import Sequence
 
@@ -32,6 +34,8 @@ ENTITY_TOKENS = 1
 """Tokens of a row's FTS5 entity column: bm25() weighs that column 0 but still counts
 it in the row's length (and the average), so a row is that much longer here too."""
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SLOT = struct.Struct("=q")  # native order: read back by numpy on this machine
+_TF = struct.Struct("=d")
 
 FloatArray = npt.NDArray[np.float64]
 SlotArray = npt.NDArray[np.int64]
@@ -42,44 +46,21 @@ def term_counts(text: str) -> Counter[str]:
     return Counter(index_tokens(word.lower() for word in _WORD.findall(text)))
 
 
-class _Postings:
-    """One word's postings: slots and term frequencies in arrays, plus the ones added
-    since the arrays were last read (appending to a Python list is cheap; numpy
-    arrays are built when a query needs them)."""
-
-    __slots__ = ("slots", "tail_slots", "tail_tfs", "tfs")
-
-    def __init__(self) -> None:
-        self.slots: SlotArray = _NO_SLOTS
-        self.tfs: FloatArray = _NO_TFS
-        self.tail_slots: list[int] = []
-        self.tail_tfs: list[int] = []
-
-    def append(self, slot: int, tf: int) -> None:
-        self.tail_slots.append(slot)
-        self.tail_tfs.append(tf)
-
-    def arrays(self) -> tuple[SlotArray, FloatArray]:
-        if self.tail_slots:
-            new_slots = np.array(self.tail_slots, dtype=np.int64)
-            new_tfs = np.array(self.tail_tfs, dtype=np.float64)
-            if self.slots.size:
-                new_slots = np.concatenate([self.slots, new_slots])
-                new_tfs = np.concatenate([self.tfs, new_tfs])
-            self.slots, self.tfs = new_slots, new_tfs
-            self.tail_slots, self.tail_tfs = [], []
-        return self.slots, self.tfs
-
-
-_NO_SLOTS: SlotArray = np.zeros(0, dtype=np.int64)
-_NO_TFS: FloatArray = np.zeros(0, dtype=np.float64)
-
-
 class TextIndex:
-    """Postings (slot, term frequency) per word and each slot's length in words."""
+    """Postings (slot, term frequency) per word and each slot's length in words.
+
+    A word's postings are two numpy arrays, plus the ones added since they were last
+    read packed in two ``bytearray`` tails (appending is cheap; the arrays are built
+    when a query needs them). None of these is an object the garbage collector tracks
+    (lists and ``array.array`` are): an entity's 10,000 memories would otherwise add
+    tens of thousands of objects to every full collection, which pauses every thread
+    of the application.
+    """
 
     def __init__(self, capacity: int = 16) -> None:
-        self._postings: dict[str, _Postings] = {}
+        self._arrays: dict[str, tuple[SlotArray, FloatArray]] = {}
+        self._tail_slots: dict[str, bytearray] = {}  # int64 slots, packed
+        self._tail_tfs: dict[str, bytearray] = {}  # float64 term frequencies, packed
         self._lengths = np.zeros(max(capacity, 16), dtype=np.float64)
 
     def add(self, slot: int, text: str) -> None:
@@ -90,11 +71,28 @@ class TextIndex:
             grown[: self._lengths.shape[0]] = self._lengths
             self._lengths = grown
         self._lengths[slot] = sum(counts.values()) + ENTITY_TOKENS
+        tail_slots, tail_tfs = self._tail_slots, self._tail_tfs
         for term, tf in counts.items():
-            postings = self._postings.get(term)
-            if postings is None:
-                postings = self._postings[term] = _Postings()
-            postings.append(slot, tf)
+            slots = tail_slots.get(term)
+            if slots is None:
+                slots = tail_slots[term] = bytearray()
+                tail_tfs[term] = bytearray()
+            slots += _SLOT.pack(slot)
+            tail_tfs[term] += _TF.pack(tf)
+
+    def _postings(self, term: str) -> tuple[SlotArray, FloatArray] | None:
+        """The word's slots and term frequencies (None: no row holds it)."""
+        tail = self._tail_slots.pop(term, None)
+        if tail is None:
+            return self._arrays.get(term)
+        new_slots = np.frombuffer(tail, dtype=np.int64).copy()  # owns its data
+        new_tfs = np.frombuffer(self._tail_tfs.pop(term), dtype=np.float64).copy()
+        held = self._arrays.get(term)
+        if held is not None:
+            new_slots = np.concatenate([held[0], new_slots])
+            new_tfs = np.concatenate([held[1], new_tfs])
+        found = self._arrays[term] = (new_slots, new_tfs)
+        return found
 
     def scores(self, terms: Sequence[str], alive: npt.NDArray[np.bool_]) -> FloatArray | None:
         """BM25 of each slot of ``alive`` (its length) for the query ``terms``; 0 where
@@ -107,10 +105,10 @@ class TextIndex:
         average = float(lengths[alive].sum()) / living or 1.0
         parts: list[tuple[SlotArray, FloatArray]] = []
         for term in dict.fromkeys(terms):
-            postings = self._postings.get(term)
+            postings = self._postings(term)
             if postings is None:
                 continue
-            slots, tfs = postings.arrays()
+            slots, tfs = postings
             keep = alive[slots]
             slots, tfs = slots[keep], tfs[keep]
             hits = slots.shape[0]
