@@ -48,6 +48,8 @@ EMBED_MAX_CHARS = 16_384
 """Text an embedder is given of one turn (the local model reads 256 tokens of it)."""
 MAX_TURN_ATTEMPTS = 8
 STALL_SECONDS = 5.0
+READ_BACK_TURNS = 1024
+"""Turns read back from the journal at a time once the queue has room again."""
 
 
 @dataclass
@@ -180,10 +182,12 @@ class TurnRecorder:
 
     def _to_read_back(self) -> list[str]:
         """Ids of journal-only turns to queue again: once the queue is down to half its
-        bound, as many as fit (under ``_cond``)."""
+        bound, as many as fit, at most ``READ_BACK_TURNS`` at a time (reading them holds
+        the journal, which callers append to) (under ``_cond``)."""
         if not self._spilled or len(self._queue) > self._max_queue // 2:
             return []
-        return list(islice(self._spilled, self._max_queue - len(self._queue)))
+        room = min(self._max_queue - len(self._queue), READ_BACK_TURNS)
+        return list(islice(self._spilled, room))
 
     def _read_back(self, wanted: list[str]) -> None:
         """Queue the turns ``wanted`` again from the journal (outside ``_cond``: turns
