@@ -110,10 +110,7 @@ class TurnRecorder:
             # behind turns kept in the journal, every turn waits there too: order is kept
             room = 0 if self._spilled else max(self._max_queue - len(self._queue), 0)
             accepted, overflow = list(turns[:room]), list(turns[room:])
-            if overflow and self.journal is not None:
-                self._journal(accepted + overflow)
-            elif accepted:
-                self._journal(accepted)
+            self._journal(accepted + overflow)
             if overflow and self.journal is None:  # no journal, or it failed just now
                 self.stats.dropped += len(overflow)
                 log.error("memori: write queue full, %d turn(s) dropped", len(overflow))
