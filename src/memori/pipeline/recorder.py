@@ -189,9 +189,12 @@ class TurnRecorder:
     def _read_back(self, wanted: list[str]) -> None:
         """Queue the turns ``wanted`` again from the journal (outside ``_cond``: turns
         submitted meanwhile wait behind them, as ``_spilled`` is not empty). A turn no
-        longer there (its entity was forgotten) counts as done."""
+        longer there (its entity was forgotten) counts as done; turns that cannot be
+        read are counted as dropped (their lines stay for the next process)."""
         try:
-            turns = self.journal.read(wanted) if self.journal is not None else []
+            if self.journal is None:  # it failed since: they are in its file, not here
+                raise OSError("the journal failed")
+            turns = self.journal.read(wanted)
         except OSError as e:  # they stay in the journal file for the next process
             log.error("memori: reading %d turn(s) back from the journal failed (%s); they "
                       "stay there for the next process", len(wanted), type(e).__name__)
