@@ -44,6 +44,7 @@ from memori.retrieval.plan import (
     SIGNALS,
     TURN_TEXT,
     TURN_VECTOR,
+    WHEN,
     Search,
     needs_vector,
     plan_searches,
@@ -51,6 +52,7 @@ from memori.retrieval.plan import (
 from memori.retrieval.query import text_query
 from memori.retrieval.recency import DAY, add_recency
 from memori.retrieval.relevance import MIN_RELEVANCE, Relevance
+from memori.retrieval.when import Window, add_when, asked_window
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,10 @@ Reranker = Callable[[str, list[Hit]], list[Hit]]
 
 
 def default_weights() -> dict[str, float]:
-    """Text outweighs dense (all-MiniLM-L6-v2 is the weaker signal on conversations)."""
+    """Text outweighs dense (all-MiniLM-L6-v2 is the weaker signal on conversations);
+    what was said at the time a query names goes first among what the searches found."""
     return {MEMORY_TEXT: 1.5, MEMORY_VECTOR: 1.0, TURN_TEXT: 1.5, TURN_VECTOR: 1.0,
-            RECENCY: 0.2}
+            RECENCY: 0.2, WHEN: 2.5}
 
 
 @dataclass
@@ -169,8 +172,14 @@ class HybridRetriever:
         """How many hits each search asks for."""
         return max(self.candidates, limit, 1)
 
+    def window(self, query: str) -> Window | None:
+        """The time ``query`` asks about (see ``memori.retrieval.when``), when the ``when``
+        signal is on."""
+        return asked_window(query, self.clock()) if self.weights.get(WHEN, 0.0) > 0 else None
+
     def _fuse(
         self, rankings: Mapping[str, Sequence[Hit]], weights: Mapping[str, float],
+        window: Window | None = None,
     ) -> tuple[dict[Key, Candidate], float]:
         candidates = fuse(rankings, weights, self.rrf_k)
         scale = rrf_best(weights, list(rankings), self.rrf_k)
@@ -178,6 +187,7 @@ class HybridRetriever:
             candidates.values(), now=self.clock(), half_life=self.recency_half_life,
             scale=self.weights.get(RECENCY, 0.0) / (self.rrf_k + 1),
         )
+        add_when(candidates.values(), window, self.weights.get(WHEN, 0.0) / (self.rrf_k + 1))
         return candidates, scale
 
     def _seeds(self, candidates: Mapping[Key, Candidate]) -> list[Candidate]:
@@ -267,12 +277,13 @@ class HybridRetriever:
         text = self.text_for(query)
         searches, weights = self._plan(store, text, vector)
         rankings = {s.name: self._run(store, scope, s, n, include_history) for s in searches}
-        judge = Relevance(query)
+        window = self.window(query)
+        judge = Relevance(query, window)
         if pending is not None:  # the text searches ran while the query was embedded
             searches, weights = self._plan(store, text, pending.result())
             rankings.update({s.name: self._run(store, scope, s, n, include_history)
                              for s in searches if s.name not in rankings})
-        candidates, scale = self._fuse(rankings, weights)
+        candidates, scale = self._fuse(rankings, weights, window)
         seeds = self._seeds(candidates)
         if seeds:
             sessions = {
@@ -325,8 +336,9 @@ class HybridRetriever:
             *(self._arun(store, scope, s, n, include_history) for s in searches)
         )
         rankings = dict(zip((s.name for s in searches), results, strict=True))
-        candidates, scale = self._fuse(rankings, weights)
-        judge = Relevance(query)
+        window = self.window(query)
+        candidates, scale = self._fuse(rankings, weights, window)
+        judge = Relevance(query, window)
         seeds = self._seeds(candidates)
         if seeds:
             sids = seed_sessions(seeds)

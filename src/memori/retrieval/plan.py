@@ -16,7 +16,8 @@ MEMORY_VECTOR = "memory_vector"
 TURN_TEXT = "turn_text"
 TURN_VECTOR = "turn_vector"
 RECENCY = "recency"
-SIGNALS = (MEMORY_TEXT, MEMORY_VECTOR, TURN_TEXT, TURN_VECTOR, RECENCY)
+WHEN = "when"
+SIGNALS = (MEMORY_TEXT, MEMORY_VECTOR, TURN_TEXT, TURN_VECTOR, RECENCY, WHEN)
 """The names ``HybridRetriever.weights`` accepts."""
 
 VECTOR_SIGNALS = (MEMORY_VECTOR, TURN_VECTOR)

@@ -15,6 +15,8 @@ also gets two absolute signals:
   but most pairs of a sentence straddle two words and no function word is known
   among them, so they count for at most ``CJK_PAIRS_NEEDED`` of the words needed:
   "这个蛋糕有花生吗" (7 pairs) is fully matched by a hit holding two of its pairs.
+  With a time named in the query (``memori.retrieval.when``), a candidate said
+  within it holds the query's words of time, once it holds a word of the rest.
 - ``cosine``: the dense cosine of the query and the hit, read from the vector
   rankings (their score is ``(1 + cosine) / 2``); absent when the hit was not in
   a vector ranking (or the store fused text and vectors itself).
@@ -36,6 +38,7 @@ from memori.core.text_memo import memo_short_texts
 from memori.retrieval.candidates import Candidate
 from memori.retrieval.plan import VECTOR_SIGNALS
 from memori.retrieval.query import MAX_TERMS, content_words, inflections, text_words
+from memori.retrieval.when import Window, is_time_word, said_within
 
 MIN_RELEVANCE = 0.5
 """The default floor of ``HybridRetriever.min_relevance``."""
@@ -89,7 +92,7 @@ def cosine_of(signals: Mapping[str, float]) -> float | None:
 class Relevance:
     """Judges the candidates of one query; results are kept in their ``signals``."""
 
-    def __init__(self, query: str) -> None:
+    def __init__(self, query: str, window: Window | None = None) -> None:
         terms = [t for t in content_words(query) if t not in ASKING_WORDS] \
             or content_words(query)
         if len(terms) > MAX_TERMS:  # as the text query: a long message's last words
@@ -98,27 +101,40 @@ class Relevance:
         self.prefixes = [prefix_of(t) for t in terms]
         pairs = sum(1 for t in terms if has_cjk(t))
         self.needed = min(len(terms) - pairs + min(pairs, CJK_PAIRS_NEEDED), OVERLAP_TERMS)
+        self.window = window
+        self.timely = [window is not None and is_time_word(t) for t in terms]
 
-    def overlap(self, text: str) -> float:
-        """Share of the query's content words found in ``text`` (0 for an empty query)."""
+    def overlap(self, text: str, *, said_then: bool = False) -> float:
+        """Share of the query's content words found in ``text`` (0 for an empty query);
+        ``said_then``: the text was said within the time the query names, whose words
+        of time it then holds, once it holds one of the others."""
         if not self.needed:
             return 0.0
         words = _words_of(text)
-        found = 0
+        found = subject = then = 0
         present = words.present
-        for forms, prefix in zip(self.forms, self.prefixes, strict=True):
+        for forms, prefix, timely in zip(self.forms, self.prefixes, self.timely, strict=True):
             if not forms.isdisjoint(present):
-                found += 1
+                hit = True
             elif prefix is not None and prefix[:HEAD] in words.heads:
                 # a stored word that starts so (6 to 8 letters)
-                found += any(w.startswith(prefix) for w in present)
+                hit = any(w.startswith(prefix) for w in present)
+            else:
+                hit = False
+            found += hit
+            subject += hit and not timely
+            then += not hit and timely and said_then
+        if subject:
+            found += then
         return min(1.0, found / self.needed)
 
     def overlap_of(self, cand: Candidate) -> float:
         """The candidate's ``overlap`` (cached in its signals)."""
         signals = cand.signals
         if OVERLAP not in signals:
-            signals[OVERLAP] = round(self.overlap(cand.item.content), 4)
+            item = cand.item
+            then = self.window is not None and said_within(item, self.window)
+            signals[OVERLAP] = round(self.overlap(item.content, said_then=then), 4)
         return signals[OVERLAP]
 
     def own(self, cand: Candidate) -> float:
