@@ -272,6 +272,10 @@ def ablation_variants() -> list[Variant]:
                 lambda e, c: hybrid(embedder=e, context_seeds=5)),
         Variant("hybrid without word coverage", "the default with overlap_weight=0",
                 lambda e, c: hybrid(embedder=e)),
+        Variant("hybrid without the time asked about", "the default with weight 0 for "
+                "'when' (a date the question names)",
+                lambda e, c: HybridRetriever(
+                    embedder=e, weights={**default_weights(), "when": 0.0})),
         Variant("hybrid, 100 candidates", "each search 100 deep instead of 50 (the depth "
                 "is at least the 50 hits asked)",
                 lambda e, c: HybridRetriever(embedder=e, candidates=100)),
