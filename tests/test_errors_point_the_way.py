@@ -350,3 +350,24 @@ def test_doctor_on_mongo_gives_no_sqlite_advice(mongo_url: str) -> None:
 def test_missing_modules_takes_dotted_names_of_absent_packages() -> None:
     assert missing_modules(("json", "memori_nosuch_driver", "memori_nosuch_driver.sub")) == [
         "memori_nosuch_driver", "memori_nosuch_driver.sub"]
+
+
+def test_a_sqlite_file_in_a_missing_directory_is_refused_by_name(tmp_path: Path) -> None:
+    """SQLite itself says only "unable to open database file", at the first write, while
+    the write path would keep every turn waiting for a store that can never open."""
+    from memori import Memori
+    from memori.core import ConfigurationError
+
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(ConfigurationError, match="its directory .*no/such.* does not exist"):
+        Memori(f"sqlite:///{missing / 'memori.db'}")
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x")
+    with pytest.raises(ConfigurationError, match="is not a directory"):
+        Memori(f"sqlite:///{a_file / 'memori.db'}")
+    mem = Memori(f"sqlite:///{tmp_path / 'memori.db'}")  # an existing directory: fine
+    mem.remember("I like tea", entity_id="a")
+    mem.close()
+    uri = Memori(f"sqlite:///file:{tmp_path / 'uri.db'}?uri=true")  # SQLite reads URIs
+    uri.close()
+    assert not missing.exists()  # nothing was created on the way

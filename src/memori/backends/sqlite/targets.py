@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -29,8 +30,10 @@ def resolve_target(target: Any, mode: str, *, vectors: bool) -> OpenedTarget:
     driver, load_vec = conns.choose_driver(mode, vectors=vectors)
     if isinstance(target, str):
         engine = conns.engine_from_url(target, driver)
-        return OpenedTarget(engine, redact_url(target), True,
-                            not conns.is_memory_url(engine.url), load_vec)
+        file_backed = not conns.is_memory_url(engine.url)
+        if file_backed:
+            check_directory(engine.url.database, engine.url.query)
+        return OpenedTarget(engine, redact_url(target), True, file_backed, load_vec)
     if isinstance(target, Engine):
         if target.dialect.name != "sqlite":
             raise ConfigurationError(f"not a SQLite engine: {target.dialect.name}")
@@ -43,6 +46,20 @@ def resolve_target(target: Any, mode: str, *, vectors: bool) -> OpenedTarget:
     raise ConfigurationError(
         f"cannot open a SQLite store on a {type(target).__module__}.{type(target).__qualname__}"
     )
+
+
+def check_directory(database: str | None, query: Any) -> None:
+    """Refuse, by name, a database file whose directory does not exist: SQLite would
+    only say "unable to open database file", on the first write, and the write path
+    would hold every turn waiting for a store that can never open."""
+    if not database or database.startswith("file:") or "uri" in query:
+        return  # a SQLite URI filename: SQLite reads it
+    directory = Path(database).parent
+    if not directory.is_dir():
+        raise ConfigurationError(
+            f"cannot open the SQLite file {database!r}: its directory {str(directory)!r} "
+            f"{'is not a directory' if directory.exists() else 'does not exist'} "
+            "(create it, or give a path in a directory that exists)")
 
 
 def connection_hint(dbapi_conn: Any) -> str:
