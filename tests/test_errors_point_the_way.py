@@ -359,7 +359,7 @@ def test_a_sqlite_file_in_a_missing_directory_is_refused_by_name(tmp_path: Path)
     from memori.core import ConfigurationError
 
     missing = tmp_path / "no" / "such"
-    with pytest.raises(ConfigurationError, match="its directory .*no/such.* does not exist"):
+    with pytest.raises(ConfigurationError, match=r"its directory .*no/such.* does not exist"):
         Memori(f"sqlite:///{missing / 'memori.db'}")
     a_file = tmp_path / "plain.txt"
     a_file.write_text("x")

@@ -25,7 +25,11 @@ _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\b(?:,?
 _MONTH_DAY = re.compile(rf"\b{_MONTH} (\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (\d{{4}}))?", re.I)
 _IN_MONTH = re.compile(rf"\b(?:in|since|during|last|this|next|by|until) {_MONTH}\b(?: (\d{{4}}))?",
                        re.I)
+_OF_MONTH_YEAR = re.compile(rf"\bof {_MONTH},? (\d{{4}})\b", re.I)
+"""'the beginning of November 2022', 'as of December 2023': a month named with its year."""
 _IN_YEAR = re.compile(r"\b(?:in|since|during) (\d{4})\b", re.I)
+_SEASON_YEAR = re.compile(r"\b(spring|summer|fall|autumn|winter),?(?: of)? (\d{4})\b", re.I)
+"""'in summer 2021', 'the winter of 2022': the season's year (as :func:`_season` gives)."""
 _AGO = re.compile(r"\b(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
                   r"couple of|few) (day|weekend|week|month|year)s? ago\b", re.I)
 _SEASON = re.compile(r"\b(last|this|next) (spring|summer|fall|autumn|winter)\b", re.I)
@@ -121,7 +125,10 @@ def _ago(text: str, said: date) -> str | None:
 def _month(text: str, said: date) -> str | None:
     found = _IN_MONTH.search(text)
     if found is None:
-        return None
+        named = _OF_MONTH_YEAR.search(text)
+        if named is None:
+            return None
+        return f"{int(named.group(2)):04d}-{_month_number(named.group(1)):02d}"
     month = _month_number(found.group(1))
     if found.group(2):
         return f"{int(found.group(2)):04d}-{month:02d}"
@@ -142,10 +149,12 @@ def _future(text: str) -> bool:
 
 
 def _season(text: str, said: date) -> str | None:
-    """"last summer", "this winter", "next spring": the year the season starts in."""
+    """"last summer", "this winter", "next spring", "summer 2021": the year the season
+    starts in."""
     found = _SEASON.search(text)
     if found is None:
-        return None
+        named = _SEASON_YEAR.search(text)
+        return None if named is None else f"{int(named.group(2)):04d}"
     which, month = found.group(1).lower(), SEASON_START[found.group(2).lower()]
 
     def start(year: int) -> date:
