@@ -233,6 +233,39 @@ def test_text_searches_run_while_the_model_runs(
     assert events[:2] == ["text search", "model done"]
 
 
+def test_context_sessions_and_overlaps_are_read_while_the_model_runs(
+    store: MemoryStore, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The best text hits' sessions (the likely context seeds) are read, and their words
+    judged, before the caller waits for the query's vector; nothing is read twice."""
+    events: list[str] = []
+    runtime = local._ensure_runtime()
+    real = runtime.session
+
+    class SlowSession:
+        def run(self, *args: Any) -> Any:
+            time.sleep(0.2)  # outside the GIL, as the model is
+            events.append("model done")
+            return real.run(*args)
+
+    original = store.recent_turns  # type: ignore[attr-defined]
+
+    def recent(*args: Any, **kwargs: Any) -> Any:
+        events.append("session read")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runtime, "session", SlowSession())
+    monkeypatch.setattr(store, "recent_turns", recent)
+    retriever = HybridRetriever(embedder=local, clock=lambda: 3000.0)
+    query = "did you see the river?"
+    hits = retriever.retrieve(store, Scope("u"), query, limit=5,
+                              started=retriever.start_query(store, query))
+    assert events == ["session read", "model done"]  # s1 once, before the vector
+    assert hits == retriever.retrieve(store, Scope("u"), query, limit=5,
+                                      vector=local.embed([query])[0])
+    assert all("overlap" in h.signals for h in hits)
+
+
 class Recording(HybridRetriever):
     """A retriever noting when the query's embedding starts and what retrieve receives."""
 

@@ -279,22 +279,42 @@ class HybridRetriever:
         rankings = {s.name: self._run(store, scope, s, n, include_history) for s in searches}
         window = self.window(query)
         judge = Relevance(query, window)
-        if pending is not None:  # the text searches ran while the query was embedded
+        sessions: dict[str, list[Turn]] = {}
+        if pending is not None:  # the text searches ran while the query is embedded:
+            self._prepare(store, scope, rankings, judge, sessions)  # and this, too
             searches, weights = self._plan(store, text, pending.result())
             rankings.update({s.name: self._run(store, scope, s, n, include_history)
                              for s in searches if s.name not in rankings})
         candidates, scale = self._fuse(rankings, weights, window)
         seeds = self._seeds(candidates)
         if seeds:
-            sessions = {
-                sid: recent_turns(store, scope.with_session(sid),
-                                  limit=self.context_session_limit)
-                for sid in seed_sessions(seeds)
-            }
+            for sid in seed_sessions(seeds):
+                if sid not in sessions:
+                    sessions[sid] = self._session(store, scope, sid)
             add_neighbours(candidates, seeds, sessions, window=self.context_window,
                            weight=self.context_weight,
                            relevance=judge if floor > 0 else None)
         return self._finish(query, candidates, scale, limit, token_budget, judge, floor)
+
+    def _session(self, store: MemoryStore, scope: Scope, session_id: str) -> list[Turn]:
+        """A seed's session as conversation context reads it (its latest turns)."""
+        return recent_turns(store, scope.with_session(session_id),
+                            limit=self.context_session_limit)
+
+    def _prepare(
+        self, store: MemoryStore, scope: Scope, rankings: Mapping[str, Sequence[Hit]],
+        judge: Relevance, sessions: dict[str, list[Turn]],
+    ) -> None:
+        """What the rest of the retrieval will need of the text searches' hits, worked
+        out while the query's vector is computed on another core (the caller would
+        otherwise wait for it idle): their overlap with the query, and the sessions of
+        the best turns, which are most often among the context seeds."""
+        judge.prepare(h.item for hits in rankings.values() for h in hits)
+        if self.context_window <= 0 or self.context_weight <= 0 or not self.include_turns:
+            return
+        best = [h.item for h in rankings.get(TURN_TEXT, ())[: self.context_seeds]]
+        for sid in dict.fromkeys(t.session_id for t in best if isinstance(t, Turn)):
+            sessions[sid] = self._session(store, scope, sid)
 
     @staticmethod
     def _run(store: MemoryStore, scope: Scope, s: Search, n: int, history: bool) -> list[Hit]:

@@ -31,11 +31,12 @@ development split with the local all-MiniLM-L6-v2 embedder (docs/retrieval.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
+from memori.core import Memory, Turn
 from memori.core.cjk import has_cjk
 from memori.core.text_memo import memo_short_texts
-from memori.retrieval.candidates import Candidate
+from memori.retrieval.candidates import Candidate, Key, key_of
 from memori.retrieval.plan import VECTOR_SIGNALS
 from memori.retrieval.query import MAX_TERMS, content_words, inflections, text_words
 from memori.retrieval.when import Window, is_time_word, said_within
@@ -103,6 +104,7 @@ class Relevance:
         self.needed = min(len(terms) - pairs + min(pairs, CJK_PAIRS_NEEDED), OVERLAP_TERMS)
         self.window = window
         self.timely = [window is not None and is_time_word(t) for t in terms]
+        self._known: dict[Key, float] = {}
 
     def overlap(self, text: str, *, said_then: bool = False) -> float:
         """Share of the query's content words found in ``text`` (0 for an empty query);
@@ -132,10 +134,22 @@ class Relevance:
         """The candidate's ``overlap`` (cached in its signals)."""
         signals = cand.signals
         if OVERLAP not in signals:
-            item = cand.item
-            then = self.window is not None and said_within(item, self.window)
-            signals[OVERLAP] = round(self.overlap(item.content, said_then=then), 4)
+            known = self._known.get(key_of(cand.item)) if self._known else None
+            signals[OVERLAP] = self._item_overlap(cand.item) if known is None else known
         return signals[OVERLAP]
+
+    def prepare(self, items: Iterable[Memory | Turn]) -> None:
+        """Work out the overlap of ``items`` ahead, for candidates made of them later
+        (the retriever does it while the query's vector is being computed)."""
+        known = self._known
+        for item in items:
+            key = key_of(item)
+            if key not in known:
+                known[key] = self._item_overlap(item)
+
+    def _item_overlap(self, item: Memory | Turn) -> float:
+        then = self.window is not None and said_within(item, self.window)
+        return round(self.overlap(item.content, said_then=then), 4)
 
     def own(self, cand: Candidate) -> float:
         """The candidate's relevance from its own text and cosine (cached in signals)."""
