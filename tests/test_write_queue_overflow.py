@@ -109,6 +109,7 @@ def test_turns_erased_from_the_journal_while_they_wait_there_are_not_read_back(
                 mem.record([t])  # all wait in the journal only
             mem.pipeline.forget("gone")  # the journal's part of a forget
         assert mem.flush(timeout=60)  # counts them as done: no wait for turns gone
+        assert mem.pipeline.inflight.ids("gone") == set()
         assert mem.store.list_turns(Scope("gone")) == []
         assert len(mem.store.list_turns(Scope("kept"))) == BOUND
     finally:
@@ -193,6 +194,8 @@ def test_a_journal_that_fails_during_the_outage_costs_counted_turns_not_a_hang(
         assert [t.content for t in mem.store.list_turns(Scope("u1"))] == [
             f"u1 message {i}" for i in range(BOUND)]
         assert mem.metrics.dropped == 7
+        # nor does a call wait for them (read-your-writes): none is in flight any more
+        assert mem.pipeline.inflight.ids("u1") == set()
         # the six are still in the journal's file, where the next process finds them
         # (beside the four stored since, unconfirmed there: a replay skips stored ids)
         left = sorted(t.content for t in _read_turns(journal.path))

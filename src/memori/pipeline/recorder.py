@@ -76,7 +76,8 @@ class TurnRecorder:
         self._store = store
         self._embedder = embedder
         self._queue: deque[Turn] = deque()
-        self._spilled: deque[str] = deque()  # ids of turns kept in the journal only
+        # (entity, id) of turns kept in the journal only
+        self._spilled: deque[tuple[str, str]] = deque()
         self._max_queue = max_queue
         self._batch_size = batch_size
         self._on_written = on_written
@@ -122,7 +123,7 @@ class TurnRecorder:
             if not kept:
                 return
             self._queue.extend(accepted)
-            self._spilled.extend(t.id for t in overflow)
+            self._spilled.extend((t.entity_id, t.id) for t in overflow)
             self._enqueued += len(kept)
             self.stats.queued = len(self._queue) + len(self._spilled)
             if self._inflight is not None:
@@ -177,8 +178,8 @@ class TurnRecorder:
             backoff = 0.05
             self._landed(batch)
 
-    def _to_read_back(self) -> list[str]:
-        """Ids of journal-only turns to queue again: once the queue is down to half its
+    def _to_read_back(self) -> list[tuple[str, str]]:
+        """(entity, id) of journal-only turns to queue again: once the queue is down to half its
         bound, as many as fit, at most ``READ_BACK_TURNS`` at a time (reading them holds
         the journal, which callers append to) (under ``_cond``)."""
         if not self._spilled or len(self._queue) > self._max_queue // 2:
@@ -186,15 +187,16 @@ class TurnRecorder:
         room = min(self._max_queue - len(self._queue), READ_BACK_TURNS)
         return list(islice(self._spilled, room))
 
-    def _read_back(self, wanted: list[str]) -> None:
+    def _read_back(self, wanted: list[tuple[str, str]]) -> None:
         """Queue the turns ``wanted`` again from the journal (outside ``_cond``: turns
         submitted meanwhile wait behind them, as ``_spilled`` is not empty). A turn no
         longer there (its entity was forgotten) counts as done; turns that cannot be
-        read are counted as dropped (their lines stay for the next process)."""
+        read are counted as dropped (their lines stay for the next process). Either way
+        no call waits for them any more (read-your-writes)."""
         try:
             if self.journal is None:  # it failed since: they are in its file, not here
                 raise OSError("the journal failed")
-            turns = self.journal.read(wanted)
+            turns = self.journal.read(turn_id for _, turn_id in wanted)
         except OSError as e:  # they stay in the journal file for the next process
             log.error("memori: reading %d turn(s) back from the journal failed (%s); they "
                       "stay there for the next process", len(wanted), type(e).__name__)
@@ -208,6 +210,14 @@ class TurnRecorder:
             if gone:
                 self._done += gone
                 self._cond.notify_all()
+        if gone and self._inflight is not None:
+            found = {t.id for t in turns}
+            lost: dict[str, list[str]] = {}
+            for entity_id, turn_id in wanted:
+                if turn_id not in found:
+                    lost.setdefault(entity_id, []).append(turn_id)
+            for entity_id, ids in lost.items():
+                self._inflight.finish(entity_id, ids)
 
     def _write(self, batch: list[Turn]) -> None:
         if self._embedder is not None and self._store.vector_dim is not None:
