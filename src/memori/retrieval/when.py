@@ -11,8 +11,8 @@ floor, the query's words of time ("october", "2022", "yesterday") count as found
 candidate said within the window, but only beside a word of the question's subject
 it holds: "where did I go hiking on 9 October 2022?" is fully answered by "Hiking
 with my sister today", said that day, while a date alone brings in nothing.
-Measured on the LoCoMo dev split (112 of its 999 questions name a date): recall@10 at
-the LLM path's 10 hits 75.7 without, 77.0 with (docs/benchmarks.md).
+Measured on the LoCoMo dev split (130 of its 999 questions name a time): recall@10 at
+the LLM path's 10 hits 75.7 without, 77.1 with (docs/benchmarks.md).
 """
 
 from __future__ import annotations
