@@ -207,19 +207,27 @@ def test_hits_are_those_of_embedding_first(store: MemoryStore, local: LocalEmbed
         assert first and alongside == first and started == first
 
 
-def test_text_searches_run_while_the_model_runs(
-    store: MemoryStore, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def slow_model(local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the model take 0.2 s (outside the GIL, as it does); the list it returns gets
+    "model done" when a run ends, for the test to note its own events beside."""
     events: list[str] = []
     runtime = local._ensure_runtime()
     real = runtime.session
 
     class SlowSession:
         def run(self, *args: Any) -> Any:
-            time.sleep(0.2)  # outside the GIL, as the model is
+            time.sleep(0.2)
             events.append("model done")
             return real.run(*args)
 
+    monkeypatch.setattr(runtime, "session", SlowSession())
+    return events
+
+
+def test_text_searches_run_while_the_model_runs(
+    store: MemoryStore, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = slow_model(local, monkeypatch)
     original = store.search_memories
 
     def search(*args: Any, **kwargs: Any) -> Any:
@@ -227,7 +235,6 @@ def test_text_searches_run_while_the_model_runs(
             events.append("text search")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(runtime, "session", SlowSession())
     monkeypatch.setattr(store, "search_memories", search)
     HybridRetriever(embedder=local).retrieve(store, Scope("u"), "river walks", limit=3)
     assert events[:2] == ["text search", "model done"]
@@ -238,23 +245,13 @@ def test_context_sessions_and_overlaps_are_read_while_the_model_runs(
 ) -> None:
     """The best text hits' sessions (the likely context seeds) are read, and their words
     judged, before the caller waits for the query's vector; nothing is read twice."""
-    events: list[str] = []
-    runtime = local._ensure_runtime()
-    real = runtime.session
-
-    class SlowSession:
-        def run(self, *args: Any) -> Any:
-            time.sleep(0.2)  # outside the GIL, as the model is
-            events.append("model done")
-            return real.run(*args)
-
+    events = slow_model(local, monkeypatch)
     original = store.recent_turns  # type: ignore[attr-defined]
 
     def recent(*args: Any, **kwargs: Any) -> Any:
         events.append("session read")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(runtime, "session", SlowSession())
     monkeypatch.setattr(store, "recent_turns", recent)
     retriever = HybridRetriever(embedder=local, clock=lambda: 3000.0)
     query = "did you see the river?"
