@@ -38,3 +38,33 @@ def test_injected_applies_the_retrievers_floor_as_the_llm_path_does(mem: Memori)
     hits, tokens = bench_locomo.injected(mem, "What is the puppy called?", "conv-1")
     assert [h.content for h in hits][:1] == ["I adopted a puppy named Rex last spring."]
     assert tokens > 0
+
+
+def _conversation(name: str, texts: list[str], question: str) -> bench_locomo.Conversation:
+    turns = tuple(bench_locomo.DialogueTurn(f"D1:{i}", "Ann", t, None)
+                  for i, t in enumerate(texts))
+    session = bench_locomo.Session(1, "8 May, 2023", 1683504000.0, turns)
+    q = bench_locomo.Question(name, question, frozenset({"D1:0"}), 4)
+    return bench_locomo.Conversation(name, ("Ann", "Bo"), (session,), (q,))
+
+
+def test_long_messages_wrap_the_question_in_another_conversations_words(
+    mem: Memori,
+) -> None:
+    import bench_locomo_long as long
+
+    convs = [_conversation("conv-1", ["I adopted a puppy named Rex last spring."],
+                           "What is the puppy called?"),
+             _conversation("conv-2", ["one two three", "four five", "six seven eight"],
+                           "Where?")]
+    assert long.filler_words(convs, 0, 1, 4) == "four five six seven"  # conv-2, turn 1 on
+    assert long.filler_words(convs, 1, 0, 2) == "I adopted"  # the next one, cyclic
+    assert long.message("question last", "Why?", "a b.") == "a b. Why?"
+    assert long.message("question first", "Why?", "a b") == "Why? a b"
+    assert long.message("alone", "Why?", "a b") == "Why?"
+    mem.retriever = HybridRetriever(embedder=mem.embedder)
+    results = long.ask_all(mem, convs[:1], 3)
+    assert set(results) == set(long.WAYS)
+    for r in results.values():  # one question, asked three ways; its evidence is a turn
+        assert r["recall"]["all"]["questions"] == 1  # never recorded here: nothing found
+        assert r["recall"]["all"]["R@10"] == 0.0 and r["recall"]["all"]["foreign_hits"] == 0
