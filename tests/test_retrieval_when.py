@@ -152,3 +152,11 @@ def test_words_of_time_count_only_beside_a_word_of_the_subject() -> None:
     assert Relevance(QUESTION).overlap(HIKE_THEN, said_then=True) == 0.25  # no window
     assert [w for w in ("october", "oct", "9th", "2022", "yesterday", "hiking", "42", "3000")
             if is_time_word(w)] == ["october", "oct", "9th", "2022", "yesterday"]
+
+
+@pytest.mark.parametrize("now", [float("inf"), float("nan"), 1e300, -1e300])
+def test_a_clock_out_of_the_calendar_names_no_time(now: float) -> None:
+    """A broken or pinned clock costs the signal, never the recall."""
+    assert asked_window("What did I do last week?", now) is None
+    retriever = HybridRetriever(embedder=HashEmbedder(dim=64), clock=lambda: now)
+    assert retriever.window(QUESTION) is None
