@@ -5,6 +5,7 @@ journey through ``Memori.recall`` on a real SQLite store."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -160,3 +161,33 @@ def test_a_clock_out_of_the_calendar_names_no_time(now: float) -> None:
     assert asked_window("What did I do last week?", now) is None
     retriever = HybridRetriever(embedder=HashEmbedder(dim=64), clock=lambda: now)
     assert retriever.window(QUESTION) is None
+
+
+def test_asked_through_the_llm_path_yesterday_goes_first(tmp_path: Path) -> None:
+    """The user's journey: a registered openai client (the real SDK, against the stand-in),
+    a turn said yesterday and a better word match said a month ago; "...yesterday?" is
+    resolved against the real clock and the model reads yesterday's turn first."""
+    from memori.llm.context import OPEN_TAG
+    from memori.testing import OpenAIServer
+
+    now = time.time()
+    mem = Memori(f"sqlite:///{tmp_path / 'llm.db'}", embedder=HashEmbedder(dim=64),
+                 extractor=None)
+    try:
+        for session, text, said in (("then", HIKE_LATER, now - 30 * 86_400),
+                                    ("yesterday", HIKE_THEN, now - 86_400)):
+            mem.attribution(entity_id="ana", session_id=session)
+            mem.record([Turn(entity_id="ana", session_id=session, role="user", content=text,
+                             created_at=said)])
+        assert mem.flush()
+        with OpenAIServer() as server:
+            client = server.client()
+            mem.llm.register(client)
+            mem.attribution(entity_id="ana", session_id="today")
+            client.chat.completions.create(model="m", messages=[
+                {"role": "user", "content": "Where did I go hiking yesterday?"}])
+            [block] = [str(m["content"]) for m in server.last_request("chat").messages
+                       if str(m.get("content")).startswith(OPEN_TAG)]
+        assert block.index(HIKE_THEN) < block.index(HIKE_LATER)
+    finally:
+        mem.close()
