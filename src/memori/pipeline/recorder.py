@@ -98,6 +98,7 @@ class TurnRecorder:
         self._failed_at = 0.0  # when the last write failed (monotonic)
         self.last_error: str | None = None
         self._rejections: list[tuple[int, str]] = []  # (done count when rejected, reason)
+        self._reported = 0  # rejections up to this done count were reported by a flush
         self.stats = RecorderStats()
 
     def submit(self, turns: Sequence[Turn]) -> None:
@@ -323,14 +324,15 @@ class TurnRecorder:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every turn queued before this call is stored; False on timeout.
 
-        Raises :class:`FlushError` when some of them were rejected, or when the store
+        Raises :class:`FlushError` when some of them were rejected (set aside) and no
+        flush has said so yet, even if that happened before this call, or when the store
         has failed without a success for ``stall_seconds`` (the turns stay journaled
         and queued, and writing goes on in the background).
         """
         began = time.monotonic()
         deadline = None if timeout is None else began + timeout
         with self._cond:
-            start, target = self._done, self._enqueued
+            start, target = self._reported, self._enqueued
             self._cond.notify_all()  # a writer backing off retries now: the store may be back
             while self._done < target:
                 stalled = self._stalled(began)
@@ -347,6 +349,7 @@ class TurnRecorder:
                     remaining, self.stall_seconds)
                 self._cond.wait(timeout=max(wait / 4, 0.01))
             bad = [reason for done, reason in self._rejections if start < done <= target]
+            self._reported = max(self._reported, target)
         if bad:
             raise FlushError(
                 f"{len(bad)} turn(s) could not be stored and were set aside ({bad[-1]}); "

@@ -65,6 +65,7 @@ class WritePath:
         in the extraction thread or task (the facade pauses interception there)."""
         self.store = store
         self.inflight = InFlight()
+        self._parked_reported = 0  # parked turns a flush has reported (stats.parked)
         self.read_your_writes = read_your_writes
         self.runner: AugmentationRunner | None = None
         if extractor is not None:
@@ -122,7 +123,7 @@ class WritePath:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything recorded so far is stored and extracted (see Memori.flush)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        parked = self._parked()
+        parked = self._parked_reported
         if not self.recorder.flush(timeout):
             return False
         if self.runner is None:
@@ -136,18 +137,18 @@ class WritePath:
             return await asyncio.to_thread(self.flush, timeout)
         self.runner.use_running_loop()
         deadline = None if timeout is None else time.monotonic() + timeout
-        parked = self._parked()
+        parked = self._parked_reported
         if not await asyncio.to_thread(self.recorder.flush, timeout):
             return False
         ok = await self.runner.adrain(_remaining(deadline))
         self._raise_if_parked(parked)
         return ok
 
-    def _parked(self) -> int:
-        return self.runner.stats.parked if self.runner is not None else 0
-
     def _raise_if_parked(self, before: int) -> None:
+        """Raise for turns parked since ``before`` (the count the last flush reported):
+        a turn parked before this flush began is reported too, once."""
         stats = self.runner.stats if self.runner is not None else AugmentationStats()
+        self._parked_reported = max(self._parked_reported, stats.parked)
         if stats.parked > before:
             count = stats.parked - before
             raise FlushError(
