@@ -672,3 +672,34 @@ def test_text_search_weighs_rare_words_above_common_ones(store: PostgresStore) -
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert 0.0 < hits[-1].score <= hits[0].score < 1.0
     assert store.search_memories(scope, text="!!!", limit=5) == []
+
+
+def test_the_time_a_query_names_ranks_alike_on_the_native_async_path(
+    store: PostgresStore,
+) -> None:
+    """``aretrieve`` on a store with a native async driver runs its own searches and
+    fusion: the time signal and its relevance rule apply there as on the sync path."""
+    from datetime import datetime, timezone
+
+    from memori.embedders import HashEmbedder
+    from memori.retrieval import HybridRetriever
+
+    def said(day: str) -> float:
+        return datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp() + 3600
+
+    embedder = HashEmbedder(dim=DIM)
+    then = "Hiking with my sister today, up the ridge."
+    later = "Hiking plans: hiking boots, hiking maps, where to go hiking next."
+    store.append_turns([
+        Turn("ana", session, "user", text, created_at=said(day),
+             embedding=tuple(embedder.embed([text])[0]))
+        for session, text, day in (("autumn", then, "2022-10-09"),
+                                   ("spring", later, "2023-04-02"))])
+    assert Capability.NATIVE_ASYNC in store.capabilities
+    retriever = HybridRetriever(embedder=embedder)
+    question = "Where did I go hiking on 9 October 2022?"
+    found = asyncio.run(retriever.aretrieve(store, Scope("ana"), question))
+    assert [h.content for h in found] == [then, later]
+    assert [h.content for h in retriever.retrieve(store, Scope("ana"), question)] == [
+        then, later]
+    assert retriever.retrieve(store, Scope("ana"), "Where did I go hiking?")[0].content == later
