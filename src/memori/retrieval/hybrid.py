@@ -190,8 +190,13 @@ class HybridRetriever:
         add_when(candidates.values(), window, self.weights.get(WHEN, 0.0) / (self.rrf_k + 1))
         return candidates, scale
 
+    @property
+    def _uses_context(self) -> bool:
+        """Whether turns next to the best turns share their score (conversation context)."""
+        return self.context_window > 0 and self.context_weight > 0 and self.include_turns
+
     def _seeds(self, candidates: Mapping[Key, Candidate]) -> list[Candidate]:
-        if self.context_window <= 0 or self.context_weight <= 0 or not self.include_turns:
+        if not self._uses_context:
             return []
         return seed_turns(candidates.values(), self.context_seeds)
 
@@ -310,7 +315,7 @@ class HybridRetriever:
         otherwise wait for it idle): their overlap with the query, and the sessions of
         the best turns, which are most often among the context seeds."""
         judge.prepare(h.item for hits in rankings.values() for h in hits)
-        if self.context_window <= 0 or self.context_weight <= 0 or not self.include_turns:
+        if not self._uses_context:
             return
         best = [h.item for h in rankings.get(TURN_TEXT, ())[: self.context_seeds]]
         for sid in dict.fromkeys(t.session_id for t in best if isinstance(t, Turn)):
