@@ -83,3 +83,41 @@ def test_aflush_reports_a_turn_parked_before_it(tmp_path: Path) -> None:
             assert await mem.aflush(timeout=30)
 
     asyncio.run(asyncio.wait_for(run(), 60))
+
+
+def test_a_script_that_never_flushes_is_told_at_exit(tmp_path: Path) -> None:
+    """A real script that logs as applications do: a turn set aside before it ends, no
+    flush() and no close(); the exit handler's flush logs the loss as news (the text of
+    the turn never appears)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(f"""
+        import logging
+        import time
+        from memori import Memori
+        from memori.core import Turn
+
+        mem = Memori({f"sqlite:///{tmp_path / 'x.db'}"!r}, embedder="hash", extractor=None)
+        original = mem.store.append_turns
+
+        def picky(turns):
+            if any("zebracorn" in t.content for t in turns):
+                raise ValueError("refused")
+            original(turns)
+
+        mem.store.append_turns = picky
+        mem.record([Turn("zed", "s1", "user", "zebracorn 42")])
+        while mem.metrics.rejected < 1:
+            time.sleep(0.01)
+        logging.basicConfig(format="%(message)s")  # from here on, as an app logs
+        print("done", flush=True)
+    """))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "done"
+    assert "flush at exit: FlushError: 1 turn(s) not stored" in run.stderr
+    assert "zebracorn" not in run.stderr
