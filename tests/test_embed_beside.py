@@ -207,6 +207,24 @@ def test_hits_are_those_of_embedding_first(store: MemoryStore, local: LocalEmbed
         assert first and alongside == first and started == first
 
 
+def test_a_long_message_is_embedded_from_its_ends_every_way(
+    store: MemoryStore, local: LocalEmbedder,
+) -> None:
+    """Beside the caller, inline and given: one vector, that of the message's first and
+    last words (``memori.retrieval.focus``)."""
+    from memori.retrieval.focus import vector_text
+
+    retriever = HybridRetriever(embedder=local, clock=lambda: 3000.0)
+    long = "We walked along the river for hours and talked. " * 6 + QUESTIONS[1]
+    cut = local.embed([vector_text(long)])[0]
+    assert cut != local.embed([long])[0]
+    assert retriever.start_query(store, long).result() == cut  # type: ignore[union-attr]
+    assert retriever.query_vector(store, long) == cut
+    scope = Scope("u", None, "s1")
+    first = retriever.retrieve(store, scope, long, limit=5, vector=cut, min_relevance=0.0)
+    assert first and retriever.retrieve(store, scope, long, limit=5, min_relevance=0.0) == first
+
+
 def slow_model(local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Make the model take 0.2 s (outside the GIL, as it does); the list it returns gets
     "model done" when a run ends, for the test to note its own events beside."""

@@ -35,6 +35,7 @@ from memori.retrieval.budget import best_within_budget, select_within_budget
 from memori.retrieval.candidates import Candidate, Key, best_first, ranked
 from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
 from memori.retrieval.dedup import without_duplicates
+from memori.retrieval.focus import HEAD, TAIL, vector_text
 from memori.retrieval.fusion import fuse, rrf_best
 from memori.retrieval.overlap import embed_aside, overlaps
 from memori.retrieval.plan import (
@@ -77,6 +78,9 @@ class HybridRetriever:
     - ``rrf_k``: the fusion constant; small values favour each ranking's top places.
     - ``query_processor``: text for the text searches (default: content words and
       their inflections); None sends the query unchanged.
+    - ``vector_words``: ``(first, last)``: the vector of a query longer than
+      ``first + last`` words is computed from those words (see
+      ``memori.retrieval.focus``); None embeds the whole query.
     - ``recency_half_life``: seconds after which the recency bonus halves.
     - ``context_window`` / ``context_seeds`` / ``context_weight``: turns up to
       ``context_window`` places from each of the best ``context_seeds`` turns get
@@ -109,6 +113,7 @@ class HybridRetriever:
     rrf_k: int = 5
     include_turns: bool = True
     query_processor: Callable[[str], str] | None = text_query
+    vector_words: tuple[int, int] | None = (HEAD, TAIL)
     recency_half_life: float = 30 * DAY
     context_window: int = 2
     context_seeds: int = 10
@@ -135,12 +140,18 @@ class HybridRetriever:
             raise ValueError("overlap_weight and overlap_depth must not be negative")
         if not 0.0 <= self.min_relevance <= 1.0:
             raise ValueError(f"min_relevance must be in [0, 1], got {self.min_relevance!r}")
+        if self.vector_words is not None:
+            vector_text("", *self.vector_words)  # raises for a bad pair
 
     # the pieces shared by the sync and async paths
 
     def text_for(self, query: str) -> str:
         """What the text searches receive for ``query``."""
         return self.query_processor(query) if self.query_processor else query
+
+    def vector_text(self, query: str) -> str:
+        """What the query's vector is computed from (see ``vector_words``)."""
+        return query if self.vector_words is None else vector_text(query, *self.vector_words)
 
     def wants_vector(self, store: MemoryStore) -> bool:
         """Whether a query on ``store`` runs any vector ranking."""
@@ -152,7 +163,7 @@ class HybridRetriever:
         """The query's embedding, or None when no vector search would run."""
         if self.embedder is None or not query.strip() or not self.wants_vector(store):
             return None
-        return self.embedder.embed([query])[0]
+        return self.embedder.embed([self.vector_text(query)])[0]
 
     def plan(
         self, store: MemoryStore, query: str, vector: Sequence[float] | None,
@@ -254,9 +265,9 @@ class HybridRetriever:
                 or not self.wants_vector(store):
             return None
         if overlaps(embedder):
-            return embed_aside(embedder, query)
+            return embed_aside(embedder, self.vector_text(query))
         if isinstance(embedder, SupportsEmbedBeside):
-            return embedder.embed_beside(query, inline_if_busy=inline_if_busy)
+            return embedder.embed_beside(self.vector_text(query), inline_if_busy=inline_if_busy)
         return None
 
     # sync
@@ -379,10 +390,11 @@ class HybridRetriever:
     async def _aquery_vector(self, store: MemoryStore, query: str) -> list[float] | None:
         if self.embedder is None or not query.strip() or not self.wants_vector(store):
             return None
+        text = self.vector_text(query)
         if isinstance(self.embedder, SupportsAsyncEmbed):
-            vectors = await self.embedder.aembed([query])
+            vectors = await self.embedder.aembed([text])
             return vectors[0]
-        return await asyncio.to_thread(lambda: self.embedder.embed([query])[0])  # type: ignore[union-attr]
+        return await asyncio.to_thread(lambda: self.embedder.embed([text])[0])  # type: ignore[union-attr]
 
     @staticmethod
     async def _arun(store: Any, scope: Scope, s: Search, n: int, history: bool) -> list[Hit]:
