@@ -212,11 +212,11 @@ def test_a_long_message_is_embedded_from_its_ends_every_way(
 ) -> None:
     """Beside the caller, inline and given: one vector, that of the message's first and
     last words (``memori.retrieval.focus``)."""
-    from memori.retrieval.focus import vector_text
+    from memori.retrieval.focus import focus
 
     retriever = HybridRetriever(embedder=local, clock=lambda: 3000.0)
     long = "We walked along the river for hours and talked. " * 6 + QUESTIONS[1]
-    cut = local.embed([vector_text(long)])[0]
+    cut = local.embed([focus(long)])[0]
     assert cut != local.embed([long])[0]
     assert retriever.start_query(store, long).result() == cut  # type: ignore[union-attr]
     assert retriever.query_vector(store, long) == cut

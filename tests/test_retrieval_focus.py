@@ -1,7 +1,7 @@
-"""The vector of a long query is computed from its first and last words
+"""The searches of a long query read its first and last words
 (``memori.retrieval.focus``): what is cut, what is not, and that every way the
 retriever embeds a query (sync, started beside the caller, async, the LLM path through
-the real openai SDK) embeds the same text."""
+the real openai SDK) embeds the same text, which the text searches read too."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from memori import Memori
 from memori.core import Capability, Memory, Scope
 from memori.embedders import HashEmbedder
 from memori.retrieval import HybridRetriever
-from memori.retrieval.focus import HEAD, TAIL, vector_text
+from memori.retrieval.focus import HEAD, TAIL, focus
 
 QUESTION = "What was my sister allergic to?"
 STORY = ("Yesterday we drove to the lake with the whole family and the dog, stopped for "
@@ -30,51 +30,51 @@ def words(n: int, stem: str = "w") -> list[str]:
 def test_a_query_of_at_most_head_and_tail_words_is_embedded_whole() -> None:
     for text in ["", "   ", QUESTION, " ".join(words(HEAD + TAIL)),
                  "\x00 \ud800 café\n\t naïve", "  spaced   out  "]:
-        assert vector_text(text) == text
+        assert focus(text) == text
 
 
 def test_a_longer_query_keeps_its_first_and_last_words() -> None:
     text = " ".join(words(HEAD + TAIL + 1))
-    assert vector_text(text) == " ".join(words(HEAD)) + " " + " ".join(
+    assert focus(text) == " ".join(words(HEAD)) + " " + " ".join(
         words(HEAD + TAIL + 1)[-TAIL:])
     long = f"{STORY}. {STORY}. {QUESTION}"
-    cut = vector_text(long)
+    cut = focus(long)
     assert cut.endswith(QUESTION) and cut.startswith("Yesterday we drove")
     assert len(cut.split()) == HEAD + TAIL
-    assert vector_text(f"{QUESTION} {STORY}. {STORY}").startswith(QUESTION)
+    assert focus(f"{QUESTION} {STORY}. {STORY}").startswith(QUESTION)
 
 
 def test_each_cjk_character_counts_as_a_word() -> None:
     chinese = "我妹妹对花生过敏" * 10  # 80 characters, no spaces: 80 words
-    cut = vector_text(chinese)
+    cut = focus(chinese)
     assert cut == chinese[:HEAD] + " " + chinese[-TAIL:]
     mixed = "peanut花生" + " word" * 40
-    assert vector_text(mixed).startswith("peanut花生 word")
-    assert vector_text("花生" * 16) == "花生" * 16  # 32 characters: whole
+    assert focus(mixed).startswith("peanut花生 word")
+    assert focus("花生" * 16) == "花生" * 16  # 32 characters: whole
 
 
 def test_punctuation_and_spacing_inside_the_kept_words_stay() -> None:
     text = "Hi!  So, (briefly):\n" + " ".join(words(60)) + "\n\nWhat's  next?"
-    cut = vector_text(text, head=3, tail=2)
+    cut = focus(text, head=3, tail=2)
     assert cut == "Hi!  So, (briefly): What's  next?"
 
 
 def test_a_huge_message_is_cut_from_its_ends() -> None:
     huge = "start here " + "filler " * 2_000_000 + "the question?"  # a 14 MB message
-    assert vector_text(huge, head=2, tail=2) == "start here the question?"
+    assert focus(huge, head=2, tail=2) == "start here the question?"
     one_word = "x" * 5_000_000  # no space at all: one word, embedded as it is
-    assert vector_text(one_word) is one_word
+    assert focus(one_word) is one_word
     tail_only = " ".join(words(50))
-    assert vector_text(tail_only, head=0, tail=3) == "w47 w48 w49"
-    assert vector_text(tail_only, head=2, tail=0) == "w0 w1"
+    assert focus(tail_only, head=0, tail=3) == "w47 w48 w49"
+    assert focus(tail_only, head=2, tail=0) == "w0 w1"
 
 
 @pytest.mark.parametrize("pair", [(-1, 4), (4, -1), (0, 0)])
 def test_a_bad_pair_is_refused_when_the_retriever_is_made(pair: tuple[int, int]) -> None:
     with pytest.raises(ValueError, match="head and tail"):
-        vector_text("anything", *pair)
+        focus("anything", *pair)
     with pytest.raises(ValueError, match="head and tail"):
-        HybridRetriever(vector_words=pair)
+        HybridRetriever(focus_words=pair)
 
 
 class Recording(HashEmbedder):
@@ -101,7 +101,7 @@ LONG = f"{STORY}. The old canoe leaks again. {STORY}. {QUESTION}"
 
 
 @pytest.mark.parametrize("embedder_cls", [Recording, GilFree])
-def test_recall_embeds_the_cut_text_and_still_searches_every_word(
+def test_recall_searches_the_first_and_last_words_of_a_long_message(
     tmp_path: Path, embedder_cls: type[Recording],
 ) -> None:
     embedder = embedder_cls()
@@ -111,17 +111,20 @@ def test_recall_embeds_the_cut_text_and_still_searches_every_word(
         mem.remember("The canoe was repaired in May.")
         mem.remember("My sister Lena is allergic to peanuts.")
         embedder.texts.clear()
-        hits = mem.recall(LONG, limit=5)
-        assert embedder.texts == [vector_text(LONG)]
-        assert "canoe" not in vector_text(LONG)
-        # the text search read the whole message: the canoe, named only in the words cut
-        # from the vector, is found
-        found = " ".join(h.item.content for h in hits)
-        assert "canoe" in found and "sister" in found
+        hits = mem.recall(LONG, limit=5, min_relevance=0.0)
+        assert embedder.texts == [focus(LONG)]
+        assert "canoe" not in focus(LONG)
+        text = mem.retriever.text_for(LONG)  # type: ignore[attr-defined]
+        assert "allergic" in text and "canoe" not in text
+        assert "allergic" in hits[0].item.content
+        # the whole message, as before: the canoe, named in its middle, is found by text
+        mem.retriever = HybridRetriever(embedder=embedder, focus_words=None)
         embedder.texts.clear()
-        mem.retriever = HybridRetriever(embedder=embedder, vector_words=None)
-        mem.recall(LONG, limit=5)
+        hits = mem.recall(LONG, limit=5, min_relevance=0.0)
         assert embedder.texts == [LONG]
+        assert "canoe" in mem.retriever.text_for(LONG)
+        assert any("canoe" in h.item.content and h.signals.get("memory_text")
+                   for h in hits), [(h.item.content, h.signals) for h in hits]
     finally:
         mem.close()
 
@@ -133,8 +136,8 @@ def test_the_async_query_vector_is_that_of_the_cut_text() -> None:
     embedder = Recording()
     retriever = HybridRetriever(embedder=embedder)
     vector = asyncio.run(retriever._aquery_vector(NativeAsync(), LONG))  # type: ignore[arg-type]
-    assert embedder.texts == [vector_text(LONG)]
-    assert vector == embedder.embed([vector_text(LONG)])[0]
+    assert embedder.texts == [focus(LONG)]
+    assert vector == embedder.embed([focus(LONG)])[0]
 
 
 def test_the_llm_path_embeds_the_cut_message(tmp_path: Path) -> None:
@@ -159,7 +162,7 @@ def test_the_llm_path_embeds_the_cut_message(tmp_path: Path) -> None:
                 {"role": "user", "content": LONG}])
             [block] = [str(m["content"]) for m in server.last_request("chat").messages
                        if str(m.get("content")).startswith(OPEN_TAG)]
-        assert vector_text(LONG) in embedder.texts
+        assert focus(LONG) in embedder.texts
         assert LONG not in embedder.texts[:1]  # the query's own vector: the cut text
         assert "allergic to peanuts" in block
         assert mem.store.search_memories(Scope("ana"), text="peanuts", limit=1)

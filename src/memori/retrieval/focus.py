@@ -34,7 +34,7 @@ _WINDOW = 256
 """Characters first read from the end for the last words (grown until they hold them)."""
 
 
-def vector_text(query: str, head: int = HEAD, tail: int = TAIL) -> str:
+def focus(query: str, head: int = HEAD, tail: int = TAIL) -> str:
     """``query`` itself when it holds at most ``head + tail`` words, else its first
     ``head`` and last ``tail`` words (each CJK character a word) joined by a space.
 

@@ -35,7 +35,7 @@ from memori.retrieval.budget import best_within_budget, select_within_budget
 from memori.retrieval.candidates import Candidate, Key, best_first, ranked
 from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
 from memori.retrieval.dedup import without_duplicates
-from memori.retrieval.focus import HEAD, TAIL, vector_text
+from memori.retrieval.focus import HEAD, TAIL, focus
 from memori.retrieval.fusion import fuse, rrf_best
 from memori.retrieval.overlap import embed_aside, overlaps
 from memori.retrieval.plan import (
@@ -78,9 +78,10 @@ class HybridRetriever:
     - ``rrf_k``: the fusion constant; small values favour each ranking's top places.
     - ``query_processor``: text for the text searches (default: content words and
       their inflections); None sends the query unchanged.
-    - ``vector_words``: ``(first, last)``: the vector of a query longer than
-      ``first + last`` words is computed from those words (see
-      ``memori.retrieval.focus``); None embeds the whole query.
+    - ``focus_words``: ``(first, last)``: of a query longer than ``first + last``
+      words, the searches read those words, its first and its last (see
+      ``memori.retrieval.focus``); None: the whole query. The relevance floor and the
+      time a query names read the whole query.
     - ``recency_half_life``: seconds after which the recency bonus halves.
     - ``context_window`` / ``context_seeds`` / ``context_weight``: turns up to
       ``context_window`` places from each of the best ``context_seeds`` turns get
@@ -113,7 +114,7 @@ class HybridRetriever:
     rrf_k: int = 5
     include_turns: bool = True
     query_processor: Callable[[str], str] | None = text_query
-    vector_words: tuple[int, int] | None = (HEAD, TAIL)
+    focus_words: tuple[int, int] | None = (HEAD, TAIL)
     recency_half_life: float = 30 * DAY
     context_window: int = 2
     context_seeds: int = 10
@@ -140,18 +141,20 @@ class HybridRetriever:
             raise ValueError("overlap_weight and overlap_depth must not be negative")
         if not 0.0 <= self.min_relevance <= 1.0:
             raise ValueError(f"min_relevance must be in [0, 1], got {self.min_relevance!r}")
-        if self.vector_words is not None:
-            vector_text("", *self.vector_words)  # raises for a bad pair
+        if self.focus_words is not None:
+            focus("", *self.focus_words)  # raises for a bad pair
 
     # the pieces shared by the sync and async paths
 
     def text_for(self, query: str) -> str:
         """What the text searches receive for ``query``."""
-        return self.query_processor(query) if self.query_processor else query
+        text = self.focused(query)
+        return self.query_processor(text) if self.query_processor else text
 
-    def vector_text(self, query: str) -> str:
-        """What the query's vector is computed from (see ``vector_words``)."""
-        return query if self.vector_words is None else vector_text(query, *self.vector_words)
+    def focused(self, query: str) -> str:
+        """What the searches read of ``query``: its text and its vector are those of
+        these words (see ``focus_words``)."""
+        return query if self.focus_words is None else focus(query, *self.focus_words)
 
     def wants_vector(self, store: MemoryStore) -> bool:
         """Whether a query on ``store`` runs any vector ranking."""
@@ -163,7 +166,7 @@ class HybridRetriever:
         """The query's embedding, or None when no vector search would run."""
         if self.embedder is None or not query.strip() or not self.wants_vector(store):
             return None
-        return self.embedder.embed([self.vector_text(query)])[0]
+        return self.embedder.embed([self.focused(query)])[0]
 
     def plan(
         self, store: MemoryStore, query: str, vector: Sequence[float] | None,
@@ -265,9 +268,9 @@ class HybridRetriever:
                 or not self.wants_vector(store):
             return None
         if overlaps(embedder):
-            return embed_aside(embedder, self.vector_text(query))
+            return embed_aside(embedder, self.focused(query))
         if isinstance(embedder, SupportsEmbedBeside):
-            return embedder.embed_beside(self.vector_text(query), inline_if_busy=inline_if_busy)
+            return embedder.embed_beside(self.focused(query), inline_if_busy=inline_if_busy)
         return None
 
     # sync
@@ -390,7 +393,7 @@ class HybridRetriever:
     async def _aquery_vector(self, store: MemoryStore, query: str) -> list[float] | None:
         if self.embedder is None or not query.strip() or not self.wants_vector(store):
             return None
-        text = self.vector_text(query)
+        text = self.focused(query)
         if isinstance(self.embedder, SupportsAsyncEmbed):
             vectors = await self.embedder.aembed([text])
             return vectors[0]
