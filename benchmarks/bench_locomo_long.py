@@ -1,15 +1,17 @@
 """LoCoMo questions inside longer messages: what a long user message costs recall.
 
-The LLM path recalls with the user's whole message (its last 2,000 characters), and
-a real message is often more than its question. This asks each LoCoMo dev question
-as the LLM path would (the retriever with its 10 hits and relevance floor), three
-ways: alone; led by ``--filler`` words (35) of another conversation's turns ("question
-last"); and followed by them ("question first"). The filler for the j-th question of a
-conversation starts at the j-th turn of the next conversation of the split, so every
-run asks the same messages. Reports recall@10 and the share of calls that would
-inject nothing, per way, with the default retriever.
+The LLM path recalls with the user's message (its last 2,000 characters), and a real
+message is often more than its question. This asks each LoCoMo dev question as the
+LLM path would (the retriever with its 10 hits and relevance floor), three ways:
+alone; led by ``--filler`` words (35 and 100) of another conversation's turns
+("question last"); and followed by them ("question first"). The filler for the j-th
+question of a conversation starts at the j-th turn of the next conversation of the
+split, so every run asks the same messages. Reports recall@10 and the share of calls
+that would inject nothing, per way, with the default retriever (whose searches read
+a long message's first 12 and last 20 words, ``memori.retrieval.focus``) and with
+one reading the whole message (``focus_words=None``).
 
-Run: ``python benchmarks/bench_locomo_long.py [--filler 35] [--embedder local|hash]``.
+Run: ``python benchmarks/bench_locomo_long.py [--filler 35,100] [--embedder local|hash]``.
 Reads the data as ``bench_locomo.py`` does (skips with a message when it is absent);
 writes ``benchmarks/results/locomo_long.json``.
 """
@@ -41,6 +43,8 @@ from memori import Memori
 from memori.retrieval import HybridRetriever
 
 WAYS = ("alone", "question last", "question first")
+READING = {"first and last words": {}, "whole message": {"focus_words": None}}
+"""The retrievers compared: the default, and one whose searches read every word."""
 
 
 def filler_words(conversations: Sequence[Conversation], at: int, index: int,
@@ -86,11 +90,16 @@ def ask_all(mem: Memori, conversations: Sequence[Conversation], words: int
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--filler", type=int, default=35, help="words around the question")
+    parser.add_argument("--filler", default="35,100",
+                        help="words around the question (comma-separated for several)")
     parser.add_argument("--embedder", choices=("local", "hash"), default="local")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "locomo_long.json")
     args = parser.parse_args(argv)
-    if args.filler < 1:
+    try:
+        fillers = [int(w) for w in args.filler.split(",")]
+    except ValueError:
+        parser.error("--filler takes whole numbers, comma-separated")
+    if not fillers or min(fillers) < 1:
         parser.error("--filler must be at least 1")
     path = data_path()
     if not path.is_file():
@@ -98,24 +107,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     conversations = load(path)
     embedder = make_embedder(args.embedder, cache=True)
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="memori-locomo-long-") as tmp:
         mem = Memori(f"sqlite:///{Path(tmp) / 'locomo.db'}", embedder=embedder,
                      extractor=None)
         try:
             ingest(mem, conversations)
-            mem.retriever = HybridRetriever(embedder=mem.embedder)
-            results = ask_all(mem, conversations, args.filler)
+            for words in fillers:
+                for reading, options in READING.items():
+                    mem.retriever = HybridRetriever(embedder=mem.embedder, **options)
+                    results[f"{words} words, {reading}"] = ask_all(mem, conversations, words)
         finally:
             mem.close()
     questions: list[Question] = [q for c in conversations for q in c.questions]
     print(f"LoCoMo {path.name}: {len(questions)} questions, each alone and inside "
           f"{args.filler} words of another conversation; the LLM path's 10 hits and floor")
-    print_table(["way", "R@10", "nothing injected %"],
-                [[way, r["recall"]["all"]["R@10"], r["nothing_injected_pct"]]
-                 for way, r in results.items()])
+    print_table(["filler, the searches read", "way", "R@10", "nothing injected %"],
+                [[run, way, r["recall"]["all"]["R@10"], r["nothing_injected_pct"]]
+                 for run, ways in results.items() for way, r in ways.items()])
     write_result(args.output, {
         "benchmark": "locomo-long-messages", "data": path.name,
-        "filler_words": args.filler, "embedder": embedder.name, "results": results,
+        "filler_words": fillers, "embedder": embedder.name, "results": results,
         "machine": machine_info(),
     })
     print(f"written to {args.output.name}")
