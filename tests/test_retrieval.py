@@ -101,10 +101,18 @@ def test_inflections_link_regular_forms_both_ways() -> None:
     assert "study" in inflections("studies")
     assert "run" in inflections("running")
     assert "hike" in inflections("hiking")
-    assert inflections("2023") == ["2023"]
-    assert inflections("run") == ["run", "runs"]  # short verbs: the third person only
-    assert inflections("fly") == ["fly", "flies"]
-    assert inflections("go") == ["go"]
+    assert inflections("2023") == ("2023",)
+    assert inflections("run") == ("run", "runs")  # short verbs: the third person only
+    assert inflections("fly") == ("fly", "flies")
+    assert inflections("go") == ("go",)
+    from memori.retrieval import query
+
+    painted = inflections("painted")
+    assert inflections("painted") is painted  # remembered: each call inflects its words twice
+    long_word = "supercalifragilisticexpialidociouspainting"  # 42 letters: not kept
+    before = query._remembered.cache_info().currsize
+    assert inflections(long_word)[:2] == (long_word, long_word[:-3])
+    assert query._remembered.cache_info().currsize == before
 
 
 def test_a_short_verb_in_the_question_finds_its_third_person_above_the_floor(
@@ -420,3 +428,23 @@ def test_cjk_text_is_counted_about_a_token_a_character(text: str, at_least: int)
     character costs a token, where one word of Latin letters costs one per four."""
     assert count_tokens(text) >= at_least
     assert count_tokens("I am allergic to peanuts.") == 8  # English unchanged
+
+
+def test_ascii_text_is_counted_as_every_text_is() -> None:
+    """The ASCII shortcut of ``count_tokens`` gives the general rule's count: a token per
+    started four characters of each word, one per punctuation mark."""
+    import random
+    import re
+
+    def by_the_rule(text: str) -> int:
+        return sum(1 if not (p[0].isalnum() or p[0] == "_") else (len(p) + 3) // 4
+                   for p in re.findall(r"\w+|[^\w\s]", text))
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(128)]
+    texts = ["", "   ", "a", "abcd", "abcde", "snake_case_name", "x==y!?", "\x00\x01 \t\n"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+              for _ in range(2000)]
+    for text in texts:
+        assert count_tokens(text) == by_the_rule(text), repr(text)
+    assert count_tokens("我对花生过敏, ok") == 6 + 1 + 1  # the general path, unchanged

@@ -14,6 +14,7 @@ word (it is a whole word in those scripts).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from memori.core.cjk import has_cjk, index_tokens, query_tokens
@@ -92,18 +93,34 @@ def _forms(base: str) -> list[str]:
     return [base + "s", base + "ed", base + "ing"]
 
 
-def inflections(word: str) -> list[str]:
-    """``word`` first, then its likely base forms and their regular inflections."""
+def inflections(word: str) -> tuple[str, ...]:
+    """``word`` first, then its likely base forms and their regular inflections.
+
+    Remembered for the last ``INFLECTED_WORDS`` words of up to ``REMEMBERED_CHARS``
+    characters: each call inflects its query's words twice (the text search and the
+    relevance floor), and a user's words recur from call to call.
+    """
+    if len(word) > REMEMBERED_CHARS:
+        return _inflections(word)
+    return _remembered(word)
+
+
+def _inflections(word: str) -> tuple[str, ...]:
     if len(word) < 3 or not word.isalpha():
-        return [word]
+        return (word,)
     if len(word) == 3:  # "run", "eat": the third person / plural only ("runs", "eats")
-        return [word, _forms(word)[0]]
+        return (word, _forms(word)[0])
     bases = _stems(word) or {word}
     forms = [word]
     for base in sorted(bases):
         forms.append(base)
         forms.extend(_forms(base))
-    return list(dict.fromkeys(forms))
+    return tuple(dict.fromkeys(forms))
+
+
+INFLECTED_WORDS = 16384
+REMEMBERED_CHARS = 32
+_remembered = functools.lru_cache(maxsize=INFLECTED_WORDS)(_inflections)
 
 
 def text_query(text: str, *, expand: bool = True,

@@ -18,8 +18,14 @@ _CJK = re.compile(
 """Han, kana, Hangul and bopomofo: about a token each."""
 
 
+_ASCII_PIECES = re.compile(r"\w{1,4}|[^\w\s]")
+"""In ASCII text, a word's started four characters are its runs of one to four ``\\w``."""
+
+
 def count_tokens(text: str) -> int:
     """Estimated number of model tokens in ``text``."""
+    if text.isascii():  # the same count, without a Python step per word
+        return len(_ASCII_PIECES.findall(text))
     total = 0
     for piece in _PIECES.findall(text):
         if not (piece[0].isalnum() or piece[0] == "_"):
