@@ -118,7 +118,8 @@ def _inflections(word: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(forms))
 
 
-INFLECTED_WORDS = 16384
+INFLECTED_WORDS = 4096
+"""Words whose inflections are remembered (about 1.6 MB when full)."""
 REMEMBERED_CHARS = 32
 _remembered = functools.lru_cache(maxsize=INFLECTED_WORDS)(_inflections)
 
