@@ -44,13 +44,15 @@ def test_a_longer_query_keeps_its_first_and_last_words() -> None:
     assert focus(f"{QUESTION} {STORY}. {STORY}").startswith(QUESTION)
 
 
-def test_each_cjk_character_counts_as_a_word() -> None:
-    chinese = "我妹妹对花生过敏" * 10  # 80 characters, no spaces: 80 words
+def test_every_two_cjk_characters_count_as_a_word() -> None:
+    chinese = "我妹妹对花生过敏" * 10  # 80 characters, no spaces: 40 words
     cut = focus(chinese)
-    assert cut == chinese[:HEAD] + " " + chinese[-TAIL:]
+    assert cut == chinese[: 2 * HEAD] + " " + chinese[-2 * TAIL:]
+    question = "先月東京で買った本のタイトルは何でしたか\uff1f"  # 21 characters, kept whole
+    assert focus("昨日は妹と一緒に公園を散歩しました。" * 4 + question).endswith(question)
     mixed = "peanut花生" + " word" * 40
     assert focus(mixed).startswith("peanut花生 word")
-    assert focus("花生" * 16) == "花生" * 16  # 32 characters: whole
+    assert focus("花生" * 32) == "花生" * 32  # 64 characters: 32 words, whole
 
 
 def test_punctuation_and_spacing_inside_the_kept_words_stay() -> None:

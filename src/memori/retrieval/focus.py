@@ -7,9 +7,10 @@ time grows with every token (on the critical path of an LLM call). So the vector
 a query longer than ``head + tail`` words is computed from its first ``head`` and
 its last ``tail`` words, joined, where a question most often stands; the text
 searches, the time window and the relevance floor still read the whole query, and a
-shorter query is embedded whole, its vector unchanged. Each Chinese, Japanese or
-Korean character counts as a word (those scripts write no spaces; the model reads
-about a token for each).
+shorter query is embedded whole, its vector unchanged. Every two Chinese, Japanese or
+Korean characters count as a word (those scripts write no spaces between words of one
+or two characters, mostly; the model reads about a token for each character), so a
+question of up to 40 such characters at the end of a message is kept whole.
 
 Measured with ``benchmarks/bench_locomo_long.py`` (each LoCoMo dev question inside
 35 words of another conversation's turns, the LLM path's 10 hits): recall@10 47.8 →
@@ -29,14 +30,14 @@ HEAD = 12
 """Words kept from the start of a longer query (a question that opens the message)."""
 TAIL = 20
 """Words kept from its end (where a question most often stands)."""
-_WORD = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
+_WORD = re.compile(f"[{CJK_CHARS}]{{1,2}}|[^\\s{CJK_CHARS}]+")
 _WINDOW = 256
 """Characters first read from the end for the last words (grown until they hold them)."""
 
 
 def focus(query: str, head: int = HEAD, tail: int = TAIL) -> str:
     """``query`` itself when it holds at most ``head + tail`` words, else its first
-    ``head`` and last ``tail`` words (each CJK character a word) joined by a space.
+    ``head`` and last ``tail`` words (every two CJK characters a word) joined by a space.
 
     Reads the query's start and end only, whatever its length.
     """
