@@ -27,7 +27,7 @@ def words(n: int, stem: str = "w") -> list[str]:
     return [f"{stem}{i}" for i in range(n)]
 
 
-def test_a_query_of_at_most_head_and_tail_words_is_embedded_whole() -> None:
+def test_a_query_of_at_most_head_and_tail_words_is_searched_whole() -> None:
     for text in ["", "   ", QUESTION, " ".join(words(HEAD + TAIL)),
                  "\x00 \ud800 café\n\t naïve", "  spaced   out  "]:
         assert focus(text) == text

@@ -1,21 +1,23 @@
-"""What of a long query its vector is computed from: its first and its last words.
+"""What the searches read of a long query: its first and its last words.
 
 A user's message is often more than its question: a story leads up to it ("Yesterday
-my sister called about the trip, ... What was she allergic to?") or follows it. A
-vector of the whole message is a blur of everything it says, and the local model's
-time grows with every token (on the critical path of an LLM call). So the vector of
-a query longer than ``head + tail`` words is computed from its first ``head`` and
-its last ``tail`` words, joined, where a question most often stands; the text
-searches, the time window and the relevance floor still read the whole query, and a
-shorter query is embedded whole, its vector unchanged. Every two Chinese, Japanese or
-Korean characters count as a word (those scripts write no spaces between words of one
-or two characters, mostly; the model reads about a token for each character), so a
-question of up to 40 such characters at the end of a message is kept whole.
+my sister called about the trip, ... What was she allergic to?") or follows it. Read
+whole, the message's other words blur what it asks: its vector is an average of
+everything it says, and its words match whatever else it mentions; the local model's
+time also grows with every token (on the critical path of an LLM call). So the
+searches of a query longer than ``head + tail`` words read its first ``head`` and its
+last ``tail`` words, joined, where a question most often stands: the text searches
+and the vector alike. The time window and the relevance floor still read the whole
+query, and a shorter query is searched as it is, its vector unchanged. Every two
+Chinese, Japanese or Korean characters count as a word (those scripts write no spaces
+between words of one or two characters, mostly; the model reads about a token for
+each character), so a question of up to 40 such characters at the end of a message is
+kept whole.
 
 Measured with ``benchmarks/bench_locomo_long.py`` (each LoCoMo dev question inside
 35 words of another conversation's turns, the LLM path's 10 hits): recall@10 47.8 →
-51.4 with the question last, 58.4 → 59.3 with it first; inside 100 words 37.5 → 45.9
-and 30.5 → 40.2; questions asked alone (22 words at most) unchanged. The 48-word
+54.5 with the question last, 58.4 → 60.0 with it first; inside 100 words 37.5 → 56.1
+and 30.5 → 60.6; questions asked alone (22 words at most) unchanged. The 48-word
 message of ``bench_interception.py`` is embedded from 32 words (docs/benchmarks.md).
 """
 
