@@ -71,12 +71,15 @@ def test_a_huge_message_is_cut_from_its_ends() -> None:
     assert focus(tail_only, head=2, tail=0) == "w0 w1"
 
 
-@pytest.mark.parametrize("pair", [(-1, 4), (4, -1), (0, 0)])
+@pytest.mark.parametrize("pair", [(-1, 4), (4, -1), (0, 0), (12.5, 20), (True, 20),
+                                  ("12", 20)])
 def test_a_bad_pair_is_refused_when_the_retriever_is_made(pair: tuple[int, int]) -> None:
     with pytest.raises(ValueError, match="head and tail"):
         focus("anything", *pair)
     with pytest.raises(ValueError, match="head and tail"):
         HybridRetriever(focus_words=pair)
+    with pytest.raises(ValueError, match=r"\(first, last\)"):
+        HybridRetriever(focus_words=(12,))  # type: ignore[arg-type]
 
 
 class Recording(HashEmbedder):

@@ -43,8 +43,10 @@ def focus(query: str, head: int = HEAD, tail: int = TAIL) -> str:
 
     Reads the query's start and end only, whatever its length.
     """
-    if head < 0 or tail < 0 or head + tail == 0:
-        raise ValueError(f"head and tail must not be negative, nor both 0; got {head}, {tail}")
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (head, tail)) \
+            or head < 0 or tail < 0 or head + tail == 0:
+        raise ValueError("head and tail must be whole numbers of words, not negative nor "
+                         f"both 0; got {head!r}, {tail!r}")
     first = list(islice(_WORD.finditer(query), head + tail + 1))
     if len(first) <= head + tail:
         return query

@@ -142,6 +142,8 @@ class HybridRetriever:
         if not 0.0 <= self.min_relevance <= 1.0:
             raise ValueError(f"min_relevance must be in [0, 1], got {self.min_relevance!r}")
         if self.focus_words is not None:
+            if len(self.focus_words) != 2:
+                raise ValueError(f"focus_words is (first, last), got {self.focus_words!r}")
             focus("", *self.focus_words)  # raises for a bad pair
 
     # the pieces shared by the sync and async paths
