@@ -16,7 +16,7 @@ import subprocess
 import sys
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -703,3 +703,41 @@ def test_the_time_a_query_names_ranks_alike_on_the_native_async_path(
     assert [h.content for h in retriever.retrieve(store, Scope("ana"), question)] == [
         then, later]
     assert retriever.retrieve(store, Scope("ana"), "Where did I go hiking?")[0].content == later
+
+
+def test_a_long_message_is_searched_by_its_ends_on_the_native_async_path(
+    store: PostgresStore,
+) -> None:
+    """``aretrieve`` on PostgreSQL (native async) embeds and text-searches a long
+    message's first and last words, as the sync path does: the same hits, and a word
+    only in the middle of the message is searched by neither."""
+    from memori.embedders import HashEmbedder
+    from memori.retrieval import HybridRetriever
+    from memori.retrieval.focus import focus
+
+    class Recording(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__(dim=DIM)
+            self.texts: list[str] = []
+
+        def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            self.texts.extend(texts)
+            return super().embed(texts)
+
+    embedder = Recording()
+    facts = ["My sister Lena is allergic to peanuts.", "The canoe was repaired in May."]
+    store.put_memories([Memory("ana", f, embedding=tuple(embedder.embed([f])[0]))
+                        for f in facts])
+    story = ("we drove to the lake with the whole family and the dog, stopped for coffee "
+             "twice, argued about the music and found the cabin after dark")
+    message = (f"Yesterday {story}. The old canoe leaks again. {story}. "
+               "What is my sister allergic to?")
+    assert "canoe" not in focus(message)
+    retriever = HybridRetriever(embedder=embedder)
+    embedder.texts.clear()
+    found = asyncio.run(retriever.aretrieve(store, Scope("ana"), message, min_relevance=0.0))
+    assert embedder.texts == [focus(message)]
+    assert [h.content for h in found] == [
+        h.content for h in retriever.retrieve(store, Scope("ana"), message, min_relevance=0.0)]
+    assert found[0].content == facts[0]
+    assert not any(h.content == facts[1] and h.signals.get("memory_text") for h in found)
