@@ -173,3 +173,43 @@ def test_the_llm_path_embeds_the_cut_message(tmp_path: Path) -> None:
         assert mem.store.search_memories(Scope("ana"), text="peanuts", limit=1)
     finally:
         mem.close()
+
+
+def test_the_ends_read_from_windows_are_those_of_the_whole_query() -> None:
+    """Against a plain reading of every word: random texts of Latin, CJK, digits,
+    punctuation and whitespace of every kind, some longer than the first window."""
+    import random
+    import re
+
+    from memori.core.cjk import CJK_CHARS
+
+    word = re.compile(f"(?P<cjk>[{CJK_CHARS}])|[^\\s{CJK_CHARS}]+")
+
+    def plainly(text: str, head: int, tail: int) -> str:
+        found = list(word.finditer(text))
+        sizes = [0.5 if w.lastgroup == "cjk" else 1.0 for w in found]
+        if sum(sizes) <= head + tail:
+            return text
+        head_end, total = 0, 0.0
+        for w, size in zip(found, sizes, strict=True):
+            total += size
+            if total > head:
+                break
+            head_end = w.end()
+        if not tail:
+            return text[:head_end]
+        total, tail_start = 0.0, len(text)
+        for w, size in zip(reversed(found), reversed(sizes), strict=True):
+            total += size
+            if total > tail or w.start() < head_end:
+                break
+            tail_start = w.start()
+        return f"{text[:head_end]} {text[tail_start:]}" if head else text[tail_start:]
+
+    rng = random.Random(3)
+    pieces = ["word", "peanut", "花生", "我", "妹妹", "ね", "한국어", "2023", ",", "?!", " ",
+              "  ", "\n", "\t", "\u3000", "x" * 300, "東京" * 90]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 120)))
+        head, tail = rng.choice([(12, 20), (0, 5), (3, 0), (1, 1), (12, 200)])
+        assert focus(text, head, tail) == plainly(text, head, tail), (text, head, tail)

@@ -24,7 +24,6 @@ message of ``bench_interception.py`` is embedded from 32 words (docs/benchmarks.
 from __future__ import annotations
 
 import re
-from itertools import islice
 
 from memori.core.cjk import CJK_CHARS
 
@@ -32,14 +31,19 @@ HEAD = 12
 """Words kept from the start of a longer query (a question that opens the message)."""
 TAIL = 20
 """Words kept from its end (where a question most often stands)."""
-_WORD = re.compile(f"[{CJK_CHARS}]{{1,2}}|[^\\s{CJK_CHARS}]+")
+_WORD = re.compile(f"(?P<cjk>[{CJK_CHARS}])|[^\\s{CJK_CHARS}]+")
+"""A CJK character (half a word), or a run of other characters between spaces."""
 _WINDOW = 256
 """Characters first read from the end for the last words (grown until they hold them)."""
 
 
+def _size(word: re.Match[str]) -> float:
+    return 0.5 if word.lastgroup == "cjk" else 1.0
+
+
 def focus(query: str, head: int = HEAD, tail: int = TAIL) -> str:
     """``query`` itself when it holds at most ``head + tail`` words, else its first
-    ``head`` and last ``tail`` words (every two CJK characters a word) joined by a space.
+    ``head`` and last ``tail`` words (two CJK characters make a word) joined by a space.
 
     Reads the query's start and end only, whatever its length.
     """
@@ -47,18 +51,30 @@ def focus(query: str, head: int = HEAD, tail: int = TAIL) -> str:
             or head < 0 or tail < 0 or head + tail == 0:
         raise ValueError("head and tail must be whole numbers of words, not negative nor "
                          f"both 0; got {head!r}, {tail!r}")
-    first = list(islice(_WORD.finditer(query), head + tail + 1))
-    if len(first) <= head + tail:
+    head_end, words = 0, 0.0
+    for word in _WORD.finditer(query):
+        words += _size(word)
+        if words <= head:
+            head_end = word.end()
+        elif words > head + tail:
+            break
+    else:
         return query
-    head_end = first[head - 1].end() if head else 0
     if not tail:
         return query[:head_end]
     size = _WINDOW
-    while True:  # the first match of a window may be a cut word: it is never kept
+    while True:  # the first word of a window may be cut: it counts only at the head's end
         start = max(head_end, len(query) - size)
-        last = list(_WORD.finditer(query, start))
-        if len(last) > tail or start == head_end:
+        found = list(_WORD.finditer(query, start))
+        kept = found if start == head_end else found[1:]
+        words, tail_start = 0.0, None
+        for word in reversed(kept):
+            words += _size(word)
+            if words > tail:
+                break
+            tail_start = word.start()
+        if words > tail or start == head_end:
             break
         size *= 4
-    tail_start = last[-tail].start()
+    assert tail_start is not None  # the query holds more than head + tail words
     return f"{query[:head_end]} {query[tail_start:]}" if head else query[tail_start:]
