@@ -23,6 +23,7 @@ message of ``bench_interception.py`` is embedded from 32 words (docs/benchmarks.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from memori.core.cjk import CJK_CHARS
@@ -37,6 +38,9 @@ _WINDOW = 256
 """Characters first read from the end for the last words (grown until they hold them)."""
 
 
+REMEMBERED_CHARS = 4096
+
+
 def _size(word: re.Match[str]) -> float:
     return 0.5 if word.lastgroup == "cjk" else 1.0
 
@@ -45,8 +49,16 @@ def focus(query: str, head: int = HEAD, tail: int = TAIL) -> str:
     """``query`` itself when it holds at most ``head + tail`` words, else its first
     ``head`` and last ``tail`` words (two CJK characters make a word) joined by a space.
 
-    Reads the query's start and end only, whatever its length.
+    Reads the query's start and end only, whatever its length. The last few queries of
+    up to ``REMEMBERED_CHARS`` characters are remembered: a retrieval reads a query's
+    focus twice (its text searches and its vector).
     """
+    if len(query) <= REMEMBERED_CHARS:
+        return _remembered(query, head, tail)
+    return _focus(query, head, tail)
+
+
+def _focus(query: str, head: int, tail: int) -> str:
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in (head, tail)) \
             or head < 0 or tail < 0 or head + tail == 0:
         raise ValueError("head and tail must be whole numbers of words, not negative nor "
@@ -78,3 +90,6 @@ def focus(query: str, head: int = HEAD, tail: int = TAIL) -> str:
         size *= 4
     assert tail_start is not None  # the query holds more than head + tail words
     return f"{query[:head_end]} {query[tail_start:]}" if head else query[tail_start:]
+
+
+_remembered = functools.lru_cache(maxsize=64)(_focus)
