@@ -244,6 +244,20 @@ def test_read_your_writes(sqlite_url: str, env: pytest.MonkeyPatch) -> None:
     assert "seconds" in bad(sqlite_url, "MEMORI_READ_YOUR_WRITES", "90", env, embedder="hash")
 
 
+def test_read_timeout(sqlite_url: str, env: pytest.MonkeyPatch) -> None:
+    env.setenv("MEMORI_READ_TIMEOUT", "0.5")
+    with Memori(sqlite_url, embedder="hash") as mem:
+        assert mem.read_timeout == 0.5
+        assert mem.llm.engine.bounded.timeout == 0.5
+    with Memori(sqlite_url, embedder="hash", read_timeout=3) as mem:  # the argument wins
+        assert mem.read_timeout == 3.0
+    assert "seconds" in bad(sqlite_url, "MEMORI_READ_TIMEOUT", "0", env, embedder="hash")
+    env.delenv("MEMORI_READ_TIMEOUT", raising=False)
+    for value in (0, -1, 61, "2", True):
+        with pytest.raises(ValueError, match="read_timeout"):
+            Memori(sqlite_url, embedder="hash", read_timeout=value)  # type: ignore[arg-type]
+
+
 def test_redactor(sqlite_url: str, env: pytest.MonkeyPatch) -> None:
     key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
     env.setenv("MEMORI_REDACTOR", "secrets")

@@ -73,6 +73,9 @@ from memori.settings import DEFAULT
 if TYPE_CHECKING:
     from memori.llm import LLMRegistry
 
+READ_TIMEOUT_SECONDS = 2.0
+"""How long a call's reads wait for a store server that does not answer."""
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_BUDGET = 1000
@@ -97,7 +100,9 @@ class Memori(MemoryManagement, Pinning, BulkRemember):
     recorded turn in a local journal until the store holds it, so it survives SIGKILL
     once the call returned (``"memory"``: a few ms of turns are lost on a kill). The
     next call of the same entity waits up to ``read_your_writes`` seconds for that
-    entity's own turns to be stored and extracted. ``max_content_chars`` caps one
+    entity's own turns to be stored and extracted; its reads wait up to
+    ``read_timeout`` seconds (default 2) for a store server that does not answer, then
+    the call goes on without memory. ``max_content_chars`` caps one
     turn's or memory's text; ``max_extract_chars`` and ``max_memories_per_turn`` bound
     what extraction reads and produces per turn. ``redactor`` (e.g. ``"secrets"``)
     rewrites every turn and memory before it is journaled, embedded or stored.
@@ -131,6 +136,7 @@ class Memori(MemoryManagement, Pinning, BulkRemember):
         store_options: dict[str, Any] | None = None,
         durability: str | None = None,
         read_your_writes: float | None = None,
+        read_timeout: float | None = None,
         max_content_chars: int = MAX_CONTENT_CHARS,
         max_extract_chars: int = MAX_EXTRACT_CHARS,
         max_memories_per_turn: int = MAX_MEMORIES_PER_TURN,
@@ -160,6 +166,14 @@ class Memori(MemoryManagement, Pinning, BulkRemember):
         if type(read_your_writes) not in (int, float) or not 0 <= read_your_writes <= 60:
             raise ValueError(f"read_your_writes must be seconds from 0 to 60, "
                              f"got {read_your_writes!r}")
+        read_timeout = env.pick(read_timeout, env.READ_TIMEOUT,
+                                lambda n: env.number(n, 0.01, 60, " of seconds"),
+                                READ_TIMEOUT_SECONDS)
+        if type(read_timeout) not in (int, float) or not 0 < read_timeout <= 60:
+            raise ValueError(f"read_timeout must be seconds above 0, at most 60, "
+                             f"got {read_timeout!r}")
+        self.read_timeout: float = float(read_timeout)
+        """A call's reads wait for a store server at most this long (``docs/llm.md``)."""
         self.recall_limit = check_limit(
             env.pick(recall_limit, env.RECALL_LIMIT, lambda n: env.integer(n, 1, 10_000), 10),
             "recall_limit")
@@ -464,6 +478,7 @@ class Memori(MemoryManagement, Pinning, BulkRemember):
         self._closed = True
         if self._llm is not None:
             self._llm.unregister_all()
+            self._llm.engine.bounded.close()  # its readers end once their reads do
         try:
             self._sweeper.close(timeout)
             self.pipeline.close(timeout)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -34,6 +34,7 @@ from memori.core import (
 from memori.core.inputs import coerce_metadata, truncate_text
 from memori.llm.context import ContextBlock, build_block
 from memori.llm.continuation import UNKNOWN, ContinuationIndex, Ref
+from memori.llm.deadline import BoundedReads, ReadTimeout
 from memori.llm.messages import Draft, latest_user_text, select_new
 from memori.llm.pinned import PinnedCache
 from memori.llm.session import SessionCache
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 MAX_QUERY_CHARS = 2000
 R = TypeVar("R")
+Reads = tuple[list[Turn], list[Hit], list[Memory]]
+"""A call's session history, recalled hits and pinned memories."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ class MemoryEngine:
         self.pinned = PinnedCache(
             self._load_pinned,
             ttl=0.0 if isinstance(mem.store, SupportsListPinned) else history_ttl)
+        self.bounded = BoundedReads(mem.read_timeout)
+        """A call's reads wait for the store at most ``read_timeout`` seconds."""
         self._warned_unattributed = False
 
     # the call's scope
@@ -184,10 +189,31 @@ class MemoryEngine:
             started = self._start_query(early)
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
-            plan = self._assemble(api, scope, request,
-                                  *self._reads(scope, request, early, started))
+            if getattr(self.mem.store, "local_reads", False):  # no server to wait on
+                read = self._reads(scope, request, early, started)
+            else:
+                read = self._within_bound(
+                    lambda: self.bounded.run(lambda: self._reads(scope, request, early, started)))
+            plan = self._assemble(api, scope, request, *read)
             span.planned(plan)
         return plan
+
+    def _within_bound(self, read: Callable[[], Reads]) -> Reads:
+        """``read()``, or nothing read when the store did not answer in time."""
+        try:
+            return read()
+        except ReadTimeout as e:
+            memory_failure(self.counters, "read_failures", "reading memory", e,
+                           strict=self.mem.strict)
+            return [], [], []
+
+    async def _awithin_bound(self, read: Awaitable[Reads]) -> Reads:
+        try:
+            return await read
+        except ReadTimeout as e:
+            memory_failure(self.counters, "read_failures", "reading memory", e,
+                           strict=self.mem.strict)
+            return [], [], []
 
     def _reads(self, scope: Scope, request: Request, early: str,
                started: PendingVector | None,
@@ -216,11 +242,12 @@ class MemoryEngine:
             await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
             retriever = self.mem.retriever
             if isinstance(retriever, SupportsAsyncRetrieve) and self._native_async():
-                read = await self._areads(retriever, scope, request)
-            else:  # every read in one worker thread, as plan() reads: one hop for the loop;
+                read = await self._awithin_bound(
+                    self.bounded.abound(lambda: self._areads(retriever, scope, request)))
+            else:  # every read in one reader thread, as plan() reads: one hop for the loop;
                 # the thread starts the message's embedding (never the loop)
-                read = await asyncio.to_thread(
-                    lambda: self._reads(scope, request, early, self._start_query(early)))
+                read = await self._awithin_bound(self.bounded.arun(
+                    lambda: self._reads(scope, request, early, self._start_query(early))))
             plan = self._assemble(api, scope, request, *read)
             span.planned(plan)
         return plan
@@ -231,13 +258,13 @@ class MemoryEngine:
         then the retriever's ``aretrieve`` on the loop while pinned memories are read."""
         history = self.sessions.fresh(scope)
         if history is None:
-            history = await asyncio.to_thread(
+            history = await self.bounded.thread(
                 self._guard_read, "reading session history", self.sessions.recent, scope)
         query = _query(request, history or [])
         pinned = self.pinned.fresh(scope)
         if pinned is None:  # read while recall runs
             pinned, hits = await asyncio.gather(
-                asyncio.to_thread(self._guard_read, "reading pinned memories",
+                self.bounded.thread(self._guard_read, "reading pinned memories",
                                   self.pinned.pinned, scope),
                 self._arecall(retriever, scope, query))
         else:

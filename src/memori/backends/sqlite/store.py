@@ -86,6 +86,9 @@ class SQLiteStore(StoreBase):
     """``MemoryStore`` on SQLite: FTS5 text search, float32 vectors, WAL, Alembic schema."""
 
     name = "sqlite"
+    local_reads = True
+    """Reads open a file, never wait on a server: the LLM path reads in the caller's
+    thread, without the bound of ``memori.llm.deadline``."""
 
     def __init__(
         self,

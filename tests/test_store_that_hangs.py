@@ -1,0 +1,230 @@
+"""A store server that stops answering without refusing anything (its processes stopped
+by SIGSTOP, as a hung or partitioned server is): a registered call waits for memory at
+most ``read_timeout`` seconds, then answers without it; while the server stays silent,
+calls do not wait at all but for one that tries again every ``read_timeout``; once it
+answers, memory is back and every turn lands (``memori.llm.deadline``).
+
+Before the bound, on the same servers: a call on PostgreSQL waited until the server
+came back (90 s and more), on MongoDB 44 s."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from memori import Memori
+from memori.core import Scope
+from memori.llm.context import OPEN_TAG
+from memori.testing import OpenAIServer
+
+BOUND = 1.0
+FACT = "I am allergic to peanuts."
+
+
+def _processes(pid: int) -> list[int]:
+    """The server's process and its children (PostgreSQL's backends)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [pid, *(int(p) for p in found.stdout.split())]
+
+
+@contextmanager
+def hung(pid: int) -> Iterator[None]:
+    """The server's processes stopped (the kernel still holds their sockets open)."""
+    pids = _processes(pid)
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+
+
+def _timed(ask: Callable[[], str], limit: float = 60.0) -> tuple[str, float]:
+    """``ask()`` in a thread (so a hang fails the test instead of hanging it)."""
+    out: list[Any] = []
+    began = time.monotonic()
+    thread = threading.Thread(target=lambda: out.append(ask()), daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert out, f"the call did not return within {limit:.0f} s"
+    return out[0], time.monotonic() - began
+
+
+def _injected(server: OpenAIServer) -> str:
+    blocks = [str(m["content"]) for m in server.last_request("chat").messages
+              if str(m.get("content")).startswith(OPEN_TAG)]
+    return blocks[0] if blocks else ""
+
+
+def _journey(url: str, pid: int, openai_server: OpenAIServer) -> None:
+    with Memori(url, embedder="hash", read_timeout=BOUND) as mem:
+        client = openai_server.client()
+        mem.llm.register(client)
+
+        def ask(text: str, session: str) -> Callable[[], str]:
+            def call() -> str:
+                mem.attribution(entity_id="hung-user", process_id="coach", session_id=session)
+                reply = client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": text}])
+                return reply.choices[0].message.content or ""
+            return call
+
+        mem.attribution(entity_id="hung-user", process_id="coach")
+        mem.remember(FACT)
+        answer, _ = _timed(ask("What am I allergic to?", "before"))
+        assert answer == "echo: What am I allergic to?" and FACT in _injected(openai_server)
+        assert mem.flush(timeout=30)
+        failures = mem.llm.stats.read_failures
+        with hung(pid):
+            answer, took = _timed(ask("What am I allergic to, again?", "during"))
+            assert answer == "echo: What am I allergic to, again?"
+            assert BOUND * 0.9 <= took < BOUND + 3.0, took  # the bound, not the outage
+            assert FACT not in _injected(openai_server)
+            assert mem.llm.stats.read_failures == failures + 1
+            _, quick = _timed(ask("And now?", "during"))  # the store is known silent
+            assert quick < BOUND, quick
+        time.sleep(BOUND)  # past the bound, the next call tries again, and finds it back
+        answer, _ = _timed(ask("What am I allergic to, after all?", "after"))
+        assert FACT in _injected(openai_server)
+        assert mem.flush(timeout=60)
+        said = {t.content for t in mem.store.list_turns(Scope("hung-user", "coach"))}
+        assert {"What am I allergic to, again?", "And now?",
+                "echo: What am I allergic to, again?"} <= said
+
+
+def test_a_hung_postgres_costs_a_call_the_bound_and_no_turn(
+    openai_server: OpenAIServer,
+) -> None:
+    if os.environ.get("MEMORI_TEST_POSTGRES_URL"):
+        pytest.skip("needs a server this test can stop (a bundled one)")
+    pytest.importorskip("pgserver")
+    from memori.testing.postgres_server import start_bundled
+
+    server = start_bundled()
+    try:
+        assert server.process is not None
+        _journey(server.url, server.process.pid, openai_server)
+    finally:
+        server.stop()
+
+
+def test_a_hung_mongodb_costs_a_call_the_bound_and_no_turn(
+    openai_server: OpenAIServer,
+) -> None:
+    if os.environ.get("MEMORI_TEST_MONGO_URL"):
+        pytest.skip("needs a server this test can stop (one it starts)")
+    from memori.testing.mongo_server import start_mongo_server
+
+    server = start_mongo_server()
+    try:
+        assert server.process is not None
+        _journey(server.url, server.process.pid, openai_server)
+    finally:
+        server.stop()
+
+
+def test_the_async_path_on_a_hung_postgres_is_bounded_too(
+    openai_server: OpenAIServer,
+) -> None:
+    """An ``AsyncOpenAI`` client on PostgreSQL's native async driver: the call's reads
+    are awaited at most the bound and then cancelled; the event loop never stalls."""
+    if os.environ.get("MEMORI_TEST_POSTGRES_URL"):
+        pytest.skip("needs a server this test can stop (a bundled one)")
+    pytest.importorskip("pgserver")
+    from openai import AsyncOpenAI
+
+    from memori.testing.postgres_server import start_bundled
+
+    server = start_bundled()
+    assert server.process is not None
+    try:
+        with Memori(server.url, embedder="hash", read_timeout=BOUND) as mem:
+            client = AsyncOpenAI(base_url=openai_server.base_url, api_key="test",
+                                 max_retries=0)
+            mem.llm.register(client)
+
+            async def ask(text: str, session: str) -> tuple[str, float, float]:
+                mem.attribution(entity_id="hung-user", process_id="coach", session_id=session)
+                late: list[float] = []
+
+                async def beat() -> None:  # how late the loop wakes a 10 ms sleeper
+                    while True:
+                        began = time.monotonic()
+                        await asyncio.sleep(0.01)
+                        late.append(time.monotonic() - began - 0.01)
+
+                beating = asyncio.create_task(beat())
+                began = time.monotonic()
+                reply = await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": text}])
+                took = time.monotonic() - began
+                beating.cancel()
+                return reply.choices[0].message.content or "", took, max(late, default=0.0)
+
+            async def journey() -> None:
+                mem.attribution(entity_id="hung-user", process_id="coach")
+                mem.remember(FACT)
+                await ask("What am I allergic to?", "before")
+                assert FACT in _injected(openai_server)
+                assert await mem.aflush(timeout=30)
+                with hung(server.process.pid):  # type: ignore[union-attr]
+                    answer, took, stall = await ask("What am I allergic to, again?", "during")
+                    assert answer == "echo: What am I allergic to, again?"
+                    assert took < BOUND + 3.0 and stall < 0.5, (took, stall)
+                    assert FACT not in _injected(openai_server)
+                await asyncio.sleep(BOUND)
+                await ask("What am I allergic to, after all?", "after")
+                assert FACT in _injected(openai_server)
+                assert await mem.aflush(timeout=60)
+
+            asyncio.run(asyncio.wait_for(journey(), 120))
+    finally:
+        server.stop()
+
+
+def test_readers_are_daemon_threads_that_end_with_the_memori() -> None:
+    """The reader threads never keep an application from exiting (a reader may wait on
+    a hung server), and closing the ``Memori`` ends them."""
+    from memori.llm.deadline import BoundedReads, ReadTimeout
+
+    reads = BoundedReads(0.2, readers=2)
+    release = threading.Event()
+    assert reads.run(lambda: 7) == 7
+    with pytest.raises(ReadTimeout, match=r"did not answer within 0\.2 s"):
+        reads.run(release.wait)
+    assert reads.failing
+    with pytest.raises(ReadTimeout, match="has not answered"):  # known silent: no wait
+        reads.run(lambda: 8)
+    assert reads._pool is not None
+    readers = list(reads._pool._threads)  # this test's own (others may run beside)
+    assert readers and all(t.daemon and t.name == "memori-read" for t in readers)
+    release.set()  # the overrun read ends: the store answers again
+    deadline = time.monotonic() + 5
+    while reads.failing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not reads.failing and reads.run(lambda: 9) == 9
+    reads.close()
+    for t in readers:
+        t.join(5)
+    assert not any(t.is_alive() for t in readers)
+
+
+def test_a_read_that_raises_is_the_callers_error_not_a_timeout() -> None:
+    from memori.llm.deadline import BoundedReads
+
+    reads = BoundedReads(1.0)
+    with pytest.raises(ZeroDivisionError):
+        reads.run(lambda: 1 / 0)
+    assert not reads.failing
+    assert asyncio.run(reads.arun(lambda: "async")) == "async"
+    reads.close()
