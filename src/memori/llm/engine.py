@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 MAX_QUERY_CHARS = 2000
 R = TypeVar("R")
-Reads = tuple[list[Turn], list[Hit], list[Memory]]
-"""A call's session history, recalled hits and pinned memories."""
 
 
 @dataclass(frozen=True)
@@ -179,8 +177,9 @@ class MemoryEngine:
         if request is None:
             return CallPlan(scope, kwargs)
         if request.continues is not None:
-            found = self._guard_read("finding the continued session",
-                                     self.continuations.find, scope, request.continues)
+            ref = request.continues
+            found = self._bounded_read(lambda: self._guard_read(
+                "finding the continued session", self.continuations.find, scope, ref))
             scope = scope.with_session(found) if found else scope
         with self.mem.observer.call(api.name, scope, kwargs,
                                     provider=api.provider) as span:
@@ -189,31 +188,31 @@ class MemoryEngine:
             started = self._start_query(early)
             # this entity's own turns of other conversations (this one's are session history)
             self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
-            if getattr(self.mem.store, "local_reads", False):  # no server to wait on
-                read = self._reads(scope, request, early, started)
-            else:
-                read = self._within_bound(
-                    lambda: self.bounded.run(lambda: self._reads(scope, request, early, started)))
-            plan = self._assemble(api, scope, request, *read)
+            read = self._bounded_read(lambda: self._reads(scope, request, early, started))
+            plan = self._assemble(api, scope, request, *(read or ([], [], [])))
             span.planned(plan)
         return plan
 
-    def _within_bound(self, read: Callable[[], Reads]) -> Reads:
-        """``read()``, or nothing read when the store did not answer in time."""
-        try:
+    def _bounded_read(self, read: Callable[[], R]) -> R | None:
+        """``read()`` in this thread for a store without a server to wait on, else on a
+        reader within ``read_timeout``; None when the store did not answer in time."""
+        if getattr(self.mem.store, "local_reads", False):
             return read()
+        try:
+            return self.bounded.run(read)
         except ReadTimeout as e:
             memory_failure(self.counters, "read_failures", "reading memory", e,
                            strict=self.mem.strict)
-            return [], [], []
+            return None
 
-    async def _awithin_bound(self, read: Awaitable[Reads]) -> Reads:
+    async def _awithin_bound(self, read: Awaitable[R]) -> R | None:
+        """The bounded ``read``; None when the store did not answer in time."""
         try:
             return await read
         except ReadTimeout as e:
             memory_failure(self.counters, "read_failures", "reading memory", e,
                            strict=self.mem.strict)
-            return [], [], []
+            return None
 
     def _reads(self, scope: Scope, request: Request, early: str,
                started: PendingVector | None,
@@ -248,7 +247,7 @@ class MemoryEngine:
                 # the thread starts the message's embedding (never the loop)
                 read = await self._awithin_bound(self.bounded.arun(
                     lambda: self._reads(scope, request, early, self._start_query(early))))
-            plan = self._assemble(api, scope, request, *read)
+            plan = self._assemble(api, scope, request, *(read or ([], [], [])))
             span.planned(plan)
         return plan
 
@@ -290,8 +289,8 @@ class MemoryEngine:
         """The scope in the session ``ref`` continues (the store read off the loop)."""
         found = self.continuations.cached(scope, ref)
         if found is UNKNOWN:
-            found = await asyncio.to_thread(self._guard_read, "finding the continued session",
-                                            self.continuations.find, scope, ref)
+            found = await self._awithin_bound(self.bounded.arun(lambda: self._guard_read(
+                "finding the continued session", self.continuations.find, scope, ref)))
         return scope.with_session(found) if isinstance(found, str) else scope
 
     def _read(self, api: Api, kwargs: dict[str, Any]) -> Request | None:
