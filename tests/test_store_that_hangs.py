@@ -219,6 +219,34 @@ def test_readers_are_daemon_threads_that_end_with_the_memori() -> None:
     assert not any(t.is_alive() for t in readers)
 
 
+def test_readers_all_busy_is_no_outage() -> None:
+    """A read that waited for a free reader past the bound (a burst of calls, each read
+    within the bound) fails that call only: the store is not taken as silent."""
+    from memori.llm.deadline import BoundedReads, ReadTimeout
+
+    reads = BoundedReads(0.3, readers=1)
+    outcomes: list[str] = []
+
+    def read_ahead() -> None:
+        try:
+            reads.run(lambda: time.sleep(0.2))
+            outcomes.append("read")
+        except ReadTimeout as e:
+            outcomes.append(str(e))
+
+    ahead = [threading.Thread(target=read_ahead, daemon=True) for _ in range(2)]
+    for t in ahead:
+        t.start()
+        time.sleep(0.02)
+    with pytest.raises(ReadTimeout, match="no reader was free"):
+        reads.run(lambda: 1)  # behind 0.4 s of reads on the one reader
+    for t in ahead:
+        t.join(5)
+    assert outcomes[0] == "read" and "no reader was free" in outcomes[1]  # queued 0.2 s
+    assert not reads.failing and reads.run(lambda: 2) == 2
+    reads.close()
+
+
 def test_a_read_that_raises_is_the_callers_error_not_a_timeout() -> None:
     from memori.llm.deadline import BoundedReads
 

@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
 
@@ -61,21 +61,21 @@ class BoundedReads:
 
     def run(self, read: Callable[[], R]) -> R:
         """``read()`` on a reader; :class:`ReadTimeout` past the bound."""
-        future = self._submit(read)
+        job = self._submit(read)
         try:
-            result = future.result(timeout=self.timeout)
+            result = job.future.result(timeout=self.timeout)
         except concurrent.futures.TimeoutError:
-            raise self._overran(future) from None
+            raise self._overran(job) from None
         self._answered()
         return result
 
     async def arun(self, read: Callable[[], R]) -> R:
         """:meth:`run` for the event loop (the loop never blocks)."""
-        future = self._submit(read)
-        wrapped = asyncio.wrap_future(future)
+        job = self._submit(read)
+        wrapped = asyncio.wrap_future(job.future)
         done, _ = await asyncio.wait({wrapped}, timeout=self.timeout)
         if not done:
-            raise self._overran(future)
+            raise self._overran(job)
         self._answered()
         return wrapped.result()
 
@@ -121,15 +121,23 @@ class BoundedReads:
                 raise ReadTimeout(self._said("has not answered a read for"))
             self._tried = now
 
-    def _submit(self, read: Callable[[], R]) -> concurrent.futures.Future[R]:
+    def _submit(self, read: Callable[[], R]) -> _Read[R]:
         self._admit()
         run = contextvars.copy_context().run  # the caller's spans and settings
-        return self._executor().submit(run, read)
+        job = _Read(read, self._clock)
+        job.future = self._executor().submit(run, job)
+        return job
 
-    def _overran(self, future: concurrent.futures.Future[Any]) -> ReadTimeout:
-        future.cancel()  # if it never started
+    def _overran(self, job: _Read[Any]) -> ReadTimeout:
+        """Why a call's wait ended without its reads: the store did not answer (its read
+        ran most of the bound), or every reader was busy (a burst of calls)."""
+        started = job.started
+        if job.future.cancel() or (
+                started is not None and self._clock() - started < self.timeout / 2):
+            return ReadTimeout(f"no reader was free in time ({self.timeout:g} s); this "
+                               "call goes on without memory")
         self._failed()
-        future.add_done_callback(self._ended)
+        job.future.add_done_callback(self._ended)
         return ReadTimeout(self._said("did not answer within"))
 
     def _ended(self, future: concurrent.futures.Future[Any]) -> None:
@@ -153,6 +161,19 @@ class BoundedReads:
             if self._pool is None:
                 self._pool = _Readers(self.readers)
             return self._pool
+
+
+class _Read(Generic[R]):
+    """One call's reads as a reader runs them, noting when it began."""
+
+    def __init__(self, read: Callable[[], R], clock: Callable[[], float]) -> None:
+        self._read, self._clock = read, clock
+        self.started: float | None = None
+        self.future: concurrent.futures.Future[R] = concurrent.futures.Future()
+
+    def __call__(self) -> R:
+        self.started = self._clock()
+        return self._read()
 
 
 class _Readers(concurrent.futures.Executor):

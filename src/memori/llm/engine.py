@@ -243,10 +243,15 @@ class MemoryEngine:
             if isinstance(retriever, SupportsAsyncRetrieve) and self._native_async():
                 read = await self._awithin_bound(
                     self.bounded.abound(lambda: self._areads(retriever, scope, request)))
-            else:  # every read in one reader thread, as plan() reads: one hop for the loop;
+            else:  # every read in one thread, as plan() reads: one hop for the loop;
                 # the thread starts the message's embedding (never the loop)
-                read = await self._awithin_bound(self.bounded.arun(
-                    lambda: self._reads(scope, request, early, self._start_query(early))))
+                def reads() -> tuple[list[Turn], list[Hit], list[Memory]]:
+                    return self._reads(scope, request, early, self._start_query(early))
+
+                if getattr(self.mem.store, "local_reads", False):
+                    read = await asyncio.to_thread(reads)
+                else:
+                    read = await self._awithin_bound(self.bounded.arun(reads))
             plan = self._assemble(api, scope, request, *(read or ([], [], [])))
             span.planned(plan)
         return plan
