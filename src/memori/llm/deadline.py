@@ -32,7 +32,7 @@ from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
 
-READERS = 4
+READERS = 8
 """Reader threads: calls reading at once (more wait for one to be free, bounded alike)."""
 
 
