@@ -4,8 +4,8 @@ Every module of memori except the backends, the conformance suite and the testin
 helpers is a caller: the facade and its management mixin, retrieval, the LLM path,
 the pipeline, the CLI, the UI, the tools, MCP, and ``memori.core``, whose helper
 functions (``sweep_expired``, ``forget_scope``, ``list_pinned``, ``recent_turns``,
-``shared_reads`` and their async twins) call the store for the rest. Callers are scanned for
-``store.<method>(`` calls and method references passed on
+``shared_reads``, ``reads_locally`` and their async twins) call the store for the rest.
+Callers are scanned for ``store.<method>(`` calls and method references passed on
 (``to_thread(store.outbox_pending, ...)``); each method must be called by at least
 one module of ``memori.conformance`` (the reference store does not count), under
 its own name (an async twin by its ``a`` name), or through the core helper of the
@@ -32,6 +32,7 @@ from memori.core import (
     SupportsAsyncSweepExpired,
     SupportsForgetScope,
     SupportsListPinned,
+    SupportsLocalReads,
     SupportsRawCount,
     SupportsRecentTurns,
     SupportsSharedReads,
@@ -51,7 +52,8 @@ _NOT_METHODS = frozenset({"capabilities", "name", "vector_dim"})
 """Declared attributes, not methods."""
 OPTIONAL = (SupportsAdminVacuum, SupportsAsyncForgetScope, SupportsAsyncOutbox,
             SupportsAsyncSweepExpired, SupportsForgetScope, SupportsListPinned,
-            SupportsRawCount, SupportsRecentTurns, SupportsSharedReads, SupportsSweepExpired)
+            SupportsLocalReads, SupportsRawCount, SupportsRecentTurns, SupportsSharedReads,
+            SupportsSweepExpired)
 """The declared optional store abilities (typed protocols)."""
 REQUIRED = {"store": {*dir(MemoryStore)} - {*dir(object)},
             "retriever": {*dir(Retriever)} - {*dir(object)}}
@@ -171,7 +173,7 @@ def test_the_scan_finds_the_store_calls_of_every_layer() -> None:
 def test_the_core_helpers_that_hand_calls_to_the_store_are_found() -> None:
     assert core_dispatchers() == {"sweep_expired", "asweep_expired", "forget_scope",
                                   "aforget_scope", "list_pinned", "recent_turns",
-                                  "shared_reads"}
+                                  "shared_reads", "reads_locally"}
 
 
 def test_no_caller_probes_a_store_with_getattr() -> None:

@@ -18,7 +18,7 @@ from memori.conformance.base import (
     has_async_api,
 )
 from memori.conformance.data import DIM, fresh, memory, turn
-from memori.core import Capability, MemoryStore, Scope
+from memori.core import Capability, MemoryStore, Scope, SupportsLocalReads, reads_locally
 
 
 def _seed(store: MemoryStore, entity_id: str) -> tuple[str, str]:
@@ -55,6 +55,16 @@ class LifecycleTests:
                     f"{name} must be an async method"
                 )
             assert Capability.ASYNC in store.capabilities, "a* methods exist: declare ASYNC"
+
+    def test_a_store_that_reads_locally_says_so_plainly(self, store: MemoryStore) -> None:
+        """``reads_locally()`` (``SupportsLocalReads``, optional) answers True or False,
+        the same each time, without a read: the LLM path asks it on every call."""
+        if not isinstance(store, SupportsLocalReads):
+            assert reads_locally(store) is False
+            return
+        answer = store.reads_locally()
+        assert answer in (True, False) and isinstance(answer, bool)
+        assert store.reads_locally() is answer and reads_locally(store) is answer
 
     def test_setup_again_on_the_same_handle_keeps_data(
         self, store: MemoryStore, ids: Ids

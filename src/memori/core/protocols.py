@@ -159,6 +159,23 @@ def shared_reads(store: object) -> AbstractContextManager[None]:
 
 
 @runtime_checkable
+class SupportsLocalReads(Protocol):
+    """A store whose reads never wait on a server (a local file, the process's memory):
+    the LLM path reads it in the caller's thread, as it did before its reads were
+    bounded, instead of on a reader thread it waits for at most ``read_timeout``
+    seconds (``memori.llm.deadline``; the hop costs 0.1-0.3 ms a call). A store that
+    reads over a network must not claim it: a hung server would then hold every call.
+    ``reads_locally()`` answers without touching the store."""
+
+    def reads_locally(self) -> bool: ...
+
+
+def reads_locally(store: object) -> bool:
+    """Whether ``store`` says its reads never wait on a server (``SupportsLocalReads``)."""
+    return isinstance(store, SupportsLocalReads) and store.reads_locally() is True
+
+
+@runtime_checkable
 class SupportsRawCount(Protocol):
     """Conformance only: rows/documents/points of the entity in every table or
     collection, bypassing the read paths, so the suite's forget check sees rows no

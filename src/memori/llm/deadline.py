@@ -15,7 +15,7 @@ first read to end, that one or an overrun one, ends the outage). Natively async 
 are awaited as long and then cancelled, without waiting for the cancellation to end;
 the threads they need run on the same readers, never on the application's executor.
 
-A store whose reads cannot hang on a server (``local_reads = True``: SQLite's file)
+A store whose reads cannot hang on a server (``SupportsLocalReads``: SQLite's file)
 is read in the caller's thread, as before, without the hop to a reader (0.1-0.3 ms).
 """
 

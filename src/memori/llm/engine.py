@@ -28,6 +28,7 @@ from memori.core import (
     Turn,
     list_pinned,
     live_hits,
+    reads_locally,
     recent_turns,
     shared_reads,
 )
@@ -196,7 +197,7 @@ class MemoryEngine:
     def _bounded_read(self, read: Callable[[], R]) -> R | None:
         """``read()`` in this thread for a store without a server to wait on, else on a
         reader within ``read_timeout``; None when the store did not answer in time."""
-        if getattr(self.mem.store, "local_reads", False):
+        if reads_locally(self.mem.store):
             return read()
         try:
             return self.bounded.run(read)
@@ -248,7 +249,7 @@ class MemoryEngine:
                 def reads() -> tuple[list[Turn], list[Hit], list[Memory]]:
                     return self._reads(scope, request, early, self._start_query(early))
 
-                if getattr(self.mem.store, "local_reads", False):
+                if reads_locally(self.mem.store):
                     read = await asyncio.to_thread(reads)
                 else:
                     read = await self._awithin_bound(self.bounded.arun(reads))

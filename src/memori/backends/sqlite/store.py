@@ -86,9 +86,6 @@ class SQLiteStore(StoreBase):
     """``MemoryStore`` on SQLite: FTS5 text search, float32 vectors, WAL, Alembic schema."""
 
     name = "sqlite"
-    local_reads = True
-    """Reads open a file, never wait on a server: the LLM path reads in the caller's
-    thread, without the bound of ``memori.llm.deadline``."""
 
     def __init__(
         self,
@@ -206,6 +203,11 @@ class SQLiteStore(StoreBase):
             raise StoreUnavailableError("the store is closed")
         if not self._ready:
             self.setup()
+
+    def reads_locally(self) -> bool:
+        """A file, no server to wait on (``SupportsLocalReads``): the LLM path reads in
+        the caller's thread."""
+        return True
 
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
