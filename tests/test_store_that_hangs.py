@@ -102,30 +102,27 @@ def _journey(url: str, pid: int, openai_server: OpenAIServer) -> None:
                 "echo: What am I allergic to, again?"} <= said
 
 
-def test_a_hung_postgres_costs_a_call_the_bound_and_no_turn(
-    openai_server: OpenAIServer,
-) -> None:
-    if os.environ.get("MEMORI_TEST_POSTGRES_URL"):
-        pytest.skip("needs a server this test can stop (a bundled one)")
-    pytest.importorskip("pgserver")
-    from memori.testing.postgres_server import start_bundled
+def _start(kind: str) -> Any:
+    """A server of ``kind`` that this test started (and so may stop), or a skip."""
+    if kind == "postgresql":
+        if os.environ.get("MEMORI_TEST_POSTGRES_URL"):
+            pytest.skip("needs a server this test can stop (a bundled one)")
+        pytest.importorskip("pgserver")
+        from memori.testing.postgres_server import start_bundled
 
-    server = start_bundled()
-    try:
-        assert server.process is not None
-        _journey(server.url, server.process.pid, openai_server)
-    finally:
-        server.stop()
-
-
-def test_a_hung_mongodb_costs_a_call_the_bound_and_no_turn(
-    openai_server: OpenAIServer,
-) -> None:
+        return start_bundled()
     if os.environ.get("MEMORI_TEST_MONGO_URL"):
         pytest.skip("needs a server this test can stop (one it starts)")
     from memori.testing.mongo_server import start_mongo_server
 
-    server = start_mongo_server()
+    return start_mongo_server()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mongodb"])
+def test_a_hung_server_costs_a_call_the_bound_and_no_turn(
+    kind: str, openai_server: OpenAIServer,
+) -> None:
+    server = _start(kind)
     try:
         assert server.process is not None
         _journey(server.url, server.process.pid, openai_server)
@@ -138,14 +135,9 @@ def test_the_async_path_on_a_hung_postgres_is_bounded_too(
 ) -> None:
     """An ``AsyncOpenAI`` client on PostgreSQL's native async driver: the call's reads
     are awaited at most the bound and then cancelled; the event loop never stalls."""
-    if os.environ.get("MEMORI_TEST_POSTGRES_URL"):
-        pytest.skip("needs a server this test can stop (a bundled one)")
-    pytest.importorskip("pgserver")
     from openai import AsyncOpenAI
 
-    from memori.testing.postgres_server import start_bundled
-
-    server = start_bundled()
+    server = _start("postgresql")
     assert server.process is not None
     try:
         with Memori(server.url, embedder="hash", read_timeout=BOUND) as mem:
