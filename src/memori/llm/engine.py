@@ -270,7 +270,7 @@ class MemoryEngine:
         if pinned is None:  # read while recall runs
             pinned, hits = await asyncio.gather(
                 self.bounded.thread(self._guard_read, "reading pinned memories",
-                                  self.pinned.pinned, scope),
+                                    self.pinned.pinned, scope),
                 self._arecall(retriever, scope, query))
         else:
             hits = await self._arecall(retriever, scope, query)
