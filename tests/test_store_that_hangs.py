@@ -93,12 +93,16 @@ def _journey(url: str, pid: int, openai_server: OpenAIServer) -> None:
             assert mem.llm.stats.read_failures == failures + 1
             _, quick = _timed(ask("And now?", "during"))  # the store is known silent
             assert quick < BOUND, quick
+            # nor does a call wait for the turns of another conversation the store has not
+            # taken (read your writes): it will not read the store either
+            _, other = _timed(ask("Anything in another chat?", "elsewhere"))
+            assert other < BOUND, other
         time.sleep(BOUND)  # past the bound, the next call tries again, and finds it back
         answer, _ = _timed(ask("What am I allergic to, after all?", "after"))
         assert FACT in _injected(openai_server)
         assert mem.flush(timeout=60)
         said = {t.content for t in mem.store.list_turns(Scope("hung-user", "coach"))}
-        assert {"What am I allergic to, again?", "And now?",
+        assert {"What am I allergic to, again?", "And now?", "Anything in another chat?",
                 "echo: What am I allergic to, again?"} <= said
 
 

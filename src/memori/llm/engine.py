@@ -187,8 +187,10 @@ class MemoryEngine:
             # the message's embedding runs on another core while the store is read
             early = _query(request, [])
             started = self._start_query(early)
-            # this entity's own turns of other conversations (this one's are session history)
-            self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
+            # this entity's own turns of other conversations (this one's are session history),
+            # unless the store is silent: the call will not read it
+            if not self.bounded.failing:
+                self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
             read = self._bounded_read(lambda: self._reads(scope, request, early, started))
             plan = self._assemble(api, scope, request, *(read or ([], [], [])))
             span.planned(plan)
@@ -239,7 +241,8 @@ class MemoryEngine:
         with self.mem.observer.call(api.name, scope, kwargs,
                                     provider=api.provider) as span:
             early = _query(request, [])
-            await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
+            if not self.bounded.failing:  # a silent store will not be read
+                await self.mem.pipeline.await_for(scope.entity_id, _conversation(scope))
             retriever = self.mem.retriever
             if isinstance(retriever, SupportsAsyncRetrieve) and self._native_async():
                 read = await self._awithin_bound(
