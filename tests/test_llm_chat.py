@@ -10,6 +10,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from context_blocks import blocks
 from memori import Memori
 from memori.core import ClientAlreadyRegisteredError, Scope, Turn
 from memori.llm.context import OPEN_TAG
@@ -31,12 +32,6 @@ async def aclient(mem: Memori, openai_server: OpenAIServer) -> AsyncIterator[ope
     c = mem.llm.register(openai_server.async_client())
     yield c
     await c.close()
-
-
-def blocks(messages: list[dict[str, Any]]) -> list[str]:
-    """The memori context blocks among the messages that reached the model."""
-    return [m["content"] for m in messages
-            if isinstance(m.get("content"), str) and m["content"].startswith(OPEN_TAG)]
 
 
 def sent_text(server: OpenAIServer) -> str:

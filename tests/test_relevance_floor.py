@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from context_blocks import blocks
 from memori import Memori
 from memori.core import Turn
-from memori.llm.context import OPEN_TAG
 from memori.llm.filler import is_acknowledgement, is_question_only
 from memori.retrieval import ABSOLUTE_SIGNALS, MIN_RELEVANCE, HybridRetriever
 from memori.testing import OpenAIServer
@@ -49,10 +48,6 @@ def mem(tmp_path: Path) -> Iterator[Memori]:
         m.remember(fact)
     yield m
     m.close()
-
-
-def blocks(messages: list[dict[str, Any]]) -> list[str]:
-    return [str(m["content"]) for m in messages if str(m.get("content")).startswith(OPEN_TAG)]
 
 
 def ask(mem: Memori, server: OpenAIServer, text: str, session: str) -> list[str]:

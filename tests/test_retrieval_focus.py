@@ -149,7 +149,7 @@ def test_the_llm_path_embeds_the_cut_message(tmp_path: Path) -> None:
     """The user's journey: a registered openai client (the real SDK, against the stand-in)
     sends a long message ending in its question; the query's vector is that of its first
     and last words, and the memory it asks about reaches the model."""
-    from memori.llm.context import OPEN_TAG
+    from context_blocks import last_blocks, say
     from memori.testing import OpenAIServer
 
     embedder = Recording()
@@ -163,10 +163,8 @@ def test_the_llm_path_embeds_the_cut_message(tmp_path: Path) -> None:
         with OpenAIServer() as server:
             client = server.client()
             mem.llm.register(client)
-            client.chat.completions.create(model="m", messages=[
-                {"role": "user", "content": LONG}])
-            [block] = [str(m["content"]) for m in server.last_request("chat").messages
-                       if str(m.get("content")).startswith(OPEN_TAG)]
+            say(client, LONG)
+            [block] = last_blocks(server)
         assert focus(LONG) in embedder.texts
         assert LONG not in embedder.texts[:1]  # the query's own vector: the cut text
         assert "allergic to peanuts" in block

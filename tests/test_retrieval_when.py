@@ -167,7 +167,7 @@ def test_asked_through_the_llm_path_yesterday_goes_first(tmp_path: Path) -> None
     """The user's journey: a registered openai client (the real SDK, against the stand-in),
     a turn said yesterday and a better word match said a month ago; "...yesterday?" is
     resolved against the real clock and the model reads yesterday's turn first."""
-    from memori.llm.context import OPEN_TAG
+    from context_blocks import last_blocks, say
     from memori.testing import OpenAIServer
 
     now = time.time()
@@ -184,10 +184,8 @@ def test_asked_through_the_llm_path_yesterday_goes_first(tmp_path: Path) -> None
             client = server.client()
             mem.llm.register(client)
             mem.attribution(entity_id="ana", session_id="today")
-            client.chat.completions.create(model="m", messages=[
-                {"role": "user", "content": "Where did I go hiking yesterday?"}])
-            [block] = [str(m["content"]) for m in server.last_request("chat").messages
-                       if str(m.get("content")).startswith(OPEN_TAG)]
+            say(client, "Where did I go hiking yesterday?")
+            [block] = last_blocks(server)
         assert block.index(HIKE_THEN) < block.index(HIKE_LATER)
     finally:
         mem.close()

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from context_blocks import last_blocks, say
 from memori import Memori
 from memori.core import Scope
-from memori.llm.context import OPEN_TAG
 from memori.testing import OpenAIServer
 
 BOUND = 1.0
@@ -61,9 +61,8 @@ def _timed(ask: Callable[[], str], limit: float = 60.0) -> tuple[str, float]:
 
 
 def _injected(server: OpenAIServer) -> str:
-    blocks = [str(m["content"]) for m in server.last_request("chat").messages
-              if str(m.get("content")).startswith(OPEN_TAG)]
-    return blocks[0] if blocks else ""
+    found = last_blocks(server)
+    return found[0] if found else ""
 
 
 def _journey(url: str, pid: int, openai_server: OpenAIServer) -> None:
@@ -74,9 +73,7 @@ def _journey(url: str, pid: int, openai_server: OpenAIServer) -> None:
         def ask(text: str, session: str) -> Callable[[], str]:
             def call() -> str:
                 mem.attribution(entity_id="hung-user", process_id="coach", session_id=session)
-                reply = client.chat.completions.create(
-                    model="m", messages=[{"role": "user", "content": text}])
-                return reply.choices[0].message.content or ""
+                return say(client, text).choices[0].message.content or ""
             return call
 
         mem.attribution(entity_id="hung-user", process_id="coach")

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from context_blocks import last_blocks, say
 from memori import Memori
 from memori.core import Hit, Memory, Turn
 from memori.extractors.offline import OfflineExtractor
 from memori.extractors.when import event_date
-from memori.llm.context import OPEN_TAG, build_block, day, today_line
+from memori.llm.context import build_block, day, today_line
 from memori.testing import OpenAIServer
 
 MONDAY_8_MAY_2023 = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc).timestamp()
@@ -120,14 +121,11 @@ def test_when_did_i_end_to_end(mem: Memori) -> None:
         client = server.client()
         mem.llm.register(client)
         mem.attribution(entity_id="dana", session_id="monday")
-        client.chat.completions.create(model="m", messages=[
-            {"role": "user", "content": "I ran my first marathon last week."}])
+        say(client, "I ran my first marathon last week.")
         assert mem.flush()
         mem.attribution(entity_id="dana", session_id="later")
-        client.chat.completions.create(model="m", messages=[
-            {"role": "user", "content": "When did I run my first marathon?"}])
-        [block] = [str(m["content"]) for m in server.last_request("chat").messages
-                   if str(m.get("content")).startswith(OPEN_TAG)]
+        say(client, "When did I run my first marathon?")
+        [block] = last_blocks(server)
     today = datetime.now(timezone.utc).date()
     monday_before = today - timedelta(days=today.weekday() + 7)
     assert f"{today.isoformat()} (UTC)." in block
