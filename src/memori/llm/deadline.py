@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import functools
 import queue
 import threading
 import time
@@ -183,8 +184,9 @@ class _Readers(concurrent.futures.Executor):
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._jobs: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[..., Any],
-                                            tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[
+            tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None
+        ] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._lock = threading.Lock()
@@ -192,14 +194,13 @@ class _Readers(concurrent.futures.Executor):
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any
                ) -> concurrent.futures.Future[R]:
         future: concurrent.futures.Future[R] = concurrent.futures.Future()
-        call = (lambda: fn(*args, **kwargs)) if kwargs else fn
         with self._lock:
             if self._idle == 0 and len(self._threads) < self._size:
                 thread = threading.Thread(target=self._serve, name="memori-read",
                                           daemon=True)
                 self._threads.append(thread)
                 thread.start()
-        self._jobs.put((future, call, args if not kwargs else ()))
+        self._jobs.put((future, functools.partial(fn, *args, **kwargs)))
         return future
 
     def _serve(self) -> None:
@@ -211,11 +212,11 @@ class _Readers(concurrent.futures.Executor):
                 self._idle -= 1
             if job is None:
                 return
-            future, fn, args = job
+            future, call = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(fn(*args))
+                future.set_result(call())
             except BaseException as e:  # handed to the caller
                 future.set_exception(e)
 

@@ -137,7 +137,10 @@ class MemoryEngine:
             self._load_pinned,
             ttl=0.0 if isinstance(mem.store, SupportsListPinned) else history_ttl)
         self.bounded = BoundedReads(mem.read_timeout)
-        """A call's reads wait for the store at most ``read_timeout`` seconds."""
+        """A call's reads wait for the store at most ``read_timeout`` seconds..."""
+        self.reads_locally = reads_locally(mem.store)
+        """...unless the store has no server to wait on: then they run in the caller's
+        thread (asked once: the answer does not change)."""
         self._warned_unattributed = False
 
     # the call's scope
@@ -199,7 +202,7 @@ class MemoryEngine:
     def _bounded_read(self, read: Callable[[], R]) -> R | None:
         """``read()`` in this thread for a store without a server to wait on, else on a
         reader within ``read_timeout``; None when the store did not answer in time."""
-        if reads_locally(self.mem.store):
+        if self.reads_locally:
             return read()
         try:
             return self.bounded.run(read)
@@ -252,7 +255,7 @@ class MemoryEngine:
                 def reads() -> tuple[list[Turn], list[Hit], list[Memory]]:
                     return self._reads(scope, request, early, self._start_query(early))
 
-                if reads_locally(self.mem.store):
+                if self.reads_locally:
                     read = await asyncio.to_thread(reads)
                 else:
                     read = await self._awithin_bound(self.bounded.arun(reads))
