@@ -13,10 +13,12 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -249,3 +251,63 @@ def test_a_read_that_raises_is_the_callers_error_not_a_timeout() -> None:
     assert not reads.failing
     assert asyncio.run(reads.arun(lambda: "async")) == "async"
     reads.close()
+
+
+SCRIPT = r"""
+import sys, time
+from openai import OpenAI
+from memori import Memori
+
+mem = Memori(sys.argv[1], embedder="hash", read_timeout=1)
+client = OpenAI(base_url=sys.argv[2], api_key="k", max_retries=0)
+mem.llm.register(client)
+
+def ask(text, session):
+    mem.attribution(entity_id="script-user", process_id="coach", session_id=session)
+    reply = client.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+    return reply.choices[0].message.content
+
+print(ask("Before the outage.", "one"), flush=True)
+sys.stdin.readline()  # the test has stopped the server
+began = time.monotonic()
+print(ask("During the outage.", "two"), round(time.monotonic() - began, 1), flush=True)
+# the script ends: no flush, no close
+"""
+
+
+def test_a_script_whose_server_hangs_answers_exits_and_loses_nothing(
+    openai_server: OpenAIServer, tmp_path: Path,
+) -> None:
+    """The user's journey in a real process: the server hangs mid-run; the call answers
+    within the bounds (the wait for the earlier conversation's turns, then the read),
+    the script exits on its own (no reader left waiting keeps it alive), and once the
+    server is back the next process stores the turn the hung one could not."""
+    server = _start("mongodb")
+    try:
+        assert server.process is not None
+        script = tmp_path / "user.py"
+        script.write_text(SCRIPT)
+        proc = subprocess.Popen(
+            [sys.executable, str(script), server.url, openai_server.base_url],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdout.readline().strip() == "echo: Before the outage."
+        with hung(server.process.pid):
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            answer, took = proc.stdout.readline().rsplit(" ", 1)
+            assert answer == "echo: During the outage."
+            assert float(took) < 2.0 + BOUND + 2.0  # read_your_writes, then the read
+            try:
+                proc.wait(timeout=60)  # the exit's flush is bounded too
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                pytest.fail("the script did not exit while the server hung")
+        assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+        with Memori(server.url, embedder="hash") as mem:  # the next process
+            assert mem.flush(timeout=60)
+            said = {t.content for t in mem.store.list_turns(Scope("script-user", "coach"))}
+        assert {"Before the outage.", "During the outage.",
+                "echo: During the outage."} <= said
+    finally:
+        server.stop()
