@@ -36,9 +36,11 @@ from memori.backends.sqlite import erasure
 from memori.backends.sqlite.accelerator import Accelerator
 from memori.backends.sqlite.errors import translate_errors
 from memori.backends.sqlite.fts import entity_expression, fts_table, segment_rows
+from memori.backends.sqlite.fts_rank import EntityLengths, entity_text_candidates
 from memori.backends.sqlite.search import (
     Found,
     Item,
+    Ranked,
     ScopeFilter,
     text_candidates,
     vector_candidates_exact,
@@ -121,6 +123,7 @@ class SQLiteStore(StoreBase):
             dim=vector_dim, vector_items=cache_bound(vector_dim, vector_cache_items),
             item_items=item_cache_items, item_admit_after=item_cache_after,
         )
+        self._lengths = EntityLengths()  # for text searches the cache leaves to SQL
         self._use_vec = False
         self._ready = False
         self._closed = False
@@ -515,7 +518,8 @@ class SQLiteStore(StoreBase):
                 signal: [(item.id, item, score) for item, score in ranked]
                 for signal, ranked in served.items()}
             if text is not None and "text" not in lists:
-                found = text_candidates(conn, table, scope_filter, scope.entity_id, text, pool)
+                found = self._text_sql(conn, kind, table, scope_filter, scope.entity_id,
+                                       text, pool)
                 lists["text"] = [(i, to_model(row), score) for i, row, score in found]
             if query is not None and "vector" not in lists:
                 lists["vector"] = self._vector_sql(conn, table, scope_filter(None), scope,
@@ -525,6 +529,17 @@ class SQLiteStore(StoreBase):
             return [Hit(item, score, {signal: score}) for _, item, score in ranked]
         fused = rrf_fuse(lists, limit=limit, tiebreak=lambda m: (m.created_at, m.id))
         return [Hit(f.item, f.score, f.signals) for f in fused]
+
+    def _text_sql(
+        self, conn: Connection, kind: Kind, table: Table, scope_filter: ScopeFilter,
+        entity_id: str, text: str, limit: int,
+    ) -> Ranked:
+        """Ranked by the entity's own statistics (``fts_rank``), or by FTS5's ``bm25()``
+        when too many of its rows match for that."""
+        found = entity_text_candidates(conn, table, kind, scope_filter, entity_id, text,
+                                       limit, self._lengths)
+        return text_candidates(conn, table, scope_filter, entity_id, text, limit) \
+            if found is None else found
 
     def _vector_sql(
         self, conn: Connection, table: Table, where: ColumnElement[bool], scope: Scope,
@@ -562,6 +577,7 @@ class SQLiteStore(StoreBase):
             self._cache.delete_log(conn, entity_id)  # after the deletes: their triggers log
             erasure.purge_text_index(conn)
         self._cache.forget(entity_id)
+        self._lengths.forget(entity_id)
         if self._file_backed and self._vacuum_on_forget:
             with self._guard, translate_errors():
                 erasure.vacuum(self.engine)
