@@ -2,9 +2,10 @@
 
 FTS5's ``bm25()`` counts, on every query, the rows of the whole table that hold each
 query word (for its idf): every tenant's rows. With 50,000 entities of 20 memories
-each (1,000,000 rows), a search of one entity's 20 memories took 45 ms, of which
-finding its matching rows 0.3 ms; the cost of each user's recall grew with every
-other user's data, and so did their scores. Here the FTS index only finds the
+each (1,000,000 rows), a search of one entity's 20 memories took 25.7 ms p50 and 91 ms
+p95 (``benchmarks/bench_tenants.py``), of which finding its matching rows took about
+0.3 ms: the cost of each user's recall grew with every other user's data, and so did
+their scores. Here the FTS index only finds the
 entity's rows holding a query word; their BM25 is computed as the in-process text
 index computes it (``text_index``: N, n and the average length are the entity's
 own), so an entity's text ranking is the same whichever of the two paths answers,
@@ -13,9 +14,9 @@ and no other tenant's rows cost it time or move its scores.
 The entity's row count and total length (the FTS5 size table's, in index tokens)
 are kept per entity and kind, keyed by the entity's version (revision 0005's
 triggers advance it on every change), so a large entity's sizes are read once per
-change, not once per query. When more than :data:`MAX_MATCHED` rows of the entity
-hold a query word, ranking them in Python would cost more than FTS5's own pass:
-the caller ranks with ``bm25()`` then (``search.text_candidates``).
+change, not once per query. Ranking here costs about 5 us a matching row: when more
+than :data:`MAX_MATCHED` rows of the entity hold a query word, the caller ranks them
+with ``bm25()`` (``search.text_candidates``), whose pass in C is cheaper then.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import math
 import threading
 from collections import OrderedDict
 
+import numpy as np
 from sqlalchemy import ColumnElement, Table, bindparam, case, column, literal_column, select
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection
@@ -31,11 +33,12 @@ from sqlalchemy.engine import Connection
 from memori.backends.sqlite.connection import driver_rows
 from memori.backends.sqlite.fts import entity_expression, fts_table, match_expression, query_tokens
 from memori.backends.sqlite.search import Ranked, ScopeFilter, item_columns, unindexed
-from memori.backends.sqlite.text_index import ENTITY_TOKENS, K1, MIN_IDF, B, term_counts
+from memori.backends.sqlite.text_index import K1, MIN_IDF, WORD, B, plain_words, term_counts
 from memori.backends.sqlite.versions import Kind, read_version
+from memori.core.cjk import has_cjk
 from memori.core.scores import relevance_score
 
-MAX_MATCHED = 5_000
+MAX_MATCHED = 2_000
 """Matching rows ranked here at most; above it FTS5's ``bm25()`` ranks them."""
 KEPT_ENTITIES = 4_096
 """Entities whose row count and total length are kept (least recently used go)."""
@@ -106,11 +109,13 @@ def entity_text_candidates(
         return []
     fts_name = fts_table(table.name)
     fts_rows = sql_table(fts_name, column("rowid"))
+    sizes = sql_table(f"{fts_name}_docsize", column("id"), column("sz"))
     rowid = _rowid(table)
     in_scope = case((scope_filter(unindexed(table.c.entity_id)), 1), else_=0)
     matched = conn.execute(
-        select(rowid, table.c.content, in_scope, table.c.created_at, table.c.id)
-        .select_from(fts_rows.join(table, fts_rows.c.rowid == rowid))
+        select(rowid, table.c.content, sizes.c.sz, in_scope, table.c.created_at, table.c.id)
+        .select_from(fts_rows.join(table, fts_rows.c.rowid == rowid)
+                     .join(sizes, sizes.c.id == rowid))
         .where(literal_column(fts_name).op("MATCH")(bindparam("memori_match", expression)))
         .limit(MAX_MATCHED + 1)
     ).all()
@@ -119,11 +124,12 @@ def entity_text_candidates(
     if not matched:
         return []
     living, total = lengths.of(conn, kind, table, entity_id)
-    scores = _bm25([term_counts(row[1] or "") for row in matched], query_tokens(text),
-                   living, total)
+    terms = list(dict.fromkeys(query_tokens(text)))
+    scores = _bm25([_term_frequencies(row[1] or "", terms) for row in matched],
+                   [row_size(bytes(row[2])) for row in matched], living, total)
     best = sorted(
-        ((-score, row[3], row[4], row[0]) for row, score in zip(matched, scores, strict=True)
-         if row[2] and score > 0.0),
+        ((-score, row[4], row[5], row[0]) for row, score in zip(matched, scores, strict=True)
+         if row[3] and score > 0.0),
     )[:limit]
     if not best:
         return []
@@ -137,23 +143,35 @@ def entity_text_candidates(
     return [(rows[r]["id"], rows[r], relevance_score(-neg)) for neg, _, _, r in best if r in rows]
 
 
-def _bm25(counts: list[dict[str, int]], terms: list[str], living: int, total: int
+def _term_frequencies(content: str, terms: list[str]) -> list[int]:
+    """How often each of ``terms`` occurs in ``content``, words cut as the text index
+    cuts them (``text_index.term_counts``; plain words where the text holds no CJK)."""
+    if has_cjk(content):
+        counts = term_counts(content)
+        return [counts.get(term, 0) for term in terms]
+    # ASCII: lower-casing first changes no word's boundaries (it may elsewhere: "İ")
+    found = WORD.findall(content.lower()) if content.isascii() else plain_words(content)
+    return [found.count(term) for term in terms]
+
+
+def _bm25(frequencies: list[list[int]], lengths: list[int], living: int, total: int
           ) -> list[float]:
-    """Each row's BM25 for ``terms`` as ``TextIndex.scores`` computes it: ``living``
-    rows of ``total`` length in all, of which ``counts`` (each row's word counts)
-    hold a query word."""
-    if living <= 0:
-        return [0.0] * len(counts)
+    """Each row's BM25 as ``TextIndex.scores`` computes it (the same operations in the same
+    order, so the same floats): ``frequencies[row][i]`` is how often query word ``i``
+    occurs in the row, ``lengths`` the rows' lengths (the FTS5 size table's), of
+    ``living`` rows of ``total`` length in all."""
+    if living <= 0 or not frequencies:
+        return [0.0] * len(frequencies)
     average = total / living or 1.0
-    norms = [K1 * (1.0 - B + B * (sum(c.values()) + ENTITY_TOKENS) / average) for c in counts]
-    scores = [0.0] * len(counts)
-    for term in dict.fromkeys(terms):
-        hits = sum(1 for c in counts if c.get(term))
-        if hits == 0:
+    tfs = np.array(frequencies, dtype=np.float64)
+    norms = K1 * (1.0 - B + B * np.array(lengths, dtype=np.float64) / average)
+    scores = np.zeros(len(frequencies), dtype=np.float64)
+    for i in range(tfs.shape[1]):
+        rows = np.flatnonzero(tfs[:, i])
+        if rows.size == 0:
             continue
-        idf = max(math.log((living - hits + 0.5) / (hits + 0.5)), MIN_IDF)
-        for i, c in enumerate(counts):
-            tf = c.get(term)
-            if tf:
-                scores[i] += idf * tf * (K1 + 1.0) / (tf + norms[i])
-    return scores
+        idf = max(math.log((living - rows.size + 0.5) / (rows.size + 0.5)), MIN_IDF)
+        tf = tfs[rows, i]
+        scores[rows] += idf * tf * (K1 + 1.0) / (tf + norms[rows])
+    out: list[float] = scores.tolist()
+    return out

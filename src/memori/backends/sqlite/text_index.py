@@ -33,7 +33,8 @@ MIN_IDF = 1e-6
 ENTITY_TOKENS = 1
 """Tokens of a row's FTS5 entity column: bm25() weighs that column 0 but still counts
 it in the row's length (and the average), so a row is that much longer here too."""
-_WORD = re.compile(r"\w+", re.UNICODE)
+WORD = re.compile(r"\w+", re.UNICODE)
+"""A word as the FTS5 tables of revision 0002 cut words (before CJK runs are cut)."""
 _SLOT = struct.Struct("=q")  # native order: read back by numpy on this machine
 _TF = struct.Struct("=d")
 
@@ -41,9 +42,15 @@ FloatArray = npt.NDArray[np.float64]
 SlotArray = npt.NDArray[np.int64]
 
 
+def plain_words(text: str) -> list[str]:
+    """The lower-cased ``\\w+`` words of ``text`` in order: its index words when it holds
+    no CJK (``term_counts`` cuts CJK runs further)."""
+    return [word.lower() for word in WORD.findall(text)]
+
+
 def term_counts(text: str) -> Counter[str]:
     """How often each word occurs in ``text`` (the FTS5 tokenizer's words)."""
-    return Counter(index_tokens(word.lower() for word in _WORD.findall(text)))
+    return Counter(index_tokens(plain_words(text)))
 
 
 class TextIndex:
