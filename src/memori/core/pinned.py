@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from memori.core.conforms import conforms
 from memori.core.models import Memory, Scope
 
 
@@ -25,7 +26,7 @@ class SupportsListPinned(Protocol):
 
 def list_pinned(store: Any, scope: Scope) -> list[Memory]:
     """The scope's current pinned memories, oldest first (the store's own read if it has one)."""
-    if isinstance(store, SupportsListPinned):
+    if conforms(store, SupportsListPinned):
         found = list(store.list_pinned(scope))
     else:
         found = [m for m in store.list_memories(scope) if m.pinned]

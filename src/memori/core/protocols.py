@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol, runtime_checkable
 
 from memori.core.capabilities import Capability
+from memori.core.conforms import conforms
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 
 Record = dict[str, Any]
@@ -153,7 +154,7 @@ class SupportsSharedReads(Protocol):
 
 def shared_reads(store: object) -> AbstractContextManager[None]:
     """``store.shared_reads()`` when the store offers it, else a block that does nothing."""
-    if isinstance(store, SupportsSharedReads):
+    if conforms(store, SupportsSharedReads):
         return store.shared_reads()
     return nullcontext()
 
@@ -247,7 +248,7 @@ class AsyncMemoryStore(Protocol):
 def recent_turns(store: MemoryStore, scope: Scope, *, limit: int) -> list[Turn]:
     """The latest ``limit`` turns of ``scope``, oldest first: the store's optional
     ``recent_turns`` (vectors left out) when it has one, else ``list_turns``."""
-    if isinstance(store, SupportsRecentTurns):
+    if conforms(store, SupportsRecentTurns):
         return store.recent_turns(scope, limit=limit)
     return store.list_turns(scope, limit=limit)
 

@@ -32,6 +32,7 @@ from memori.core import (
     recent_turns,
     shared_reads,
 )
+from memori.core.conforms import conforms
 from memori.core.inputs import coerce_metadata, truncate_text
 from memori.llm.context import ContextBlock, build_block
 from memori.llm.continuation import UNKNOWN, ContinuationIndex, Ref
@@ -325,7 +326,7 @@ class MemoryEngine:
         retriever can."""
         mem = self.mem
         retriever = mem.retriever
-        if not query or not isinstance(retriever, SupportsStartQuery):
+        if not query or not conforms(retriever, SupportsStartQuery):
             return None
         try:
             return retriever.start_query(mem.store, query)

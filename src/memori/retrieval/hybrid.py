@@ -31,6 +31,7 @@ from memori.core import (
     live_hits,
     recent_turns,
 )
+from memori.core.conforms import conforms
 from memori.retrieval.budget import best_within_budget, select_within_budget
 from memori.retrieval.candidates import Candidate, Key, best_first, ranked
 from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
@@ -271,7 +272,7 @@ class HybridRetriever:
             return None
         if overlaps(embedder):
             return embed_aside(embedder, self.focused(query))
-        if isinstance(embedder, SupportsEmbedBeside):
+        if conforms(embedder, SupportsEmbedBeside):
             return embedder.embed_beside(self.focused(query), inline_if_busy=inline_if_busy)
         return None
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from memori.core import Embedder, SupportsGilFree
+from memori.core import Embedder
 
 WORKERS = 4
 """Query embeddings run at once on the pool; more retrievals embed in their own thread."""
@@ -27,7 +27,7 @@ _in_flight = 0
 
 def overlaps(embedder: Embedder | None) -> bool:
     """Whether ``embedder`` declares that it embeds outside the GIL."""
-    return isinstance(embedder, SupportsGilFree) and embedder.gil_free is True
+    return getattr(embedder, "gil_free", False) is True  # SupportsGilFree, cheaply
 
 
 def embed_aside(embedder: Embedder, query: str) -> Future[list[float]] | None:
