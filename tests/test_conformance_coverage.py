@@ -30,6 +30,7 @@ from memori.core import (
     SupportsAsyncForgetScope,
     SupportsAsyncOutbox,
     SupportsAsyncSweepExpired,
+    SupportsEntityCounts,
     SupportsForgetScope,
     SupportsListPinned,
     SupportsLocalReads,
@@ -51,7 +52,8 @@ _PROBED = re.compile(
 _NOT_METHODS = frozenset({"capabilities", "name", "vector_dim"})
 """Declared attributes, not methods."""
 OPTIONAL = (SupportsAdminVacuum, SupportsAsyncForgetScope, SupportsAsyncOutbox,
-            SupportsAsyncSweepExpired, SupportsForgetScope, SupportsListPinned,
+            SupportsAsyncSweepExpired, SupportsEntityCounts, SupportsForgetScope,
+            SupportsListPinned,
             SupportsLocalReads, SupportsRawCount, SupportsRecentTurns, SupportsSharedReads,
             SupportsSweepExpired)
 """The declared optional store abilities (typed protocols)."""
@@ -173,7 +175,7 @@ def test_the_scan_finds_the_store_calls_of_every_layer() -> None:
 def test_the_core_helpers_that_hand_calls_to_the_store_are_found() -> None:
     assert core_dispatchers() == {"sweep_expired", "asweep_expired", "forget_scope",
                                   "aforget_scope", "list_pinned", "recent_turns",
-                                  "shared_reads", "reads_locally"}
+                                  "shared_reads", "reads_locally", "entity_counts"}
 
 
 def test_no_caller_probes_a_store_with_getattr() -> None:

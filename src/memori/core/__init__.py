@@ -75,6 +75,7 @@ from memori.core.protocols import (
 from memori.core.query_terms import query_terms
 from memori.core.registry import BackendSpec, ComponentSpec, Plugins, get_plugins
 from memori.core.store_base import StoreBase
+from memori.core.summaries import EntityCounts, SupportsEntityCounts, entity_counts
 
 __all__ = [
     "AsyncExtractor",
@@ -124,6 +125,9 @@ __all__ = [
     "SupportsGilFree",
     "SupportsStartQuery",
     "SupportsListPinned",
+    "SupportsEntityCounts",
+    "EntityCounts",
+    "entity_counts",
     "SupportsLocalReads",
     "SupportsMinRelevance",
     "SupportsRawCount",

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from memori.core.summaries import entity_counts
 from memori.ui.data import entity_items, summarise
 from memori.ui.html import esc, link, page, table, when
 from memori.ui.routing import Request, Response, path
 
+LISTED = 500
+"""Entities the list shows at most (the most recently active; a search narrows it)."""
+
 
 def entities(app: Any, request: Request) -> Response:
-    """Every entity with its counts and last activity; ``q`` filters by id."""
+    """Every entity with its counts and last activity, most recent first (at most
+    ``LISTED``); ``q`` filters by id. The store counts them itself where it can."""
     wanted = request.arg("q")
-    found = summarise(app.mem.store.scan())
-    shown = sorted((s for s in found.values() if wanted.lower() in s.entity_id.lower()),
-                   key=lambda s: -(s.last or 0))
+    matching = sorted((c for c in entity_counts(app.mem.store)
+                       if wanted.lower() in c.entity_id.lower()),
+                      key=lambda c: (-(c.last or 0), c.entity_id))
+    shown = matching[:LISTED]
     search = ('<form method="get" action="/"><input type="text" name="q" id="entity-search" '
               f'placeholder="entity id" value="{esc(wanted)}"> <button>Search</button></form>')
-    rows = [(link(path("e", s.entity_id), s.entity_id), str(s.memories), str(s.superseded),
-             str(s.pinned), str(s.turns), str(len([p for p in s.personas if p is not None])),
-             str(len(s.sessions)), esc(when(s.last))) for s in shown]
+    rows = [(link(path("e", c.entity_id), c.entity_id), str(c.memories), str(c.superseded),
+             str(c.pinned), str(c.turns), str(c.personas), str(c.sessions), esc(when(c.last)))
+            for c in shown]
     body = search + table(["Entity", "Memories", "Superseded", "Pinned", "Turns", "Personas",
                            "Sessions", "Last activity (UTC)"], rows, id_="entities")
+    if len(matching) > len(shown):
+        body += (f'<p class="muted" id="entities-more">The {len(shown):,} most recently active '
+                 f'of {len(matching):,} entities; search by id for the others.</p>')
     if not shown:
         body += '<p class="muted">No entity matches.</p>'
     return Response(page("Entities", body, admin=True))

@@ -30,6 +30,7 @@ from memori.backends.sql.rows import (
     row_to_turn,
     turn_to_row,
 )
+from memori.backends.sql.summaries import entity_counts as sql_entity_counts
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
 from memori.backends.sqlite import erasure
@@ -59,6 +60,7 @@ from memori.core.records import from_record
 from memori.core.scores import rrf_fuse
 from memori.core.store_base import StoreBase
 from memori.core.store_rules import check_store_limit, check_vector
+from memori.core.summaries import EntityCounts
 
 CHUNK = 400
 """Ids per ``IN (...)`` list (well under SQLite's bound-parameter limit)."""
@@ -601,6 +603,11 @@ class SQLiteStore(StoreBase):
         for entity in [entity_id] if entity_id is not None else self._entity_ids():
             yield from self._pages(self._turns, entity, self._to_turn)
             yield from self._pages(self._memories, entity, self._to_memory)
+
+    def entity_counts(self) -> list[EntityCounts]:
+        """Every entity's counts, counted in SQL (``SupportsEntityCounts``)."""
+        with self._read() as conn:
+            return sql_entity_counts(conn, self._turns, self._memories)
 
     def _entity_ids(self) -> list[str]:
         t, m = self._turns, self._memories
