@@ -26,11 +26,13 @@ from memori.backends.postgres.steps import Exec
 from memori.backends.postgres.text import tsvector_text
 from memori.backends.sql.filters import memory_visible, turn_scope
 from memori.backends.sql.rows import RowLike, memory_patch_to_values, row_to_memory, row_to_turn
+from memori.backends.sql.summaries import entity_counts_plan
 from memori.core.expiry import check_moment
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
 from memori.core.plan_store import Plan, PlanStore, Work
 from memori.core.store_rules import check_item_ids, check_scope
+from memori.core.summaries import EntityCounts
 
 PENDING = ExtractState.PENDING.value
 PARKED = ExtractState.PARKED.value
@@ -265,6 +267,11 @@ class PostgresPlans(PlanStore):
         u = union(select(t.c.entity_id), select(m.c.entity_id)).subquery()
         return _read(select(u.c.entity_id).order_by(u.c.entity_id.collate("C")),
                      lambda result: [str(r[0]) for r in result])
+
+    def plan_entity_counts(self) -> Plan[list[EntityCounts]]:
+        """Every entity's counts (crosses entities: admin only)."""
+        layout = self._ctx.layout
+        return entity_counts_plan(layout.turns, layout.memories, Exec)
 
     # outbox (crosses entities)
 

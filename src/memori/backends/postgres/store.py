@@ -35,6 +35,7 @@ from memori.core.protocols import Record
 from memori.core.records import from_record
 from memori.core.redact import option_secrets, secrets_in
 from memori.core.store_rules import check_store_limit
+from memori.core.summaries import EntityCounts
 
 T = TypeVar("T")
 
@@ -197,6 +198,10 @@ class PostgresStore(PostgresPlans):
         return self.run(plan, Work("explain_search_turns", scope.entity_id))
 
     # whole entity
+
+    def entity_counts(self) -> list[EntityCounts]:
+        """Every entity's counts, counted in SQL (``SupportsEntityCounts``)."""
+        return self.run(self.plan_entity_counts(), Work("entity_counts", None, read_only=True))
 
     def scan(self, entity_id: str | None = None) -> Iterator[Turn | Memory]:
         """Every turn then every memory of the entity (or of each entity), oldest first."""

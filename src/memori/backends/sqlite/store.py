@@ -30,7 +30,7 @@ from memori.backends.sql.rows import (
     row_to_turn,
     turn_to_row,
 )
-from memori.backends.sql.summaries import entity_counts as sql_entity_counts
+from memori.backends.sql.summaries import entity_counts_plan
 from memori.backends.sql.tables import Tables, build_tables
 from memori.backends.sqlite import connection as conns
 from memori.backends.sqlite import erasure
@@ -55,6 +55,7 @@ from memori.core.errors import ConfigurationError, StoreUnavailableError
 from memori.core.expiry import check_moment, delete_by_keys
 from memori.core.ids import check_id
 from memori.core.models import ExtractState, Hit, Memory, Scope, Turn
+from memori.core.plan_store import drive
 from memori.core.protocols import Record
 from memori.core.records import from_record
 from memori.core.scores import rrf_fuse
@@ -607,7 +608,7 @@ class SQLiteStore(StoreBase):
     def entity_counts(self) -> list[EntityCounts]:
         """Every entity's counts, counted in SQL (``SupportsEntityCounts``)."""
         with self._read() as conn:
-            return sql_entity_counts(conn, self._turns, self._memories)
+            return drive(entity_counts_plan(self._turns, self._memories), conn.execute)
 
     def _entity_ids(self) -> list[str]:
         t, m = self._turns, self._memories
