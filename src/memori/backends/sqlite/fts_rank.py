@@ -5,11 +5,11 @@ query word (for its idf): every tenant's rows. With 50,000 entities of 20 memori
 each (1,000,000 rows), a search of one entity's 20 memories took 25.7 ms p50 and 91 ms
 p95 (``benchmarks/bench_tenants.py``), of which finding its matching rows took about
 0.3 ms: the cost of each user's recall grew with every other user's data, and so did
-their scores. Here the FTS index only finds the
-entity's rows holding a query word; their BM25 is computed as the in-process text
-index computes it (``text_index``: N, n and the average length are the entity's
-own), so an entity's text ranking is the same whichever of the two paths answers,
-and no other tenant's rows cost it time or move its scores.
+their scores. Here the FTS index only finds the entity's rows holding a query word;
+their BM25 is computed as the in-process text index computes it (``text_index``: N, n
+and the average length are the entity's own), so an entity's text ranking is the same
+whichever of the two paths answers, and no other tenant's rows cost it time or move
+its scores.
 
 The entity's row count and total length (the FTS5 size table's, in index tokens)
 are kept per entity and kind, keyed by the entity's version (revision 0005's
@@ -26,13 +26,13 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-from sqlalchemy import ColumnElement, Table, bindparam, case, column, literal_column, select
+from sqlalchemy import Table, bindparam, case, column, literal_column, select
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection
 
 from memori.backends.sqlite.connection import driver_rows
 from memori.backends.sqlite.fts import entity_expression, fts_table, match_expression, query_tokens
-from memori.backends.sqlite.search import Ranked, ScopeFilter, item_columns, unindexed
+from memori.backends.sqlite.search import Ranked, ScopeFilter, item_columns, rowid_of, unindexed
 from memori.backends.sqlite.text_index import K1, MIN_IDF, WORD, B, plain_words, term_counts
 from memori.backends.sqlite.versions import Kind, read_version
 from memori.core.cjk import has_cjk
@@ -42,10 +42,6 @@ MAX_MATCHED = 2_000
 """Matching rows ranked here at most; above it FTS5's ``bm25()`` ranks them."""
 KEPT_ENTITIES = 4_096
 """Entities whose row count and total length are kept (least recently used go)."""
-
-
-def _rowid(table: Table) -> ColumnElement[int]:
-    return literal_column(f"{table.name}.rowid")
 
 
 def row_size(sizes: bytes) -> int:
@@ -110,7 +106,7 @@ def entity_text_candidates(
     fts_name = fts_table(table.name)
     fts_rows = sql_table(fts_name, column("rowid"))
     sizes = sql_table(f"{fts_name}_docsize", column("id"), column("sz"))
-    rowid = _rowid(table)
+    rowid = rowid_of(table)
     in_scope = case((scope_filter(unindexed(table.c.entity_id)), 1), else_=0)
     matched = conn.execute(
         select(rowid, table.c.content, sizes.c.sz, in_scope, table.c.created_at, table.c.id)

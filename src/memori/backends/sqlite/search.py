@@ -55,7 +55,8 @@ def item_columns(table: Table) -> list[Column[Any]]:
     return [c for c in table.columns if c.name != "embedding"]
 
 
-def _rowid(table: Table) -> ColumnElement[Any]:
+def rowid_of(table: Table) -> ColumnElement[Any]:
+    """The table's ``rowid`` (what its FTS5 table's rows are keyed by)."""
     return literal_column(f"{table.name}.rowid")
 
 
@@ -79,8 +80,8 @@ def text_candidates(
     # winners only: sorting every match with its content and vector was most
     # of the cost when the query's words are common.
     best = (
-        select(_rowid(table).label("memori_rowid"), rank)
-        .select_from(fts_rows.join(table, fts_rows.c.rowid == _rowid(table)))
+        select(rowid_of(table).label("memori_rowid"), rank)
+        .select_from(fts_rows.join(table, fts_rows.c.rowid == rowid_of(table)))
         .where(fts.op("MATCH")(bindparam("memori_match", expression)))
         .where(scope_filter(unindexed(table.c.entity_id)))
         .order_by(rank, table.c.created_at, table.c.id)
@@ -89,7 +90,7 @@ def text_candidates(
     )
     stmt = (
         select(*item_columns(table), best.c.memori_rank)
-        .select_from(best.join(table, _rowid(table) == best.c.memori_rowid))
+        .select_from(best.join(table, rowid_of(table) == best.c.memori_rowid))
         .order_by(best.c.memori_rank, table.c.created_at, table.c.id)
     )
     out: Ranked = []
@@ -143,7 +144,7 @@ def vector_candidates_exact(
     """Nearest rows by an exact numpy scan of the scope's vectors only, best first."""
     if limit <= 0:
         return []
-    rowid = _rowid(table).label("memori_rowid")
+    rowid = rowid_of(table).label("memori_rowid")
     stmt = select(rowid, table.c.embedding, table.c.created_at, table.c.id).where(
         where, *_vector_rows_filter(table, query.nbytes)
     )
