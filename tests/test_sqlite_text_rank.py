@@ -38,6 +38,13 @@ def stores(tmp_path: Path) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
     cached.close()
 
 
+def seeded(store: SQLiteStore, seed: int, n: int) -> random.Random:
+    """Entity ``a`` given ``n`` memories; the generator for what the test writes next."""
+    rng = random.Random(seed)
+    store.put_memories([Memory("a", t) for t in corpus(rng, n)])
+    return rng
+
+
 def ranked(store: SQLiteStore, entity: str) -> list[list[tuple[str, float]]]:
     return [[(h.id, h.score) for h in store.search_memories(Scope(entity), text=q, limit=50)]
             for q in QUERIES]
@@ -69,8 +76,7 @@ def test_other_tenants_rows_neither_appear_nor_move_the_scores(
     stores: tuple[SQLiteStore, SQLiteStore],
 ) -> None:
     sql, _ = stores
-    rng = random.Random(6)
-    sql.put_memories([Memory("a", t) for t in corpus(rng, 40)])
+    rng = seeded(sql, 6, 40)
     before = ranked(sql, "a")
     others = [Memory(f"u{i}", t) for i in range(200) for t in corpus(rng, 5)]
     sql.put_memories(others)
@@ -82,8 +88,7 @@ def test_a_forgotten_entity_made_again_is_ranked_by_its_new_rows(
     stores: tuple[SQLiteStore, SQLiteStore],
 ) -> None:
     sql, cached = stores
-    rng = random.Random(7)
-    sql.put_memories([Memory("a", t) for t in corpus(rng, 30)])
+    rng = seeded(sql, 7, 30)
     ranked(sql, "a")  # its sizes kept
     sql.forget("a")
     sql.put_memories([Memory("a", t) for t in corpus(rng, 8)])
@@ -94,8 +99,7 @@ def test_many_matching_rows_are_ranked_by_fts5_instead(
     stores: tuple[SQLiteStore, SQLiteStore], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sql, _ = stores
-    rng = random.Random(8)
-    sql.put_memories([Memory("a", t) for t in corpus(rng, 40)])
+    seeded(sql, 8, 40)
     own = [{i for i, _ in hits} for hits in ranked(sql, "a")]
     monkeypatch.setattr(fts_rank, "MAX_MATCHED", 3)
     by_fts5 = ranked(sql, "a")

@@ -54,16 +54,18 @@ def entity_counts(store: Any) -> list[EntityCounts]:
 
 def counted(items: Iterable[Turn | Memory]) -> list[EntityCounts]:
     """The counts of scanned items, by entity."""
-    tallies: dict[str, _Tally] = {}
+    tallies: dict[str, Tally] = {}
     for item in items:
         tally = tallies.get(item.entity_id)
         if tally is None:
-            tally = tallies[item.entity_id] = _Tally()
+            tally = tallies[item.entity_id] = Tally()
         tally.add(item)
     return [tally.counts(entity) for entity, tally in tallies.items()]
 
 
-class _Tally:
+class Tally:
+    """One entity's counts as items are added (``counts`` gives them)."""
+
     __slots__ = ("last", "memories", "personas", "pinned", "sessions", "superseded", "turns")
 
     def __init__(self) -> None:

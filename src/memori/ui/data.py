@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memori.core import Memory, Turn
+from memori.core.summaries import Tally
 from memori.ui.routing import NotFound
 
 
@@ -25,37 +26,48 @@ class SessionSummary:
 
 @dataclass
 class EntitySummary:
+    """An entity's counts (``memori.core.summaries.Tally``) and what it has under each
+    persona and in each session."""
+
     entity_id: str
-    turns: int = 0
-    memories: int = 0
-    superseded: int = 0
-    pinned: int = 0
     personas: dict[str | None, list[int]] = field(default_factory=dict)
     """persona -> [memories, turns]"""
     sessions: dict[tuple[str | None, str], SessionSummary] = field(default_factory=dict)
-    last: float | None = None
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def memories(self) -> int:
+        return self.tally.memories
+
+    @property
+    def superseded(self) -> int:
+        return self.tally.superseded
+
+    @property
+    def pinned(self) -> int:
+        return self.tally.pinned
+
+    @property
+    def turns(self) -> int:
+        return self.tally.turns
+
+    @property
+    def last(self) -> float | None:
+        return self.tally.last
 
     def add(self, item: Turn | Memory) -> None:
+        self.tally.add(item)
         counts = self.personas.setdefault(item.process_id, [0, 0])
-        stamp = item.created_at
-        if isinstance(item, Turn):
-            self.turns += 1
-            counts[1] += 1
-            key = (item.process_id, item.session_id)
-            session = self.sessions.setdefault(key, SessionSummary(item.session_id,
-                                                                   item.process_id))
-            session.turns += 1
-            session.first = min(session.first or stamp, stamp)
-            session.last = max(session.last or stamp, stamp)
-        else:
+        if isinstance(item, Memory):
             counts[0] += 1
-            if item.superseded_by is None:
-                self.memories += 1
-            else:
-                self.superseded += 1
-            self.pinned += int(item.pinned)
-            stamp = max(stamp, item.updated_at or stamp)
-        self.last = max(self.last or stamp, stamp)
+            return
+        counts[1] += 1
+        stamp = item.created_at
+        session = self.sessions.setdefault((item.process_id, item.session_id),
+                                           SessionSummary(item.session_id, item.process_id))
+        session.turns += 1
+        session.first = min(session.first or stamp, stamp)
+        session.last = max(session.last or stamp, stamp)
 
 
 def summarise(items: Iterable[Turn | Memory]) -> dict[str, EntitySummary]:
