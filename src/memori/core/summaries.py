@@ -3,15 +3,15 @@
 The memory inspector's first page lists every entity with its counts and last
 activity. Counting a scan reads every row of every entity: 36 s for 1,000,000
 memories of 50,000 entities on SQLite and 103 s on PostgreSQL, on every load of the
-page (0.7 s on either with their aggregate queries, ``benchmarks/bench_tenants.py``). A store that
-counts in its database (:class:`SupportsEntityCounts`: SQLite) answers with a few
-aggregate queries; any other store is scanned (``scan``), which gives the same
-counts. Standard library only.
+page (0.7 s on either with their aggregate queries, ``benchmarks/bench_tenants.py``).
+A store that counts in its database (:class:`SupportsEntityCounts`: SQLite,
+PostgreSQL, MongoDB) answers with a few aggregate queries; any other store is scanned
+(``scan``), which gives the same counts. Standard library only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -51,6 +51,25 @@ def entity_counts(store: Any) -> list[EntityCounts]:
     if conforms(store, SupportsEntityCounts):
         return list(store.entity_counts())
     return counted(store.scan())
+
+
+def merged(
+    memories: Mapping[str, tuple[int, int, int, float | None]],
+    turns: Mapping[str, tuple[int, float | None]],
+    sessions: Mapping[str, int], personas: Mapping[str, int],
+) -> list[EntityCounts]:
+    """Every entity's counts from a store's per-entity aggregates: ``memories`` (current,
+    superseded, pinned, latest change), ``turns`` (count, latest), ``sessions`` and
+    ``personas`` (distinct counts); an entity missing from one has none of it."""
+    out = []
+    for entity in memories.keys() | turns.keys():
+        current, superseded, pinned, memory_last = memories.get(entity, (0, 0, 0, None))
+        turn_count, turn_last = turns.get(entity, (0, None))
+        stamps = [float(s) for s in (memory_last, turn_last) if s is not None]
+        out.append(EntityCounts(entity, current, superseded, pinned, turn_count,
+                                personas.get(entity, 0), sessions.get(entity, 0),
+                                max(stamps) if stamps else None))
+    return out
 
 
 def counted(items: Iterable[Turn | Memory]) -> list[EntityCounts]:

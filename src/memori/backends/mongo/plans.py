@@ -23,6 +23,7 @@ from memori.core.expiry import check_moment
 from memori.core.plan_store import Plan, PlanStore, Work
 from memori.core.scores import Fused
 from memori.core.store_rules import check_item_ids, check_patch, check_scope, check_vector
+from memori.core.summaries import EntityCounts, merged
 
 OLDEST_FIRST = (("created_at", 1), ("id", 1))
 NEWEST_FIRST = (("created_at", -1), ("id", -1))
@@ -231,6 +232,38 @@ class MongoPlans(PlanStore):
             changes["extract_error"] = str(error)
         where = f.both(f.entity_filter(entity_id), f.ids_in(ids))
         yield Write(TURNS, [UpdateMany(where, {"$set": changes})])
+
+    def plan_entity_counts(self) -> Plan[list[EntityCounts]]:
+        """Every entity's counts, grouped by the server (crosses entities: admin only)."""
+        memories = yield Aggregate(MEMORIES, [{"$group": {
+            "_id": "$entity_id",
+            "current": {"$sum": {"$cond": ["$current", 1, 0]}},
+            "superseded": {"$sum": {"$cond": ["$current", 0, 1]}},
+            "pinned": {"$sum": {"$cond": ["$pinned", 1, 0]}},
+            "last": {"$max": {"$cond": [{"$gt": ["$updated_at", "$created_at"]},
+                                        "$updated_at", "$created_at"]}},
+        }}])
+        turns = yield Aggregate(TURNS, [{"$group": {
+            "_id": "$entity_id", "turns": {"$sum": 1}, "last": {"$max": "$created_at"}}}])
+        sessions = yield Aggregate(TURNS, [
+            {"$group": {"_id": {"e": "$entity_id", "p": "$process_id", "s": "$session_id"}}},
+            {"$group": {"_id": "$_id.e", "n": {"$sum": 1}}},
+        ])
+        named: list[dict[str, Any]] = [{"$match": {"process_id": {"$ne": None}}},
+                                       {"$project": {"entity_id": 1, "process_id": 1}}]
+        personas = yield Aggregate(TURNS, [
+            *named,
+            {"$unionWith": {"coll": self.collection_prefix + MEMORIES, "pipeline": named}},
+            {"$group": {"_id": {"e": "$entity_id", "p": "$process_id"}}},
+            {"$group": {"_id": "$_id.e", "n": {"$sum": 1}}},
+        ])
+        return merged(
+            {str(r["_id"]): (int(r["current"]), int(r["superseded"]), int(r["pinned"]),
+                             r["last"]) for r in memories},
+            {str(r["_id"]): (int(r["turns"]), r["last"]) for r in turns},
+            {str(r["_id"]): int(r["n"]) for r in sessions},
+            {str(r["_id"]): int(r["n"]) for r in personas},
+        )
 
     def plan_admin_counts(self) -> Plan[dict[str, int]]:
         """Totals across entities (the admin view)."""

@@ -23,6 +23,7 @@ from memori.core import Capability, ConfigurationError, Memory, Record, Turn
 from memori.core.plan_store import Plan, Work, adrive, drive
 from memori.core.records import from_record
 from memori.core.redact import redact_url
+from memori.core.summaries import EntityCounts
 
 T = TypeVar("T")
 _PREFIX = re.compile(r"^[A-Za-z0-9_\-]{0,64}$")
@@ -161,6 +162,10 @@ class MongoStore(MongoPlans):
                     yield from map(convert, cursor)
                 finally:
                     cursor.close()
+
+    def entity_counts(self) -> list[EntityCounts]:
+        """Every entity's counts, grouped by the server (``SupportsEntityCounts``)."""
+        return self.run(self.plan_entity_counts(), Work("entity_counts", None, True))
 
     def admin_stats(self) -> dict[str, Any]:
         counts = self.run(self.plan_admin_counts(), Work("admin_stats", None, True))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Table, case, func, select, union
 
 from memori.core.plan_store import Plan
-from memori.core.summaries import EntityCounts
+from memori.core.summaries import EntityCounts, merged
 
 
 def entity_counts_plan(turns: Table, memories: Table,
@@ -42,12 +42,4 @@ def entity_counts_plan(turns: Table, memories: Table,
     persona_rows = yield step(select(named.c.entity_id, func.count())
                               .group_by(named.c.entity_id))
     personas = {str(e): int(n) for e, n in persona_rows}
-    out = []
-    for entity in per_memory.keys() | per_turn.keys():
-        current, superseded, pinned, memory_last = per_memory.get(entity, (0, 0, 0, None))
-        turn_count, turn_last = per_turn.get(entity, (0, None))
-        stamps = [float(s) for s in (memory_last, turn_last) if s is not None]
-        out.append(EntityCounts(entity, current, superseded, pinned, turn_count,
-                                personas.get(entity, 0), sessions.get(entity, 0),
-                                max(stamps) if stamps else None))
-    return out
+    return merged(per_memory, per_turn, sessions, personas)
