@@ -208,8 +208,7 @@ class MemoryEngine:
         try:
             return self.bounded.run(read)
         except ReadTimeout as e:
-            memory_failure(self.counters, "read_failures", "reading memory", e,
-                           strict=self.mem.strict)
+            self._unanswered(e)
             return None
 
     async def _awithin_bound(self, read: Awaitable[R]) -> R | None:
@@ -217,9 +216,13 @@ class MemoryEngine:
         try:
             return await read
         except ReadTimeout as e:
-            memory_failure(self.counters, "read_failures", "reading memory", e,
-                           strict=self.mem.strict)
+            self._unanswered(e)
             return None
+
+    def _unanswered(self, error: ReadTimeout) -> None:
+        """A read failure (strict mode raises): the call goes on without memory."""
+        memory_failure(self.counters, "read_failures", "reading memory", error,
+                       strict=self.mem.strict)
 
     def _reads(self, scope: Scope, request: Request, early: str,
                started: PendingVector | None,

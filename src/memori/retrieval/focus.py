@@ -36,9 +36,8 @@ _WORD = re.compile(f"(?P<cjk>[{CJK_CHARS}])|[^\\s{CJK_CHARS}]+")
 """A CJK character (half a word), or a run of other characters between spaces."""
 _WINDOW = 256
 """Characters first read from the end for the last words (grown until they hold them)."""
-
-
 REMEMBERED_CHARS = 4096
+"""Queries up to this long are remembered (the last 64): a retrieval focuses one twice."""
 
 
 def _size(word: re.Match[str]) -> float:

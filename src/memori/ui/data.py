@@ -26,34 +26,14 @@ class SessionSummary:
 
 @dataclass
 class EntitySummary:
-    """An entity's counts (``memori.core.summaries.Tally``) and what it has under each
-    persona and in each session."""
+    """An entity's counts (``tally``: memories, superseded, pinned, turns, last activity)
+    and what it has under each persona and in each session."""
 
     entity_id: str
     personas: dict[str | None, list[int]] = field(default_factory=dict)
     """persona -> [memories, turns]"""
     sessions: dict[tuple[str | None, str], SessionSummary] = field(default_factory=dict)
     tally: Tally = field(default_factory=Tally)
-
-    @property
-    def memories(self) -> int:
-        return self.tally.memories
-
-    @property
-    def superseded(self) -> int:
-        return self.tally.superseded
-
-    @property
-    def pinned(self) -> int:
-        return self.tally.pinned
-
-    @property
-    def turns(self) -> int:
-        return self.tally.turns
-
-    @property
-    def last(self) -> float | None:
-        return self.tally.last
 
     def add(self, item: Turn | Memory) -> None:
         self.tally.add(item)

@@ -44,9 +44,10 @@ def entity(app: Any, request: Request, entity: str) -> Response:
     links = (f"<p>{link(base + '/memories', 'Memories')} · "
              f"{link(base + '/why', 'Why was this recalled?')} · "
              f"{link(base + '/forget', 'Forget…')}</p>")
-    counts = (f"<p>{summary.memories} memories ({summary.superseded} superseded, "
-              f"{summary.pinned} pinned), {summary.turns} turns; last activity "
-              f"{esc(when(summary.last))} UTC</p>")
+    tally = summary.tally
+    counts = (f"<p>{tally.memories} memories ({tally.superseded} superseded, "
+              f"{tally.pinned} pinned), {tally.turns} turns; last activity "
+              f"{esc(when(tally.last))} UTC</p>")
     personas = sorted(summary.personas.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
     persona_rows = [
         (esc(p) if p is not None else '<span class="muted">(no persona)</span>',
