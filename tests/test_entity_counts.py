@@ -5,6 +5,9 @@ recently active and says how many more there are."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +96,28 @@ def test_the_list_shows_the_most_recently_active_and_says_how_many_more(
         assert "/e/user-0" in found and "entities-more" not in found
     finally:
         server.stop()
+
+
+def test_memori_ui_in_its_own_process_lists_the_latest_of_600_users(tmp_path: Path) -> None:
+    """The journey: a store another process filled with 600 users, the ``memori ui``
+    command started as a user starts it, its first page read over HTTP."""
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    writer = Memori(url, embedder="hash", extractor=None)
+    writer.store.put_memories([Memory(f"user-{i:03d}", f"note {i}", created_at=1_000.0 + i)
+                               for i in range(600)])
+    writer.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memori", "--url", url, "--embedder", "hash", "ui",
+         "--no-browser"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        address = proc.stdout.readline().strip().split(" ", 2)[2]
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(address, timeout=30) as answer:
+            page = answer.read().decode()
+        assert "/e/user-599" in page and "/e/user-100" in page
+        assert "/e/user-099" not in page  # the 500 most recently active only
+        assert "The 500 most recently active of 600 entities" in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -5,6 +5,8 @@ hold, kept current through the entity's own writes, a forget, long and CJK rows.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +114,33 @@ def test_row_sizes_are_read_from_fts5_varints() -> None:
     assert fts_rank.row_size(bytes([0x0A, 0x01])) == 11
     assert fts_rank.row_size(bytes([0x82, 0x2C, 0x01])) == 301  # 300 words and the entity
     assert fts_rank.row_size(b"") == 0
+
+
+WRITER = """
+import sys
+from memori.backends.sqlite.store import open_store
+from memori.core import Memory
+store = open_store(sys.argv[1], vector_dim=4)
+store.put_memories([Memory("a", f"I like coffee and jazz {i}") for i in range(15)]
+                   + [Memory(f"u{i}", "I like coffee on weekends") for i in range(300)])
+# no close, no flush: the process simply ends
+"""
+
+
+def test_another_process_writing_the_entity_is_seen_by_the_sql_path(
+    stores: tuple[SQLiteStore, SQLiteStore], tmp_path: Path,
+) -> None:
+    """The journey across processes: this process searched entity ``a`` in SQL (its
+    sizes kept), another process adds to ``a`` and to 300 other users and exits; the
+    next search here ranks by ``a``'s new rows, as a fresh cache does."""
+    sql, cached = stores
+    seeded(sql, 9, 25)
+    before = ranked(sql, "a")
+    done = subprocess.run([sys.executable, "-c", WRITER, str(sql.engine.url)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    after = ranked(sql, "a")
+    assert after != before
+    assert after == ranked(cached, "a")
+    own = {m.id for m in sql.list_memories(Scope("a"))}
+    assert all(i in own for hits in after for i, _ in hits)  # no other user's memory
