@@ -7,9 +7,10 @@ alone; led by ``--filler`` words (35 and 100) of another conversation's turns
 ("question last"); and followed by them ("question first"). The filler for the j-th
 question of a conversation starts at the j-th turn of the next conversation of the
 split, so every run asks the same messages. Reports recall@10 and the share of calls
-that would inject nothing, per way, with the default retriever (whose searches read
-a long message's first 12 and last 20 words, ``memori.retrieval.focus``) and with
-one reading the whole message (``focus_words=None``).
+that would inject nothing, per way, with the default retriever (whose text searches
+read a long message's first 12 and last 20 words, and its vector the first 10 and last
+12, ``memori.retrieval.focus``), with the previous default (the vector reading the 12
+and 20 words too) and with one reading the whole message.
 
 Run: ``python benchmarks/bench_locomo_long.py [--filler 35,100] [--embedder local|hash]``.
 Reads the data as ``bench_locomo.py`` does (skips with a message when it is absent);
@@ -43,8 +44,11 @@ from memori import Memori
 from memori.retrieval import HybridRetriever
 
 WAYS = ("alone", "question last", "question first")
-READING = {"first and last words": {}, "whole message": {"focus_words": None}}
-"""The retrievers compared: the default, and one whose searches read every word."""
+READING = {"default (text 12 + 20 words, vector 10 + 12)": {},
+           "text and vector 12 + 20 words": {"vector_words": None},
+           "whole message": {"focus_words": None, "vector_words": None}}
+"""The retrievers compared: the default, the previous default (whose vector read the
+words its text searches read), and one whose searches read every word."""
 
 
 def filler_words(conversations: Sequence[Conversation], at: int, index: int,

@@ -210,14 +210,18 @@ def test_hits_are_those_of_embedding_first(store: MemoryStore, local: LocalEmbed
 def test_a_long_message_is_embedded_from_its_ends_every_way(
     store: MemoryStore, local: LocalEmbedder,
 ) -> None:
-    """Beside the caller, inline and given: one vector, that of the message's first and
-    last words (``memori.retrieval.focus``)."""
-    from memori.retrieval.focus import focus
+    """Beside the caller, inline and given: one vector, that of the message's first 10
+    and last 12 words (``memori.retrieval.focus``), fewer than its text searches read."""
+    from memori.retrieval.focus import VECTOR_HEAD, VECTOR_TAIL, focus
 
     retriever = HybridRetriever(embedder=local, clock=lambda: 3000.0)
     long = "We walked along the river for hours and talked. " * 6 + QUESTIONS[1]
-    cut = local.embed([focus(long)])[0]
-    assert cut != local.embed([long])[0]
+    assert (VECTOR_HEAD, VECTOR_TAIL) == (10, 12)
+    words = focus(long, 10, 12).split()
+    assert words[:10] == long.split()[:10] and words[10:] == long.split()[-12:]
+    assert retriever.embedded(long) == focus(long, 10, 12) != retriever.focused(long)
+    cut = local.embed([focus(long, 10, 12)])[0]
+    assert cut != local.embed([long])[0] and cut != local.embed([focus(long)])[0]
     assert retriever.start_query(store, long).result() == cut  # type: ignore[union-attr]
     assert retriever.query_vector(store, long) == cut
     scope = Scope("u", None, "s1")
@@ -385,3 +389,34 @@ async def test_the_async_path_starts_it_off_the_loop_in_the_reads_thread(
         await client.close()
         mem.close()
         server.stop()
+
+
+def test_the_caller_yields_the_gil_while_it_waits_for_the_worker() -> None:
+    """The worker needs the GIL to take its job: the caller, awake, must let it have it
+    (with a switch interval of a minute, a caller that held it would wait that long)."""
+    import sys
+
+    started = threading.Event()
+    setter = threading.Thread(target=started.set)
+    waiter = threading.Thread(target=beside._await, args=(started, 120.0))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(60.0)
+    try:
+        waiter.start()
+        setter.start()
+        waiter.join(30)
+        assert not waiter.is_alive() and started.is_set()
+    finally:
+        sys.setswitchinterval(interval)
+        started.set()
+        waiter.join()
+        setter.join()
+
+
+def test_a_worker_slower_than_the_yielding_is_slept_for() -> None:
+    started = threading.Event()
+    timer = threading.Timer(0.05, started.set)
+    timer.start()
+    beside._await(started, yield_for=0.001)
+    assert started.is_set()
+    timer.join()

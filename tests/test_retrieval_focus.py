@@ -1,7 +1,8 @@
 """The searches of a long query read its first and last words
 (``memori.retrieval.focus``): what is cut, what is not, and that every way the
 retriever embeds a query (sync, started beside the caller, async, the LLM path through
-the real openai SDK) embeds the same text, which the text searches read too."""
+the real openai SDK) embeds the same text: its first 10 and last 12 words, fewer than
+the text searches read (12 and 20)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from memori import Memori
 from memori.core import Capability, Memory, Scope
 from memori.embedders import HashEmbedder
 from memori.retrieval import HybridRetriever
-from memori.retrieval.focus import HEAD, TAIL, focus
+from memori.retrieval.focus import HEAD, TAIL, VECTOR_HEAD, VECTOR_TAIL, focus
 
 QUESTION = "What was my sister allergic to?"
 STORY = ("Yesterday we drove to the lake with the whole family and the dog, stopped for "
@@ -80,6 +81,29 @@ def test_a_bad_pair_is_refused_when_the_retriever_is_made(pair: tuple[int, int])
         HybridRetriever(focus_words=pair)
     with pytest.raises(ValueError, match=r"\(first, last\)"):
         HybridRetriever(focus_words=(12,))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="head and tail"):
+        HybridRetriever(vector_words=pair)
+    with pytest.raises(ValueError, match=r"\(first, last\)"):
+        HybridRetriever(vector_words=(12, 2, 3))  # type: ignore[arg-type]
+
+
+def embedded(query: str) -> str:
+    """What the default retriever embeds of ``query``."""
+    return focus(query, VECTOR_HEAD, VECTOR_TAIL)
+
+
+def test_the_vector_reads_fewer_words_than_the_text_searches() -> None:
+    assert (HEAD, TAIL, VECTOR_HEAD, VECTOR_TAIL) == (12, 20, 10, 12)
+    retriever = HybridRetriever()
+    long = " ".join(words(60))
+    assert retriever.embedded(long) == " ".join(words(10) + words(60)[-12:])
+    assert retriever.focused(long) == " ".join(words(12) + words(60)[-20:])
+    short = " ".join(words(22))  # LoCoMo's longest questions: embedded whole
+    assert retriever.embedded(short) == short == retriever.focused(short)
+    assert HybridRetriever(vector_words=None).embedded(long) == retriever.focused(long)
+    assert HybridRetriever(vector_words=None, focus_words=None).embedded(long) == long
+    assert HybridRetriever(vector_words=(3, 4), focus_words=None).embedded(long) == " ".join(
+        words(3) + words(60)[-4:])
 
 
 class Recording(HashEmbedder):
@@ -117,13 +141,13 @@ def test_recall_searches_the_first_and_last_words_of_a_long_message(
         mem.remember("My sister Lena is allergic to peanuts.")
         embedder.texts.clear()
         hits = mem.recall(LONG, limit=5, min_relevance=0.0)
-        assert embedder.texts == [focus(LONG)]
-        assert "canoe" not in focus(LONG)
+        assert embedder.texts == [embedded(LONG)]
+        assert "canoe" not in focus(LONG) and "canoe" not in embedded(LONG)
         text = mem.retriever.text_for(LONG)  # type: ignore[attr-defined]
         assert "allergic" in text and "canoe" not in text
         assert "allergic" in hits[0].item.content
         # the whole message, as before: the canoe, named in its middle, is found by text
-        mem.retriever = HybridRetriever(embedder=embedder, focus_words=None)
+        mem.retriever = HybridRetriever(embedder=embedder, focus_words=None, vector_words=None)
         embedder.texts.clear()
         hits = mem.recall(LONG, limit=5, min_relevance=0.0)
         assert embedder.texts == [LONG]
@@ -141,8 +165,8 @@ def test_the_async_query_vector_is_that_of_the_cut_text() -> None:
     embedder = Recording()
     retriever = HybridRetriever(embedder=embedder)
     vector = asyncio.run(retriever._aquery_vector(NativeAsync(), LONG))  # type: ignore[arg-type]
-    assert embedder.texts == [focus(LONG)]
-    assert vector == embedder.embed([focus(LONG)])[0]
+    assert embedder.texts == [embedded(LONG)]
+    assert vector == embedder.embed([embedded(LONG)])[0]
 
 
 def test_the_llm_path_embeds_the_cut_message(tmp_path: Path) -> None:
@@ -165,7 +189,7 @@ def test_the_llm_path_embeds_the_cut_message(tmp_path: Path) -> None:
             mem.llm.register(client)
             say(client, LONG)
             [block] = last_blocks(server)
-        assert focus(LONG) in embedder.texts
+        assert embedded(LONG) in embedder.texts
         assert LONG not in embedder.texts[:1]  # the query's own vector: the cut text
         assert "allergic to peanuts" in block
         assert mem.store.search_memories(Scope("ana"), text="peanuts", limit=1)

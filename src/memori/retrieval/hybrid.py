@@ -36,7 +36,7 @@ from memori.retrieval.budget import best_within_budget, select_within_budget
 from memori.retrieval.candidates import Candidate, Key, best_first, ranked
 from memori.retrieval.context import add_neighbours, seed_sessions, seed_turns
 from memori.retrieval.dedup import without_duplicates
-from memori.retrieval.focus import HEAD, TAIL, focus
+from memori.retrieval.focus import HEAD, TAIL, VECTOR_HEAD, VECTOR_TAIL, focus
 from memori.retrieval.fusion import fuse, rrf_best
 from memori.retrieval.overlap import embed_aside, overlaps
 from memori.retrieval.plan import (
@@ -80,9 +80,11 @@ class HybridRetriever:
     - ``query_processor``: text for the text searches (default: content words and
       their inflections); None sends the query unchanged.
     - ``focus_words``: ``(first, last)``: of a query longer than ``first + last``
-      words, the searches read those words, its first and its last (see
+      words, the text searches read those words, its first and its last (see
       ``memori.retrieval.focus``); None: the whole query. The relevance floor and the
       time a query names read the whole query.
+    - ``vector_words``: the same for the query's vector (default: its first 10 and
+      last 12 words); None: the words the text searches read.
     - ``recency_half_life``: seconds after which the recency bonus halves.
     - ``context_window`` / ``context_seeds`` / ``context_weight``: turns up to
       ``context_window`` places from each of the best ``context_seeds`` turns get
@@ -116,6 +118,7 @@ class HybridRetriever:
     include_turns: bool = True
     query_processor: Callable[[str], str] | None = text_query
     focus_words: tuple[int, int] | None = (HEAD, TAIL)
+    vector_words: tuple[int, int] | None = (VECTOR_HEAD, VECTOR_TAIL)
     recency_half_life: float = 30 * DAY
     context_window: int = 2
     context_seeds: int = 10
@@ -146,6 +149,10 @@ class HybridRetriever:
             if len(self.focus_words) != 2:
                 raise ValueError(f"focus_words is (first, last), got {self.focus_words!r}")
             focus("", *self.focus_words)  # raises for a bad pair
+        if self.vector_words is not None:
+            if len(self.vector_words) != 2:
+                raise ValueError(f"vector_words is (first, last), got {self.vector_words!r}")
+            focus("", *self.vector_words)
 
     # the pieces shared by the sync and async paths
 
@@ -155,9 +162,14 @@ class HybridRetriever:
         return self.query_processor(text) if self.query_processor else text
 
     def focused(self, query: str) -> str:
-        """What the searches read of ``query``: its text and its vector are those of
-        these words (see ``focus_words``)."""
+        """What the text searches read of ``query`` (see ``focus_words``)."""
         return query if self.focus_words is None else focus(query, *self.focus_words)
+
+    def embedded(self, query: str) -> str:
+        """What the query's vector is the embedding of (see ``vector_words``)."""
+        if self.vector_words is None:
+            return self.focused(query)
+        return focus(query, *self.vector_words)
 
     def wants_vector(self, store: MemoryStore) -> bool:
         """Whether a query on ``store`` runs any vector ranking."""
@@ -169,7 +181,7 @@ class HybridRetriever:
         """The query's embedding, or None when no vector search would run."""
         if self.embedder is None or not query.strip() or not self.wants_vector(store):
             return None
-        return self.embedder.embed([self.focused(query)])[0]
+        return self.embedder.embed([self.embedded(query)])[0]
 
     def plan(
         self, store: MemoryStore, query: str, vector: Sequence[float] | None,
@@ -271,9 +283,9 @@ class HybridRetriever:
                 or not self.wants_vector(store):
             return None
         if overlaps(embedder):
-            return embed_aside(embedder, self.focused(query))
+            return embed_aside(embedder, self.embedded(query))
         if conforms(embedder, SupportsEmbedBeside):
-            return embedder.embed_beside(self.focused(query), inline_if_busy=inline_if_busy)
+            return embedder.embed_beside(self.embedded(query), inline_if_busy=inline_if_busy)
         return None
 
     # sync
@@ -396,7 +408,7 @@ class HybridRetriever:
     async def _aquery_vector(self, store: MemoryStore, query: str) -> list[float] | None:
         if self.embedder is None or not query.strip() or not self.wants_vector(store):
             return None
-        text = self.focused(query)
+        text = self.embedded(query)
         if isinstance(self.embedder, SupportsAsyncEmbed):
             vectors = await self.embedder.aembed([text])
             return vectors[0]
