@@ -105,6 +105,16 @@ class Relevance:
         self.window = window
         self.timely = [window is not None and is_time_word(t) for t in terms]
         self._known: dict[Key, float] = {}
+        # the same rules as sets of bits, bit i for term i: each form names the terms
+        # it matches, so a text is judged by looking up its words (or, for a text of
+        # more distinct words than there are forms, by asking each term's forms)
+        self._bits: dict[str, int] = {}
+        for i, forms in enumerate(self.forms):
+            for form in forms:
+                self._bits[form] = self._bits.get(form, 0) | 1 << i
+        self._prefixed = [(1 << i, prefix, prefix[:HEAD])
+                          for i, prefix in enumerate(self.prefixes) if prefix is not None]
+        self._timely_bits = sum(1 << i for i, timely in enumerate(self.timely) if timely)
 
     def overlap(self, text: str, *, said_then: bool = False) -> float:
         """Share of the query's content words found in ``text`` (0 for an empty query);
@@ -113,21 +123,24 @@ class Relevance:
         if not self.needed:
             return 0.0
         words = _words_of(text)
-        found = subject = then = 0
         present = words.present
-        for forms, prefix, timely in zip(self.forms, self.prefixes, self.timely, strict=True):
-            if not forms.isdisjoint(present):
-                hit = True
-            elif prefix is not None and prefix[:HEAD] in words.heads:
-                # a stored word that starts so (6 to 8 letters)
-                hit = any(w.startswith(prefix) for w in present)
-            else:
-                hit = False
-            found += hit
-            subject += hit and not timely
-            then += not hit and timely and said_then
-        if subject:
-            found += then
+        hits = 0
+        if len(present) <= len(self._bits):
+            bits = self._bits
+            for word in present:
+                hits |= bits.get(word, 0)
+        else:
+            for i, forms in enumerate(self.forms):
+                if not forms.isdisjoint(present):
+                    hits |= 1 << i
+        for bit, prefix, head in self._prefixed:
+            # a stored word that starts so (6 to 8 letters)
+            if not hits & bit and head in words.heads \
+                    and any(w.startswith(prefix) for w in present):
+                hits |= bit
+        found = hits.bit_count()
+        if said_then and hits & ~self._timely_bits:  # holds a word of the subject
+            found += (self._timely_bits & ~hits).bit_count()
         return min(1.0, found / self.needed)
 
     def overlap_of(self, cand: Candidate) -> float:
