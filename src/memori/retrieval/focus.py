@@ -9,8 +9,8 @@ searches of a query longer than ``HEAD + TAIL`` words read its first ``HEAD`` an
 last ``TAIL`` words, joined, where a question most often stands, and its vector those
 of its first ``VECTOR_HEAD`` and last ``VECTOR_TAIL`` words (fewer: the vector is
 blurred by every word it reads, where a text search only gains matches). The time
-window and the relevance floor still read the whole query, and a query of at most 22
-words is searched as it is, its vector unchanged. Every two Chinese, Japanese or
+window and the relevance floor still read the whole query; a query of at most 22 words
+is embedded whole, one of at most 32 text-searched whole. Every two Chinese, Japanese or
 Korean characters count as a word (those scripts write no spaces between words of one
 or two characters, mostly; the model reads about a token for each character), so a
 question of up to 40 such characters at the end of a message is kept whole for the
