@@ -110,25 +110,26 @@ class TextIndex:
             return None
         lengths = self._lengths[:n]
         average = float(lengths[alive].sum()) / living or 1.0
-        parts: list[tuple[SlotArray, FloatArray]] = []
-        for term in dict.fromkeys(terms):
-            postings = self._postings(term)
-            if postings is None:
-                continue
-            slots, tfs = postings
-            keep = alive[slots]
-            slots, tfs = slots[keep], tfs[keep]
-            hits = slots.shape[0]
-            if hits == 0:
-                continue
-            idf = max(math.log((living - hits + 0.5) / (hits + 0.5)), MIN_IDF)
-            norm = K1 * (1.0 - B + B * lengths[slots] / average)
-            parts.append((slots, idf * tfs * (K1 + 1.0) / (tfs + norm)))
-        if not parts:
+        found = [p for p in map(self._postings, dict.fromkeys(terms)) if p is not None]
+        if not found:
             return None
-        if len(parts) == 1:
-            slots, weights = parts[0]
+        # every term's postings in one array each (term order kept: a row's sum adds
+        # the terms in the order a term-by-term loop adds them, so the same floats)
+        if len(found) == 1:
+            slots, tfs = found[0]
+            term_of = np.zeros(slots.shape[0], dtype=np.intp)
         else:
-            slots = np.concatenate([p[0] for p in parts])
-            weights = np.concatenate([p[1] for p in parts])
+            slots = np.concatenate([p[0] for p in found])
+            tfs = np.concatenate([p[1] for p in found])
+            term_of = np.repeat(np.arange(len(found)), [p[0].shape[0] for p in found])
+        if living < n:  # else every slot is alive
+            keep = alive[slots]
+            slots, tfs, term_of = slots[keep], tfs[keep], term_of[keep]
+            if slots.shape[0] == 0:
+                return None
+        hits = np.bincount(term_of, minlength=len(found)).tolist()
+        idf = np.array([max(math.log((living - h + 0.5) / (h + 0.5)), MIN_IDF) if h else 0.0
+                        for h in hits], dtype=np.float64)
+        norm = K1 * (1.0 - B + B * lengths[slots] / average)
+        weights = idf[term_of] * tfs * (K1 + 1.0) / (tfs + norm)
         return np.bincount(slots, weights=weights, minlength=n).astype(np.float64, copy=False)
