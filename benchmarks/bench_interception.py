@@ -17,8 +17,12 @@ would be). Reported per call, p50 and p95:
 
 Run: ``python benchmarks/bench_interception.py [--calls N] [--memories N]
 [--embedders hash,local] [--clients openai,anthropic] [--write-path guarded|unguarded]
-[--new-session-every-call] [--no-settle]``. By default each call's background work
-(recording, extraction) is settled, untimed, before the next call.
+[--new-session-every-call] [--no-settle] [--gc-freeze]``. By default each call's
+background work (recording, extraction) is settled, untimed, before the next call.
+Each row also lists the full garbage collections (generation 2) that ran while its
+calls did, with how long each took: one stops every thread, the event loop included.
+``--gc-freeze`` calls ``gc.freeze()`` once the store is filled, as an application can
+after its start-up: a full collection then walks only what was made since.
 Prints a table and writes ``benchmarks/results/interception.json``.
 """
 
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import statistics
@@ -33,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +76,8 @@ instant model answer that spill inflated the bare baseline (4.2-5.6 ms against
 MESSAGE_WORDS = 0
 """Words of each call's user message (0: the 15-token question of ``workload.query``)."""
 NEW_SESSION_EVERY_CALL = False
+GC_FREEZE = False
+"""``gc.freeze()`` after filling each configuration's store (``--gc-freeze``)."""
 """Each registered call starts a new session: it then waits for the previous call's turns
 to be stored and extracted (read-your-writes across conversations, the worst case)."""
 MODEL = "gpt-4o-mini"
@@ -316,6 +324,27 @@ def measure_async(base_url: str, mem: Memori, calls: int, warmup: int,
     return asyncio.run(run())
 
 
+@contextlib.contextmanager
+def full_collections() -> Iterator[list[float]]:
+    """The durations (ms) of the full garbage collections that run inside the block."""
+    durations: list[float] = []
+    began: list[float] = []
+
+    def note(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            began[:] = [time.perf_counter()]
+        elif began:
+            durations.append(round((time.perf_counter() - began[0]) * 1000, 1))
+
+    gc.callbacks.append(note)
+    try:
+        yield durations
+    finally:
+        gc.callbacks.remove(note)
+
+
 def run_config(
     base_urls: dict[str, str], embedder_name: str, memories: int, calls: int, warmup: int,
     workdir: Path, extractor: str, write_path: str = "guarded") -> list[dict[str, Any]]:
@@ -338,6 +367,9 @@ def run_config(
     populate_s = populate(mem, memories, corpus_embedder)
     if isinstance(corpus_embedder, DiskCachedEmbedder):
         corpus_embedder.close()
+    if GC_FREEZE:
+        gc.collect()
+        gc.freeze()
     rows = []
     modes = [(kind, mode, measure) for kind in base_urls
              for mode, measure in (("sync", measure_sync), ("async", measure_async))]
@@ -346,7 +378,8 @@ def run_config(
         mem.new_session()
         retriever.samples.clear()
         timing.samples.clear()
-        times = measure(base_urls[kind], mem, calls, warmup, kind)
+        with full_collections() as collections:
+            times = measure(base_urls[kind], mem, calls, warmup, kind)
         recall = retriever.samples[-calls:]
         embed = timing.samples[-calls:]
         added = [m - b for m, b in zip(times["memory"], times["bare"], strict=True)]
@@ -362,6 +395,7 @@ def run_config(
             "recall_ms": summarise(recall),
             "own_ms": summarise([a - r for a, r in zip(added, recall, strict=True)]),
             "populate_s": round(populate_s, 2),
+            "full_gc_ms": collections,
             **({"loop_stall_ms": {"bare": stall_summary(times["stall_bare"]),
                                   "memory": stall_summary(times["stall_memory"])}}
                if mode == "async" else {}),
@@ -481,9 +515,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--message-words", default="0",
                         help="words of each call's message, comma-separated for several "
                              "(0: the 15-token question; 48: that question led by a story)")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() once each configuration's store is filled")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    global NEW_SESSION_EVERY_CALL, SETTLE, MESSAGE_WORDS
+    global NEW_SESSION_EVERY_CALL, SETTLE, MESSAGE_WORDS, GC_FREEZE
+    GC_FREEZE = args.gc_freeze
     NEW_SESSION_EVERY_CALL = args.new_session_every_call
     SETTLE = not args.no_settle
 
@@ -509,18 +546,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     headers = ["client", "embedder", "words", "memories", "mode", "bare p50", "added p50",
                "added p95", "embed p50", "added-embed p50", "recall p50", "own p50", "own p95",
-               "loop stall p99 (bare)", "loop stall max (bare)"]
+               "loop stall p99 (bare)", "loop stall max (bare)", "full gc ms"]
     print_table(headers, [
         [r["client"], r["embedder"], r["message_words"], r["memories"], r["mode"],
          r["bare_ms"]["p50"],
          r["added_ms"]["p50"], r["added_ms"]["p95"], r["embed_ms"]["p50"],
          r["added_excluding_embed_ms"]["p50"], r["recall_ms"]["p50"], r["own_ms"]["p50"],
-         r["own_ms"]["p95"], *stall_cells(r)]
+         r["own_ms"]["p95"], *stall_cells(r),
+         " ".join(str(ms) for ms in r["full_gc_ms"]) or "-"]
         for r in rows
     ])
     print("(milliseconds per call; 'own' = added minus recall: the interceptor itself; "
           "loop stall: how late a 1 ms heartbeat on the event loop woke during the "
-          "registered calls, and during the bare ones)")
+          "registered calls, and during the bare ones; full gc: each full garbage "
+          "collection while the row's calls ran)")
     print(f"stream wrapper: {chunk_cost['added_us_per_chunk']} us added per chunk, of which "
           f"the reply accumulator {chunk_cost['accumulator_us_per_chunk']} us "
           f"(the SDK's own parsing: {chunk_cost['sdk_us_per_chunk']} us per chunk)")
@@ -536,6 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "write_path": args.write_path,
         "new_session_every_call": args.new_session_every_call,
         "settled": SETTLE,
+        "gc_frozen": GC_FREEZE,
         "model_latency_ms": args.model_latency,
         "calls_per_config": args.calls,
         "results": rows,
