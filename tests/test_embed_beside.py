@@ -420,3 +420,20 @@ def test_a_worker_slower_than_the_yielding_is_slept_for() -> None:
     beside._await(started, yield_for=0.001)
     assert started.is_set()
     timer.join()
+
+
+@pytest.mark.parametrize("several", [True, False])
+def test_the_caller_yields_only_where_the_worker_has_a_cpu_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, several: bool,
+) -> None:
+    waits: list[float] = []
+    real = beside._await
+
+    def noted(started: threading.Event, yield_for: float) -> None:
+        waits.append(yield_for)
+        real(started, yield_for)
+
+    monkeypatch.setattr(beside, "_several_cpus", lambda: several)
+    monkeypatch.setattr(beside, "_await", noted)
+    assert beside.start(lambda: 7).result() == 7
+    assert waits == [beside.YIELD_FOR if several else 0.0]

@@ -20,10 +20,11 @@ and only when the caller may use more than one.
 
 The caller waits for the worker to be inside the model by yielding the GIL again and
 again (``time.sleep(0)``), up to ``YIELD_FOR`` seconds, and only then sleeps on the
-worker's signal: a caller that sleeps gives its CPU up, and on two vCPUs another thread
-often had it when the worker woke the caller. On the async LLM path, whose reads run in
-an executor thread, 46% of the callers woke 0.3-2 ms late (half or more of those had
-been moved onto the model's CPU, where they waited for it); yielding, 5% did.
+worker's signal (a process kept to one CPU sleeps at once): a caller that sleeps gives
+its CPU up, and on two vCPUs another thread often had it when the worker woke the
+caller. On the async LLM path, whose reads run in an executor thread, 46% of the
+callers woke 0.3-2 ms late (half or more of those had been moved onto the model's
+CPU, where they waited for it); yielding, 5% did.
 """
 
 from __future__ import annotations
@@ -121,8 +122,18 @@ def start(run: Run, *, inline_if_busy: bool = True) -> Beside | None:
         _placed = cpus if _place(_tid, cpus) else None
     job = _Job(run)
     jobs.put(job)
-    _await(job.started, YIELD_FOR)
+    _await(job.started, YIELD_FOR if _several_cpus() else 0.0)
     return Beside(job)
+
+
+@functools.cache
+def _several_cpus() -> bool:
+    """Whether this process may run on more than one CPU: on one, a caller that kept it
+    while yielding the GIL would only keep the worker from running."""
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):
+        return (os.cpu_count() or 1) > 1
 
 
 def _await(started: threading.Event, yield_for: float) -> None:
