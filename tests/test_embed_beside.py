@@ -337,9 +337,10 @@ def test_the_llm_path_starts_the_embedding_before_reading_the_session(
 async def test_the_async_path_starts_it_off_the_loop_in_the_reads_thread(
     tmp_path: Path, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The call's reads run in one worker thread, which starts the embedding first (the
-    model on the embedding worker); nothing of it runs on the loop's thread, not even
-    with the embedding worker busy (the reads' thread then runs the model)."""
+    """The call's reads run in one worker thread, which starts a short question's
+    embedding first (the model on the embedding worker); nothing of it runs on the loop's
+    thread, not even with the embedding worker busy (the reads' thread then runs the
+    model)."""
     import openai
 
     log: list[str] = []
@@ -437,3 +438,66 @@ def test_the_caller_yields_only_where_the_worker_has_a_cpu_of_its_own(
     monkeypatch.setattr(beside, "_await", noted)
     assert beside.start(lambda: 7).result() == 7
     assert waits == [beside.YIELD_FOR if several else 0.0]
+
+
+async def test_the_async_path_starts_a_long_messages_embedding_on_the_loop(
+    tmp_path: Path, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A message of ``LOOP_START_TOKENS`` tokens or more: the loop's thread hands its
+    model run to the embedding worker before the hop to the reads' thread, which uses it;
+    the model never runs on the loop, and with the worker busy the loop starts nothing
+    and the reads' thread embeds, as for a short question."""
+    import openai
+
+    from memori.llm.engine import LOOP_START_TOKENS
+    from memori.retrieval.tokens import count_tokens
+
+    message = ("We walked along the river for hours yesterday and talked about the trip "
+               "to the mountains next month. When do I go running?")
+    assert count_tokens(message) >= LOOP_START_TOKENS > count_tokens("When do I go running?")
+    log: list[str] = []
+    server = OpenAIServer().start()
+    mem = Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder=local, extractor=None)
+    runtime = local._ensure_runtime()
+    real = runtime.session
+    loop_thread = threading.current_thread().name
+    model_threads: list[str] = []
+
+    class Session:
+        def run(self, *args: Any) -> Any:
+            model_threads.append(threading.current_thread().name)
+            return real.run(*args)
+
+    try:
+        mem.retriever = Recording(log, embedder=local)
+        mem.attribution(entity_id="u")
+        mem.remember("The user runs every morning by the river.")
+        monkeypatch.setattr(runtime, "session", Session())
+        client = mem.llm.register(openai.AsyncOpenAI(base_url=server.base_url, api_key="t"))
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": message}])
+        assert log[:2] == [f"start {message} on {loop_thread}: started",
+                           "retrieve started=True"], log
+        assert model_threads == ["memori-embed-beside"]
+        assert "runs every morning by the river" in str(server.last_request().body)
+        # the embedding worker busy: the loop starts nothing, the reads' thread embeds
+        release = threading.Event()
+        busy = beside.start(release.wait)
+        try:
+            log.clear()
+            model_threads.clear()
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": message}])
+        finally:
+            release.set()
+            busy.result()
+        assert log[0] == f"start {message} on {loop_thread}: not started", log
+        assert log[1].startswith(f"start {message} on ") and \
+            f" on {loop_thread}:" not in log[1], log
+        assert model_threads and loop_thread not in model_threads
+        assert "memori-embed-beside" not in model_threads
+        assert "runs every morning by the river" in str(server.last_request().body)
+    finally:
+        await client.close()
+        mem.close()
+        server.stop()

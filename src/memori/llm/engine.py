@@ -41,6 +41,7 @@ from memori.llm.messages import Draft, latest_user_text, select_new
 from memori.llm.pinned import PinnedCache
 from memori.llm.session import SessionCache
 from memori.llm.stats import Counters, LLMStats, memory_failure
+from memori.retrieval import count_tokens
 
 if TYPE_CHECKING:
     from memori.facade import Memori
@@ -50,6 +51,11 @@ log = logging.getLogger(__name__)
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 MAX_QUERY_CHARS = 2000
 R = TypeVar("R")
+LOOP_START_TOKENS = 20
+"""On the async path, the embedding of a query of at least this many tokens is begun on
+the event loop's thread, handed to the model's worker before the hop to the reads'
+thread (the model's run outlasts the hop); a shorter query's in the reads' thread, where
+the loop's share of the work would only delay the text searches."""
 
 
 @dataclass(frozen=True)
@@ -254,10 +260,15 @@ class MemoryEngine:
             if isinstance(retriever, SupportsAsyncRetrieve) and self._native_async():
                 read = await self._awithin_bound(
                     self.bounded.abound(lambda: self._areads(retriever, scope, request)))
-            else:  # every read in one thread, as plan() reads: one hop for the loop;
-                # the thread starts the message's embedding (never the loop)
+            else:  # every read in one thread, as plan() reads: one hop for the loop
+                # a long message's model run begins here, on the model's worker (never
+                # run on the loop: with the worker busy, the reads' thread embeds)
+                begun = self._start_query(early, inline_if_busy=False) \
+                    if count_tokens(early) >= LOOP_START_TOKENS else None
+
                 def reads() -> tuple[list[Turn], list[Hit], list[Memory]]:
-                    return self._reads(scope, request, early, self._start_query(early))
+                    started = begun if begun is not None else self._start_query(early)
+                    return self._reads(scope, request, early, started)
 
                 if self.reads_locally:
                     read = await asyncio.to_thread(reads)
@@ -324,15 +335,17 @@ class MemoryEngine:
             memory_failure(self.counters, "read_failures", what, e, strict=self.mem.strict)
             return None
 
-    def _start_query(self, query: str) -> PendingVector | None:
+    def _start_query(self, query: str, *, inline_if_busy: bool = True
+                     ) -> PendingVector | None:
         """The query's embedding begun beside this thread, when there is a query and the
-        retriever can."""
+        retriever can (``inline_if_busy=False``: not at all while the model's worker is
+        busy, for the event loop's thread)."""
         mem = self.mem
         retriever = mem.retriever
         if not query or not conforms(retriever, SupportsStartQuery):
             return None
         try:
-            return retriever.start_query(mem.store, query)
+            return retriever.start_query(mem.store, query, inline_if_busy=inline_if_busy)
         except Exception as e:
             memory_failure(self.counters, "read_failures", "embedding the query", e,
                            strict=self.mem.strict)
