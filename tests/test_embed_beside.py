@@ -4,11 +4,12 @@ and the LLM path starting it before it reads the session."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -334,6 +335,69 @@ def test_the_llm_path_starts_the_embedding_before_reading_the_session(
         server.stop()
 
 
+@contextlib.asynccontextmanager
+async def async_llm(
+    tmp_path: Path, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[Any, OpenAIServer, list[str], list[str]]]:
+    """A registered ``AsyncOpenAI`` client against the stand-in, over a store holding one
+    memory: ``(client, server, log, model_threads)``; ``log`` notes each embedding start
+    and retrieve (``Recording``), ``model_threads`` the threads the model ran on."""
+    import openai
+
+    log: list[str] = []
+    model_threads: list[str] = []
+    server = OpenAIServer().start()
+    mem = Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder=local, extractor=None)
+    runtime = local._ensure_runtime()
+    real = runtime.session
+
+    class Session:
+        def run(self, *args: Any) -> Any:
+            model_threads.append(threading.current_thread().name)
+            return real.run(*args)
+
+    client = None
+    try:
+        mem.retriever = Recording(log, embedder=local)
+        mem.attribution(entity_id="u")
+        mem.remember("The user runs every morning by the river.")
+        monkeypatch.setattr(runtime, "session", Session())
+        client = mem.llm.register(openai.AsyncOpenAI(base_url=server.base_url, api_key="t"))
+        yield client, server, log, model_threads
+    finally:
+        if client is not None:
+            await client.close()
+        mem.close()
+        server.stop()
+
+
+@contextlib.contextmanager
+def worker_busy() -> Iterator[None]:
+    """The embedding worker busy with another run until the block ends."""
+    release = threading.Event()
+    busy = beside.start(release.wait)
+    try:
+        yield
+    finally:
+        release.set()
+        busy.result()
+
+
+async def ask_with_the_worker_busy(client: Any, server: OpenAIServer, log: list[str],
+                                   model_threads: list[str], content: str) -> None:
+    """One call while the embedding worker is busy: the model runs on neither the worker
+    nor the loop's thread (the reads' thread embeds), and the memory still reaches it."""
+    loop_thread = threading.current_thread().name
+    with worker_busy():
+        log.clear()
+        model_threads.clear()
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+    assert model_threads and loop_thread not in model_threads
+    assert "memori-embed-beside" not in model_threads
+    assert "runs every morning by the river" in str(server.last_request().body)
+
+
 async def test_the_async_path_starts_it_off_the_loop_in_the_reads_thread(
     tmp_path: Path, local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -341,27 +405,8 @@ async def test_the_async_path_starts_it_off_the_loop_in_the_reads_thread(
     embedding first (the model on the embedding worker); nothing of it runs on the loop's
     thread, not even with the embedding worker busy (the reads' thread then runs the
     model)."""
-    import openai
-
-    log: list[str] = []
-    server = OpenAIServer().start()
-    mem = Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder=local, extractor=None)
-    runtime = local._ensure_runtime()
-    real = runtime.session
     loop_thread = threading.current_thread().name
-    model_threads: list[str] = []
-
-    class Session:
-        def run(self, *args: Any) -> Any:
-            model_threads.append(threading.current_thread().name)
-            return real.run(*args)
-
-    try:
-        mem.retriever = Recording(log, embedder=local)
-        mem.attribution(entity_id="u")
-        mem.remember("The user runs every morning by the river.")
-        monkeypatch.setattr(runtime, "session", Session())
-        client = mem.llm.register(openai.AsyncOpenAI(base_url=server.base_url, api_key="t"))
+    async with async_llm(tmp_path, local, monkeypatch) as (client, server, log, model_threads):
         await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "When do I go running?"}])
         assert log[0].startswith("start When do I go running? on ") and \
@@ -371,25 +416,9 @@ async def test_the_async_path_starts_it_off_the_loop_in_the_reads_thread(
         assert model_threads == ["memori-embed-beside"]
         assert "runs every morning by the river" in str(server.last_request().body)
         # the embedding worker busy: the reads' thread embeds, the loop still does not
-        release = threading.Event()
-        busy = beside.start(release.wait)
-        try:
-            log.clear()
-            model_threads.clear()
-            await client.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "Where do I run?"}])
-        finally:
-            release.set()
-            busy.result()
+        await ask_with_the_worker_busy(client, server, log, model_threads, "Where do I run?")
         assert log[0].startswith("start Where do I run? on ") and f" on {loop_thread}:" \
             not in log[0], log
-        assert model_threads and loop_thread not in model_threads
-        assert "memori-embed-beside" not in model_threads
-        assert "runs every morning by the river" in str(server.last_request().body)
-    finally:
-        await client.close()
-        mem.close()
-        server.stop()
 
 
 def test_the_caller_yields_the_gil_while_it_waits_for_the_worker() -> None:
@@ -447,33 +476,14 @@ async def test_the_async_path_starts_a_long_messages_embedding_on_the_loop(
     model run to the embedding worker before the hop to the reads' thread, which uses it;
     the model never runs on the loop, and with the worker busy the loop starts nothing
     and the reads' thread embeds, as for a short question."""
-    import openai
-
     from memori.llm.engine import LOOP_START_TOKENS
     from memori.retrieval.tokens import count_tokens
 
     message = ("We walked along the river for hours yesterday and talked about the trip "
                "to the mountains next month. When do I go running?")
     assert count_tokens(message) >= LOOP_START_TOKENS > count_tokens("When do I go running?")
-    log: list[str] = []
-    server = OpenAIServer().start()
-    mem = Memori(f"sqlite:///{tmp_path / 'm.db'}", embedder=local, extractor=None)
-    runtime = local._ensure_runtime()
-    real = runtime.session
     loop_thread = threading.current_thread().name
-    model_threads: list[str] = []
-
-    class Session:
-        def run(self, *args: Any) -> Any:
-            model_threads.append(threading.current_thread().name)
-            return real.run(*args)
-
-    try:
-        mem.retriever = Recording(log, embedder=local)
-        mem.attribution(entity_id="u")
-        mem.remember("The user runs every morning by the river.")
-        monkeypatch.setattr(runtime, "session", Session())
-        client = mem.llm.register(openai.AsyncOpenAI(base_url=server.base_url, api_key="t"))
+    async with async_llm(tmp_path, local, monkeypatch) as (client, server, log, model_threads):
         await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": message}])
         assert log[:2] == [f"start {message} on {loop_thread}: started",
@@ -481,23 +491,7 @@ async def test_the_async_path_starts_a_long_messages_embedding_on_the_loop(
         assert model_threads == ["memori-embed-beside"]
         assert "runs every morning by the river" in str(server.last_request().body)
         # the embedding worker busy: the loop starts nothing, the reads' thread embeds
-        release = threading.Event()
-        busy = beside.start(release.wait)
-        try:
-            log.clear()
-            model_threads.clear()
-            await client.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": message}])
-        finally:
-            release.set()
-            busy.result()
+        await ask_with_the_worker_busy(client, server, log, model_threads, message)
         assert log[0] == f"start {message} on {loop_thread}: not started", log
         assert log[1].startswith(f"start {message} on ") and \
             f" on {loop_thread}:" not in log[1], log
-        assert model_threads and loop_thread not in model_threads
-        assert "memori-embed-beside" not in model_threads
-        assert "runs every morning by the river" in str(server.last_request().body)
-    finally:
-        await client.close()
-        mem.close()
-        server.stop()
