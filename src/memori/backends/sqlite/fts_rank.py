@@ -21,7 +21,6 @@ with ``bm25()`` (``search.text_candidates``), whose pass in C is cheaper then.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 
@@ -33,7 +32,7 @@ from sqlalchemy.engine import Connection
 from memori.backends.sqlite.connection import driver_rows
 from memori.backends.sqlite.fts import entity_expression, fts_table, match_expression, query_tokens
 from memori.backends.sqlite.search import Ranked, ScopeFilter, item_columns, rowid_of, unindexed
-from memori.backends.sqlite.text_index import K1, MIN_IDF, WORD, B, plain_words, term_counts
+from memori.backends.sqlite.text_index import WORD, bm25, plain_words, term_counts
 from memori.backends.sqlite.versions import Kind, read_version
 from memori.core.cjk import has_cjk
 from memori.core.scores import relevance_score
@@ -152,22 +151,15 @@ def _term_frequencies(content: str, terms: list[str]) -> list[int]:
 
 def _bm25(frequencies: list[list[int]], lengths: list[int], living: int, total: int
           ) -> list[float]:
-    """Each row's BM25 as ``TextIndex.scores`` computes it (the same operations in the same
-    order, so the same floats): ``frequencies[row][i]`` is how often query word ``i``
-    occurs in the row, ``lengths`` the rows' lengths (the FTS5 size table's), of
-    ``living`` rows of ``total`` length in all."""
+    """Each row's BM25 as ``TextIndex.scores`` computes it (``text_index.bm25``):
+    ``frequencies[row][i]`` is how often query word ``i`` occurs in the row, ``lengths``
+    the rows' lengths (the FTS5 size table's), of ``living`` rows of ``total`` length."""
     if living <= 0 or not frequencies:
         return [0.0] * len(frequencies)
-    average = total / living or 1.0
     tfs = np.array(frequencies, dtype=np.float64)
-    norms = K1 * (1.0 - B + B * np.array(lengths, dtype=np.float64) / average)
-    scores = np.zeros(len(frequencies), dtype=np.float64)
-    for i in range(tfs.shape[1]):
-        rows = np.flatnonzero(tfs[:, i])
-        if rows.size == 0:
-            continue
-        idf = max(math.log((living - rows.size + 0.5) / (rows.size + 0.5)), MIN_IDF)
-        tf = tfs[rows, i]
-        scores[rows] += idf * tf * (K1 + 1.0) / (tf + norms[rows])
+    terms, rows = np.nonzero(tfs.T)  # term by term, each term's rows in order
+    scores = bm25(rows, tfs[rows, terms], terms, tfs.shape[1],
+                  np.array(lengths, dtype=np.float64)[rows], total / living or 1.0, living,
+                  len(frequencies))
     out: list[float] = scores.tolist()
     return out

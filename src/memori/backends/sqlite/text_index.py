@@ -127,9 +127,19 @@ class TextIndex:
             slots, tfs, term_of = slots[keep], tfs[keep], term_of[keep]
             if slots.shape[0] == 0:
                 return None
-        hits = np.bincount(term_of, minlength=len(found)).tolist()
-        idf = np.array([max(math.log((living - h + 0.5) / (h + 0.5)), MIN_IDF) if h else 0.0
-                        for h in hits], dtype=np.float64)
-        norm = K1 * (1.0 - B + B * lengths[slots] / average)
-        weights = idf[term_of] * tfs * (K1 + 1.0) / (tfs + norm)
-        return np.bincount(slots, weights=weights, minlength=n).astype(np.float64, copy=False)
+        return bm25(slots, tfs, term_of, len(found), lengths[slots], average, living, n)
+
+
+def bm25(rows: SlotArray, tfs: FloatArray, term_of: SlotArray, terms: int,
+         row_lengths: FloatArray, average: float, living: int, size: int) -> FloatArray:
+    """Each of ``size`` rows' BM25 (0 where no term occurs) from its postings: posting
+    ``j`` says row ``rows[j]`` holds query term ``term_of[j]`` (of ``terms``) ``tfs[j]``
+    times, the row being ``row_lengths[j]`` long, of ``living`` rows ``average`` long.
+    A row's sum adds the terms in the order of the postings, which is term order for
+    both callers (this index and ``fts_rank``), so both give the same floats."""
+    hits = np.bincount(term_of, minlength=terms).tolist()
+    idf = np.array([max(math.log((living - h + 0.5) / (h + 0.5)), MIN_IDF) if h else 0.0
+                    for h in hits], dtype=np.float64)
+    norm = K1 * (1.0 - B + B * row_lengths / average)
+    weights = idf[term_of] * tfs * (K1 + 1.0) / (tfs + norm)
+    return np.bincount(rows, weights=weights, minlength=size).astype(np.float64, copy=False)
