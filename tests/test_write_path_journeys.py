@@ -100,6 +100,35 @@ def test_an_async_script_that_exits_without_flush_is_recalled_by_the_next(
     assert asked.stdout.strip() == "Lisbon", asked.stderr
 
 
+ONE_CPU = """
+    import os
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+"""
+"""Run before a script: keep its process to one CPU (the model's worker then shares it)."""
+
+
+@pytest.mark.parametrize("cpus", ["all", "one"])
+def test_a_long_async_message_finds_what_an_earlier_script_said(
+    tmp_path: Path, cpus: str,
+) -> None:
+    """A long message on the async path (its embedding begun on the loop's thread and read
+    from its first 10 and last 12 words), as a user sends it, in a process that may use
+    every CPU or only one: the earlier process, ended without flush, told what it asks."""
+    if cpus == "one" and not hasattr(os, "sched_setaffinity"):
+        pytest.skip("a process is kept to one CPU on Linux")
+    url = f"sqlite:///{tmp_path / 'long.db'}"
+    prefix = textwrap.dedent(ONE_CPU) if cpus == "one" else ""
+    told = run_script(prefix + textwrap.dedent(ASYNC_SCRIPT), url,
+                      "I live in Lisbon with my sister and take the tram to work every day.")
+    assert told.returncode == 0, told.stderr
+    asked = run_script(prefix + textwrap.dedent(ASYNC_SCRIPT), url,
+                       "We spent the whole weekend at the beach with my sister and her two "
+                       "kids, and the tram was packed on the way back. Anyway, which city "
+                       "do I live in?")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.strip() == "Lisbon", asked.stderr
+
+
 WORKER_OUTLIVES_MAIN = """
     import sys, threading, time
     from openai import OpenAI
