@@ -272,6 +272,9 @@ def ablation_variants() -> list[Variant]:
                 lambda e, c: hybrid(embedder=e, context_seeds=5)),
         Variant("hybrid without word coverage", "the default with overlap_weight=0",
                 lambda e, c: hybrid(embedder=e)),
+        Variant("hybrid without the answer lean", "the default with context_answer_weight=1: "
+                "the turn after a question lent no more than the turn before it",
+                lambda e, c: HybridRetriever(embedder=e, context_answer_weight=1.0)),
         Variant("hybrid without the time asked about", "the default with weight 0 for "
                 "'when' (a date the question names)",
                 lambda e, c: HybridRetriever(

@@ -234,6 +234,40 @@ def test_the_reply_next_to_a_matching_question_is_recalled_through_context(
     assert [h.content for h in without] == ["Did you ever make it to Kyoto?"]
 
 
+def test_the_turn_after_a_question_gets_more_of_its_score_than_the_turn_before(
+    store: MemoryStore,
+) -> None:
+    add_session(store, "e", "s1", [
+        "I was looking at old photos today.",
+        "Did you ever make it to Kyoto?",
+        "Yes! Last April, with my sister.",
+    ])
+    add_session(store, "e", "s2", [
+        "We should plan something for June.",
+        "The temples in Kyoto were beautiful.",
+        "Nice, what else did you like there.",
+    ])
+
+    def context_scores(answer_weight: float) -> dict[str, float]:
+        hits = retriever(weights={"turn_text": 1.0}, context_answer_weight=answer_weight,
+                         min_relevance=0.0).retrieve(store, Scope("e"), "Kyoto", limit=10)
+        return {h.content: h.score for h in hits if "turn_text" not in h.signals}
+
+    plain, leaning = context_scores(1.0), context_scores(1.5)
+    before, answer = "I was looking at old photos today.", "Yes! Last April, with my sister."
+    # the question lends its neighbours alike, or the answer 1.5 times as much
+    assert plain[answer] == pytest.approx(plain[before])
+    assert leaning[answer] > leaning[before] == pytest.approx(plain[before])
+    # a statement lends the turn after it no more than the turn before
+    after_statement, before_statement = (
+        "Nice, what else did you like there.", "We should plan something for June.")
+    assert leaning[after_statement] == pytest.approx(plain[after_statement])
+    assert leaning[before_statement] == pytest.approx(plain[before_statement])
+    assert leaning == context_scores(HybridRetriever().context_answer_weight)
+    with pytest.raises(ValueError, match="context_answer_weight"):
+        HybridRetriever(context_answer_weight=-1.0)
+
+
 def test_context_never_crosses_the_entity_or_the_persona(store: MemoryStore) -> None:
     mine = add_session(store, "alice", "s1", ["Did you go to Kyoto?", "alice reply"],
                        process="coach")

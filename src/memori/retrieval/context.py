@@ -4,7 +4,11 @@ In a conversation the answer to a question often sits one or two turns away
 from the words that match it ("Did you go?" / "Yes, last Sunday"). The best
 turn candidates (the seeds) lend ``weight / distance`` of their score to the
 turns up to ``window`` places before and after them in their session, which
-also brings in neighbours that no search returned.
+also brings in neighbours that no search returned. The turn right after a seed
+that asks a question (its text ends with "?") gets ``answer_weight`` times that:
+an answer follows its question ("What inspired you?" / "I painted it after I
+visited the centre"), while the turn after a statement is as often a reply that
+says nothing of it ("Great goal!").
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ def seed_sessions(seeds: Sequence[Candidate]) -> list[str]:
 def add_neighbours(
     candidates: dict[Key, Candidate], seeds: Sequence[Candidate],
     sessions: Mapping[str, Sequence[Turn]], *, window: int, weight: float,
-    relevance: Callable[[Candidate], float] | None = None,
+    relevance: Callable[[Candidate], float] | None = None, answer_weight: float = 1.0,
 ) -> None:
-    """Give each seed's neighbours ``weight * seed score / distance`` (signal ``context``).
+    """Give each seed's neighbours ``weight * seed score / distance`` (signal ``context``),
+    the turn right after a seed that asks a question ``answer_weight`` times that.
 
     ``sessions`` maps a session id to its turns, oldest first. Bonuses come from
     the seeds' scores before any bonus, so the order of the seeds does not matter.
@@ -52,11 +57,19 @@ def add_neighbours(
         at = positions.get(turn.session_id, {}).get(turn.id)
         if at is None:
             continue
+        answered = answer_weight if asks(turn) else 1.0
         for distance in range(1, window + 1):
-            for i in (at - distance, at + distance):
-                if 0 <= i < len(turns):
-                    _lend(candidates, turns[i], weight * seed_score / distance, distance,
-                          seed_relevance)
+            share = weight * seed_score / distance
+            if at - distance >= 0:
+                _lend(candidates, turns[at - distance], share, distance, seed_relevance)
+            if at + distance < len(turns):
+                _lend(candidates, turns[at + distance],
+                      share * answered if distance == 1 else share, distance, seed_relevance)
+
+
+def asks(turn: Turn) -> bool:
+    """Whether the turn ends with a question (what follows it is most often the answer)."""
+    return turn.content.rstrip().endswith("?")
 
 
 def _lend(candidates: dict[Key, Candidate], turn: Turn, bonus: float, distance: int,

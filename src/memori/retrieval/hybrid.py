@@ -90,6 +90,8 @@ class HybridRetriever:
       ``context_window`` places from each of the best ``context_seeds`` turns get
       ``context_weight / distance`` of its score; each seed's session is read up to
       its latest ``context_session_limit`` turns. ``context_window=0`` turns it off.
+      The turn right after a seed that ends with a question mark (most often its
+      answer) gets ``context_answer_weight`` times its share.
     - ``native_fusion``: on a store that fuses text and vector itself, use that.
     - Context turns are read with the store's ``recent_turns(scope, limit=)`` when it
       has one (the latest turns, oldest first, vectors left out), else ``list_turns``.
@@ -124,6 +126,7 @@ class HybridRetriever:
     context_seeds: int = 10
     context_weight: float = 0.5
     context_session_limit: int = 64
+    context_answer_weight: float = 1.5
     dedup: bool = True
     native_fusion: bool = False
     min_relevance: float = MIN_RELEVANCE
@@ -141,6 +144,8 @@ class HybridRetriever:
             raise ValueError("weights must not be negative")
         if self.candidates < 1 or self.rrf_k < 0 or self.context_window < 0:
             raise ValueError("candidates >= 1, rrf_k >= 0 and context_window >= 0")
+        if self.context_answer_weight < 0:
+            raise ValueError("context_answer_weight must not be negative")
         if self.overlap_weight < 0 or self.overlap_depth < 0:
             raise ValueError("overlap_weight and overlap_depth must not be negative")
         if not 0.0 <= self.min_relevance <= 1.0:
@@ -326,7 +331,7 @@ class HybridRetriever:
                 if sid not in sessions:
                     sessions[sid] = self._session(store, scope, sid)
             add_neighbours(candidates, seeds, sessions, window=self.context_window,
-                           weight=self.context_weight,
+                           weight=self.context_weight, answer_weight=self.context_answer_weight,
                            relevance=judge if floor > 0 else None)
         return self._finish(query, candidates, scale, limit, token_budget, judge, floor)
 
@@ -402,6 +407,7 @@ class HybridRetriever:
             ))
             add_neighbours(candidates, seeds, dict(zip(sids, lists, strict=True)),
                            window=self.context_window, weight=self.context_weight,
+                           answer_weight=self.context_answer_weight,
                            relevance=judge if floor > 0 else None)
         return self._finish(query, candidates, scale, limit, token_budget, judge, floor)
 
