@@ -8,9 +8,9 @@ alone; led by ``--filler`` words (35 and 100) of another conversation's turns
 question of a conversation starts at the j-th turn of the next conversation of the
 split, so every run asks the same messages. Reports recall@10 and the share of calls
 that would inject nothing, per way, with the default retriever (whose text searches
-read a long message's first 12 and last 20 words, and its vector the first 10 and last
-12, ``memori.retrieval.focus``), with the previous default (the vector reading the 12
-and 20 words too) and with one reading the whole message.
+and vector read a long message's first 10 and last 10 words, ``memori.retrieval.focus``),
+with the previous default (the text searches reading the first 12 and last 20 words,
+the vector 10 and 12) and with one reading the whole message.
 
 Run: ``python benchmarks/bench_locomo_long.py [--filler 35,100] [--embedder local|hash]``.
 Reads the data as ``bench_locomo.py`` does (skips with a message when it is absent);
@@ -44,11 +44,12 @@ from memori import Memori
 from memori.retrieval import HybridRetriever
 
 WAYS = ("alone", "question last", "question first")
-READING = {"default (text 12 + 20 words, vector 10 + 12)": {},
-           "text and vector 12 + 20 words": {"vector_words": None},
+READING = {"default (text and vector 10 + 10 words)": {},
+           "text 12 + 20 words, vector 10 + 12 (previous)": {"focus_words": (12, 20),
+                                                            "vector_words": (10, 12)},
            "whole message": {"focus_words": None, "vector_words": None}}
-"""The retrievers compared: the default, the previous default (whose vector read the
-words its text searches read), and one whose searches read every word."""
+"""The retrievers compared: the default, the previous default (whose text searches read
+more words than its vector), and one whose searches read every word."""
 
 
 def filler_words(conversations: Sequence[Conversation], at: int, index: int,

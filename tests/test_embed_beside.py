@@ -212,17 +212,17 @@ def test_a_long_message_is_embedded_from_its_ends_every_way(
     store: MemoryStore, local: LocalEmbedder,
 ) -> None:
     """Beside the caller, inline and given: one vector, that of the message's first 10
-    and last 12 words (``memori.retrieval.focus``), fewer than its text searches read."""
+    and last 10 words (``memori.retrieval.focus``), the words its text searches read."""
     from memori.retrieval.focus import VECTOR_HEAD, VECTOR_TAIL, focus
 
     retriever = HybridRetriever(embedder=local, clock=lambda: 3000.0)
     long = "We walked along the river for hours and talked. " * 6 + QUESTIONS[1]
-    assert (VECTOR_HEAD, VECTOR_TAIL) == (10, 12)
-    words = focus(long, 10, 12).split()
-    assert words[:10] == long.split()[:10] and words[10:] == long.split()[-12:]
-    assert retriever.embedded(long) == focus(long, 10, 12) != retriever.focused(long)
-    cut = local.embed([focus(long, 10, 12)])[0]
-    assert cut != local.embed([long])[0] and cut != local.embed([focus(long)])[0]
+    assert (VECTOR_HEAD, VECTOR_TAIL) == (10, 10)
+    words = focus(long, 10, 10).split()
+    assert words[:10] == long.split()[:10] and words[10:] == long.split()[-10:]
+    assert retriever.embedded(long) == focus(long, 10, 10) == retriever.focused(long)
+    cut = local.embed([focus(long, 10, 10)])[0]
+    assert cut != local.embed([long])[0] and cut != local.embed([focus(long, 12, 20)])[0]
     assert retriever.start_query(store, long).result() == cut  # type: ignore[union-attr]
     assert retriever.query_vector(store, long) == cut
     scope = Scope("u", None, "s1")

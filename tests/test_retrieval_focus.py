@@ -1,8 +1,8 @@
 """The searches of a long query read its first and last words
 (``memori.retrieval.focus``): what is cut, what is not, and that every way the
 retriever embeds a query (sync, started beside the caller, async, the LLM path through
-the real openai SDK) embeds the same text: its first 10 and last 12 words, fewer than
-the text searches read (12 and 20)."""
+the real openai SDK) embeds the same text: its first 10 and last 10 words, the words
+the text searches read."""
 
 from __future__ import annotations
 
@@ -49,11 +49,12 @@ def test_every_two_cjk_characters_count_as_a_word() -> None:
     chinese = "我妹妹对花生过敏" * 10  # 80 characters, no spaces: 40 words
     cut = focus(chinese)
     assert cut == chinese[: 2 * HEAD] + " " + chinese[-2 * TAIL:]
-    question = "先月東京で買った本のタイトルは何でしたか\uff1f"  # 21 characters, kept whole
+    question = "先月東京で買った本の題名は何でしたか\uff1f"  # 19 characters, kept whole
     assert focus("昨日は妹と一緒に公園を散歩しました。" * 4 + question).endswith(question)
     mixed = "peanut花生" + " word" * 40
     assert focus(mixed).startswith("peanut花生 word")
-    assert focus("花生" * 32) == "花生" * 32  # 64 characters: 32 words, whole
+    assert focus("花生" * 20) == "花生" * 20  # 40 characters: 20 words, whole
+    assert focus("花生" * 21) != "花生" * 21
 
 
 def test_punctuation_and_spacing_inside_the_kept_words_stay() -> None:
@@ -92,14 +93,16 @@ def embedded(query: str) -> str:
     return focus(query, VECTOR_HEAD, VECTOR_TAIL)
 
 
-def test_the_vector_reads_fewer_words_than_the_text_searches() -> None:
-    assert (HEAD, TAIL, VECTOR_HEAD, VECTOR_TAIL) == (12, 20, 10, 12)
+def test_the_vector_reads_the_words_the_text_searches_read_by_default() -> None:
+    assert (HEAD, TAIL, VECTOR_HEAD, VECTOR_TAIL) == (10, 10, 10, 10)
     retriever = HybridRetriever()
     long = " ".join(words(60))
-    assert retriever.embedded(long) == " ".join(words(10) + words(60)[-12:])
-    assert retriever.focused(long) == " ".join(words(12) + words(60)[-20:])
-    short = " ".join(words(22))  # LoCoMo's longest questions: embedded whole
+    assert retriever.embedded(long) == " ".join(words(10) + words(60)[-10:])
+    assert retriever.focused(long) == retriever.embedded(long)
+    short = " ".join(words(20))  # nearly every LoCoMo question: read whole
     assert retriever.embedded(short) == short == retriever.focused(short)
+    assert HybridRetriever(vector_words=(10, 12), focus_words=(12, 20)).embedded(long) \
+        == " ".join(words(10) + words(60)[-12:])
     assert HybridRetriever(vector_words=None).embedded(long) == retriever.focused(long)
     assert HybridRetriever(vector_words=None, focus_words=None).embedded(long) == long
     assert HybridRetriever(vector_words=(3, 4), focus_words=None).embedded(long) == " ".join(

@@ -6,24 +6,23 @@ whole, the message's other words blur what it asks: its vector is an average of
 everything it says, and its words match whatever else it mentions; the local model's
 time also grows with every token (on the critical path of an LLM call). So the text
 searches of a query longer than ``HEAD + TAIL`` words read its first ``HEAD`` and its
-last ``TAIL`` words, joined, where a question most often stands, and its vector those
-of its first ``VECTOR_HEAD`` and last ``VECTOR_TAIL`` words (fewer: the vector is
-blurred by every word it reads, where a text search only gains matches). The time
-window and the relevance floor still read the whole query; a query of at most 22 words
-is embedded whole, one of at most 32 text-searched whole. Every two Chinese, Japanese or
-Korean characters count as a word (those scripts write no spaces between words of one
-or two characters, mostly; the model reads about a token for each character), so a
-question of up to 40 such characters at the end of a message is kept whole for the
-text searches, and its last 24 for the vector.
+last ``TAIL`` words, joined, where a question most often stands, and so does its vector
+(``VECTOR_HEAD`` and ``VECTOR_TAIL``, kept apart for ``HybridRetriever.vector_words``).
+The time window and the relevance floor still read the whole query; a query of at most
+20 words is read whole. Every two Chinese, Japanese or Korean characters count as a
+word (those scripts write no spaces between words of one or two characters, mostly; the
+model reads about a token for each character), so a question of up to 20 such
+characters at the end of a message is kept whole.
 
 Measured with ``benchmarks/bench_locomo_long.py`` (each LoCoMo dev question inside
 35 or 100 words of another conversation's turns, the LLM path's 10 hits; recall@10
-with the question last / first): the whole message 47.8 / 58.4 and 37.5 / 30.5;
-12 + 20 words for both 54.5 / 60.0 and 56.1 / 60.6; the vector's 10 + 12 (chosen
-on this benchmark among eleven pairs of 18-32 words) 57.8 / 61.2 and 58.5 / 61.3.
-Questions asked alone (22 words at most) are unchanged. The 48-word message of
-``bench_interception.py`` is embedded from 22 words, 30 tokens instead of 40
-(docs/benchmarks.md).
+with the question last / first): the whole message 48.8 / 59.7 and 38.9 / 31.7; the
+text searches reading 12 + 20 words and the vector 10 + 12 (the previous default)
+59.1 / 62.0 and 59.2 / 62.2; both reading 10 + 10 (chosen on this benchmark: nine
+pairs of 18-32 words for the text searches with the vector at 10 + 12, then the vector
+at 10 + 12, 8 + 12 and 10 + 10) 65.2 / 66.1 and 65.6 / 65.5. Questions asked alone
+are unchanged. The 48-word message of ``bench_interception.py`` is embedded and
+text-searched from 20 words (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -33,13 +32,13 @@ import re
 
 from memori.core.cjk import CJK_CHARS
 
-HEAD = 12
+HEAD = 10
 """Words kept from the start of a longer query (a question that opens the message)."""
-TAIL = 20
+TAIL = 10
 """Words kept from its end (where a question most often stands)."""
 VECTOR_HEAD = 10
 """Words of a longer query's start that its vector reads (``HybridRetriever.vector_words``)."""
-VECTOR_TAIL = 12
+VECTOR_TAIL = 10
 """Words of its end that its vector reads."""
 _WORD = re.compile(f"(?P<cjk>[{CJK_CHARS}])|[^\\s{CJK_CHARS}]+")
 """A CJK character (half a word), or a run of other characters between spaces."""

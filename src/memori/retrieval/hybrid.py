@@ -84,7 +84,7 @@ class HybridRetriever:
       ``memori.retrieval.focus``); None: the whole query. The relevance floor and the
       time a query names read the whole query.
     - ``vector_words``: the same for the query's vector (default: its first 10 and
-      last 12 words); None: the words the text searches read.
+      last 10 words, as the text searches); None: the words the text searches read.
     - ``recency_half_life``: seconds after which the recency bonus halves.
     - ``context_window`` / ``context_seeds`` / ``context_weight``: turns up to
       ``context_window`` places from each of the best ``context_seeds`` turns get
