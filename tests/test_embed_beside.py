@@ -132,6 +132,47 @@ def test_the_worker_runs_each_job_off_the_callers_cpu() -> None:
     assert os.sched_getaffinity(0) == mine  # the worker's thread was placed, not the caller
 
 
+@pytest.mark.skipif(not LINUX_CPUS, reason="threads are placed on Linux with 2+ CPUs")
+def test_a_thread_working_beside_a_job_it_did_not_start_keeps_the_worker_off_its_cpu(
+) -> None:
+    """The event loop starts a long message's model; its reads run in another thread,
+    which moves the worker off its own CPU while the job runs (and not after)."""
+    allowed = frozenset(os.sched_getaffinity(0))
+    release = threading.Event()
+    job = beside.start(lambda: (release.wait(), _where())[1])
+
+    def from_a_thread() -> tuple[int, frozenset[int]] | None:
+        """(the thread's CPU, the worker's CPUs after its keep_apart), or None if the
+        thread moved meanwhile."""
+        seen: list[tuple[int, frozenset[int]] | None] = []
+
+        def work_beside() -> None:
+            before = _where()[0]
+            job.keep_apart()
+            after = _where()[0]
+            assert beside._tid is not None
+            seen.append((before, frozenset(os.sched_getaffinity(beside._tid)))
+                        if before == after else None)
+
+        thread = threading.Thread(target=work_beside)
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    try:
+        rounds = [r for r in (from_a_thread() for _ in range(20)) if r is not None]
+        assert rounds and all(placed == allowed - {cpu} for cpu, placed in rounds)
+    finally:
+        release.set()
+    worker_cpu, worker_cpus = job.result()
+    assert worker_cpus == rounds[-1][1] and worker_cpu != rounds[-1][0]
+    # the job done, the worker is no longer its to place
+    for _ in range(5):
+        after_done = from_a_thread()
+        assert after_done is None or after_done[1] == worker_cpus
+    beside.Beside(None, [1.0]).keep_apart()  # a vector known at once: nothing runs
+
+
 def _one_cpu_child(out: Any) -> None:
     cpu = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
@@ -483,12 +524,22 @@ async def test_the_async_path_starts_a_long_messages_embedding_on_the_loop(
                "to the mountains next month. When do I go running?")
     assert count_tokens(message) >= LOOP_START_TOKENS > count_tokens("When do I go running?")
     loop_thread = threading.current_thread().name
+    kept_apart_from: list[str] = []
+    keep_apart = beside.Beside.keep_apart
+
+    def noting(self: beside.Beside) -> None:
+        kept_apart_from.append(threading.current_thread().name)
+        keep_apart(self)
+
+    monkeypatch.setattr(beside.Beside, "keep_apart", noting)
     async with async_llm(tmp_path, local, monkeypatch) as (client, server, log, model_threads):
         await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": message}])
         assert log[:2] == [f"start {message} on {loop_thread}: started",
                            "retrieve started=True"], log
         assert model_threads == ["memori-embed-beside"]
+        # the reads' thread, which works beside the model, keeps the worker off its CPU
+        assert len(kept_apart_from) == 1 and kept_apart_from[0] != loop_thread
         assert "runs every morning by the river" in str(server.last_request().body)
         # the embedding worker busy: the loop starts nothing, the reads' thread embeds
         await ask_with_the_worker_busy(client, server, log, model_threads, message)

@@ -25,6 +25,12 @@ its CPU up, and on two vCPUs another thread often had it when the worker woke th
 caller. On the async LLM path, whose reads run in an executor thread, 46% of the
 callers woke 0.3-2 ms late (half or more of those had been moved onto the model's
 CPU, where they waited for it); yielding, 5% did.
+
+When the thread that started the model is not the one that works beside it (the event
+loop starts a long message's model, then its reads run in an executor thread), the
+worker was placed off the loop's CPU, and the executor thread woke on the worker's in
+about half the calls (the loop's CPU was busy when it was woken), so the two shared one
+CPU while the other idled: the thread that works beside calls ``keep_apart`` first.
 """
 
 from __future__ import annotations
@@ -70,6 +76,21 @@ class Beside:
             raise job.error
         return job.result
 
+    def keep_apart(self) -> None:
+        """Keep the run off the CPU of the thread calling this: one that will work
+        beside it but did not start it (an event loop starts a long message's model and
+        hands its reads to another thread, which Linux often wakes on the model's CPU)."""
+        job = self._job
+        if job is None or not _several_cpus():
+            return
+        cpus = _other_cpus()
+        if cpus is None:
+            return
+        global _placed
+        with _lock:  # while the job runs the worker is its own (see _serve)
+            if not job.done.is_set() and _tid is not None and cpus != _placed:
+                _placed = cpus if _place(_tid, cpus) else None
+
 
 _lock = threading.Lock()
 _jobs: queue.SimpleQueue[_Job] | None = None
@@ -91,9 +112,9 @@ def _serve(jobs: queue.SimpleQueue[_Job], ready: threading.Event) -> None:
         except BaseException as e:  # handed to the caller, who raises it
             job.error = e
         finally:
-            with _lock:
+            with _lock:  # together: a job not done holds the worker (keep_apart)
                 _busy = False
-            job.done.set()
+                job.done.set()
 
 
 def start(run: Run, *, inline_if_busy: bool = True) -> Beside | None:

@@ -370,6 +370,9 @@ class _Pooled(Beside):
         self._running, self._mask, self._text = running, mask, text
         self._embedder, self._runtime = embedder, runtime
 
+    def keep_apart(self) -> None:
+        self._running.keep_apart()
+
     def result(self) -> list[float]:
         row = _pool(self._running.result(), self._mask)[0]
         if self._embedder._runtime is self._runtime:  # not from a graph switched out since

@@ -125,6 +125,10 @@ def _conversation(scope: Scope) -> tuple[str | None, str]:
     return (scope.process_id, scope.session_id)
 
 
+def _nothing() -> None:
+    """What a started embedding without ``keep_apart`` (one not on a local worker) does."""
+
+
 def _in_session(hit: Hit, scope: Scope) -> bool:
     return isinstance(hit.item, Turn) and hit.item.session_id == scope.session_id
 
@@ -267,6 +271,8 @@ class MemoryEngine:
                     if count_tokens(early) >= LOOP_START_TOKENS else None
 
                 def reads() -> tuple[list[Turn], list[Hit], list[Memory]]:
+                    if begun is not None:  # this thread works beside the model, not the loop
+                        getattr(begun, "keep_apart", _nothing)()
                     started = begun if begun is not None else self._start_query(early)
                     return self._reads(scope, request, early, started)
 
