@@ -106,14 +106,15 @@ class Relevance:
         self.timely = [window is not None and is_time_word(t) for t in terms]
         self._known: dict[Key, float] = {}
         # the same rules as sets of bits, bit i for term i: each form names the terms
-        # it matches, so a text is judged by looking up its words (or, for a text of
-        # more distinct words than there are forms, by asking each term's forms)
+        # it matches, so a text is judged by the forms among its words
         self._bits: dict[str, int] = {}
         for i, forms in enumerate(self.forms):
             for form in forms:
                 self._bits[form] = self._bits.get(form, 0) | 1 << i
+        self._all_forms = frozenset(self._bits)
         self._prefixed = [(1 << i, prefix, prefix[:HEAD])
                           for i, prefix in enumerate(self.prefixes) if prefix is not None]
+        self._heads = frozenset(head for _, _, head in self._prefixed)
         self._timely_bits = sum(1 << i for i, timely in enumerate(self.timely) if timely)
 
     def overlap(self, text: str, *, said_then: bool = False) -> float:
@@ -125,19 +126,15 @@ class Relevance:
         words = _words_of(text)
         present = words.present
         hits = 0
-        if len(present) <= len(self._bits):
-            bits = self._bits
-            for word in present:
-                hits |= bits.get(word, 0)
-        else:
-            for i, forms in enumerate(self.forms):
-                if not forms.isdisjoint(present):
-                    hits |= 1 << i
-        for bit, prefix, head in self._prefixed:
-            # a stored word that starts so (6 to 8 letters)
-            if not hits & bit and head in words.heads \
-                    and any(w.startswith(prefix) for w in present):
-                hits |= bit
+        bits = self._bits
+        for word in self._all_forms.intersection(present):  # in C, over the smaller set
+            hits |= bits[word]
+        if not self._heads.isdisjoint(words.heads):
+            for bit, prefix, head in self._prefixed:
+                # a stored word that starts so (6 to 8 letters)
+                if not hits & bit and head in words.heads \
+                        and any(w.startswith(prefix) for w in present):
+                    hits |= bit
         found = hits.bit_count()
         if said_then and hits & ~self._timely_bits:  # holds a word of the subject
             found += (self._timely_bits & ~hits).bit_count()
