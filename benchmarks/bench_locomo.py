@@ -13,8 +13,9 @@ scores the retrieved turns against the gold evidence ids. Prints tables and writ
 application runs it); a memory hit then counts as its source turns at its rank. Writes
 ``locomo_extracted.json``.
 
-``--off-topic`` measures the relevance floor instead: each conversation is asked, with
-the LLM path's 10 hits, (a) its own questions (recall@10), (b) the questions of the
+``--off-topic`` measures the relevance floor instead: each conversation is asked, as the
+LLM path asks (15 hits recalled, the block showing at most 10), (a) its own questions
+(recall@10 of the hits the block shows), (b) the questions of the
 other conversations of the split and (c) the general-knowledge questions of
 ``off_topic_questions.txt``; for each it reports the share of calls whose context block
 would be empty (nothing injected) and the mean tokens injected, for each floor of
@@ -55,6 +56,7 @@ from _common import (
 from memori import Memori
 from memori.core import Capability, Embedder, Hit, Scope, Turn
 from memori.llm.context import build_block
+from memori.llm.engine import recall_depth
 from memori.retrieval import MIN_RELEVANCE, HybridRetriever, count_tokens, default_weights
 from memori.retrieval.query import content_words
 
@@ -451,14 +453,19 @@ def off_topic_questions(path: Path = OFF_TOPIC_FILE) -> list[str]:
 
 
 def injected(mem: Memori, question: str, entity: str) -> tuple[list[Hit], int]:
-    """The hits the LLM path would get for ``question`` and the tokens of the block it
-    would inject (0: no block), the question being the request's message.
+    """The hits the LLM path would show the model for ``question`` and the tokens of the
+    block it would inject (0: no block), the question being the request's message.
 
-    The retriever is called as the LLM path calls it, so its own floor applies
-    (``Memori.recall`` ranks everything unless given ``min_relevance``)."""
-    hits = mem.retriever.retrieve(mem.store, Scope(entity), question, limit=LLM_LIMIT)
-    block = build_block(hits, [], budget=DEFAULT_BUDGET, exclude=[question])
-    return hits, block.tokens if block else 0
+    The retriever is called as the LLM path calls it (``recall_depth`` hits, so its own
+    floor applies: ``Memori.recall`` ranks everything unless given ``min_relevance``),
+    and the hits are those the block shows, at most ``LLM_LIMIT``: the block leaves out
+    what says nothing (the user's own questions, acknowledgements), which the recall
+    figures therefore do not count either."""
+    hits = mem.retriever.retrieve(mem.store, Scope(entity), question,
+                                  limit=recall_depth(LLM_LIMIT))
+    block = build_block(hits, [], budget=DEFAULT_BUDGET, exclude=[question],
+                        max_hits=LLM_LIMIT)
+    return (list(block.shown), block.tokens) if block else ([], 0)
 
 
 def run_off_topic(

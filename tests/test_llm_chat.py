@@ -544,3 +544,30 @@ def test_a_pasted_document_is_stored_whole_but_recalled_by_its_end(
     say(client, document)
     assert len(queries[-1]) == 2000 and queries[-1].endswith("so what is the summary?")
     assert stored(mem, "u1")[0].content == document
+
+
+def test_the_users_own_questions_do_not_take_the_places_of_memories(
+    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer
+) -> None:
+    """The block leaves out the user's own earlier questions (and acknowledgements);
+    a call recalls half as many hits again as it shows, so they leave no place empty."""
+    mem.recall_limit = 4
+    mem.attribution(entity_id="u1")
+    scope = mem.scope()
+    assert scope.session_id is not None
+    mem.record([Turn(entity_id="u1", session_id=scope.session_id, role="user", content=q)
+                for q in ("What tea do I like?", "Which tea do I like best?")])
+    facts = ["I like green tea with jasmine.", "I drink oolong tea in winter.",
+             "My favourite tea shop is in Kyoto.", "I never drink black tea after noon."]
+    for fact in facts:
+        mem.remember(fact)
+    mem.flush()
+    mem.new_session()
+    question = "So, what tea do I like?"
+    first = [h.content for h in mem.retriever.retrieve(mem.store, Scope("u1"), question,
+                                                        limit=4)]
+    assert {"What tea do I like?", "Which tea do I like best?"} & set(first)  # they rank
+    say(client, question)
+    block = blocks(openai_server.last_request("chat").messages)[0]
+    assert all(fact in block for fact in facts), block
+    assert "Which tea do I like best?" not in block and "What tea do I like?" not in block

@@ -108,6 +108,19 @@ def test_block_is_delimited_and_holds_memories_and_history() -> None:
     assert (block.memories, block.history) == (1, 2)
 
 
+def test_at_most_max_hits_are_shown_and_what_says_nothing_takes_no_place() -> None:
+    hits = [Hit(_turn("user", "What tea do I like?"), 0.9), Hit(_turn("user", "Noted."), 0.8),
+            *(_memory_hit(f"Fact {n}: I like tea number {n}.") for n in range(5))]
+    block = build_block(hits, [], budget=1000, max_hits=3)
+    assert block is not None and block.memories == 3
+    assert [h.content for h in block.shown] == [f"Fact {n}: I like tea number {n}."
+                                                for n in range(3)]
+    assert "Fact 3" not in block.text and "What tea" not in block.text
+    everything = build_block(hits, [], budget=1000)
+    assert everything is not None and everything.shown == tuple(hits[2:])
+    assert build_block(hits, [], budget=1000, max_hits=0) is None
+
+
 def test_nothing_to_say_gives_no_block() -> None:
     assert build_block([], [], budget=1000) is None
 

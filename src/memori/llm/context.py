@@ -61,6 +61,8 @@ class ContextBlock:
     history: int
     tokens: int
     pinned: int = 0
+    shown: tuple[Hit, ...] = ()
+    """The recalled hits the block shows, in its order."""
 
 
 _tokens = memo_short_texts(8192, CACHED_LINE_CHARS)(count_tokens)
@@ -138,8 +140,13 @@ def build_block(
     hits: Sequence[Hit], history: Sequence[Turn], *, budget: int,
     exclude: Iterable[str] = (), now: float | None = None,
     pinned: Sequence[Memory] = (), pinned_share: float = PINNED_SHARE,
+    max_hits: int | None = None,
 ) -> ContextBlock | None:
     """Render the block within ``budget`` tokens; None when there is nothing to say.
+
+    At most ``max_hits`` recalled hits are shown (None: as many as fit): the LLM path
+    recalls more than it shows, so that hits the block leaves out (below) do not leave
+    places empty.
 
     ``now`` (default: the clock) dates the block's "Today is ..." line.
 
@@ -194,7 +201,10 @@ def build_block(
     shown.extend(_words(m.content) for m in pinned)
     history_ids = {t.id for t in history_shown} | {m.id for m in pinned}
     memory_lines: list[str] = []
+    shown_hits: list[Hit] = []
     for hit in hits:
+        if max_hits is not None and len(shown_hits) >= max_hits:
+            break
         norm = _words(hit.content)
         if hit.id in history_ids or says_nothing(hit.item) \
                 or any(norm in text for text in shown):
@@ -207,6 +217,7 @@ def build_block(
             continue
         shown.append(norm)
         memory_lines.append(line)
+        shown_hits.append(hit)
         used += cost
 
     if not history_lines and not memory_lines and not pinned_lines:
@@ -222,7 +233,7 @@ def build_block(
     text = "\n".join(parts)
     # lines are joined by newlines only, so the block's count is the sum of its lines'
     return ContextBlock(text, len(memory_lines), len(history_lines), fixed + used,
-                        len(pinned_lines))
+                        len(pinned_lines), tuple(shown_hits))
 
 
 def inject_chat(messages: Sequence[Any], block: str) -> list[Any]:

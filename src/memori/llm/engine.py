@@ -125,6 +125,14 @@ def _conversation(scope: Scope) -> tuple[str | None, str]:
     return (scope.process_id, scope.session_id)
 
 
+def recall_depth(limit: int) -> int:
+    """Hits a call recalls to show ``limit``: half as many again, as the block leaves out
+    the user's own earlier questions, acknowledgements and what the request or the
+    history already say (on the LoCoMo dev split, 2.0 points of recall@10 were hits
+    the block did not show; recalling 15 for 10 gave 1.6 of them back, 20 for 10 1.7)."""
+    return limit + limit // 2
+
+
 def _nothing() -> None:
     """What a started embedding without ``keep_apart`` (one not on a local worker) does."""
 
@@ -313,7 +321,7 @@ class MemoryEngine:
         try:
             with mem.foreground.busy(), mem.observer.recall(scope, query) as span:
                 return span.found(await retriever.aretrieve(
-                    mem.store, scope, query, limit=mem.recall_limit))
+                    mem.store, scope, query, limit=recall_depth(mem.recall_limit)))
         except Exception as e:
             memory_failure(self.counters, "read_failures", "recall", e, strict=mem.strict)
             return None
@@ -363,10 +371,11 @@ class MemoryEngine:
         retriever = mem.retriever
         with mem.observer.recall(scope, query) as span:
             if started is not None and isinstance(retriever, SupportsStartQuery):
-                return span.found(retriever.retrieve(mem.store, scope, query,
-                                                     limit=mem.recall_limit, started=started))
+                return span.found(retriever.retrieve(
+                    mem.store, scope, query, limit=recall_depth(mem.recall_limit),
+                    started=started))
             return span.found(retriever.retrieve(mem.store, scope, query,
-                                                 limit=mem.recall_limit))
+                                                 limit=recall_depth(mem.recall_limit)))
 
     def _native_async(self) -> bool:
         """Whether the store has a native async driver (``aretrieve`` then runs on the
@@ -389,7 +398,8 @@ class MemoryEngine:
         with self.mem.observer.context() as span:
             block = build_block(hits, shown, budget=self.mem.token_budget,
                                 exclude=[d.content for d in request.drafts],
-                                pinned=pinned, pinned_share=self.mem.pinned_share)
+                                pinned=pinned, pinned_share=self.mem.pinned_share,
+                                max_hits=self.mem.recall_limit)
             span.built(block)
         if block is None:
             return CallPlan(scope, request.kwargs, turns)
