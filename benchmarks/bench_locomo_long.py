@@ -2,7 +2,8 @@
 
 The LLM path recalls with the user's message (its last 2,000 characters), and a real
 message is often more than its question. This asks each LoCoMo dev question as the
-LLM path would (the retriever with its 10 hits and relevance floor), three ways:
+LLM path would (15 hits recalled, the block's first 10 that say something, the
+relevance floor), three ways:
 alone; led by ``--filler`` words (35 and 100) of another conversation's turns
 ("question last"); and followed by them ("question first"). The filler for the j-th
 question of a conversation starts at the j-th turn of the next conversation of the

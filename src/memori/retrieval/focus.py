@@ -15,7 +15,7 @@ model reads about a token for each character), so a question of up to 20 such
 characters at the end of a message is kept whole.
 
 Measured with ``benchmarks/bench_locomo_long.py`` (each LoCoMo dev question inside
-35 or 100 words of another conversation's turns, the LLM path's 10 hits; recall@10
+35 or 100 words of another conversation's turns, the LLM path's first 10 hits; recall@10
 with the question last / first): the whole message 48.8 / 59.7 and 38.9 / 31.7; the
 text searches reading 12 + 20 words and the vector 10 + 12 (the previous default)
 59.1 / 62.0 and 59.2 / 62.2; both reading 10 + 10 (chosen on this benchmark: nine
