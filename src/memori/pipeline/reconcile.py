@@ -20,6 +20,10 @@ A crash between the two writes of a supersession never leaves two current
 memories for one slot: the old ones are superseded before the new one is stored,
 and a re-run of the same candidate (its turn is still pending) stores it, or, when
 it is stored already, supersedes whatever current memory of its slot is older.
+Two processes storing memories of one slot at once (each superseding the old one,
+then storing its own) would leave both current: after storing, each looks again and
+supersedes every current memory of the slot but the newest, and the later of the two
+looks after both writes.
 """
 
 from __future__ import annotations
@@ -164,6 +168,8 @@ class Reconciler:
         if slot:
             self._supersede(scope, self._same_slot(scope, cand, slot), cand)
         self.store.put_memories([cand])
+        if slot:  # another process may have stored one of this slot meanwhile
+            self._settle(scope, cand, slot)
         return cand
 
     def _supersede(self, scope: Scope, olds: Sequence[Memory], new: Memory) -> None:
@@ -173,6 +179,12 @@ class Reconciler:
                 self.store.update_memory(
                     scope, old.id, {"superseded_by": new.id, "updated_at": now()}
                 )
+
+    def _settle(self, scope: Scope, stored: Memory, slot: str) -> None:
+        """Leave one current memory of ``slot``: the newest of those current now."""
+        current = [stored, *self._same_slot(scope, stored, slot)]
+        newest = max(current, key=lambda m: (m.created_at, m.id))
+        self._supersede(scope, [m for m in current if m.id != newest.id], newest)
 
     def _neighbours(self, scope: Scope, cand: Memory) -> list[Hit]:
         hits: dict[str, Hit] = {}
