@@ -169,7 +169,10 @@ def test_the_async_path_on_a_hung_postgres_is_bounded_too(
             async def journey() -> None:
                 mem.attribution(entity_id="hung-user", process_id="coach")
                 mem.remember(FACT)
-                await ask("What am I allergic to?", "before")
+                for _ in range(3):  # on a loaded machine the async driver's first
+                    await ask("What am I allergic to?", "before")  # connection can
+                    if FACT in _injected(openai_server):  # outlast the 1 s bound
+                        break
                 assert FACT in _injected(openai_server)
                 assert await mem.aflush(timeout=30)
                 with hung(server.process.pid):  # type: ignore[union-attr]
