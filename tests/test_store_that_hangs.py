@@ -80,7 +80,10 @@ def _journey(url: str, pid: int, openai_server: OpenAIServer) -> None:
 
         mem.attribution(entity_id="hung-user", process_id="coach")
         mem.remember(FACT)
-        answer, _ = _timed(ask("What am I allergic to?", "before"))
+        for _ in range(3):  # on a loaded machine a fresh server's first reads can outlast
+            answer, _ = _timed(ask("What am I allergic to?", "before"))  # the 1 s bound
+            if FACT in _injected(openai_server):
+                break
         assert answer == "echo: What am I allergic to?" and FACT in _injected(openai_server)
         assert mem.flush(timeout=30)
         failures = mem.llm.stats.read_failures
