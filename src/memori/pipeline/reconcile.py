@@ -19,7 +19,7 @@ merge keeps the later expiry of the two (none: never) and a pin.
 A crash between the two writes of a supersession never leaves two current
 memories for one slot: the old ones are superseded before the new one is stored,
 and a re-run of the same candidate (its turn is still pending) stores it, or, when
-it is stored already, supersedes whatever current memory of its slot is older.
+it is stored already, leaves only the newest current memory of its slot.
 Two processes storing memories of one slot at once (each superseding the old one,
 then storing its own) would leave both current: after storing, each looks again and
 supersedes every current memory of the slot but the newest, and the later of the two
@@ -152,7 +152,7 @@ class Reconciler:
         if stored is not None:  # applied before: finish a supersession cut short
             slot = stored.metadata.get("slot")
             if slot and stored.is_current:
-                self._supersede(scope, self._same_slot(scope, stored, slot), stored)
+                self._settle(scope, stored, slot)
             return None
         near = self._neighbours(scope, cand)
         for hit in near:
