@@ -102,3 +102,20 @@ def test_two_writers_of_one_slot_at_once_leave_one_current_memory(
                                                           include_superseded=True)}
     assert set(history) == {"I live in Berlin.", "I live in Paris.", "I live in Rome."}
     assert all(m.superseded_by for text, m in history.items() if text != newest.content)
+
+
+def test_a_rerun_after_a_crash_between_the_write_and_the_second_look_leaves_one(
+    mem: Memori,
+) -> None:
+    """Two writers stored their memories of one slot and one process died before it
+    looked again: both are current. Re-running either's candidate (its turn is still
+    pending) leaves only the newest."""
+    def fact(text: str, at: float) -> Memory:
+        return Memory(entity_id="u", process_id="coach", content=text, created_at=at,
+                      metadata={"slot": "lives_in"})
+
+    older, newer = fact("I live in Berlin.", 1000.0), fact("I live in Paris.", 2000.0)
+    mem.store.put_memories([older, newer])
+    Reconciler(mem.store, mem.embedder).apply([older])  # the older one's turn re-run
+    current = [m.content for m in mem.store.list_memories(Scope("u", "coach"))]
+    assert current == ["I live in Paris."]
