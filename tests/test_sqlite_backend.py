@@ -922,3 +922,45 @@ def test_a_cache_sees_another_process_s_writes(tmp_path: Path, db_url: str) -> N
         proc.stdin.close()
         proc.wait(timeout=60)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+
+HOLD_THE_WRITE_LOCK = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("CREATE TABLE IF NOT EXISTS creating (x)")
+db.execute("BEGIN IMMEDIATE")  # a writer mid-transaction, the file still in its first mode
+db.execute("INSERT INTO creating VALUES (1)")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+@pytest.mark.parametrize("busy_timeout, opens", [(30, True), (0.2, False)])
+def test_a_store_opens_while_another_process_writes_to_the_new_file(
+    tmp_path: Path, busy_timeout: float, opens: bool,
+) -> None:
+    """Two processes starting on one new file at once: the switch to WAL fails at once
+    while the other writes (SQLite's busy wait does not cover it), so it is tried again
+    for as long as ``busy_timeout``; a clean error after that."""
+    from memori import Memori
+
+    path = tmp_path / "new.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_WRITE_LOCK, str(path), "0.8"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        url = f"sqlite:///{path}"
+        if not opens:
+            with pytest.raises(StoreUnavailableError, match="database is locked"):
+                Memori(url, embedder="hash", store_options={"busy_timeout": busy_timeout})
+            return
+        with Memori(url, embedder="hash", store_options={"busy_timeout": busy_timeout}) as mem:
+            mem.attribution(entity_id="u")
+            mem.remember("I opened while another process was writing.")
+            assert [h.content for h in mem.recall("opened")] == [
+                "I opened while another process was writing."]
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        holder.wait(timeout=30)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,6 +95,28 @@ def has_sqlite_vec(dbapi_conn: Any) -> bool:
     return True
 
 
+def _use_wal(cur: Any, timeout: float) -> None:
+    """Switch the file to WAL unless it is (or is in memory). On a file still in its
+    first journal mode (one another process is creating), the switch fails at once while
+    that process writes: SQLite does not wait there as ``busy_timeout`` waits elsewhere.
+    So it is tried again, with short sleeps, until the other process is done (it may
+    have switched the file itself) or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode not in ("wal", "memory"):
+                cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as e:  # the DB-API's OperationalError (sqlite3 or pysqlite3)
+            waiting = "locked" in str(e) or "busy" in str(e)
+            if not waiting or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 @dataclass
 class ConnectionSetup:
     """Applies memori's per-connection settings once per pooled DB-API connection."""
@@ -109,9 +132,7 @@ class ConnectionSetup:
             cur.execute("PRAGMA secure_delete = ON")  # deleted rows are zeroed, not freed
             in_tx = bool(getattr(dbapi_conn, "in_transaction", False))
             if self.wal and not in_tx:
-                mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-                if mode not in ("wal", "memory"):
-                    cur.execute("PRAGMA journal_mode = WAL")
+                _use_wal(cur, self.busy_timeout_ms / 1000.0)
             if self.wal:
                 cur.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
             if not in_tx:
