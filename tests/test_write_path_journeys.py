@@ -112,7 +112,7 @@ def test_a_long_async_message_finds_what_an_earlier_script_said(
     tmp_path: Path, cpus: str,
 ) -> None:
     """A long message on the async path (its embedding begun on the loop's thread and read
-    from its first 10 and last 12 words), as a user sends it, in a process that may use
+    from its first 10 and last 10 words), as a user sends it, in a process that may use
     every CPU or only one: the earlier process, ended without flush, told what it asks."""
     if cpus == "one" and not hasattr(os, "sched_setaffinity"):
         pytest.skip("a process is kept to one CPU on Linux")
@@ -127,6 +127,47 @@ def test_a_long_async_message_finds_what_an_earlier_script_said(
                        "do I live in?")
     assert asked.returncode == 0, asked.stderr
     assert asked.stdout.strip() == "Lisbon", asked.stderr
+
+
+TEA_CHAT = """
+    import sys
+    from openai import OpenAI
+    from memori import Memori
+    from memori.testing import OpenAIServer
+
+    server = OpenAIServer().start()
+    server.set_responder(lambda request: "Noted.")  # a model that acknowledges
+    client = OpenAI(base_url=server.base_url, api_key="local", max_retries=0)
+    mem = Memori(sys.argv[1], embedder="hash")
+    mem.llm.register(client)
+    mem.attribution(entity_id="alice", process_id="tea-shop")
+    for text in sys.argv[2:]:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+    sent = server.chat_requests()[-1].body["messages"]
+    print("\\n".join(str(m["content"]) for m in sent
+                    if str(m["content"]).startswith("<memori_context>")))
+    # no flush, no close: the script simply ends
+"""
+
+
+def test_the_users_own_questions_from_an_earlier_script_leave_no_place_empty(
+    tmp_path: Path,
+) -> None:
+    """One process asks about tea, is told "Noted.", says what it likes and ends without
+    flush; the next, showing 4 memories a call, asks again: its block leaves out the
+    earlier questions and acknowledgements, and the places they took go to the facts."""
+    url = f"sqlite:///{tmp_path / 'tea.db'}"
+    facts = ["I like green tea with jasmine.", "I drink oolong tea in winter.",
+             "My favourite tea shop is in Kyoto."]
+    told = run_script(TEA_CHAT, url, "What tea do I like?", "Which tea do I like best?",
+                      *facts, "I never drink black tea after noon.")
+    assert told.returncode == 0, told.stderr
+    asked = run_script(TEA_CHAT, url, "So, what tea do I like?",
+                       env={"MEMORI_RECALL_LIMIT": "4"})
+    assert asked.returncode == 0, asked.stderr
+    block = asked.stdout
+    assert all(fact in block for fact in facts), block
+    assert "Which tea" not in block and "What tea" not in block and "Noted." not in block
 
 
 WORKER_OUTLIVES_MAIN = """
