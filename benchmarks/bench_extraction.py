@@ -39,14 +39,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS_DIR, machine_info, print_table, write_result
-from bench_locomo import ENV_VAR, data_path, normal_id, parse_date
+from bench_locomo import DEV_SPLIT, ENV_VAR, data_path, normal_id, parse_date
 
 from memori import Memori
 from memori.core import Memory, Scope, Turn
 from memori.retrieval.query import content_words
-
-DEV_SPLIT = frozenset({"conv-26", "conv-30", "conv-41", "conv-42", "conv-43"})
-"""The conversations of the dev split: the rules were written looking at these."""
 
 THRESHOLD = 0.3
 """Share of an observation's content words a memory must hold to match it (see docs)."""

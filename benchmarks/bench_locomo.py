@@ -1,13 +1,15 @@
 """LoCoMo turn-level evidence recall: BM25-only, dense-only and hybrid retrieval side by side.
 
 Run: ``python benchmarks/bench_locomo.py [--embedder local|hash] [--ablation] [--dated]
-[--url URL | --postgres] [--off-topic [--floors 0,0.5]] [--extractor offline]``.
+[--url URL | --postgres] [--off-topic [--floors 0,0.5]] [--extractor offline]
+[--split all|dev|held-out]``.
 Reads ``MEMORI_LOCOMO_PATH`` or ``../shared/data/locomo/locomo-dev.json`` (skips with a
-message when absent), ingests each conversation's turns through the public API (one
-entity per conversation, one session per LoCoMo session, each turn with its speaker
-and session date; no extraction), asks every question with ``Memori.recall`` and
-scores the retrieved turns against the gold evidence ids. Prints tables and writes
-``benchmarks/results/locomo.json``.
+message when absent; with a full ``locomo10.json``, ``--split held-out`` asks only the
+five conversations the defaults were not tuned on), ingests each conversation's turns
+through the public API (one entity per conversation, one session per LoCoMo session,
+each turn with its speaker and session date; no extraction), asks every question with
+``Memori.recall`` and scores the retrieved turns against the gold evidence ids. Prints
+tables and writes ``benchmarks/results/locomo.json``.
 
 ``--extractor offline`` also extracts memories from the recorded turns (the worker, as an
 application runs it); a memory hit then counts as its source turns at its rank. Writes
@@ -64,6 +66,11 @@ from memori.retrieval.query import content_words
 
 ENV_VAR = "MEMORI_LOCOMO_PATH"
 DEFAULT_PATH = REPO_ROOT.parent / "shared" / "data" / "locomo" / "locomo-dev.json"
+
+DEV_SPLIT = frozenset({"conv-26", "conv-30", "conv-41", "conv-42", "conv-43"})
+"""The conversations of the dev split: the retriever and the extractor were tuned on these.
+The other five of ``locomo10.json`` are held out (``--split held-out``)."""
+SPLITS = ("all", "dev", "held-out")
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop",
               5: "adversarial"}
@@ -127,6 +134,27 @@ def load(path: Path) -> list[Conversation]:
     """Parse the data set at ``path`` into conversations with their questions."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     return [_conversation(item) for item in raw]
+
+
+def of_split(conversations: Sequence[Conversation], split: str) -> list[Conversation]:
+    """The conversations of ``split``: ``all`` of the file, the ``dev`` split's, or those
+    ``held-out`` from it (a full ``locomo10.json`` holds both)."""
+    if split not in SPLITS:
+        raise ValueError(f"split is one of {SPLITS}, got {split!r}")
+    if split == "all":
+        return list(conversations)
+    dev = split == "dev"
+    return [c for c in conversations if (c.sample_id in DEV_SPLIT) == dev]
+
+
+def split_suffix(conversations: Sequence[Conversation]) -> str:
+    """What a result file's name adds for these conversations: nothing for the dev split
+    (the figures the docs cite), ``_heldout`` for the other five, ``_full`` for all ten
+    (or any other set)."""
+    ids = {c.sample_id for c in conversations}
+    if ids == DEV_SPLIT:
+        return ""
+    return "_heldout" if not ids & DEV_SPLIT else "_full"
 
 
 def _conversation(item: dict[str, object]) -> Conversation:
@@ -536,6 +564,11 @@ def main() -> int:
                              "separated by commas (default: 0 and the default floor)")
     parser.add_argument("--extractor", choices=("none", "offline"), default="none",
                         help="also extract memories from the turns (default: none)")
+    parser.add_argument("--split", choices=SPLITS, default="all",
+                        help="the conversations asked: all those of the file (default), "
+                             "the dev split's, or the others (a full locomo10.json holds "
+                             "both); results of other than the dev split are written with "
+                             "_heldout or _full before .json")
     parser.add_argument("--output", type=Path, default=None,
                         help="default results/locomo.json (locomo_dated.json with --dated, "
                              "locomo_<backend>.json with --url or --postgres, "
@@ -547,7 +580,10 @@ def main() -> int:
     if not path.is_file():
         print(f"SKIP: LoCoMo data not found at {path} (set {ENV_VAR} to its path)")
         return 0
-    conversations = load(path)
+    conversations = of_split(load(path), args.split)
+    if not conversations:
+        print(f"SKIP: {path.name} holds no conversation of the {args.split} split")
+        return 0
     questions = [q for c in conversations for q in c.questions]
     embedder = make_embedder(args.embedder, cache=not args.no_cache)
     with tempfile.TemporaryDirectory(prefix="memori-locomo-") as tmp, \
@@ -578,7 +614,9 @@ def main() -> int:
     report = {
         "benchmark": "locomo-turn-retrieval",
         "data": path.name,
+        "split": args.split,
         "conversations": len(conversations),
+        "conversation_ids": [c.sample_id for c in conversations],
         "turns": sum(len(s.turns) for c in conversations for s in c.sessions),
         "questions": len(questions),
         "backend": backend,
@@ -596,7 +634,8 @@ def main() -> int:
     other = args.url or args.postgres
     name = ("locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if other else "")
             + ("" if args.extractor == "none" else "_extracted")
-            + ("" if args.embedder == "local" else f"_{args.embedder}"))
+            + ("" if args.embedder == "local" else f"_{args.embedder}")
+            + split_suffix(conversations))
     output = args.output or RESULTS_DIR / f"{name}.json"
     write_result(output, report)
     print(f"written to {output.name}")
@@ -611,7 +650,9 @@ def report_off_topic(
     report = {
         "benchmark": "locomo-off-topic",
         "data": path.name,
+        "split": args.split,
         "conversations": len(conversations),
+        "conversation_ids": [c.sample_id for c in conversations],
         "questions": sum(len(c.questions) for c in conversations),
         "off_topic_questions": general,
         "backend": backend,
@@ -629,7 +670,8 @@ def report_off_topic(
     print_off_topic(study)
     other = args.url or args.postgres  # never over the SQLite figures the docs cite
     output = args.output or RESULTS_DIR / (
-        "locomo_off_topic" + (f"_{backend}" if other else "") + ".json")
+        "locomo_off_topic" + (f"_{backend}" if other else "")
+        + split_suffix(conversations) + ".json")
     write_result(output, report)
     print(f"written to {output.name}")
     return 0

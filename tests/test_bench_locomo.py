@@ -68,3 +68,21 @@ def test_long_messages_wrap_the_question_in_another_conversations_words(
     for r in results.values():  # one question, asked three ways; its evidence is a turn
         assert r["recall"]["all"]["questions"] == 1  # never recorded here: nothing found
         assert r["recall"]["all"]["R@10"] == 0.0 and r["recall"]["all"]["foreign_hits"] == 0
+
+
+def test_a_full_locomo_file_splits_into_the_dev_conversations_and_the_held_out_ones(
+) -> None:
+    names = ["conv-26", "conv-30", "conv-41", "conv-42", "conv-43", "conv-44", "conv-50"]
+    convs = [_conversation(n, ["Hello."], "Who?") for n in names]
+    dev = bench_locomo.of_split(convs, "dev")
+    held_out = bench_locomo.of_split(convs, "held-out")
+    assert [c.sample_id for c in dev] == names[:5]
+    assert [c.sample_id for c in held_out] == ["conv-44", "conv-50"]
+    assert bench_locomo.of_split(convs, "all") == convs
+    # the dev split's figures keep their file; the others never overwrite them
+    assert bench_locomo.split_suffix(dev) == ""
+    assert bench_locomo.split_suffix(held_out) == "_heldout"
+    assert bench_locomo.split_suffix(convs) == "_full"
+    assert bench_locomo.of_split(convs[:5], "held-out") == []  # the dev file holds none
+    with pytest.raises(ValueError, match="split is one of"):
+        bench_locomo.of_split(convs, "test")
