@@ -39,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS_DIR, machine_info, print_table, write_result
-from bench_locomo import DEV_SPLIT, ENV_VAR, data_path, normal_id, parse_date
+from bench_locomo import DEV_SPLIT, ENV_VAR, data_path, normal_id, parse_date, split_suffix
 
 from memori import Memori
 from memori.core import Memory, Scope, Turn
@@ -262,7 +262,9 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--extractor", default="offline")
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "extraction.json")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default results/extraction.json for the dev split, "
+                             "extraction_full.json for a full locomo10.json")
     args = parser.parse_args()
     path = data_path()
     if not path.is_file():
@@ -295,8 +297,10 @@ def main() -> int:
     print(f"LoCoMo {path.name}: extractor {args.extractor}, threshold {args.threshold}")
     print_table(["conversation", "coverage %", "noise %", "obs", "memories", "chit-chat",
                  "mem/turn", "words/mem", "s"], rows)
-    write_result(args.output, report)
-    print(f"written to {args.output.name}")
+    output = args.output or RESULTS_DIR / (
+        "extraction" + split_suffix(s.sample_id for s in samples) + ".json")
+    write_result(output, report)
+    print(f"written to {output.name}")
     return 0
 
 

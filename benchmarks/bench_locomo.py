@@ -35,7 +35,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -147,11 +147,11 @@ def of_split(conversations: Sequence[Conversation], split: str) -> list[Conversa
     return [c for c in conversations if (c.sample_id in DEV_SPLIT) == dev]
 
 
-def split_suffix(conversations: Sequence[Conversation]) -> str:
+def split_suffix(sample_ids: Iterable[str]) -> str:
     """What a result file's name adds for these conversations: nothing for the dev split
     (the figures the docs cite), ``_heldout`` for the other five, ``_full`` for all ten
     (or any other set)."""
-    ids = {c.sample_id for c in conversations}
+    ids = set(sample_ids)
     if ids == DEV_SPLIT:
         return ""
     return "_heldout" if not ids & DEV_SPLIT else "_full"
@@ -635,7 +635,7 @@ def main() -> int:
     name = ("locomo" + ("_dated" if args.dated else "") + (f"_{backend}" if other else "")
             + ("" if args.extractor == "none" else "_extracted")
             + ("" if args.embedder == "local" else f"_{args.embedder}")
-            + split_suffix(conversations))
+            + split_suffix(c.sample_id for c in conversations))
     output = args.output or RESULTS_DIR / f"{name}.json"
     write_result(output, report)
     print(f"written to {output.name}")
@@ -671,7 +671,7 @@ def report_off_topic(
     other = args.url or args.postgres  # never over the SQLite figures the docs cite
     output = args.output or RESULTS_DIR / (
         "locomo_off_topic" + (f"_{backend}" if other else "")
-        + split_suffix(conversations) + ".json")
+        + split_suffix(c.sample_id for c in conversations) + ".json")
     write_result(output, report)
     print(f"written to {output.name}")
     return 0

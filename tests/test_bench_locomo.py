@@ -80,9 +80,9 @@ def test_a_full_locomo_file_splits_into_the_dev_conversations_and_the_held_out_o
     assert [c.sample_id for c in held_out] == ["conv-44", "conv-50"]
     assert bench_locomo.of_split(convs, "all") == convs
     # the dev split's figures keep their file; the others never overwrite them
-    assert bench_locomo.split_suffix(dev) == ""
-    assert bench_locomo.split_suffix(held_out) == "_heldout"
-    assert bench_locomo.split_suffix(convs) == "_full"
+    assert bench_locomo.split_suffix(c.sample_id for c in dev) == ""
+    assert bench_locomo.split_suffix(c.sample_id for c in held_out) == "_heldout"
+    assert bench_locomo.split_suffix(c.sample_id for c in convs) == "_full"
     assert bench_locomo.of_split(convs[:5], "held-out") == []  # the dev file holds none
     with pytest.raises(ValueError, match="split is one of"):
         bench_locomo.of_split(convs, "test")
