@@ -23,6 +23,9 @@ Each row also lists the full garbage collections (generation 2) that ran while i
 calls did, with how long each took: one stops every thread, the event loop included.
 ``--gc-freeze`` calls ``gc.freeze()`` once the store is filled, as an application can
 after its start-up: a full collection then walks only what was made since.
+With the local embedder it also times the model alone for each message length, one
+message at a time as a call's retrieval embeds it (``model_alone_ms``): machines differ
+more in this than in the rest of the call, so rows of two machines are read beside it.
 Prints a table and writes ``benchmarks/results/interception.json``.
 """
 
@@ -194,6 +197,31 @@ def make_embedder(name: str) -> Embedder | None:
     if isinstance(embedder, LocalEmbedder):  # measure int8, not a cold cache's warm start
         embedder.wait_for_int8(timeout=900)
     return embedder
+
+
+def model_alone(words: Sequence[int], calls: int = 100, warmup: int = 20
+                ) -> dict[str, dict[str, float]]:
+    """The local model alone, per message length: one message embedded at a time, as a
+    call's retrieval embeds it (a long message's first and last words), nothing else
+    running: the machine's speed for the model, to read the rows beside (machines differ
+    more in this than in the rest of the call). Empty when the model is unavailable."""
+    embedder = make_embedder("local")
+    if embedder is None:
+        return {}
+    from memori.retrieval import HybridRetriever
+
+    embedded = HybridRetriever(embedder=embedder).embedded
+    out = {}
+    for w in words:
+        texts = [embedded(message(60_000 + i, w)) for i in range(warmup + calls)]
+        times = []
+        for i, text in enumerate(texts):  # distinct texts: no cache hides the model
+            began = time.perf_counter()
+            embedder.embed([text])
+            if i >= warmup:
+                times.append((time.perf_counter() - began) * 1000)
+        out[str(w or len(message(0).split()))] = summarise(times)
+    return out
 
 
 def populate(mem: Memori, n: int, corpus_embedder: Embedder | None) -> float:
@@ -541,6 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            args.warmup, Path(tmp) / f"words-{words}",
                                            args.extractor, args.write_path)
             chunk_cost = stream_overhead(Path(tmp))
+            alone = (model_alone([int(w) for w in args.message_words.split(",")])
+                     if "local" in args.embedders.split(",") else {})
     finally:
         for proc, _ in servers.values():
             assert proc.stdin is not None
@@ -566,6 +596,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"stream wrapper: {chunk_cost['added_us_per_chunk']} us added per chunk, of which "
           f"the reply accumulator {chunk_cost['accumulator_us_per_chunk']} us "
           f"(the SDK's own parsing: {chunk_cost['sdk_us_per_chunk']} us per chunk)")
+    for w, ms in alone.items():
+        print(f"the model alone, {w}-word message as retrieval embeds it: p50 {ms['p50']} ms, "
+              f"p95 {ms['p95']} ms (one at a time, nothing else running)")
     write_result(args.output, {
         "benchmark": "interception",
         "description": "latency added to chat.completions.create (and, with --clients, "
@@ -583,6 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calls_per_config": args.calls,
         "results": rows,
         "stream_chunk_overhead": chunk_cost,
+        "model_alone_ms": alone,
     })
     print(f"wrote {args.output}")
     return 0
