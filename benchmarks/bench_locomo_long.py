@@ -13,7 +13,8 @@ and vector read a long message's first 10 and last 10 words, ``memori.retrieval.
 with the previous default (the text searches reading the first 12 and last 20 words,
 the vector 10 and 12) and with one reading the whole message.
 
-Run: ``python benchmarks/bench_locomo_long.py [--filler 35,100] [--embedder local|hash]``.
+Run: ``python benchmarks/bench_locomo_long.py [--filler 35,100] [--embedder local|hash]
+[--split all|dev|held-out]``.
 Reads the data as ``bench_locomo.py`` does (skips with a message when it is absent);
 writes ``benchmarks/results/locomo_long.json``.
 """
@@ -29,6 +30,7 @@ from typing import Any
 from _common import RESULTS_DIR, machine_info, print_table, write_result
 from bench_locomo import (
     ENV_VAR,
+    SPLITS,
     Conversation,
     Question,
     Run,
@@ -38,7 +40,9 @@ from bench_locomo import (
     injected,
     load,
     make_embedder,
+    of_split,
     score,
+    split_suffix,
 )
 
 from memori import Memori
@@ -99,7 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--filler", default="35,100",
                         help="words around the question (comma-separated for several)")
     parser.add_argument("--embedder", choices=("local", "hash"), default="local")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "locomo_long.json")
+    parser.add_argument("--split", choices=SPLITS, default="all",
+                        help="the conversations asked (see bench_locomo.py); other than "
+                             "the dev split's are written with _heldout or _full")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default results/locomo_long.json")
     args = parser.parse_args(argv)
     try:
         fillers = [int(w) for w in args.filler.split(",")]
@@ -111,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not path.is_file():
         print(f"SKIP: LoCoMo data not found at {path} (set {ENV_VAR} to its path)")
         return 0
-    conversations = load(path)
+    conversations = of_split(load(path), args.split)
+    if not conversations:
+        print(f"SKIP: {path.name} holds no conversation of the {args.split} split")
+        return 0
     embedder = make_embedder(args.embedder, cache=True)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="memori-locomo-long-") as tmp:
@@ -131,12 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(["filler, the searches read", "way", "R@10", "nothing injected %"],
                 [[run, way, r["recall"]["all"]["R@10"], r["nothing_injected_pct"]]
                  for run, ways in results.items() for way, r in ways.items()])
-    write_result(args.output, {
-        "benchmark": "locomo-long-messages", "data": path.name,
+    output = args.output or RESULTS_DIR / (
+        "locomo_long" + split_suffix(c.sample_id for c in conversations) + ".json")
+    write_result(output, {
+        "benchmark": "locomo-long-messages", "data": path.name, "split": args.split,
+        "conversation_ids": [c.sample_id for c in conversations],
         "filler_words": fillers, "embedder": embedder.name, "results": results,
         "machine": machine_info(),
     })
-    print(f"written to {args.output.name}")
+    print(f"written to {output.name}")
     return 0
 
 
