@@ -86,3 +86,51 @@ def test_a_full_locomo_file_splits_into_the_dev_conversations_and_the_held_out_o
     assert bench_locomo.of_split(convs[:5], "held-out") == []  # the dev file holds none
     with pytest.raises(ValueError, match="split is one of"):
         bench_locomo.of_split(convs, "test")
+
+
+def _locomo_item(sample_id: str, fact: str) -> dict[str, object]:
+    """One conversation in ``locomo10.json``'s layout: a session of two turns, a question."""
+    turns = [{"speaker": "Ann", "dia_id": "D1:1", "text": fact},
+             {"speaker": "Bo", "dia_id": "D1:2", "text": "Nice, tell me more!"}]
+    return {"sample_id": sample_id,
+            "conversation": {"speaker_a": "Ann", "speaker_b": "Bo", "session_1": turns,
+                             "session_1_date_time": "1:56 pm on 8 May, 2023"},
+            "qa": [{"question": "What is the puppy called?", "evidence": ["D1:1"],
+                    "category": 4}]}
+
+
+def test_the_held_out_split_runs_from_a_full_file_and_skips_on_the_dev_file(
+    tmp_path: Path,
+) -> None:
+    """As a user runs it: a subprocess with MEMORI_LOCOMO_PATH at a file of both splits asks
+    only the held-out conversation and writes its own file; the dev file has none to ask."""
+    import json
+    import os
+    import subprocess
+
+    full = tmp_path / "locomo10.json"
+    full.write_text(json.dumps([_locomo_item("conv-26", "My puppy is called Rex."),
+                                _locomo_item("conv-44", "The puppy's name is Luna.")]))
+    dev = tmp_path / "locomo-dev.json"
+    dev.write_text(json.dumps([_locomo_item("conv-26", "My puppy is called Rex.")]))
+    script = Path(bench_locomo.__file__)
+    out = tmp_path / "out.json"
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "MEMORI_LOCOMO_PATH": str(path), "MEMORI_HOME": str(tmp_path)}
+        return subprocess.run(
+            [sys.executable, str(script), "--split", "held-out", "--embedder", "hash",
+             "--no-cache", "--variants", "hybrid", "--output", str(out)],
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    done = run(full)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["split"] == "held-out" and report["conversation_ids"] == ["conv-44"]
+    assert report["questions"] == 1 and report["results"]["hybrid"]["recall"]["all"][
+        "R@10"] == 100.0  # the held-out conversation's own answer, found
+    out.unlink()
+    skipped = run(dev)
+    assert skipped.returncode == 0, skipped.stderr
+    assert "holds no conversation of the held-out split" in skipped.stdout
+    assert not out.exists()
