@@ -36,9 +36,10 @@ HEAD = 10
 """Words kept from the start of a longer query (a question that opens the message)."""
 TAIL = 10
 """Words kept from its end (where a question most often stands)."""
-VECTOR_HEAD = 10
-"""Words of a longer query's start that its vector reads (``HybridRetriever.vector_words``)."""
-VECTOR_TAIL = 10
+VECTOR_HEAD = HEAD
+"""Words of a longer query's start that its vector reads (``HybridRetriever.vector_words``):
+the text searches' window (chosen together on ``bench_locomo_long.py``)."""
+VECTOR_TAIL = TAIL
 """Words of its end that its vector reads."""
 _WORD = re.compile(f"(?P<cjk>[{CJK_CHARS}])|[^\\s{CJK_CHARS}]+")
 """A CJK character (half a word), or a run of other characters between spaces."""
