@@ -95,6 +95,20 @@ def has_sqlite_vec(dbapi_conn: Any) -> bool:
     return True
 
 
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+
+
+def _is_busy(error: Exception) -> bool:
+    """Whether ``error`` is SQLite's "busy" or "locked": by its result code where the
+    driver gives one (``sqlite_errorcode``, Python 3.11's sqlite3 and drivers built
+    from it; extended codes keep the primary one in their low byte), else by its text."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+    text = str(error)
+    return "locked" in text or "busy" in text
+
+
 def _use_wal(cur: Any, timeout: float) -> None:
     """Switch the file to WAL unless it is (or is in memory). On a file still in its
     first journal mode (one another process is creating), the switch fails at once while
@@ -110,8 +124,7 @@ def _use_wal(cur: Any, timeout: float) -> None:
                 cur.execute("PRAGMA journal_mode = WAL")
             return
         except Exception as e:  # the DB-API's OperationalError (sqlite3 or pysqlite3)
-            waiting = "locked" in str(e) or "busy" in str(e)
-            if not waiting or time.monotonic() + pause > deadline:
+            if not _is_busy(e) or time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
