@@ -147,6 +147,18 @@ def of_split(conversations: Sequence[Conversation], split: str) -> list[Conversa
     return [c for c in conversations if (c.sample_id in DEV_SPLIT) == dev]
 
 
+def split_or_skip(path: Path, split: str) -> list[Conversation]:
+    """The conversations of ``split`` in the data file at ``path``; none, after printing
+    ``SKIP:`` and why, when the file is absent or holds none of that split."""
+    if not path.is_file():
+        print(f"SKIP: LoCoMo data not found at {path} (set {ENV_VAR} to its path)")
+        return []
+    conversations = of_split(load(path), split)
+    if not conversations:
+        print(f"SKIP: {path.name} holds no conversation of the {split} split")
+    return conversations
+
+
 def split_suffix(sample_ids: Iterable[str]) -> str:
     """What a result file's name adds for these conversations: nothing for the dev split
     (the figures the docs cite), ``_heldout`` for the other five, ``_full`` for all ten
@@ -577,12 +589,8 @@ def main() -> int:
     args = parser.parse_args()
 
     path = data_path()
-    if not path.is_file():
-        print(f"SKIP: LoCoMo data not found at {path} (set {ENV_VAR} to its path)")
-        return 0
-    conversations = of_split(load(path), args.split)
+    conversations = split_or_skip(path, args.split)
     if not conversations:
-        print(f"SKIP: {path.name} holds no conversation of the {args.split} split")
         return 0
     questions = [q for c in conversations for q in c.questions]
     embedder = make_embedder(args.embedder, cache=not args.no_cache)

@@ -29,7 +29,6 @@ from typing import Any
 
 from _common import RESULTS_DIR, machine_info, print_table, write_result
 from bench_locomo import (
-    ENV_VAR,
     SPLITS,
     Conversation,
     Question,
@@ -38,10 +37,9 @@ from bench_locomo import (
     evidence_of,
     ingest,
     injected,
-    load,
     make_embedder,
-    of_split,
     score,
+    split_or_skip,
     split_suffix,
 )
 
@@ -116,12 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not fillers or min(fillers) < 1:
         parser.error("--filler must be at least 1")
     path = data_path()
-    if not path.is_file():
-        print(f"SKIP: LoCoMo data not found at {path} (set {ENV_VAR} to its path)")
-        return 0
-    conversations = of_split(load(path), args.split)
+    conversations = split_or_skip(path, args.split)
     if not conversations:
-        print(f"SKIP: {path.name} holds no conversation of the {args.split} split")
         return 0
     embedder = make_embedder(args.embedder, cache=True)
     results: dict[str, dict[str, Any]] = {}
