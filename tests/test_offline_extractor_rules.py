@@ -128,3 +128,39 @@ def test_a_sentence_pointing_back_joins_the_memory_before_it() -> None:
 def test_a_pointing_back_sentence_alone_is_not_a_memory() -> None:
     turn = Turn("u", "s", "user", "Thanks, Leo! It's a lovely place to sit in the sun.")
     assert OfflineExtractor().extract([turn]) == []
+
+
+def test_a_statement_that_opens_a_question_is_kept() -> None:
+    """Users often state a fact on the way to a question; the question is not kept."""
+    from memori.extractors.offline import candidates
+
+    cases = {
+        "Just moved to Berlin, any tips?": ["Just moved to Berlin."],
+        "I moved to Oslo last year, any good cafes?": ["I moved to Oslo last year."],
+        "Been vegan for two years now, what should I cook tonight?":
+            ["Been vegan for two years now."],
+        "I'm training for a marathon in May - any tips on nutrition?":
+            ["I'm training for a marathon in May."],
+        "FYI, I finished another pottery project - want to see a pic?":
+            ["I finished another pottery project."],
+    }
+    for text, expected in cases.items():
+        assert [c.text for c in candidates(text)] == expected, text
+    assert candidates("Been vegan for two years now, what should I cook tonight?")[0].kind \
+        == "preference"
+
+
+def test_what_only_leads_into_a_question_or_supposes_is_not_a_memory() -> None:
+    from memori.extractors.offline import candidates
+
+    for text in ("If I move to Oslo, what should I pack?",
+                 "I was wondering, could you help me with my essay?",
+                 "So I've been thinking, should I quit my job?",
+                 "Honestly, I don't know, what do you suggest?",
+                 "By the way, what's my sister's name?",
+                 "Speaking of which, I'm curious, any more tips for baking?",
+                 "When I was in Berlin, what did I eat?",
+                 "Hey Jon, how are you?",
+                 "We all need a push sometimes, right?",  # an opinion put to the listener
+                 "What is my sister's name?"):
+        assert candidates(text) == [], text

@@ -147,3 +147,25 @@ def test_acknowledgements(text: str, expected: bool) -> None:
 ])
 def test_question_only_turns(text: str, expected: bool) -> None:
     assert is_question_only(text) is expected
+
+
+def test_a_fact_said_on_the_way_to_a_question_reaches_a_later_call(
+    tmp_path: Path, server: OpenAIServer,
+) -> None:
+    """As a user says it: "Just moved to Berlin, any tips?" is a question, so the turn is
+    not shown as a memory, but the move it states is remembered and shown later."""
+    with Memori(f"sqlite:///{tmp_path / 'berlin.db'}") as m:
+        client = server.client()
+        m.llm.register(client)
+        m.attribution(entity_id="ola", session_id="monday")
+        server.enqueue("Welcome! Try the cafés of Kreuzberg, and get a bike.")
+        client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "Just moved to Berlin, any tips?"}])
+        m.flush()
+        assert [x.content for x in m.memories()] == ["Just moved to Berlin."]
+        m.attribution(entity_id="ola", session_id="friday")
+        client.chat.completions.create(model="m", messages=[
+            {"role": "user", "content": "Which neighbourhood of Berlin suits a cyclist?"}])
+        sent = blocks(server.last_request("chat").messages)
+        assert len(sent) == 1 and "Just moved to Berlin." in sent[0]
+        assert "any tips?" not in sent[0]  # the question itself is not shown

@@ -73,6 +73,27 @@ _LABEL = re.compile(r"^\s*(goal|preference|fact|note|reminder|plan|diet|allergy)
 
 MIN_WORDS = 3
 
+_CLAUSE = re.compile(r"\s*[,;]\s*|\s+[-\u2013\u2014]\s+")
+_ASKING_FRAME = re.compile(
+    r"^(?i:(?:so|and|but|well|also|ok|okay|now)\s+)?"
+    r"(?i:i(?:'m| am| was)? (?:just )?(?:wondering|curious)|i wonder|quick question|"
+    r"(?:i )?(?:have|had|got) a (?:quick )?question|(?:i )?need (?:some )?(?:help|advice)|"
+    r"i(?:'d| would) like to (?:know|ask)|i want(?:ed)? to (?:know|ask)|"
+    r"i(?:'ve| have)? been (?:thinking|wondering)|i (?:was )?think(?:ing)?|"
+    r"i (?:don't|do not) know|i'm not sure|not sure|i (?:can't|cannot) decide|"
+    r"i'm confused|i'm stuck|i forgot|i can't remember|i mean|i guess|let me ask|"
+    r"by the way|btw|fyi|speaking of(?: which| that)?|enough about me|anyway|anyways|"
+    r"just curious|out of curiosity|one more thing)\b")
+"""Clauses that only lead into the question: nothing about the speaker to remember."""
+_TAG = re.compile(
+    r"(?i:right|huh|eh|yeah|yes|no|ok|okay|alright|agreed|ya know|you know|y'know|"
+    r"don't you think|don't you agree|isn't it|wasn't it|aren't they|am i right|true)")
+"""A question tag: what stands before it is a statement put to the listener."""
+_SUPPOSING = re.compile(
+    r"^(?i:if|unless|whether|suppose|supposing|assuming|say|in case|even if|what if|when|"
+    r"once|before|after|should)\b")
+"""Clauses that suppose, or time the question, rather than state."""
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -120,13 +141,29 @@ def classify(sentence: str) -> Candidate | None:
     return Candidate(text, kind, slot)
 
 
+def stated_before_asking(sentence: str) -> Candidate | None:
+    """The statement a question opens with ("Just moved to Berlin, any tips?", "My sister
+    is Anna, what do you think of the name?"): the clauses before the question's own that
+    state something, leaving out those that lead into the question ("I was wondering",
+    "by the way") or suppose ("If I move to Oslo"). A statement with a tag ("..., right?")
+    is an opinion put to the listener, and gives nothing."""
+    clauses = [c.strip() for c in _CLAUSE.split(sentence.strip())]
+    if len(clauses) < 2 or not sentence.rstrip().endswith("?") \
+            or _TAG.fullmatch(clauses[-1].rstrip("?!. ")):
+        return None
+    stated = [c for c in clauses[:-1]
+              if (said := strip_opener(c)) and not _ASKING_FRAME.match(said)
+              and not _SUPPOSING.match(said)]
+    return classify(", ".join(stated)) if stated else None
+
+
 def candidates(content: str) -> list[Candidate]:
     """The memory candidates of one user turn; a sentence that refers back to the one
     kept just before it ("I took up pottery. It's so calming.") is joined to it."""
     found: list[Candidate] = []
     chained = False
     for match in _SENTENCE.finditer(content):
-        cand = classify(match.group(0))
+        cand = classify(match.group(0)) or stated_before_asking(match.group(0))
         if cand is not None:
             found.append(cand)
             chained = True
