@@ -64,3 +64,18 @@ def test_children_of_a_fork_remember_recall_and_record(tmp_path: Path) -> None:
     assert {f"Task {i} was about the garden." for i in range(4)} | {
         "I am allergic to peanuts."} <= set(report["memories"])
     assert report["blocks"] == 4  # each child's call carried the parent's memory
+
+
+def test_a_memori_sent_to_another_process_says_what_to_do(tmp_path: Path) -> None:
+    """multiprocessing's 'spawn' (the default on macOS and Windows) pickles what it sends:
+    a Memori refuses with the fix, not with pickle's message about its connection pool."""
+    import copy
+    import pickle
+
+    from memori import Memori
+
+    with Memori(f"sqlite:///{tmp_path / 'p.db'}", embedder="hash") as mem:
+        with pytest.raises(TypeError, match=r"make one in each process"):
+            pickle.dumps(mem)
+        with pytest.raises(TypeError, match=r"cannot be pickled or copied"):
+            copy.copy(mem)

@@ -542,6 +542,15 @@ class Memori(MemoryManagement, Pinning, BulkRemember):
     def __repr__(self) -> str:
         return f"Memori(store={self.store!r})"
 
+    def __reduce__(self) -> Any:
+        """A ``Memori`` is not sent to another process (pickled) or copied: it holds open
+        connections, a journal and threads. Say so, instead of pickle's message about a
+        connection factory deep inside."""
+        raise TypeError(
+            "a Memori cannot be pickled or copied (it holds open connections and threads): "
+            "make one in each process with the same URL, Memori(url); a forked child "
+            "(multiprocessing's 'fork') may use the parent's")
+
 
 
 
