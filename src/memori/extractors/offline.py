@@ -147,9 +147,10 @@ def stated_before_asking(sentence: str) -> Candidate | None:
     state something, leaving out those that lead into the question ("I was wondering",
     "by the way") or suppose ("If I move to Oslo"). A statement with a tag ("..., right?")
     is an opinion put to the listener, and gives nothing."""
+    if not sentence.rstrip().endswith("?"):  # most sentences: no clause work at all
+        return None
     clauses = [c.strip() for c in _CLAUSE.split(sentence.strip())]
-    if len(clauses) < 2 or not sentence.rstrip().endswith("?") \
-            or _TAG.fullmatch(clauses[-1].rstrip("?!. ")):
+    if len(clauses) < 2 or _TAG.fullmatch(clauses[-1].rstrip("?!. ")):
         return None
     stated = [c for c in clauses[:-1]
               if (said := strip_opener(c)) and not _ASKING_FRAME.match(said)
