@@ -496,3 +496,36 @@ def test_a_postgres_server_stopped_mid_run_costs_no_turn(openai_server: OpenAISe
             assert mem.store.outbox_pending(10) == []
     finally:
         server.stop()
+
+
+STATE_THEN_ASK = """
+    import sys
+    from openai import OpenAI
+    from memori import Memori
+    from memori.testing import OpenAIServer
+
+    server = OpenAIServer().start()
+    server.enqueue("Welcome! Try the cafes of Kreuzberg, and get a bike.")
+    client = OpenAI(base_url=server.base_url, api_key="local", max_retries=0)
+    mem = Memori(sys.argv[1])
+    mem.llm.register(client)
+    mem.attribution(entity_id="ola", session_id=sys.argv[2])
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": sys.argv[3]}])
+    body = str(server.last_request("chat").body)
+    block = body.split("</memori_context>")[0] if "<memori_context>" in body else ""
+    print("memory shown:", "Just moved to Berlin." in block,
+          "question shown:", "any tips?" in block)
+    # no flush, no close: the script simply ends
+"""
+
+
+def test_a_fact_said_on_the_way_to_a_question_reaches_the_next_script(tmp_path: Path) -> None:
+    """One script asks "Just moved to Berlin, any tips?" and exits without flush; the next
+    one's call carries the move as a memory, and not the question."""
+    url = f"sqlite:///{tmp_path / 'berlin.db'}"
+    first = run_script(STATE_THEN_ASK, url, "monday", "Just moved to Berlin, any tips?")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_script(STATE_THEN_ASK, url, "friday",
+                        "Which neighbourhood of Berlin suits a cyclist?")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.strip().splitlines()[-1] == "memory shown: True question shown: False"
