@@ -135,6 +135,18 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _vector_space(embedder: Embedder) -> str:
+    """The cache's name for what made the vectors: the embedder's name, and for the
+    local model's int8 arithmetic the derivation too (a new derivation's vectors are
+    not the old ones')."""
+    from memori.embedders import LocalEmbedder
+    from memori.embedders.quantize import DERIVATION
+
+    if isinstance(embedder, LocalEmbedder) and embedder.arithmetic == "int8":
+        return f"{embedder.name}-{DERIVATION}"
+    return embedder.name
+
+
 class DiskCachedEmbedder:
     """Wraps an embedder; vectors are kept in a SQLite file keyed by model and text hash.
 
@@ -146,6 +158,7 @@ class DiskCachedEmbedder:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
+        self._space = _vector_space(inner)
         self.path = path or CACHE_DIR / "embeddings.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -158,7 +171,7 @@ class DiskCachedEmbedder:
 
     def _key(self, text: str) -> str:
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        return f"{self.name}:{self.dim}:{digest}"
+        return f"{self._space}:{self.dim}:{digest}"
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         keys = [self._key(t) for t in texts]

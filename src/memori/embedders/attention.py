@@ -23,53 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from memori.embedders.fusions import DISABLED_FUSIONS
+from memori.embedders.onnx_graph import Graph, NoMatch, live, probes, session
 
 log = logging.getLogger(__name__)
 
 MASK_INT32 = "memori_attention_mask_int32"
-PROBE_LENGTHS = (3, 17, 61)
-"""Token counts of the probe inputs (each alone, then all in one padded batch)."""
-
-
-class _Graph:
-    """Lookups over an ONNX graph: who produces a tensor, who reads it, constants."""
-
-    def __init__(self, graph: Any) -> None:
-        from onnx import numpy_helper
-
-        self.graph = graph
-        self.producer = {out: node for node in graph.node for out in node.output}
-        self.readers: dict[str, list[Any]] = {}
-        for node in graph.node:
-            for name in node.input:
-                self.readers.setdefault(name, []).append(node)
-        self.constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-        for node in graph.node:
-            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-                self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
-
-    def made_by(self, name: str, op: str) -> Any:
-        node = self.producer.get(name)
-        if node is None or node.op_type != op:
-            raise _NoMatch(f"{name} is not made by {op}")
-        return node
-
-    def only_reader(self, name: str, op: str) -> Any:
-        readers = self.readers.get(name, [])
-        if len(readers) != 1 or readers[0].op_type != op:
-            raise _NoMatch(f"{name} is not read by one {op}")
-        return readers[0]
-
-    def scalar(self, name: str) -> float:
-        value = self.constants.get(name)
-        if value is None or value.size != 1:
-            raise _NoMatch(f"{name} is not a constant scalar")
-        return float(value.reshape(-1)[0])
-
-
-class _NoMatch(Exception):
-    """The graph does not have the expected shape here."""
 
 
 def _perm(node: Any) -> list[int]:
@@ -79,7 +37,7 @@ def _perm(node: Any) -> list[int]:
     return []
 
 
-def _heads(g: _Graph, reshape: Any) -> tuple[str, int]:
+def _heads(g: Graph, reshape: Any) -> tuple[str, int]:
     """The projection a per-head reshape reads (``[B, S, hidden]`` to ``[B, S, H, D]``),
     and its head size D (the last entry of the target shape)."""
     shape = g.constants.get(reshape.input[1])
@@ -87,19 +45,19 @@ def _heads(g: _Graph, reshape: Any) -> tuple[str, int]:
         concat = g.made_by(reshape.input[1], "Concat")
         shape = g.constants.get(concat.input[-1])
     if shape is None or shape.size < 1 or int(shape.reshape(-1)[-1]) <= 0:
-        raise _NoMatch("the head size is not a constant")
+        raise NoMatch("the head size is not a constant")
     return reshape.input[0], int(shape.reshape(-1)[-1])
 
 
-def _per_head(g: _Graph, name: str) -> tuple[str, int]:
+def _per_head(g: Graph, name: str) -> tuple[str, int]:
     """``name`` = Transpose[0,2,1,3](Reshape(projection)): the projection, head size."""
     transpose = g.made_by(name, "Transpose")
     if _perm(transpose) != [0, 2, 1, 3]:
-        raise _NoMatch("not a per-head transpose")
+        raise NoMatch("not a per-head transpose")
     return _heads(g, g.made_by(transpose.input[0], "Reshape"))
 
 
-def _key(g: _Graph, name: str) -> tuple[str, int]:
+def _key(g: Graph, name: str) -> tuple[str, int]:
     """The key side, transposed for the product through any chain of Reshape and
     Transpose back to its per-head reshape (the probes check the result)."""
     for _ in range(8):
@@ -111,10 +69,10 @@ def _key(g: _Graph, name: str) -> tuple[str, int]:
             if reshape is not None and reshape.op_type == "Reshape":
                 return _heads(g, reshape)
         name = node.input[0]
-    raise _NoMatch("no per-head key")
+    raise NoMatch("no per-head key")
 
 
-def _layers(g: _Graph) -> Iterator[tuple[Any, dict[str, Any]]]:
+def _layers(g: Graph) -> Iterator[tuple[Any, dict[str, Any]]]:
     """Each attention layer's last node (the reshape back to ``[B, S, hidden]``) and the
     MultiHeadAttention that replaces it."""
     for softmax in [n for n in g.graph.node if n.op_type == "Softmax"]:
@@ -128,32 +86,32 @@ def _layers(g: _Graph) -> Iterator[tuple[Any, dict[str, Any]]]:
             key, key_size = _key(g, key_side.input[0])
             readers = g.readers.get(softmax.output[0], [])
             if sorted(n.op_type for n in readers) != ["IsNaN", "Where"]:
-                raise _NoMatch("no NaN guard after the softmax")
+                raise NoMatch("no NaN guard after the softmax")
             guard = next(n for n in readers if n.op_type == "Where")
             weighted = g.only_reader(guard.output[0], "MatMul")
             value, value_size = _per_head(g, weighted.input[1])
             back = g.only_reader(weighted.output[0], "Transpose")
             if _perm(back) != [0, 2, 1, 3] or len({size, key_size, value_size}) != 1:
-                raise _NoMatch("heads do not agree")
+                raise NoMatch("heads do not agree")
             last = g.only_reader(back.output[0], "Reshape")
             heads, rest = divmod(_width(g, query), size)
             if rest:
-                raise _NoMatch("the width is not whole heads")
-        except (_NoMatch, StopIteration) as e:
+                raise NoMatch("the width is not whole heads")
+        except (NoMatch, StopIteration) as e:
             log.debug("attention not rewritten at %s: %s", softmax.name, e)
             continue
         yield last, {"inputs": [query, key, value, "", MASK_INT32], "output": last.output[0],
                      "heads": heads, "scale": float(np.float32(scale))}
 
 
-def _width(g: _Graph, projection: str) -> int:
+def _width(g: Graph, projection: str) -> int:
     """The width of a projection: the length of the bias its last node adds."""
     add = g.made_by(projection, "Add")
     for name in add.input:
         bias = g.constants.get(name)
         if bias is not None and bias.ndim == 1:
             return int(bias.shape[0])
-    raise _NoMatch(f"{projection} adds no bias")
+    raise NoMatch(f"{projection} adds no bias")
 
 
 def fuse_attention(model: bytes) -> bytes:
@@ -163,7 +121,7 @@ def fuse_attention(model: bytes) -> bytes:
     from onnx import TensorProto, helper
 
     proto = onnx.load_from_string(model)
-    g = _Graph(proto.graph)
+    g = Graph(proto.graph)
     found = list(_layers(g))
     if not found or "attention_mask" not in {i.name for i in proto.graph.input}:
         return model
@@ -177,7 +135,7 @@ def fuse_attention(model: bytes) -> bytes:
                               name="memori_attention_mask_cast")]
     nodes += [replace.get(id(node), node) for node in proto.graph.node]
     del proto.graph.node[:]
-    proto.graph.node.extend(_live(nodes, {o.name for o in proto.graph.output}))
+    proto.graph.node.extend(live(nodes, {o.name for o in proto.graph.output}))
     if not any(o.domain == "com.microsoft" for o in proto.opset_import):
         proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     fused: bytes = proto.SerializeToString()
@@ -188,47 +146,15 @@ def fuse_attention(model: bytes) -> bytes:
     return fused
 
 
-def _live(nodes: list[Any], outputs: set[str]) -> list[Any]:
-    """``nodes`` without those whose outputs nothing reads (repeatedly), in order."""
-    while True:
-        read = {name for node in nodes for name in node.input} | outputs
-        kept = [node for node in nodes if any(out in read for out in node.output)]
-        if len(kept) == len(nodes):
-            return kept
-        nodes = kept
-
-
 def _same_outputs(before: bytes, after: bytes) -> bool:
     """Whether both graphs give exactly the same outputs on the probe inputs."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
     try:
-        old, new = (ort.InferenceSession(m, sess_options=options,
-                                         providers=["CPUExecutionProvider"],
-                                         disabled_optimizers=DISABLED_FUSIONS)
-                    for m in (before, after))
+        old, new = session(before), session(after)
     except Exception as e:  # the fused node is not there in this onnxruntime
         log.info("memori: the fused attention graph does not load (%s)", e)
         return False
-    names = {i.name for i in old.get_inputs()}
-    rng = np.random.default_rng(0)
-    batch = [rng.integers(1000, 20000, n).tolist() for n in PROBE_LENGTHS]
-    probes = [[ids] for ids in batch] + [batch]
-    for id_lists in probes:
-        width = max(len(ids) for ids in id_lists)
-        input_ids = np.zeros((len(id_lists), width), dtype=np.int64)
-        mask = np.zeros_like(input_ids)
-        for row, ids in enumerate(id_lists):
-            input_ids[row, : len(ids)] = ids
-            mask[row, : len(ids)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": mask,
-                 "token_type_ids": np.zeros_like(input_ids)}
-        feeds = {k: v for k, v in feeds.items() if k in names}
+    for feeds, rows in probes({i.name for i in old.get_inputs()}):
         want, got = old.run(None, feeds)[0], new.run(None, feeds)[0]
-        rows = mask.astype(bool)  # padded positions are pooled out: not compared
         if want.shape != got.shape or not np.array_equal(want[rows], got[rows]):
             return False
     return True

@@ -11,7 +11,8 @@ is measured on LoCoMo (docs/benchmarks.md).
 The derivation is deterministic and offline: onnxruntime's quantization
 pre-processing folds the stored weights to float32 (shape inference and basic graph
 optimisations), then its ``quantize_dynamic`` rewrites the products, and each
-attention layer becomes one node (:mod:`memori.embedders.attention`). It takes a few
+attention layer becomes one node (:mod:`memori.embedders.attention`), and so does each
+GELU (:mod:`memori.embedders.gelu`). It takes a few
 seconds and needs the ``onnx`` package, so the result is kept in a cache directory,
 named by the source file's sha256 and the onnxruntime version, beside its own sha256,
 which is checked on every read.
@@ -28,12 +29,14 @@ from pathlib import Path
 
 from memori.core import ConfigurationError
 from memori.embedders.attention import fuse_attention
+from memori.embedders.gelu import fuse_gelu
 from memori.telemetry import disable_dependency_telemetry
 
 log = logging.getLogger(__name__)
-DERIVATION = "mha1"
+DERIVATION = "mha1-gelu1"
 """Names the derivation in the cache file's name: a change to it derives the model again
-(``mha1``: quantized, then each attention layer one node, see ``attention``)."""
+(``mha1``: quantized, then each attention layer one node, see ``attention``; ``gelu1``:
+then each GELU one node, see ``gelu``)."""
 
 
 def dynamic_int8(model: bytes) -> bytes:
@@ -53,7 +56,7 @@ def dynamic_int8(model: bytes) -> bytes:
         source.write_bytes(model)
         quant_pre_process(source, folded, skip_symbolic_shape=True)
         quantize_dynamic(folded, quantized, weight_type=QuantType.QInt8, per_channel=True)
-        return fuse_attention(quantized.read_bytes())
+        return fuse_gelu(fuse_attention(quantized.read_bytes()))
 
 
 def cache_paths(source_sha256: str, cache_dir: Path) -> tuple[Path, Path]:
