@@ -4,24 +4,14 @@ the same vectors to the last bit as the exported graph, kept only when that hold
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from memori.embedders import LocalEmbedder, attention, quantize
-from memori.embedders.local import DISABLED_FUSIONS, _feeds, _pool
 from memori.embedders.model_files import MODEL_FILE, read_verified
-
-TEXTS = [
-    "What do you remember about my running morning? (message 3)",
-    "hi",
-    "The user prefers spicy vegetarian food and cycles to the office every morning.",
-    "我对花生过敏\uff0c晚饭不要放花生\u3002",
-    "Yesterday my garden plans: " + " ".join(["tomato", "basil", "budget"] * 15) + ". Why?",
-]
+from model_graphs import ops, vectors
 
 
 @pytest.fixture(scope="module")
@@ -38,34 +28,12 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
     return exported, fused
 
 
-def _ops(model: bytes) -> Counter[str]:
-    import onnx
-
-    return Counter(node.op_type for node in onnx.load_from_string(model).graph.node)
-
-
-def _vectors(model: bytes, local: LocalEmbedder) -> list[np.ndarray[Any, Any]]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(model, sess_options=options,
-                                   providers=["CPUExecutionProvider"],
-                                   disabled_optimizers=DISABLED_FUSIONS)
-    runtime = local._ensure_runtime()
-    out = []
-    for text in TEXTS:
-        feeds, mask = _feeds(runtime, [runtime.tokenizer.encode(text).ids])
-        out.append(_pool(session.run(None, feeds)[0], mask)[0])
-    return out
-
-
 def test_each_layer_is_one_attention_node(models: tuple[bytes, bytes]) -> None:
     exported, fused = models
-    assert _ops(exported)["MultiHeadAttention"] == 0 and _ops(exported)["Softmax"] == 6
-    assert _ops(fused)["MultiHeadAttention"] == 6
-    assert _ops(fused)["Softmax"] == 0
-    assert sum(_ops(fused).values()) < sum(_ops(exported).values()) - 100
+    assert ops(exported)["MultiHeadAttention"] == 0 and ops(exported)["Softmax"] == 6
+    assert ops(fused)["MultiHeadAttention"] == 6
+    assert ops(fused)["Softmax"] == 0
+    assert sum(ops(fused).values()) < sum(ops(exported).values()) - 100
 
 
 def test_the_fused_model_gives_the_exported_models_vectors_exactly(
@@ -73,7 +41,7 @@ def test_the_fused_model_gives_the_exported_models_vectors_exactly(
 ) -> None:
     local = LocalEmbedder(cache_size=0)
     exported, fused = models
-    for before, after in zip(_vectors(exported, local), _vectors(fused, local), strict=True):
+    for before, after in zip(vectors(exported, local), vectors(fused, local), strict=True):
         assert np.array_equal(before, after)
 
 
@@ -82,7 +50,7 @@ def test_the_embedder_serves_the_fused_model(tmp_path: Path) -> None:
     embedder.load()
     (cached,) = tmp_path.glob("*.onnx")
     assert quantize.DERIVATION in cached.name  # an older derivation is not reused
-    assert _ops(cached.read_bytes())["MultiHeadAttention"] == 6
+    assert ops(cached.read_bytes())["MultiHeadAttention"] == 6
 
 
 def test_a_rewrite_that_changes_a_number_is_not_kept(
@@ -109,14 +77,3 @@ def test_the_probes_catch_a_wrong_scale(models: tuple[bytes, bytes]) -> None:
                     attribute.f *= 1.001
     assert attention._same_outputs(exported, fused)
     assert not attention._same_outputs(exported, proto.SerializeToString())
-
-
-def test_a_graph_without_that_attention_is_left_as_it_is() -> None:
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [helper.make_node("Relu", ["input_ids"], ["out"])], "g",
-        [helper.make_tensor_value_info("input_ids", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])])
-    model = helper.make_model(graph).SerializeToString()
-    assert attention.fuse_attention(model) == model

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from memori.embedders import LocalEmbedder, gelu, quantize
-from memori.embedders.local import DISABLED_FUSIONS, _feeds, _pool
-
-TEXTS = [
-    "What do you remember about my running morning? (message 3)",
-    "hi",
-    "The user prefers spicy vegetarian food and cycles to the office every morning.",
-    "我对花生过敏\uff0c晚饭不要放花生\u3002",
-    "Yesterday my garden plans: " + " ".join(["tomato", "basil", "budget"] * 15) + ". Why?",
-]
+from memori.embedders import LocalEmbedder, attention, gelu, quantize
+from model_graphs import ops, vectors
 
 
 @pytest.fixture(scope="module")
@@ -38,28 +29,6 @@ def models() -> tuple[bytes, bytes]:
     finally:
         quantize.fuse_gelu = real
     return exported, fused
-
-
-def _ops(model: bytes) -> Counter[str]:
-    import onnx
-
-    return Counter(node.op_type for node in onnx.load_from_string(model).graph.node)
-
-
-def _vectors(model: bytes, local: LocalEmbedder) -> list[np.ndarray[Any, Any]]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(model, sess_options=options,
-                                   providers=["CPUExecutionProvider"],
-                                   disabled_optimizers=DISABLED_FUSIONS)
-    runtime = local._ensure_runtime()
-    out = []
-    for text in TEXTS:
-        feeds, mask = _feeds(runtime, [runtime.tokenizer.encode(text).ids])
-        out.append(_pool(session.run(None, feeds)[0], mask)[0])
-    return out
 
 
 def _spelled_out(divisor: float = math.sqrt(2.0), half: float = 0.5) -> bytes:
@@ -81,18 +50,18 @@ def _spelled_out(divisor: float = math.sqrt(2.0), half: float = 0.5) -> bytes:
 
 def test_each_gelu_is_one_node(models: tuple[bytes, bytes]) -> None:
     exported, fused = models
-    assert _ops(exported)["Erf"] == 6 and _ops(exported)["Gelu"] == 0
-    assert _ops(fused)["Gelu"] == 6
-    assert _ops(fused)["Erf"] == 0 and _ops(fused)["Div"] == 0
-    assert sum(_ops(fused).values()) == sum(_ops(exported).values()) - 4 * 6
+    assert ops(exported)["Erf"] == 6 and ops(exported)["Gelu"] == 0
+    assert ops(fused)["Gelu"] == 6
+    assert ops(fused)["Erf"] == 0 and ops(fused)["Div"] == 0
+    assert sum(ops(fused).values()) == sum(ops(exported).values()) - 4 * 6
 
 
-def test_the_fused_model_keeps_the_exported_models_vectors(
+def test_the_fused_model_keeps_the_exported_modelsvectors(
     models: tuple[bytes, bytes],
 ) -> None:
     local = LocalEmbedder(cache_size=0)
     exported, fused = models
-    for before, after in zip(_vectors(exported, local), _vectors(fused, local), strict=True):
+    for before, after in zip(vectors(exported, local), vectors(fused, local), strict=True):
         assert float(before @ after) >= gelu.MIN_COSINE
 
 
@@ -101,7 +70,7 @@ def test_the_embedder_serves_the_fused_model(tmp_path: Path) -> None:
     embedder.load()
     (cached,) = tmp_path.glob("*.onnx")
     assert "gelu" in quantize.DERIVATION and quantize.DERIVATION in cached.name
-    assert _ops(cached.read_bytes())["Gelu"] == 6
+    assert ops(cached.read_bytes())["Gelu"] == 6
 
 
 def test_a_rewrite_that_moves_the_vectors_is_not_kept(
@@ -141,7 +110,9 @@ def test_only_the_exact_spelling_is_matched() -> None:
     assert matches(_spelled_out(half=0.25)) == 0
 
 
-def test_a_graph_without_that_gelu_is_left_as_it_is() -> None:
+@pytest.mark.parametrize("rewrite", [gelu.fuse_gelu, attention.fuse_attention],
+                         ids=["gelu", "attention"])
+def test_a_graph_without_the_pattern_is_left_as_it_is(rewrite: Any) -> None:
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
@@ -149,4 +120,4 @@ def test_a_graph_without_that_gelu_is_left_as_it_is() -> None:
         [helper.make_tensor_value_info("input_ids", TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])])
     model = helper.make_model(graph).SerializeToString()
-    assert gelu.fuse_gelu(model) == model
+    assert rewrite(model) == model

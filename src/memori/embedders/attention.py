@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from memori.embedders.onnx_graph import Graph, NoMatch, live, probes, session
+from memori.embedders.onnx_graph import Graph, NoMatch, probes, rebuilt, session
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +134,7 @@ def fuse_attention(model: bytes) -> bytes:
     nodes = [helper.make_node("Cast", ["attention_mask"], [MASK_INT32], to=TensorProto.INT32,
                               name="memori_attention_mask_cast")]
     nodes += [replace.get(id(node), node) for node in proto.graph.node]
-    del proto.graph.node[:]
-    proto.graph.node.extend(live(nodes, {o.name for o in proto.graph.output}))
-    if not any(o.domain == "com.microsoft" for o in proto.opset_import):
-        proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    fused: bytes = proto.SerializeToString()
+    fused = rebuilt(proto, nodes)
     if not _same_outputs(model, fused):
         log.warning("memori: the fused attention graph gave other numbers; the derived "
                     "model keeps the exported attention")

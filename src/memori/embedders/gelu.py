@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from memori.embedders.onnx_graph import Graph, NoMatch, live, probes, session
+from memori.embedders.onnx_graph import Graph, NoMatch, probes, rebuilt, session
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ def fuse_gelu(model: bytes) -> bytes:
                                    name=f"memori_gelu_{i}")
         for i, (last, x) in enumerate(found)}
     nodes = [replace.get(id(node), node) for node in proto.graph.node]
-    del proto.graph.node[:]
-    proto.graph.node.extend(live(nodes, {o.name for o in proto.graph.output}))
-    if not any(o.domain == "com.microsoft" for o in proto.opset_import):
-        proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    fused: bytes = proto.SerializeToString()
+    fused = rebuilt(proto, nodes)
     if not _close_vectors(model, fused):
         log.warning("memori: the fused GELU graph moved the vectors; the derived model "
                     "keeps the exported GELU")

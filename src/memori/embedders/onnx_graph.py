@@ -64,6 +64,19 @@ def live(nodes: list[Any], outputs: set[str]) -> list[Any]:
         nodes = kept
 
 
+def rebuilt(proto: Any, nodes: list[Any]) -> bytes:
+    """``proto`` serialised with ``nodes`` as its graph, those nothing reads left out, and
+    onnxruntime's own operator domain imported (the rewrites' nodes are from it)."""
+    from onnx import helper
+
+    del proto.graph.node[:]
+    proto.graph.node.extend(live(nodes, {o.name for o in proto.graph.output}))
+    if not any(o.domain == "com.microsoft" for o in proto.opset_import):
+        proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    out: bytes = proto.SerializeToString()
+    return out
+
+
 def session(model: bytes) -> Any:
     """An onnxruntime session of ``model`` as the embedder runs it (one thread)."""
     import onnxruntime as ort
