@@ -571,3 +571,63 @@ def test_the_users_own_questions_do_not_take_the_places_of_memories(
     block = blocks(openai_server.last_request("chat").messages)[0]
     assert all(fact in block for fact in facts), block
     assert "Which tea do I like best?" not in block and "What tea do I like?" not in block
+
+
+# the assembly begun before recall (the block's history and pinned part, the new turns)
+def test_the_block_begun_before_recall_is_the_block_built_after_it(
+    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sync call on SQLite works out the block's history and pinned part and the new
+    turns while the query is embedded; the call's plan is the one built after recall."""
+    mem.attribution(entity_id="alice", process_id="coach")
+    mem.remember("Allergic to peanuts.", pinned=True)
+    mem.remember("Runs 5K on Sundays.")
+    say(client, "I train for a 5K.")
+    engine = mem.llm.engine
+    assert engine.reads_locally
+    assemble = engine._assemble
+    compared: list[bool] = []
+
+    def both(api: Any, scope: Any, request: Any, history: Any, hits: Any, pinned: Any,
+             early: Any = None) -> Any:
+        plan = assemble(api, scope, request, history, hits, pinned, early)
+        late = assemble(api, scope, request, history, hits, pinned, None)
+        compared.append(early is not None)
+        assert plan.block == late.block and plan.kwargs == late.kwargs
+        assert [(t.role, t.content) for t in plan.turns] == \
+            [(t.role, t.content) for t in late.turns]
+        return plan
+
+    monkeypatch.setattr(engine, "_assemble", both)
+    say(client, "When do I run?")
+    assert compared == [True]
+    (block,) = blocks(openai_server.last_request("chat").messages)
+    assert "Allergic to peanuts." in block and "Runs 5K on Sundays." in block
+    assert "I train for a 5K." in block
+    assert [t.content for t in stored(mem, "alice", "coach")].count("When do I run?") == 1
+
+
+def test_a_failure_in_the_early_assembly_leaves_the_call_as_it_was(
+    mem: Memori, client: openai.OpenAI, openai_server: OpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If working out the block early fails, the call builds it after recall as before."""
+    mem.attribution(entity_id="bob", process_id="coach")
+    mem.remember("Lives in Oslo.")
+    engine = mem.llm.engine
+    prepare = engine._prepare_assembly
+    calls: list[int] = []
+
+    def fails_once(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("early")
+        return prepare(*args)
+
+    monkeypatch.setattr(engine, "_prepare_assembly", fails_once)
+    say(client, "Where do I live?")
+    assert len(calls) == 2
+    (block,) = blocks(openai_server.last_request("chat").messages)
+    assert "Lives in Oslo." in block
+    assert mem.llm.stats.read_failures == 0

@@ -8,7 +8,15 @@ import pytest
 from openai.types.chat import ChatCompletionMessage
 
 from memori.core import Hit, Memory, Turn
-from memori.llm.context import CLOSE_TAG, OPEN_TAG, build_block, inject_chat, inject_instructions
+from memori.llm.context import (
+    CLOSE_TAG,
+    OPEN_TAG,
+    build_block,
+    finish_block,
+    inject_chat,
+    inject_instructions,
+    start_block,
+)
 from memori.llm.messages import Draft, chat_drafts, responses_drafts, select_new
 from memori.retrieval import count_tokens
 
@@ -192,3 +200,24 @@ def test_inject_chat_copies_and_goes_after_leading_system_messages() -> None:
 def test_inject_instructions_appends_to_the_callers() -> None:
     assert inject_instructions("Be terse.", "B") == "Be terse.\n\nB"
     assert inject_instructions(None, "B") == "B"
+
+
+@pytest.mark.parametrize("budget", [90, 150, 400, 2000])
+def test_a_block_begun_before_its_hits_is_the_block_built_at_once(budget: int) -> None:
+    pinned = [Memory(entity_id="e", content="Answer in French.", pinned=True)]
+    history = [_turn("user", f"message {i} about the garden") for i in range(12)]
+    hits = [_memory_hit("Grows tomatoes and basil."), _memory_hit("message 11 about the garden"),
+            _memory_hit("OK"), _memory_hit("Prefers mornings."), _memory_hit("Has a cat.")]
+    args = {"budget": budget, "exclude": ["What grows well?"], "now": 1_780_000_000.0,
+            "pinned": pinned}
+    whole = build_block(hits, history, max_hits=3, **args)
+    start = start_block(history, **args)
+    assert start is not None and whole is not None
+    # finishing twice gives the same block: the start is not used up
+    assert finish_block(start, hits, max_hits=3) == whole
+    assert finish_block(start, hits, max_hits=3) == whole
+
+
+def test_a_budget_that_holds_not_even_the_tags_starts_no_block() -> None:
+    assert start_block([_turn("user", "hi")], budget=10) is None
+    assert build_block([_memory_hit("Has a cat.")], [], budget=10) is None

@@ -162,6 +162,36 @@ def build_block(
     compared as lower-case words, punctuation ignored: the memory "I live in
     Oslo." of the message "Hi. I live in Oslo") are left out.
     """
+    start = start_block(history, budget=budget, exclude=exclude, now=now, pinned=pinned,
+                        pinned_share=pinned_share)
+    return None if start is None else finish_block(start, hits, max_hits=max_hits)
+
+
+@dataclass(frozen=True)
+class BlockStart:
+    """A block before its recalled hits (:func:`start_block`): its lines so far, the
+    tokens they use of the budget, and what a hit must not repeat."""
+
+    today: str
+    fixed: int
+    remaining: int
+    used: int
+    pinned_lines: tuple[str, ...]
+    history_lines: tuple[str, ...]
+    shown: tuple[str, ...]
+    """The words of the request, the history shown and the pinned memories."""
+    shown_ids: frozenset[str]
+    """Ids of the history turns and pinned memories shown."""
+
+
+def start_block(
+    history: Sequence[Turn], *, budget: int, exclude: Iterable[str] = (),
+    now: float | None = None, pinned: Sequence[Memory] = (),
+    pinned_share: float = PINNED_SHARE,
+) -> BlockStart | None:
+    """What :func:`build_block` does before it reads the recalled hits (None: the budget
+    holds not even the block's own lines): the LLM path works it out while the query
+    is embedded, then :func:`finish_block` adds the hits."""
     today = today_line(time.time() if now is None else now)
     fixed = _tokens(OPEN_TAG) + _tokens(PREAMBLE) + _tokens(today) + _tokens(CLOSE_TAG)
     remaining = budget - fixed
@@ -193,20 +223,28 @@ def build_block(
         history_shown.append(turn)
         used += cost
     history_lines.reverse()
-
-    # a hit repeats what the model sees already only if that history is in the block:
-    # an older turn cut by the history's share may still come in as a memory
     shown = [_words(_window(t)) for t in exclude]
     shown.extend(_words(_window(t.content)) for t in history_shown)
     shown.extend(_words(m.content) for m in pinned)
-    history_ids = {t.id for t in history_shown} | {m.id for m in pinned}
+    return BlockStart(today, fixed, remaining, used, tuple(pinned_lines), tuple(history_lines),
+                      tuple(shown), frozenset({t.id for t in history_shown}
+                                              | {m.id for m in pinned}))
+
+
+def finish_block(
+    start: BlockStart, hits: Sequence[Hit], *, max_hits: int | None = None,
+) -> ContextBlock | None:
+    """The block of :func:`start_block` with the recalled ``hits`` that fit (see
+    :func:`build_block`); None when it would show nothing."""
+    used, remaining = start.used, start.remaining
+    shown = list(start.shown)
     memory_lines: list[str] = []
     shown_hits: list[Hit] = []
     for hit in hits:
         if max_hits is not None and len(shown_hits) >= max_hits:
             break
         norm = _words(hit.content)
-        if hit.id in history_ids or says_nothing(hit.item) \
+        if hit.id in start.shown_ids or says_nothing(hit.item) \
                 or any(norm in text for text in shown):
             continue
         line = _hit_line(hit)
@@ -219,21 +257,19 @@ def build_block(
         memory_lines.append(line)
         shown_hits.append(hit)
         used += cost
-
-    if not history_lines and not memory_lines and not pinned_lines:
+    if not start.history_lines and not memory_lines and not start.pinned_lines:
         return None
-    parts = [OPEN_TAG, PREAMBLE, today]
-    if pinned_lines:
-        parts += [PINNED_HEADING, *pinned_lines]
+    parts = [OPEN_TAG, PREAMBLE, start.today]
+    if start.pinned_lines:
+        parts += [PINNED_HEADING, *start.pinned_lines]
     if memory_lines:
         parts += [MEMORIES_HEADING, *memory_lines]
-    if history_lines:
-        parts += [HISTORY_HEADING, *history_lines]
+    if start.history_lines:
+        parts += [HISTORY_HEADING, *start.history_lines]
     parts.append(CLOSE_TAG)
     text = "\n".join(parts)
-    # lines are joined by newlines only, so the block's count is the sum of its lines'
-    return ContextBlock(text, len(memory_lines), len(history_lines), fixed + used,
-                        len(pinned_lines), tuple(shown_hits))
+    return ContextBlock(text, len(memory_lines), len(start.history_lines), start.fixed + used,
+                        len(start.pinned_lines), tuple(shown_hits))
 
 
 def inject_chat(messages: Sequence[Any], block: str) -> list[Any]:

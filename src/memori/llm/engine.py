@@ -34,7 +34,7 @@ from memori.core import (
 )
 from memori.core.conforms import conforms
 from memori.core.inputs import coerce_metadata, truncate_text
-from memori.llm.context import ContextBlock, build_block
+from memori.llm.context import BlockStart, ContextBlock, finish_block, start_block
 from memori.llm.continuation import UNKNOWN, ContinuationIndex, Ref
 from memori.llm.deadline import BoundedReads, ReadTimeout
 from memori.llm.messages import Draft, latest_user_text, select_new
@@ -106,6 +106,15 @@ class CallPlan:
     block: ContextBlock | None = None
     trace: Any = None
     """The call's span context when tracing is on (its recording span's parent)."""
+
+
+@dataclass
+class Assembly:
+    """A call's new turns and its context block before the recalled hits (None: the
+    budget holds not even the block's own lines)."""
+
+    turns: list[Turn]
+    start: BlockStart | None
 
 
 def _query(request: Request, history: list[Turn]) -> str:
@@ -214,7 +223,7 @@ class MemoryEngine:
             if not self.bounded.failing:
                 self.mem.pipeline.wait_for(scope.entity_id, _conversation(scope))
             read = self._bounded_read(lambda: self._reads(scope, request, early, started))
-            plan = self._assemble(api, scope, request, *(read or ([], [], [])))
+            plan = self._assemble(api, scope, request, *(read or ([], [], [], None)))
             span.planned(plan)
         return plan
 
@@ -244,17 +253,19 @@ class MemoryEngine:
 
     def _reads(self, scope: Scope, request: Request, early: str,
                started: PendingVector | None,
-               ) -> tuple[list[Turn], list[Hit], list[Memory]]:
+               ) -> tuple[list[Turn], list[Hit], list[Memory], Assembly | None]:
         """The call's session history, recall and pinned memories, read in this thread
-        through the store's shared reads (``started``: the embedding of ``early``)."""
+        through the store's shared reads (``started``: the embedding of ``early``), and
+        the request's assembly as far as it goes without the hits."""
         with self.mem.foreground.busy(), shared_reads(self.mem.store):
             history = self._guard_read("reading session history", self.sessions.recent,
                                        scope) or []
             pinned = self._guard_read("reading pinned memories", self.pinned.pinned, scope)
+            early_plan = self._early_assembly(scope, request, history, pinned or [])
             query = _query(request, history)
             hits = self._guard_read("recall", self._recall, scope, query,
                                     started if query == early else None) if query else None
-        return history, hits or [], pinned or []
+        return history, hits or [], pinned or [], early_plan
 
     async def aplan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
         """:meth:`plan` for the event loop: no database or model I/O on the loop's thread."""
@@ -278,7 +289,7 @@ class MemoryEngine:
                 begun = self._start_query(early, inline_if_busy=False) \
                     if count_tokens(early) >= LOOP_START_TOKENS else None
 
-                def reads() -> tuple[list[Turn], list[Hit], list[Memory]]:
+                def reads() -> tuple[list[Turn], list[Hit], list[Memory], Assembly | None]:
                     if begun is not None:  # this thread works beside the model, not the loop
                         getattr(begun, "keep_apart", _nothing)()
                     started = begun if begun is not None else self._start_query(early)
@@ -288,12 +299,12 @@ class MemoryEngine:
                     read = await asyncio.to_thread(reads)
                 else:
                     read = await self._awithin_bound(self.bounded.arun(reads))
-            plan = self._assemble(api, scope, request, *(read or ([], [], [])))
+            plan = self._assemble(api, scope, request, *(read or ([], [], [], None)))
             span.planned(plan)
         return plan
 
     async def _areads(self, retriever: SupportsAsyncRetrieve, scope: Scope, request: Request,
-                      ) -> tuple[list[Turn], list[Hit], list[Memory]]:
+                      ) -> tuple[list[Turn], list[Hit], list[Memory], Assembly | None]:
         """:meth:`_reads` with a natively async store: history off the loop unless fresh,
         then the retriever's ``aretrieve`` on the loop while pinned memories are read."""
         history = self.sessions.fresh(scope)
@@ -309,7 +320,7 @@ class MemoryEngine:
                 self._arecall(retriever, scope, query))
         else:
             hits = await self._arecall(retriever, scope, query)
-        return history or [], hits or [], pinned or []
+        return history or [], hits or [], pinned or [], None
 
     async def _arecall(self, retriever: SupportsAsyncRetrieve, scope: Scope, query: str,
                        ) -> list[Hit] | None:
@@ -384,27 +395,52 @@ class MemoryEngine:
 
     def _assemble(
         self, api: Api, scope: Scope, request: Request, history: list[Turn], hits: list[Hit],
-        pinned: list[Memory],
+        pinned: list[Memory], early: Assembly | None = None,
     ) -> CallPlan:
-        """The new turns of the call and the request with its context block (CPU only)."""
-        turns = [self.turn(scope, d) for d in select_new(request.drafts, history)]
+        """The new turns of the call and the request with its context block (CPU only;
+        ``early``: what :meth:`_prepare_assembly` worked out before the hits came)."""
+        if early is None:
+            early = self._prepare_assembly(scope, request, history, pinned)
         hits = live_hits(hits, time.time())  # expired memories are never shown
-        sent = {d.key for d in request.drafts}
         if request.server_history:  # the API holds this conversation: none of it again
-            shown: list[Turn] = []
             hits = [h for h in hits if not _in_session(h, scope)]
-        else:
-            shown = [t for t in history if (t.role, t.content) not in sent]
         with self.mem.observer.context() as span:
-            block = build_block(hits, shown, budget=self.mem.token_budget,
-                                exclude=[d.content for d in request.drafts],
-                                pinned=pinned, pinned_share=self.mem.pinned_share,
-                                max_hits=self.mem.recall_limit)
+            block = None if early.start is None else finish_block(
+                early.start, hits, max_hits=self.mem.recall_limit)
             span.built(block)
         if block is None:
-            return CallPlan(scope, request.kwargs, turns)
+            return CallPlan(scope, request.kwargs, early.turns)
         self.counters.add("injected")
-        return CallPlan(scope, api.inject(request, block.text), turns, block)
+        return CallPlan(scope, api.inject(request, block.text), early.turns, block)
+
+    def _early_assembly(self, scope: Scope, request: Request, history: list[Turn],
+                        pinned: list[Memory]) -> Assembly | None:
+        """:meth:`_prepare_assembly` before recall, while the query's model runs beside
+        (the caller would wait for it idle), for a store read in this thread; None for
+        one read within a deadline (the deadline is the store's, not this work's), or if
+        it failed (:meth:`_assemble` then does it again, and fails as it would have)."""
+        if not self.reads_locally:
+            return None
+        try:
+            return self._prepare_assembly(scope, request, history, pinned)
+        except Exception:
+            return None
+
+    def _prepare_assembly(self, scope: Scope, request: Request, history: list[Turn],
+                          pinned: list[Memory]) -> Assembly:
+        """The call's new turns, and its block before the recalled hits: the session
+        history it shows (none of what the request sends again, nothing of it when the
+        API holds the conversation) and the pinned memories."""
+        turns = [self.turn(scope, d) for d in select_new(request.drafts, history)]
+        if request.server_history:
+            shown: list[Turn] = []
+        else:
+            sent = {d.key for d in request.drafts}
+            shown = [t for t in history if (t.role, t.content) not in sent]
+        start = start_block(shown, budget=self.mem.token_budget,
+                            exclude=[d.content for d in request.drafts], pinned=pinned,
+                            pinned_share=self.mem.pinned_share)
+        return Assembly(turns, start)
 
     def _load_pinned(self, scope: Scope) -> list[Memory]:
         """The scope's current pinned memories."""
