@@ -591,3 +591,30 @@ def test_discovery_imports_no_model_runtime() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['hash', 'local', 'openai'] False False False"
+
+
+def test_pooling_without_padding_gives_the_masked_means_numbers_exactly() -> None:
+    """The plain mean a text without padding takes is the masked mean to the last bit;
+    a padded batch still pools each text over its own tokens only."""
+    import numpy as np
+
+    from memori.embedders.local import _pool
+
+    def masked(hidden: Any, mask: Any) -> Any:
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    rng = np.random.default_rng(7)
+    for tokens in (1, 2, 17, 28, 128):
+        for rows in (1, 3):
+            hidden = rng.standard_normal((rows, tokens, 384), dtype=np.float32) * 3
+            mask = np.ones((rows, tokens), dtype=np.int64)
+            assert np.array_equal(_pool(hidden, mask), masked(hidden, mask))
+    hidden = rng.standard_normal((2, 5, 384), dtype=np.float32)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+    padded = _pool(hidden, mask)
+    assert np.array_equal(padded, masked(hidden, mask))
+    assert np.allclose(padded[1], _pool(hidden[1:, :2], np.ones((1, 2), dtype=np.int64))[0],
+                       atol=1e-6)
