@@ -590,10 +590,10 @@ def test_the_block_begun_before_recall_is_the_block_built_after_it(
     compared: list[bool] = []
 
     def both(api: Any, scope: Any, request: Any, history: Any, hits: Any, pinned: Any,
-             early: Any = None) -> Any:
-        plan = assemble(api, scope, request, history, hits, pinned, early)
+             assembly: Any = None) -> Any:
+        plan = assemble(api, scope, request, history, hits, pinned, assembly)
         late = assemble(api, scope, request, history, hits, pinned, None)
-        compared.append(early is not None)
+        compared.append(assembly is not None)
         assert plan.block == late.block and plan.kwargs == late.kwargs
         assert [(t.role, t.content) for t in plan.turns] == \
             [(t.role, t.content) for t in late.turns]

@@ -261,11 +261,11 @@ class MemoryEngine:
             history = self._guard_read("reading session history", self.sessions.recent,
                                        scope) or []
             pinned = self._guard_read("reading pinned memories", self.pinned.pinned, scope)
-            early_plan = self._early_assembly(scope, request, history, pinned or [])
+            assembly = self._early_assembly(scope, request, history, pinned or [])
             query = _query(request, history)
             hits = self._guard_read("recall", self._recall, scope, query,
                                     started if query == early else None) if query else None
-        return history, hits or [], pinned or [], early_plan
+        return history, hits or [], pinned or [], assembly
 
     async def aplan(self, api: Api, scope: Scope, kwargs: dict[str, Any]) -> CallPlan:
         """:meth:`plan` for the event loop: no database or model I/O on the loop's thread."""
@@ -395,23 +395,23 @@ class MemoryEngine:
 
     def _assemble(
         self, api: Api, scope: Scope, request: Request, history: list[Turn], hits: list[Hit],
-        pinned: list[Memory], early: Assembly | None = None,
+        pinned: list[Memory], assembly: Assembly | None = None,
     ) -> CallPlan:
         """The new turns of the call and the request with its context block (CPU only;
-        ``early``: what :meth:`_prepare_assembly` worked out before the hits came)."""
-        if early is None:
-            early = self._prepare_assembly(scope, request, history, pinned)
+        ``assembly``: what :meth:`_prepare_assembly` worked out before the hits came)."""
+        if assembly is None:
+            assembly = self._prepare_assembly(scope, request, history, pinned)
         hits = live_hits(hits, time.time())  # expired memories are never shown
         if request.server_history:  # the API holds this conversation: none of it again
             hits = [h for h in hits if not _in_session(h, scope)]
         with self.mem.observer.context() as span:
-            block = None if early.start is None else finish_block(
-                early.start, hits, max_hits=self.mem.recall_limit)
+            block = None if assembly.start is None else finish_block(
+                assembly.start, hits, max_hits=self.mem.recall_limit)
             span.built(block)
         if block is None:
-            return CallPlan(scope, request.kwargs, early.turns)
+            return CallPlan(scope, request.kwargs, assembly.turns)
         self.counters.add("injected")
-        return CallPlan(scope, api.inject(request, block.text), early.turns, block)
+        return CallPlan(scope, api.inject(request, block.text), assembly.turns, block)
 
     def _early_assembly(self, scope: Scope, request: Request, history: list[Turn],
                         pinned: list[Memory]) -> Assembly | None:
