@@ -223,6 +223,8 @@ def start_block(
         history_shown.append(turn)
         used += cost
     history_lines.reverse()
+    # a hit repeats what the model sees already only if that history is in the block:
+    # an older turn cut by the history's share may still come in as a memory
     shown = [_words(_window(t)) for t in exclude]
     shown.extend(_words(_window(t.content)) for t in history_shown)
     shown.extend(_words(m.content) for m in pinned)
