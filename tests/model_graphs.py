@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from memori.embedders import LocalEmbedder
-from memori.embedders.local import DISABLED_FUSIONS, _feeds, _pool
+from memori.embedders.local import DISABLED_FUSIONS, _feeds
+from memori.embedders.pooling import mean_pool as _pool
 
 TEXTS = [
     "What do you remember about my running morning? (message 3)",

@@ -598,7 +598,7 @@ def test_pooling_without_padding_gives_the_masked_means_numbers_exactly() -> Non
     a padded batch still pools each text over its own tokens only."""
     import numpy as np
 
-    from memori.embedders.local import _pool
+    from memori.embedders.pooling import mean_pool as _pool
 
     def masked(hidden: Any, mask: Any) -> Any:
         weights = mask[:, :, None].astype(np.float32)

@@ -21,9 +21,8 @@ import logging
 import math
 from typing import Any
 
-import numpy as np
-
-from memori.embedders.onnx_graph import Graph, NoMatch, probes, rebuilt, session
+from memori.embedders.onnx_graph import Graph, NoMatch, on_probes, rebuilt
+from memori.embedders.pooling import mean_pool
 
 log = logging.getLogger(__name__)
 
@@ -89,22 +88,9 @@ def fuse_gelu(model: bytes) -> bytes:
 
 def _close_vectors(before: bytes, after: bytes) -> bool:
     """Whether every probe's pooled vector keeps a cosine of ``MIN_COSINE`` or more."""
-    try:
-        old, new = session(before), session(after)
-    except Exception as e:  # the fused node is not there in this onnxruntime
-        log.info("memori: the fused GELU graph does not load (%s)", e)
-        return False
-    for feeds, rows in probes({i.name for i in old.get_inputs()}):
-        want, got = (_pooled(s.run(None, feeds)[0], rows) for s in (old, new))
-        if want.shape != got.shape or float((want * got).sum(axis=1).min()) < MIN_COSINE:
-            return False
-    return True
-
-
-def _pooled(hidden: np.ndarray[Any, Any], rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Mean over each row's real tokens, normalised (as the embedder pools)."""
-    weights = rows[:, :, None].astype(np.float64)
-    mean = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
-    norms = np.linalg.norm(mean, axis=1, keepdims=True)
-    out: np.ndarray[Any, Any] = mean / np.where(norms > 0, norms, 1.0)
-    return out
+    outputs = on_probes(before, after, "fused GELU")
+    return outputs is not None and all(
+        want.shape == got.shape
+        and float((mean_pool(want, rows) * mean_pool(got, rows)).sum(axis=1).min())
+        >= MIN_COSINE
+        for want, got, rows in outputs)

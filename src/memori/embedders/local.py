@@ -29,6 +29,7 @@ from memori.embedders import beside
 from memori.embedders.beside import Beside
 from memori.embedders.fusions import DISABLED_FUSIONS
 from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, read_verified
+from memori.embedders.pooling import mean_pool
 from memori.embedders.quantize import cached_dynamic_int8, read_cached_int8
 from memori.embedders.warm_start import derive_in_background
 from memori.telemetry import disable_dependency_telemetry
@@ -358,7 +359,7 @@ class LocalEmbedder:
 
     def _run(self, runtime: _Runtime, id_lists: list[list[int]]) -> FloatArray:
         feeds, mask = _feeds(runtime, id_lists)
-        return _pool(runtime.session.run(None, feeds)[0], mask)
+        return mean_pool(runtime.session.run(None, feeds)[0], mask)
 
 
 class _Pooled(Beside):
@@ -374,7 +375,7 @@ class _Pooled(Beside):
         self._running.keep_apart()
 
     def result(self) -> list[float]:
-        row = _pool(self._running.result(), self._mask)[0]
+        row = mean_pool(self._running.result(), self._mask)[0]
         if self._embedder._runtime is self._runtime:  # not from a graph switched out since
             self._embedder._cache_put({self._text: row})
         out: list[float] = row.tolist()
@@ -394,22 +395,6 @@ def _feeds(runtime: _Runtime, id_lists: list[list[int]]
     if runtime.feeds_token_types:
         feeds["token_type_ids"] = np.zeros_like(input_ids)
     return feeds, mask
-
-
-def _pool(hidden: FloatArray, mask: npt.NDArray[np.int64]) -> FloatArray:
-    """Mean pooling over the mask, then unit length (sentence-transformers' pipeline).
-
-    Without padding (a query, one text) the mask weighs every token 1: the plain mean
-    gives the same numbers to the last bit in fewer numpy steps (0.10 instead of 0.16 ms
-    with cold caches, as inside a call, on the benchmark question)."""
-    if hidden.shape[1] and mask.all():
-        pooled = hidden.sum(axis=1) / np.float32(hidden.shape[1])
-    else:
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    result: FloatArray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-    return result
 
 
 def create_local_embedder(arg: str | None = None, **options: Any) -> LocalEmbedder:

@@ -1,14 +1,18 @@
 """What the derived model's graph rewrites share: lookups over an ONNX graph, dropping
-the nodes a rewrite left unread, and the probe inputs a rewrite is checked on."""
+the nodes a rewrite left unread, and the probe inputs a rewrite is checked on, run
+through both graphs."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from memori.embedders.fusions import DISABLED_FUSIONS
+
+log = logging.getLogger(__name__)
 
 PROBE_LENGTHS = (3, 17, 61)
 """Token counts of the probe inputs (each alone, then all in one padded batch)."""
@@ -104,3 +108,19 @@ def probes(input_names: set[str]) -> Iterator[tuple[dict[str, Any], np.ndarray[A
         feeds = {"input_ids": input_ids, "attention_mask": mask,
                  "token_type_ids": np.zeros_like(input_ids)}
         yield {k: v for k, v in feeds.items() if k in input_names}, mask.astype(bool)
+
+
+Outputs = np.ndarray[Any, Any]
+
+
+def on_probes(before: bytes, after: bytes, rewrite: str,
+              ) -> list[tuple[Outputs, Outputs, Outputs]] | None:
+    """Each probe's outputs by both graphs, and which positions are real tokens; None
+    when the rewritten graph does not load here (its node is not in this onnxruntime)."""
+    try:
+        old, new = session(before), session(after)
+    except Exception as e:
+        log.info("memori: the %s graph does not load (%s)", rewrite, e)
+        return None
+    return [(old.run(None, feeds)[0], new.run(None, feeds)[0], rows)
+            for feeds, rows in probes({i.name for i in old.get_inputs()})]
