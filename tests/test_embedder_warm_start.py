@@ -75,3 +75,46 @@ def test_a_script_that_exits_at_once_still_leaves_the_model_for_the_next_run(
                             text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.strip() == "int8"
+
+
+def test_an_upgrade_does_not_serve_an_older_derivation_and_derives_this_one(
+    tmp_path: Path,
+) -> None:
+    """As a user meets an upgrade: the cache holds the model an earlier version derived
+    (another derivation's name); a script serves at once without it, the current
+    derivation (its GELUs fused) is derived in the background and the next run serves it."""
+    from memori.embedders import quantize
+
+    home = tmp_path / "home"
+    models = home / "cache" / "models"
+    models.mkdir(parents=True)
+    current, _ = quantize.cache_paths(MODEL_FILE.sha256, models)
+    older = current.with_name(current.name.replace(quantize.DERIVATION, "mha1"))
+    assert older != current
+    older.write_bytes(b"an earlier version's derived model")
+    older.with_suffix(".sha256").write_text("0" * 64)
+    env = {**os.environ, "MEMORI_HOME": str(home), "ORT_DISABLE_TELEMETRY": "1"}
+    script = textwrap.dedent("""
+        from memori import Memori
+        mem = Memori(embedder="local")
+        mem.attribution(entity_id="ana")
+        mem.remember("I want to run a 5K in under 25 minutes.")
+        assert mem.recall("running goal")
+        print(mem.embedder.serving)
+    """)  # exits without close() or flush()
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.strip() == "float32"
+    deadline = time.monotonic() + 600
+    while not current.with_suffix(".sha256").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.strip() == "int8"
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(str(current)).graph.node]
+    assert ops.count("Gelu") == 6 and "Erf" not in ops
+    assert older.read_bytes() == b"an earlier version's derived model"  # never read
