@@ -23,6 +23,14 @@ def cosine(a: list[float], b: list[float]) -> float:
 TEXTS = ["I want to run a 5K in under 25 minutes", "What is my running goal?"]
 
 
+def served(script: str, env: dict[str, str]) -> str:
+    """What a script run in its own process prints (the arithmetic it served with)."""
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
+
+
 def test_a_cold_cache_serves_at_once_then_switches_to_the_derived_model(tmp_path: Path) -> None:
     embedder = LocalEmbedder(cache_dir=tmp_path)
     early = embedder.embed(TEXTS)
@@ -63,18 +71,12 @@ def test_a_script_that_exits_at_once_still_leaves_the_model_for_the_next_run(
             assert mem.recall("running goal")
             print(mem.embedder.serving)
     """)
-    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                           text=True, timeout=300)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert first.stdout.strip() == "float32"  # it did not wait for the derivation
+    assert served(script, env) == "float32"  # it did not wait for the derivation
     models = home / "cache" / "models"
     deadline = time.monotonic() + 600  # the derivation outlives the script that began it
     while not list(models.glob("*.sha256")) and time.monotonic() < deadline:
         time.sleep(0.5)
-    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert second.stdout.strip() == "int8"
+    assert served(script, env) == "int8"
 
 
 def test_an_upgrade_does_not_serve_an_older_derivation_and_derives_this_one(
@@ -102,17 +104,11 @@ def test_an_upgrade_does_not_serve_an_older_derivation_and_derives_this_one(
         assert mem.recall("running goal")
         print(mem.embedder.serving)
     """)  # exits without close() or flush()
-    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                           text=True, timeout=300)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert first.stdout.strip() == "float32"
+    assert served(script, env) == "float32"
     deadline = time.monotonic() + 600
     while not current.with_suffix(".sha256").exists() and time.monotonic() < deadline:
         time.sleep(0.5)
-    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert second.stdout.strip() == "int8"
+    assert served(script, env) == "int8"
     import onnx
 
     ops = [n.op_type for n in onnx.load(str(current)).graph.node]
