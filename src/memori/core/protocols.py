@@ -281,6 +281,15 @@ class SupportsAsyncEmbed(Protocol):
 
 
 @runtime_checkable
+class SupportsLoad(Protocol):
+    """An embedder whose first use loads a model: ``load()`` does it now (the LLM path
+    calls it in the background when a client is registered, so the first call finds the
+    model loaded). Idempotent."""
+
+    def load(self) -> None: ...
+
+
+@runtime_checkable
 class SupportsGilFree(Protocol):
     """An embedder that declares ``gil_free = True`` waits outside the GIL (a network
     call): the retriever embeds the query while the text searches run."""

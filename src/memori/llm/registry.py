@@ -39,6 +39,7 @@ class LLMRegistry:
         self.engine = MemoryEngine(mem, history_turns=history_turns, history_ttl=history_ttl)
         self._lock = threading.RLock()
         self._clients: dict[int, tuple[weakref.ref[Any], Patch]] = {}
+        self._preloaded = False
 
     def register(self, client: C) -> C:
         """Make the client's calls remember; returns the client."""
@@ -60,7 +61,18 @@ class LLMRegistry:
             ref: weakref.ref[Any] = weakref.ref(client, functools.partial(self._dropped, key))
             self._clients[key] = (ref, patch)
             setattr(client, OWNER_ATTR, self)
+            self._preload()
         return client
+
+    def _preload(self) -> None:
+        """Calls are coming: the embedder's model loads now, beside the application
+        (once; see ``memori.embedders.preload``)."""
+        if self._preloaded:
+            return
+        self._preloaded = True
+        from memori.embedders.preload import preload
+
+        preload(self._mem.embedder)
 
     def _register_copy(self, client: Any) -> None:
         """A client made by ``copy()`` / ``with_options()`` of a registered one joins it."""
