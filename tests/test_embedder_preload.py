@@ -3,6 +3,7 @@ the first call finds it loaded; register() itself does not wait for it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,3 +112,42 @@ def test_a_script_that_registers_and_exits_at_once_ends_cleanly(tmp_path: Path) 
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["registered"]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize("wait", [0.0, 0.05, 0.15])
+def test_children_forked_while_the_model_loads_embed_on_their_own(
+    tmp_path: Path, wait: float,
+) -> None:
+    """A pre-forking server registers, then forks its workers at once: a child forked
+    while the parent's thread held the load (or waited for the int8 model) loads its
+    own model instead of waiting for a thread it does not have."""
+    done = run_script(f"""
+        import json, multiprocessing, time
+        from memori import Memori
+        from memori.testing import OpenAIServer
+
+        server = OpenAIServer().start()
+        mem = Memori("sqlite:///{tmp_path / 'w.db'}")
+        client = mem.llm.register(server.client())
+        time.sleep({wait})  # fork while the load runs, or just after
+
+        def task(i):
+            mem.attribution(entity_id="ana", session_id=f"child-{{i}}")
+            mem.remember(f"Task {{i}} was about the garden.")
+            client.chat.completions.create(model="m", messages=[
+                {{"role": "user", "content": f"What was task {{i}} about?"}}])
+            return mem.flush(timeout=60), mem.embedder.serving
+
+        if __name__ == "__main__":
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                print(json.dumps(pool.map(task, range(2), chunksize=1)))
+            found = [r for r in server.chat_requests() if "garden" in str(r.body)]
+            print(len(found))
+            mem.close()
+            server.stop()
+    """)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results, found = done.stdout.strip().splitlines()
+    assert all(flushed and serving for flushed, serving in json.loads(results))
+    assert int(found) == 2

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memori.core import ConfigurationError
-from memori.embedders import beside
+from memori.embedders import beside, forking
 from memori.embedders.beside import Beside
 from memori.embedders.fusions import DISABLED_FUSIONS
 from memori.embedders.model_files import MODEL_FILE, TOKENIZER_FILE, read_verified
@@ -132,6 +132,8 @@ class LocalEmbedder:
         self._load_lock = threading.Lock()
         self._cache: OrderedDict[str, FloatArray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._held_for_fork = False
+        forking.track(self)
 
     @property
     def name(self) -> str:
@@ -155,6 +157,29 @@ class LocalEmbedder:
         self._ensure_runtime()
         self._int8_ready.wait(timeout)
         return self.serving == "int8"
+
+    # forking (see memori.embedders.forking)
+
+    def hold_for_fork(self, timeout: float) -> None:
+        """Before a fork: wait for a load under way to end, and keep it from starting."""
+        self._held_for_fork = self._load_lock.acquire(timeout=timeout)
+
+    def after_fork(self, *, in_child: bool) -> None:
+        """After a fork: let loads go on; in the child, fresh locks (one may have been
+        held by a thread the child does not have), and a warm start that waited for the
+        int8 model on a thread of the parent begins again on first use."""
+        held, self._held_for_fork = self._held_for_fork, False
+        if not in_child:
+            if held:
+                self._load_lock.release()
+            return
+        self._load_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        runtime = self._runtime
+        if runtime is not None and runtime.arithmetic != self.arithmetic:
+            self._runtime = None
+            self._int8_ready = threading.Event()
+            self._cache.clear()
 
     # loading
 

@@ -30,6 +30,18 @@ _lock = threading.Lock()
 _running: dict[tuple[str, str], Future[bytes]] = {}
 
 
+def _forget_after_fork() -> None:
+    """A forked child has none of the parent's derivation threads: its futures would
+    never end, and the lock may have been held by one of them."""
+    global _lock
+    _lock = threading.Lock()
+    _running.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def derive_in_background(
     model_path: Path, model: bytes, source_sha256: str, cache_dir: Path | None
 ) -> Future[bytes]:
