@@ -161,6 +161,21 @@ def test_hits_already_in_history_or_request_are_left_out() -> None:
     assert block.memories == 1 and ") Likes green tea" in block.text
 
 
+def test_a_hit_is_left_out_only_for_words_one_shown_text_holds() -> None:
+    """Words that two shown texts hold only between them (the end of one, the start of
+    the next) are not shown yet; words inside one text, or inside a hit shown before
+    it, are."""
+    history = [_turn("user", "I like green"), _turn("user", "tea every morning")]
+    block = build_block(
+        [_memory_hit("green tea"), _memory_hit("Every morning"), _memory_hit("Cycles daily"),
+         _memory_hit("cycles DAILY!"), _memory_hit("I like green")],
+        history, budget=1000, exclude=["what do I like?"],
+    )
+    assert block is not None
+    assert block.memories == 2
+    assert ") green tea" in block.text and ") Cycles daily" in block.text
+
+
 def test_a_turn_the_history_share_cuts_still_comes_in_as_a_memory() -> None:
     """Found walking the async path: "I am allergic to peanuts", then a long message in
     the same session; the long turns filled the history's share, and the allergy,

@@ -239,7 +239,9 @@ def finish_block(
     """The block of :func:`start_block` with the recalled ``hits`` that fit (see
     :func:`build_block`); None when it would show nothing."""
     used, remaining = start.used, start.remaining
-    shown = list(start.shown)
+    # what the block shows already, one text a line: a hit's words (`` word word ``,
+    # never empty, no line break) are in it only where they are in one of the texts
+    shown = "\n".join(start.shown)
     memory_lines: list[str] = []
     shown_hits: list[Hit] = []
     for hit in hits:
@@ -247,7 +249,7 @@ def finish_block(
             break
         norm = _words(hit.content)
         if hit.id in start.shown_ids or says_nothing(hit.item) \
-                or any(norm in text for text in shown):
+                or norm in shown:
             continue
         line = _hit_line(hit)
         if not line:
@@ -255,7 +257,7 @@ def finish_block(
         cost = _tokens(line) + (0 if memory_lines else _tokens(MEMORIES_HEADING))
         if used + cost > remaining:
             continue
-        shown.append(norm)
+        shown += "\n" + norm
         memory_lines.append(line)
         shown_hits.append(hit)
         used += cost
