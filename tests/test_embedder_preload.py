@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,29 @@ def test_children_forked_while_the_model_loads_embed_on_their_own(
     results, found = done.stdout.strip().splitlines()
     assert all(flushed and serving for flushed, serving in json.loads(results))
     assert int(found) == 2
+
+
+def test_a_query_begun_while_the_model_loads_elsewhere_does_not_wait_for_it() -> None:
+    """The first call comes while register()'s thread still loads the model: its
+    embedding returns at once, the reads go on, and the vector is there once loaded."""
+    from memori.embedders import LocalEmbedder
+
+    embedder = LocalEmbedder()
+    reference = LocalEmbedder().embed(["What is my running goal?"])[0]
+    embedder._load_lock.acquire()  # as the loading thread holds it
+    begun: list[Any] = []
+    caller = threading.Thread(target=lambda: begun.append(
+        embedder.embed_beside("What is my running goal?")))
+    caller.start()
+    caller.join(10)
+    returned_at_once = not caller.is_alive()
+    unloaded = embedder.serving is None
+    embedder._load_lock.release()
+    caller.join(120)
+    assert returned_at_once and unloaded
+    pending = begun[0]
+    assert pending is not None
+    vector = pending.result()  # waited for the lock, loaded, embedded
+    # (either graph may serve, the shipped one or the derived int8 one: within 0.98)
+    assert sum(a * b for a, b in zip(vector, reference, strict=True)) > 0.98
+    assert embedder.serving is not None

@@ -369,12 +369,16 @@ class LocalEmbedder:
         there (outside the GIL); ``.result()`` is its vector (see
         :mod:`memori.embedders.beside`). The retriever runs its text searches meanwhile.
         With the worker busy the text is embedded here, or, ``inline_if_busy=False``
-        (an event loop's thread), None is returned."""
+        (an event loop's thread), None is returned. While the model loads on another
+        thread (``register()`` begins it) this returns at once, and ``.result()`` waits
+        for the load."""
         if not isinstance(text, str):
             raise TypeError(f"embed_beside() takes a string, got {type(text).__name__}")
         hit = self._cache_get([text]).get(text)
         if hit is not None:
             return Beside(None, hit.tolist())
+        if self._runtime is None and self._load_lock.locked():
+            return _AfterLoad(self, text)  # loading on another thread (register()'s)
         runtime = self._ensure_runtime()
         feeds, mask = _feeds(runtime, [runtime.tokenizer.encode(text).ids])
         session = runtime.session
@@ -405,6 +409,19 @@ class _Pooled(Beside):
             self._embedder._cache_put({self._text: row})
         out: list[float] = row.tolist()
         return out
+
+
+class _AfterLoad(Beside):
+    """The vector of a text whose model is still loading on another thread: the caller's
+    reads go on meanwhile (onnxruntime builds its session outside the GIL), and
+    ``result`` waits for the load, then runs the model in the caller's thread."""
+
+    def __init__(self, embedder: LocalEmbedder, text: str) -> None:
+        super().__init__(None)
+        self._embedder, self._text = embedder, text
+
+    def result(self) -> list[float]:
+        return self._embedder.embed([self._text])[0]
 
 
 def _feeds(runtime: _Runtime, id_lists: list[list[int]]
