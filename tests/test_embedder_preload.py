@@ -1,5 +1,6 @@
 """Registering an LLM client starts loading the embedder's model in the background, so
-the first call finds it loaded; register() itself does not wait for it."""
+the first call finds it loaded; register() itself does not wait for it, a call that
+comes during the load does its reads meanwhile, and a fork during it waits for it."""
 
 from __future__ import annotations
 

@@ -31,7 +31,9 @@ class LLMRegistry:
     ``with_raw_response``; ``Anthropic`` / ``AsyncAnthropic``: ``messages.create``,
     ``parse`` and ``stream``; the ``litellm`` module: ``completion`` / ``acompletion``.
     Registering twice is a no-op; a client registered with another ``Memori`` raises
-    ``ClientAlreadyRegisteredError``. ``unregister`` restores the client.
+    ``ClientAlreadyRegisteredError``. ``unregister`` restores the client. The first
+    registration starts loading the embedder's model on a thread of its own
+    (``memori.embedders.preload``).
     """
 
     def __init__(self, mem: Memori, *, history_turns: int = 40, history_ttl: float = 5.0) -> None:
