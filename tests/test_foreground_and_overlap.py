@@ -3,10 +3,13 @@ runs while the text searches do (on a real SQLite store)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,6 +133,30 @@ def test_a_full_pool_embeds_in_the_callers_thread(
     aside = GilFreeEmbedder()
     hits = HybridRetriever(embedder=aside).retrieve(store, Scope("u", None, "s1"), "river")
     assert hits and aside.threads == [threading.current_thread().name]
+
+
+def _aside_in_child(out: Any) -> None:
+    future = overlap_module.embed_aside(GilFreeEmbedder(), "in the child")
+    out.put(None if future is None else future.result(timeout=30))
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="no os.fork here")
+def test_a_forked_child_embeds_aside_on_a_pool_of_its_own() -> None:
+    """The parent's pool (its threads idle) is not the child's: a query handed to it
+    there waited forever (a pre-forking server whose parent recalled before forking)."""
+    first = overlap_module.embed_aside(GilFreeEmbedder(), "in the parent")
+    assert first is not None and first.result(timeout=30)
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_aside_in_child, args=(out,))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the child's query waited for the parent's pool")
+    assert child.exitcode == 0
+    assert out.get(timeout=5) == EMBEDDER.embed(["in the child"])[0]
 
 
 def test_text_searches_run_while_the_query_is_embedded(store: MemoryStore) -> None:

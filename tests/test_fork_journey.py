@@ -27,6 +27,13 @@ FORKED_POOL = """
     mem.attribution(entity_id="ana", session_id="before")
     mem.remember("I am allergic to peanuts.")  # the parent writes before it forks
     assert mem.flush(timeout=30)
+    # and calls, so its reads (on a server's store) have started their threads; through
+    # a client of its own: an SDK client that made requests shares its open connection
+    # with the children (docs/troubleshooting.md)
+    own = mem.llm.register(OpenAI(base_url=server.base_url, api_key="local", max_retries=0))
+    own.chat.completions.create(model="m", messages=[
+        {"role": "user", "content": "What do you know about me?"}])
+    assert mem.flush(timeout=30)
 
     def task(i):
         mem.attribution(entity_id="ana", session_id=f"child-{i}")
@@ -46,24 +53,72 @@ FORKED_POOL = """
             "turns": sorted(t.content for t in mem.store.list_turns(scope) if t.role == "user"),
             "memories": sorted(m.content for m in mem.store.list_memories(scope)),
             "blocks": sum("peanuts" in str(r.body).split("</memori_context>")[0]
-                          for r in server.chat_requests()),
+                          for r in server.chat_requests() if "(task" in str(r.body)),
         }))
 """
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_children_of_a_fork_remember_recall_and_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "mongo"])
+def test_children_of_a_fork_remember_recall_and_record(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+) -> None:
+    """On a server's store a call's reads run on reader threads (within ``read_timeout``):
+    the parent's, idle at the fork, are not the children's (their reads were never taken,
+    and every child call went without memory); and on PostgreSQL a child used its
+    parent's pooled connections (one socket, two processes: replies mixed up)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'f.db'}"
+    elif backend == "postgres":
+        url = _fresh_database(request.getfixturevalue("pg_url"))
+    else:
+        url = _fresh_mongo_database(_mongo_url())
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(FORKED_POOL), f"sqlite:///{tmp_path / 'f.db'}"],
+        [sys.executable, "-c", textwrap.dedent(FORKED_POOL), url],
         capture_output=True, text=True, timeout=180, env={**os.environ},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["results"] == [[True, 0, 0]] * 4  # every child flushed, no failure
-    assert report["turns"] == [f"Am I allergic to peanuts? (task {i})" for i in range(4)]
+    assert report["turns"] == [f"Am I allergic to peanuts? (task {i})" for i in range(4)] + [
+        "What do you know about me?"]  # the parent's own call, before the fork
     assert {f"Task {i} was about the garden." for i in range(4)} | {
         "I am allergic to peanuts."} <= set(report["memories"])
     assert report["blocks"] == 4  # each child's call carried the parent's memory
+
+
+def _fresh_database(pg_url: str) -> str:
+    """A new database on the test server (its own schema: no other test's rows)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    database = f"memori_fork_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    finally:
+        admin.dispose()
+    return sa.engine.make_url(pg_url).set(database=database).render_as_string(
+        hide_password=False)
+
+
+def _mongo_url() -> str:
+    from memori.testing.mongo_server import URL_ENV, shared_server
+
+    if not os.environ.get(URL_ENV):
+        pytest.importorskip("secantus", reason=f"pip install secantusdb, or set {URL_ENV}")
+    return shared_server().url
+
+
+def _fresh_mongo_database(url: str) -> str:
+    """``url`` naming a new database (the URL's path), its options kept."""
+    import uuid
+
+    base, _, options = url.partition("?")
+    server = "/".join(base.split("/")[:3])
+    return f"{server}/memori_fork_{uuid.uuid4().hex[:10]}" + (f"?{options}" if options else "")
 
 
 def test_a_memori_sent_to_another_process_says_what_to_do(tmp_path: Path) -> None:

@@ -94,7 +94,6 @@ class Beside:
 
 _lock = threading.Lock()
 _jobs: queue.SimpleQueue[_Job] | None = None
-_owner = 0  # the pid whose worker serves _jobs (a forked child starts its own)
 _busy = False
 _tid: int | None = None  # the worker's thread id (placed by the caller who reserved it)
 _placed: frozenset[int] | None = None
@@ -121,11 +120,8 @@ def start(run: Run, *, inline_if_busy: bool = True) -> Beside | None:
     """Start ``run()`` on the worker, returning when the worker is in it; with the
     worker busy, run it here and now (``inline_if_busy``, for a thread that may wait),
     or return None (for an event loop's thread, which must not)."""
-    global _jobs, _owner, _busy, _tid, _placed
+    global _jobs, _busy, _placed
     with _lock:
-        if _owner != os.getpid():  # first use, or a forked child: the parent's worker
-            _jobs, _owner, _busy = None, os.getpid(), False  # (and its job) stayed there
-            _tid = _placed = None
         if _busy:
             jobs = None
         else:
@@ -145,6 +141,19 @@ def start(run: Run, *, inline_if_busy: bool = True) -> Beside | None:
     jobs.put(job)
     _await(job.started, YIELD_FOR if _several_cpus() else 0.0)
     return Beside(job)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the thread that forked: not the parent's worker (nor its
+    job), and ``_lock`` may have been held by a thread it does not have. It starts its
+    own worker on first use."""
+    global _lock, _jobs, _busy, _tid, _placed
+    _lock = threading.Lock()
+    _jobs, _busy, _tid, _placed = None, False, None, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @functools.cache

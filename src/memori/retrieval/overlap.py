@@ -11,6 +11,7 @@ beside the searches slowed both.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,6 +49,19 @@ def embed_aside(embedder: Embedder, query: str) -> Future[list[float]] | None:
 def _embed_one(embedder: Embedder, query: str) -> list[float]:
     vectors: Sequence[Sequence[float]] = embedder.embed([query])
     return list(vectors[0])
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's pool threads (a query handed to that pool
+    there would wait forever), and ``_lock`` may have been held by one of them: the child
+    starts a pool of its own on first use."""
+    global _lock, _pool, _in_flight
+    _lock = threading.Lock()
+    _pool, _in_flight = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _release(_future: Future[list[float]]) -> None:

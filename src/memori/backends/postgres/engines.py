@@ -8,7 +8,9 @@ transactions, never closed, and its autocommit setting is restored after each us
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -94,7 +96,7 @@ def _borrow_events(engine: Engine) -> None:
             dbapi_conn.autocommit = True
 
 
-@dataclass
+@dataclass(eq=False)  # by identity: tracked across forks (a WeakSet)
 class Engines:
     """The sync and async engines of one store, and which of them the store must dispose."""
 
@@ -105,6 +107,10 @@ class Engines:
     owns_async: bool = False
     borrowed: bool = False
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.owns_sync or self.owns_async:
+            _owned.add(self)
 
     def guard(self) -> AbstractContextManager[Any]:
         """Serialises transactions on a single borrowed connection (no-op for a pool)."""
@@ -124,11 +130,33 @@ class Engines:
         if self.async_ is not None and self.owns_async:
             self.async_.sync_engine.dispose(close=False)
 
+    def forked(self) -> None:
+        """In a forked child: fresh pools for the owned engines. The parent's connections
+        are left as they are, neither used (one socket read by two processes mixes their
+        replies) nor closed (psycopg does not end a parent's connection from a child)."""
+        self._lock = threading.RLock()
+        if self.sync is not None and self.owns_sync:
+            self.sync.dispose(close=False)
+        if self.async_ is not None and self.owns_async:
+            self.async_.sync_engine.dispose(close=False)
+
     async def adispose(self) -> None:
         if self.async_ is not None and self.owns_async:
             await self.async_.dispose()
         if self.sync is not None and self.owns_sync:
             self.sync.dispose()
+
+
+_owned: weakref.WeakSet[Engines] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for engines in list(_owned):
+        engines.forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def engines_for(target: Any, options: Mapping[str, Any]) -> Engines:
