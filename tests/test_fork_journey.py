@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +86,49 @@ def test_children_of_a_fork_remember_recall_and_record(
     assert {f"Task {i} was about the garden." for i in range(4)} | {
         "I am allergic to peanuts."} <= set(report["memories"])
     assert report["blocks"] == 4  # each child's call carried the parent's memory
+
+
+def _engine(store: Any) -> Any:
+    """The store's own (sync) engine: SQLite's, or PostgreSQL's."""
+    return store.engine if hasattr(store, "engine") else store._engines.sync
+
+
+def _pool_in_child(mem: Any, out: Any) -> None:
+    mem.attribution(entity_id="ana", session_id="child")
+    mem.remember("Bees live on the child's roof.")
+    out.put((id(_engine(mem.store).pool), [h.content for h in mem.recall("bees roof")][:1]))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_forked_child_opens_connections_of_its_own(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+) -> None:
+    """The parent's pooled connections stay the parent's (SQLite: its handles' locks
+    and caches; PostgreSQL: its sockets), and still serve it after the child's writes."""
+    import multiprocessing
+
+    from memori import Memori
+    from memori.core import Scope
+
+    url = (f"sqlite:///{tmp_path / 'c.db'}" if backend == "sqlite"
+           else _fresh_database(request.getfixturevalue("pg_url")))
+    with Memori(url, embedder="hash", extractor=None) as mem:
+        mem.attribution(entity_id="ana", session_id="parent")
+        mem.remember("The parent's note.")  # a pooled connection is open now
+        parent_pool = id(_engine(mem.store).pool)
+        context = multiprocessing.get_context("fork")
+        out = context.Queue()
+        child = context.Process(target=_pool_in_child, args=(mem, out))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        child_pool, found = out.get(timeout=5)
+        assert child_pool != parent_pool
+        assert found == ["Bees live on the child's roof."]
+        assert id(_engine(mem.store).pool) == parent_pool
+        assert {m.content for m in mem.store.list_memories(Scope("ana"))} == {
+            "The parent's note.", "Bees live on the child's roof."}
 
 
 def _fresh_database(pg_url: str) -> str:

@@ -8,9 +8,7 @@ transactions, never closed, and its autocommit setting is restored after each us
 
 from __future__ import annotations
 
-import os
 import threading
-import weakref
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from memori.backends.sql.forks import fresh_pool_in_children
 from memori.core.errors import ConfigurationError
 from memori.core.redact import redact_url
 
@@ -96,7 +95,7 @@ def _borrow_events(engine: Engine) -> None:
             dbapi_conn.autocommit = True
 
 
-@dataclass(eq=False)  # by identity: tracked across forks (a WeakSet)
+@dataclass
 class Engines:
     """The sync and async engines of one store, and which of them the store must dispose."""
 
@@ -107,10 +106,6 @@ class Engines:
     owns_async: bool = False
     borrowed: bool = False
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.owns_sync or self.owns_async:
-            _owned.add(self)
 
     def guard(self) -> AbstractContextManager[Any]:
         """Serialises transactions on a single borrowed connection (no-op for a pool)."""
@@ -130,33 +125,11 @@ class Engines:
         if self.async_ is not None and self.owns_async:
             self.async_.sync_engine.dispose(close=False)
 
-    def forked(self) -> None:
-        """In a forked child: fresh pools for the owned engines. The parent's connections
-        are left as they are, neither used (one socket read by two processes mixes their
-        replies) nor closed (psycopg does not end a parent's connection from a child)."""
-        self._lock = threading.RLock()
-        if self.sync is not None and self.owns_sync:
-            self.sync.dispose(close=False)
-        if self.async_ is not None and self.owns_async:
-            self.async_.sync_engine.dispose(close=False)
-
     async def adispose(self) -> None:
         if self.async_ is not None and self.owns_async:
             await self.async_.dispose()
         if self.sync is not None and self.owns_sync:
             self.sync.dispose()
-
-
-_owned: weakref.WeakSet[Engines] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for engines in list(_owned):
-        engines.forked()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def engines_for(target: Any, options: Mapping[str, Any]) -> Engines:
@@ -166,24 +139,33 @@ def engines_for(target: Any, options: Mapping[str, Any]) -> Engines:
     if isinstance(target, str):
         url = normalise_url(target)
         kw = engine_options(options)
-        return Engines(
+        return _owned(Engines(
             url_hint=_hint(url),
             sync=create_engine(url, **kw), async_=create_async_engine(url, **kw),
             owns_sync=True, owns_async=True,
-        )
+        ))
     if isinstance(target, AsyncEngine):
         _check_psycopg_dialect(target)
         twin = (create_engine(target.url.set(drivername=DRIVER), **engine_options(options))
                 if _has_target(target.url) else None)
-        return Engines(url_hint=_hint(target.url), sync=twin,
-                       async_=target, owns_sync=twin is not None)
+        return _owned(Engines(url_hint=_hint(target.url), sync=twin,
+                              async_=target, owns_sync=twin is not None))
     if isinstance(target, Engine):
         _check_psycopg_dialect(target)
         atwin = (create_async_engine(target.url.set(drivername=DRIVER), **engine_options(options))
                  if _has_target(target.url) else None)
-        return Engines(url_hint=_hint(target.url), sync=target,
-                       async_=atwin, owns_async=atwin is not None)
+        return _owned(Engines(url_hint=_hint(target.url), sync=target,
+                              async_=atwin, owns_async=atwin is not None))
     return _borrowed(target, options)
+
+
+def _owned(engines: Engines) -> Engines:
+    """``engines``, the ones it owns given fresh pools in forked children."""
+    if engines.sync is not None and engines.owns_sync:
+        fresh_pool_in_children(engines.sync)
+    if engines.async_ is not None and engines.owns_async:
+        fresh_pool_in_children(engines.async_.sync_engine)
+    return engines
 
 
 def _hint(url: URL) -> str:

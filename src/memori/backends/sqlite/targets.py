@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from memori.backends.sql.forks import fresh_pool_in_children
 from memori.backends.sqlite import connection as conns
 from memori.core.errors import ConfigurationError
 from memori.core.redact import redact_url
@@ -31,8 +32,9 @@ def resolve_target(target: Any, mode: str, *, vectors: bool) -> OpenedTarget:
     if isinstance(target, str):
         engine = conns.engine_from_url(target, driver)
         file_backed = not conns.is_memory_url(engine.url)
-        if file_backed:
+        if file_backed:  # (an in-memory database's one connection is its data: kept)
             check_directory(engine.url.database, engine.url.query)
+            fresh_pool_in_children(engine)
         return OpenedTarget(engine, redact_url(target), True, file_backed, load_vec)
     if isinstance(target, Engine):
         if target.dialect.name != "sqlite":
