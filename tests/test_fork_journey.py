@@ -88,6 +88,53 @@ def test_children_of_a_fork_remember_recall_and_record(
     assert report["blocks"] == 4  # each child's call carried the parent's memory
 
 
+def _call_in_child(call: Any, out: Any) -> None:
+    call()
+    out.put("done")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize(("module", "lock", "call"), [
+    ("memori.core.models", "_clock_lock", "now"),
+    ("memori.core.registry", "_lock", "get_plugins"),
+])
+def test_a_child_forked_while_a_thread_held_a_module_lock_takes_it(
+    module: str, lock: str, call: str,
+) -> None:
+    """A lock held at the fork by a thread the child does not have is not waited for:
+    the child's clock (every turn and memory takes a time) and plugin registry work."""
+    import importlib
+    import multiprocessing
+    import threading
+
+    mod = importlib.import_module(module)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with getattr(mod, lock):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_call_in_child, args=(getattr(mod, call), out))
+    try:
+        child.start()
+        child.join(20)
+        hung = child.is_alive()
+    finally:
+        release.set()
+        holder.join()
+        if child.is_alive():
+            child.kill()
+            child.join()
+    assert not hung, f"the child waited for {module}.{lock}"
+    assert child.exitcode == 0 and out.get(timeout=5) == "done"
+
+
 def _engine(store: Any) -> Any:
     """The store's own (sync) engine: SQLite's, or PostgreSQL's."""
     return store.engine if hasattr(store, "engine") else store._engines.sync

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -15,6 +16,17 @@ from memori.core.strenum import StrEnum
 
 _clock_lock = threading.Lock()
 _last_tick = 0.0
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread held the clock's lock has no thread to
+    release it: a fresh one (the last tick, copied with the memory, stays)."""
+    global _clock_lock
+    _clock_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def now() -> float:

@@ -339,6 +339,15 @@ def get_plugins() -> Plugins:
         return _plugins
 
 
+def _after_fork_in_child() -> None:
+    global _lock  # a child forked while another thread held it could never take it
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def reset_plugins() -> None:
     """Forget the process-wide plugin manager (tests that change the environment)."""
     global _plugins
