@@ -34,6 +34,7 @@ from memori.core import (
     Turn,
 )
 from memori.core.registry import Plugins
+from memori.testing import OpenAIServer
 from memori.testing.mongo_server import URL_ENV, MongoServer, shared_server, start_mongo_server
 
 DIM = 4
@@ -282,6 +283,36 @@ def test_older_collections_are_upgraded_only_when_asked(
     assert (meta.find_one({"_id": "schema"}) or {}).get("version") == HEAD
     assert "entity_id_1_id_1" in client[database][prefix + "memories"].index_information()
     make().setup()  # up to date now
+
+
+def test_a_store_opened_from_a_url_serves_each_event_loop(
+    server: MongoServer, database: str, prefix: str, openai_server: OpenAIServer,
+) -> None:
+    """A script or worker that runs ``asyncio.run`` more than once: pymongo binds an
+    async client to the loop it first ran on, and every registered async call from a
+    later loop went on without memory ("Cannot use AsyncMongoClient in different event
+    loop")."""
+    from memori import Memori
+
+    with Memori(server.url, embedder="hash", extractor=None, strict=True, store_options={
+        "database": database, "collection_prefix": prefix,
+    }) as mem:
+        mem.attribution(entity_id="ana", session_id="s")
+        mem.remember("I am allergic to peanuts.")
+
+        async def ask(i: int) -> None:
+            client = mem.llm.register(openai_server.async_client())
+            try:
+                await client.chat.completions.create(model="m", messages=[
+                    {"role": "user", "content": f"Am I allergic to peanuts? ({i})"}])
+            finally:
+                mem.llm.unregister(client)
+                await client.close()
+
+        for i in range(3):
+            asyncio.run(ask(i))  # strict: a failed read raises here
+            assert "peanuts" in str(openai_server.last_request("chat").body["messages"][0])
+        assert mem.llm.stats.read_failures == 0
 
 
 def test_memori_facade_runs_on_mongo(server: MongoServer, database: str, prefix: str) -> None:

@@ -4,14 +4,19 @@ From a ``mongodb://`` or ``mongodb+srv://`` URL both a ``MongoClient`` and an
 ``AsyncMongoClient`` are created lazily, on first use, and closed by the store.
 Objects the user passes (``MongoClient``, ``AsyncMongoClient``, ``Database``,
 ``AsyncDatabase``) are used as given and never closed by the store; the other
-flavour may be passed as ``async_client=`` / ``sync_client=``. The native async
-client is bound to the event loop it first runs on; ``aclose()`` closes both
-clients the store created, ``close()`` the sync one.
+flavour may be passed as ``async_client=`` / ``sync_client=``. pymongo binds an
+async client to the event loop it first runs on, so a store made from a URL creates
+one per event loop it is used from (a script or worker may call ``asyncio.run``
+again and again); a user's async client serves its own loop only. ``aclose()`` closes
+the running loop's client and the sync one (the other loops' are dropped: their
+loops have ended or are not this one), ``close()`` the sync one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -52,7 +57,8 @@ class Connection:
         self._sync: Database[Doc] | None = None
         self._async: AsyncDatabase[Doc] | None = None
         self._own_sync: MongoClient[Doc] | None = None
-        self._own_async: AsyncMongoClient[Doc] | None = None
+        self._own_async: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, AsyncMongoClient[Doc]] = weakref.WeakKeyDictionary()
         if isinstance(target, str):
             if url_scheme(target) not in SCHEMES:
                 raise ConfigurationError(f"not a MongoDB URL: {redact_url(target)}")
@@ -140,7 +146,8 @@ class Connection:
             return self._sync
 
     def adb(self) -> AsyncDatabase[Doc]:
-        """The async database, creating the client from the URL on first use."""
+        """The async database: a user's, or that of the running loop's own client,
+        created from the URL on the loop's first use."""
         self._check_open()
         if self._async is not None:
             return self._async
@@ -149,15 +156,17 @@ class Connection:
                 "this mongo store was given only a sync client: pass async_client= "
                 "(an AsyncMongoClient) to use the async methods"
             )
+        loop = asyncio.get_running_loop()
         with self._lock:
-            if self._async is None:
+            client = self._own_async.get(loop)
+            if client is None:
                 try:
-                    self._own_async = AsyncMongoClient(self.url, **self._client_options)
-                    self._async = self._own_async[self.database_name]
+                    client = AsyncMongoClient(self.url, **self._client_options)
                 except (PyMongoError, ValueError, TypeError) as e:
                     raise ConfigurationError(
                         scrub(f"cannot open {self.describe()}: {e}", self.secrets)) from None
-            return self._async
+                self._own_async[loop] = client
+            return client[self.database_name]
 
     def close(self) -> None:
         """Close the sync client the store created (never a client the user passed)."""
@@ -167,9 +176,11 @@ class Connection:
             client.close()
 
     async def aclose(self) -> None:
-        """Close both clients the store created."""
+        """Close the clients the store created: the sync one and this loop's async one."""
         self._closed = True
-        aclient, self._own_async = self._own_async, None
+        with self._lock:
+            aclient = self._own_async.pop(asyncio.get_running_loop(), None)
+            self._own_async.clear()
         if aclient is not None:
             await aclient.close()
         self.close()
