@@ -57,8 +57,8 @@ class Connection:
         self._sync: Database[Doc] | None = None
         self._async: AsyncDatabase[Doc] | None = None
         self._own_sync: MongoClient[Doc] | None = None
-        self._own_async: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, AsyncMongoClient[Doc]] = weakref.WeakKeyDictionary()
+        self._own_async: weakref.WeakKeyDictionary[  # by event loop: its client's database
+            asyncio.AbstractEventLoop, AsyncDatabase[Doc]] = weakref.WeakKeyDictionary()
         if isinstance(target, str):
             if url_scheme(target) not in SCHEMES:
                 raise ConfigurationError(f"not a MongoDB URL: {redact_url(target)}")
@@ -158,15 +158,16 @@ class Connection:
             )
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._own_async.get(loop)
-            if client is None:
+            adb = self._own_async.get(loop)
+            if adb is None:
                 try:
-                    client = AsyncMongoClient(self.url, **self._client_options)
+                    client: AsyncMongoClient[Doc] = AsyncMongoClient(
+                        self.url, **self._client_options)
                 except (PyMongoError, ValueError, TypeError) as e:
                     raise ConfigurationError(
                         scrub(f"cannot open {self.describe()}: {e}", self.secrets)) from None
-                self._own_async[loop] = client
-            return client[self.database_name]
+                adb = self._own_async[loop] = client[self.database_name]
+            return adb
 
     def close(self) -> None:
         """Close the sync client the store created (never a client the user passed)."""
@@ -179,10 +180,10 @@ class Connection:
         """Close the clients the store created: the sync one and this loop's async one."""
         self._closed = True
         with self._lock:
-            aclient = self._own_async.pop(asyncio.get_running_loop(), None)
+            adb = self._own_async.pop(asyncio.get_running_loop(), None)
             self._own_async.clear()
-        if aclient is not None:
-            await aclient.close()
+        if adb is not None:
+            await adb.client.close()
         self.close()
 
     def describe(self) -> str:
