@@ -875,3 +875,35 @@ def test_setup_step_2_rewrites_the_sparse_vectors_of_cjk_points(
     assert [h.id for h in upgraded.search_memories(Scope(a), text="english")] == ["m2"]
     meta = client.scroll(store.layout.meta, with_payload=True)[0]
     assert [p.payload["schema_version"] for p in meta] == [SCHEMA_VERSION] == [2]
+
+
+def _server_clients_in_child(connections: Any, out: Any) -> None:
+    made, borrowed = connections
+    out.put((id(made._client(asynchronous=False)), id(borrowed._client(asynchronous=False))))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_makes_its_own_server_clients() -> None:
+    """A server client holds open HTTP (or gRPC) connections: a child sharing its
+    parent's would send its requests down the parent's sockets. The clients memori made
+    are the parent's alone; a client the user passed stays the user's."""
+    import multiprocessing
+
+    from memori.backends.qdrant.connection import Connection
+    from memori.backends.qdrant.urls import parse_url
+
+    made = Connection.open(parse_url("qdrant+http://127.0.0.1:1"),  # no request is made
+                           {"check_compatibility": False})
+    parents = made._client(asynchronous=False)
+    users = QdrantClient(url="http://127.0.0.1:1", check_compatibility=False)
+    borrowed = Connection.borrow(users)
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_server_clients_in_child, args=((made, borrowed), out))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    in_child, users_in_child = out.get(timeout=5)
+    assert in_child != id(parents)  # its own, made on first use there
+    assert users_in_child == id(users)
+    assert made._client(asynchronous=False) is parents  # the parent's own, still

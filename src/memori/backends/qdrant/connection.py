@@ -45,6 +45,10 @@ _LOCAL_INDEX_WARNING = r"Payload indexes have no effect in the local Qdrant"
 MEMORI_OPTIONS = frozenset({"migrate"})
 """Options memori passes every backend that are no qdrant-client option: Qdrant
 collections are versioned and upgraded by ``setup`` itself."""
+_servers: weakref.WeakSet[Connection] = weakref.WeakSet()
+"""Connections to a server, whose clients a forked child must not share."""
+_parents_clients: list[Any] = []
+"""In a forked child, the clients its parent made (kept: never used nor closed here)."""
 PROBE_TIMEOUT = 2.0
 """Seconds the first call of a server opened by URL waits for the server to answer."""
 
@@ -157,6 +161,21 @@ class Connection:
         self.closed = False
         self.secrets = option_secrets(options or {})
         self.where = _where(options) if not local else "local"
+        if not local:
+            _servers.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: the clients this connection made are its parent's (their
+        open HTTP or gRPC connections with them): the child makes its own on first use.
+        The parent's are kept referenced, never used nor closed here; a client the user
+        passed stays the user's."""
+        self._create_lock = threading.Lock()
+        made, self._owned = self._owned, []
+        _parents_clients.extend(made)
+        if any(self._sync is c for c in made):
+            self._sync = None
+        if any(self._async is c for c in made):
+            self._async = None
 
     @classmethod
     def open(cls, target: QdrantTarget, client_options: dict[str, Any]) -> Connection:
@@ -311,6 +330,15 @@ class Connection:
             closing = client.close()
             if inspect.iscoroutine(closing):
                 await closing
+
+
+def _after_fork_in_child() -> None:
+    for connection in list(_servers):
+        connection._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _where(options: dict[str, Any] | None) -> str:
