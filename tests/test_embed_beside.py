@@ -221,42 +221,6 @@ def test_a_forked_child_gets_a_worker_of_its_own() -> None:
         busy.result()
 
 
-def _start_in_child(out: Any) -> None:
-    out.put(beside.start(lambda: "child").result())
-
-
-@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="no os.fork here")
-def test_a_child_forked_while_another_thread_held_the_workers_lock_starts_its_own() -> None:
-    """The lock the child inherits held, by a thread it does not have, is not waited for
-    (it was: the child hung on its first query)."""
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with beside._lock:
-            holding.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    holding.wait(10)
-    context = multiprocessing.get_context("fork")
-    out = context.Queue()
-    child = context.Process(target=_start_in_child, args=(out,))
-    try:
-        child.start()
-        child.join(20)
-        hung = child.is_alive()
-    finally:
-        release.set()
-        holder.join()
-        if child.is_alive():
-            child.kill()
-            child.join()
-    assert not hung, "the child waited for a lock held by a thread it does not have"
-    assert child.exitcode == 0
-    assert out.get(timeout=5) == "child"
-
-
 @pytest.fixture
 def store(tmp_path: Path, local: LocalEmbedder) -> Iterator[MemoryStore]:
     s = open_backend(f"sqlite:///{tmp_path / 'f.db'}", vector_dim=local.dim)

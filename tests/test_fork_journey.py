@@ -93,16 +93,25 @@ def _call_in_child(call: Any, out: Any) -> None:
     out.put("done")
 
 
+def _start_beside() -> str:
+    from memori.embedders import beside
+
+    result: str = beside.start(lambda: "ran").result()
+    return result
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 @pytest.mark.parametrize(("module", "lock", "call"), [
-    ("memori.core.models", "_clock_lock", "now"),
-    ("memori.core.registry", "_lock", "get_plugins"),
+    pytest.param("memori.core.models", "_clock_lock", "now", id="clock"),
+    pytest.param("memori.core.registry", "_lock", "get_plugins", id="plugins"),
+    pytest.param("memori.embedders.beside", "_lock", _start_beside, id="beside-worker"),
 ])
 def test_a_child_forked_while_a_thread_held_a_module_lock_takes_it(
-    module: str, lock: str, call: str,
+    module: str, lock: str, call: Any,
 ) -> None:
     """A lock held at the fork by a thread the child does not have is not waited for:
-    the child's clock (every turn and memory takes a time) and plugin registry work."""
+    the child's clock (every turn and memory takes a time), its plugin registry, the
+    worker that runs the local model beside a call."""
     import importlib
     import multiprocessing
     import threading
@@ -120,7 +129,8 @@ def test_a_child_forked_while_a_thread_held_a_module_lock_takes_it(
     holding.wait(10)
     context = multiprocessing.get_context("fork")
     out = context.Queue()
-    child = context.Process(target=_call_in_child, args=(getattr(mod, call), out))
+    target = getattr(mod, call) if isinstance(call, str) else call
+    child = context.Process(target=_call_in_child, args=(target, out))
     try:
         child.start()
         child.join(20)
