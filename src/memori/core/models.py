@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from memori.core.forks import in_children
 from memori.core.ids import check_id, check_optional_id
 from memori.core.strenum import StrEnum
 
@@ -25,8 +25,7 @@ def _after_fork_in_child() -> None:
     _clock_lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+in_children(_after_fork_in_child)
 
 
 def now() -> float:

@@ -27,6 +27,7 @@ import pluggy
 
 from memori.core import hookspecs
 from memori.core.errors import BackendNotFoundError, ConfigurationError, MissingExtraError
+from memori.core.forks import in_children
 from memori.core.urls import redact_url, url_scheme
 
 
@@ -344,8 +345,7 @@ def _after_fork_in_child() -> None:
     _lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+in_children(_after_fork_in_child)
 
 
 def reset_plugins() -> None:

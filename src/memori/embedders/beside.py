@@ -43,6 +43,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from memori.core.forks import in_children
+
 Run = Callable[[], Any]
 
 YIELD_FOR = 0.001
@@ -152,8 +154,7 @@ def _after_fork_in_child() -> None:
     _jobs, _busy, _tid, _placed = None, False, None, None
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+in_children(_after_fork_in_child)
 
 
 @functools.cache

@@ -22,6 +22,7 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
+from memori.core.forks import in_children
 from memori.embedders.quantize import dynamic_int8, read_cached_int8
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,7 @@ def _forget_after_fork() -> None:
     _running.clear()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+in_children(_forget_after_fork)
 
 
 def derive_in_background(

@@ -25,13 +25,13 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
-import os
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
+
+from memori.core.forks import reset_in_children
 
 R = TypeVar("R")
 
@@ -56,7 +56,7 @@ class BoundedReads:
         self._lock = threading.Lock()
         self._failing = False  # a read overran, none has ended since
         self._tried = 0.0  # when the last call read while failing
-        _instances.add(self)
+        reset_in_children(self, BoundedReads._forked)
 
     @property
     def failing(self) -> bool:
@@ -112,6 +112,13 @@ class BoundedReads:
         if pool is not None:
             pool.close()
 
+    def _forked(self) -> None:
+        """In a forked child: none of the parent's reader threads are there (a read
+        handed to them was never taken: every call waited out its bound), and the lock
+        may have been held by one of them; readers of its own start on first use."""
+        self._lock = threading.Lock()
+        self._pool = None
+
     # the outage
 
     def _admit(self) -> None:
@@ -165,22 +172,6 @@ class BoundedReads:
             if self._pool is None:
                 self._pool = _Readers(self.readers)
             return self._pool
-
-
-_instances: weakref.WeakSet[BoundedReads] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    """A forked child has none of the parent's reader threads (a read handed to them
-    there was never taken: every call waited out its bound), and a lock may have been
-    held by one of them: each bound starts readers of its own on first use."""
-    for bounded in list(_instances):
-        bounded._lock = threading.Lock()
-        bounded._pool = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Read(Generic[R]):

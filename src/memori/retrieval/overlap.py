@@ -11,12 +11,12 @@ beside the searches slowed both.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from memori.core import Embedder
+from memori.core.forks import in_children
 
 WORKERS = 4
 """Query embeddings run at once on the pool; more retrievals embed in their own thread."""
@@ -60,8 +60,7 @@ def _after_fork_in_child() -> None:
     _pool, _in_flight = None, 0
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+in_children(_after_fork_in_child)
 
 
 def _release(_future: Future[list[float]]) -> None:

@@ -157,6 +157,9 @@ class Connection:
                 "(an AsyncMongoClient) to use the async methods"
             )
         loop = asyncio.get_running_loop()
+        adb = self._own_async.get(loop)
+        if adb is not None:  # every read after the loop's first: no lock
+            return adb
         with self._lock:
             adb = self._own_async.get(loop)
             if adb is None:

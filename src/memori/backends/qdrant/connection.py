@@ -32,6 +32,7 @@ from typing import Any
 from memori.backends.qdrant.calls import Call
 from memori.backends.qdrant.urls import QdrantTarget
 from memori.core.errors import MemoriError, StoreError, StoreUnavailableError
+from memori.core.forks import keep_from_parent, reset_in_children
 from memori.core.redact import option_secrets, redact_url, scrub
 from memori.core.urls import redact_text
 
@@ -45,10 +46,6 @@ _LOCAL_INDEX_WARNING = r"Payload indexes have no effect in the local Qdrant"
 MEMORI_OPTIONS = frozenset({"migrate"})
 """Options memori passes every backend that are no qdrant-client option: Qdrant
 collections are versioned and upgraded by ``setup`` itself."""
-_servers: weakref.WeakSet[Connection] = weakref.WeakSet()
-"""Connections to a server, whose clients a forked child must not share."""
-_parents_clients: list[Any] = []
-"""In a forked child, the clients its parent made (kept: never used nor closed here)."""
 PROBE_TIMEOUT = 2.0
 """Seconds the first call of a server opened by URL waits for the server to answer."""
 
@@ -161,8 +158,8 @@ class Connection:
         self.closed = False
         self.secrets = option_secrets(options or {})
         self.where = _where(options) if not local else "local"
-        if not local:
-            _servers.add(self)
+        if not local:  # a server's clients hold connections a child must not share
+            reset_in_children(self, Connection._forked)
 
     def _forked(self) -> None:
         """In a forked child: the clients this connection made are its parent's (their
@@ -171,7 +168,8 @@ class Connection:
         passed stays the user's."""
         self._create_lock = threading.Lock()
         made, self._owned = self._owned, []
-        _parents_clients.extend(made)
+        for client in made:
+            keep_from_parent(client)
         if any(self._sync is c for c in made):
             self._sync = None
         if any(self._async is c for c in made):
@@ -330,15 +328,6 @@ class Connection:
             closing = client.close()
             if inspect.iscoroutine(closing):
                 await closing
-
-
-def _after_fork_in_child() -> None:
-    for connection in list(_servers):
-        connection._forked()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _where(options: dict[str, Any] | None) -> str:
